@@ -1,0 +1,79 @@
+"""The one public exception hierarchy of the toolkit.
+
+Every error raised on purpose by ``twin``, the converters, the viewers or the
+API derives from :class:`TwinError`, and also from the matching built-in so
+that ``except ValueError`` keeps working for callers who do not know us.
+Messages name the file, feature or value at fault and, where there is a
+choice, the valid options.
+"""
+
+from __future__ import annotations
+
+
+class TwinError(Exception):
+    """Base class of every deliberate error of the toolkit."""
+
+
+class CRSError(TwinError, ValueError):
+    """A coordinate reference system is missing, unknown or unsuitable."""
+
+
+class LayerError(TwinError, ValueError):
+    """A layer name is unknown, or a layer definition is invalid."""
+
+
+class FeatureError(TwinError, ValueError):
+    """A feature is invalid (bad id, geometry, attribute type, ...).
+
+    ``feature_id`` names the offending feature when it is known.
+    """
+
+    def __init__(self, message: str, feature_id: str | None = None):
+        super().__init__(message)
+        self.feature_id = feature_id
+
+
+class GeometryError(FeatureError):
+    """A geometry is invalid: wrong type, bad mesh indices, non-finite values."""
+
+
+class QueryError(TwinError, ValueError):
+    """A query or filter expression cannot be understood."""
+
+
+class NotFoundError(TwinError, KeyError):
+    """A feature, layer or batch does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we do not
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreError(TwinError, OSError):
+    """The twin file cannot be opened or written."""
+
+
+class NotATwinError(StoreError):
+    """The file exists but is not a twin store (or not even SQLite)."""
+
+
+class SchemaVersionError(StoreError):
+    """The twin was written by a newer, incompatible version of the toolkit."""
+
+
+class ImportFailedError(TwinError, RuntimeError):
+    """An import was rolled back; the twin is unchanged.
+
+    ``source`` names the input file, ``cause`` the underlying error.
+    """
+
+    def __init__(self, message: str, source: str | None = None):
+        super().__init__(message)
+        self.source = source
+
+
+class ConversionError(TwinError, ValueError):
+    """A source file cannot be converted (broken, unsupported, wrong CRS)."""
+
+    def __init__(self, message: str, source: str | None = None):
+        super().__init__(message)
+        self.source = source

@@ -1,0 +1,165 @@
+"""Query specifications: what to select from a twin.
+
+A :class:`Query` is a plain, immutable value; stores translate it. All its
+conditions are combined with AND. Attribute filters are written as short
+expressions that the CLI and the API share::
+
+    height>30          storeys>=18           material=PE
+    install_year<2005  network in JS,RL      name like %school%
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+
+from .errors import QueryError
+
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "like")
+
+#: Fields every feature has (besides its attributes).
+CORE_FIELDS = ("id", "layer", "type", "name", "parent", "lod", "batch", "source_id")
+
+_FILTER_RE = re.compile(
+    r"^\s*(?P<field>[A-Za-z_][A-Za-z0-9_.:\-]*)\s*"
+    r"(?P<op><=|>=|!=|=|<|>|\s+in\s+|\s+like\s+)\s*(?P<value>.*?)\s*$",
+    re.IGNORECASE,
+)
+
+#: Most values an ``in`` filter may list.
+MAX_IN_VALUES = 1000
+
+
+@dataclass(frozen=True)
+class Filter:
+    """``field op value``; ``value`` is a tuple for ``in``."""
+
+    field: str
+    op: str
+    value: Any
+
+    def __post_init__(self) -> None:
+        if self.op not in OPERATORS:
+            raise QueryError(
+                f"operator {self.op!r} is not valid, must be one of {', '.join(OPERATORS)}"
+            )
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_.:\-]*$", self.field):
+            raise QueryError(f"field name {self.field!r} is not valid")
+        if self.op == "in":
+            vals = tuple(self.value) if isinstance(self.value, (list, tuple, set)) else (self.value,)
+            if not vals or len(vals) > MAX_IN_VALUES:
+                raise QueryError(f"'in' needs 1 to {MAX_IN_VALUES} values, got {len(vals)}")
+            object.__setattr__(self, "value", vals)
+
+
+def _parse_scalar(text: str) -> Any:
+    t = text.strip()
+    if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"":
+        return t[1:-1]
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        return float(t)
+    except ValueError:
+        return t
+
+
+def parse_filter(expression: str) -> Filter:
+    """Parse ``"height>30"``, ``"network in JS,RL"``, ``"name like %school%"``.
+
+    >>> parse_filter("storeys>=18")
+    Filter(field='storeys', op='>=', value=18)
+    """
+    m = _FILTER_RE.match(expression)
+    if not m or not m.group("value"):
+        raise QueryError(
+            f"cannot read filter {expression!r}: write FIELD OP VALUE with OP one of "
+            f"{', '.join(OPERATORS)} (e.g. 'height>30', 'network in JS,RL')"
+        )
+    op = m.group("op").strip().lower()
+    raw = m.group("value")
+    if op == "in":
+        value: Any = tuple(_parse_scalar(v) for v in raw.strip("()").split(",") if v.strip())
+    elif op == "like":
+        value = raw.strip().strip("'\"")
+    else:
+        value = _parse_scalar(raw)
+    return Filter(m.group("field"), op, value)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A selection of features.
+
+    Parameters
+    ----------
+    ids : feature ids to fetch.
+    layers, types : restrict to these layers / object types.
+    filters : attribute filters (:class:`Filter` or expression strings).
+    bbox : ``(xmin, ymin, xmax, ymax)`` in the twin CRS; features whose 3D
+        bounds meet it in plan.
+    box3d : ``(xmin, ymin, zmin, xmax, ymax, zmax)``: features whose 3D bounds
+        meet the box (``0 to 5 m below ground here``).
+    within : a shapely polygon; with ``predicate`` ``"intersects"`` (default)
+        or ``"within"`` on the feature footprints.
+    parent : children of this feature id.
+    batch : features of this import batch.
+    limit, offset : paging (``limit=None``: all).
+    with_meshes : also load the meshes (slower; off by default).
+    """
+
+    ids: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    filters: tuple[Filter, ...] = ()
+    bbox: tuple[float, float, float, float] | None = None
+    box3d: tuple[float, float, float, float, float, float] | None = None
+    within: BaseGeometry | None = None
+    predicate: str = "intersects"
+    parent: str | None = None
+    batch: int | None = None
+    limit: int | None = None
+    offset: int = 0
+    with_meshes: bool = False
+    order: str = "fid"
+
+    def __post_init__(self) -> None:
+        for name in ("ids", "layers", "types"):
+            val = getattr(self, name)
+            if isinstance(val, str):
+                val = (val,)
+            object.__setattr__(self, name, tuple(val))
+        filters = tuple(parse_filter(f) if isinstance(f, str) else f for f in self.filters)
+        object.__setattr__(self, "filters", filters)
+        if self.bbox is not None:
+            b = tuple(float(v) for v in self.bbox)
+            if len(b) != 4 or b[0] > b[2] or b[1] > b[3]:
+                raise QueryError(
+                    f"bbox {self.bbox!r} must be (xmin, ymin, xmax, ymax) with min <= max"
+                )
+            object.__setattr__(self, "bbox", b)
+        if self.box3d is not None:
+            b = tuple(float(v) for v in self.box3d)
+            if len(b) != 6 or b[0] > b[3] or b[1] > b[4] or b[2] > b[5]:
+                raise QueryError(
+                    f"box3d {self.box3d!r} must be (xmin, ymin, zmin, xmax, ymax, zmax) "
+                    "with min <= max"
+                )
+            object.__setattr__(self, "box3d", b)
+        if self.predicate not in ("intersects", "within"):
+            raise QueryError(
+                f"predicate {self.predicate!r} is not valid, must be 'intersects' or 'within'"
+            )
+        if self.within is not None and self.within.geom_type not in ("Polygon", "MultiPolygon"):
+            raise QueryError(f"'within' needs a polygon, got a {self.within.geom_type}")
+        if self.limit is not None and self.limit < 0:
+            raise QueryError(f"limit must be >= 0, got {self.limit}")
+        if self.offset < 0:
+            raise QueryError(f"offset must be >= 0, got {self.offset}")
+        if self.order not in ("fid", "id"):
+            raise QueryError(f"order {self.order!r} is not valid, must be 'fid' or 'id'")

@@ -1,0 +1,953 @@
+"""The embedded twin store: one SQLite file in GeoPackage form.
+
+Layout of the file
+------------------
+* The GeoPackage core tables (``gpkg_spatial_ref_sys``, ``gpkg_contents``,
+  ``gpkg_geometry_columns``, ``gpkg_extensions``), so that QGIS, GDAL/OGR and
+  every GeoPackage reader open it.
+* ``twin_features``: one row per feature, with the 2D geometry (footprint,
+  centreline or point) as a GeoPackage blob, the exact 3D bounds, the typed
+  attributes as real columns and the free-form ones as JSON.
+* One read-only **view per layer** (``buildings``, ``heating``, ...),
+  registered as a GeoPackage feature table: what GIS staff see in QGIS.
+* ``twin_rtree``: an SQLite R*Tree over the 3D bounds of every feature, so
+  that a pipe 3 m under a building and the building itself separate cleanly.
+  R*Tree coordinates are 32-bit floats rounded outwards; queries refine
+  against the exact bounds kept in ``twin_features``.
+* ``twin_meshes`` (triangle meshes per LoD, vertices as float32 relative to
+  the mesh's own minimum corner: sub-millimetre for objects up to ~1 km),
+  ``twin_edges`` (network topology), ``twin_batches`` (import batches with
+  their reports), ``twin_layers`` and ``twin_meta``.
+
+Concurrency: WAL journal, one writer and any number of readers; a reader
+never waits for an import and sees the twin as it was before it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import CRS
+from shapely.geometry import MultiPolygon, Point
+
+from .. import __version__
+from ..attributes import TYPED_ATTRIBUTES, coerce_typed
+from ..crs import identify, parse_crs, require_projected_metric, vertical_datum_of
+from ..errors import (
+    FeatureError,
+    GeometryError,
+    ImportFailedError,
+    LayerError,
+    NotATwinError,
+    NotFoundError,
+    QueryError,
+    SchemaVersionError,
+    StoreError,
+    TwinError,
+)
+from ..layers import STANDARD_LAYERS, Layer
+from ..model import Edge, Feature, ImportBatch, Mesh, Provenance
+from ..query import Filter, Query
+from . import gpkg_blob
+from .base import BatchWriter, TwinInfo, TwinStore
+
+#: Version of the file layout written by this code.
+SCHEMA_VERSION = 1
+FORMAT_NAME = "digital-twin-gpkg"
+_GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
+_GPKG_USER_VERSION = 10400  # GeoPackage 1.4
+_CHUNK = 2000
+_TYPED = tuple(TYPED_ATTRIBUTES)
+
+_CORE_COLUMNS = (
+    "fid", "feature_id", "layer", "type", "name", "parent_id", "lod", "geom",
+    "xmin", "ymin", "zmin", "xmax", "ymax", "zmax", "source_id", "batch_id", "attributes",
+)
+_ALL_COLUMNS = _CORE_COLUMNS + _TYPED
+_SELECT_COLUMNS = ", ".join(f"f.{c}" for c in _ALL_COLUMNS)
+_CORE_FIELD_SQL = {
+    "id": "f.feature_id", "layer": "f.layer", "type": "f.type", "name": "f.name",
+    "parent": "f.parent_id", "lod": "f.lod", "batch": "f.batch_id",
+    "source_id": "f.source_id",
+}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _q(name: str) -> str:
+    """Quote an SQL identifier (names are validated before they get here)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+_SCHEMA = f"""
+CREATE TABLE gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+CREATE TABLE gpkg_contents (
+  table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+  description TEXT DEFAULT '',
+  last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+CREATE TABLE gpkg_geometry_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+  CONSTRAINT uk_gc_table_name UNIQUE (table_name),
+  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+CREATE TABLE gpkg_extensions (
+  table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL,
+  scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
+CREATE TABLE twin_meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE twin_layers (
+  name TEXT PRIMARY KEY, title TEXT NOT NULL, title_zh TEXT, grp TEXT NOT NULL,
+  colour TEXT NOT NULL, geometry_type TEXT NOT NULL, code TEXT, attributes TEXT NOT NULL,
+  standard INTEGER NOT NULL, position INTEGER NOT NULL);
+CREATE TABLE twin_batches (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, format TEXT NOT NULL,
+  converter TEXT NOT NULL, converter_version TEXT NOT NULL, started TEXT NOT NULL,
+  finished TEXT, status TEXT NOT NULL, feature_count INTEGER NOT NULL DEFAULT 0, report TEXT);
+CREATE TABLE twin_features (
+  fid INTEGER PRIMARY KEY, feature_id TEXT NOT NULL UNIQUE,
+  layer TEXT NOT NULL REFERENCES twin_layers(name), type TEXT NOT NULL, name TEXT,
+  parent_id TEXT, lod TEXT, geom BLOB,
+  xmin REAL, ymin REAL, zmin REAL, xmax REAL, ymax REAL, zmax REAL,
+  source_id TEXT, batch_id INTEGER NOT NULL REFERENCES twin_batches(id), attributes TEXT,
+  {", ".join(f"{a.name} {a.sql_type}" for a in TYPED_ATTRIBUTES.values())});
+CREATE INDEX twin_features_layer_type ON twin_features(layer, type);
+CREATE INDEX twin_features_parent ON twin_features(parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX twin_features_batch ON twin_features(batch_id);
+CREATE VIRTUAL TABLE twin_rtree USING rtree(id, minx, maxx, miny, maxy, minz, maxz);
+CREATE TABLE twin_meshes (
+  fid INTEGER NOT NULL, lod TEXT NOT NULL, n_vertices INTEGER NOT NULL,
+  n_faces INTEGER NOT NULL, ox REAL NOT NULL, oy REAL NOT NULL, oz REAL NOT NULL,
+  vertices BLOB NOT NULL, faces BLOB NOT NULL, face_labels BLOB, labels TEXT,
+  PRIMARY KEY (fid, lod)) WITHOUT ROWID;
+CREATE TABLE twin_edges (
+  fid INTEGER PRIMARY KEY, network TEXT NOT NULL, start_node TEXT NOT NULL,
+  end_node TEXT NOT NULL);
+CREATE INDEX twin_edges_network ON twin_edges(network);
+CREATE INDEX twin_edges_start ON twin_edges(start_node);
+CREATE INDEX twin_edges_end ON twin_edges(end_node);
+"""
+
+
+def _encode_mesh(mesh: Mesh) -> tuple:
+    v = mesh.vertices
+    o = v.min(axis=0) if len(v) else np.zeros(3)
+    rel = (v - o).astype("<f4")
+    dtype = "<u2" if len(v) <= 0xFFFF else "<u4"
+    fl = mesh.face_labels.astype("<i2").tobytes() if mesh.face_labels is not None else None
+    return (len(v), len(mesh.faces), float(o[0]), float(o[1]), float(o[2]), rel.tobytes(),
+            mesh.faces.astype(dtype).tobytes(), fl,
+            json.dumps(list(mesh.labels)) if mesh.labels else None)
+
+
+def _decode_mesh(nv, nf, ox, oy, oz, vb, fb, flb, labels) -> Mesh:
+    v = np.frombuffer(vb, dtype="<f4").reshape(nv, 3).astype(np.float64) + (ox, oy, oz)
+    dtype = "<u2" if len(fb) == nf * 6 else "<u4"
+    f = np.frombuffer(fb, dtype=dtype).reshape(nf, 3).astype(np.int64)
+    fl = np.frombuffer(flb, dtype="<i2") if flb is not None else None
+    return Mesh(v, f, fl, tuple(json.loads(labels)) if labels else ())
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    return str(o)
+
+
+class GeoPackageStore(TwinStore):
+    """A twin kept in one GeoPackage file. Open with :func:`twin.store.open_twin`
+    or create with :func:`twin.store.create_twin`."""
+
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
+        self.path = str(path)
+        self.readonly = readonly
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        p = Path(self.path)
+        if not p.exists():
+            raise StoreError(f"{self.path}: no such twin file (create one with 'twin init')")
+        if p.is_dir():
+            raise NotATwinError(f"{self.path} is a directory, not a twin file")
+        self._meta = self._load_meta()
+        self._crs = CRS.from_wkt(self._meta["crs_wkt"])
+        self._srs_id = int(self._meta["srs_id"])
+
+    # -- connections ----------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                   check_same_thread=False, timeout=30.0)
+        else:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=30.0)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA foreign_keys = OFF")
+        if not self.readonly:
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA cache_size = -65536")
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for c in self._conns:
+                try:
+                    c.close()
+                except sqlite3.Error:  # already closed by its thread
+                    pass
+            self._conns.clear()
+        self._local = threading.local()
+
+    def _load_meta(self) -> dict[str, str]:
+        try:
+            conn = self._conn
+            tables = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise NotATwinError(f"{self.path} is not a twin: not an SQLite file ({exc})") from None
+        if "twin_meta" not in tables:
+            self.close()
+            kind = "a GeoPackage" if "gpkg_contents" in tables else "an SQLite database"
+            raise NotATwinError(
+                f"{self.path} is {kind} but not a twin (no twin_meta table); "
+                "create a twin with 'twin init'"
+            )
+        meta = dict(conn.execute("SELECT key, value FROM twin_meta"))
+        if meta.get("format") != FORMAT_NAME:
+            self.close()
+            raise NotATwinError(f"{self.path}: twin_meta does not mark a twin file")
+        version = int(meta.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            self.close()
+            raise SchemaVersionError(
+                f"{self.path} was written with twin schema version {version} by toolkit "
+                f"{meta.get('toolkit_version', '?')}; this toolkit ({__version__}) reads up to "
+                f"version {SCHEMA_VERSION}. Upgrade the toolkit to open it."
+            )
+        return meta
+
+    # -- creation -------------------------------------------------------
+    @classmethod
+    def create(
+        cls, path: str | os.PathLike, crs: Any, *, vertical_datum: str | None = None,
+        origin: tuple[float, float, float] | None = None, overwrite: bool = False,
+    ) -> GeoPackageStore:
+        full = parse_crs(crs, what="twin CRS")
+        horizontal = require_projected_metric(full)
+        vdatum = vertical_datum or vertical_datum_of(full) or "unspecified"
+        p = Path(path)
+        if p.exists():
+            if not overwrite:
+                raise StoreError(f"{p} already exists; pass overwrite=True (--force) to replace it")
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(p) + suffix).unlink(missing_ok=True)
+        if origin is not None:
+            origin = tuple(float(v) for v in origin)  # type: ignore[assignment]
+            if len(origin) != 3 or not all(np.isfinite(origin)):  # type: ignore[arg-type]
+                raise StoreError(f"origin {origin!r} must be three finite numbers")
+        ident = identify(horizontal)
+        srs_id = ident.code if ident.organization.upper() == "EPSG" and ident.code > 0 else 100000
+        try:
+            conn = sqlite3.connect(str(p), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot create {p}: {exc}") from None
+        try:
+            conn.execute(f"PRAGMA application_id = {_GPKG_APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {_GPKG_USER_VERSION}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("BEGIN")
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            srs_rows = [
+                ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian"),
+                ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic"),
+                ("WGS 84 geodetic", 4326, "EPSG", 4326, CRS.from_epsg(4326).to_wkt(),
+                 "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
+            ]
+            if srs_id != 4326:
+                srs_rows.append((ident.name, srs_id, ident.organization,
+                                 ident.code if ident.code else srs_id, ident.wkt, "twin CRS"))
+            conn.executemany("INSERT INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)", srs_rows)
+            meta = {
+                "format": FORMAT_NAME, "schema_version": str(SCHEMA_VERSION),
+                "toolkit_version": __version__, "created": _now(),
+                "crs_wkt": horizontal.to_wkt(), "crs_name": horizontal.name,
+                "srs_id": str(srs_id), "vertical_datum": vdatum,
+                "origin": json.dumps(origin) if origin is not None else None,
+                "next_fid": "1",
+            }
+            conn.executemany("INSERT INTO twin_meta VALUES (?, ?)", list(meta.items()))
+            for pos, layer in enumerate(STANDARD_LAYERS):
+                _insert_layer(conn, layer, pos, srs_id)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(p) + suffix).unlink(missing_ok=True)
+            raise
+        conn.close()
+        return cls(p)
+
+    # -- metadata -------------------------------------------------------
+    @property
+    def crs(self) -> CRS:
+        return self._crs
+
+    @property
+    def srs_id(self) -> int:
+        return self._srs_id
+
+    @property
+    def vertical_datum(self) -> str:
+        return self._meta.get("vertical_datum") or "unspecified"
+
+    @property
+    def origin(self) -> tuple[float, float, float] | None:
+        raw = self._conn.execute("SELECT value FROM twin_meta WHERE key='origin'").fetchone()
+        if raw is None or raw[0] in (None, "null"):
+            return None
+        return tuple(json.loads(raw[0]))  # type: ignore[return-value]
+
+    def layers(self) -> list[Layer]:
+        rows = self._conn.execute(
+            "SELECT name, title, title_zh, grp, colour, geometry_type, code, attributes, "
+            "standard FROM twin_layers ORDER BY position").fetchall()
+        return [Layer(name=r[0], title=r[1], title_zh=r[2] or "", group=r[3], colour=r[4],
+                      geometry_type=r[5], code=r[6], attributes=tuple(json.loads(r[7])),
+                      standard=bool(r[8])) for r in rows]
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers():
+            if layer.name == name:
+                return layer
+        raise NotFoundError(
+            f"layer {name!r} does not exist in {self.path}; layers: "
+            f"{', '.join(x.name for x in self.layers())}"
+        )
+
+    def add_layer(self, layer: Layer) -> None:
+        self._require_writable()
+        if layer.standard:
+            raise LayerError(f"layer {layer.name!r}: user layers cannot be marked standard")
+        with self._write_lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                exists = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = ? UNION ALL "
+                    "SELECT 1 FROM twin_layers WHERE name = ?", (layer.name, layer.name)
+                ).fetchone()
+                if exists:
+                    raise LayerError(f"layer {layer.name!r} already exists in {self.path}")
+                pos = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM twin_layers"
+                                   ).fetchone()[0]
+                _insert_layer(conn, layer, pos, self._srs_id)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def info(self) -> TwinInfo:
+        conn = self._conn
+        by_layer = dict(conn.execute(
+            "SELECT layer, COUNT(*) FROM twin_features GROUP BY layer ORDER BY layer"))
+        total = sum(by_layer.values())
+        b = conn.execute("SELECT MIN(xmin), MIN(ymin), MIN(zmin), MAX(xmax), MAX(ymax), "
+                         "MAX(zmax) FROM twin_features").fetchone()
+        mesh_count, tri = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(n_faces), 0) FROM twin_meshes").fetchone()
+        return TwinInfo(
+            path=self.path, crs=self._crs, vertical_datum=self.vertical_datum,
+            origin=self.origin, schema_version=int(self._meta["schema_version"]),
+            toolkit_version=self._meta.get("toolkit_version", "?"),
+            feature_count=total, features_by_layer=by_layer,
+            bounds=tuple(b) if b[0] is not None else None,  # type: ignore[arg-type]
+            batch_count=conn.execute("SELECT COUNT(*) FROM twin_batches").fetchone()[0],
+            mesh_count=mesh_count, triangle_count=tri,
+            edge_count=conn.execute("SELECT COUNT(*) FROM twin_edges").fetchone()[0],
+            extra={"file_size": os.path.getsize(self.path)},
+        )
+
+    def _require_writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.path} is open read-only")
+
+    # -- writing --------------------------------------------------------
+    @contextmanager
+    def import_batch(self, source: str, format: str, converter: str,
+                     converter_version: str, *, on_conflict: str = "error"
+                     ) -> Iterator[BatchWriter]:
+        """One import as one transaction.
+
+        Usage::
+
+            with store.import_batch("city.json", "CityJSON 2.0", "cityjson", "0.1") as b:
+                b.add(features)
+                b.skip("obj-17", "no geometry")
+
+        If the block raises, everything is rolled back and
+        :class:`~twin.errors.ImportFailedError` is raised naming ``source``;
+        the twin is exactly as it was.
+        """
+        self._require_writable()
+        if on_conflict not in ("error", "replace"):
+            raise TwinError(f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
+        with self._write_lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = conn.execute(
+                    "INSERT INTO twin_batches (source, format, converter, converter_version, "
+                    "started, status) VALUES (?, ?, ?, ?, ?, 'running')",
+                    (source, format, converter, converter_version, _now()))
+                writer = _GpkgBatchWriter(self, conn, cur.lastrowid, on_conflict)
+                yield writer
+                writer._finish()
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                conn.execute("ROLLBACK")
+                if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+                    raise
+                raise ImportFailedError(
+                    f"import of {source} failed and was rolled back, the twin is unchanged: {exc}",
+                    source=source,
+                ) from exc
+
+    def batches(self) -> list[ImportBatch]:
+        rows = self._conn.execute(
+            "SELECT id, source, format, converter, converter_version, started, finished, status, "
+            "feature_count, report FROM twin_batches ORDER BY id").fetchall()
+        return [ImportBatch(*r[:9], report=json.loads(r[9]) if r[9] else {}) for r in rows]
+
+    def remove_batch(self, batch_id: int) -> int:
+        self._require_writable()
+        with self._write_lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not conn.execute("SELECT 1 FROM twin_batches WHERE id = ?",
+                                    (batch_id,)).fetchone():
+                    raise NotFoundError(f"import batch {batch_id} does not exist in {self.path}")
+                sel = "SELECT fid FROM twin_features WHERE batch_id = ?"
+                for table, col in (("twin_rtree", "id"), ("twin_meshes", "fid"),
+                                   ("twin_edges", "fid")):
+                    conn.execute(f"DELETE FROM {table} WHERE {col} IN ({sel})", (batch_id,))
+                n = conn.execute("DELETE FROM twin_features WHERE batch_id = ?",
+                                 (batch_id,)).rowcount
+                conn.execute("DELETE FROM twin_batches WHERE id = ?", (batch_id,))
+                _update_contents_extents(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return n
+
+    def set_origin(self, origin: tuple[float, float, float]) -> None:
+        """Set the local rendering origin (only while it is unset)."""
+        self._require_writable()
+        with self._write_lock:
+            self._conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'origin'",
+                               (json.dumps([float(v) for v in origin]),))
+
+    # -- reading --------------------------------------------------------
+    def _rows_to_features(self, rows: list[tuple], with_meshes: bool) -> list[Feature]:
+        if not rows:
+            return []
+        geoms = gpkg_blob.decode([r[7] for r in rows])
+        meshes: dict[int, dict[str, Mesh]] = {}
+        if with_meshes:
+            fids = [r[0] for r in rows]
+            for i in range(0, len(fids), 900):
+                part = fids[i:i + 900]
+                for mr in self._conn.execute(
+                    f"SELECT fid, lod, n_vertices, n_faces, ox, oy, oz, vertices, faces, "
+                    f"face_labels, labels FROM twin_meshes WHERE fid IN "
+                    f"({','.join('?' * len(part))})", part):
+                    meshes.setdefault(mr[0], {})[mr[1]] = _decode_mesh(*mr[2:])
+        fids = [r[0] for r in rows]
+        edges: dict[int, Edge] = {}
+        for i in range(0, len(fids), 900):
+            part = fids[i:i + 900]
+            for er in self._conn.execute(
+                f"SELECT fid, network, start_node, end_node FROM twin_edges WHERE fid IN "
+                f"({','.join('?' * len(part))})", part):
+                edges[er[0]] = Edge(er[1], er[2], er[3])
+        batch_info = self._batch_cache()
+        out = []
+        n_core = len(_CORE_COLUMNS)
+        for row, geom in zip(rows, geoms):
+            attrs: dict[str, Any] = {}
+            for name, val in zip(_TYPED, row[n_core:]):
+                if val is not None:
+                    attrs[name] = val
+            if row[16]:
+                attrs.update(json.loads(row[16]))
+            b = batch_info.get(row[15])
+            prov = Provenance(
+                source_file=b[0] if b else "?", source_format=b[1] if b else "?",
+                source_id=row[14], batch_id=row[15], converter=b[2] if b else "?",
+                converter_version=b[3] if b else "?",
+            )
+            bbox = tuple(row[8:14]) if row[8] is not None else None
+            out.append(Feature(
+                id=row[1], layer=row[2], type=row[3], name=row[4], parent=row[5],
+                attributes=attrs, footprint=geom, meshes=meshes.get(row[0], {}),
+                lod=row[6] if (row[0] in meshes or not with_meshes) else None,
+                edge=edges.get(row[0]), source_id=row[14], provenance=prov,
+                bbox=bbox,  # type: ignore[arg-type]
+            ))
+        return out
+
+    def _batch_cache(self) -> dict[int, tuple]:
+        return {r[0]: r[1:] for r in self._conn.execute(
+            "SELECT id, source, format, converter, converter_version FROM twin_batches")}
+
+    def get(self, feature_id: str, *, meshes: bool = True) -> Feature:
+        rows = self._conn.execute(
+            f"SELECT {_SELECT_COLUMNS} FROM twin_features f WHERE f.feature_id = ?",
+            (feature_id,)).fetchall()
+        if not rows:
+            raise NotFoundError(f"feature {feature_id!r} does not exist in {self.path}")
+        return self._rows_to_features(rows, meshes)[0]
+
+    def meshes(self, feature_id: str) -> dict[str, Mesh]:
+        return dict(self.get(feature_id, meshes=True).meshes)
+
+    def _compile(self, q: Query) -> tuple[str, list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        src = "twin_features f"
+        box = None
+        if q.box3d is not None:
+            box = q.box3d
+        elif q.bbox is not None:
+            box = (q.bbox[0], q.bbox[1], -1e38, q.bbox[2], q.bbox[3], 1e38)
+        elif q.within is not None:
+            bx = q.within.bounds
+            box = (bx[0], bx[1], -1e38, bx[2], bx[3], 1e38)
+        if box is not None:
+            src = "twin_rtree r JOIN twin_features f ON f.fid = r.id"
+            where.append("r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? "
+                         "AND r.minz <= ? AND r.maxz >= ?")
+            params += [box[3], box[0], box[4], box[1], box[5], box[2]]
+            where.append("f.xmin <= ? AND f.xmax >= ? AND f.ymin <= ? AND f.ymax >= ? "
+                         "AND f.zmin <= ? AND f.zmax >= ?")
+            params += [box[3], box[0], box[4], box[1], box[5], box[2]]
+        for name, values in (("f.feature_id", q.ids), ("f.layer", q.layers),
+                             ("f.type", q.types)):
+            if values:
+                where.append(f"{name} IN ({','.join('?' * len(values))})")
+                params += list(values)
+        if q.parent is not None:
+            where.append("f.parent_id = ?")
+            params.append(q.parent)
+        if q.batch is not None:
+            where.append("f.batch_id = ?")
+            params.append(q.batch)
+        for flt in q.filters:
+            sql, p = _filter_sql(flt)
+            where.append(sql)
+            params += p
+        sql = f"SELECT {_SELECT_COLUMNS} FROM {src}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY f.fid" if q.order == "fid" else " ORDER BY f.feature_id"
+        return sql, params
+
+    def query(self, query: Query) -> Iterator[Feature]:
+        """Stream the features selected by ``query`` (chunks of a few thousand)."""
+        sql, params = self._compile(query)
+        refine = query.within is not None
+        if not refine:
+            if query.limit is not None:
+                sql += " LIMIT ? OFFSET ?"
+                params += [query.limit, query.offset]
+            elif query.offset:
+                sql += " LIMIT -1 OFFSET ?"
+                params.append(query.offset)
+        return self._stream(sql, params, query, refine)
+
+    def _stream(self, sql: str, params: list, q: Query, refine: bool) -> Iterator[Feature]:
+        conn = self._connect()  # own connection: a stream may outlive other calls
+        try:
+            cur = conn.execute(sql, params)
+            skipped = 0
+            emitted = 0
+            prepared = None
+            if refine:
+                shapely.prepare(q.within)
+                prepared = q.within
+            while True:
+                rows = cur.fetchmany(_CHUNK)
+                if not rows:
+                    return
+                if refine:
+                    geoms = gpkg_blob.decode([r[7] for r in rows])
+                    ok = ~shapely.is_missing(geoms)
+                    pred = shapely.within if q.predicate == "within" else shapely.intersects
+                    mask = np.zeros(len(rows), bool)
+                    mask[ok] = pred(geoms[ok], prepared)
+                    rows = [r for r, m in zip(rows, mask) if m]
+                    if skipped < q.offset:
+                        drop = min(q.offset - skipped, len(rows))
+                        rows = rows[drop:]
+                        skipped += drop
+                    if q.limit is not None:
+                        rows = rows[: max(q.limit - emitted, 0)]
+                self._local_conn_swap(conn)
+                try:
+                    feats = self._rows_to_features(rows, q.with_meshes)
+                finally:
+                    self._local_conn_restore()
+                for f in feats:
+                    yield f
+                emitted += len(feats)
+                if refine and q.limit is not None and emitted >= q.limit:
+                    return
+        finally:
+            with self._conns_lock:
+                if conn in self._conns:
+                    self._conns.remove(conn)
+            conn.close()
+
+    def _local_conn_swap(self, conn: sqlite3.Connection) -> None:
+        # make the helper queries of _rows_to_features read the same snapshot
+        self._local.saved = getattr(self._local, "conn", None)
+        self._local.conn = conn
+
+    def _local_conn_restore(self) -> None:
+        self._local.conn = getattr(self._local, "saved", None)
+
+    def count(self, query: Query) -> int:
+        if query.within is not None:
+            return sum(1 for _ in self.query(query))
+        sql, params = self._compile(query)
+        sql = sql.replace(f"SELECT {_SELECT_COLUMNS}", "SELECT COUNT(*)", 1)
+        sql = sql.rsplit(" ORDER BY", 1)[0]
+        n = self._conn.execute(sql, params).fetchone()[0]
+        n = max(n - query.offset, 0)
+        return min(n, query.limit) if query.limit is not None else n
+
+    def nearest(self, x: float, y: float, n: int = 1, *, layers: Iterable[str] = (),
+                max_distance: float | None = None) -> list[tuple[Feature, float]]:
+        """The ``n`` features nearest to ``(x, y)`` in plan (footprint distance),
+        searched through the R-tree in growing squares."""
+        if n < 1:
+            raise QueryError(f"n must be >= 1, got {n}")
+        layers = tuple(layers)
+        total = self.count(Query(layers=layers))
+        if total == 0:
+            return []
+        want = min(n, total)
+        radius = 10.0
+        pt = Point(x, y)
+        while True:
+            r = radius if max_distance is None else min(radius, max_distance)
+            feats = list(self.query(Query(layers=layers, bbox=(x - r, y - r, x + r, y + r))))
+            if feats:
+                geoms = np.array([f.footprint if f.footprint is not None else
+                                  shapely.box(f.bbox[0], f.bbox[1], f.bbox[3], f.bbox[4])
+                                  for f in feats], dtype=object)
+                d = shapely.distance(shapely.force_2d(geoms), pt)
+                order = np.argsort(d, kind="stable")
+                hits = [(feats[i], float(d[i])) for i in order if d[i] <= r]
+                if len(hits) >= want:
+                    return hits[:n]
+            if max_distance is not None and r >= max_distance:
+                return hits[:n] if feats else []
+            radius *= 4.0
+            if radius > 1e8:
+                return hits[:n] if feats else []
+
+    def edges(self, network: str | None = None) -> Iterator[tuple[str, str, str, str]]:
+        sql = ("SELECT f.feature_id, e.network, e.start_node, e.end_node FROM twin_edges e "
+               "JOIN twin_features f ON f.fid = e.fid")
+        params: list[Any] = []
+        if network is not None:
+            sql += " WHERE e.network = ?"
+            params.append(network)
+        yield from self._conn.execute(sql + " ORDER BY e.fid", params)
+
+
+def _filter_sql(flt: Filter) -> tuple[str, list[Any]]:
+    if flt.field in _CORE_FIELD_SQL:
+        col = _CORE_FIELD_SQL[flt.field]
+        params: list[Any] = []
+    elif flt.field in TYPED_ATTRIBUTES:
+        col = f"f.{flt.field}"
+        params = []
+    else:
+        if '"' in flt.field:
+            raise QueryError(f"field name {flt.field!r} is not valid")
+        col = "json_extract(f.attributes, ?)"
+        params = [f'$."{flt.field}"']
+    value = flt.value
+    spec = TYPED_ATTRIBUTES.get(flt.field)
+    if spec is not None and spec.kind != "text" and flt.op != "like":
+        vals = value if flt.op == "in" else (value,)
+        for v in vals:
+            if isinstance(v, str) or isinstance(v, bool):
+                raise QueryError(
+                    f"filter on {flt.field!r} needs a number, got {v!r}")
+    if flt.field == "batch" and flt.op != "like":
+        vals = value if flt.op == "in" else (value,)
+        if any(not isinstance(v, int) for v in vals):
+            raise QueryError(f"filter on 'batch' needs whole numbers, got {value!r}")
+    if flt.op == "in":
+        return f"{col} IN ({','.join('?' * len(value))})", params + list(value)
+    if flt.op == "like":
+        return f"{col} LIKE ?", params + [str(value)]
+    op = "<>" if flt.op == "!=" else flt.op
+    return f"{col} {op} ?", params + [value]
+
+
+def _insert_layer(conn: sqlite3.Connection, layer: Layer, position: int, srs_id: int) -> None:
+    conn.execute(
+        "INSERT INTO twin_layers VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (layer.name, layer.title, layer.title_zh, layer.group, layer.colour,
+         layer.geometry_type, layer.code, json.dumps(list(layer.attributes)),
+         int(layer.standard), position))
+    cols = ["fid", "geom", "feature_id", "type", "name", "parent_id", "lod", "zmin", "zmax",
+            *layer.attributes, "attributes", "source_id", "batch_id"]
+    conn.execute(
+        f"CREATE VIEW {_q(layer.name)} AS SELECT {', '.join(cols)} FROM twin_features "
+        f"WHERE layer = {_sql_literal(layer.name)}")
+    conn.execute(
+        "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
+        "VALUES (?, 'features', ?, ?, ?)",
+        (layer.name, layer.name, f"{layer.title} {layer.title_zh}".strip(), srs_id))
+    z = 0 if layer.geometry_type in ("MULTIPOLYGON",) else (2 if layer.geometry_type == "GEOMETRY"
+                                                            else 1)
+    conn.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, ?, 0)",
+                 (layer.name, layer.geometry_type, srs_id, z))
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _update_contents_extents(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "UPDATE gpkg_contents SET min_x = e.a, min_y = e.b, max_x = e.c, max_y = e.d, "
+        "last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') FROM (SELECT layer, MIN(xmin) a, "
+        "MIN(ymin) b, MAX(xmax) c, MAX(ymax) d FROM twin_features GROUP BY layer) e "
+        "WHERE gpkg_contents.table_name = e.layer")
+    conn.execute(
+        "UPDATE gpkg_contents SET min_x = NULL, min_y = NULL, max_x = NULL, max_y = NULL "
+        "WHERE data_type = 'features' AND table_name NOT IN "
+        "(SELECT DISTINCT layer FROM twin_features)")
+
+
+class _GpkgBatchWriter(BatchWriter):
+    def __init__(self, store: GeoPackageStore, conn: sqlite3.Connection, batch_id: int,
+                 on_conflict: str):
+        self.store = store
+        self.conn = conn
+        self.id = batch_id
+        self.on_conflict = on_conflict
+        self.count = 0
+        self.replaced = 0
+        self.by_layer: dict[str, int] = {}
+        self.by_type: dict[str, int] = {}
+        self.skipped: list[dict[str, str]] = []
+        self.skipped_count = 0
+        self.warnings: list[str] = []
+        self.report: dict[str, Any] = {}
+        self.started = time.perf_counter()
+        self.layers = {layer.name: layer for layer in store.layers()}
+        self.next_fid = int(conn.execute(
+            "SELECT value FROM twin_meta WHERE key = 'next_fid'").fetchone()[0])
+        self._fid_floor = int(conn.execute(
+            "SELECT COALESCE(MAX(fid), 0) + 1 FROM twin_features").fetchone()[0])
+        self.next_fid = max(self.next_fid, self._fid_floor)
+
+    def skip(self, source_id: str, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < 10000:
+            self.skipped.append({"source_id": str(source_id), "reason": reason})
+
+    def add(self, features: Iterable[Feature]) -> int:
+        n = 0
+        chunk: list[Feature] = []
+        for feat in features:
+            chunk.append(feat)
+            if len(chunk) >= _CHUNK:
+                n += self._insert(chunk)
+                chunk = []
+        if chunk:
+            n += self._insert(chunk)
+        return n
+
+    def _check(self, f: Feature) -> tuple[Layer, Any]:
+        if not isinstance(f, Feature):
+            raise FeatureError(f"expected a Feature, got {type(f).__name__}")
+        layer = self.layers.get(f.layer)
+        if layer is None:
+            raise LayerError(
+                f"feature {f.id!r}: layer {f.layer!r} does not exist; add it first or use one "
+                f"of {', '.join(sorted(self.layers))}")
+        fp = f.footprint
+        gt = layer.geometry_type
+        if fp is not None and not fp.is_empty:
+            kind = fp.geom_type
+            if gt == "MULTIPOLYGON":
+                if kind == "Polygon":
+                    fp = MultiPolygon([fp])
+                elif kind != "MultiPolygon":
+                    raise GeometryError(
+                        f"feature {f.id!r}: layer {layer.name!r} holds polygons, got a {kind}",
+                        f.id)
+                if fp.has_z:
+                    fp = shapely.force_2d(fp)
+            elif gt == "LINESTRING":
+                if kind == "MultiLineString" and len(fp.geoms) == 1:
+                    fp = fp.geoms[0]
+                elif kind != "LineString":
+                    raise GeometryError(
+                        f"feature {f.id!r}: layer {layer.name!r} holds lines, got a {kind}", f.id)
+            elif gt == "POINT" and kind != "Point":
+                raise GeometryError(
+                    f"feature {f.id!r}: layer {layer.name!r} holds points, got a {kind}", f.id)
+        if f.bbox is None:
+            raise GeometryError(
+                f"feature {f.id!r} has no geometry (no footprint, no mesh, no bbox)", f.id)
+        return layer, fp
+
+    def _insert(self, feats: list[Feature]) -> int:
+        conn = self.conn
+        ids = [f.id for f in feats]
+        if len(set(ids)) != len(ids):
+            seen: set[str] = set()
+            dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+            raise FeatureError(f"feature {dup!r} appears twice in this import", dup)
+        existing = []
+        for i in range(0, len(ids), 900):
+            part = ids[i:i + 900]
+            existing += conn.execute(
+                f"SELECT fid, feature_id, batch_id FROM twin_features WHERE feature_id IN "
+                f"({','.join('?' * len(part))})", part).fetchall()
+        if existing:
+            if self.on_conflict == "error":
+                fid, fidname, b = existing[0]
+                raise FeatureError(
+                    f"feature {fidname!r} already exists in the twin (import batch {b}); "
+                    f"remove that batch or import with on_conflict='replace' (--replace)",
+                    fidname)
+            old = [e[0] for e in existing]
+            for i in range(0, len(old), 900):
+                part = old[i:i + 900]
+                marks = ",".join("?" * len(part))
+                conn.execute(f"DELETE FROM twin_rtree WHERE id IN ({marks})", part)
+                conn.execute(f"DELETE FROM twin_meshes WHERE fid IN ({marks})", part)
+                conn.execute(f"DELETE FROM twin_edges WHERE fid IN ({marks})", part)
+                conn.execute(f"DELETE FROM twin_features WHERE fid IN ({marks})", part)
+            self.replaced += len(old)
+        checked = [self._check(f) for f in feats]
+        blobs = gpkg_blob.encode(np.array([c[1] for c in checked], dtype=object),
+                                 self.store.srs_id)
+        rows = []
+        rtree = []
+        mesh_rows = []
+        edge_rows = []
+        fid = self.next_fid
+        for f, (layer, _fp), blob in zip(feats, checked, blobs):
+            typed = [None] * len(_TYPED)
+            free = {}
+            for key, val in f.attributes.items():
+                spec_idx = _TYPED_INDEX.get(key)
+                if spec_idx is not None:
+                    typed[spec_idx] = coerce_typed(key, val, f.id)
+                else:
+                    free[key] = val
+            try:
+                free_json = json.dumps(free, default=_json_default, ensure_ascii=False,
+                                       allow_nan=False) if free else None
+            except ValueError as exc:
+                raise FeatureError(f"feature {f.id!r}: attribute value not storable: {exc}",
+                                   f.id) from None
+            b = f.bbox
+            rows.append((fid, f.id, f.layer, f.type, f.name, f.parent, f.lod, blob,
+                         b[0], b[1], b[2], b[3], b[4], b[5], f.source_id, self.id, free_json,
+                         *typed))
+            rtree.append((fid, b[0], b[3], b[1], b[4], b[2], b[5]))
+            for lod, mesh in f.meshes.items():
+                if mesh.n_vertices:
+                    mesh_rows.append((fid, lod, *_encode_mesh(mesh)))
+            if f.edge is not None:
+                edge_rows.append((fid, f.edge.network, f.edge.start, f.edge.end))
+            self.by_layer[f.layer] = self.by_layer.get(f.layer, 0) + 1
+            self.by_type[f.type] = self.by_type.get(f.type, 0) + 1
+            fid += 1
+        conn.executemany(
+            f"INSERT INTO twin_features ({', '.join(_ALL_COLUMNS)}) VALUES "
+            f"({', '.join('?' * len(_ALL_COLUMNS))})", rows)
+        conn.executemany("INSERT INTO twin_rtree VALUES (?,?,?,?,?,?,?)", rtree)
+        if mesh_rows:
+            conn.executemany("INSERT INTO twin_meshes VALUES (?,?,?,?,?,?,?,?,?,?,?)", mesh_rows)
+        if edge_rows:
+            conn.executemany("INSERT INTO twin_edges VALUES (?,?,?,?)", edge_rows)
+        self.next_fid = fid
+        self.count += len(feats)
+        return len(feats)
+
+    def _finish(self) -> None:
+        conn = self.conn
+        conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",
+                     (str(self.next_fid),))
+        _update_contents_extents(conn)
+        if self.store.origin is None and self.count:
+            b = conn.execute("SELECT MIN(xmin), MIN(ymin), MIN(zmin), MAX(xmax), MAX(ymax) "
+                             "FROM twin_features WHERE batch_id = ?", (self.id,)).fetchone()
+            origin = [round((b[0] + b[3]) / 2, -2), round((b[1] + b[4]) / 2, -2),
+                      round(b[2], 0)]
+            conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'origin'",
+                         (json.dumps(origin),))
+        self.report.update({
+            "features": self.count, "replaced": self.replaced, "by_layer": self.by_layer,
+            "by_type": self.by_type, "skipped_count": self.skipped_count,
+            "skipped": self.skipped, "warnings": self.warnings,
+            "seconds": round(time.perf_counter() - self.started, 3),
+        })
+        conn.execute(
+            "UPDATE twin_batches SET finished = ?, status = 'complete', feature_count = ?, "
+            "report = ? WHERE id = ?",
+            (_now(), self.count, json.dumps(self.report, default=_json_default,
+                                            ensure_ascii=False), self.id))
+
+
+_TYPED_INDEX = {name: i for i, name in enumerate(_TYPED)}
