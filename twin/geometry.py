@@ -112,46 +112,126 @@ def box_mesh(lo: np.ndarray, hi: np.ndarray) -> Mesh:
     return Mesh(verts, faces)
 
 
-def tube_meshes(
-    starts: np.ndarray, ends: np.ndarray, radii: np.ndarray, sides: int = 8
-) -> tuple[np.ndarray, np.ndarray]:
-    """Open-ended tubes around straight segments, all at once.
+def circle_profile(radius: float, sides: int = 12) -> np.ndarray:
+    """``(sides, 2)`` offsets of a round pipe's cross-section."""
+    ang = np.linspace(0, 2 * np.pi, sides, endpoint=False)
+    return np.column_stack([np.cos(ang), np.sin(ang)]) * radius
+
+
+def rect_profile(width: float, height: float) -> np.ndarray:
+    """``(4, 2)`` offsets of a duct or culvert cross-section (width across,
+    height vertical)."""
+    w, h = width / 2, height / 2
+    return np.array([[-w, -h], [w, -h], [w, h], [-w, h]], float)
+
+
+def sweep_segments(starts: np.ndarray, ends: np.ndarray, profiles: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Sweep a cross-section along many straight segments at once (open ends).
 
     Parameters
     ----------
     starts, ends : (k, 3) float
-        Segment end points.
-    radii : (k,) float
-        Outer radius of each tube.
-    sides : int
-        Vertices around the circumference.
+        Segment end points (pipe centreline).
+    profiles : (k, s, 2) or (s, 2) float
+        Cross-section offsets in the segment's frame: first coordinate across
+        the pipe (horizontal), second up (vertical, for non-vertical pipes).
 
     Returns
     -------
-    vertices : (k, 2*sides, 3) float
-    faces : (2*sides, 3) int
-        The same local face array for every tube (index into its own vertices).
+    vertices : (k, 2*s, 3) float
+        Ring at the start, then ring at the end, per segment.
+    faces : (2*s, 3) int
+        Local faces, the same for every segment.
     """
-    starts = np.asarray(starts, float)
-    ends = np.asarray(ends, float)
-    radii = np.asarray(radii, float).reshape(-1)
+    starts = np.asarray(starts, float).reshape(-1, 3)
+    ends = np.asarray(ends, float).reshape(-1, 3)
+    prof = np.asarray(profiles, float)
+    if prof.ndim == 2:
+        prof = np.broadcast_to(prof, (len(starts), *prof.shape))
+    s = prof.shape[1]
     axis = ends - starts
     length = np.linalg.norm(axis, axis=1)
     if np.any(length <= 0):
         bad = int(np.argmax(length <= 0))
-        raise GeometryError(f"segment {bad} has zero length; cannot build a tube")
+        raise GeometryError(f"segment {bad} has zero length; cannot sweep a pipe along it")
     d = axis / length[:, None]
-    # a helper vector not parallel to d
-    helper = np.where(np.abs(d[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
-    u = np.cross(d, helper)
-    u /= np.linalg.norm(u, axis=1)[:, None]
-    w = np.cross(d, u)
-    ang = np.linspace(0, 2 * np.pi, sides, endpoint=False)
-    ring = (np.cos(ang)[None, :, None] * u[:, None, :] + np.sin(ang)[None, :, None] * w[:, None, :])
-    ring = ring * radii[:, None, None]
+    vertical = np.abs(d[:, 2]) > 0.999
+    helper = np.where(vertical[:, None], [[1.0, 0.0, 0.0]], [[0.0, 0.0, 1.0]])
+    across = np.cross(d, helper)
+    across /= np.linalg.norm(across, axis=1)[:, None]
+    up = np.cross(across, d)
+    ring = prof[:, :, 0:1] * across[:, None, :] + prof[:, :, 1:2] * up[:, None, :]
     verts = np.concatenate([starts[:, None, :] + ring, ends[:, None, :] + ring], axis=1)
+    i = np.arange(s)
+    j = (i + 1) % s
+    faces = np.concatenate([np.column_stack([i, j, s + j]), np.column_stack([i, s + j, s + i])])
+    return verts, faces
+
+
+def polyline_pipe(coords: np.ndarray, profile: np.ndarray) -> Mesh:
+    """One mesh for a pipe along a 3D polyline ``(n, 3)`` with one cross-section."""
+    c = np.asarray(coords, float)
+    keep = np.concatenate([[True], np.any(np.diff(c, axis=0) != 0, axis=1)])
+    c = c[keep]
+    if len(c) < 2:
+        raise GeometryError("pipe centreline has fewer than two distinct points")
+    verts, faces = sweep_segments(c[:-1], c[1:], profile)
+    k, nv = verts.shape[0], verts.shape[1]
+    all_faces = (faces[None, :, :] + (np.arange(k) * nv)[:, None, None]).reshape(-1, 3)
+    return Mesh(verts.reshape(-1, 3), all_faces)
+
+
+def cylinder(centre_xy: tuple[float, float], z0: float, z1: float, radius: float,
+             sides: int = 16) -> Mesh:
+    """A closed vertical cylinder (manholes, chambers) from ``z0`` up to ``z1``."""
+    if z1 <= z0:
+        raise GeometryError(f"cylinder from {z0} to {z1}: top must be above bottom")
+    prof = circle_profile(radius, sides)
+    ring = np.column_stack([prof + centre_xy, np.full(sides, z0)])
+    top = ring + [0, 0, z1 - z0]
+    verts = np.vstack([ring, top, [[*centre_xy, z0], [*centre_xy, z1]]])
     i = np.arange(sides)
     j = (i + 1) % sides
-    faces = np.concatenate([np.column_stack([i, j, sides + j]),
+    walls = np.concatenate([np.column_stack([i, j, sides + j]),
                             np.column_stack([i, sides + j, sides + i])])
-    return verts, faces
+    bottom = np.column_stack([np.full(sides, 2 * sides), j, i])
+    cap = np.column_stack([np.full(sides, 2 * sides + 1), sides + i, sides + j])
+    return Mesh(verts, np.vstack([walls, bottom, cap]))
+
+
+def surface_mesh(polygon: Polygon) -> Mesh:
+    """A surface (terrain patch, road, square) from a polygon whose vertices
+    carry Z: triangulated in plan, each vertex keeping its own height."""
+    if not polygon.has_z:
+        raise GeometryError("surface polygon has no Z values")
+    v2, faces = triangulate_polygon(polygon)
+    rings = [polygon.exterior, *polygon.interiors]
+    xyz = np.vstack([np.asarray(r.coords)[:-1] for r in rings])
+    lookup = {(float(x), float(y)): float(z) for x, y, z in xyz}
+    try:
+        z = np.array([lookup[(float(x), float(y))] for x, y in v2])
+    except KeyError:
+        raise GeometryError("surface triangulation introduced a vertex without height") from None
+    return Mesh(np.column_stack([v2, z]), faces)
+
+
+def mesh_area(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """Total area of the triangles ``faces`` (m, 3) over ``vertices`` (n, 3)."""
+    v = np.asarray(vertices, float)
+    f = np.asarray(faces)
+    if f.size == 0:
+        return 0.0
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    return float(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1).sum())
+
+
+def mesh_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """Signed volume of a closed, outward-oriented triangle mesh."""
+    v = np.asarray(vertices, float)
+    f = np.asarray(faces)
+    if f.size == 0:
+        return 0.0
+    o = v.mean(axis=0)
+    a, b, c = v[f[:, 0]] - o, v[f[:, 1]] - o, v[f[:, 2]] - o
+    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)

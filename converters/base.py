@@ -1,0 +1,56 @@
+"""What every converter receives and gives back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pyproj import CRS
+
+from twin.model import Feature
+
+#: Largest source file a converter reads whole into memory, in bytes.
+MAX_FILE_BYTES = 2 * 1024**3
+
+
+@dataclass
+class ConversionContext:
+    """Settings of one conversion.
+
+    ``twin_crs`` is the target; ``source_crs`` overrides whatever the file
+    says; ``options`` holds format-specific options (``layer``, ``id_prefix``,
+    ...). ``skip(source_id, reason)`` records an element that is not imported;
+    ``progress(done, total)`` reports progress (``total`` may be ``None``).
+    ``report`` collects facts for the closing summary (CRS used, version, ...).
+    """
+
+    twin_crs: CRS
+    source: Path
+    source_crs: CRS | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    skip: Callable[[str, str], None] = lambda source_id, reason: None
+    progress: Callable[[int, int | None], None] = lambda done, total: None
+    report: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
+
+
+class Converter(Protocol):
+    """A converter: yields twin features from one source file."""
+
+    name: str
+    version: str
+    format: str
+
+    def __call__(self, ctx: ConversionContext) -> Iterator[Feature]: ...
+
+
+@dataclass(frozen=True)
+class ConverterSpec:
+    name: str
+    version: str
+    format: str
+    extensions: tuple[str, ...]
+    run: Callable[[ConversionContext], Iterator[Feature]]
+    description: str = ""

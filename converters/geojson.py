@@ -1,0 +1,273 @@
+"""GeoJSON GIS layers into the twin.
+
+GIS departments exchange layers as GeoJSON. A FeatureCollection becomes twin
+features as follows:
+
+* **CRS**: the ``--crs`` option, else the legacy ``crs`` member
+  (``urn:ogc:def:crs:EPSG::4546``), else WGS 84 longitude/latitude as RFC 7946
+  says. Coordinates are reprojected into the twin CRS.
+* **Layer**: the feature's ``layer`` property, else its CJJ 61 ``utility``
+  code (``JS``, ``RL``, ...), else the collection's ``twin.layer`` member,
+  else the ``layer`` option. A feature with none is skipped and reported.
+* **Id**: ``<prefix>:<id>`` with the feature's ``id`` (member or property);
+  the prefix is the ``id_prefix`` option, else the collection's
+  ``twin.id_prefix``, else ``geojson:<file stem>``.
+* **Type, name, parent, lod** from the properties of those names; every other
+  property becomes an attribute (typed ones are checked, see
+  :mod:`twin.attributes`).
+* **Meshes**: polygons with ``height`` (or ``storeys``, 3 m each, marked
+  ``height_source``) are extruded as LoD1 blocks from ``base_z`` (or their
+  own Z, else 0); polygons with Z and no height become surfaces (terrain,
+  squares); lines with Z and ``diameter_mm`` (or ``width_mm`` and
+  ``height_mm``) become pipes swept along the centreline; points with Z and
+  ``depth_m`` in the ``pipe_nodes`` layer become manhole cylinders.
+* **Topology**: ``start_node`` and ``end_node`` properties (node ids, same
+  prefix) make the line an edge of its network (``network`` property, else
+  the layer's CJJ 61 code).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import CRS
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from twin.attributes import TYPED_ATTRIBUTES, coerce_typed
+from twin.crs import parse_crs, transform_xyz
+from twin.errors import ConversionError, TwinError
+from twin.geometry import (
+    circle_profile,
+    cylinder,
+    extrude_footprint,
+    polyline_pipe,
+    rect_profile,
+    surface_mesh,
+)
+from twin.layers import UTILITY_LAYER_BY_CODE, layer_for_utility_code
+from twin.model import Edge, Feature, Mesh
+
+from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
+
+NAME = "geojson"
+VERSION = "0.1.0"
+
+#: Properties with a meaning of their own (not copied into attributes).
+RESERVED = ("id", "layer", "utility", "type", "name", "parent", "lod", "base_z",
+            "start_node", "end_node")
+#: Storey height assumed when only a storey count is known.
+STOREY_HEIGHT_M = 3.0
+#: Manhole diameter assumed when the survey gives none.
+DEFAULT_MANHOLE_DIAMETER_MM = 1000.0
+
+
+def _source_crs(ctx: ConversionContext, doc: dict) -> CRS:
+    if ctx.source_crs is not None:
+        ctx.report["crs_from"] = "option"
+        return ctx.source_crs
+    member = doc.get("crs")
+    if isinstance(member, dict):
+        name = (member.get("properties") or {}).get("name")
+        if name:
+            ctx.report["crs_from"] = "crs member"
+            return parse_crs(name, what=f"{ctx.source.name}: 'crs' member")
+    ctx.report["crs_from"] = "RFC 7946 default (WGS 84 lon/lat)"
+    return CRS.from_user_input("OGC:CRS84")
+
+
+def _to_twin(geom: BaseGeometry, src: CRS, dst: CRS, source: str) -> BaseGeometry:
+    if src == dst:
+        return geom
+    has_z = geom.has_z
+
+    def fn(coords: np.ndarray) -> np.ndarray:
+        return transform_xyz(src, dst, coords, source=source)
+
+    return shapely.transform(geom, fn, include_z=has_z)
+
+
+def _check_lonlat(geom: BaseGeometry, fid: str) -> None:
+    c = shapely.get_coordinates(geom)
+    if len(c) and (np.abs(c[:, 0]).max() > 180 or np.abs(c[:, 1]).max() > 90):
+        raise ConversionError(
+            f"feature {fid!r}: coordinates such as ({c[0, 0]:.1f}, {c[0, 1]:.1f}) are not "
+            "longitude/latitude, but the file declares no CRS; pass the file's CRS with --crs "
+            "(e.g. --crs EPSG:4546)")
+
+
+def _meshes(layer: str, geom: BaseGeometry, attrs: dict[str, Any], base_z: Any,
+            fid: str) -> dict[str, Mesh]:
+    kind = geom.geom_type
+    if kind in ("Polygon", "MultiPolygon"):
+        height = attrs.get("height")
+        if height is None and attrs.get("storeys") is not None:
+            height = float(coerce_typed("storeys", attrs["storeys"], fid)) * STOREY_HEIGHT_M
+            attrs["height"] = height
+            attrs["height_source"] = f"storeys x {STOREY_HEIGHT_M:g} m"
+        if height is not None:
+            height = float(coerce_typed("height", height, fid))
+            if base_z is None:
+                zs = shapely.get_coordinates(geom, include_z=True)[:, 2] if geom.has_z else [0.0]
+                base_z = float(np.nanmin(zs))
+            base = float(base_z)
+            return {"1": extrude_footprint(shapely.force_2d(geom), base, base + height)}
+        if geom.has_z:
+            parts = [geom] if kind == "Polygon" else list(geom.geoms)
+            meshes = [surface_mesh(p) for p in parts]
+            return {"1": _merge(meshes)} if meshes else {}
+        return {}
+    if kind == "LineString" and geom.has_z:
+        d = attrs.get("diameter_mm")
+        w, h = attrs.get("width_mm"), attrs.get("height_mm")
+        if d is not None:
+            prof = circle_profile(float(coerce_typed("diameter_mm", d, fid)) / 2000.0, 12)
+        elif w is not None and h is not None:
+            prof = rect_profile(float(coerce_typed("width_mm", w, fid)) / 1000.0,
+                                float(coerce_typed("height_mm", h, fid)) / 1000.0)
+        else:
+            return {}
+        return {"1": polyline_pipe(shapely.get_coordinates(geom, include_z=True), prof)}
+    if kind == "Point" and geom.has_z and layer == "pipe_nodes" and attrs.get("depth_m"):
+        depth = float(coerce_typed("depth_m", attrs["depth_m"], fid))
+        if depth <= 0:
+            return {}
+        dia = attrs.get("diameter_mm")
+        if dia is None:
+            dia = DEFAULT_MANHOLE_DIAMETER_MM
+            attrs["size_source"] = "assumed"
+        r = float(coerce_typed("diameter_mm", dia, fid)) / 2000.0
+        x, y, z = shapely.get_coordinates(geom, include_z=True)[0]
+        return {"1": cylinder((x, y), z - depth, z, r)}
+    return {}
+
+
+def _merge(meshes: list[Mesh]) -> Mesh:
+    verts, faces, off = [], [], 0
+    for m in meshes:
+        verts.append(m.vertices)
+        faces.append(m.faces + off)
+        off += m.n_vertices
+    return Mesh(np.vstack(verts), np.vstack(faces))
+
+
+def _default_type(layer: str, geom_type: str) -> str:
+    if layer in UTILITY_LAYER_BY_CODE.values() and geom_type == "LineString":
+        return "PipeSegment"
+    if layer == "pipe_nodes":
+        return "PipeNode"
+    return {"buildings": "Building", "roads": "Road", "terrain": "TINRelief",
+            "water": "WaterBody", "vegetation": "PlantCover", "landuse": "LandUse"
+            }.get(layer, geom_type)
+
+
+def _layer_of(props: dict, default: str | None) -> str | None:
+    if props.get("layer"):
+        return str(props["layer"])
+    if props.get("utility"):
+        return layer_for_utility_code(str(props["utility"]))
+    return default
+
+
+def convert(ctx: ConversionContext) -> Iterator[Feature]:
+    """Yield the features of one GeoJSON file (see the module docstring)."""
+    path = ctx.source
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ConversionError(f"{path}: {size} bytes is more than the {MAX_FILE_BYTES} bytes "
+                              "a GeoJSON file may have", source=str(path))
+    try:
+        with open(path, "rb") as fh:
+            doc = json.load(fh)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConversionError(f"{path}: not valid JSON: {exc}", source=str(path)) from None
+    if not isinstance(doc, dict) or doc.get("type") not in ("FeatureCollection", "Feature"):
+        raise ConversionError(f"{path}: not a GeoJSON FeatureCollection or Feature",
+                              source=str(path))
+    items = doc.get("features", []) if doc["type"] == "FeatureCollection" else [doc]
+    if not isinstance(items, list):
+        raise ConversionError(f"{path}: 'features' is not a list", source=str(path))
+    meta = doc.get("twin") if isinstance(doc.get("twin"), dict) else {}
+    default_layer = ctx.options.get("layer") or meta.get("layer")
+    prefix = ctx.options.get("id_prefix") or meta.get("id_prefix") or f"geojson:{path.stem}"
+    default_type = ctx.options.get("type") or meta.get("type")
+    src = _source_crs(ctx, doc)
+    ctx.report["source_crs"] = src.name
+    ctx.report["features_in_file"] = len(items)
+    geographic = src.is_geographic
+    total = len(items)
+    for i, item in enumerate(items):
+        if i % 500 == 0:
+            ctx.progress(i, total)
+        raw_id = None
+        if isinstance(item, dict):
+            props = item.get("properties") or {}
+            raw_id = item.get("id", props.get("id") if isinstance(props, dict) else None)
+        sid = str(raw_id) if raw_id is not None else f"#{i}"
+        try:
+            yield _feature(item, i, sid, prefix, default_layer, default_type, src, ctx,
+                           geographic)
+        except (TwinError, ValueError, TypeError) as exc:
+            msg = str(exc)
+            if isinstance(exc, ConversionError) and "not longitude/latitude" in msg:
+                raise ConversionError(f"{path}: {msg}", source=str(path)) from None
+            ctx.skip(sid, msg)
+    ctx.progress(total, total)
+
+
+def _feature(item: Any, i: int, sid: str, prefix: str, default_layer: str | None,
+             default_type: str | None, src: CRS, ctx: ConversionContext,
+             geographic: bool) -> Feature:
+    if not isinstance(item, dict) or item.get("type") != "Feature":
+        raise ConversionError(f"element {i} is not a GeoJSON Feature")
+    props = item.get("properties") or {}
+    if not isinstance(props, dict):
+        raise ConversionError("'properties' is not an object")
+    if sid.startswith("#"):
+        raise ConversionError("feature has no id (neither an 'id' member nor property)")
+    fid = f"{prefix}:{sid}"
+    layer = _layer_of(props, default_layer)
+    if layer is None:
+        raise ConversionError(
+            "no layer: give a 'layer' property, a CJJ 61 'utility' code, or --layer")
+    gj = item.get("geometry")
+    if gj is None:
+        raise ConversionError("feature has no geometry")
+    geom = shape(gj)
+    if geom.is_empty:
+        raise ConversionError("feature geometry is empty")
+    if geographic:
+        _check_lonlat(geom, fid)
+    geom = _to_twin(geom, src, ctx.twin_crs, f"{ctx.source.name} feature {sid!r}")
+    attrs = {k: v for k, v in props.items() if k not in RESERVED}
+    for key in list(attrs):
+        if key in TYPED_ATTRIBUTES:
+            attrs[key] = coerce_typed(key, attrs[key], fid)
+    if layer in UTILITY_LAYER_BY_CODE.values() and "network" not in attrs:
+        attrs["network"] = next(c for c, n in UTILITY_LAYER_BY_CODE.items() if n == layer)
+    meshes = _meshes(layer, geom, attrs, props.get("base_z"), fid)
+    edge = None
+    if props.get("start_node") is not None and props.get("end_node") is not None:
+        network = str(attrs.get("network") or layer)
+        edge = Edge(network, f"{prefix}:{props['start_node']}", f"{prefix}:{props['end_node']}")
+    ftype = props.get("type") or default_type
+    if not ftype:
+        ftype = _default_type(layer, geom.geom_type)
+    parent = props.get("parent")
+    return Feature(
+        id=fid, layer=layer, type=str(ftype),
+        name=str(props["name"]) if props.get("name") is not None else None,
+        parent=f"{prefix}:{parent}" if parent is not None else None,
+        attributes=attrs, footprint=geom, meshes=meshes, edge=edge, source_id=sid,
+    )
+
+
+CONVERTERS = (
+    ConverterSpec(name=NAME, version=VERSION, format="GeoJSON",
+                  extensions=(".geojson", ".geo.json"), run=convert,
+                  description="GeoJSON GIS layers (buildings, roads, pipes, nodes)"),
+)

@@ -1,0 +1,128 @@
+"""Pipe-network topology as networkx graphs.
+
+Each linear network feature carries an :class:`~twin.model.Edge`
+(``network``, ``start`` node id, ``end`` node id). :func:`network_graph`
+turns the edges of one network into an undirected ``networkx.MultiGraph``
+(parallel pipes between the same two nodes are real and kept apart) whose
+edges know their feature id and whose nodes know their position when a node
+feature (manhole, valve, junction) or a centreline end gives one.
+:func:`validate_network` reports what a survey or model got wrong.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import shapely
+
+from .query import Query
+from .store.base import TwinStore
+
+
+def network_graph(store: TwinStore, network: str) -> nx.MultiGraph:
+    """The topology of ``network`` (e.g. ``"RL"`` or a model's network name).
+
+    Node attributes: ``pos`` ``(x, y, z)`` when known, ``feature`` (the node
+    feature id when one exists). Edge keys are feature ids; edge attributes:
+    ``feature``, ``length`` (3D centreline length in metres, when known).
+    """
+    g = nx.MultiGraph(network=network)
+    seg_ids: list[str] = []
+    for fid, _net, start, end in store.edges(network):
+        g.add_edge(start, end, key=fid, feature=fid)
+        seg_ids.append(fid)
+    if not seg_ids:
+        return g
+    # node features that carry the node ids
+    node_ids = list(g.nodes)
+    for i in range(0, len(node_ids), 500):
+        for f in store.query(Query(ids=tuple(node_ids[i:i + 500]))):
+            if f.footprint is not None and f.footprint.geom_type == "Point":
+                c = shapely.get_coordinates(f.footprint, include_z=True)[0]
+                g.nodes[f.id]["pos"] = tuple(float(v) for v in c)
+                g.nodes[f.id]["feature"] = f.id
+    # centreline ends give the rest, and lengths
+    for i in range(0, len(seg_ids), 500):
+        for f in store.query(Query(ids=tuple(seg_ids[i:i + 500]))):
+            if f.edge is None or f.footprint is None or f.footprint.geom_type != "LineString":
+                continue
+            c = shapely.get_coordinates(f.footprint, include_z=True)
+            if not f.footprint.has_z:
+                c[:, 2] = np.nan
+            d = np.diff(c, axis=0)
+            length = float(np.sqrt(np.nansum(d * d, axis=1)).sum())
+            g.edges[f.edge.start, f.edge.end, f.id]["length"] = length
+            for node, xyz in ((f.edge.start, c[0]), (f.edge.end, c[-1])):
+                g.nodes[node].setdefault("pos", tuple(float(v) for v in xyz))
+    return g
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    """What :func:`validate_network` found."""
+
+    network: str
+    nodes: int
+    edges: int
+    components: int
+    dangling_ends: tuple[str, ...] = ()
+    self_loops: tuple[str, ...] = ()
+    duplicate_segments: tuple[tuple[str, ...], ...] = ()
+    unplaced_nodes: tuple[str, ...] = ()
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.self_loops or self.duplicate_segments or self.unplaced_nodes)
+
+
+def validate_network(g: nx.MultiGraph) -> NetworkReport:
+    """Check a network graph and report (never repair).
+
+    * dangling ends: nodes with one pipe that are not a node feature (a
+      manhole or valve at the end of a line is a real end; a bare line end is
+      suspicious);
+    * self loops: segments that start and end at the same node;
+    * duplicate segments: two or more segments joining the same two nodes
+      whose feature ids differ (same pipe surveyed twice?);
+    * unplaced nodes: nodes whose position nobody gives;
+    * components: the number of disconnected parts.
+    """
+    dangling = sorted(n for n, deg in g.degree() if deg == 1 and "feature" not in g.nodes[n])
+    loops = sorted(k for u, v, k in g.edges(keys=True) if u == v)
+    pairs: Counter = Counter()
+    members: dict[tuple, list[str]] = {}
+    for u, v, k in g.edges(keys=True):
+        if u == v:
+            continue
+        key = (u, v) if str(u) <= str(v) else (v, u)
+        pairs[key] += 1
+        members.setdefault(key, []).append(k)
+    dups = tuple(tuple(sorted(members[p])) for p, c in sorted(pairs.items()) if c > 1)
+    unplaced = sorted(n for n in g.nodes if "pos" not in g.nodes[n])
+    comps = nx.number_connected_components(g) if g.number_of_nodes() else 0
+    problems = []
+    if comps > 1:
+        problems.append(f"{comps} disconnected components")
+    if dangling:
+        problems.append(f"{len(dangling)} dangling ends")
+    if loops:
+        problems.append(f"{len(loops)} self loops")
+    if dups:
+        problems.append(f"{len(dups)} duplicate segment groups")
+    if unplaced:
+        problems.append(f"{len(unplaced)} nodes without position")
+    return NetworkReport(
+        network=g.graph.get("network", "?"), nodes=g.number_of_nodes(),
+        edges=g.number_of_edges(), components=comps, dangling_ends=tuple(dangling),
+        self_loops=tuple(loops), duplicate_segments=dups, unplaced_nodes=tuple(unplaced),
+        problems=tuple(problems),
+    )
+
+
+def networks(store: TwinStore) -> list[str]:
+    """The names of the networks that have edges in the twin."""
+    return sorted({e[1] for e in store.edges()})
