@@ -255,8 +255,9 @@ def _lod_key(lod: str) -> tuple:
 
 
 def compute_bounds(feature: Feature) -> Bounds3D | None:
-    """3D bounds of a feature: its meshes, else its footprint (z from its
-    coordinates when it has Z, else ``0``)."""
+    """3D bounds ``(xmin, ymin, zmin, xmax, ymax, zmax)`` of a feature: its
+    meshes, else its footprint (z from its coordinates when it has Z, else
+    ``nan``: the heights are unknown)."""
     boxes = [m.bounds for m in feature.meshes.values() if m.n_vertices]
     if boxes:
         arr = np.array(boxes)
@@ -275,9 +276,9 @@ def compute_bounds(feature: Feature) -> Bounds3D | None:
     if fp.has_z and coords.shape[1] == 3 and np.all(np.isfinite(coords[:, 2])):
         zmin, zmax = coords[:, 2].min(), coords[:, 2].max()
     else:
-        zmin = zmax = 0.0
+        zmin = zmax = math.nan  # heights unknown: 2D queries find it, 3D boxes do not
     vals = (xmin, ymin, zmin, xmax, ymax, zmax)
-    if not all(math.isfinite(v) for v in vals):
+    if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)):
         raise GeometryError(f"feature {feature.id!r}: non-finite bounds", feature.id)
     return tuple(float(v) for v in vals)  # type: ignore[return-value]
 

@@ -26,6 +26,7 @@ never waits for an import and sees the twin as it was before it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -68,6 +69,7 @@ FORMAT_NAME = "digital-twin-gpkg"
 _GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 _GPKG_USER_VERSION = 10400  # GeoPackage 1.4
 _CHUNK = 2000
+_UNBOUNDED = 1e38  # R-tree z range of features whose heights are unknown
 _TYPED = tuple(TYPED_ATTRIBUTES)
 
 _CORE_COLUMNS = (
@@ -523,7 +525,9 @@ class GeoPackageStore(TwinStore):
                 source_id=row[14], batch_id=row[15], converter=b[2] if b else "?",
                 converter_version=b[3] if b else "?",
             )
-            bbox = tuple(row[8:14]) if row[8] is not None else None
+            bbox = None
+            if row[8] is not None:
+                bbox = tuple(math.nan if v is None else v for v in row[8:14])
             out.append(Feature(
                 id=row[1], layer=row[2], type=row[3], name=row[4], parent=row[5],
                 attributes=attrs, footprint=geom, meshes=meshes.get(row[0], {}),
@@ -556,18 +560,19 @@ class GeoPackageStore(TwinStore):
         if q.box3d is not None:
             box = q.box3d
         elif q.bbox is not None:
-            box = (q.bbox[0], q.bbox[1], -1e38, q.bbox[2], q.bbox[3], 1e38)
+            box = (q.bbox[0], q.bbox[1], None, q.bbox[2], q.bbox[3], None)
         elif q.within is not None:
             bx = q.within.bounds
-            box = (bx[0], bx[1], -1e38, bx[2], bx[3], 1e38)
+            box = (bx[0], bx[1], None, bx[2], bx[3], None)
         if box is not None:
             src = "twin_rtree r JOIN twin_features f ON f.fid = r.id"
-            where.append("r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? "
-                         "AND r.minz <= ? AND r.maxz >= ?")
-            params += [box[3], box[0], box[4], box[1], box[5], box[2]]
-            where.append("f.xmin <= ? AND f.xmax >= ? AND f.ymin <= ? AND f.ymax >= ? "
-                         "AND f.zmin <= ? AND f.zmax >= ?")
-            params += [box[3], box[0], box[4], box[1], box[5], box[2]]
+            where.append("r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?")
+            params += [box[3], box[0], box[4], box[1]]
+            where.append("f.xmin <= ? AND f.xmax >= ? AND f.ymin <= ? AND f.ymax >= ?")
+            params += [box[3], box[0], box[4], box[1]]
+            if box[2] is not None:  # 3D: only features whose heights are known
+                where.append("r.minz <= ? AND r.maxz >= ? AND f.zmin <= ? AND f.zmax >= ?")
+                params += [box[5], box[2], box[5], box[2]]
         for name, values in (("f.feature_id", q.ids), ("f.layer", q.layers),
                              ("f.type", q.types)):
             if values:
@@ -901,10 +906,13 @@ class _GpkgBatchWriter(BatchWriter):
                 raise FeatureError(f"feature {f.id!r}: attribute value not storable: {exc}",
                                    f.id) from None
             b = f.bbox
+            z_known = not (math.isnan(b[2]) or math.isnan(b[5]))
+            zlo, zhi = (b[2], b[5]) if z_known else (None, None)
             rows.append((fid, f.id, f.layer, f.type, f.name, f.parent, f.lod, blob,
-                         b[0], b[1], b[2], b[3], b[4], b[5], f.source_id, self.id, free_json,
+                         b[0], b[1], zlo, b[3], b[4], zhi, f.source_id, self.id, free_json,
                          *typed))
-            rtree.append((fid, b[0], b[3], b[1], b[4], b[2], b[5]))
+            rtree.append((fid, b[0], b[3], b[1], b[4], *((b[2], b[5]) if z_known else
+                                                         (-_UNBOUNDED, _UNBOUNDED))))
             for lod, mesh in f.meshes.items():
                 if mesh.n_vertices:
                     mesh_rows.append((fid, lod, *_encode_mesh(mesh)))

@@ -1,0 +1,76 @@
+"""Canonical tiny cases: builders of small synthetic twins shared by the tests."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+from shapely.geometry import LineString, Point, box
+
+import twin
+from twin.geometry import circle_profile, extrude_footprint, polyline_pipe
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_DIR = REPO / "sample_models" / "hohhot_demo"
+
+# a street corner in Hohhot, EPSG:4546
+X0, Y0, GROUND = 559000.0, 4520800.0, 1050.0
+
+
+def building(i: int, x: float, y: float, storeys: int, **attrs) -> twin.Feature:
+    fp = box(x, y, x + 20, y + 12)
+    h = storeys * 3.0
+    return twin.Feature(
+        id=f"test:B{i}", layer="buildings", type="Building", name=f"Building {i}",
+        footprint=fp, meshes={"1": extrude_footprint(fp, GROUND, GROUND + h)},
+        attributes={"storeys": storeys, "height": h, **attrs})
+
+
+def pipe(i: int, layer: str, a: tuple, b: tuple, dia: float, start: str, end: str,
+         network: str, **attrs) -> twin.Feature:
+    line = LineString([a, b])
+    return twin.Feature(
+        id=f"test:P{i}", layer=layer, type="PipeSegment", footprint=line,
+        meshes={"1": polyline_pipe(np.array([a, b]), circle_profile(dia / 2000, 8))},
+        attributes={"diameter_mm": dia, "network": network, **attrs},
+        edge=twin.Edge(network, start, end))
+
+
+def node(name: str, xyz: tuple, ntype: str = "Valve") -> twin.Feature:
+    return twin.Feature(id=name, layer="pipe_nodes", type=ntype, footprint=Point(xyz),
+                        attributes={"network": "JS"})
+
+
+def small_city() -> list[twin.Feature]:
+    """Three buildings, a heating pipe 3 m under building 1, a water line with
+    valves, and a storey (child) of building 1."""
+    feats = [
+        building(1, X0, Y0, 6, function="residential", year_built=1995, colour="grey"),
+        building(2, X0 + 40, Y0, 20, function="residential", year_built=2019),
+        building(3, X0 + 80, Y0 + 30, 4, function="school", year_built=2008),
+        twin.Feature(id="test:B1-S1", layer="building_elements", type="IfcBuildingStorey",
+                     parent="test:B1", footprint=box(X0, Y0, X0 + 20, Y0 + 12),
+                     attributes={"storey": "1F"}),
+        pipe(1, "heating", (X0 - 10, Y0 + 6, GROUND - 3), (X0 + 30, Y0 + 6, GROUND - 3), 300,
+             "test:RL1", "test:RL2", "RL", install_year=1998, material="steel"),
+        node("test:V1", (X0 - 10, Y0 - 5, GROUND - 1.2)),
+        node("test:V2", (X0 + 60, Y0 - 5, GROUND - 1.2)),
+        pipe(2, "water_supply", (X0 - 10, Y0 - 5, GROUND - 1.2), (X0 + 60, Y0 - 5, GROUND - 1.2),
+             200, "test:V1", "test:V2", "JS", install_year=2012, material="PE"),
+    ]
+    return feats
+
+
+def dump_twin(path: Path) -> dict[str, list]:
+    """Every row of every table of the file, to compare states exactly."""
+    conn = sqlite3.connect(path)
+    try:
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+            "AND name NOT LIKE 'twin_rtree_%' ORDER BY name")]
+        return {n: sorted(map(repr, conn.execute(f'SELECT * FROM "{n}"'))) for n in names}
+    finally:
+        conn.close()
+
+

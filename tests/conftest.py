@@ -1,0 +1,36 @@
+"""Shared fixtures: tiny canonical twins and the demo district."""
+
+from __future__ import annotations
+
+import pytest
+from builders import DEMO_DIR, small_city
+
+import twin
+
+
+@pytest.fixture
+def empty_twin(tmp_path):
+    store = twin.create_twin(tmp_path / "city.gpkg", "EPSG:4546",
+                             vertical_datum="1985 National Height Datum")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def city(empty_twin):
+    with empty_twin.import_batch("small_city", "test", "tests", "1") as b:
+        b.add(small_city())
+    return empty_twin
+
+
+@pytest.fixture(scope="session")
+def demo_twin(tmp_path_factory):
+    """The Hohhot demo district imported from sample_models/ (read-only use)."""
+    from converters import import_file
+
+    path = tmp_path_factory.mktemp("demo") / "demo.gpkg"
+    store = twin.create_twin(path, "EPSG:4546", vertical_datum="1985 National Height Datum")
+    for f in sorted(DEMO_DIR.glob("*.geojson")):
+        import_file(store, f)
+    store.close()
+    return path
