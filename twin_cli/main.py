@@ -16,7 +16,7 @@ from rich.table import Table
 import twin
 from twin.errors import TwinError
 
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)
 
 
 class _Group(click.Group):
@@ -200,7 +200,7 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
 
 
 def _print_import(res: Any) -> None:
-    out = Console()
+    out = Console(soft_wrap=True)
     rep = res.report
     src = rep.get("source", {})
     out.print(f"[bold green]imported[/] {res.source}: {res.features} features in "

@@ -88,12 +88,13 @@ class District:
 
     def build_terrain(self) -> None:
         step = PITCH / 2
-        for a in range(2 * NX):
-            for b in range(2 * NY):
+        # one half-block margin around the grid so that the border streets lie on terrain
+        for a in range(-1, 2 * NX + 1):
+            for b in range(-1, 2 * NY + 1):
                 x, y = self.x0 + a * step, self.y0 + b * step
                 ring = [(x, y), (x + step, y), (x + step, y + step), (x, y + step), (x, y)]
                 coords = [[r3(px), r3(py), r3(self.ground(px, py))] for px, py in ring]
-                self.add("terrain", f"T-{a:02d}-{b:02d}", {"type": "Polygon",
+                self.add("terrain", f"T-{a + 1:02d}-{b + 1:02d}", {"type": "Polygon",
                          "coordinates": [coords]}, {"type": "TINRelief"})
 
     def build_roads(self) -> None:

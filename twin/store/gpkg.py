@@ -67,7 +67,7 @@ from .base import BatchWriter, TwinInfo, TwinStore
 SCHEMA_VERSION = 1
 FORMAT_NAME = "digital-twin-gpkg"
 _GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
-_GPKG_USER_VERSION = 10400  # GeoPackage 1.4
+_GPKG_USER_VERSION = 10300  # GeoPackage 1.3: read by GDAL >= 2.2 without warnings
 _CHUNK = 2000
 _UNBOUNDED = 1e38  # R-tree z range of features whose heights are unknown
 _TYPED = tuple(TYPED_ATTRIBUTES)
@@ -314,6 +314,11 @@ class GeoPackageStore(TwinStore):
                 "next_fid": "1",
             }
             conn.executemany("INSERT INTO twin_meta VALUES (?, ?)", list(meta.items()))
+            # registering one attributes table also stops GDAL from listing the
+            # store's private tables as layers; GIS users see the import history
+            conn.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
+                "VALUES ('twin_batches', 'attributes', 'twin_batches', 'Import batches')")
             for pos, layer in enumerate(STANDARD_LAYERS):
                 _insert_layer(conn, layer, pos, srs_id)
             conn.execute("COMMIT")
@@ -942,7 +947,7 @@ class _GpkgBatchWriter(BatchWriter):
             b = conn.execute("SELECT MIN(xmin), MIN(ymin), MIN(zmin), MAX(xmax), MAX(ymax) "
                              "FROM twin_features WHERE batch_id = ?", (self.id,)).fetchone()
             origin = [round((b[0] + b[3]) / 2, -2), round((b[1] + b[4]) / 2, -2),
-                      round(b[2], 0)]
+                      round(b[2], 0) if b[2] is not None else 0.0]
             conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'origin'",
                          (json.dumps(origin),))
         self.report.update({

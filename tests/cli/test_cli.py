@@ -1,0 +1,118 @@
+import csv
+import io
+import json
+
+import pytest
+from builders import DEMO_DIR
+from click.testing import CliRunner
+
+from twin_cli.main import cli
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def run(runner, *args, ok=True):
+    res = runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    if ok:
+        assert res.exit_code == 0, res.output
+    return res
+
+
+@pytest.fixture
+def demo_path(tmp_path, runner):
+    path = tmp_path / "d.gpkg"
+    run(runner, "init", path, "--crs", "EPSG:4546", "--vertical-datum", "1985 NHD")
+    run(runner, "import", DEMO_DIR / "buildings.geojson", DEMO_DIR / "pipes.geojson",
+        DEMO_DIR / "pipe_nodes.geojson", "--twin", path)
+    return path
+
+
+def test_help_lists_commands(runner):
+    out = run(runner, "--help").output
+    for cmd in ("init", "info", "layers", "import", "query", "batches", "network"):
+        assert cmd in out
+
+
+def test_geographic_crs_is_refused_with_exit_2(runner, tmp_path):
+    res = run(runner, "init", tmp_path / "x.gpkg", "--crs", "EPSG:4326", ok=False)
+    assert res.exit_code == 2
+    assert "geographic" in res.output
+
+
+def test_info_json(runner, demo_path):
+    doc = json.loads(run(runner, "info", demo_path, "--json").output)
+    assert doc["crs"] == "EPSG:4546"
+    assert doc["features_by_layer"]["buildings"] == 266
+    assert doc["batches"] == 3
+
+
+def test_layers_list_and_add(runner, demo_path):
+    rows = json.loads(run(runner, "layers", demo_path, "--json").output)
+    heating = next(r for r in rows if r["name"] == "heating")
+    assert heating["code"] == "RL" and heating["colour"] == "#ff8c00"
+    run(runner, "layers", demo_path, "--add", "cameras", "--geometry", "POINT",
+        "--group", "above_ground", "--colour", "#123456")
+    rows = json.loads(run(runner, "layers", demo_path, "--json").output)
+    assert rows[-1]["name"] == "cameras" and not rows[-1]["standard"]
+
+
+def test_query_geojson_filters(runner, demo_path):
+    out = run(runner, "query", demo_path, "--layer", "buildings", "--where", "storeys>18",
+              "--format", "geojson").output
+    doc = json.loads(out)
+    assert doc["features"] and all(f["properties"]["storeys"] > 18 for f in doc["features"])
+    assert doc["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::4546"
+
+
+def test_query_csv_box3d_and_near(runner, demo_path):
+    info = json.loads(run(runner, "info", demo_path, "--json").output)
+    x0, y0, z0, x1, y1, z1 = info["bounds"]
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    # everything 0.3 to 5 m below ground around a street crossing
+    node = json.loads(run(runner, "query", demo_path, "--id", "hohhot:RL-N-4-3",
+                          "--format", "geojson").output)["features"][0]
+    x, y, gz = node["geometry"]["coordinates"]
+    out = run(runner, "query", demo_path, "--box3d",
+              f"{x - 15},{y - 15},{gz - 5},{x + 15},{y + 15},{gz - 0.3}", "--format", "csv").output
+    rows = list(csv.DictReader(io.StringIO(out)))
+    layers = {r["layer"] for r in rows}
+    assert {"heating", "water_supply", "gas", "sewage", "pipe_nodes"} <= layers
+    assert "buildings" not in layers
+    assert all(float(r["zmin"]) <= gz - 0.3 and float(r["zmax"]) >= gz - 5 for r in rows)
+    near = run(runner, "query", demo_path, "--near", f"{cx},{cy}", "-n", "3", "--layer",
+               "buildings", "--format", "csv").output
+    rows = list(csv.DictReader(io.StringIO(near)))
+    assert len(rows) == 3
+    assert [float(r["distance"]) for r in rows] == sorted(float(r["distance"]) for r in rows)
+
+
+def test_query_bad_filter_is_a_clear_error(runner, demo_path):
+    res = run(runner, "query", demo_path, "--where", "height is big", ok=False)
+    assert res.exit_code == 2 and "FIELD OP VALUE" in res.output
+
+
+def test_batches_list_and_remove(runner, demo_path):
+    listed = json.loads(run(runner, "batches", demo_path, "--json").output)
+    assert [b["feature_count"] for b in listed] == [266, 2366, 2037]
+    assert "removed batch 1: 266 features" in run(runner, "batches", demo_path, "--remove",
+                                                   1).output
+    doc = json.loads(run(runner, "info", demo_path, "--json").output)
+    assert "buildings" not in doc["features_by_layer"]
+
+
+def test_import_twice_fails_and_replace_works(runner, demo_path):
+    res = run(runner, "import", DEMO_DIR / "buildings.geojson", "--twin", demo_path, ok=False)
+    assert res.exit_code == 2
+    assert "buildings.geojson" in res.output and "already exists" in res.output
+    out = run(runner, "import", DEMO_DIR / "buildings.geojson", "--twin", demo_path,
+              "--replace", "--json").output
+    assert json.loads(out)[0]["report"]["replaced"] == 266
+
+
+def test_network_check(runner, demo_path):
+    rows = json.loads(run(runner, "network", demo_path, "--json").output)
+    by = {r["network"]: r for r in rows}
+    assert by["RL"]["components"] == 1 and by["RL"]["problems"] == []
