@@ -76,7 +76,7 @@ def test_query_csv_box3d_and_near(runner, demo_path):
                           "--format", "geojson").output)["features"][0]
     x, y, gz = node["geometry"]["coordinates"]
     out = run(runner, "query", demo_path, "--box3d",
-              f"{x - 15},{y - 15},{gz - 5},{x + 15},{y + 15},{gz - 0.3}", "--format", "csv").output
+              f"{x - 20},{y - 20},{gz - 5},{x + 20},{y + 20},{gz - 0.3}", "--format", "csv").output
     rows = list(csv.DictReader(io.StringIO(out)))
     layers = {r["layer"] for r in rows}
     assert {"heating", "water_supply", "gas", "sewage", "pipe_nodes"} <= layers
