@@ -68,6 +68,10 @@ def coerce_typed(name: str, value: Any, feature_id: str | None = None) -> Any:
     :class:`FeatureError` naming the feature, the attribute and the value.
     """
     spec = TYPED_ATTRIBUTES[name]
+    kind = type(value)  # fast paths for the common, already-right types
+    if (kind is float and spec.kind == "real" and math.isfinite(value)) or (
+            kind is int and spec.kind == "integer") or (kind is str and spec.kind == "text"):
+        return value
     if value is None:
         return None
     where = f"feature {feature_id!r}: " if feature_id else ""

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import shapely
 from pyproj import CRS
-from shapely.geometry import MultiPolygon, Point
+from shapely.geometry import Point
 
 from .. import __version__
 from ..attributes import TYPED_ATTRIBUTES, coerce_typed
@@ -77,7 +77,8 @@ _CORE_COLUMNS = (
     "xmin", "ymin", "zmin", "xmax", "ymax", "zmax", "source_id", "batch_id", "attributes",
 )
 _ALL_COLUMNS = _CORE_COLUMNS + _TYPED
-_SELECT_COLUMNS = ", ".join(f"f.{c}" for c in _ALL_COLUMNS)
+_SELECT_COLUMNS = ", ".join(f"f.{c}" for c in _ALL_COLUMNS) + ", e.network, e.start_node, e.end_node"
+_FROM_FEATURES = "twin_features f LEFT JOIN twin_edges e ON e.fid = f.fid"
 _CORE_FIELD_SQL = {
     "id": "f.feature_id", "layer": "f.layer", "type": "f.type", "name": "f.name",
     "parent": "f.parent_id", "lod": "f.lod", "batch": "f.batch_id",
@@ -122,7 +123,8 @@ CREATE TABLE twin_layers (
 CREATE TABLE twin_batches (
   id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, format TEXT NOT NULL,
   converter TEXT NOT NULL, converter_version TEXT NOT NULL, started TEXT NOT NULL,
-  finished TEXT, status TEXT NOT NULL, feature_count INTEGER NOT NULL DEFAULT 0, report TEXT);
+  finished TEXT, status TEXT NOT NULL, feature_count INTEGER NOT NULL DEFAULT 0, report TEXT,
+  fid_min INTEGER, fid_max INTEGER);
 CREATE TABLE twin_features (
   fid INTEGER PRIMARY KEY, feature_id TEXT NOT NULL UNIQUE,
   layer TEXT NOT NULL REFERENCES twin_layers(name), type TEXT NOT NULL, name TEXT,
@@ -132,7 +134,6 @@ CREATE TABLE twin_features (
   {", ".join(f"{a.name} {a.sql_type}" for a in TYPED_ATTRIBUTES.values())});
 CREATE INDEX twin_features_layer_type ON twin_features(layer, type);
 CREATE INDEX twin_features_parent ON twin_features(parent_id) WHERE parent_id IS NOT NULL;
-CREATE INDEX twin_features_batch ON twin_features(batch_id);
 CREATE VIRTUAL TABLE twin_rtree USING rtree(id, minx, maxx, miny, maxy, minz, maxz);
 CREATE TABLE twin_meshes (
   fid INTEGER NOT NULL, lod TEXT NOT NULL, n_vertices INTEGER NOT NULL,
@@ -157,6 +158,34 @@ def _encode_mesh(mesh: Mesh) -> tuple:
     return (len(v), len(mesh.faces), float(o[0]), float(o[1]), float(o[2]), rel.tobytes(),
             mesh.faces.astype(dtype).tobytes(), fl,
             json.dumps(list(mesh.labels)) if mesh.labels else None)
+
+
+def _encode_meshes(meshes: list[Mesh]) -> list[tuple]:
+    """Encode many meshes with a handful of numpy calls (small meshes dominate)."""
+    if not meshes:
+        return []
+    nv = np.fromiter((m.n_vertices for m in meshes), np.int64, len(meshes))
+    if nv.max() > 0xFFFF:
+        return [_encode_mesh(m) for m in meshes]
+    starts = np.concatenate([[0], np.cumsum(nv)[:-1]])
+    allv = np.concatenate([m.vertices for m in meshes])
+    mins = np.minimum.reduceat(allv, starts, axis=0)
+    rel = (allv - np.repeat(mins, nv, axis=0)).astype("<f4").tobytes()
+    nf = np.fromiter((m.n_faces for m in meshes), np.int64, len(meshes))
+    allf = np.concatenate([m.faces for m in meshes]).astype("<u2").tobytes()
+    vpos = np.concatenate([[0], np.cumsum(nv * 12)])
+    fpos = np.concatenate([[0], np.cumsum(nf * 6)])
+    label_json: dict[tuple, str | None] = {}
+    out = []
+    for k, m in enumerate(meshes):
+        lj = label_json.get(m.labels)
+        if lj is None and m.labels not in label_json:
+            lj = label_json[m.labels] = json.dumps(list(m.labels)) if m.labels else None
+        fl = m.face_labels.astype("<i2").tobytes() if m.face_labels is not None else None
+        o = mins[k]
+        out.append((int(nv[k]), int(nf[k]), float(o[0]), float(o[1]), float(o[2]),
+                    rel[vpos[k]:vpos[k + 1]], allf[fpos[k]:fpos[k + 1]], fl, lj))
+    return out
 
 
 def _decode_mesh(nv, nf, ox, oy, oz, vb, fb, flb, labels) -> Mesh:
@@ -193,6 +222,7 @@ class GeoPackageStore(TwinStore):
             raise StoreError(f"{self.path}: no such twin file (create one with 'twin init')")
         if p.is_dir():
             raise NotATwinError(f"{self.path} is a directory, not a twin file")
+        self._batch_info: dict[int, tuple] = {}
         self._meta = self._load_meta()
         self._crs = CRS.from_wkt(self._meta["crs_wkt"])
         self._srs_id = int(self._meta["srs_id"])
@@ -470,12 +500,15 @@ class GeoPackageStore(TwinStore):
                 if not conn.execute("SELECT 1 FROM twin_batches WHERE id = ?",
                                     (batch_id,)).fetchone():
                     raise NotFoundError(f"import batch {batch_id} does not exist in {self.path}")
-                sel = "SELECT fid FROM twin_features WHERE batch_id = ?"
-                for table, col in (("twin_rtree", "id"), ("twin_meshes", "fid"),
-                                   ("twin_edges", "fid")):
-                    conn.execute(f"DELETE FROM {table} WHERE {col} IN ({sel})", (batch_id,))
-                n = conn.execute("DELETE FROM twin_features WHERE batch_id = ?",
-                                 (batch_id,)).rowcount
+                lo, hi = conn.execute("SELECT fid_min, fid_max FROM twin_batches WHERE id = ?",
+                                      (batch_id,)).fetchone()
+                n = 0
+                if lo is not None:
+                    for table, col in (("twin_rtree", "id"), ("twin_meshes", "fid"),
+                                       ("twin_edges", "fid")):
+                        conn.execute(f"DELETE FROM {table} WHERE {col} BETWEEN ? AND ?", (lo, hi))
+                    n = conn.execute("DELETE FROM twin_features WHERE fid BETWEEN ? AND ?",
+                                     (lo, hi)).rowcount
                 conn.execute("DELETE FROM twin_batches WHERE id = ?", (batch_id,))
                 _update_contents_extents(conn)
                 conn.execute("COMMIT")
@@ -506,49 +539,41 @@ class GeoPackageStore(TwinStore):
                     f"face_labels, labels FROM twin_meshes WHERE fid IN "
                     f"({','.join('?' * len(part))})", part):
                     meshes.setdefault(mr[0], {})[mr[1]] = _decode_mesh(*mr[2:])
-        fids = [r[0] for r in rows]
-        edges: dict[int, Edge] = {}
-        for i in range(0, len(fids), 900):
-            part = fids[i:i + 900]
-            for er in self._conn.execute(
-                f"SELECT fid, network, start_node, end_node FROM twin_edges WHERE fid IN "
-                f"({','.join('?' * len(part))})", part):
-                edges[er[0]] = Edge(er[1], er[2], er[3])
-        batch_info = self._batch_cache()
         out = []
         n_core = len(_CORE_COLUMNS)
+        n_typed = n_core + len(_TYPED)
         for row, geom in zip(rows, geoms):
-            attrs: dict[str, Any] = {}
-            for name, val in zip(_TYPED, row[n_core:]):
-                if val is not None:
-                    attrs[name] = val
+            attrs: dict[str, Any] = {
+                name: val for name, val in zip(_TYPED, row[n_core:n_typed]) if val is not None}
             if row[16]:
                 attrs.update(json.loads(row[16]))
-            b = batch_info.get(row[15])
-            prov = Provenance(
-                source_file=b[0] if b else "?", source_format=b[1] if b else "?",
-                source_id=row[14], batch_id=row[15], converter=b[2] if b else "?",
-                converter_version=b[3] if b else "?",
-            )
             bbox = None
             if row[8] is not None:
                 bbox = tuple(math.nan if v is None else v for v in row[8:14])
+            edge = Edge(row[n_typed], row[n_typed + 1], row[n_typed + 2]) \
+                if row[n_typed] is not None else None
             out.append(Feature(
                 id=row[1], layer=row[2], type=row[3], name=row[4], parent=row[5],
                 attributes=attrs, footprint=geom, meshes=meshes.get(row[0], {}),
                 lod=row[6] if (row[0] in meshes or not with_meshes) else None,
-                edge=edges.get(row[0]), source_id=row[14], provenance=prov,
+                edge=edge, source_id=row[14], provenance=self._provenance(row[15], row[14]),
                 bbox=bbox,  # type: ignore[arg-type]
             ))
         return out
 
-    def _batch_cache(self) -> dict[int, tuple]:
-        return {r[0]: r[1:] for r in self._conn.execute(
-            "SELECT id, source, format, converter, converter_version FROM twin_batches")}
+    def _provenance(self, batch_id: int, source_id: str | None) -> Provenance:
+        cache = self._batch_info
+        b = cache.get(batch_id)
+        if b is None:  # a batch this instance has not seen yet
+            cache.update({r[0]: r[1:] for r in self._conn.execute(
+                "SELECT id, source, format, converter, converter_version FROM twin_batches")})
+            b = cache.get(batch_id, ("?", "?", "?", "?"))
+        return Provenance(source_file=b[0], source_format=b[1], source_id=source_id,
+                          batch_id=batch_id, converter=b[2], converter_version=b[3])
 
     def get(self, feature_id: str, *, meshes: bool = True) -> Feature:
         rows = self._conn.execute(
-            f"SELECT {_SELECT_COLUMNS} FROM twin_features f WHERE f.feature_id = ?",
+            f"SELECT {_SELECT_COLUMNS} FROM {_FROM_FEATURES} WHERE f.feature_id = ?",
             (feature_id,)).fetchall()
         if not rows:
             raise NotFoundError(f"feature {feature_id!r} does not exist in {self.path}")
@@ -560,7 +585,7 @@ class GeoPackageStore(TwinStore):
     def _compile(self, q: Query) -> tuple[str, list[Any]]:
         where: list[str] = []
         params: list[Any] = []
-        src = "twin_features f"
+        src = _FROM_FEATURES
         box = None
         if q.box3d is not None:
             box = q.box3d
@@ -570,7 +595,8 @@ class GeoPackageStore(TwinStore):
             bx = q.within.bounds
             box = (bx[0], bx[1], None, bx[2], bx[3], None)
         if box is not None:
-            src = "twin_rtree r JOIN twin_features f ON f.fid = r.id"
+            src = ("twin_rtree r JOIN twin_features f ON f.fid = r.id "
+                   "LEFT JOIN twin_edges e ON e.fid = f.fid")
             where.append("r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?")
             params += [box[3], box[0], box[4], box[1]]
             where.append("f.xmin <= ? AND f.xmax >= ? AND f.ymin <= ? AND f.ymax >= ?")
@@ -586,9 +612,10 @@ class GeoPackageStore(TwinStore):
         if q.parent is not None:
             where.append("f.parent_id = ?")
             params.append(q.parent)
-        if q.batch is not None:
-            where.append("f.batch_id = ?")
-            params.append(q.batch)
+        if q.batch is not None:  # a batch's features are the fid range it was given
+            where.append("f.fid BETWEEN (SELECT fid_min FROM twin_batches WHERE id = ?) AND "
+                         "(SELECT fid_max FROM twin_batches WHERE id = ?)")
+            params += [q.batch, q.batch]
         for flt in q.filters:
             sql, p = _filter_sql(flt)
             where.append(sql)
@@ -613,15 +640,14 @@ class GeoPackageStore(TwinStore):
         return self._stream(sql, params, query, refine)
 
     def _stream(self, sql: str, params: list, q: Query, refine: bool) -> Iterator[Feature]:
-        conn = self._connect()  # own connection: a stream may outlive other calls
+        conn = self._conn
+        cur = conn.execute(sql, params)
         try:
-            cur = conn.execute(sql, params)
             skipped = 0
             emitted = 0
-            prepared = None
             if refine:
                 shapely.prepare(q.within)
-                prepared = q.within
+            pred = shapely.within if q.predicate == "within" else shapely.intersects
             while True:
                 rows = cur.fetchmany(_CHUNK)
                 if not rows:
@@ -629,9 +655,8 @@ class GeoPackageStore(TwinStore):
                 if refine:
                     geoms = gpkg_blob.decode([r[7] for r in rows])
                     ok = ~shapely.is_missing(geoms)
-                    pred = shapely.within if q.predicate == "within" else shapely.intersects
                     mask = np.zeros(len(rows), bool)
-                    mask[ok] = pred(geoms[ok], prepared)
+                    mask[ok] = pred(geoms[ok], q.within)
                     rows = [r for r, m in zip(rows, mask) if m]
                     if skipped < q.offset:
                         drop = min(q.offset - skipped, len(rows))
@@ -639,29 +664,13 @@ class GeoPackageStore(TwinStore):
                         skipped += drop
                     if q.limit is not None:
                         rows = rows[: max(q.limit - emitted, 0)]
-                self._local_conn_swap(conn)
-                try:
-                    feats = self._rows_to_features(rows, q.with_meshes)
-                finally:
-                    self._local_conn_restore()
-                for f in feats:
-                    yield f
+                feats = self._rows_to_features(rows, q.with_meshes)
+                yield from feats
                 emitted += len(feats)
                 if refine and q.limit is not None and emitted >= q.limit:
                     return
         finally:
-            with self._conns_lock:
-                if conn in self._conns:
-                    self._conns.remove(conn)
-            conn.close()
-
-    def _local_conn_swap(self, conn: sqlite3.Connection) -> None:
-        # make the helper queries of _rows_to_features read the same snapshot
-        self._local.saved = getattr(self._local, "conn", None)
-        self._local.conn = conn
-
-    def _local_conn_restore(self) -> None:
-        self._local.conn = getattr(self._local, "saved", None)
+            cur.close()
 
     def count(self, query: Query) -> int:
         if query.within is not None:
@@ -805,6 +814,7 @@ class _GpkgBatchWriter(BatchWriter):
         self._fid_floor = int(conn.execute(
             "SELECT COALESCE(MAX(fid), 0) + 1 FROM twin_features").fetchone()[0])
         self.next_fid = max(self.next_fid, self._fid_floor)
+        self.first_fid = self.next_fid
 
     def skip(self, source_id: str, reason: str) -> None:
         self.skipped_count += 1
@@ -823,7 +833,7 @@ class _GpkgBatchWriter(BatchWriter):
             n += self._insert(chunk)
         return n
 
-    def _check(self, f: Feature) -> tuple[Layer, Any]:
+    def _check(self, f: Feature) -> tuple[Layer, Any, bool]:
         if not isinstance(f, Feature):
             raise FeatureError(f"expected a Feature, got {type(f).__name__}")
         layer = self.layers.get(f.layer)
@@ -833,11 +843,12 @@ class _GpkgBatchWriter(BatchWriter):
                 f"of {', '.join(sorted(self.layers))}")
         fp = f.footprint
         gt = layer.geometry_type
+        promote = False
         if fp is not None and not fp.is_empty:
             kind = fp.geom_type
             if gt == "MULTIPOLYGON":
                 if kind == "Polygon":
-                    fp = MultiPolygon([fp])
+                    promote = True
                 elif kind != "MultiPolygon":
                     raise GeometryError(
                         f"feature {f.id!r}: layer {layer.name!r} holds polygons, got a {kind}",
@@ -856,7 +867,7 @@ class _GpkgBatchWriter(BatchWriter):
         if f.bbox is None:
             raise GeometryError(
                 f"feature {f.id!r} has no geometry (no footprint, no mesh, no bbox)", f.id)
-        return layer, fp
+        return layer, fp, promote
 
     def _insert(self, feats: list[Feature]) -> int:
         conn = self.conn
@@ -889,13 +900,16 @@ class _GpkgBatchWriter(BatchWriter):
             self.replaced += len(old)
         checked = [self._check(f) for f in feats]
         blobs = gpkg_blob.encode(np.array([c[1] for c in checked], dtype=object),
-                                 self.store.srs_id)
+                                 self.store.srs_id,
+                                 promote_multi=np.array([c[2] for c in checked], bool))
         rows = []
         rtree = []
-        mesh_rows = []
         edge_rows = []
         fid = self.next_fid
-        for f, (layer, _fp), blob in zip(feats, checked, blobs):
+        mesh_fids: list[int] = []
+        mesh_lods: list[str] = []
+        mesh_list: list[Mesh] = []
+        for f, _checked, blob in zip(feats, checked, blobs):
             typed = [None] * len(_TYPED)
             free = {}
             for key, val in f.attributes.items():
@@ -920,12 +934,16 @@ class _GpkgBatchWriter(BatchWriter):
                                                          (-_UNBOUNDED, _UNBOUNDED))))
             for lod, mesh in f.meshes.items():
                 if mesh.n_vertices:
-                    mesh_rows.append((fid, lod, *_encode_mesh(mesh)))
+                    mesh_fids.append(fid)
+                    mesh_lods.append(lod)
+                    mesh_list.append(mesh)
             if f.edge is not None:
                 edge_rows.append((fid, f.edge.network, f.edge.start, f.edge.end))
             self.by_layer[f.layer] = self.by_layer.get(f.layer, 0) + 1
             self.by_type[f.type] = self.by_type.get(f.type, 0) + 1
             fid += 1
+        mesh_rows = [(fid_, lod_, *enc) for fid_, lod_, enc in
+                     zip(mesh_fids, mesh_lods, _encode_meshes(mesh_list))]
         conn.executemany(
             f"INSERT INTO twin_features ({', '.join(_ALL_COLUMNS)}) VALUES "
             f"({', '.join('?' * len(_ALL_COLUMNS))})", rows)
@@ -958,9 +976,11 @@ class _GpkgBatchWriter(BatchWriter):
         })
         conn.execute(
             "UPDATE twin_batches SET finished = ?, status = 'complete', feature_count = ?, "
-            "report = ? WHERE id = ?",
+            "report = ?, fid_min = ?, fid_max = ? WHERE id = ?",
             (_now(), self.count, json.dumps(self.report, default=_json_default,
-                                            ensure_ascii=False), self.id))
+                                            ensure_ascii=False),
+             self.first_fid if self.count else None, self.next_fid - 1 if self.count else None,
+             self.id))
 
 
 _TYPED_INDEX = {name: i for i, name in enumerate(_TYPED)}

@@ -18,8 +18,16 @@ _FLAGS_XY_ENVELOPE_LE = 0b0000_0011
 _ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 
 
-def encode(geoms: np.ndarray, srs_id: int) -> list[bytes | None]:
-    """Encode an array of shapely geometries (``None`` allowed) as GPKG blobs."""
+_MULTI_POLYGON_ONE = struct.pack("<BII", 1, 6, 1)  # little-endian MultiPolygon of 1 part
+
+
+def encode(geoms: np.ndarray, srs_id: int, promote_multi: np.ndarray | None = None
+           ) -> list[bytes | None]:
+    """Encode an array of shapely geometries (``None`` allowed) as GPKG blobs.
+
+    Where ``promote_multi`` is true, a Polygon is written as a MultiPolygon of
+    one part (done on the WKB bytes: far cheaper than building the geometry).
+    """
     geoms = np.asarray(geoms, dtype=object)
     out: list[bytes | None] = [None] * len(geoms)
     present = ~shapely.is_missing(geoms)
@@ -33,6 +41,9 @@ def encode(geoms: np.ndarray, srs_id: int) -> list[bytes | None]:
         wkb3 = shapely.to_wkb(g[has_z], output_dimension=3, byte_order=1, flavor="iso")
         wkb2[has_z] = wkb3
     bounds = shapely.bounds(g)
+    if promote_multi is not None:
+        for k in np.flatnonzero(promote_multi[idx]):
+            wkb2[k] = _MULTI_POLYGON_ONE + wkb2[k]
     pack = _HEADER.pack
     for k, i in enumerate(idx):
         b = bounds[k]
