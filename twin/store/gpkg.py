@@ -398,26 +398,18 @@ class GeoPackageStore(TwinStore):
         )
 
     def add_layer(self, layer: Layer) -> None:
-        self._require_writable()
         if layer.standard:
             raise LayerError(f"layer {layer.name!r}: user layers cannot be marked standard")
-        with self._write_lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                exists = conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = ? UNION ALL "
-                    "SELECT 1 FROM twin_layers WHERE name = ?", (layer.name, layer.name)
-                ).fetchone()
-                if exists:
-                    raise LayerError(f"layer {layer.name!r} already exists in {self.path}")
-                pos = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM twin_layers"
-                                   ).fetchone()[0]
-                _insert_layer(conn, layer, pos, self._srs_id)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = ? UNION ALL "
+                "SELECT 1 FROM twin_layers WHERE name = ?", (layer.name, layer.name)
+            ).fetchone()
+            if exists:
+                raise LayerError(f"layer {layer.name!r} already exists in {self.path}")
+            pos = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM twin_layers"
+                               ).fetchone()[0]
+            _insert_layer(conn, layer, pos, self._srs_id)
 
     def info(self) -> TwinInfo:
         conn = self._conn
@@ -444,6 +436,21 @@ class GeoPackageStore(TwinStore):
         if self.readonly:
             raise StoreError(f"{self.path} is open read-only")
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The one way to write: an immediate transaction, committed whole or
+        rolled back whole (one writer per process and per file)."""
+        self._require_writable()
+        with self._write_lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
     # -- writing --------------------------------------------------------
     @contextmanager
     def import_batch(self, source: str, format: str, converter: str,
@@ -461,13 +468,10 @@ class GeoPackageStore(TwinStore):
         :class:`~twin.errors.ImportFailedError` is raised naming ``source``;
         the twin is exactly as it was.
         """
-        self._require_writable()
         if on_conflict not in ("error", "replace"):
             raise TwinError(f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
-        with self._write_lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+        try:
+            with self._transaction() as conn:
                 cur = conn.execute(
                     "INSERT INTO twin_batches (source, format, converter, converter_version, "
                     "started, status) VALUES (?, ?, ?, ?, ?, 'running')",
@@ -475,15 +479,13 @@ class GeoPackageStore(TwinStore):
                 writer = _GpkgBatchWriter(self, conn, cur.lastrowid, on_conflict)
                 yield writer
                 writer._finish()
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                conn.execute("ROLLBACK")
-                if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
-                    raise
-                raise ImportFailedError(
-                    f"import of {source} failed and was rolled back, the twin is unchanged: {exc}",
-                    source=source,
-                ) from exc
+        except (KeyboardInterrupt, SystemExit, GeneratorExit, StoreError):
+            raise
+        except BaseException as exc:
+            raise ImportFailedError(
+                f"import of {source} failed and was rolled back, the twin is unchanged: {exc}",
+                source=source,
+            ) from exc
 
     def batches(self) -> list[ImportBatch]:
         rows = self._conn.execute(
@@ -492,37 +494,28 @@ class GeoPackageStore(TwinStore):
         return [ImportBatch(*r[:9], report=json.loads(r[9]) if r[9] else {}) for r in rows]
 
     def remove_batch(self, batch_id: int) -> int:
-        self._require_writable()
-        with self._write_lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if not conn.execute("SELECT 1 FROM twin_batches WHERE id = ?",
-                                    (batch_id,)).fetchone():
-                    raise NotFoundError(f"import batch {batch_id} does not exist in {self.path}")
-                lo, hi = conn.execute("SELECT fid_min, fid_max FROM twin_batches WHERE id = ?",
-                                      (batch_id,)).fetchone()
-                n = 0
-                if lo is not None:
-                    for table, col in (("twin_rtree", "id"), ("twin_meshes", "fid"),
-                                       ("twin_edges", "fid")):
-                        conn.execute(f"DELETE FROM {table} WHERE {col} BETWEEN ? AND ?", (lo, hi))
-                    n = conn.execute("DELETE FROM twin_features WHERE fid BETWEEN ? AND ?",
-                                     (lo, hi)).rowcount
-                conn.execute("DELETE FROM twin_batches WHERE id = ?", (batch_id,))
-                _update_contents_extents(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            row = conn.execute("SELECT fid_min, fid_max FROM twin_batches WHERE id = ?",
+                               (batch_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"import batch {batch_id} does not exist in {self.path}")
+            lo, hi = row
+            n = 0
+            if lo is not None:
+                for table, col in (("twin_rtree", "id"), ("twin_meshes", "fid"),
+                                   ("twin_edges", "fid")):
+                    conn.execute(f"DELETE FROM {table} WHERE {col} BETWEEN ? AND ?", (lo, hi))
+                n = conn.execute("DELETE FROM twin_features WHERE fid BETWEEN ? AND ?",
+                                 (lo, hi)).rowcount
+            conn.execute("DELETE FROM twin_batches WHERE id = ?", (batch_id,))
+            _update_contents_extents(conn)
         return n
 
     def set_origin(self, origin: tuple[float, float, float]) -> None:
-        """Set the local rendering origin (only while it is unset)."""
-        self._require_writable()
-        with self._write_lock:
-            self._conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'origin'",
-                               (json.dumps([float(v) for v in origin]),))
+        """Set the local rendering origin (viewers render relative to it)."""
+        with self._transaction() as conn:
+            conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'origin'",
+                         (json.dumps([float(v) for v in origin]),))
 
     # -- reading --------------------------------------------------------
     def _rows_to_features(self, rows: list[tuple], with_meshes: bool) -> list[Feature]:
