@@ -237,6 +237,10 @@ def _print_import(res: Any) -> None:
 @click.option("--near", default=None, metavar="X,Y", help="Nearest features to this point.")
 @click.option("-n", "near_n", default=5, show_default=True, help="How many with --near.")
 @click.option("--children-of", default=None, metavar="ID", help="Children of this feature.")
+@click.option("--descendants-of", default=None, metavar="ID",
+              help="Children, grandchildren, ... of this feature.")
+@click.option("--ancestors-of", default=None, metavar="ID",
+              help="Parent, grandparent, ... of this feature.")
 @click.option("--batch", type=int, default=None, help="Features of this import batch.")
 @click.option("--limit", type=int, default=None, help="At most this many.")
 @click.option("--offset", type=int, default=0, help="Skip this many first.")
@@ -245,14 +249,20 @@ def _print_import(res: Any) -> None:
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of standard output.")
 def query(path: str, ids, layers_, types, wheres, bbox, box3d, within, predicate, near, near_n,
-          children_of, batch, limit, offset, fmt, out_path) -> None:
+          children_of, descendants_of, ancestors_of, batch, limit, offset, fmt,
+          out_path) -> None:
     """Select features and print them as a table, GeoJSON or CSV.
 
     Results stream: the twin is never loaded whole into memory.
     """
     poly = _read_polygon(within) if within else None
     with twin.open_twin(path, readonly=True) as store:
-        if near:
+        if ancestors_of or descendants_of:
+            from twin.hierarchy import ancestors, descendants
+
+            rows = ((f, None) for f in ancestors(store, ancestors_of)) if ancestors_of else (
+                (f, None) for f, _depth in descendants(store, descendants_of))
+        elif near:
             x, y = _floats(near, 2, "--near")
             hits = store.nearest(x, y, near_n, layers=layers_)
             rows = ((f, d) for f, d in hits)

@@ -287,3 +287,34 @@ def test_info_counts(city):
     assert inf.edge_count == 2
     assert inf.mesh_count == 5
     assert inf.bounds[2] == pytest.approx(GROUND - 3 - 0.15)
+
+
+def test_hierarchy_walks_both_ways(city):
+    from twin.hierarchy import ancestors, descendants
+
+    with city.import_batch("elements", "test", "tests", "1") as b:
+        b.add([twin.Feature(id="test:W1", layer="building_elements", type="IfcWall",
+                            parent="test:B1-S1", footprint=box(X0, Y0, X0 + 1, Y0 + 0.3))])
+    assert [f.id for f in ancestors(city, "test:W1")] == ["test:B1-S1", "test:B1"]
+    assert [(f.id, d) for f, d in descendants(city, "test:B1")] == [("test:B1-S1", 1),
+                                                                     ("test:W1", 2)]
+    assert [f.id for f, _ in descendants(city, "test:B1", max_depth=1)] == ["test:B1-S1"]
+
+
+def test_large_import_spans_chunks_and_a_late_error_rolls_back_all(city):
+    """More features than one write chunk: the pipelined writer must keep order,
+    and a duplicate in a late chunk must undo the chunks already written."""
+    many = [twin.Feature(id=f"test:N{i}", layer="pipe_nodes", type="Valve",
+                         footprint=Point(X0 + i % 100, Y0 + i // 100, GROUND - 1))
+            for i in range(5000)]
+    before = dump_twin(city.path)
+    with pytest.raises(twin.ImportFailedError, match="'test:N10' appears twice"):
+        with city.import_batch("dup", "test", "tests", "1") as b:
+            b.add(many + [many[10]])
+    assert dump_twin(city.path) == before
+    with city.import_batch("ok", "test", "tests", "1") as b:
+        assert b.add(many) == 5000
+    got = list(city.query(twin.Query(layers=("pipe_nodes",), types=("Valve",),
+                                     filters=("id like test:N%",))))
+    assert [f.id for f in got] == [f.id for f in many]  # insertion order kept
+    assert got[4321].footprint.coords[0] == (X0 + 21, Y0 + 43, GROUND - 1)

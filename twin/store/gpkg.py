@@ -32,7 +32,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -785,6 +787,17 @@ def _update_contents_extents(conn: sqlite3.Connection) -> None:
         "(SELECT DISTINCT layer FROM twin_features)")
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A chunk of features turned into rows, ready for the writer thread."""
+
+    ids: list[str]
+    rows: list[tuple]
+    rtree: list[tuple]
+    mesh_rows: list[tuple]
+    edge_rows: list[tuple]
+
+
 class _GpkgBatchWriter(BatchWriter):
     def __init__(self, store: GeoPackageStore, conn: sqlite3.Connection, batch_id: int,
                  on_conflict: str):
@@ -815,15 +828,36 @@ class _GpkgBatchWriter(BatchWriter):
             self.skipped.append({"source_id": str(source_id), "reason": reason})
 
     def add(self, features: Iterable[Feature]) -> int:
+        """Insert features in chunks. Preparing a chunk (checks, encoding) and
+        the converter producing the next features run on this thread while
+        one worker writes the previous chunk: SQLite releases the GIL while it
+        works, so the two overlap. Errors from either side end the import."""
         n = 0
+        pending: Future | None = None
         chunk: list[Feature] = []
-        for feat in features:
-            chunk.append(feat)
-            if len(chunk) >= _CHUNK:
-                n += self._insert(chunk)
-                chunk = []
-        if chunk:
-            n += self._insert(chunk)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="twin-writer") as pool:
+            try:
+                for feat in features:
+                    chunk.append(feat)
+                    if len(chunk) >= _CHUNK:
+                        prepared = self._prepare(chunk)
+                        if pending is not None:
+                            pending.result()
+                        pending = pool.submit(self._write, prepared)
+                        n += len(chunk)
+                        chunk = []
+                if chunk:
+                    prepared = self._prepare(chunk)
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(self._write, prepared)
+                    n += len(chunk)
+                if pending is not None:
+                    pending.result()
+                    pending = None
+            finally:
+                if pending is not None:  # an error here: let the writer stop first
+                    pending.exception()
         return n
 
     def _check(self, f: Feature) -> tuple[Layer, Any, bool]:
@@ -862,35 +896,13 @@ class _GpkgBatchWriter(BatchWriter):
                 f"feature {f.id!r} has no geometry (no footprint, no mesh, no bbox)", f.id)
         return layer, fp, promote
 
-    def _insert(self, feats: list[Feature]) -> int:
-        conn = self.conn
+    def _prepare(self, feats: list[Feature]) -> _Prepared:
+        """Everything about a chunk that needs no database: checks and rows."""
         ids = [f.id for f in feats]
         if len(set(ids)) != len(ids):
             seen: set[str] = set()
             dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
             raise FeatureError(f"feature {dup!r} appears twice in this import", dup)
-        existing = []
-        for i in range(0, len(ids), 900):
-            part = ids[i:i + 900]
-            existing += conn.execute(
-                f"SELECT fid, feature_id, batch_id FROM twin_features WHERE feature_id IN "
-                f"({','.join('?' * len(part))})", part).fetchall()
-        if existing:
-            if self.on_conflict == "error":
-                fid, fidname, b = existing[0]
-                raise FeatureError(
-                    f"feature {fidname!r} already exists in the twin (import batch {b}); "
-                    f"remove that batch or import with on_conflict='replace' (--replace)",
-                    fidname)
-            old = [e[0] for e in existing]
-            for i in range(0, len(old), 900):
-                part = old[i:i + 900]
-                marks = ",".join("?" * len(part))
-                conn.execute(f"DELETE FROM twin_rtree WHERE id IN ({marks})", part)
-                conn.execute(f"DELETE FROM twin_meshes WHERE fid IN ({marks})", part)
-                conn.execute(f"DELETE FROM twin_edges WHERE fid IN ({marks})", part)
-                conn.execute(f"DELETE FROM twin_features WHERE fid IN ({marks})", part)
-            self.replaced += len(old)
         checked = [self._check(f) for f in feats]
         blobs = gpkg_blob.encode(np.array([c[1] for c in checked], dtype=object),
                                  self.store.srs_id,
@@ -937,17 +949,47 @@ class _GpkgBatchWriter(BatchWriter):
             fid += 1
         mesh_rows = [(fid_, lod_, *enc) for fid_, lod_, enc in
                      zip(mesh_fids, mesh_lods, _encode_meshes(mesh_list))]
-        conn.executemany(
-            f"INSERT INTO twin_features ({', '.join(_ALL_COLUMNS)}) VALUES "
-            f"({', '.join('?' * len(_ALL_COLUMNS))})", rows)
-        conn.executemany("INSERT INTO twin_rtree VALUES (?,?,?,?,?,?,?)", rtree)
-        if mesh_rows:
-            conn.executemany("INSERT INTO twin_meshes VALUES (?,?,?,?,?,?,?,?,?,?,?)", mesh_rows)
-        if edge_rows:
-            conn.executemany("INSERT INTO twin_edges VALUES (?,?,?,?)", edge_rows)
         self.next_fid = fid
         self.count += len(feats)
-        return len(feats)
+        return _Prepared(ids, rows, rtree, mesh_rows, edge_rows)
+
+    def _write(self, p: _Prepared) -> None:
+        """Write one prepared chunk (runs on the writer thread)."""
+        conn = self.conn
+        existing = []
+        for i in range(0, len(p.ids), 900):
+            part = p.ids[i:i + 900]
+            existing += conn.execute(
+                f"SELECT fid, feature_id, batch_id FROM twin_features WHERE feature_id IN "
+                f"({','.join('?' * len(part))})", part).fetchall()
+        if existing:
+            again = next((e for e in existing if e[2] == self.id), None)
+            if again is not None:
+                raise FeatureError(f"feature {again[1]!r} appears twice in this import", again[1])
+            if self.on_conflict == "error":
+                _fid, fidname, b = existing[0]
+                raise FeatureError(
+                    f"feature {fidname!r} already exists in the twin (import batch {b}); "
+                    f"remove that batch or import with on_conflict='replace' (--replace)",
+                    fidname)
+            old = [e[0] for e in existing]
+            for i in range(0, len(old), 900):
+                part = old[i:i + 900]
+                marks = ",".join("?" * len(part))
+                conn.execute(f"DELETE FROM twin_rtree WHERE id IN ({marks})", part)
+                conn.execute(f"DELETE FROM twin_meshes WHERE fid IN ({marks})", part)
+                conn.execute(f"DELETE FROM twin_edges WHERE fid IN ({marks})", part)
+                conn.execute(f"DELETE FROM twin_features WHERE fid IN ({marks})", part)
+            self.replaced += len(old)
+        conn.executemany(
+            f"INSERT INTO twin_features ({', '.join(_ALL_COLUMNS)}) VALUES "
+            f"({', '.join('?' * len(_ALL_COLUMNS))})", p.rows)
+        conn.executemany("INSERT INTO twin_rtree VALUES (?,?,?,?,?,?,?)", p.rtree)
+        if p.mesh_rows:
+            conn.executemany("INSERT INTO twin_meshes VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                             p.mesh_rows)
+        if p.edge_rows:
+            conn.executemany("INSERT INTO twin_edges VALUES (?,?,?,?)", p.edge_rows)
 
     def _finish(self) -> None:
         conn = self.conn
