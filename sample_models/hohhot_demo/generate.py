@@ -36,24 +36,29 @@ CENTRE_LONLAT = (111.700, 40.820)
 PREFIX = "hohhot"
 CRS_URN = "urn:ogc:def:crs:EPSG::4546"
 
-# utility: (offset from street centreline m, cover depth m, size, material, node type)
+# utility: (offset from street centreline m, cover depth m, size, material, node type);
+# the cover depths stack the networks so that crossings keep the GB 50289 vertical
+# clearances: telecom and power duct banks on top, then gas, water, heating, rain
+# water and sewage (sewers fall 0.8 per mille towards the outfall)
 UTILITIES = {
-    "JS": dict(offset=4.0, depth=1.4, diameter=200, main_diameter=300, material="DI",
+    "JS": dict(offset=4.0, depth=2.34, diameter=200, main_diameter=300, material="DI",
                node="Valve", years=(1990, 2020), pressure_class="0.4 MPa"),
-    "WS": dict(offset=0.0, depth=2.2, diameter=400, main_diameter=500, material="concrete",
+    "WS": dict(offset=0.0, depth=4.45, diameter=400, main_diameter=500, material="concrete",
                node="Manhole", years=(1988, 2018), gravity=True),
-    "YS": dict(offset=-4.0, depth=1.8, diameter=600, main_diameter=800, material="concrete",
+    "YS": dict(offset=-4.0, depth=3.42, diameter=600, main_diameter=800, material="concrete",
                node="Manhole", years=(1995, 2021), gravity=True),
-    "RQ": dict(offset=8.0, depth=1.0, diameter=160, main_diameter=200, material="PE",
+    "RQ": dict(offset=8.0, depth=1.95, diameter=160, main_diameter=200, material="PE",
                node="Valve", years=(1996, 2022), pressure_class="medium B"),
-    "RL": dict(offset=-8.0, depth=1.5, diameter=300, main_diameter=400, material="steel",
-               node="Chamber", years=(1985, 2024), pressure_class="1.6 MPa"),
-    "DL": dict(offset=10.0, depth=0.8, width=600, height=400, material="PVC duct",
+    "RL": dict(offset=-8.0, depth=2.8, diameter=300, main_diameter=400, material="steel",
+               node="ValveChamber", years=(1985, 2024), pressure_class="1.6 MPa"),
+    "DL": dict(offset=10.0, depth=1.27, width=600, height=400, material="PVC duct",
                node="CableWell", years=(2000, 2023), cables=6),
     "TX": dict(offset=-10.0, depth=0.7, width=400, height=300, material="PVC duct",
                node="CableWell", years=(2003, 2024), cables=12),
 }
 SERVICE_UTILITIES = ("JS", "RQ", "RL")
+# where each pressurised network is fed (the south-west crossing)
+SOURCE_TYPE = {"JS": "Source", "RQ": "GasStation", "RL": "HeatSource"}
 SERVICE_DIAMETER = {"JS": 50, "RQ": 40, "RL": 80}
 
 
@@ -232,7 +237,9 @@ class District:
                 lo, hi = u["years"]
                 years_by_street[key_street] = int(rng.integers(lo, hi + 1))
             for (i, j), (x, y) in node_xy.items():
-                self.add_node(code, f"{code}-N-{i}-{j}", x, y, u, years_by_street[("EW", j)])
+                ntype = SOURCE_TYPE.get(code) if (i, j) == (0, 0) else None
+                self.add_node(code, f"{code}-N-{i}-{j}", x, y, u, years_by_street[("EW", j)],
+                              ntype=ntype)
             # east-west mains, split at tees
             for j in range(NY + 1):
                 main = j == NY // 2
@@ -262,7 +269,7 @@ class District:
         depth = u["depth"]
         if u.get("gravity"):
             # sewers fall towards the outfall at the north-east corner
-            depth += 0.0011 * ((x - self.x0) + (y - self.y0))
+            depth += 0.0008 * ((x - self.x0) + (y - self.y0))
         return self.ground(x, y) - depth - size_m / 2
 
     def size_m(self, u: dict, main: bool) -> float:
@@ -271,13 +278,13 @@ class District:
         return u["height"] / 1000
 
     def add_node(self, code: str, nid: str, x: float, y: float, u: dict, year: int,
-                 tee: bool = False) -> None:
+                 tee: bool = False, ntype: str | None = None) -> None:
         g = self.ground(x, y)
         depth_to_invert = g - self.pipe_z(code, x, y, u, self.size_m(u, False)) + \
             self.size_m(u, False) / 2
-        props = {"utility": code, "type": "Tee" if tee else u["node"],
+        props = {"utility": code, "type": ntype or ("Tee" if tee else u["node"]),
                  "install_year": year}
-        if not tee and u["node"] in ("Manhole", "Chamber", "CableWell"):
+        if not tee and u["node"] in ("Manhole", "ValveChamber", "CableWell"):
             props["depth_m"] = r3(depth_to_invert + 0.3)
             props["diameter_mm"] = 1000 if u["node"] == "Manhole" else 1500
         else:
@@ -311,13 +318,13 @@ class District:
         dia = SERVICE_DIAMETER[code]
         self.add("pipe_nodes", end, {"type": "Point", "coordinates": [r3(wx), r3(wy), r3(g)]},
                  {"layer": "pipe_nodes", "utility": code, "type": "ServiceConnection",
-                  "serves": bfid, "depth_m": r3(u["depth"])})
+                  "serves": f"{PREFIX}:{bfid}", "depth_m": r3(u["depth"])})
         z1 = self.pipe_z(code, tx, ty, u, dia / 1000)
         z2 = g - u["depth"] - dia / 2000
         self.add("pipes", f"{code}-SP-{bfid}", {"type": "LineString", "coordinates": [
             [r3(tx), r3(ty), r3(z1)], [r3(wx), r3(wy), r3(z2)]]},
             {"utility": code, "type": "ServicePipe", "start_node": tee, "end_node": end,
-             "serves": bfid, "diameter_mm": dia, "material": "PE" if code != "RL" else "steel",
+             "serves": f"{PREFIX}:{bfid}", "diameter_mm": dia, "material": "PE" if code != "RL" else "steel",
              "install_year": 2000 if code != "RL" else 1998, "depth_m": r3(u["depth"])})
 
     def generate(self) -> dict[str, dict]:
