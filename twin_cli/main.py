@@ -390,6 +390,15 @@ def network(path: str, network: str | None, as_json: bool) -> None:
     Console().print(t)
 
 
+def _register() -> None:
+    from .pipes import pipes
+
+    cli.add_command(pipes)
+
+
+_register()
+
+
 def main() -> None:
     cli(prog_name="twin")
 

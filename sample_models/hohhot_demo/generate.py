@@ -207,7 +207,7 @@ class District:
         fid = f"B-{n:04d}"
         self.add("buildings", fid, {"type": "Polygon",
                  "coordinates": [[[r3(px), r3(py)] for px, py in ring]]}, props)
-        self.buildings.append((fid, x, y, w, d, j))
+        self.buildings.append((fid, x, y, w, d, j, year))
 
     # -- pipes ----------------------------------------------------------
     def build_pipes(self) -> None:
@@ -222,7 +222,7 @@ class District:
             # tees for service connections on the east-west mains
             tees: dict[tuple[int, int], list[tuple[float, str, tuple]]] = {}
             if code in SERVICE_UTILITIES:
-                for fid, bx, by, bw, bd, j in self.buildings:
+                for fid, bx, by, bw, bd, j, byear in self.buildings:
                     south = by - self.street_y(j)
                     north = self.street_y(j + 1) - (by + bd)
                     jj = j if south <= north else j + 1
@@ -231,7 +231,7 @@ class District:
                         -1.0 if jj == j else 1.0)
                     seg_i = int((cx - self.x0 - off) // PITCH)
                     wall_y = by if jj == j else by + bd
-                    tees.setdefault((seg_i, jj), []).append((cx, fid, (cx, wall_y)))
+                    tees.setdefault((seg_i, jj), []).append((cx, fid, (cx, wall_y), byear))
             years_by_street = {}
             for key_street in [("EW", j) for j in range(NY + 1)] + [("NS", i) for i in range(NX + 1)]:
                 lo, hi = u["years"]
@@ -248,11 +248,13 @@ class District:
                     ax, ay = node_xy[(i, j)]
                     bx_, _ = node_xy[(i + 1, j)]
                     chain = [(ax, a)]
-                    for k, (tx, bfid, wall) in enumerate(sorted(tees.get((i, j), []))):
+                    for k, (tx, bfid, wall, byear) in enumerate(sorted(tees.get((i, j), []))):
                         tid = f"{code}-T-{bfid}"
                         self.add_node(code, tid, tx, ay, u, years_by_street[("EW", j)], tee=True)
                         chain.append((tx, tid))
-                        self.add_service(code, bfid, tid, tx, ay, wall, u)
+                        # laid when the building was built, or with a newer main
+                        self.add_service(code, bfid, tid, tx, ay, wall, u,
+                                         max(byear, years_by_street[("EW", j)]))
                     chain.append((bx_, b))
                     for k in range(len(chain) - 1):
                         (x1, n1), (x2, n2) = chain[k], chain[k + 1]
@@ -311,7 +313,7 @@ class District:
         self.add("pipes", sid, {"type": "LineString", "coordinates": coords}, props)
 
     def add_service(self, code: str, bfid: str, tee: str, tx: float, ty: float, wall: tuple,
-                    u: dict) -> None:
+                    u: dict, year: int) -> None:
         end = f"{code}-S-{bfid}"
         wx, wy = wall
         g = self.ground(wx, wy)
@@ -325,7 +327,7 @@ class District:
             [r3(tx), r3(ty), r3(z1)], [r3(wx), r3(wy), r3(z2)]]},
             {"utility": code, "type": "ServicePipe", "start_node": tee, "end_node": end,
              "serves": f"{PREFIX}:{bfid}", "diameter_mm": dia, "material": "PE" if code != "RL" else "steel",
-             "install_year": 2000 if code != "RL" else 1998, "depth_m": r3(u["depth"])})
+             "install_year": year, "depth_m": r3(u["depth"])})
 
     def generate(self) -> dict[str, dict]:
         self.buildings: list[tuple] = []

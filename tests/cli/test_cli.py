@@ -116,3 +116,23 @@ def test_network_check(runner, demo_path):
     rows = json.loads(run(runner, "network", demo_path, "--json").output)
     by = {r["network"]: r for r in rows}
     assert by["RL"]["components"] == 1 and by["RL"]["problems"] == []
+
+
+def test_pipes_commands(runner, demo_path):
+    rl = json.loads(run(runner, "pipes", "renewal", demo_path, "--year", "2025", "--json").output)
+    assert rl["items"] and all(i["age"] >= 20 for i in rl["items"])
+    assert [i["age"] for i in rl["items"]] == sorted((i["age"] for i in rl["items"]),
+                                                     reverse=True)
+    stats = json.loads(run(runner, "pipes", "stats", demo_path, "--year", "2025",
+                           "--json").output)
+    heating = next(s for s in stats if s["layer"] == "heating")
+    assert sum(heating["by_material_km"].values()) == pytest.approx(heating["length_km"],
+                                                                    abs=1e-3)
+    cl = json.loads(run(runner, "pipes", "clearance", demo_path, "--json").output)
+    assert cl["rules"] == "GB 50289-2016 defaults" and cl["segments"] == 2366
+    assert any(v["kind"] == "horizontal" for v in cl["violations"])
+    iso = json.loads(run(runner, "pipes", "isolate", demo_path, "hohhot:RL-EW-3-4-2",
+                         "--json").output)
+    assert iso["valves_to_close"] == ["hohhot:RL-N-4-3", "hohhot:RL-N-5-3"]
+    res = run(runner, "pipes", "isolate", demo_path, "hohhot:B-0001", ok=False)
+    assert res.exit_code == 2 and "not a network segment" in res.output

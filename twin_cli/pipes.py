@@ -1,0 +1,138 @@
+"""``twin pipes``: analyses of the underground networks."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+import twin
+
+
+def _dump(obj) -> str:
+    def conv(o):
+        if dataclasses.is_dataclass(o):
+            return dataclasses.asdict(o)
+        return str(o)
+    return json.dumps(obj, default=conv, indent=2, ensure_ascii=False)
+
+
+@click.group()
+def pipes() -> None:
+    """Analyses of pipe networks: ageing, statistics, clearances, isolation."""
+
+
+_year = click.option("--year", type=int, default=lambda: dt.date.today().year,
+                     show_default="this year", help="Reference year for ages.")
+_json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+_twin_arg = click.argument("path", type=click.Path(exists=True, dir_okay=False))
+
+
+@pipes.command()
+@_twin_arg
+@_year
+@click.option("--min-age", type=int, default=20, show_default=True,
+              help="Years in service from which a pipe is due for renewal.")
+@click.option("--layer", "layers", multiple=True, default=("heating",), show_default=True,
+              help="Utility layer(s) of the renewal list.")
+@_json
+def renewal(path, year, min_age, layers, as_json) -> None:
+    """The renewal list: pipes in service MIN-AGE years or more, oldest first."""
+    from twin.analysis.ageing import renewal_list
+    from twin.analysis.segments import load_segments
+
+    with twin.open_twin(path, readonly=True) as store:
+        rl = renewal_list(load_segments(store, tuple(layers)), year, min_age, tuple(layers))
+    if as_json:
+        click.echo(_dump({**dataclasses.asdict(rl), "length_m": rl.length_m,
+                          "share_by_length": rl.share_by_length}))
+        return
+    out = Console(soft_wrap=True)
+    out.print(f"{len(rl.items)} of {rl.total_segments} segments of {', '.join(layers)} in "
+              f"service {min_age} years or more in {year}: {rl.length_m / 1000:.2f} km of "
+              f"{rl.total_length_m / 1000:.2f} km ({rl.share_by_length:.1%} by length); "
+              f"{rl.unknown_age_segments} without install year")
+    t = Table("id", "type", "laid", "age", "length m", "DN", "material")
+    for i in rl.items[:200]:
+        t.add_row(i.id, i.type, str(i.install_year), str(i.age), f"{i.length_m:.1f}",
+                  f"{i.diameter_mm:g}", i.material)
+    out.print(t)
+
+
+@pipes.command()
+@_twin_arg
+@_year
+@_json
+def stats(path, year, as_json) -> None:
+    """Length per network by diameter, material and age band."""
+    from twin.analysis.segments import load_segments
+    from twin.analysis.statistics import network_statistics
+
+    with twin.open_twin(path, readonly=True) as store:
+        rows = network_statistics(load_segments(store), year)
+    if as_json:
+        click.echo(_dump(rows))
+        return
+    out = Console(soft_wrap=True)
+    for r in rows:
+        out.print(f"[bold]{r.layer}[/]: {r.segments} segments, {r.length_km:.2f} km")
+        for title, d in (("diameter", r.by_diameter_km), ("material", r.by_material_km),
+                         ("age band", r.by_age_band_km)):
+            out.print(f"  by {title}: " + ", ".join(f"{k} {v:.2f} km" for k, v in d.items()))
+
+
+@pipes.command()
+@_twin_arg
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A TOML rules table replacing the GB 50289 defaults.")
+@_json
+def clearance(path, rules, as_json) -> None:
+    """Clearance violations between pipes and to buildings (GB 50289 by default)."""
+    from twin.analysis.clearance import check_clearances, load_rules
+    from twin.analysis.segments import load_segments
+
+    ruleset = load_rules(rules)
+    with twin.open_twin(path, readonly=True) as store:
+        seg = load_segments(store)
+        blds = list(store.query(twin.Query(layers=("buildings",))))
+    v = check_clearances(seg, buildings=[b.footprint for b in blds],
+                         building_ids=[b.id for b in blds], rules=ruleset)
+    if as_json:
+        click.echo(_dump({"rules": ruleset.name, "segments": len(seg), "buildings": len(blds),
+                          "violations": v}))
+        return
+    out = Console(soft_wrap=True)
+    out.print(f"{len(v)} clearance violations among {len(seg)} segments and {len(blds)} "
+              f"buildings (rules: {ruleset.name})")
+    t = Table("kind", "feature", "against", "clear m", "required m", "rule")
+    for x in v[:500]:
+        t.add_row(x.kind, x.a, x.b, f"{x.distance_m:.2f}", f"{x.required_m:.2f}", x.rule)
+    out.print(t)
+
+
+@pipes.command()
+@_twin_arg
+@click.argument("segment")
+@_json
+def isolate(path, segment, as_json) -> None:
+    """What a burst of SEGMENT shuts down: valves to close, segments, buildings."""
+    from twin.analysis.isolation import isolation_for
+
+    with twin.open_twin(path, readonly=True) as store:
+        r = isolation_for(store, segment)
+    if as_json:
+        click.echo(_dump({**dataclasses.asdict(r), "out_of_service": r.out_of_service}))
+        return
+    out = Console(soft_wrap=True)
+    out.print(f"burst of {segment}: close {len(r.valves_to_close)} valves "
+              f"({', '.join(r.valves_to_close)})")
+    out.print(f"  isolated segments: {len(r.isolated_segments)}; cut off from supply: "
+              f"{len(r.cut_off_segments)}" + ("" if r.sources_known else
+                                              " (no supply points known in this network)"))
+    out.print(f"  buildings without supply: {len(r.buildings_without_supply)} "
+              f"({', '.join(r.buildings_without_supply[:20])}"
+              f"{' ...' if len(r.buildings_without_supply) > 20 else ''})")
