@@ -147,82 +147,169 @@ def _z_at(line, point) -> float:
     return float(np.interp(s, d, c[:, 2]))
 
 
+def _classes(seg: SegmentTable) -> tuple[np.ndarray, list[int]]:
+    """A rule class per segment (same code, diameter, pressure, burial: same
+    rules) and one representative segment per class."""
+    keys: dict[tuple, int] = {}
+    reps: list[int] = []
+    cls = np.empty(len(seg), np.int64)
+    for k in range(len(seg)):
+        key = (seg.codes[k], float(seg.diameter_mm[k]) if np.isfinite(seg.diameter_mm[k])
+               else None, seg.pressure_class[k], seg.burial[k])
+        c = keys.get(key)
+        if c is None:
+            c = keys[key] = len(reps)
+            reps.append(k)
+        cls[k] = c
+    return cls, reps
+
+
+def _rule_matrix(rules: RuleSet, kind: str, seg: SegmentTable, reps: list[int]
+                 ) -> tuple[np.ndarray, list[list[Rule | None]]]:
+    """``required[ca, cb]`` (nan: no rule) and the rule objects, per class pair."""
+    n = len(reps)
+    req = np.full((n, n), np.nan)
+    which: list[list[Rule | None]] = [[None] * n for _ in range(n)]
+    for a in range(n):
+        for b in range(n):
+            found = _find_rule(rules, kind, seg, reps[a], reps[b])
+            if found is not None:
+                req[a, b] = found[0].min_m
+                which[a][b] = found[0]
+    return req, which
+
+
+def _node_codes(seg: SegmentTable) -> tuple[np.ndarray, np.ndarray]:
+    names = np.concatenate([seg.start, seg.end]).astype(str)
+    uniq, inv = np.unique(names, return_inverse=True)
+    inv = inv.astype(np.int64)
+    if "" in set(uniq.tolist()):  # missing ids never match anything
+        empty = int(np.flatnonzero(uniq == "")[0])
+        inv = np.where(inv == empty, -1 - np.arange(len(inv)), inv)
+    n = len(seg)
+    return inv[:n], inv[n:]
+
+
+def _crossing_heights(lines: np.ndarray, i: np.ndarray, j: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Plan crossing point and the two centreline heights there, for pairs of
+    crossing lines; closed form for straight segments, interpolation otherwise."""
+    k = len(i)
+    pts = np.full((k, 2), np.nan)
+    zi = np.full(k, np.nan)
+    zj = np.full(k, np.nan)
+    if k == 0:
+        return pts, zi, zj
+    nv = shapely.get_num_coordinates(lines)
+    straight = (nv[i] == 2) & (nv[j] == 2)
+    if straight.any():
+        si, sj = i[straight], j[straight]
+        ci = shapely.get_coordinates(lines[si], include_z=True).reshape(-1, 2, 3)
+        cj = shapely.get_coordinates(lines[sj], include_z=True).reshape(-1, 2, 3)
+        p, r = ci[:, 0, :2], ci[:, 1, :2] - ci[:, 0, :2]
+        q, sv = cj[:, 0, :2], cj[:, 1, :2] - cj[:, 0, :2]
+        den = r[:, 0] * sv[:, 1] - r[:, 1] * sv[:, 0]
+        qp = q - p
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (qp[:, 0] * sv[:, 1] - qp[:, 1] * sv[:, 0]) / den
+            u = (qp[:, 0] * r[:, 1] - qp[:, 1] * r[:, 0]) / den
+        ok = np.isfinite(t) & np.isfinite(u)
+        idx = np.flatnonzero(straight)[ok]
+        pts[idx] = p[ok] + t[ok, None] * r[ok]
+        zi[idx] = ci[ok, 0, 2] + t[ok] * (ci[ok, 1, 2] - ci[ok, 0, 2])
+        zj[idx] = cj[ok, 0, 2] + u[ok] * (cj[ok, 1, 2] - cj[ok, 0, 2])
+    for m in np.flatnonzero(np.isnan(zi)):  # polylines and collinear overlaps
+        pt = shapely.intersection(lines[i[m]], lines[j[m]])
+        pt = pt if pt.geom_type == "Point" else shapely.get_parts(pt)[0].centroid
+        pts[m] = (pt.x, pt.y)
+        zi[m], zj[m] = _z_at(lines[i[m]], pt), _z_at(lines[j[m]], pt)
+    return pts, zi, zj
+
+
 def check_clearances(seg: SegmentTable, *, buildings: list | None = None,
                      building_ids: list[str] | None = None,
                      rules: RuleSet | None = None) -> list[Violation]:
     """All clearance violations among ``seg`` and to ``buildings`` (footprints).
 
-    Gas rules that depend on the pressure class use ``seg.pressure_class``; a
-    pair for which no rule exists is not a violation (and is not guessed).
+    Gas rules that depend on the pressure class use ``seg.pressure_class``,
+    power and telecom rules the ``burial``; a pair for which no rule exists is
+    not a violation (and is not guessed). Vectorised: segments are grouped in
+    rule classes, so the rules are looked up once per pair of classes.
     """
     rules = rules or load_rules()
-    n = len(seg)
-    pressure = seg.pressure_class
     out: list[Violation] = []
-    if n == 0:
+    if len(seg) == 0:
         return out
     lines = seg.lines
+    cls, reps = _classes(seg)
     tree = shapely.STRtree(lines)
     reach = max(rules.max_distance("horizontal"), rules.max_distance("vertical")) + \
         2 * float(max(seg.half_width.max(), seg.half_height.max(), 0.0))
     left, right = tree.query(lines, predicate="dwithin", distance=reach)
     keep = left < right
     left, right = left[keep], right[keep]
-    # pairs joined at a node are one network's own connections
-    share = np.array([bool({seg.start[i], seg.end[i]} & {seg.start[j], seg.end[j]} - {""})
-                      for i, j in zip(left, right)], bool) if len(left) else np.zeros(0, bool)
+    s_code, e_code = _node_codes(seg)
+    share = ((s_code[left] == s_code[right]) | (s_code[left] == e_code[right])
+             | (e_code[left] == s_code[right]) | (e_code[left] == e_code[right]))
     left, right = left[~share], right[~share]
     crossing = shapely.intersects(lines[left], lines[right])
+    has_z = shapely.has_z(lines)
+
     # vertical, at crossings
-    for i, j in zip(left[crossing], right[crossing]):
-        found = _find_rule(rules, "vertical", seg, i, j)
-        if found is None or not (lines[i].has_z and lines[j].has_z):
-            continue
-        rule, _ = found
-        pt = shapely.intersection(lines[i], lines[j])
-        pt = pt if pt.geom_type == "Point" else shapely.get_parts(pt)[0].centroid
-        zi, zj = _z_at(lines[i], pt), _z_at(lines[j], pt)
-        clear = abs(zi - zj) - seg.half_height[i] - seg.half_height[j]
-        if clear < rule.min_m:
-            out.append(Violation("vertical", str(seg.ids[i]), str(seg.ids[j]),
-                                 round(float(clear), 3), rule.min_m, f"{rule.id} {rule.ref}",
-                                 rule.source, (round(pt.x, 3), round(pt.y, 3),
-                                               round((zi + zj) / 2, 3))))
+    vreq, vrule = _rule_matrix(rules, "vertical", seg, reps)
+    vi, vj = left[crossing], right[crossing]
+    req = vreq[cls[vi], cls[vj]]
+    cand = np.isfinite(req) & has_z[vi] & has_z[vj]
+    vi, vj, req = vi[cand], vj[cand], req[cand]
+    pts, zi, zj = _crossing_heights(lines, vi, vj)
+    clear = np.abs(zi - zj) - seg.half_height[vi] - seg.half_height[vj]
+    for m in np.flatnonzero(clear < req):
+        i, j = vi[m], vj[m]
+        rule = vrule[cls[i]][cls[j]]
+        out.append(Violation("vertical", str(seg.ids[i]), str(seg.ids[j]),
+                             round(float(clear[m]), 3), rule.min_m, f"{rule.id} {rule.ref}",
+                             rule.source, (round(float(pts[m, 0]), 3), round(float(pts[m, 1]), 3),
+                                           round(float(zi[m] + zj[m]) / 2, 3))))
+
     # horizontal, between pipes that do not cross
-    hl, hr = left[~crossing], right[~crossing]
-    if len(hl):
-        dist = shapely.distance(lines[hl], lines[hr]) - seg.half_width[hl] - seg.half_width[hr]
-        for i, j, dd in zip(hl, hr, dist):
-            found = _find_rule(rules, "horizontal", seg, i, j)
-            if found is None or dd >= found[0].min_m:
-                continue
-            rule = found[0]
-            p1, p2 = shapely.shortest_line(lines[i], lines[j]).coords[:2]
-            out.append(Violation("horizontal", str(seg.ids[i]), str(seg.ids[j]),
-                                 round(float(dd), 3), rule.min_m, f"{rule.id} {rule.ref}",
-                                 rule.source, (round((p1[0] + p2[0]) / 2, 3),
-                                               round((p1[1] + p2[1]) / 2, 3))))
+    hreq, hrule = _rule_matrix(rules, "horizontal", seg, reps)
+    hi, hj = left[~crossing], right[~crossing]
+    req = hreq[cls[hi], cls[hj]]
+    cand = np.isfinite(req)
+    hi, hj, req = hi[cand], hj[cand], req[cand]
+    dist = shapely.distance(lines[hi], lines[hj]) - seg.half_width[hi] - seg.half_width[hj]
+    for m in np.flatnonzero(dist < req):
+        i, j = hi[m], hj[m]
+        rule = hrule[cls[i]][cls[j]]
+        p1, p2 = shapely.shortest_line(lines[i], lines[j]).coords[:2]
+        out.append(Violation("horizontal", str(seg.ids[i]), str(seg.ids[j]),
+                             round(float(dist[m]), 3), rule.min_m, f"{rule.id} {rule.ref}",
+                             rule.source, (round((p1[0] + p2[0]) / 2, 3),
+                                           round((p1[1] + p2[1]) / 2, 3))))
+
     # to buildings
     if buildings:
-        btree = shapely.STRtree(np.asarray(buildings, dtype=object))
-        breach = rules.max_distance("building") + float(seg.half_width.max())
+        bgeoms = np.asarray(buildings, dtype=object)
+        btree = shapely.STRtree(bgeoms)
+        by_class: list[Rule | None] = []
+        for k in reps:
+            by_class.append(next((r for r in sorted(rules.rules, key=lambda r: -r.min_m)
+                                  if r.kind == "building" and r.matches_a(
+                                      seg.codes[k], seg.diameter_mm[k], seg.pressure_class[k],
+                                      seg.burial[k])), None))
+        breq = np.array([r.min_m if r is not None else np.nan for r in by_class])
+        reach_b = rules.max_distance("building") + float(seg.half_width.max())
         mains = ~np.isin(seg.types, SERVICE_TYPES)
-        pi, bi = btree.query(lines, predicate="dwithin", distance=breach)
-        keep = mains[pi]
+        pi, bi = btree.query(lines, predicate="dwithin", distance=reach_b)
+        keep = mains[pi] & np.isfinite(breq[cls[pi]])
         pi, bi = pi[keep], bi[keep]
-        if len(pi):
-            bgeoms = np.asarray(buildings, dtype=object)
-            dist = np.maximum(shapely.distance(lines[pi], bgeoms[bi]) - seg.half_width[pi], 0)
-            for i, b, dd in zip(pi, bi, dist):
-                rule = next((r for r in sorted(rules.rules, key=lambda r: -r.min_m)
-                             if r.kind == "building"
-                             and r.matches_a(seg.codes[i], seg.diameter_mm[i], pressure[i],
-                                             seg.burial[i])), None)
-                if rule is None or dd >= rule.min_m:
-                    continue
-                p1, _ = shapely.shortest_line(lines[i], bgeoms[b]).coords[:2]
-                bid = building_ids[b] if building_ids else str(b)
-                out.append(Violation("building", str(seg.ids[i]), bid, round(float(dd), 3),
-                                     rule.min_m, f"{rule.id} {rule.ref}", rule.source,
-                                     (round(p1[0], 3), round(p1[1], 3))))
+        dist = np.maximum(shapely.distance(lines[pi], bgeoms[bi]) - seg.half_width[pi], 0)
+        for m in np.flatnonzero(dist < breq[cls[pi]]):
+            i, b = pi[m], bi[m]
+            rule = by_class[cls[i]]
+            p1, _ = shapely.shortest_line(lines[i], bgeoms[b]).coords[:2]
+            bid = building_ids[b] if building_ids else str(b)
+            out.append(Violation("building", str(seg.ids[i]), bid, round(float(dist[m]), 3),
+                                 rule.min_m, f"{rule.id} {rule.ref}", rule.source,
+                                 (round(p1[0], 3), round(p1[1], 3))))
     return out
