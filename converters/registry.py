@@ -6,10 +6,10 @@ from pathlib import Path
 
 from twin.errors import ConversionError
 
-from . import geojson
+from . import geojson, survey
 from .base import ConverterSpec
 
-_BUILTIN: tuple[ConverterSpec, ...] = (*geojson.CONVERTERS,)
+_BUILTIN: tuple[ConverterSpec, ...] = (*geojson.CONVERTERS, *survey.CONVERTERS)
 
 
 def formats() -> list[ConverterSpec]:

@@ -44,6 +44,9 @@ def network_graph(store: TwinStore, network: str) -> nx.MultiGraph:
                 c = shapely.get_coordinates(f.footprint, include_z=True)[0]
                 g.nodes[f.id]["pos"] = tuple(float(v) for v in c)
                 g.nodes[f.id]["feature"] = f.id
+                g.nodes[f.id]["type"] = f.type
+                if f.footprint.has_z:  # node features stand on the ground
+                    g.nodes[f.id]["ground"] = float(c[2])
     # centreline ends give the rest, and lengths
     for i in range(0, len(seg_ids), 500):
         for f in store.query(Query(ids=tuple(seg_ids[i:i + 500]))):
@@ -54,7 +57,13 @@ def network_graph(store: TwinStore, network: str) -> nx.MultiGraph:
                 c[:, 2] = np.nan
             d = np.diff(c, axis=0)
             length = float(np.sqrt(np.nansum(d * d, axis=1)).sum())
-            g.edges[f.edge.start, f.edge.end, f.id]["length"] = length
+            data = g.edges[f.edge.start, f.edge.end, f.id]
+            data["length"] = length
+            data["ends"] = (tuple(map(float, c[0])), tuple(map(float, c[-1])))
+            data["start"], data["end"] = f.edge.start, f.edge.end  # undirected graph: keep order
+            a = f.attributes
+            size = a.get("diameter_mm") if a.get("diameter_mm") is not None else a.get("height_mm")
+            data["half_height"] = float(size) / 2000.0 if size is not None else 0.0
             for node, xyz in ((f.edge.start, c[0]), (f.edge.end, c[-1])):
                 g.nodes[node].setdefault("pos", tuple(float(v) for v in xyz))
     return g
@@ -72,26 +81,73 @@ class NetworkReport:
     self_loops: tuple[str, ...] = ()
     duplicate_segments: tuple[tuple[str, ...], ...] = ()
     unplaced_nodes: tuple[str, ...] = ()
+    zero_length: tuple[str, ...] = ()
+    ends_off_node: tuple[tuple[str, str, float], ...] = ()
+    against_slope: tuple[str, ...] = ()
+    above_ground: tuple[str, ...] = ()
+    too_deep: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def ok(self) -> bool:
-        return not (self.self_loops or self.duplicate_segments or self.unplaced_nodes)
+        return not (self.self_loops or self.duplicate_segments or self.unplaced_nodes
+                    or self.zero_length or self.ends_off_node or self.against_slope
+                    or self.above_ground or self.too_deep)
 
 
-def validate_network(g: nx.MultiGraph) -> NetworkReport:
+#: Node types that a pipe passes through; one pipe ending there is suspicious.
+PASS_THROUGH_TYPES = ("Junction", "Bend", "Tee", "Cross", "Reducer", "MaterialChange")
+
+#: Networks that flow by gravity: their segments must fall from start to end.
+GRAVITY_NETWORKS = ("PS", "YS", "WS")
+
+
+def validate_network(g: nx.MultiGraph, *, tolerance: float = 0.05, max_depth: float = 10.0,
+                     gravity: bool | None = None) -> NetworkReport:
     """Check a network graph and report (never repair).
 
-    * dangling ends: nodes with one pipe that are not a node feature (a
-      manhole or valve at the end of a line is a real end; a bare line end is
-      suspicious);
+    * dangling ends: nodes with one pipe that are bare line ends or pass-through
+      points (junction, bend, tee: see :data:`PASS_THROUGH_TYPES`); a manhole,
+      valve, outfall, stub or service connection ends a line legitimately;
     * self loops: segments that start and end at the same node;
     * duplicate segments: two or more segments joining the same two nodes
       whose feature ids differ (same pipe surveyed twice?);
     * unplaced nodes: nodes whose position nobody gives;
-    * components: the number of disconnected parts.
+    * components: the number of disconnected parts;
+    * zero-length segments (shorter than ``tolerance``);
+    * ends off their node: a centreline end more than ``tolerance`` (plan)
+      from the node feature it names;
+    * against the slope: in a gravity network (drainage by default, or
+      ``gravity=True``), a segment whose end lies higher than its start;
+    * above ground / too deep: the pipe's top above the ground of its end
+      node, or its centre more than ``max_depth`` below it.
     """
-    dangling = sorted(n for n, deg in g.degree() if deg == 1 and "feature" not in g.nodes[n])
+    if gravity is None:
+        gravity = g.graph.get("network") in GRAVITY_NETWORKS
+    zero, off, uphill, above, deep = [], [], [], [], []
+    for u, v, k, data in g.edges(keys=True, data=True):
+        if data.get("length") is not None and data["length"] < tolerance:
+            zero.append(k)
+        ends = data.get("ends")
+        if ends is None:
+            continue
+        for node, xyz in ((data["start"], ends[0]), (data["end"], ends[1])):
+            nd = g.nodes[node]
+            if "feature" in nd:
+                dist = float(np.hypot(xyz[0] - nd["pos"][0], xyz[1] - nd["pos"][1]))
+                if dist > tolerance:
+                    off.append((k, node, round(dist, 3)))
+            ground = nd.get("ground")
+            if ground is not None and not np.isnan(xyz[2]):
+                if xyz[2] + data.get("half_height", 0.0) > ground + tolerance:
+                    above.append(k)
+                elif ground - xyz[2] > max_depth:
+                    deep.append(k)
+        if gravity and not (np.isnan(ends[0][2]) or np.isnan(ends[1][2])):
+            if ends[1][2] > ends[0][2] + tolerance:
+                uphill.append(k)
+    dangling = sorted(n for n, deg in g.degree() if deg == 1 and (
+        "feature" not in g.nodes[n] or g.nodes[n].get("type") in PASS_THROUGH_TYPES))
     loops = sorted(k for u, v, k in g.edges(keys=True) if u == v)
     pairs: Counter = Counter()
     members: dict[tuple, list[str]] = {}
@@ -115,11 +171,19 @@ def validate_network(g: nx.MultiGraph) -> NetworkReport:
         problems.append(f"{len(dups)} duplicate segment groups")
     if unplaced:
         problems.append(f"{len(unplaced)} nodes without position")
+    for items, what in ((zero, "zero-length segments"), (off, "segment ends off their node"),
+                        (uphill, "gravity segments sloping against the flow"),
+                        (sorted(set(above)), "segments above ground"),
+                        (sorted(set(deep)), f"segments deeper than {max_depth:g} m")):
+        if items:
+            problems.append(f"{len(items)} {what}")
     return NetworkReport(
         network=g.graph.get("network", "?"), nodes=g.number_of_nodes(),
         edges=g.number_of_edges(), components=comps, dangling_ends=tuple(dangling),
         self_loops=tuple(loops), duplicate_segments=dups, unplaced_nodes=tuple(unplaced),
-        problems=tuple(problems),
+        zero_length=tuple(sorted(zero)), ends_off_node=tuple(sorted(off)),
+        against_slope=tuple(sorted(uphill)), above_ground=tuple(sorted(set(above))),
+        too_deep=tuple(sorted(set(deep))), problems=tuple(problems),
     )
 
 

@@ -162,12 +162,16 @@ def layers(path: str, add_name: str | None, title: str | None, group: str, colou
 @click.option("--format", "fmt", default=None, help="Converter name (default: by extension).")
 @click.option("--layer", default=None, help="Layer for features that name none.")
 @click.option("--id-prefix", default=None, help="Prefix of the feature ids (default: by source).")
+@click.option("--points", "points", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Survey tables: the point table that goes with a line table.")
+@click.option("--profile", default=None,
+              help="Survey tables: field-mapping profile, 'cjj61' (default) or a .toml file.")
 @click.option("--replace", is_flag=True, help="Replace features whose ids already exist.")
 @click.option("--strict", is_flag=True, help="Fail on the first element that cannot be converted.")
 @click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
 def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | None,
-            layer: str | None, id_prefix: str | None, replace: bool, strict: bool,
-            as_json: bool) -> None:
+            layer: str | None, id_prefix: str | None, points: str | None, profile: str | None,
+            replace: bool, strict: bool, as_json: bool) -> None:
     """Import source files into a twin, each as one transaction (batch).
 
     A file that fails leaves the twin exactly as it was; elements that cannot
@@ -175,7 +179,8 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
     """
     from converters import import_file
 
-    options = {k: v for k, v in (("layer", layer), ("id_prefix", id_prefix)) if v}
+    options = {k: v for k, v in (("layer", layer), ("id_prefix", id_prefix), ("points", points),
+                                 ("profile", profile)) if v}
     results = []
     with twin.open_twin(twin_path) as store, Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -210,6 +215,9 @@ def _print_import(res: Any) -> None:
     by_type = ", ".join(f"{k} {v}" for k, v in sorted(rep.get("by_type", {}).items()))
     if by_type:
         out.print(f"  by type: {by_type}", highlight=False)
+    if src.get("line_ends_by_depth_source"):
+        out.print("  line-end heights from: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(src["line_ends_by_depth_source"].items())))
     if rep.get("replaced"):
         out.print(f"  replaced {rep['replaced']} existing features")
     if res.skipped:

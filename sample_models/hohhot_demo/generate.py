@@ -14,7 +14,9 @@ National Height Datum (about 1,050 m here):
   connections from the water, gas and heating mains to every building.
 
 Run ``python sample_models/hohhot_demo/generate.py`` to rewrite the GeoJSON
-files beside this script; the same seed gives the same files.
+files beside this script and the CJJ 61 survey tables in ``survey/`` (GBK CSV,
+the newly surveyed eastern extension of Xinhua Avenue); the same seed gives the
+same files.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ CRS_URN = "urn:ogc:def:crs:EPSG::4546"
 # utility: (offset from street centreline m, cover depth m, size, material, node type);
 # the cover depths stack the networks so that crossings keep the GB 50289 vertical
 # clearances: telecom and power duct banks on top, then gas, water, heating, rain
-# water and sewage (sewers fall 0.8 per mille towards the outfall)
+# water and sewage (sewers get 0.8 m deeper per km downstream, to the north-west)
 UTILITIES = {
     "JS": dict(offset=4.0, depth=2.34, diameter=200, main_diameter=300, material="DI",
                node="Valve", years=(1990, 2020), pressure_class="0.4 MPa"),
@@ -258,6 +260,8 @@ class District:
                     chain.append((bx_, b))
                     for k in range(len(chain) - 1):
                         (x1, n1), (x2, n2) = chain[k], chain[k + 1]
+                        if u.get("gravity"):  # drawn from upstream (east) to downstream
+                            (x1, n1), (x2, n2) = (x2, n2), (x1, n1)
                         self.add_segment(code, f"{code}-EW-{j}-{i}-{k}", n1, n2, (x1, ay),
                                          (x2, ay), u, main, years_by_street[("EW", j)])
             for i in range(NX + 1):
@@ -270,8 +274,9 @@ class District:
     def pipe_z(self, code: str, x: float, y: float, u: dict, size_m: float) -> float:
         depth = u["depth"]
         if u.get("gravity"):
-            # sewers fall towards the outfall at the north-east corner
-            depth += 0.0008 * ((x - self.x0) + (y - self.y0))
+            # the ground falls towards the west and the north: so do the sewers, deeper
+            # downstream, to the outfall at the north-west corner
+            depth += 0.0008 * ((self.x0 + NX * PITCH - x) + (y - self.y0))
         return self.ground(x, y) - depth - size_m / 2
 
     def size_m(self, u: dict, main: bool) -> float:
@@ -343,6 +348,81 @@ class District:
             "features": feats} for kind, feats in self.features.items()}
 
 
+SURVEY_POINT_HEADER = ["点号", "X", "Y", "地面高程", "特征", "附属物", "井深", "管线类型"]
+SURVEY_LINE_HEADER = ["起点号", "终点号", "管线类型", "起点埋深", "终点埋深", "起点管底高程",
+                      "终点管底高程", "管径", "材质", "压力", "电缆条数", "建设年代", "权属单位",
+                      "埋设方式"]
+
+
+def survey_tables(d: District) -> tuple[list[list], list[list]]:
+    """A CJJ 61 survey of the eastern extension of Xinhua Avenue (east of the grid):
+    X is the northing and Y the easting, as in Chinese survey tables; depths to the
+    outer top, except drainage (to the inner bottom); one sewer line gives invert
+    elevations, one gas line has no depth (assumed on import), one power line no year."""
+    x_start = d.street_x(NX) + 40
+    y_axis = d.street_y(NY // 2)
+    spec = {  # code: offset, depth, size, material, pressure, node accessory
+        "JS": (4.0, 2.34, "DN300", "球墨铸铁", "0.4MPa", "阀门"),
+        "WS": (0.0, 4.6, "DN500", "钢筋混凝土", "", "检查井"),
+        "RQ": (8.0, 1.95, "DN200", "PE", "中压B", "阀门"),
+        "RL": (-8.0, 2.8, "DN400", "钢", "1.6MPa", "阀门井"),
+        "DL": (10.0, 1.27, "600×400", "PVC", "", "电力井"),
+    }
+    points, lines = [], []
+    for code, (off, depth, size, mat, pres, acc) in spec.items():
+        ids = []
+        for k in range(6):
+            pid = f"{code}{k + 1:03d}"
+            x, y = x_start + 60 * k, y_axis + off
+            g = d.ground(x, y)
+            feature = "" if k % 2 else ("直线点" if code != "WS" else "")
+            if k == 5:  # the survey ends here: a stub left for the next section
+                feature = "预留口"
+            accessory = acc if ((k % 2 == 0 and k < 5) or code == "WS") else ""
+            well = f"{depth + 0.4:.2f}" if accessory in ("检查井", "阀门井", "电力井") else ""
+            points.append([pid, f"{y:.3f}", f"{x:.3f}", f"{g:.3f}", feature, accessory, well,
+                           code])
+            ids.append(pid)
+        for k in range(5):
+            a, b = ids[k], ids[k + 1]
+            da = depth + (0.0008 * 60 * (5 - k) if code == "WS" else 0)
+            db = depth + (0.0008 * 60 * (4 - k) if code == "WS" else 0)
+            inv_a = inv_b = ""
+            sa, sb = f"{da:.2f}", f"{db:.2f}"
+            if code == "WS" and k == 2:  # this line was levelled: invert elevations given
+                xa, xb = x_start + 60 * k, x_start + 60 * (k + 1)
+                inv_a = f"{d.ground(xa, y_axis) - da:.3f}"
+                inv_b = f"{d.ground(xb, y_axis) - db:.3f}"
+                sa = sb = ""
+            if code == "RQ" and k == 4:  # depth not measured
+                sa = sb = ""
+            cables = "6" if code == "DL" else ""
+            year = "" if (code == "DL" and k == 1) else f"{2019 + k}年"
+            owner = {"JS": "呼和浩特市水务", "WS": "呼和浩特市排水", "RQ": "呼和浩特燃气",
+                     "RL": "呼和浩特热力", "DL": "内蒙古电力"}[code]
+            burial = "排管" if code == "DL" else "直埋"
+            row = [a, b, code, sa, sb, inv_a, inv_b, size, mat, pres, cables, year, owner,
+                   burial]
+            if code == "WS":  # sewers are recorded from upstream (east) to downstream
+                row[0:7] = [b, a, code, sb, sa, inv_b, inv_a]
+            lines.append(row)
+    return points, lines
+
+
+def write_survey(out_dir: Path) -> dict[str, int]:
+    import csv
+
+    points, lines = survey_tables(District())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, header, rows in (("points.csv", SURVEY_POINT_HEADER, points),
+                               ("lines.csv", SURVEY_LINE_HEADER, lines)):
+        with open(out_dir / name, "w", encoding="gb18030", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            w.writerows(rows)
+    return {"survey points": len(points), "survey lines": len(lines)}
+
+
 def write(out_dir: Path) -> dict[str, int]:
     docs = District().generate()
     counts = {}
@@ -350,6 +430,7 @@ def write(out_dir: Path) -> dict[str, int]:
         (out_dir / f"{kind}.geojson").write_text(
             json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
         counts[kind] = len(doc["features"])
+    counts.update(write_survey(out_dir / "survey"))
     return counts
 
 
