@@ -54,3 +54,6 @@ class ConverterSpec:
     extensions: tuple[str, ...]
     run: Callable[[ConversionContext], Iterator[Feature]]
     description: str = ""
+    #: tells, from the file's first bytes, whether it is this format (for
+    #: extensions that several formats share, such as EPANET and SWMM ``.inp``)
+    sniff: Callable[[bytes], bool] | None = None

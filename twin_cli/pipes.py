@@ -133,6 +133,8 @@ def isolate(path, segment, as_json) -> None:
     out.print(f"  isolated segments: {len(r.isolated_segments)}; cut off from supply: "
               f"{len(r.cut_off_segments)}" + ("" if r.sources_known else
                                               " (no supply points known in this network)"))
+    if r.note:
+        out.print(f"  [yellow]note:[/] {r.note}")
     out.print(f"  buildings without supply: {len(r.buildings_without_supply)} "
               f"({', '.join(r.buildings_without_supply[:20])}"
               f"{' ...' if len(r.buildings_without_supply) > 20 else ''})")

@@ -34,6 +34,7 @@ class IsolationResult:
     cut_off_segments: tuple[str, ...]
     buildings_without_supply: tuple[str, ...]
     sources_known: bool
+    note: str = ""
 
     @property
     def out_of_service(self) -> tuple[str, ...]:
@@ -78,9 +79,13 @@ def isolate(graph: nx.MultiGraph, failed: str, *, node_types: dict[str, str],
                 seen_nodes.add(nb)
                 stack.append(nb)
     cut_off: set[str] = set()
-    if sources:
-        if sources & seen_nodes:
-            raise TwinError(f"segment {failed!r}: a supply point lies inside the isolated zone")
+    note = ""
+    if not valves:
+        note = ("no valve bounds the zone: the whole connected network around the failed "
+                "segment must be shut down")
+    if sources & seen_nodes:
+        note = (note + "; " if note else "") + "a supply point lies inside the isolated zone"
+    if sources and not sources & seen_nodes:
         h = graph.copy()
         h.remove_nodes_from(valves | seen_nodes)
         dead: set[str] = set()
@@ -104,7 +109,7 @@ def isolate(graph: nx.MultiGraph, failed: str, *, node_types: dict[str, str],
             buildings.add(bid)
     return IsolationResult(failed, tuple(sorted(valves)), tuple(sorted(zone_edges)),
                            tuple(sorted(cut_off - zone_edges)), tuple(sorted(buildings)),
-                           bool(sources))
+                           bool(sources), note)
 
 
 def nearest_segments(segment_ids: list[str], lines: list, building_ids: list[str],

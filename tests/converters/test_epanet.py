@@ -1,0 +1,95 @@
+"""EPANET models through wntr: counts, coordinates, units, isolation."""
+
+from pathlib import Path
+
+import pytest
+from builders import dump_twin
+
+import twin
+from converters import converter_for, import_file
+from twin.analysis.isolation import isolation_for
+from twin.network import network_graph, validate_network
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_models" / "epanet"
+NET3 = SAMPLES / "Net3.inp"
+
+
+def section(path, name):
+    """Rows of one [SECTION] of an .inp file, read independently of wntr."""
+    rows, inside = [], False
+    for line in path.read_text(encoding="latin-1").splitlines():
+        line = line.split(";")[0].strip()
+        if line.startswith("["):
+            inside = line.upper() == f"[{name}]"
+            continue
+        if inside and line:
+            rows.append(line.split())
+    return rows
+
+
+@pytest.fixture
+def net3(empty_twin):
+    res = import_file(empty_twin, NET3, crs="EPSG:4546")
+    return empty_twin, res
+
+
+def test_counts_match_the_file(net3):
+    store, res = net3
+    by_type = res.report["by_type"]
+    assert by_type["PipeSegment"] == len(section(NET3, "PIPES")) == 117
+    assert by_type["Junction"] == len(section(NET3, "JUNCTIONS")) == 92
+    assert by_type["Reservoir"] == len(section(NET3, "RESERVOIRS"))
+    assert by_type["Tank"] == len(section(NET3, "TANKS"))
+    assert by_type["Pump"] == len(section(NET3, "PUMPS"))
+    assert res.skipped == 0
+
+
+def test_coordinates_elevations_and_units(net3):
+    store, _ = net3
+    coords = {r[0]: (float(r[1]), float(r[2])) for r in section(NET3, "COORDINATES")}
+    junctions = {r[0]: float(r[1]) for r in section(NET3, "JUNCTIONS")}
+    name = next(iter(junctions))
+    node = store.get(f"epanet:Net3:node:{name}")
+    x, y, z = node.footprint.coords[0]
+    assert (x, y) == pytest.approx(coords[name])
+    assert z == pytest.approx(junctions[name] * 0.3048)  # feet (GPM units) to metres
+    pipe_row = section(NET3, "PIPES")[0]  # id, node1, node2, length ft, diameter in, ...
+    pipe = store.get(f"epanet:Net3:link:{pipe_row[0]}")
+    assert pipe.attributes["diameter_mm"] == pytest.approx(float(pipe_row[4]) * 25.4)
+    assert pipe.attributes["length_m"] == pytest.approx(float(pipe_row[3]) * 0.3048)
+    assert pipe.attributes["depth_source"] == "assumed"
+    assert pipe.edge.start == f"epanet:Net3:node:{pipe_row[1]}"
+
+
+def test_topology_and_isolation_with_reservoirs_as_sources(net3):
+    store, _ = net3
+    g = network_graph(store, "Net3")
+    rep = validate_network(g)
+    assert rep.components == 1 and not rep.unplaced_nodes
+    # dead-end mains end at plain junctions: they are reported
+    ends = {r[0] for r in section(NET3, "JUNCTIONS")} & {
+        n.rsplit(":", 1)[1] for n, d in g.degree() if d == 1}
+    assert {n.rsplit(":", 1)[1] for n in rep.dangling_ends} == ends
+    pipe = section(NET3, "PIPES")[5][0]
+    r = isolation_for(store, f"epanet:Net3:link:{pipe}")
+    # Net3 has no valves: a burst shuts the whole connected network, and says so
+    assert r.valves_to_close == () and len(r.isolated_segments) == g.number_of_edges()
+    assert "no valve" in r.note and "supply point" in r.note
+
+
+def test_epanet_needs_a_crs_and_swmm_is_not_mistaken_for_it(empty_twin, tmp_path):
+    before = dump_twin(empty_twin.path)
+    with pytest.raises(twin.ImportFailedError, match="carry no CRS"):
+        import_file(empty_twin, NET3)
+    swmm = tmp_path / "storm.inp"
+    swmm.write_text("[TITLE]\nstorm\n[OPTIONS]\nFLOW_UNITS CFS\n[CONDUITS]\nC1 J1 J2 400 0.01\n")
+    with pytest.raises(twin.ConversionError, match="not recognised as any of EPANET"):
+        converter_for(swmm)
+    assert dump_twin(empty_twin.path) == before
+
+
+def test_broken_model_names_the_file(empty_twin, tmp_path):
+    bad = tmp_path / "broken.inp"
+    bad.write_text("[JUNCTIONS]\nJ1 abc\n[PIPES]\nP1 J1 J9 100 12 100\n")
+    with pytest.raises(twin.ImportFailedError, match="broken.inp.*not a readable EPANET"):
+        import_file(empty_twin, bad, crs="EPSG:4546")
