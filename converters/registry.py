@@ -6,11 +6,11 @@ from pathlib import Path
 
 from twin.errors import ConversionError
 
-from . import epanet, geojson, survey
+from . import epanet, geojson, landxml, survey
 from .base import ConverterSpec
 
 _BUILTIN: tuple[ConverterSpec, ...] = (*geojson.CONVERTERS, *survey.CONVERTERS,
-                                       *epanet.CONVERTERS)
+                                       *epanet.CONVERTERS, *landxml.CONVERTERS)
 
 
 def formats() -> list[ConverterSpec]:
