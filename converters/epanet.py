@@ -41,8 +41,12 @@ DEFAULT_COVER_M = 1.2
 
 
 def sniff(head: bytes) -> bool:
+    """EPANET, not SWMM: both have [JUNCTIONS]; only SWMM has FLOW_UNITS,
+    [CONDUITS] or [SUBCATCHMENTS]."""
+    from .swmm import sniff as is_swmm
+
     text = head.decode("latin-1").upper()
-    return "[JUNCTIONS]" in text or ("[PIPES]" in text and "[CONDUITS]" not in text)
+    return ("[JUNCTIONS]" in text or "[PIPES]" in text) and not is_swmm(head)
 
 
 def _load(ctx: ConversionContext):

@@ -74,3 +74,14 @@ def dump_twin(path: Path) -> dict[str, list]:
         conn.close()
 
 
+def section(path, name):
+    """Rows of one [SECTION] of an .inp file, read independently of wntr."""
+    rows, inside = [], False
+    for line in path.read_text(encoding="latin-1").splitlines():
+        line = line.split(";")[0].strip()
+        if line.startswith("["):
+            inside = line.upper() == f"[{name}]"
+            continue
+        if inside and line:
+            rows.append(line.split())
+    return rows

@@ -61,6 +61,7 @@ def network_graph(store: TwinStore, network: str) -> nx.MultiGraph:
             data["length"] = length
             data["ends"] = (tuple(map(float, c[0])), tuple(map(float, c[-1])))
             data["start"], data["end"] = f.edge.start, f.edge.end  # undirected graph: keep order
+            data["type"] = f.type
             a = f.attributes
             size = a.get("diameter_mm") if a.get("diameter_mm") is not None else a.get("height_mm")
             data["half_height"] = float(size) / 2000.0 if size is not None else 0.0
@@ -110,8 +111,9 @@ def validate_network(g: nx.MultiGraph, *, tolerance: float = 0.05, max_depth: fl
       points (junction, bend, tee: see :data:`PASS_THROUGH_TYPES`); a manhole,
       valve, outfall, stub or service connection ends a line legitimately;
     * self loops: segments that start and end at the same node;
-    * duplicate segments: two or more segments joining the same two nodes
-      whose feature ids differ (same pipe surveyed twice?);
+    * duplicate segments: two or more segments of the same type joining the
+      same two nodes (the same pipe surveyed twice?); a weir or pump beside a
+      conduit is not a duplicate;
     * unplaced nodes: nodes whose position nobody gives;
     * components: the number of disconnected parts;
     * zero-length segments (shorter than ``tolerance``);
@@ -154,7 +156,8 @@ def validate_network(g: nx.MultiGraph, *, tolerance: float = 0.05, max_depth: fl
     for u, v, k in g.edges(keys=True):
         if u == v:
             continue
-        key = (u, v) if str(u) <= str(v) else (v, u)
+        # a weir or pump beside a conduit is a real parallel link: same type only
+        key = ((u, v) if str(u) <= str(v) else (v, u), g.edges[u, v, k].get("type") or "")
         pairs[key] += 1
         members.setdefault(key, []).append(k)
     dups = tuple(tuple(sorted(members[p])) for p, c in sorted(pairs.items()) if c > 1)

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from builders import dump_twin
+from builders import dump_twin, section
 
 import twin
 from converters import converter_for, import_file
@@ -12,19 +12,6 @@ from twin.network import network_graph, validate_network
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_models" / "epanet"
 NET3 = SAMPLES / "Net3.inp"
-
-
-def section(path, name):
-    """Rows of one [SECTION] of an .inp file, read independently of wntr."""
-    rows, inside = [], False
-    for line in path.read_text(encoding="latin-1").splitlines():
-        line = line.split(";")[0].strip()
-        if line.startswith("["):
-            inside = line.upper() == f"[{name}]"
-            continue
-        if inside and line:
-            rows.append(line.split())
-    return rows
 
 
 @pytest.fixture
@@ -77,14 +64,17 @@ def test_topology_and_isolation_with_reservoirs_as_sources(net3):
     assert "no valve" in r.note and "supply point" in r.note
 
 
-def test_epanet_needs_a_crs_and_swmm_is_not_mistaken_for_it(empty_twin, tmp_path):
+def test_epanet_needs_a_crs_and_other_inp_files_are_not_mistaken_for_it(empty_twin, tmp_path):
     before = dump_twin(empty_twin.path)
     with pytest.raises(twin.ImportFailedError, match="carry no CRS"):
         import_file(empty_twin, NET3)
     swmm = tmp_path / "storm.inp"
-    swmm.write_text("[TITLE]\nstorm\n[OPTIONS]\nFLOW_UNITS CFS\n[CONDUITS]\nC1 J1 J2 400 0.01\n")
-    with pytest.raises(twin.ConversionError, match="not recognised as any of EPANET"):
-        converter_for(swmm)
+    swmm.write_text("[TITLE]\nstorm\n[OPTIONS]\nFLOW_UNITS CFS\n[JUNCTIONS]\nJ1 10 2\n")
+    assert converter_for(swmm).name == "swmm"  # [JUNCTIONS] alone does not make EPANET
+    other = tmp_path / "other.inp"
+    other.write_text("[TITLE]\nsomething else\n")
+    with pytest.raises(twin.ConversionError, match="not recognised as any of EPANET.*SWMM"):
+        converter_for(other)
     assert dump_twin(empty_twin.path) == before
 
 

@@ -1,0 +1,62 @@
+"""SWMM models through swmmio: inverts, offsets, units, CRS from the title."""
+
+from pathlib import Path
+
+import pytest
+from builders import section
+
+import twin
+from converters import converter_for, import_file
+from twin.network import network_graph, validate_network
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_models" / "swmm"
+EX1 = SAMPLES / "Example1.inp"
+STATE = SAMPLES / "model_state_plane.inp"
+
+
+def test_registry_tells_swmm_from_epanet():
+    assert converter_for(EX1).name == "swmm"
+    assert converter_for(SAMPLES.parent / "epanet" / "Net3.inp").name == "epanet"
+
+
+def test_example1_counts_inverts_and_units(empty_twin):
+    res = import_file(empty_twin, EX1, crs="EPSG:2817")
+    assert res.skipped == 0
+    assert res.report["by_type"]["PipeSegment"] == len(section(EX1, "CONDUITS")) == 13
+    assert res.report["by_type"]["Manhole"] == len(section(EX1, "JUNCTIONS"))
+    assert res.report["source"]["units"] == "feet"  # FLOW_UNITS CFS
+    junctions = {r[0]: (float(r[1]), float(r[2])) for r in section(EX1, "JUNCTIONS")}
+    outfalls = {r[0]: float(r[1]) for r in section(EX1, "OUTFALLS")}
+    inverts = {**{k: v[0] for k, v in junctions.items()}, **outfalls}
+    xsec = {r[0]: float(r[2]) for r in section(EX1, "XSECTIONS")}
+    c = section(EX1, "CONDUITS")[0]  # name from to length roughness inoffset outoffset
+    pipe = empty_twin.get(f"swmm:Example1:link:{c[0]}")
+    (x0, y0, z0), (x1, y1, z1) = pipe.footprint.coords[0], pipe.footprint.coords[-1]
+    ft = 0.3048
+    assert z0 == pytest.approx((inverts[c[1]] + float(c[5]) + xsec[c[0]] / 2) * ft)
+    assert z1 == pytest.approx((inverts[c[2]] + float(c[6]) + xsec[c[0]] / 2) * ft)
+    assert pipe.attributes["diameter_mm"] == pytest.approx(xsec[c[0]] * ft * 1000)
+    assert pipe.attributes["length_m"] == pytest.approx(float(c[3]) * ft)
+    name, (inv, maxd) = next(iter(junctions.items()))
+    mh = empty_twin.get(f"swmm:Example1:node:{name}")
+    if maxd > 0:
+        assert mh.footprint.coords[0][2] == pytest.approx((inv + maxd) * ft)
+    rep = validate_network(network_graph(empty_twin, "PS:Example1"))
+    assert rep.components == 1 and rep.ok and not rep.against_slope
+
+
+def test_crs_from_title_and_real_findings(empty_twin, tmp_path):
+    store = twin.create_twin(tmp_path / "mo.gpkg", "EPSG:2817")
+    res = import_file(store, STATE)  # no --crs: the [TITLE] names EPSG:2817
+    assert res.report["source"]["crs_from"] == "[TITLE]"
+    assert res.report["by_type"]["Storage"] == len(section(STATE, "STORAGE")) == 13
+    rep = validate_network(network_graph(store, "PS:model_state_plane"))
+    assert rep.components == 1
+    deep = [store.get(i) for i in rep.too_deep]
+    assert deep  # the model has conduits more than 10 m below their rims
+    store.close()
+
+
+def test_swmm_without_crs_is_a_clear_error(empty_twin):
+    with pytest.raises(twin.ImportFailedError, match="carry no CRS; give it with --crs"):
+        import_file(empty_twin, EX1)
