@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 from pyproj import CRS
 
 from twin.model import Feature
@@ -34,6 +35,9 @@ class ConversionContext:
     progress: Callable[[int, int | None], None] = lambda done, total: None
     report: dict[str, Any] = field(default_factory=dict)
     strict: bool = False
+    #: ground height under ``(n, 2)`` plan points from the twin's terrain
+    #: (``nan`` where there is none); ``None`` when the twin has no terrain
+    ground: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 class Converter(Protocol):

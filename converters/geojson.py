@@ -23,7 +23,14 @@ features as follows:
   ``depth_m`` in the ``pipe_nodes`` layer become manhole cylinders.
 * **Topology**: ``start_node`` and ``end_node`` properties (node ids, same
   prefix) make the line an edge of its network (``network`` property, else
-  the layer's CJJ 61 code).
+  the layer's CJJ 61 code). GIS layers rarely carry node ids: with the
+  ``snap`` option (metres), line ends that lie within that distance of each
+  other become one node (``<prefix>:node:<n>``).
+* **Heights of 2D pipes**: a utility line without Z gets its heights from the
+  twin's terrain, minus its ``depth_m`` cover if given (``depth_source =
+  depth_m+terrain``) or the CJJ 61 default cover for its type
+  (``depth_source = assumed``); with no terrain under it, it stays 2D
+  (``depth_source = unknown``).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from typing import Any
 import numpy as np
 import shapely
 from pyproj import CRS
-from shapely.geometry import shape
+from shapely.geometry import LineString, shape
 from shapely.geometry.base import BaseGeometry
 
 from twin.attributes import TYPED_ATTRIBUTES, coerce_typed
@@ -98,6 +105,63 @@ def _check_lonlat(geom: BaseGeometry, fid: str) -> None:
             f"feature {fid!r}: coordinates such as ({c[0, 0]:.1f}, {c[0, 1]:.1f}) are not "
             "longitude/latitude, but the file declares no CRS; pass the file's CRS with --crs "
             "(e.g. --crs EPSG:4546)")
+
+
+def _drape(geom: BaseGeometry, layer: str, attrs: dict[str, Any], ctx: ConversionContext,
+           fid: str) -> BaseGeometry:
+    """Heights for a 2D utility line from the terrain (see the module docstring)."""
+    code = next((c for c, n in UTILITY_LAYER_BY_CODE.items() if n == layer), None)
+    if code is None or geom.geom_type != "LineString" or geom.has_z:
+        return geom
+    xy = shapely.get_coordinates(geom)
+    ground = ctx.ground(xy) if ctx.ground is not None else np.full(len(xy), np.nan)
+    if np.isnan(ground).any():
+        attrs["depth_source"] = "unknown"
+        return geom
+    d, h = attrs.get("diameter_mm"), attrs.get("height_mm")
+    half = (float(d) if d is not None else float(h) if h is not None else 0.0) / 2000.0
+    if attrs.get("depth_m") is not None:
+        cover = float(coerce_typed("depth_m", attrs["depth_m"], fid))
+        attrs["depth_source"] = "depth_m+terrain"
+    else:
+        cover = _default_cover(code)
+        attrs["depth_source"] = "assumed"
+    return LineString(np.column_stack([xy, ground - cover - half]))
+
+
+def _default_cover(code: str) -> float:
+    from .survey import load_profile
+
+    return load_profile("cjj61").default_depth_m.get(code, 1.0)
+
+
+def _snap_edges(feats: list[Feature], tolerance: float, prefix: str) -> list[Feature]:
+    """Give lines without topology start and end nodes from their snapped ends."""
+    import dataclasses
+
+    import networkx as nx
+
+    idx = [k for k, f in enumerate(feats) if f.edge is None and f.footprint is not None
+           and f.footprint.geom_type == "LineString" and f.layer in UTILITY_LAYER_BY_CODE.values()]
+    if not idx:
+        return feats
+    ends = np.array([[shapely.get_coordinates(feats[k].footprint)[i] for i in (0, -1)]
+                     for k in idx]).reshape(-1, 2)
+    pts = shapely.points(ends)
+    left, right = shapely.STRtree(pts).query(pts, predicate="dwithin", distance=tolerance)
+    g = nx.Graph()
+    g.add_nodes_from(range(len(ends)))
+    g.add_edges_from(zip(left.tolist(), right.tolist()))
+    node_of = np.empty(len(ends), np.int64)
+    for n, comp in enumerate(sorted(nx.connected_components(g), key=min)):
+        node_of[list(comp)] = n
+    out = list(feats)
+    for j, k in enumerate(idx):
+        f = feats[k]
+        network = str(f.attributes.get("network") or f.layer)
+        out[k] = dataclasses.replace(f, edge=Edge(network, f"{prefix}:node:{node_of[2 * j]}",
+                                                  f"{prefix}:node:{node_of[2 * j + 1]}"))
+    return out
 
 
 def _meshes(layer: str, geom: BaseGeometry, attrs: dict[str, Any], base_z: Any,
@@ -199,6 +263,20 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     ctx.report["source_crs"] = src.name
     ctx.report["features_in_file"] = len(items)
     geographic = src.is_geographic
+    snap = ctx.options.get("snap")
+    if snap is not None:
+        snap = float(snap)
+        if not snap >= 0:
+            raise ConversionError(f"{path}: snap tolerance {snap!r} must be >= 0 metres")
+        feats = list(_features(ctx, items, prefix, default_layer, default_type, src, geographic,
+                               path))
+        ctx.report["snap_m"] = snap
+        yield from _snap_edges(feats, snap, prefix)
+        return
+    yield from _features(ctx, items, prefix, default_layer, default_type, src, geographic, path)
+
+
+def _features(ctx, items, prefix, default_layer, default_type, src, geographic, path):
     total = len(items)
     for i, item in enumerate(items):
         if i % 500 == 0:
@@ -249,6 +327,7 @@ def _feature(item: Any, i: int, sid: str, prefix: str, default_layer: str | None
             attrs[key] = coerce_typed(key, attrs[key], fid)
     if layer in UTILITY_LAYER_BY_CODE.values() and "network" not in attrs:
         attrs["network"] = next(c for c, n in UTILITY_LAYER_BY_CODE.items() if n == layer)
+    geom = _drape(geom, layer, attrs, ctx, fid)
     meshes = _meshes(layer, geom, attrs, props.get("base_z"), fid)
     edge = None
     if props.get("start_node") is not None and props.get("end_node") is not None:

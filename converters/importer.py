@@ -11,6 +11,7 @@ from typing import Any
 from twin.crs import parse_crs
 from twin.errors import ConversionError, ImportFailedError
 from twin.store.base import TwinStore
+from twin.terrain import TerrainSampler
 
 from .base import ConversionContext
 from .registry import converter_for
@@ -54,9 +55,11 @@ def import_file(
                 raise ConversionError(f"{p}: element {source_id!r}: {reason}", source=str(p))
             batch.skip(source_id, reason)
 
+        terrain = TerrainSampler(store)
         ctx = ConversionContext(
             twin_crs=store.crs, source=p, source_crs=src_crs, options=dict(options or {}),
             skip=skip, progress=progress or (lambda d, t: None), strict=strict,
+            ground=terrain.heights if terrain.available else None,
         )
         batch.add(spec.run(ctx))
         batch.report["source"] = ctx.report

@@ -166,12 +166,14 @@ def layers(path: str, add_name: str | None, title: str | None, group: str, colou
               help="Survey tables: the point table that goes with a line table.")
 @click.option("--profile", default=None,
               help="Survey tables: field-mapping profile, 'cjj61' (default) or a .toml file.")
+@click.option("--snap", type=float, default=None, metavar="METRES",
+              help="GIS line layers: join line ends closer than this into network nodes.")
 @click.option("--replace", is_flag=True, help="Replace features whose ids already exist.")
 @click.option("--strict", is_flag=True, help="Fail on the first element that cannot be converted.")
 @click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
 def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | None,
             layer: str | None, id_prefix: str | None, points: str | None, profile: str | None,
-            replace: bool, strict: bool, as_json: bool) -> None:
+            snap: float | None, replace: bool, strict: bool, as_json: bool) -> None:
     """Import source files into a twin, each as one transaction (batch).
 
     A file that fails leaves the twin exactly as it was; elements that cannot
@@ -180,7 +182,7 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
     from converters import import_file
 
     options = {k: v for k, v in (("layer", layer), ("id_prefix", id_prefix), ("points", points),
-                                 ("profile", profile)) if v}
+                                 ("profile", profile), ("snap", snap)) if v is not None}
     results = []
     with twin.open_twin(twin_path) as store, Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
