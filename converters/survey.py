@@ -9,7 +9,10 @@ tables' column names to these fields; the CJJ 61 profile is the default.
 
 Import the lines table and name the points table with the ``points`` option
 (``twin import lines.csv --points points.csv --crs EPSG:4546``); a table with no
-start/end columns is imported as points only. Tables are CSV (UTF-8 or GBK).
+start/end columns is imported as points only. Tables are CSV (UTF-8 or GBK) or
+GeoPackage / Shapefile layers, or attribute-only ``.dbf`` tables (the CRS of
+either table is used unless ``--crs`` is given; point geometries stand in for
+missing coordinate columns).
 
 3D reconstruction of each line end, in this order (``depth_source``):
 
@@ -88,8 +91,47 @@ def load_profile(name_or_path: str | None) -> Profile:
         node_types=dict(doc.get("node_types", {})))
 
 
+GIS_TABLES = (".gpkg", ".shp", ".dbf")
+
+
+def read_gis_table(path: Path, layer: str | None = None
+                   ) -> tuple[list[str], list[dict[str, str]], Any]:
+    """Header, rows and CRS of a GeoPackage or Shapefile layer (through GDAL).
+
+    Point geometries also give ``easting``/``northing`` columns, used when the
+    table has no coordinate columns of its own.
+    """
+    import pyogrio
+    import shapely
+
+    try:
+        meta, _fids, geoms, fields = pyogrio.raw.read(str(path), layer=layer)
+    except Exception as exc:  # noqa: BLE001 - GDAL errors come in many kinds
+        raise ConversionError(f"{path}: cannot be read as a GIS table: {exc}",
+                              source=str(path)) from None
+    names = [str(n) for n in meta["fields"]]
+    n = len(fields[0]) if len(fields) else (len(geoms) if geoms is not None else 0)
+    if n > MAX_ROWS:
+        raise ConversionError(f"{path}: more than {MAX_ROWS} rows", source=str(path))
+    cols = [[("" if v is None or (isinstance(v, float) and np.isnan(v)) else
+              (str(int(v)) if isinstance(v, float) and v.is_integer() and name.lower() not in
+               ("x", "y") else str(v))) for v in col] for name, col in zip(names, fields)]
+    header = list(names)
+    if geoms is not None and len(geoms):
+        g = shapely.from_wkb(geoms)
+        if np.all(shapely.get_type_id(g[~shapely.is_missing(g)]) == 0):  # points
+            xy = shapely.get_coordinates(g)
+            header += ["easting", "northing"]
+            cols += [[repr(float(v)) for v in xy[:, 0]], [repr(float(v)) for v in xy[:, 1]]]
+    rows = [{h: col[k] for h, col in zip(header, cols)} for k in range(n)]
+    return header, rows, meta.get("crs")
+
+
 def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """Header and rows of a CSV table (UTF-8 with or without BOM, else GB 18030)."""
+    if path.suffix.lower() in GIS_TABLES:
+        header, rows, _crs = read_gis_table(path)
+        return header, rows
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise ConversionError(f"{path}: {size} bytes is more than a table may have",
@@ -183,12 +225,20 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     profile = load_profile(ctx.options.get("profile"))
     ctx.report["profile"] = profile.name
     src_crs = ctx.source_crs
+    for table in (ctx.source, Path(ctx.options["points"]) if ctx.options.get("points") else None):
+        if src_crs is None and table is not None and table.suffix.lower() in GIS_TABLES:
+            from twin.crs import parse_crs
+
+            crs_text = read_gis_table(table)[2]
+            if crs_text:
+                src_crs = parse_crs(crs_text, what=f"{table.name} CRS")
+                ctx.report["crs_from"] = f"file {table.name}"
     if src_crs is None:
         raise ConversionError(
             f"{ctx.source}: survey tables carry no CRS; give it with --crs (e.g. EPSG:4546)",
             source=str(ctx.source))
     ctx.report["source_crs"] = src_crs.name
-    ctx.report["crs_from"] = "option"
+    ctx.report.setdefault("crs_from", "option")
     prefix = ctx.options.get("id_prefix") or "survey"
     header, rows = read_table(ctx.source)
     line_cols = _columns(header, profile.lines)
@@ -378,7 +428,8 @@ def _segment(prefix, sid, row, cols, points, profile) -> tuple[Feature, list[str
 
 
 CONVERTERS = (
-    ConverterSpec(name=NAME, version=VERSION, format="pipeline survey table (CSV)",
-                  extensions=(".csv",), run=convert,
+    ConverterSpec(name=NAME, version=VERSION,
+                  format="pipeline survey table (CSV, GeoPackage, Shapefile)",
+                  extensions=(".csv", ".gpkg", ".shp", ".dbf"), run=convert,
                   description="CJJ 61 or profile-mapped survey point and line tables"),
 )

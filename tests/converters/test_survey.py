@@ -188,3 +188,41 @@ def test_topology_checks_find_deliberate_errors(empty_twin, tmp_path):
     # WS1 is a manhole (a real end); WS6 and WS7 are bare points with one pipe each
     assert rep.dangling_ends == ("survey:WS6", "survey:WS7")
     assert not rep.ok
+
+
+@pytest.mark.parametrize("driver, suffix, table", [("GPKG", ".gpkg", ".gpkg"),
+                                                   ("ESRI Shapefile", ".shp", ".dbf")])
+def test_survey_tables_from_gis_files(empty_twin, tmp_path, driver, suffix, table):
+    """The same survey as GIS layers: CRS from the file, points from geometry."""
+    import numpy as np
+    import pyogrio
+    import shapely
+
+    pts = read_gbk(SURVEY / "points.csv")
+    lines = read_gbk(SURVEY / "lines.csv")
+    geom = shapely.to_wkb(shapely.points([[float(p["Y"]), float(p["X"])] for p in pts]))
+    p_path, l_path = tmp_path / f"pts{suffix}", tmp_path / f"lns{table}"
+    # shapefile field names are at most 10 bytes: keep the short English ones
+    pyogrio.raw.write(str(p_path), geom, [np.array([p["点号"] for p in pts], dtype=object),
+                                          np.array([float(p["地面高程"]) for p in pts])],
+                      ["point_id", "ground_z"], driver=driver, crs="EPSG:4546",
+                      geometry_type="Point")
+    cols = {"start": "起点号", "end": "终点号", "code": "管线类型", "size": "管径",
+            "start_dept": "起点埋深", "end_depth": "终点埋深"}
+    pyogrio.raw.write(str(l_path), None, [np.array([r[c] for r in lines], dtype=object)
+                                          for c in cols.values()], list(cols),
+                      driver=driver, geometry_type=None)
+    profile = tmp_path / "short.toml"
+    profile.write_text('name = "short"\n[points]\nid = ["point_id"]\nground_z = ["ground_z"]\n'
+                       'easting = ["easting"]\nnorthing = ["northing"]\n[lines]\n'
+                       'start = ["start"]\nend = ["end"]\ncode = ["code"]\nsize = ["size"]\n'
+                       'start_depth = ["start_dept"]\nend_depth = ["end_depth"]\n'
+                       '[depth_reference]\nWS = "invert"\ndefault = "top"\n')
+    res = import_file(empty_twin, l_path, options={"points": str(p_path),
+                                                   "profile": str(profile)})
+    assert res.report["source"]["crs_from"] == f"file pts{suffix}"  # the lines have none
+    assert res.features == len(pts) + len(lines) and res.skipped == 0
+    row = pts[0]
+    node = empty_twin.get(f"survey:{row['点号']}")
+    assert node.footprint.coords[0] == pytest.approx(
+        (float(row["Y"]), float(row["X"]), float(row["地面高程"])))
