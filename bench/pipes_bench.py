@@ -27,7 +27,11 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from twin.analysis.clearance import _find_rule, _z_at, check_clearances, load_rules  # noqa: E402
+from twin.analysis.clearance import (  # noqa: E402
+    check_clearances,
+    check_clearances_naive,
+    load_rules,
+)
 from twin.analysis.segments import SegmentTable  # noqa: E402
 from twin.geometry import circle_profile, rect_profile, sweep_segments  # noqa: E402
 
@@ -87,33 +91,6 @@ def synthetic_network(target: int, pitch: float = 120.0, seed: int = 3) -> Segme
     return SegmentTable(**arr)
 
 
-def naive(seg: SegmentTable, rules) -> set:
-    """Every pair, no index: the baseline."""
-    out = set()
-    lines = seg.lines
-    for i in range(len(seg)):
-        for j in range(i + 1, len(seg)):
-            if {seg.start[i], seg.end[i]} & {seg.start[j], seg.end[j]}:
-                continue
-            if shapely.intersects(lines[i], lines[j]):
-                found = _find_rule(rules, "vertical", seg, i, j)
-                if found is None:
-                    continue
-                pt = shapely.intersection(lines[i], lines[j])
-                clear = abs(_z_at(lines[i], pt) - _z_at(lines[j], pt)) - seg.half_height[i] \
-                    - seg.half_height[j]
-                if clear < found[0].min_m:
-                    out.add(("vertical", seg.ids[i], seg.ids[j]))
-            else:
-                found = _find_rule(rules, "horizontal", seg, i, j)
-                if found is None:
-                    continue
-                d = shapely.distance(lines[i], lines[j]) - seg.half_width[i] - seg.half_width[j]
-                if d < found[0].min_m:
-                    out.add(("horizontal", seg.ids[i], seg.ids[j]))
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--segments", type=int, default=100_000)
@@ -150,7 +127,7 @@ def main() -> None:
     idx = {(v.kind, v.a, v.b) for v in check_clearances(sub, rules=rules)}
     t_idx = time.perf_counter() - t
     t = time.perf_counter()
-    base = naive(sub, rules)
+    base = check_clearances_naive(sub, rules)
     t_naive = time.perf_counter() - t
     if idx != base:
         raise SystemExit(f"indexed and naive checks disagree: {len(idx)} vs {len(base)}")

@@ -313,3 +313,38 @@ def check_clearances(seg: SegmentTable, *, buildings: list | None = None,
                                  rule.min_m, f"{rule.id} {rule.ref}", rule.source,
                                  (round(p1[0], 3), round(p1[1], 3))))
     return out
+
+
+def check_clearances_naive(seg: SegmentTable, rules: RuleSet | None = None
+                           ) -> set[tuple[str, str, str]]:
+    """Reference check between pipes: every pair, no index, one at a time.
+
+    Quadratic: only for verifying :func:`check_clearances` on small sets
+    (tests, benchmarks). Returns ``{(kind, a, b)}`` for the pipe-to-pipe
+    violations.
+    """
+    rules = rules or load_rules()
+    out: set[tuple[str, str, str]] = set()
+    lines = seg.lines
+    for i in range(len(seg)):
+        for j in range(i + 1, len(seg)):
+            if {seg.start[i], seg.end[i]} & {seg.start[j], seg.end[j]} - {""}:
+                continue
+            if shapely.intersects(lines[i], lines[j]):
+                found = _find_rule(rules, "vertical", seg, i, j)
+                if found is None or not (lines[i].has_z and lines[j].has_z):
+                    continue
+                pt = shapely.intersection(lines[i], lines[j])
+                pt = pt if pt.geom_type == "Point" else shapely.get_parts(pt)[0].centroid
+                clear = abs(_z_at(lines[i], pt) - _z_at(lines[j], pt)) - seg.half_height[i] \
+                    - seg.half_height[j]
+                if clear < found[0].min_m:
+                    out.add(("vertical", str(seg.ids[i]), str(seg.ids[j])))
+            else:
+                found = _find_rule(rules, "horizontal", seg, i, j)
+                if found is None:
+                    continue
+                d = shapely.distance(lines[i], lines[j]) - seg.half_width[i] - seg.half_width[j]
+                if d < found[0].min_m:
+                    out.add(("horizontal", str(seg.ids[i]), str(seg.ids[j])))
+    return out

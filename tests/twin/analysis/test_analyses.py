@@ -8,7 +8,7 @@ from shapely.geometry import LineString, box
 
 import twin
 from twin.analysis.ageing import age_bands, renewal_list
-from twin.analysis.clearance import check_clearances, load_rules
+from twin.analysis.clearance import check_clearances, check_clearances_naive, load_rules
 from twin.analysis.isolation import isolate, isolation_for
 from twin.analysis.segments import load_segments
 from twin.analysis.statistics import network_statistics
@@ -143,38 +143,9 @@ def test_spatial_index_finds_the_same_pairs_as_all_pairs(demo_twin, tmp_path):
         s = load_segments(store, bbox=(558380, 4520300, 558900, 4520800))
     rules = load_rules(strict)
     v = {(x.kind, x.a, x.b) for x in check_clearances(s, rules=rules)}
-    lines = s.lines
-    n = len(s)
-    reach = max(rules.max_distance("horizontal"), rules.max_distance("vertical")) + \
-        2 * max(s.half_width.max(), s.half_height.max())
-    brute = set()
-    for i in range(n):
-        d = shapely.distance(lines[i], lines[i + 1:])
-        for k in np.flatnonzero(d <= reach):
-            brute.add((i, i + 1 + k))
-    assert n > 300 and len(brute) > 100
-    # the all-pairs scan, with the same rules, finds exactly the same violations
-    from twin.analysis.clearance import _find_rule, _z_at
-
-    naive = set()
-    for i, j in brute:
-        if {s.start[i], s.end[i]} & {s.start[j], s.end[j]}:
-            continue
-        if shapely.intersects(lines[i], lines[j]):
-            found = _find_rule(rules, "vertical", s, i, j)
-            if found is None:
-                continue
-            pt = shapely.intersection(lines[i], lines[j])
-            pt = pt if pt.geom_type == "Point" else shapely.get_parts(pt)[0].centroid
-            clear = abs(_z_at(lines[i], pt) - _z_at(lines[j], pt)) - s.half_height[i] - \
-                s.half_height[j]
-            if clear < found[0].min_m:
-                naive.add(("vertical", s.ids[i], s.ids[j]))
-        else:
-            found = _find_rule(rules, "horizontal", s, i, j)
-            d = shapely.distance(lines[i], lines[j]) - s.half_width[i] - s.half_width[j]
-            if found is not None and d < found[0].min_m:
-                naive.add(("horizontal", s.ids[i], s.ids[j]))
+    # the all-pairs reference, with the same rules, finds exactly the same violations
+    naive = check_clearances_naive(s, rules)
+    assert len(s) > 300
     assert v == naive
     kinds = [k for k, _, _ in v]
     assert kinds.count("vertical") > 20 and kinds.count("horizontal") > 20
