@@ -178,6 +178,13 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
 
     A file that fails leaves the twin exactly as it was; elements that cannot
     be converted are skipped, counted and listed (unless --strict).
+
+    \b
+    Formats (by extension, .inp and .xml also by content):
+      .geojson              GIS layers (layer/utility properties, --layer, --snap)
+      .csv .gpkg .shp .dbf  pipeline survey tables (--points, --profile cjj61)
+      .inp                  EPANET water models, SWMM sewer models
+      .xml                  LandXML 1.2 / Inframodel pipe networks
     """
     from converters import import_file
 
