@@ -80,7 +80,9 @@ _CORE_COLUMNS = (
 )
 _ALL_COLUMNS = _CORE_COLUMNS + _TYPED
 _SELECT_COLUMNS = ", ".join(f"f.{c}" for c in _ALL_COLUMNS) + ", e.network, e.start_node, e.end_node"
-_FROM_FEATURES = "twin_features f LEFT JOIN twin_edges e ON e.fid = f.fid"
+_EDGE_JOIN = "LEFT JOIN twin_edges e ON e.fid = f.fid"
+_FROM_FEATURES = f"twin_features f {_EDGE_JOIN}"
+_FROM_RTREE = f"twin_rtree r JOIN twin_features f ON f.fid = r.id {_EDGE_JOIN}"
 _CORE_FIELD_SQL = {
     "id": "f.feature_id", "layer": "f.layer", "type": "f.type", "name": "f.name",
     "parent": "f.parent_id", "lod": "f.lod", "batch": "f.batch_id",
@@ -180,9 +182,9 @@ def _encode_meshes(meshes: list[Mesh]) -> list[tuple]:
     label_json: dict[tuple, str | None] = {}
     out = []
     for k, m in enumerate(meshes):
-        lj = label_json.get(m.labels)
-        if lj is None and m.labels not in label_json:
-            lj = label_json[m.labels] = json.dumps(list(m.labels)) if m.labels else None
+        if m.labels not in label_json:
+            label_json[m.labels] = json.dumps(list(m.labels)) if m.labels else None
+        lj = label_json[m.labels]
         fl = m.face_labels.astype("<i2").tobytes() if m.face_labels is not None else None
         o = mins[k]
         out.append((int(nv[k]), int(nf[k]), float(o[0]), float(o[1]), float(o[2]),
@@ -590,8 +592,7 @@ class GeoPackageStore(TwinStore):
             bx = q.within.bounds
             box = (bx[0], bx[1], None, bx[2], bx[3], None)
         if box is not None:
-            src = ("twin_rtree r JOIN twin_features f ON f.fid = r.id "
-                   "LEFT JOIN twin_edges e ON e.fid = f.fid")
+            src = _FROM_RTREE
             where.append("r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?")
             params += [box[3], box[0], box[4], box[1]]
             where.append("f.xmin <= ? AND f.xmax >= ? AND f.ymin <= ? AND f.ymax >= ?")
@@ -835,23 +836,24 @@ class _GpkgBatchWriter(BatchWriter):
         n = 0
         pending: Future | None = None
         chunk: list[Feature] = []
+
+        def submit(part: list[Feature]) -> None:
+            nonlocal pending, n
+            prepared = self._prepare(part)
+            if pending is not None:
+                pending.result()  # the previous chunk is written (or its error raised)
+            pending = pool.submit(self._write, prepared)
+            n += len(part)
+
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="twin-writer") as pool:
             try:
                 for feat in features:
                     chunk.append(feat)
                     if len(chunk) >= _CHUNK:
-                        prepared = self._prepare(chunk)
-                        if pending is not None:
-                            pending.result()
-                        pending = pool.submit(self._write, prepared)
-                        n += len(chunk)
+                        submit(chunk)
                         chunk = []
                 if chunk:
-                    prepared = self._prepare(chunk)
-                    if pending is not None:
-                        pending.result()
-                    pending = pool.submit(self._write, prepared)
-                    n += len(chunk)
+                    submit(chunk)
                 if pending is not None:
                     pending.result()
                     pending = None
@@ -998,7 +1000,8 @@ class _GpkgBatchWriter(BatchWriter):
         _update_contents_extents(conn)
         if self.store.origin is None and self.count:
             b = conn.execute("SELECT MIN(xmin), MIN(ymin), MIN(zmin), MAX(xmax), MAX(ymax) "
-                             "FROM twin_features WHERE batch_id = ?", (self.id,)).fetchone()
+                             "FROM twin_features WHERE fid BETWEEN ? AND ?",
+                             (self.first_fid, self.next_fid - 1)).fetchone()
             origin = [round((b[0] + b[3]) / 2, -2), round((b[1] + b[4]) / 2, -2),
                       round(b[2], 0) if b[2] is not None else 0.0]
             conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'origin'",
