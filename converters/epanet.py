@@ -29,7 +29,7 @@ from shapely.geometry import LineString, Point
 
 from twin.crs import transform_xyz
 from twin.errors import ConversionError
-from twin.geometry import circle_profile, polyline_pipe
+from twin.geometry import circle_profile, graded_polyline, polyline_pipe
 from twin.model import Edge, Feature
 
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
@@ -131,9 +131,10 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         r = dia / 2 if dia > 0 else 0.05
         za, zb = pos[a][2] - DEFAULT_COVER_M - r, pos[b][2] - DEFAULT_COVER_M - r
         plan = np.vstack([pos[a][:2], mid, pos[b][:2]])
-        seglen = np.hypot(*np.diff(plan, axis=0).T)
-        frac = np.concatenate([[0.0], np.cumsum(seglen)]) / max(seglen.sum(), 1e-9)
-        z = za + frac * (zb - za)
+        coords, plan_len = graded_polyline(plan, za, zb)
+        if plan_len == 0:
+            ctx.skip(name, f"link {name!r} has zero length in plan")
+            continue
         ltype = link.link_type  # Pipe, Pump, Valve (or a valve subtype)
         ftype = "PipeSegment" if ltype == "Pipe" else ("Pump" if ltype == "Pump" else "Valve")
         attrs = {"network": network, "depth_source": "assumed"}
@@ -146,16 +147,12 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         elif ftype == "Valve":
             attrs["valve_type"] = str(getattr(link, "valve_type", ""))
         meshes = {}
-        if np.all(np.isfinite(z)):
-            coords = np.column_stack([plan, z])
+        if np.all(np.isfinite(coords)):
             line = LineString(coords)
-            if seglen.sum() > 0 and dia > 0:
+            if dia > 0:
                 meshes["1"] = polyline_pipe(coords, circle_profile(r, 8))
-        else:
+        else:  # a reservoir end without elevation: heights unknown
             line = LineString(plan)
-        if seglen.sum() == 0:
-            ctx.skip(name, f"link {name!r} has zero length in plan")
-            continue
         yield Feature(id=f"{prefix}:link:{name}", layer="water_supply", type=ftype,
                       footprint=line, attributes=attrs, meshes=meshes, source_id=name,
                       edge=Edge(network, f"{prefix}:node:{a}", f"{prefix}:node:{b}"))

@@ -35,7 +35,7 @@ from shapely.geometry import LineString, Point
 
 from twin.crs import parse_crs, transform_xyz
 from twin.errors import ConversionError
-from twin.geometry import circle_profile, cylinder, polyline_pipe, rect_profile
+from twin.geometry import circle_profile, cylinder, graded_polyline, polyline_pipe, rect_profile
 from twin.layers import UTILITY_LAYER_BY_CODE
 from twin.model import Edge, Feature
 
@@ -188,9 +188,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         if len(mid):
             mid = transform_xyz(src, ctx.twin_crs, mid, source=str(path))[:, :2]
         plan = np.vstack([pos[a], mid, pos[b]]) if len(mid) else np.array([pos[a], pos[b]])
-        seg = np.hypot(*np.diff(plan, axis=0).T)
-        frac = np.concatenate([[0.0], np.cumsum(seg)]) / max(seg.sum(), 1e-9)
-        return np.column_stack([plan, za + frac * (zb - za)]), float(seg.sum())
+        return graded_polyline(plan, za, zb)
 
     for name, row in conduits:
         done += 1

@@ -182,6 +182,25 @@ def polyline_pipe(coords: np.ndarray, profile: np.ndarray) -> Mesh:
     return Mesh(verts.reshape(-1, 3), all_faces)
 
 
+def graded_polyline(plan: np.ndarray, z_start: float, z_end: float
+                    ) -> tuple[np.ndarray, float]:
+    """A 3D centreline along the plan polyline ``(n, 2)``, its height graded
+    linearly by plan distance from ``z_start`` to ``z_end`` (a pipe laid at
+    constant slope between its two ends).
+
+    Returns
+    -------
+    coords : (n, 3) float
+    plan_length : float
+        Zero for a degenerate line (all points equal in plan).
+    """
+    p = np.asarray(plan, float).reshape(-1, 2)
+    seg = np.hypot(*np.diff(p, axis=0).T)
+    length = float(seg.sum())
+    frac = np.concatenate([[0.0], np.cumsum(seg)]) / max(length, 1e-9)
+    return np.column_stack([p, z_start + frac * (z_end - z_start)]), length
+
+
 def cylinder(centre_xy: tuple[float, float], z0: float, z1: float, radius: float,
              sides: int = 16) -> Mesh:
     """A closed vertical cylinder (manholes, chambers) from ``z0`` up to ``z1``."""

@@ -94,3 +94,13 @@ def test_surface_mesh_keeps_vertex_heights():
 def test_extrude_refuses_top_below_base():
     with pytest.raises(ValueError, match="top must be above base"):
         extrude_footprint(box(0, 0, 1, 1), 5, 5)
+
+
+def test_graded_polyline_slopes_by_plan_distance():
+    from twin.geometry import graded_polyline
+
+    coords, length = graded_polyline(np.array([[0, 0], [30, 0], [30, 10]]), 10.0, 6.0)
+    assert length == 40.0
+    np.testing.assert_allclose(coords[:, 2], [10.0, 7.0, 6.0])
+    _, zero = graded_polyline(np.array([[5, 5], [5, 5]]), 1.0, 2.0)
+    assert zero == 0.0
