@@ -35,8 +35,10 @@ features as follows:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -130,9 +132,15 @@ def _drape(geom: BaseGeometry, layer: str, attrs: dict[str, Any], ctx: Conversio
 
 
 def _default_cover(code: str) -> float:
+    return _cjj61_covers().get(code, 1.0)
+
+
+@functools.lru_cache(maxsize=1)
+def _cjj61_covers() -> MappingProxyType:
+    """The CJJ 61 default covers, read from the shipped profile once (not per feature)."""
     from .survey import load_profile
 
-    return load_profile("cjj61").default_depth_m.get(code, 1.0)
+    return MappingProxyType(dict(load_profile("cjj61").default_depth_m))
 
 
 def _snap_edges(feats: list[Feature], tolerance: float, prefix: str) -> list[Feature]:
