@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from shapely.geometry import LineString, Point
 
-from twin.crs import transform_xyz
+from twin.crs import parse_crs, transform_xyz
 from twin.errors import ConversionError, GeometryError
 from twin.geometry import circle_profile, cylinder, polyline_pipe, rect_profile
 from twin.layers import layer_for_utility_code
@@ -127,11 +127,11 @@ def read_gis_table(path: Path, layer: str | None = None
     return header, rows, meta.get("crs")
 
 
-def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """Header and rows of a CSV table (UTF-8 with or without BOM, else GB 18030)."""
+def read_table(path: Path) -> tuple[list[str], list[dict[str, str]], Any]:
+    """Header, rows and CRS (``None`` for CSV) of a table: CSV (UTF-8 with or
+    without BOM, else GB 18030) or a GIS layer (:func:`read_gis_table`)."""
     if path.suffix.lower() in GIS_TABLES:
-        header, rows, _crs = read_gis_table(path)
-        return header, rows
+        return read_gis_table(path)
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise ConversionError(f"{path}: {size} bytes is more than a table may have",
@@ -159,7 +159,7 @@ def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
             raise ConversionError(f"{path}: more than {MAX_ROWS} rows", source=str(path))
         rows.append({(key or "").strip(): (val or "").strip() for key, val in row.items()
                      if key is not None})
-    return header, rows
+    return header, rows, None
 
 
 def _columns(header: list[str], mapping: dict[str, list[str]]) -> dict[str, str]:
@@ -224,23 +224,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     """Yield the nodes and pipe segments of one survey (see the module docstring)."""
     profile = load_profile(ctx.options.get("profile"))
     ctx.report["profile"] = profile.name
-    src_crs = ctx.source_crs
-    for table in (ctx.source, Path(ctx.options["points"]) if ctx.options.get("points") else None):
-        if src_crs is None and table is not None and table.suffix.lower() in GIS_TABLES:
-            from twin.crs import parse_crs
-
-            crs_text = read_gis_table(table)[2]
-            if crs_text:
-                src_crs = parse_crs(crs_text, what=f"{table.name} CRS")
-                ctx.report["crs_from"] = f"file {table.name}"
-    if src_crs is None:
-        raise ConversionError(
-            f"{ctx.source}: survey tables carry no CRS; give it with --crs (e.g. EPSG:4546)",
-            source=str(ctx.source))
-    ctx.report["source_crs"] = src_crs.name
-    ctx.report.setdefault("crs_from", "option")
-    prefix = ctx.options.get("id_prefix") or "survey"
-    header, rows = read_table(ctx.source)
+    header, rows, file_crs = read_table(ctx.source)
     line_cols = _columns(header, profile.lines)
     is_lines = "start" in line_cols and "end" in line_cols
     points_path = ctx.options.get("points")
@@ -249,10 +233,22 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
             raise ConversionError(
                 f"{ctx.source}: a line table needs its point table: give it with --points",
                 source=str(ctx.source))
-        p_header, p_rows = read_table(Path(points_path))
         p_source = Path(points_path)
+        p_header, p_rows, p_crs = read_table(p_source)
     else:
-        p_header, p_rows, p_source = header, rows, ctx.source
+        p_header, p_rows, p_crs, p_source = header, rows, None, ctx.source
+    src_crs = ctx.source_crs
+    for table, crs_text in ((ctx.source, file_crs), (p_source, p_crs)):
+        if src_crs is None and crs_text:
+            src_crs = parse_crs(crs_text, what=f"{table.name} CRS")
+            ctx.report["crs_from"] = f"file {table.name}"
+    if src_crs is None:
+        raise ConversionError(
+            f"{ctx.source}: survey tables carry no CRS; give it with --crs (e.g. EPSG:4546)",
+            source=str(ctx.source))
+    ctx.report["source_crs"] = src_crs.name
+    ctx.report.setdefault("crs_from", "option")
+    prefix = ctx.options.get("id_prefix") or "survey"
     pcols = _columns(p_header, profile.points)
     missing = [f for f in ("id", "easting", "northing") if f not in pcols]
     if missing:
