@@ -12,22 +12,32 @@ feature (manhole, valve, junction) or a centreline end gives one.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
 import shapely
 
+from .model import Feature
 from .query import Query
 from .store.base import TwinStore
+
+
+def features_by_id(store: TwinStore, ids: list[str], chunk: int = 500) -> Iterator[Feature]:
+    """The features of ``ids`` that exist, queried a chunk at a time."""
+    for i in range(0, len(ids), chunk):
+        yield from store.query(Query(ids=tuple(ids[i:i + chunk])))
 
 
 def network_graph(store: TwinStore, network: str) -> nx.MultiGraph:
     """The topology of ``network`` (e.g. ``"RL"`` or a model's network name).
 
-    Node attributes: ``pos`` ``(x, y, z)`` when known, ``feature`` (the node
-    feature id when one exists). Edge keys are feature ids; edge attributes:
-    ``feature``, ``length`` (3D centreline length in metres, when known).
+    Node attributes: ``pos`` ``(x, y, z)`` when known; ``type`` for nodes that
+    are features; for point features also ``feature`` and ``ground`` (their Z). Edge keys are feature ids;
+    edge attributes: ``feature``, ``type``, ``attributes``, ``geometry``,
+    ``start``/``end`` (the feature's own direction), and for centrelines
+    ``length`` (3D where known), ``ends`` and ``half_height``.
     """
     g = nx.MultiGraph(network=network)
     seg_ids: list[str] = []
@@ -37,36 +47,36 @@ def network_graph(store: TwinStore, network: str) -> nx.MultiGraph:
     if not seg_ids:
         return g
     # node features that carry the node ids
-    node_ids = list(g.nodes)
-    for i in range(0, len(node_ids), 500):
-        for f in store.query(Query(ids=tuple(node_ids[i:i + 500]))):
-            if f.footprint is not None and f.footprint.geom_type == "Point":
-                c = shapely.get_coordinates(f.footprint, include_z=True)[0]
-                g.nodes[f.id]["pos"] = tuple(float(v) for v in c)
-                g.nodes[f.id]["feature"] = f.id
-                g.nodes[f.id]["type"] = f.type
-                if f.footprint.has_z:  # node features stand on the ground
-                    g.nodes[f.id]["ground"] = float(c[2])
-    # centreline ends give the rest, and lengths
-    for i in range(0, len(seg_ids), 500):
-        for f in store.query(Query(ids=tuple(seg_ids[i:i + 500]))):
-            if f.edge is None or f.footprint is None or f.footprint.geom_type != "LineString":
-                continue
-            c = shapely.get_coordinates(f.footprint, include_z=True)
-            if not f.footprint.has_z:
-                c[:, 2] = np.nan
-            d = np.diff(c, axis=0)
-            length = float(np.sqrt(np.nansum(d * d, axis=1)).sum())
-            data = g.edges[f.edge.start, f.edge.end, f.id]
-            data["length"] = length
-            data["ends"] = (tuple(map(float, c[0])), tuple(map(float, c[-1])))
-            data["start"], data["end"] = f.edge.start, f.edge.end  # undirected graph: keep order
-            data["type"] = f.type
-            a = f.attributes
-            size = a.get("diameter_mm") if a.get("diameter_mm") is not None else a.get("height_mm")
-            data["half_height"] = float(size) / 2000.0 if size is not None else 0.0
-            for node, xyz in ((f.edge.start, c[0]), (f.edge.end, c[-1])):
-                g.nodes[node].setdefault("pos", tuple(float(v) for v in xyz))
+    for f in features_by_id(store, list(g.nodes)):
+        g.nodes[f.id]["type"] = f.type
+        if f.footprint is not None and f.footprint.geom_type == "Point":
+            c = shapely.get_coordinates(f.footprint, include_z=True)[0]
+            g.nodes[f.id]["pos"] = tuple(float(v) for v in c)
+            g.nodes[f.id]["feature"] = f.id
+            if f.footprint.has_z:  # node features stand on the ground
+                g.nodes[f.id]["ground"] = float(c[2])
+    # the segments: what they are, and their centreline ends and lengths
+    for f in features_by_id(store, seg_ids):
+        if f.edge is None:
+            continue
+        data = g.edges[f.edge.start, f.edge.end, f.id]
+        data["start"], data["end"] = f.edge.start, f.edge.end  # undirected graph: keep order
+        data["type"] = f.type
+        data["attributes"] = f.attributes
+        data["geometry"] = f.footprint
+        if f.footprint is None or f.footprint.geom_type != "LineString":
+            continue
+        c = shapely.get_coordinates(f.footprint, include_z=True)
+        if not f.footprint.has_z:
+            c[:, 2] = np.nan
+        d = np.diff(c, axis=0)
+        data["length"] = float(np.sqrt(np.nansum(d * d, axis=1)).sum())
+        data["ends"] = (tuple(map(float, c[0])), tuple(map(float, c[-1])))
+        a = f.attributes
+        size = a.get("diameter_mm") if a.get("diameter_mm") is not None else a.get("height_mm")
+        data["half_height"] = float(size) / 2000.0 if size is not None else 0.0
+        for node, xyz in ((f.edge.start, c[0]), (f.edge.end, c[-1])):
+            g.nodes[node].setdefault("pos", tuple(float(v) for v in xyz))
     return g
 
 

@@ -136,21 +136,16 @@ def isolation_for(store, segment_id: str) -> IsolationResult:
     if seg.edge is None:
         raise TwinError(f"feature {segment_id!r} is not a network segment (no edge)")
     graph = network_graph(store, seg.edge.network)
-    node_ids = list(graph.nodes)
-    types: dict[str, str] = {}
-    for i in range(0, len(node_ids), 500):
-        for f in store.query(Query(ids=tuple(node_ids[i:i + 500]))):
-            types[f.id] = f.type
-    seg_ids = [k for _, _, k in graph.edges(keys=True)]
+    types = {n: d["type"] for n, d in graph.nodes(data=True) if "type" in d}
     serves: dict[str, str] = {}
     lines, ids = [], []
-    for i in range(0, len(seg_ids), 500):
-        for f in store.query(Query(ids=tuple(seg_ids[i:i + 500]))):
-            if f.attributes.get("serves"):
-                serves[f.id] = str(f.attributes["serves"])
-            elif f.footprint is not None:
-                ids.append(f.id)
-                lines.append(f.footprint)
+    for _, _, key, data in graph.edges(keys=True, data=True):
+        attrs = data.get("attributes") or {}
+        if attrs.get("serves"):
+            serves[key] = str(attrs["serves"])
+        elif data.get("geometry") is not None:
+            ids.append(key)
+            lines.append(data["geometry"])
     blds = list(store.query(Query(layers=("buildings",))))
     near = nearest_segments(ids, lines, [b.id for b in blds],
                             [b.footprint for b in blds]) if blds else {}
