@@ -85,16 +85,12 @@ def load_segments(store: TwinStore, layers: tuple[str, ...] | None = None,
             _length(f.footprint), f.edge.start if f.edge else "", f.edge.end if f.edge else "",
             str(a.get("serves", "")), str(a.get("pressure_class", "")),
             str(a.get("burial", "")), f.footprint))
-    if not rows:
-        empty = np.array([], dtype=object)
-        return SegmentTable(*(empty,) * 4, np.array([]), np.array([]), np.array([]), empty,
-                            np.array([], dtype=np.int64), np.array([]), empty, empty, empty,
-                            empty, empty, empty)
-    cols = list(zip(*rows))
+    cols = list(zip(*rows)) if rows else [()] * len(SegmentTable.__dataclass_fields__)
     obj = lambda k: np.array(cols[k], dtype=object)  # noqa: E731
     return SegmentTable(
         ids=obj(0), layers=obj(1), codes=obj(2), types=obj(3),
         diameter_mm=np.array(cols[4], float), half_width=np.array(cols[5], float),
         half_height=np.array(cols[6], float), material=obj(7),
         install_year=np.array(cols[8], np.int64), length=np.array(cols[9], float),
-        start=obj(10), end=obj(11), serves=obj(12), pressure_class=obj(13), burial=obj(14), lines=obj(15))
+        start=obj(10), end=obj(11), serves=obj(12), pressure_class=obj(13), burial=obj(14),
+        lines=obj(15))

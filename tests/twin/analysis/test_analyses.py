@@ -215,3 +215,10 @@ def test_isolation_on_the_demo_heating_network(demo_twin):
     zone_tees = {start for sid, (start, _b) in served.items() if sid in r.isolated_segments}
     expected = sorted(b for sid, (start, b) in served.items() if start in zone_tees)
     assert list(r.buildings_without_supply) == expected and len(expected) >= 3
+
+
+def test_a_twin_without_pipes_has_an_empty_segment_table(empty_twin):
+    s = load_segments(empty_twin)
+    assert len(s) == 0 and s.install_year.dtype == np.int64 and s.length.dtype == float
+    assert check_clearances(s) == []
+    assert renewal_list(s, 2025).items == () and network_statistics(s, 2025) == []
