@@ -100,10 +100,14 @@ def _to_twin(geom: BaseGeometry, src: CRS, dst: CRS, source: str) -> BaseGeometr
     return shapely.transform(geom, fn, include_z=has_z)
 
 
+class _WholeFileError(ConversionError):
+    """An error found on one feature that condemns the whole file (its CRS)."""
+
+
 def _check_lonlat(geom: BaseGeometry, fid: str) -> None:
     c = shapely.get_coordinates(geom)
     if len(c) and (np.abs(c[:, 0]).max() > 180 or np.abs(c[:, 1]).max() > 90):
-        raise ConversionError(
+        raise _WholeFileError(
             f"feature {fid!r}: coordinates such as ({c[0, 0]:.1f}, {c[0, 1]:.1f}) are not "
             "longitude/latitude, but the file declares no CRS; pass the file's CRS with --crs "
             "(e.g. --crs EPSG:4546)")
@@ -276,12 +280,12 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         snap = float(snap)
         if not snap >= 0:
             raise ConversionError(f"{path}: snap tolerance {snap!r} must be >= 0 metres")
-        feats = list(_features(ctx, items, prefix, default_layer, default_type, src, geographic,
-                               path))
+    feats = _features(ctx, items, prefix, default_layer, default_type, src, geographic, path)
+    if snap is not None:
         ctx.report["snap_m"] = snap
-        yield from _snap_edges(feats, snap, prefix)
-        return
-    yield from _features(ctx, items, prefix, default_layer, default_type, src, geographic, path)
+        yield from _snap_edges(list(feats), snap, prefix)
+    else:
+        yield from feats
 
 
 def _features(ctx, items, prefix, default_layer, default_type, src, geographic, path):
@@ -297,11 +301,10 @@ def _features(ctx, items, prefix, default_layer, default_type, src, geographic, 
         try:
             yield _feature(item, i, sid, prefix, default_layer, default_type, src, ctx,
                            geographic)
+        except _WholeFileError as exc:
+            raise ConversionError(f"{path}: {exc}", source=str(path)) from None
         except (TwinError, ValueError, TypeError) as exc:
-            msg = str(exc)
-            if isinstance(exc, ConversionError) and "not longitude/latitude" in msg:
-                raise ConversionError(f"{path}: {msg}", source=str(path)) from None
-            ctx.skip(sid, msg)
+            ctx.skip(sid, str(exc))
     ctx.progress(total, total)
 
 
