@@ -15,13 +15,27 @@ from .query import Query
 from .store.base import TwinStore
 
 
+def _triangles(mesh) -> tuple[np.ndarray, np.ndarray]:
+    """The non-vertical triangles of a terrain mesh ``(k, 3, 3)`` and their plan
+    polygons; vertical or degenerate ones carry no height information."""
+    if mesh is None or not mesh.n_faces:
+        return np.zeros((0, 3, 3)), np.array([], dtype=object)
+    t = mesh.vertices[mesh.faces]
+    a, b, c = t[:, 0, :2], t[:, 1, :2], t[:, 2, :2]
+    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    t = t[np.abs(det) > 1e-12]
+    return t, shapely.polygons(np.concatenate([t[:, :, :2], t[:, :1, :2]], axis=1))
+
+
 class TerrainSampler:
-    """Samples the ``terrain`` layer of ``store`` (loaded once per call's area)."""
+    """Samples the ``terrain`` layer of ``store``; each terrain feature's
+    triangles are decoded once and kept for later calls."""
 
     def __init__(self, store: TwinStore, layer: str = "terrain"):
         self.store = store
         self.layer = layer
         self._has_terrain = store.count(Query(layers=(layer,), limit=1)) > 0
+        self._tiles: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def available(self) -> bool:
@@ -34,20 +48,17 @@ class TerrainSampler:
         if not self._has_terrain or len(pts) == 0:
             return out
         lo, hi = pts.min(axis=0), pts.max(axis=0)
-        tris = []
-        for f in self.store.query(Query(layers=(self.layer,), bbox=(lo[0], lo[1], hi[0], hi[1]),
-                                        with_meshes=True)):
-            m = f.mesh
-            if m is not None and m.n_faces:
-                tris.append(m.vertices[m.faces])
-        if not tris:
+        under = [f.id for f in self.store.query(Query(
+            layers=(self.layer,), bbox=(lo[0], lo[1], hi[0], hi[1])))]
+        missing = [i for i in under if i not in self._tiles]
+        if missing:  # decode each terrain feature once per sampler
+            for f in self.store.query(Query(ids=tuple(missing), with_meshes=True)):
+                self._tiles[f.id] = _triangles(f.mesh)
+        parts = [self._tiles[i] for i in under if i in self._tiles and len(self._tiles[i][0])]
+        if not parts:
             return out
-        t = np.concatenate(tris)  # (k, 3, 3)
-        # drop vertical or degenerate triangles: they carry no height information
-        a, b, c = t[:, 0, :2], t[:, 1, :2], t[:, 2, :2]
-        det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-        t = t[np.abs(det) > 1e-12]
-        polys = shapely.polygons(np.concatenate([t[:, :, :2], t[:, :1, :2]], axis=1))
+        t = np.concatenate([p[0] for p in parts])  # (k, 3, 3)
+        polys = np.concatenate([p[1] for p in parts])
         tree = shapely.STRtree(polys)
         pi, ti = tree.query(shapely.points(pts), predicate="intersects")
         if len(pi) == 0:
