@@ -1,13 +1,14 @@
 # Two commands set up a fresh machine:
-#   make demo   builds the demo twin of a Hohhot district and prints its summary
+#   make demo   builds the demo twin of a Hohhot district and serves it (API, viewer)
 #   make test   runs the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := out/demo.gpkg
+PORT ?= 8000
 
-.PHONY: demo test bench clean
+.PHONY: demo demo-build test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: demo-build
+	$(BIN)/twin serve $(DEMO) --port $(PORT)
+
+demo-build: $(STAMP)
 	mkdir -p out
 	$(BIN)/twin init $(DEMO) --crs EPSG:4546 --vertical-datum "1985 National Height Datum" --force
 	$(BIN)/twin import sample_models/hohhot_demo/*.geojson --twin $(DEMO)

@@ -13,8 +13,9 @@ a failed transformation raises instead of returning ``inf``.
 
 from __future__ import annotations
 
+import threading
+
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from pyproj import CRS, Transformer
@@ -119,14 +120,23 @@ def identify(crs: CRS) -> CRSIdentity:
     return CRSIdentity("NONE", 0, crs.name, wkt)
 
 
-@lru_cache(maxsize=64)
-def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
-    return Transformer.from_crs(CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt), always_xy=True)
+_THREAD = threading.local()
 
 
 def make_transformer(src: CRS, dst: CRS) -> Transformer:
-    """A cached ``always_xy`` transformer from ``src`` to ``dst``."""
-    return _transformer(src.to_wkt(), dst.to_wkt())
+    """An ``always_xy`` transformer from ``src`` to ``dst``, cached per thread
+    (pyproj transformers must not be shared between threads: the API serves
+    requests from a thread pool)."""
+    cache = getattr(_THREAD, "transformers", None)
+    if cache is None:
+        cache = _THREAD.transformers = {}
+    key = (src.to_wkt(), dst.to_wkt())
+    tr = cache.get(key)
+    if tr is None:
+        if len(cache) >= 64:
+            cache.clear()
+        tr = cache[key] = Transformer.from_crs(src, dst, always_xy=True)
+    return tr
 
 
 def transform_xyz(

@@ -409,8 +409,10 @@ def network(path: str, network: str | None, as_json: bool) -> None:
 
 def _register() -> None:
     from .pipes import pipes
+    from .serve import serve
 
     cli.add_command(pipes)
+    cli.add_command(serve)
 
 
 _register()

@@ -81,6 +81,11 @@ class TwinStore(ABC):
     @abstractmethod
     def add_layer(self, layer: Layer) -> None: ...
 
+    @abstractmethod
+    def layer_extents(self) -> dict[str, tuple[float, float, float, float]]:
+        """``layer -> (xmin, ymin, xmax, ymax)`` in the twin CRS, for the layers
+        that hold features (kept up to date by every import; cheap to call)."""
+
     # -- writing --------------------------------------------------------
     @abstractmethod
     def import_batch(

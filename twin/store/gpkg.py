@@ -415,6 +415,12 @@ class GeoPackageStore(TwinStore):
                                ).fetchone()[0]
             _insert_layer(conn, layer, pos, self._srs_id)
 
+    def layer_extents(self) -> dict[str, tuple[float, float, float, float]]:
+        rows = self._conn.execute(
+            "SELECT c.table_name, c.min_x, c.min_y, c.max_x, c.max_y FROM gpkg_contents c "
+            "JOIN twin_layers l ON l.name = c.table_name WHERE c.min_x IS NOT NULL")
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
     def info(self) -> TwinInfo:
         conn = self._conn
         by_layer = dict(conn.execute(

@@ -1,0 +1,85 @@
+"""Imports over the API: token, upload bounds, background job, rollback."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from builders import X0, Y0, dump_twin
+
+from api_helpers import TOKEN
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _geojson(n: int = 2) -> bytes:
+    feats = [{"type": "Feature", "id": f"K{i}", "properties": {"storeys": 3 + i},
+              "geometry": {"type": "Polygon", "coordinates": [[
+                  [X0 + 200 + 30 * i, Y0], [X0 + 220 + 30 * i, Y0],
+                  [X0 + 220 + 30 * i, Y0 + 10], [X0 + 200 + 30 * i, Y0]]]}}
+             for i in range(n)]
+    return json.dumps({"type": "FeatureCollection", "twin": {"layer": "buildings"},
+                       "crs": {"type": "name",
+                               "properties": {"name": "urn:ogc:def:crs:EPSG::4546"}},
+                       "features": feats}).encode()
+
+
+def _wait(client, url: str) -> dict:
+    for _ in range(200):
+        job = client.get(url, headers=AUTH).json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {url} did not finish")
+
+
+def test_read_only_server_refuses_imports(api):
+    r = api.post("/twin/imports", files={"file": ("a.geojson", _geojson())})
+    assert r.status_code == 403 and "token" in r.json()["detail"]
+
+
+def test_imports_need_the_token(writable_api):
+    r = writable_api.post("/twin/imports", files={"file": ("a.geojson", _geojson())})
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+    r = writable_api.post("/twin/imports", files={"file": ("a.geojson", _geojson())},
+                          headers={"Authorization": "Bearer wrong-token-wrong-token"})
+    assert r.status_code == 401
+    assert writable_api.get("/twin/imports").status_code == 401
+
+
+def test_upload_runs_as_a_job_and_lands_in_the_twin(writable_api, tmp_path):
+    r = writable_api.post("/twin/imports", headers=AUTH,
+                          files={"file": ("../../etc/new buildings.geojson", _geojson())})
+    assert r.status_code == 202
+    job = _wait(writable_api, r.headers["location"])
+    assert job["status"] == "succeeded", job
+    assert job["result"]["features"] == 2 and job["file"] == "new buildings.geojson"
+    assert job["progress"]["done"] >= 0
+    items = writable_api.get("/collections/buildings/items").json()
+    assert items["numberMatched"] == 5
+    # the upload was stored under a server-chosen name and removed afterwards
+    assert list((tmp_path / "uploads").iterdir()) == []
+    assert not (tmp_path / "etc").exists()
+    listed = writable_api.get("/twin/imports", headers=AUTH).json()["jobs"]
+    assert [j["id"] for j in listed] == [job["id"]]
+
+
+def test_failed_import_leaves_the_twin_unchanged(writable_api, city):
+    before = dump_twin(city.path)
+    bad = b'{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": '
+    r = writable_api.post("/twin/imports", headers=AUTH, files={"file": ("broken.geojson", bad)})
+    job = _wait(writable_api, r.headers["location"])
+    assert job["status"] == "failed" and "broken.geojson" in job["error"]
+    assert "upload-" not in job["error"]  # the server's own path is not shown
+    assert dump_twin(city.path) == before
+
+
+def test_upload_bounds(writable_api):
+    r = writable_api.post("/twin/imports", headers=AUTH,
+                          files={"file": ("big.geojson", b" " * 300_000)})
+    assert r.status_code == 413
+    r = writable_api.post("/twin/imports", headers=AUTH, files={"file": ("run.sh", b"echo")})
+    assert r.status_code == 415 and ".geojson" in r.json()["detail"]
+    r = writable_api.post("/twin/imports", headers=AUTH, files={"file": ("e.geojson", b"")})
+    assert r.status_code == 400
+    assert writable_api.get("/twin/imports/nope", headers=AUTH).status_code == 404

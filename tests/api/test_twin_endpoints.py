@@ -1,0 +1,122 @@
+"""Twin endpoints: summary, catalogue, hierarchy, 3D queries, analyses, scenes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pygltflib
+import pytest
+from builders import GROUND, X0, Y0
+
+from viewer.gltf import read_glb_json, to_gltf_axes
+
+
+def test_summary_and_catalogue(api, city):
+    s = api.get("/twin").json()
+    assert s["crs"]["code"] == 4546 and s["vertical_datum"] == "1985 National Height Datum"
+    assert s["features"] == 8 and s["features_by_layer"]["buildings"] == 3
+    lon0, lat0, lon1, lat1 = s["bounds_crs84"]
+    assert 111.6 < lon0 < lon1 < 111.8 and 40.7 < lat0 < lat1 < 40.9
+    cat = {x["name"]: x for x in api.get("/twin/layers").json()["layers"]}
+    assert cat["heating"]["colour"] == city.layer("heating").colour
+    assert cat["heating"]["code"] == "RL" and cat["heating"]["features"] == 1
+
+
+def test_feature_detail_has_hierarchy_meshes_and_provenance(api):
+    d = api.get("/twin/features/test:B1").json()
+    assert d["children"] == 1 and d["ancestors"] == []
+    assert d["meshes"]["1"]["surfaces"] == {"GroundSurface": 2, "WallSurface": 8,
+                                           "RoofSurface": 2}
+    assert d["provenance"]["source_file"] == "small_city"
+    storey = api.get("/twin/features/test:B1-S1").json()
+    assert [a["id"] for a in storey["ancestors"]] == ["test:B1"]
+    kids = api.get("/twin/features/test:B1/children").json()
+    assert [f["id"] for f in kids["features"]] == ["test:B1-S1"]
+    assert api.get("/twin/features/test:missing").status_code == 404
+
+
+def test_what_lies_under_a_building(api):
+    under = api.get("/twin/features/test:B1/below", params={"depth": 5}).json()
+    ids = {f["id"] for f in under["features"]}
+    assert ids == {"test:P1"}  # the heating pipe 3 m down; the water pipe runs beside it
+    shallow = api.get("/twin/features/test:B1/below", params={"depth": 2}).json()
+    assert shallow["features"] == []
+    assert api.get("/twin/features/test:P1/below").status_code == 200
+
+
+def test_search_in_a_3d_box_and_around_a_point(api):
+    box = f"{X0 - 20},{Y0 - 10},{GROUND - 5},{X0 + 100},{Y0 + 50},{GROUND}"
+    r = api.get("/twin/search", params={"box3d": box}).json()
+    assert sorted(f["id"] for f in r["features"]) == ["test:B1", "test:B2", "test:B3",
+                                                     "test:P1", "test:P2", "test:V1",
+                                                     "test:V2"]
+    r = api.get("/twin/search", params={"box3d": box, "layers": ["heating", "water_supply"]})
+    assert r.json()["numberMatched"] == 2
+    near = api.get("/twin/around", params={"x": X0 + 60, "y": Y0 - 6, "n": 1}).json()
+    assert near["features"][0]["id"] == "test:V2"
+    assert near["features"][0]["properties"]["distance_m"] == pytest.approx(1.0)
+    assert api.get("/twin/search", params={"box3d": "1,2,3"}).status_code == 400
+
+
+def test_pipe_analyses(api):
+    ren = api.get("/twin/analyses/renewal",
+                  params={"year": 2026, "min_age": 20, "layers": "heating"}).json()
+    assert [i["id"] for i in ren["items"]] == ["test:P1"]
+    assert ren["length_m"] == pytest.approx(40.0)
+    young = api.get("/twin/analyses/renewal", params={"year": 2010}).json()
+    assert young["items"] == []
+    bands = api.get("/twin/analyses/ageing", params={"year": 2026}).json()["bands"]
+    assert {(b["layer"], b["band"]) for b in bands} == {("heating", "20-29"),
+                                                        ("water_supply", "10-19")}
+    stats = {s["layer"]: s for s in
+             api.get("/twin/analyses/statistics").json()["networks"]}
+    assert stats["water_supply"]["length_km"] == pytest.approx(0.07)
+    assert api.get("/twin/networks").json()["networks"] == ["JS", "RL"]
+    assert api.get("/twin/networks/JS/check").json()["components"] == 1
+    assert api.get("/twin/networks/XX/check").status_code == 404
+    iso = api.get("/twin/analyses/isolation/test:P2").json()
+    assert iso["valves_to_close"] == ["test:V1", "test:V2"]
+    assert api.get("/twin/analyses/isolation/test:B1").status_code == 400
+    clear = api.get("/twin/analyses/clearances").json()
+    assert clear["segments"] == 2 and clear["buildings"] == 3
+    assert clear["violations_total"] == len(clear["violations"])
+
+
+def test_scene_glb_carries_feature_ids_and_origin_relative_vertices(api, city):
+    bbox = f"{X0 - 20},{Y0 - 10},{X0 + 30},{Y0 + 20}"
+    r = api.get("/twin/scene.glb", params={"bbox": bbox})
+    assert r.status_code == 200 and r.headers["content-type"] == "model/gltf-binary"
+    doc = read_glb_json(r.content)
+    origin = doc["asset"]["extras"]["origin"]
+    assert origin == list(city.origin)
+    nodes = {n["extras"]["id"]: n for n in doc["nodes"] if "mesh" in n}
+    assert set(nodes) == {"test:B1", "test:P1", "test:P2"}
+    assert int(r.headers["x-feature-count"]) == 3
+    assert nodes["test:B1"]["extras"]["storeys"] == 6
+    layer_groups = {n["name"] for n in doc["nodes"] if "mesh" not in n}
+    assert layer_groups == {"buildings", "heating", "water_supply"}
+    # the building's positions are its mesh minus the origin, in glTF axes
+    glb = pygltflib.GLTF2.load_from_bytes(r.content)
+    acc = glb.accessors[glb.meshes[nodes["test:B1"]["mesh"]].primitives[0].attributes.POSITION]
+    view = glb.bufferViews[acc.bufferView]
+    blob = glb.binary_blob()
+    pos = np.frombuffer(blob[view.byteOffset:view.byteOffset + view.byteLength],
+                        dtype=np.float32).reshape(-1, 3)
+    expect = to_gltf_axes(city.get("test:B1").mesh.vertices, city.origin)
+    np.testing.assert_allclose(pos, expect, atol=1e-4)
+    # y is up: the roof is 18 m above the base
+    assert pos[:, 1].max() - pos[:, 1].min() == pytest.approx(18.0, abs=1e-4)
+
+
+def test_scene_limits(api, city):
+    assert api.get("/twin/scene.glb").status_code == 400
+    huge = api.get("/twin/scene.glb", params={"bbox": "500000,4400000,600000,4500000"})
+    assert huge.status_code == 400 and "km^2" in huge.json()["detail"]
+    assert api.get("/twin/scene.glb", params={"bbox": f"{X0},{Y0},{X0 + 1},{Y0 + 1}",
+                                              "layers": "nope"}).status_code == 404
+
+
+def test_unknown_routes_and_methods_are_problems(api):
+    r = api.get("/no/such/thing")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    r = api.delete("/collections")
+    assert r.status_code == 405 and r.json()["status"] == 405

@@ -1,0 +1,331 @@
+"""OGC API - Features (Part 1 Core + GeoJSON, Part 2 CRS) over a twin.
+
+Framework-free: each function takes the store, the parsed parameters and the
+base URL and returns plain dicts (or a stream of byte chunks for item pages);
+:mod:`twin_api.app` adapts them to HTTP. One collection per twin layer;
+features carry their footprint, centreline or position as geometry and their
+z-range (``zmin``/``zmax``) and attributes as properties.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pyproj import CRS
+from shapely.geometry import mapping
+
+from twin.attributes import TYPED_ATTRIBUTES
+from twin.errors import NotFoundError
+from twin.layers import Layer
+from twin.model import Feature
+from twin.query import Filter, Query, parse_filter
+from twin.store.base import TwinStore
+
+from .geo import CRS84, CrsChoice, bbox_to_crs84, bbox_to_twin, choose_crs, crs_uri, \
+    reproject_geometries, supported_crs
+from .problems import ApiProblem, bad_request
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+]
+
+#: Query parameters of ``/items`` that are not property filters.
+ITEM_PARAMETERS = frozenset({"bbox", "bbox-crs", "crs", "limit", "offset", "f", "datetime",
+                             "where"})
+#: Feature fields (besides the typed attributes) usable as ``name=value`` filters.
+FILTER_FIELDS = ("type", "name", "parent")
+
+_ITEM_CHUNK = 500
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe values: NaN/inf become null (GeoJSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def feature_properties(f: Feature) -> dict[str, Any]:
+    """The GeoJSON properties of a feature: class, hierarchy, z-range, attributes."""
+    props: dict[str, Any] = {"layer": f.layer, "type": f.type, "name": f.name,
+                             "parent": f.parent, "lod": f.lod}
+    if f.bbox is not None:
+        props["zmin"], props["zmax"] = f.bbox[2], f.bbox[5]
+    if f.edge is not None:
+        props["network"] = f.edge.network
+        props["start_node"], props["end_node"] = f.edge.start, f.edge.end
+    for k, v in f.attributes.items():
+        props.setdefault(k, v)
+    return _clean(props)
+
+
+def features_geojson(features: list[Feature], twin_crs: CRS, out: CrsChoice) -> list[dict]:
+    """GeoJSON features, geometry reprojected into ``out``."""
+    geoms = reproject_geometries([f.footprint for f in features], twin_crs, out)
+    return [{"type": "Feature", "id": f.id,
+             "geometry": mapping(g) if g is not None else None,
+             "properties": feature_properties(f)} for f, g in zip(features, geoms)]
+
+
+def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
+    out = {"href": href, "rel": rel, "type": type_}
+    if title:
+        out["title"] = title
+    return out
+
+
+def landing(base: str, title: str, description: str) -> dict[str, Any]:
+    return {
+        "title": title, "description": description,
+        "links": [
+            _link(f"{base}/", "self", JSON, "this document"),
+            _link(f"{base}/openapi.json", "service-desc", OPENAPI, "the API definition"),
+            _link(f"{base}/docs", "service-doc", "text/html", "the API documentation"),
+            _link(f"{base}/conformance", "conformance", JSON, "conformance classes"),
+            _link(f"{base}/collections", "data", JSON, "the layers of the twin"),
+            _link(f"{base}/viewer/", "alternate", "text/html", "the 3D viewer"),
+            _link(f"{base}/twin", "describedby", JSON, "summary of the twin"),
+        ],
+    }
+
+
+def conformance() -> dict[str, Any]:
+    return {"conformsTo": list(CONFORMANCE)}
+
+
+def collection_json(layer: Layer, extent: tuple | None, twin_crs: CRS, base: str
+                    ) -> dict[str, Any]:
+    url = f"{base}/collections/{layer.name}"
+    out: dict[str, Any] = {
+        "id": layer.name, "title": layer.title,
+        "description": (f"{layer.title} ({layer.title_zh}), " if layer.title_zh else
+                        f"{layer.title}, ") + f"{layer.group.replace('_', ' ')} layer"
+                       + (f", CJJ 61 code {layer.code}" if layer.code else ""),
+        "itemType": "feature",
+        "crs": supported_crs(twin_crs),
+        "storageCrs": crs_uri(twin_crs),
+        "links": [
+            _link(url, "self", JSON),
+            _link(f"{url}/items", "items", GEOJSON, f"{layer.title} as GeoJSON"),
+        ],
+        "style": {"colour": layer.colour, "group": layer.group,
+                  "geometry_type": layer.geometry_type},
+    }
+    if extent is not None:
+        out["extent"] = {"spatial": {"bbox": [list(bbox_to_crs84(extent, twin_crs))],
+                                     "crs": CRS84}}
+    return out
+
+
+def collections(store: TwinStore, base: str) -> dict[str, Any]:
+    extents = store.layer_extents()
+    return {
+        "links": [_link(f"{base}/collections", "self", JSON)],
+        "crs": supported_crs(store.crs),
+        "collections": [collection_json(layer, extents.get(layer.name), store.crs, base)
+                        for layer in store.layers()],
+    }
+
+
+def collection(store: TwinStore, name: str, base: str) -> dict[str, Any]:
+    layer = store.layer(name)
+    return collection_json(layer, store.layer_extents().get(name), store.crs, base)
+
+
+def parse_bbox(text: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise bad_request(f"bbox {text!r} must be 4 or 6 comma-separated numbers") from None
+    if len(vals) not in (4, 6) or not all(math.isfinite(v) for v in vals):
+        raise bad_request(f"bbox {text!r} must be 4 or 6 comma-separated finite numbers")
+    n = len(vals) // 2
+    if any(vals[i] > vals[i + n] for i in range(n)):
+        raise bad_request(
+            f"bbox {text!r}: each minimum must not exceed its maximum (boxes crossing the "
+            "antimeridian are not supported)")
+    return vals
+
+
+@dataclass(frozen=True)
+class ItemsRequest:
+    """The parsed parameters of an ``/items`` request."""
+
+    layer: str
+    limit: int
+    offset: int
+    bbox: tuple[float, ...] | None
+    bbox_crs: str | None
+    crs: str | None
+    filters: tuple[Filter, ...]
+
+
+def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_limit: int,
+                        max_limit: int) -> ItemsRequest:
+    """Check an ``/items`` query string; unknown parameters are a 400 as OGC
+    API - Features requires, property filters are ``name=value``."""
+    def one(name: str) -> str | None:
+        vals = params.get(name)
+        if not vals:
+            return None
+        if len(vals) > 1:
+            raise bad_request(f"parameter {name!r} was given {len(vals)} times; give it once")
+        return vals[0]
+
+    def integer(name: str, default: int, lo: int, hi: int) -> int:
+        raw = one(name)
+        if raw is None:
+            return default
+        try:
+            v = int(raw)
+        except ValueError:
+            raise bad_request(f"{name} {raw!r} is not an integer") from None
+        if not lo <= v <= hi:
+            raise bad_request(f"{name} must be between {lo} and {hi}, got {v}")
+        return v
+
+    f = one("f")
+    if f is not None and f not in ("json", "geojson"):
+        raise bad_request(f"f={f!r} is not offered; use f=json or f=geojson")
+    when = one("datetime")
+    if when is not None and when not in ("..", "../.."):
+        raise bad_request("datetime: the twin's layers have no temporal extent to filter on")
+    filters: list[Filter] = []
+    for expr in params.get("where", []):
+        filters.append(parse_filter(expr))
+    for name, vals in params.items():
+        if name in ITEM_PARAMETERS:
+            continue
+        if name not in TYPED_ATTRIBUTES and name not in FILTER_FIELDS:
+            raise bad_request(
+                f"unknown query parameter {name!r}; parameters: "
+                f"{', '.join(sorted(ITEM_PARAMETERS))}, or a property filter on one of "
+                f"{', '.join((*FILTER_FIELDS, *TYPED_ATTRIBUTES))}")
+        for v in vals:
+            value: Any = v
+            spec = TYPED_ATTRIBUTES.get(name)
+            if spec is not None and spec.kind in ("real", "integer"):
+                try:
+                    value = int(v) if spec.kind == "integer" else float(v)
+                except ValueError:
+                    raise bad_request(f"{name}={v!r}: {name} is a number") from None
+            filters.append(Filter(name, "=", value))
+    bbox = one("bbox")
+    return ItemsRequest(
+        layer=layer,
+        limit=integer("limit", default_limit, 1, max_limit),
+        offset=integer("offset", 0, 0, 10**9),
+        bbox=parse_bbox(bbox) if bbox is not None else None,
+        bbox_crs=one("bbox-crs"), crs=one("crs"), filters=tuple(filters),
+    )
+
+
+def _query_string(params: Mapping[str, list[str]], **override: Any) -> str:
+    from urllib.parse import urlencode
+    pairs = [(k, v) for k, vals in params.items() if k not in override for v in vals]
+    pairs += [(k, str(v)) for k, v in override.items()]
+    return urlencode(pairs)
+
+
+def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], base: str
+          ) -> tuple[dict[str, str], Iterator[bytes]]:
+    """A page of features as a GeoJSON FeatureCollection, streamed.
+
+    Returns the response headers (``Content-Crs``) and an iterator of byte
+    chunks; the count is made first so that ``numberMatched``, the paging
+    links and the first bytes are ready before features are read.
+    """
+    store.layer(req.layer)  # 404 for an unknown collection
+    out_crs = choose_crs(req.crs, store.crs, "crs")
+    q = Query(layers=(req.layer,), filters=req.filters)
+    if req.bbox is not None:
+        choice = choose_crs(req.bbox_crs, store.crs, "bbox-crs")
+        b = req.bbox
+        plan = (b[0], b[1], b[3], b[4]) if len(b) == 6 else b
+        tb = bbox_to_twin(plan, choice, store.crs)
+        if len(b) == 6:
+            q = Query(layers=q.layers, filters=q.filters,
+                      box3d=(tb[0], tb[1], b[2], tb[2], tb[3], b[5]))
+        else:
+            q = Query(layers=q.layers, filters=q.filters, bbox=tb)
+    elif req.bbox_crs is not None:
+        choose_crs(req.bbox_crs, store.crs, "bbox-crs")
+    matched = store.count(q)
+    returned = max(0, min(req.limit, matched - req.offset))
+    url = f"{base}/collections/{req.layer}/items"
+    links = [_link(f"{url}?{_query_string(params)}", "self", GEOJSON),
+             _link(f"{base}/collections/{req.layer}", "collection", JSON)]
+    if req.offset + returned < matched:
+        links.append(_link(f"{url}?{_query_string(params, offset=req.offset + req.limit)}",
+                           "next", GEOJSON, "next page"))
+    if req.offset > 0:
+        links.append(_link(
+            f"{url}?{_query_string(params, offset=max(0, req.offset - req.limit))}",
+            "prev", GEOJSON, "previous page"))
+    head = {"type": "FeatureCollection", "numberMatched": matched, "numberReturned": returned,
+            "timeStamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "links": links}
+    page = Query(layers=q.layers, filters=q.filters, bbox=q.bbox, box3d=q.box3d,
+                 limit=req.limit, offset=req.offset)
+
+    def stream() -> Iterator[bytes]:
+        text = json.dumps(head, ensure_ascii=False)
+        yield (text[:-1] + ', "features": [').encode()
+        first = True
+        chunk: list[Feature] = []
+
+        def flush() -> bytes:
+            nonlocal first
+            parts = [json.dumps(g, ensure_ascii=False, allow_nan=False)
+                     for g in features_geojson(chunk, store.crs, out_crs)]
+            sep = "" if first else ","
+            first = False
+            return (sep + ",".join(parts)).encode()
+
+        for f in store.query(page):
+            chunk.append(f)
+            if len(chunk) >= _ITEM_CHUNK:
+                yield flush()
+                chunk = []
+        if chunk:
+            yield flush()
+        yield b"]}"
+
+    return {"Content-Crs": f"<{out_crs.uri}>"}, stream()
+
+
+def item(store: TwinStore, layer: str, feature_id: str, crs: str | None, base: str
+         ) -> tuple[dict[str, str], dict[str, Any]]:
+    store.layer(layer)
+    out_crs = choose_crs(crs, store.crs, "crs")
+    f = store.get(feature_id, meshes=False)
+    if f.layer != layer:
+        raise NotFoundError(f"feature {feature_id!r} is not in collection {layer!r} "
+                            f"(it is in {f.layer!r})")
+    doc = features_geojson([f], store.crs, out_crs)[0]
+    url = f"{base}/collections/{layer}/items/{feature_id}"
+    doc["links"] = [_link(url, "self", GEOJSON),
+                    _link(f"{base}/collections/{layer}", "collection", JSON),
+                    _link(f"{base}/twin/features/{feature_id}", "describedby", JSON,
+                          "all of the feature: hierarchy, provenance, meshes")]
+    return {"Content-Crs": f"<{out_crs.uri}>"}, doc
+
+
+__all__ = ["ApiProblem", "CONFORMANCE", "collection", "collections", "conformance", "item",
+           "items", "landing", "parse_items_request"]

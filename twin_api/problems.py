@@ -1,0 +1,60 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``).
+
+Every error the API returns has ``type``, ``title``, ``status`` and a
+``detail`` that says what was wrong with the request; toolkit errors
+(:class:`twin.errors.TwinError`) are mapped to HTTP statuses here, once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twin.errors import (
+    CRSError,
+    FeatureError,
+    ImportFailedError,
+    LayerError,
+    NotFoundError,
+    QueryError,
+    StoreError,
+    TwinError,
+)
+
+MEDIA_TYPE = "application/problem+json"
+
+
+class ApiProblem(Exception):
+    """An error response: HTTP ``status``, a short ``title`` and the ``detail``."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any):
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        slug = self.title.lower().replace(" ", "-")
+        out = {"type": f"https://digital-twin-city.example/problems/{slug}",
+               "title": self.title, "status": self.status, "detail": self.detail}
+        if instance:
+            out["instance"] = instance
+        out.update(self.extra)
+        return out
+
+
+def bad_request(detail: str, **extra: Any) -> ApiProblem:
+    return ApiProblem(400, "Bad request", detail, **extra)
+
+
+def from_twin_error(exc: TwinError) -> ApiProblem:
+    """The problem a toolkit error becomes."""
+    if isinstance(exc, NotFoundError):
+        return ApiProblem(404, "Not found", str(exc))
+    if isinstance(exc, (QueryError, CRSError, LayerError, FeatureError)):
+        return ApiProblem(400, "Bad request", str(exc))
+    if isinstance(exc, ImportFailedError):
+        return ApiProblem(422, "Import failed", str(exc))
+    if isinstance(exc, StoreError):
+        return ApiProblem(503, "Twin unavailable", str(exc))
+    return ApiProblem(400, "Bad request", str(exc))

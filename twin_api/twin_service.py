@@ -1,0 +1,237 @@
+"""The twin-specific part of the API, framework-free.
+
+What OGC API - Features has no words for: the twin summary and the styled
+layer catalogue, a feature with its hierarchy, meshes and provenance, 3D box
+queries, what lies under a building or around a point, the pipe-network
+analyses and GLB scenes for the web viewer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import shapely
+
+from twin.analysis.ageing import age_bands, renewal_list
+from twin.analysis.clearance import check_clearances, load_rules
+from twin.analysis.isolation import isolation_for
+from twin.analysis.segments import load_segments
+from twin.analysis.statistics import network_statistics
+from twin.crs import identify
+from twin.errors import NotFoundError, QueryError
+from twin.hierarchy import ancestors
+from twin.layers import Layer
+from twin.network import network_graph, networks, validate_network
+from twin.query import Query
+from twin.store.base import TwinStore
+
+from .features import _clean, features_geojson
+from .geo import CrsChoice, bbox_to_crs84, choose_crs, crs_uri
+from .problems import ApiProblem, bad_request
+
+
+def _asdict(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return _clean(dataclasses.asdict(obj))
+    return _clean(obj)
+
+
+def summary(store: TwinStore) -> dict[str, Any]:
+    """CRS, origin, extent, counts: what a client needs to place the twin."""
+    info = store.info()
+    ident = identify(info.crs)
+    out: dict[str, Any] = {
+        "crs": {"name": info.crs.name, "uri": crs_uri(info.crs) if ident.code else None,
+                "authority": ident.organization, "code": ident.code},
+        "vertical_datum": info.vertical_datum, "origin": info.origin,
+        "features": info.feature_count, "features_by_layer": info.features_by_layer,
+        "bounds": info.bounds, "batches": info.batch_count, "meshes": info.mesh_count,
+        "triangles": info.triangle_count, "network_edges": info.edge_count,
+        "schema_version": info.schema_version, "toolkit_version": info.toolkit_version,
+    }
+    if info.bounds is not None:
+        b = info.bounds
+        out["bounds_crs84"] = list(bbox_to_crs84((b[0], b[1], b[3], b[4]), info.crs))
+    return _clean(out)
+
+
+def layer_json(layer: Layer, count: int) -> dict[str, Any]:
+    return {"name": layer.name, "title": layer.title, "title_zh": layer.title_zh,
+            "group": layer.group, "colour": layer.colour,
+            "geometry_type": layer.geometry_type, "code": layer.code,
+            "attributes": list(layer.attributes), "standard": layer.standard,
+            "features": count}
+
+
+def layer_catalogue(store: TwinStore) -> dict[str, Any]:
+    """The layers with their styles and feature counts, in drawing order."""
+    counts = store.info().features_by_layer
+    return {"layers": [layer_json(x, counts.get(x.name, 0)) for x in store.layers()]}
+
+
+def _brief(f) -> dict[str, Any]:
+    return {"id": f.id, "layer": f.layer, "type": f.type, "name": f.name}
+
+
+def feature_detail(store: TwinStore, feature_id: str) -> dict[str, Any]:
+    """Everything about one feature except its geometry arrays."""
+    f = store.get(feature_id, meshes=True)
+    prov = f.provenance
+    return _clean({
+        "id": f.id, "layer": f.layer, "type": f.type, "name": f.name,
+        "attributes": dict(f.attributes), "bbox": f.bbox, "lod": f.lod,
+        "meshes": {lod: {"vertices": m.n_vertices, "triangles": m.n_faces,
+                         "surfaces": m.label_counts()} for lod, m in f.meshes.items()},
+        "parent": f.parent,
+        "ancestors": [_brief(a) for a in ancestors(store, f.id)],
+        "children": store.count(Query(parent=f.id)),
+        "edge": dataclasses.asdict(f.edge) if f.edge else None,
+        "source_id": f.source_id,
+        "provenance": dataclasses.asdict(prov) if prov else None,
+        "geometry_type": f.footprint.geom_type if f.footprint is not None else None,
+    })
+
+
+def feature_collection(store: TwinStore, q: Query, out: CrsChoice,
+                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    feats = list(store.query(q))
+    doc = {"type": "FeatureCollection", "numberReturned": len(feats),
+           "features": features_geojson(feats, store.crs, out)}
+    if extra:
+        doc.update(extra)
+    return doc
+
+
+def twin_crs_choice(store: TwinStore, crs: str | None) -> CrsChoice:
+    """Twin endpoints answer in the twin CRS (x = easting) unless asked otherwise."""
+    if crs is None:
+        return CrsChoice(crs_uri(store.crs), store.crs, False)
+    return choose_crs(crs, store.crs)
+
+
+def below(store: TwinStore, feature_id: str, depth: float, layers: Sequence[str], limit: int,
+          crs: str | None) -> dict[str, Any]:
+    """What lies under a feature's footprint, from its base down ``depth`` metres."""
+    f = store.get(feature_id, meshes=False)
+    if f.footprint is None or f.bbox is None or math.isnan(f.bbox[2]):
+        raise bad_request(f"feature {feature_id!r} has no footprint with known heights to "
+                          "look under")
+    if not 0 < depth <= 200:
+        raise bad_request(f"depth must be between 0 and 200 m, got {depth}")
+    poly = shapely.force_2d(f.footprint)
+    if poly.geom_type not in ("Polygon", "MultiPolygon"):
+        poly = poly.buffer(0.5)
+    x0, y0, x1, y1 = poly.bounds
+    base = f.bbox[2]
+    q = Query(box3d=(x0, y0, base - depth, x1, y1, base), layers=tuple(layers),
+              within=poly, limit=limit)
+    feats = [g for g in store.query(q) if g.id != f.id]
+    return {"type": "FeatureCollection", "numberReturned": len(feats),
+            "under": feature_id, "from_z": base, "to_z": base - depth,
+            "features": features_geojson(feats, store.crs, twin_crs_choice(store, crs))}
+
+
+def around(store: TwinStore, x: float, y: float, n: int, radius: float | None,
+           layers: Sequence[str], crs: str | None) -> dict[str, Any]:
+    """The ``n`` features nearest to a point of the twin CRS, with distances."""
+    hits = store.nearest(x, y, n, layers=tuple(layers), max_distance=radius)
+    feats = features_geojson([h[0] for h in hits], store.crs, twin_crs_choice(store, crs))
+    for doc, (_, d) in zip(feats, hits):
+        doc["properties"]["distance_m"] = round(d, 3)
+    return {"type": "FeatureCollection", "numberReturned": len(feats), "features": feats}
+
+
+def _year(year: int | None) -> int:
+    return year if year is not None else dt.date.today().year
+
+
+def renewal(store: TwinStore, layers: Sequence[str], min_age: int, year: int | None
+            ) -> dict[str, Any]:
+    y = _year(year)
+    rl = renewal_list(load_segments(store, tuple(layers)), y, min_age, tuple(layers))
+    return _clean({**dataclasses.asdict(rl), "year": y, "length_m": rl.length_m,
+                   "share_by_length": rl.share_by_length})
+
+
+def ageing(store: TwinStore, layers: Sequence[str], year: int | None) -> dict[str, Any]:
+    y = _year(year)
+    seg = load_segments(store, tuple(layers) if layers else None)
+    return {"year": y, "bands": [_asdict(r) for r in age_bands(seg, y)]}
+
+
+def statistics(store: TwinStore, year: int | None) -> dict[str, Any]:
+    y = _year(year)
+    return {"year": y, "networks": [_asdict(r) for r in
+                                    network_statistics(load_segments(store), y)]}
+
+
+def clearances(store: TwinStore, limit: int) -> dict[str, Any]:
+    rules = load_rules()
+    seg = load_segments(store)
+    blds = list(store.query(Query(layers=("buildings",))))
+    v = check_clearances(seg, buildings=[b.footprint for b in blds],
+                         building_ids=[b.id for b in blds], rules=rules)
+    return _clean({"rules": rules.name, "segments": len(seg), "buildings": len(blds),
+                   "violations_total": len(v),
+                   "violations": [x.as_dict() for x in v[:limit]]})
+
+
+def isolation(store: TwinStore, segment_id: str) -> dict[str, Any]:
+    r = isolation_for(store, segment_id)
+    return {**_asdict(r), "out_of_service": list(r.out_of_service)}
+
+
+def network_list(store: TwinStore) -> dict[str, Any]:
+    return {"networks": networks(store)}
+
+
+def network_check(store: TwinStore, network: str) -> dict[str, Any]:
+    if network not in networks(store):
+        raise NotFoundError(f"network {network!r} does not exist; networks: "
+                            f"{', '.join(networks(store)) or 'none'}")
+    rep = validate_network(network_graph(store, network))
+    return {**_asdict(rep), "ok": rep.ok}
+
+
+def scene_query(store: TwinStore, bbox: Sequence[float] | None, layers: Sequence[str],
+                ids: Sequence[str], max_area_km2: float, max_features: int) -> Query:
+    """The query behind a GLB scene; refuses scenes too large to send."""
+    known = {x.name for x in store.layers()}
+    bad = [x for x in layers if x not in known]
+    if bad:
+        raise NotFoundError(f"layer(s) {', '.join(bad)} do not exist; layers: "
+                            f"{', '.join(sorted(known))}")
+    if bbox is None and not ids:
+        raise bad_request("a scene needs a bbox (xmin,ymin,xmax,ymax in the twin CRS) or ids")
+    if bbox is not None:
+        area = (bbox[2] - bbox[0]) * (bbox[3] - bbox[1]) / 1e6
+        if area > max_area_km2:
+            raise bad_request(f"bbox covers {area:.2f} km^2, more than the {max_area_km2:g} "
+                              "km^2 one scene may cover; use 3D Tiles for a whole city")
+    q = Query(bbox=tuple(bbox) if bbox is not None else None, layers=tuple(layers),
+              ids=tuple(ids), with_meshes=True)
+    n = store.count(q)
+    if n > max_features:
+        raise ApiProblem(413, "Scene too large",
+                         f"the scene holds {n} features, more than the {max_features} allowed "
+                         "in one GLB; choose a smaller bbox or fewer layers")
+    return q
+
+
+def parse_numbers(text: str | None, n: int, name: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise QueryError(f"{name} {text!r} must be {n} comma-separated numbers") from None
+    if len(vals) != n or not all(math.isfinite(v) for v in vals):
+        raise QueryError(f"{name} {text!r} must be {n} comma-separated finite numbers")
+    half = n // 2
+    if any(vals[i] > vals[i + half] for i in range(half)):
+        raise QueryError(f"{name} {text!r}: each minimum must not exceed its maximum")
+    return vals
