@@ -16,8 +16,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import shapely
 from pyproj import CRS
-from shapely.geometry import mapping
 
 from twin.attributes import TYPED_ATTRIBUTES
 from twin.errors import NotFoundError
@@ -66,21 +67,38 @@ def feature_properties(f: Feature) -> dict[str, Any]:
     props: dict[str, Any] = {"layer": f.layer, "type": f.type, "name": f.name,
                              "parent": f.parent, "lod": f.lod}
     if f.bbox is not None:
-        props["zmin"], props["zmax"] = f.bbox[2], f.bbox[5]
+        z0, z1 = f.bbox[2], f.bbox[5]
+        props["zmin"] = z0 if math.isfinite(z0) else None
+        props["zmax"] = z1 if math.isfinite(z1) else None
     if f.edge is not None:
         props["network"] = f.edge.network
         props["start_node"], props["end_node"] = f.edge.start, f.edge.end
     for k, v in f.attributes.items():
         props.setdefault(k, v)
-    return _clean(props)
+    return props
+
+
+def feature_texts(features: list[Feature], twin_crs: CRS, out: CrsChoice) -> list[str]:
+    """GeoJSON features as JSON text, geometry reprojected into ``out``.
+
+    Geometries are written by GEOS in one vectorised call (``to_geojson``,
+    Z kept); this is the hot path of every item page."""
+    geoms = reproject_geometries([f.footprint for f in features], twin_crs, out)
+    gj = shapely.to_geojson(np.array(geoms, dtype=object)) if geoms else []
+    texts = []
+    for f, g in zip(features, gj):
+        props = feature_properties(f)
+        ptext = json.dumps(props, ensure_ascii=False, default=str)
+        if "NaN" in ptext or "Infinity" in ptext:  # GeoJSON has no NaN: write null
+            ptext = json.dumps(_clean(props), ensure_ascii=False, default=str)
+        texts.append(f'{{"type":"Feature","id":{json.dumps(f.id, ensure_ascii=False)},'
+                     f'"geometry":{g if g is not None else "null"},"properties":{ptext}}}')
+    return texts
 
 
 def features_geojson(features: list[Feature], twin_crs: CRS, out: CrsChoice) -> list[dict]:
-    """GeoJSON features, geometry reprojected into ``out``."""
-    geoms = reproject_geometries([f.footprint for f in features], twin_crs, out)
-    return [{"type": "Feature", "id": f.id,
-             "geometry": mapping(g) if g is not None else None,
-             "properties": feature_properties(f)} for f, g in zip(features, geoms)]
+    """GeoJSON features as dicts (see :func:`feature_texts`)."""
+    return [json.loads(t) for t in feature_texts(features, twin_crs, out)]
 
 
 def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
@@ -292,8 +310,7 @@ def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], 
 
         def flush() -> bytes:
             nonlocal first
-            parts = [json.dumps(g, ensure_ascii=False, allow_nan=False)
-                     for g in features_geojson(chunk, store.crs, out_crs)]
+            parts = feature_texts(chunk, store.crs, out_crs)
             sep = "" if first else ","
             first = False
             return (sep + ",".join(parts)).encode()

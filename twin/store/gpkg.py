@@ -606,8 +606,11 @@ class GeoPackageStore(TwinStore):
             if box[2] is not None:  # 3D: only features whose heights are known
                 where.append("r.minz <= ? AND r.maxz >= ? AND f.zmin <= ? AND f.zmax >= ?")
                 params += [box[5], box[2], box[5], box[2]]
-        for name, values in (("f.feature_id", q.ids), ("f.layer", q.layers),
-                             ("f.type", q.types)):
+        # with a box, the R-tree drives the search: '+' keeps SQLite from walking
+        # a whole layer through the layer index instead (20x slower on 100k features)
+        plus = "+" if box is not None else ""
+        for name, values in (("f.feature_id", q.ids), (plus + "f.layer", q.layers),
+                             (plus + "f.type", q.types)):
             if values:
                 where.append(f"{name} IN ({','.join('?' * len(values))})")
                 params += list(values)
