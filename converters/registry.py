@@ -6,12 +6,12 @@ from pathlib import Path
 
 from twin.errors import ConversionError
 
-from . import epanet, geojson, landxml, survey, swmm
+from . import cityjson, epanet, geojson, landxml, survey, swmm
 from .base import ConverterSpec
 
 _BUILTIN: tuple[ConverterSpec, ...] = (*geojson.CONVERTERS, *survey.CONVERTERS,
                                        *epanet.CONVERTERS, *landxml.CONVERTERS,
-                                       *swmm.CONVERTERS)
+                                       *swmm.CONVERTERS, *cityjson.CONVERTERS)
 
 
 def formats() -> list[ConverterSpec]:

@@ -185,6 +185,8 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
       .csv .gpkg .shp .dbf  pipeline survey tables (--points, --profile cjj61)
       .inp                  EPANET water models, SWMM sewer models
       .xml                  LandXML 1.2 / Inframodel pipe networks
+      .city.json .json      CityJSON 1.0, 1.1, 2.0 city models (CRS from the file)
+      .city.jsonl .jsonl    CityJSONSeq, streamed feature by feature
     """
     from converters import import_file
 
@@ -408,9 +410,11 @@ def network(path: str, network: str | None, as_json: bool) -> None:
 
 
 def _register() -> None:
+    from .export import export
     from .pipes import pipes
     from .serve import serve
 
+    cli.add_command(export)
     cli.add_command(pipes)
     cli.add_command(serve)
 

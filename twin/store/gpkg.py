@@ -902,9 +902,6 @@ class _GpkgBatchWriter(BatchWriter):
             elif gt == "POINT" and kind != "Point":
                 raise GeometryError(
                     f"feature {f.id!r}: layer {layer.name!r} holds points, got a {kind}", f.id)
-        if f.bbox is None:
-            raise GeometryError(
-                f"feature {f.id!r} has no geometry (no footprint, no mesh, no bbox)", f.id)
         return layer, fp, promote
 
     def _prepare(self, feats: list[Feature]) -> _Prepared:
@@ -941,13 +938,18 @@ class _GpkgBatchWriter(BatchWriter):
                 raise FeatureError(f"feature {f.id!r}: attribute value not storable: {exc}",
                                    f.id) from None
             b = f.bbox
-            z_known = not (math.isnan(b[2]) or math.isnan(b[5]))
-            zlo, zhi = (b[2], b[5]) if z_known else (None, None)
-            rows.append((fid, f.id, f.layer, f.type, f.name, f.parent, f.lod, blob,
-                         b[0], b[1], zlo, b[3], b[4], zhi, f.source_id, self.id, free_json,
-                         *typed))
-            rtree.append((fid, b[0], b[3], b[1], b[4], *((b[2], b[5]) if z_known else
-                                                         (-_UNBOUNDED, _UNBOUNDED))))
+            if b is None:  # a semantic object without geometry (a group, a storey record)
+                rows.append((fid, f.id, f.layer, f.type, f.name, f.parent, f.lod, blob,
+                             None, None, None, None, None, None, f.source_id, self.id,
+                             free_json, *typed))
+            else:
+                z_known = not (math.isnan(b[2]) or math.isnan(b[5]))
+                zlo, zhi = (b[2], b[5]) if z_known else (None, None)
+                rows.append((fid, f.id, f.layer, f.type, f.name, f.parent, f.lod, blob,
+                             b[0], b[1], zlo, b[3], b[4], zhi, f.source_id, self.id, free_json,
+                             *typed))
+                rtree.append((fid, b[0], b[3], b[1], b[4], *((b[2], b[5]) if z_known else
+                                                             (-_UNBOUNDED, _UNBOUNDED))))
             for lod, mesh in f.meshes.items():
                 if mesh.n_vertices:
                     mesh_fids.append(fid)
@@ -1011,10 +1013,11 @@ class _GpkgBatchWriter(BatchWriter):
             b = conn.execute("SELECT MIN(xmin), MIN(ymin), MIN(zmin), MAX(xmax), MAX(ymax) "
                              "FROM twin_features WHERE fid BETWEEN ? AND ?",
                              (self.first_fid, self.next_fid - 1)).fetchone()
-            origin = [round((b[0] + b[3]) / 2, -2), round((b[1] + b[4]) / 2, -2),
-                      round(b[2], 0) if b[2] is not None else 0.0]
-            conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'origin'",
-                         (json.dumps(origin),))
+            if b[0] is not None:  # else: only features without geometry so far
+                origin = [round((b[0] + b[3]) / 2, -2), round((b[1] + b[4]) / 2, -2),
+                          round(b[2], 0) if b[2] is not None else 0.0]
+                conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'origin'",
+                             (json.dumps(origin),))
         self.report.update({
             "features": self.count, "replaced": self.replaced, "by_layer": self.by_layer,
             "by_type": self.by_type, "skipped_count": self.skipped_count,

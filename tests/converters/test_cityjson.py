@@ -1,0 +1,274 @@
+"""CityJSON 1.0/1.1/2.0 and CityJSONSeq import, validation and export, on the
+real sample files; expected values are computed from the files themselves
+with plain json, independently of the converter."""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+from builders import REPO, dump_twin, small_city
+from referencing import Registry, Resource
+
+import twin
+from converters import import_file
+from converters.cityjson import LAYER_BY_TYPE
+from converters.cityjson_export import export_cityjson
+from twin.errors import ImportFailedError
+
+CJ = REPO / "sample_models" / "cityjson"
+SCHEMAS = REPO / "converters" / "schemas" / "cityjson" / "2.0.2"
+
+
+def _twin(tmp_path, crs="EPSG:7415", name="city.gpkg"):
+    return twin.create_twin(tmp_path / name, crs)
+
+
+def _types(path: Path) -> collections.Counter:
+    if path.suffix == ".jsonl":
+        c = collections.Counter()
+        for line in path.read_text().splitlines()[1:]:
+            c.update(o["type"] for o in json.loads(line)["CityObjects"].values())
+        return c
+    return collections.Counter(o["type"] for o in json.loads(path.read_text())["CityObjects"]
+                               .values())
+
+
+def _reference_validator():
+    """The reference implementation (jsonschema) over the official 2.0 schemas."""
+    res = [(f"https://www.cityjson.org/schemas/2.0.2/{f.name}",
+            Resource.from_contents(json.loads(f.read_text()))) for f in SCHEMAS.glob("*.json")]
+    main = json.loads((SCHEMAS / "cityjson.schema.json").read_text())
+    return jsonschema.Draft7Validator(main, registry=Registry().with_resources(res))
+
+
+def test_delft_every_object_lands_on_the_layer_of_its_type(tmp_path):
+    with _twin(tmp_path) as store:
+        res = import_file(store, CJ / "cjio_delft.json")
+        expected = _types(CJ / "cjio_delft.json")
+        assert res.features == sum(expected.values()) == 570 and res.skipped == 0
+        assert res.report["source"]["objects_by_type"] == dict(sorted(expected.items()))
+        assert res.report["source"]["crs_from"] == "metadata.referenceSystem"
+        assert res.report["source"]["schema"] == "valid"
+        for ctype, n in expected.items():
+            assert store.count(twin.Query(types=(ctype,), layers=(LAYER_BY_TYPE[ctype],))) == n
+        doc = json.loads((CJ / "cjio_delft.json").read_text())
+        oid = next(k for k, o in doc["CityObjects"].items() if o["type"] == "Building")
+        b = store.get(f"cityjson:{oid}")
+        assert b.layer == "buildings" and b.footprint.geom_type in ("Polygon", "MultiPolygon")
+        assert b.mesh.n_faces > 0 and b.lod == "1"
+
+
+def test_vertices_are_dequantised_exactly(tmp_path):
+    doc = json.loads((CJ / "cjio_delft.json").read_text())
+    oid, obj = next((k, o) for k, o in doc["CityObjects"].items() if o["type"] == "Building")
+    first = obj["geometry"][0]["boundaries"][0][0][0][0]
+    xyz = np.array(doc["vertices"][first]) * doc["transform"]["scale"] \
+        + doc["transform"]["translate"]
+    with _twin(tmp_path) as store:
+        import_file(store, CJ / "cjio_delft.json")
+        v = store.get(f"cityjson:{oid}").mesh.vertices
+    # meshes are stored as float32 offsets from their own origin: micrometres
+    assert np.min(np.linalg.norm(v - xyz, axis=1)) < 1e-5
+
+
+def _newell_area(pts: np.ndarray) -> float:
+    q = np.roll(pts, -1, axis=0)
+    n = np.array([np.sum((pts[:, 1] - q[:, 1]) * (pts[:, 2] + q[:, 2])),
+                  np.sum((pts[:, 2] - q[:, 2]) * (pts[:, 0] + q[:, 0])),
+                  np.sum((pts[:, 0] - q[:, 0]) * (pts[:, 1] + q[:, 1]))])
+    return float(np.linalg.norm(n)) / 2
+
+
+def test_semantic_surfaces_keep_their_area(tmp_path):
+    """Area per semantic surface type: triangles of the twin mesh against the
+    file's polygons (Newell area, holes subtracted)."""
+    doc = json.loads((CJ / "cjio_rotterdam_subset.json").read_text())
+    V = np.array(doc["vertices"], float) * doc["transform"]["scale"]
+    with _twin(tmp_path, "EPSG:28992") as store:
+        res = import_file(store, CJ / "cjio_rotterdam_subset.json", crs="EPSG:28992")
+        assert res.report["source"]["appearance_not_imported"]["textures"] == 74
+        for oid, obj in doc["CityObjects"].items():
+            g = obj["geometry"][0]
+            sem = g["semantics"]
+            expected = collections.defaultdict(float)
+            for poly, val in zip(g["boundaries"], sem["values"]):
+                if len({tuple(V[i]) for i in poly[0]}) < 3:
+                    continue  # degenerate rings are skipped (and counted) by the converter
+                area = _newell_area(V[poly[0]]) - sum(_newell_area(V[r]) for r in poly[1:])
+                expected[sem["surfaces"][val]["type"] if val is not None else None] += area
+            mesh = store.get(f"cityjson:{oid}").mesh
+            tri = mesh.vertices[mesh.faces]
+            areas = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]),
+                                   axis=1) / 2
+            got = collections.defaultdict(float)
+            for lab, a in zip(mesh.face_labels, areas):
+                got[mesh.labels[lab] if lab >= 0 else None] += a
+            for k in expected:
+                # slightly warped roofs (under the 1 cm planarity tolerance) differ by < 1e-4
+                assert got[k] == pytest.approx(expected[k], rel=1e-4, abs=1e-6), (oid, k)
+
+
+def test_every_lod_is_kept_and_the_highest_shown(tmp_path):
+    with _twin(tmp_path) as store:
+        import_file(store, CJ / "cjio_multi_lod.json", crs="EPSG:7415")
+        for b in store.query(twin.Query(layers=("buildings",), with_meshes=True)):
+            assert sorted(b.meshes) == ["1.2", "1.3", "2.2"] and b.lod == "2.2"
+            assert b.meshes["2.2"].n_faces >= b.meshes["1.2"].n_faces
+
+
+def test_cityjsonseq_gives_the_same_features_as_the_document(tmp_path):
+    with _twin(tmp_path, name="a.gpkg") as a, _twin(tmp_path, name="b.gpkg") as b:
+        import_file(a, CJ / "cjseq_3dbag_b2.city.json")
+        res = import_file(b, CJ / "cjseq_3dbag_b2.city.jsonl")
+        assert res.converter == "cityjsonseq"
+        fa = {f.id: f for f in a.query(twin.Query(with_meshes=True))}
+        fb = {f.id: f for f in b.query(twin.Query(with_meshes=True))}
+        assert set(fa) == set(fb) and len(fa) == 4
+        for k in fa:
+            assert fa[k].parent == fb[k].parent and fa[k].type == fb[k].type
+            assert dict(fa[k].attributes) == dict(fb[k].attributes)
+            np.testing.assert_allclose(fa[k].bbox, fb[k].bbox, atol=1e-9)
+        parts = [f for f in fa.values() if f.type == "BuildingPart"]
+        assert parts and all(p.parent in fa for p in parts)
+        # a parent without geometry of its own takes its parts' extent
+        parent = fa[parts[0].parent]
+        assert parent.footprint is not None and not parent.meshes
+
+
+def test_holes_are_respected(tmp_path):
+    with _twin(tmp_path, "EPSG:2154") as store:
+        res = import_file(store, CJ / "paris_tower.city.jsonl")
+        assert res.report["source"]["triangulation"]["holes"] == 3
+        assert res.features == 2
+
+
+def test_extensions_and_their_attributes_are_kept(tmp_path):
+    with _twin(tmp_path) as store:
+        res = import_file(store, CJ / "cjdb_3dbag_extension.city.jsonl")
+        src = res.report["source"]
+        assert src["extensions"] == ["Noise", "Solar_Potential"]
+        assert res.features == sum(_types(CJ / "cjdb_3dbag_extension.city.jsonl").values())
+        f = store.get("cityjson:NL.IMBAG.Pand.0503100000000033-0", meshes=False)
+        assert f.attributes["+noise-buildingHabitants"] == 4
+        # the file writes LoDs as numbers, which CityJSON 1.1 forbids: reported, imported
+        assert any("geometry" in e for e in src["schema"])
+
+
+def test_cityjson_1_0_with_urn_crs(tmp_path):
+    with _twin(tmp_path) as store:
+        res = import_file(store, CJ / "threejs_3db_sub_v1.0.json")
+        src = res.report["source"]
+        assert src["cityjson_version"] == "1.0" and "no schema" in src["schema"]
+        assert res.features == sum(_types(CJ / "threejs_3db_sub_v1.0.json").values()) == 98
+
+
+def test_all_city_object_types(tmp_path):
+    with _twin(tmp_path) as store:
+        res = import_file(store, CJ / "corpus_cityobject_all_types.city.json",
+                          crs="EPSG:7415")
+        assert res.features == 33 and res.report["source"]["objects_without_geometry"] == 33
+        layers = {f.type: f.layer for f in store.query(twin.Query())}
+        assert layers["TINRelief"] == "terrain" and layers["Tunnel"] == "tunnels"
+        assert layers["BuildingStorey"] == "building_elements"
+        assert layers["SolitaryVegetationObject"] == "vegetation"
+        assert layers["CityObjectGroup"] == "generic"
+
+
+def test_bad_files_fail_clearly_and_change_nothing(tmp_path):
+    with _twin(tmp_path) as store:
+        import_file(store, CJ / "cjio_multi_lod.json", crs="EPSG:7415")
+        before = dump_twin(store.path)
+        broken = tmp_path / "broken.city.json"
+        broken.write_text('{"type": "CityJSON", "version": "2.0", "CityObjects": {')
+        with pytest.raises(ImportFailedError, match="broken.city.json.*not valid JSON"):
+            import_file(store, broken)
+        nocrs = tmp_path / "nocrs.city.json"
+        nocrs.write_text((CJ / "cjio_multi_lod.json").read_text())
+        with pytest.raises(ImportFailedError, match="no CRS.*--crs"):
+            import_file(store, nocrs)
+        future = tmp_path / "future.city.json"
+        future.write_text('{"type": "CityJSON", "version": "3.0", "CityObjects": {}, '
+                          '"vertices": []}')
+        with pytest.raises(ImportFailedError, match="version '3.0'"):
+            import_file(store, future)
+        assert dump_twin(store.path) == before
+
+
+def test_out_of_range_vertex_skips_only_that_object(tmp_path):
+    doc = json.loads((CJ / "cjio_multi_lod.json").read_text())
+    victim = next(iter(doc["CityObjects"]))
+    doc["CityObjects"][victim]["geometry"][0]["boundaries"][0][0][0][0] = 10**6
+    path = tmp_path / "bad_index.city.json"
+    path.write_text(json.dumps(doc))
+    with _twin(tmp_path) as store:
+        res = import_file(store, path, crs="EPSG:7415")
+    assert res.features == 9 and res.skipped == 1
+    (skip,) = res.report["skipped"]
+    assert skip["source_id"] == victim and "out of range" in skip["reason"]
+
+
+@pytest.mark.parametrize("seq", [False, True], ids=["cityjson", "cityjsonseq"])
+def test_round_trip_import_export_import(tmp_path, seq):
+    with _twin(tmp_path, name="a.gpkg") as a:
+        import_file(a, CJ / "cjio_delft.json")
+        out = tmp_path / ("out.city.jsonl" if seq else "out.city.json")
+        rep = export_cityjson(a, out, seq=seq)
+        assert rep["objects"] == 570
+        with _twin(tmp_path, name="b.gpkg") as b:
+            res = import_file(b, out)
+            assert res.report["source"]["schema"] == "valid"
+            fa = {f.id: f for f in a.query(twin.Query(with_meshes=True))}
+            fb = {f.id: f for f in b.query(twin.Query(with_meshes=True))}
+    assert set(fa) == set(fb)
+    for k, f in fa.items():
+        g = fb[k]
+        assert (g.type, g.layer, g.parent) == (f.type, f.layer, f.parent)
+        assert dict(g.attributes) == dict(f.attributes)
+        assert sorted(g.meshes) == sorted(f.meshes)
+        for lod, m in f.meshes.items():
+            n = g.meshes[lod]
+            assert n.n_faces == m.n_faces
+            # same triangles within the millimetre transform
+            np.testing.assert_allclose(n.vertices[n.faces], m.vertices[m.faces], atol=6e-4)
+
+
+def test_twin_features_round_trip_with_layers_and_topology(tmp_path):
+    with twin.create_twin(tmp_path / "a.gpkg", "EPSG:4546") as a:
+        with a.import_batch("small_city", "test", "tests", "1") as batch:
+            batch.add(small_city())
+        export_cityjson(a, tmp_path / "x.city.json")
+        with twin.create_twin(tmp_path / "b.gpkg", "EPSG:4546") as b:
+            import_file(b, tmp_path / "x.city.json")
+            p = b.get("cityjson:test:P1")
+            assert p.layer == "heating" and p.type == "PipeSegment"
+            assert p.edge == twin.Edge("RL", "test:RL1", "test:RL2")
+            assert p.footprint.geom_type == "LineString" and p.footprint.has_z
+            assert list(p.footprint.coords) == list(a.get("test:P1").footprint.coords)
+            v = b.get("cityjson:test:V1")
+            assert v.layer == "pipe_nodes" and v.type == "Valve"
+            b1 = b.get("cityjson:test:B1")
+            assert b1.attributes["storeys"] == 6 and b1.mesh.label_counts() == \
+                a.get("test:B1").mesh.label_counts()
+            assert b.get("cityjson:test:B1-S1").parent == "cityjson:test:B1"
+
+
+def test_exports_pass_the_reference_schema_validator(tmp_path):
+    """Checked with jsonschema, the reference implementation, over every array
+    (the converter's own check leaves the bulk arrays to numpy)."""
+    validator = _reference_validator()
+    with _twin(tmp_path) as store:
+        import_file(store, CJ / "cjio_multi_lod.json", crs="EPSG:7415")
+        import_file(store, CJ / "cjseq_3dbag_b2.city.json")
+        export_cityjson(store, tmp_path / "a.city.json")
+    with twin.create_twin(tmp_path / "s.gpkg", "EPSG:4546") as store:
+        with store.import_batch("small_city", "test", "tests", "1") as batch:
+            batch.add(small_city())
+        export_cityjson(store, tmp_path / "b.city.json")
+    for name in ("a.city.json", "b.city.json"):
+        doc = json.loads((tmp_path / name).read_text())
+        assert [e.message for e in validator.iter_errors(doc)] == []
