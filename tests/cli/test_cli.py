@@ -136,3 +136,29 @@ def test_pipes_commands(runner, demo_path):
     assert iso["valves_to_close"] == ["hohhot:RL-N-4-3", "hohhot:RL-N-5-3"]
     res = run(runner, "pipes", "isolate", demo_path, "hohhot:B-0001", ok=False)
     assert res.exit_code == 2 and "not a network segment" in res.output
+
+
+def test_import_and_export_cityjson_from_the_command_line(tmp_path, runner):
+    from builders import REPO
+
+    path = tmp_path / "c.gpkg"
+    run(runner, "init", path, "--crs", "EPSG:7415")
+    res = run(runner, "import", REPO / "sample_models" / "cityjson" / "cjseq_3dbag_b2.city.jsonl",
+              "--twin", path)
+    assert "4 features" in res.output and "BuildingPart 2" in res.output
+    out = tmp_path / "out.city.json"
+    res = run(runner, "export", path, "--format", "cityjson", "--layer", "buildings",
+              "--out", out)
+    doc = json.loads(out.read_text())
+    assert doc["version"] == "2.0" and len(doc["CityObjects"]) == 4
+    assert doc["metadata"]["referenceSystem"].endswith("/EPSG/0/28992") or \
+        doc["metadata"]["referenceSystem"].endswith("/EPSG/0/7415")
+    seq = tmp_path / "out.city.jsonl"
+    run(runner, "export", path, "--format", "cityjsonseq", "--out", seq)
+    lines = seq.read_text().splitlines()
+    assert json.loads(lines[0])["type"] == "CityJSON" and len(lines) == 3  # 2 buildings
+
+
+def test_serve_help_names_the_endpoints(runner):
+    res = run(runner, "serve", "--help")
+    assert "OGC API - Features" in res.output and "--token-file" in res.output
