@@ -8,7 +8,9 @@ STAMP := $(VENV)/.installed
 DEMO := out/demo.gpkg
 PORT ?= 8000
 
-.PHONY: demo demo-build test bench clean
+VIEWER_STAMP := viewer/web/node_modules/.installed
+
+.PHONY: demo demo-build viewer test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +18,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: demo-build
+# the web viewer's JavaScript (three.js) from npm, pinned by package-lock.json
+$(VIEWER_STAMP): viewer/web/package.json viewer/web/package-lock.json
+	cd viewer/web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(VIEWER_STAMP)
+
+viewer: $(VIEWER_STAMP)
+
+demo: demo-build viewer
+	@echo "open http://127.0.0.1:$(PORT)/viewer/ (3D viewer) or http://127.0.0.1:$(PORT)/ (API)"
 	$(BIN)/twin serve $(DEMO) --port $(PORT)
 
 demo-build: $(STAMP)
@@ -26,11 +36,11 @@ demo-build: $(STAMP)
 	$(BIN)/twin import sample_models/hohhot_demo/survey/lines.csv --points sample_models/hohhot_demo/survey/points.csv --crs EPSG:4546 --twin $(DEMO)
 	$(BIN)/twin info $(DEMO)
 
-test: $(STAMP)
+test: $(STAMP) $(VIEWER_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/store_bench.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache viewer/web/node_modules

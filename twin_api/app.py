@@ -39,7 +39,7 @@ from .settings import ApiSettings
 log = logging.getLogger(__name__)
 
 GEOJSON = ogc.GEOJSON
-_PACKAGED_VIEWER = Path(__file__).resolve().parent.parent / "viewer" / "web" / "dist"
+_PACKAGED_VIEWER = Path(__file__).resolve().parent.parent / "viewer" / "web"
 
 
 class GeoJSONResponse(JSONResponse):
@@ -344,15 +344,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     # -- web viewer -----------------------------------------------------------
     viewer_dir = Path(settings.viewer_dir) if settings.viewer_dir else _PACKAGED_VIEWER
-    if (viewer_dir / "index.html").is_file():
+    built = (viewer_dir / "node_modules" / "three" / "build" / "three.module.js").is_file()
+    if (viewer_dir / "index.html").is_file() and built:
         app.mount("/viewer", StaticFiles(directory=viewer_dir, html=True), name="viewer")
     else:
         @app.get("/viewer", include_in_schema=False)
         @app.get("/viewer/{rest:path}", include_in_schema=False)
         def no_viewer(rest: str = "") -> Response:
             raise ApiProblem(404, "Not found",
-                             "the web viewer has not been built; run 'make viewer' (part of "
-                             "'make demo')")
+                             "the web viewer's JavaScript is not installed; run 'make viewer' "
+                             "(part of 'make demo'), which installs three.js from npm")
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:

@@ -1,0 +1,206 @@
+// The twin's web viewer: three.js over the twin API.
+//
+// The scene comes from /twin/scene.glb: vertices relative to the twin's local
+// origin (no float32 jitter at city coordinates), one glTF node per feature
+// with its id and key attributes in `extras`, grouped per layer and coloured by
+// the layer catalogue (/twin/layers). Picking asks /twin/features/{id} for the
+// whole feature. `window.twinViewer` exposes the state for tests and scripts.
+
+import * as THREE from "three";
+import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
+import { OrbitControls } from "three/addons/controls/OrbitControls.js";
+
+const api = new URL("..", window.location.href); // the viewer lives at /viewer/
+const el = (id) => document.getElementById(id);
+const state = { ready: false, layers: {}, features: {}, error: null, picked: null };
+window.twinViewer = state;
+
+const renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+renderer.setPixelRatio(window.devicePixelRatio);
+renderer.localClippingEnabled = true;
+el("scene").appendChild(renderer.domElement);
+const scene = new THREE.Scene();
+scene.background = new THREE.Color(0xdfe6ee);
+const camera = new THREE.PerspectiveCamera(45, 1, 1, 20000);
+const controls = new OrbitControls(camera, renderer.domElement);
+controls.maxPolarAngle = Math.PI; // free to look from below ground
+scene.add(new THREE.HemisphereLight(0xffffff, 0x667788, 2.2));
+const sun = new THREE.DirectionalLight(0xffffff, 1.6);
+sun.position.set(300, 600, 200);
+scene.add(sun);
+const clip = new THREE.Plane(new THREE.Vector3(0, -1, 0), 1e6);
+
+function resize() {
+  const w = window.innerWidth, h = window.innerHeight;
+  renderer.setSize(w, h);
+  camera.aspect = w / h;
+  camera.updateProjectionMatrix();
+}
+window.addEventListener("resize", resize);
+resize();
+
+async function getJSON(path) {
+  const r = await fetch(new URL(path, api));
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${(await r.json()).detail || ""}`);
+  return r.json();
+}
+
+const SURFACE = new Set(["terrain", "roads", "landuse", "vegetation", "water"]);
+
+function setLayerOpacity(name, opacity) {
+  const group = state.layers[name];
+  if (!group) return;
+  group.traverse((o) => {
+    if (o.isMesh) {
+      o.material.transparent = opacity < 1;
+      o.material.opacity = opacity;
+      o.material.depthWrite = opacity >= 1;
+      o.material.needsUpdate = true;
+    }
+  });
+}
+
+function buildPanel(catalogue) {
+  const ul = el("layers");
+  for (const layer of catalogue.layers) {
+    if (!state.layers[layer.name]) continue;
+    const li = document.createElement("li");
+    li.dataset.layer = layer.name;
+    li.innerHTML = `<input type="checkbox" checked>` +
+      `<span class="swatch" style="background:${layer.colour}"></span>` +
+      `<span>${layer.title}${layer.title_zh ? " " + layer.title_zh : ""}</span>` +
+      `<input type="range" min="0" max="100" value="100" title="opacity">`;
+    const [box, , , range] = li.children;
+    box.addEventListener("change", () => { state.layers[layer.name].visible = box.checked; });
+    range.addEventListener("input", () => setLayerOpacity(layer.name, range.value / 100));
+    ul.appendChild(li);
+  }
+}
+
+function showInfo(detail) {
+  el("info").hidden = false;
+  el("info-title").textContent = `${detail.type} ${detail.name || ""}`;
+  const rows = [["id", detail.id], ["layer", detail.layer], ["parent", detail.parent || ""]];
+  for (const [k, v] of Object.entries(detail.attributes)) rows.push([k, JSON.stringify(v)]);
+  if (detail.provenance) rows.push(["source", detail.provenance.source_file]);
+  el("info-table").innerHTML = rows.map(([k, v]) =>
+    `<tr><td>${k}</td><td>${String(v).replace(/</g, "&lt;")}</td></tr>`).join("");
+}
+
+let highlighted = null;
+async function pick(id) {
+  const node = state.features[id];
+  if (highlighted) highlighted.material.emissive.setHex(0x000000);
+  if (node && node.isMesh) {
+    node.material = node.material.clone();
+    node.material.emissive.setHex(0x884400);
+    highlighted = node;
+  }
+  const detail = await getJSON(`twin/features/${encodeURIComponent(id)}`);
+  state.picked = detail.id;
+  showInfo(detail);
+  return detail;
+}
+state.pick = pick;
+
+function flyTo(id) {
+  const node = state.features[id];
+  if (!node) return false;
+  const box = new THREE.Box3().setFromObject(node);
+  const c = box.getCenter(new THREE.Vector3());
+  const r = Math.max(box.getSize(new THREE.Vector3()).length(), 20);
+  controls.target.copy(c);
+  camera.position.set(c.x + r, c.y + r, c.z + r);
+  controls.update();
+  camera.updateMatrixWorld();
+  return true;
+}
+state.flyTo = flyTo;
+
+// screen position of a feature's centre, for scripted clicks
+state.screenPosition = (id) => {
+  const node = state.features[id];
+  if (!node) return null;
+  camera.updateMatrixWorld();
+  const c = new THREE.Box3().setFromObject(node).getCenter(new THREE.Vector3()).project(camera);
+  const rect = renderer.domElement.getBoundingClientRect();
+  return { x: rect.left + (c.x + 1) / 2 * rect.width, y: rect.top + (1 - c.y) / 2 * rect.height };
+};
+
+const ray = new THREE.Raycaster();
+renderer.domElement.addEventListener("click", (ev) => {
+  const rect = renderer.domElement.getBoundingClientRect();
+  const p = new THREE.Vector2(((ev.clientX - rect.left) / rect.width) * 2 - 1,
+    -((ev.clientY - rect.top) / rect.height) * 2 + 1);
+  ray.setFromCamera(p, camera);
+  const hits = ray.intersectObjects(Object.values(state.layers).filter((g) => g.visible), true)
+    .filter((h) => h.object.visible && h.object.material.opacity > 0.05 &&
+      h.object.userData.id);
+  if (hits.length) pick(hits[0].object.userData.id).catch(showError);
+});
+
+el("underground").addEventListener("change", (ev) => {
+  for (const name of Object.keys(state.layers)) {
+    if (SURFACE.has(name)) setLayerOpacity(name, ev.target.checked ? 0.25 : 1);
+  }
+  state.underground = ev.target.checked;
+});
+el("clip").addEventListener("input", (ev) => {
+  const b = state.bounds;
+  if (!b) return;
+  const h = b.min.y + (b.max.y - b.min.y) * ev.target.value / 100;
+  clip.constant = ev.target.value >= 100 ? 1e6 : h;
+});
+el("search").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const id = el("query").value.trim();
+  if (flyTo(id)) pick(id).catch(showError);
+  else el("status").textContent = `no feature ${id} in this scene`;
+});
+el("close").addEventListener("click", () => { el("info").hidden = true; });
+
+function showError(err) {
+  state.error = String(err);
+  el("status").textContent = `error: ${err.message || err}`;
+}
+
+async function load() {
+  const summary = await getJSON("twin");
+  const catalogue = await getJSON("twin/layers");
+  el("title").textContent = `Digital twin: ${summary.features} features`;
+  const b = summary.bounds;
+  const bbox = [b[0], b[1], b[3], b[4]].join(",");
+  const gltf = await new GLTFLoader().loadAsync(new URL(`twin/scene.glb?bbox=${bbox}`, api).href);
+  const root = gltf.scene;
+  root.traverse((o) => {
+    if (o.userData && o.userData.layer && !o.userData.id) state.layers[o.userData.layer] = o;
+    if (o.isMesh) {
+      o.material.clippingPlanes = [clip];
+      // the glTF node holding the mesh carries the feature's extras
+      const holder = o.userData.id ? o : o.parent;
+      if (holder && holder.userData.id) {
+        o.userData = holder.userData;
+        state.features[holder.userData.id] = o;
+      }
+    }
+  });
+  scene.add(root);
+  state.bounds = new THREE.Box3().setFromObject(root);
+  const c = state.bounds.getCenter(new THREE.Vector3());
+  const size = state.bounds.getSize(new THREE.Vector3());
+  controls.target.copy(c);
+  camera.position.set(c.x - size.x * 0.2, c.y + Math.max(size.x, size.z) * 0.6, c.z + size.z * 0.9);
+  controls.update();
+  buildPanel(catalogue);
+  el("status").textContent = `${Object.keys(state.features).length} features shown`;
+  state.origin = summary.origin;
+  state.ready = true;
+}
+
+function animate() {
+  controls.update();
+  renderer.render(scene, camera);
+  requestAnimationFrame(animate);
+}
+animate();
+load().catch(showError);
