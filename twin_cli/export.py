@@ -10,17 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import twin
 
+from .options import floats
+
 _err = Console(stderr=True, soft_wrap=True)
-
-
-def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{what} must be {n} comma-separated numbers, got {text!r}")
-    if len(vals) != n:
-        raise click.BadParameter(f"{what} must be {n} comma-separated numbers, got {text!r}")
-    return vals
 
 
 @click.command()
@@ -41,7 +33,7 @@ def export(path, fmt, out_path, layers_, ids, wheres, bbox) -> None:
     from converters.cityjson_export import export_cityjson
 
     q = twin.Query(ids=ids, layers=layers_, filters=wheres,
-                   bbox=_floats(bbox, 4, "--bbox") if bbox else None)
+                   bbox=floats(bbox, 4, "--bbox") if bbox else None)
     t0 = time.perf_counter()
     with twin.open_twin(path, readonly=True) as store, Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -16,6 +16,8 @@ from rich.table import Table
 import twin
 from twin.errors import TwinError
 
+from .options import floats
+
 _err = Console(stderr=True, soft_wrap=True)
 
 
@@ -30,16 +32,6 @@ class _Group(click.Group):
             if exc.__cause__ is not None and str(exc.__cause__) not in str(exc):
                 _err.print(f"  cause: {exc.__cause__}", highlight=False)
             sys.exit(2)
-
-
-def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{what} must be {n} comma-separated numbers, got {text!r}")
-    if len(vals) != n:
-        raise click.BadParameter(f"{what} must be {n} comma-separated numbers, got {text!r}")
-    return vals
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,7 +65,7 @@ def cli() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 def init(path: str, crs: str, vertical_datum: str | None, origin: str | None, force: bool) -> None:
     """Create an empty twin in PATH (a .gpkg file)."""
-    o = _floats(origin, 3, "--origin") if origin else None
+    o = floats(origin, 3, "--origin") if origin else None
     store = twin.create_twin(path, crs, vertical_datum=vertical_datum, origin=o, overwrite=force)
     click.echo(f"created {path}: CRS {store.crs.name}, "
                f"{len(store.layers())} standard layers")
@@ -282,13 +274,13 @@ def query(path: str, ids, layers_, types, wheres, bbox, box3d, within, predicate
             rows = ((f, None) for f in ancestors(store, ancestors_of)) if ancestors_of else (
                 (f, None) for f, _depth in descendants(store, descendants_of))
         elif near:
-            x, y = _floats(near, 2, "--near")
+            x, y = floats(near, 2, "--near")
             hits = store.nearest(x, y, near_n, layers=layers_)
             rows = ((f, d) for f, d in hits)
         else:
             q = twin.Query(ids=ids, layers=layers_, types=types, filters=wheres,
-                           bbox=_floats(bbox, 4, "--bbox") if bbox else None,
-                           box3d=_floats(box3d, 6, "--box3d") if box3d else None,
+                           bbox=floats(bbox, 4, "--bbox") if bbox else None,
+                           box3d=floats(box3d, 6, "--box3d") if box3d else None,
                            within=poly, predicate=predicate, parent=children_of, batch=batch,
                            limit=limit, offset=offset)
             rows = ((f, None) for f in store.query(q))
