@@ -50,7 +50,7 @@ from pyproj import CRS
 from twin.attributes import coerce_typed
 from twin.crs import parse_crs, transform_xyz
 from twin.errors import ConversionError, TwinError
-from twin.model import Edge, Feature, Mesh
+from twin.model import Edge, Feature, Mesh, lod_key
 
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
 from .triangulate import TriangulationReport, triangulate_polygons
@@ -326,8 +326,9 @@ class _Model:
         if ctx.source_crs is not None:
             ctx.report["crs_from"] = "option"
             return ctx.source_crs
-        ref = meta.get("referenceSystem") or meta.get("crs", {}).get("epsg") \
-            if isinstance(meta.get("crs"), dict) else meta.get("referenceSystem")
+        ref = meta.get("referenceSystem")
+        if ref is None and isinstance(meta.get("crs"), dict):  # pre-1.0 {"crs": {"epsg": N}}
+            ref = meta["crs"].get("epsg")
         if ref is None:
             raise ConversionError(
                 f"{self.path}: the file names no CRS (metadata.referenceSystem); give the "
@@ -407,9 +408,10 @@ def _object_meshes(model: _Model, obj: dict, verts: np.ndarray, raw_src: np.ndar
         vs, fs, fl = [], [], []
         base = 0
         for mv, mf, face_sem, labs in parts:
-            remap = np.array([labels.index(x) if x in labels else
-                              (labels.append(x) or len(labels) - 1) for x in labs],
-                             dtype=np.int64)
+            for x in labs:  # one label list for all geometries of this LoD
+                if x not in labels:
+                    labels.append(x)
+            remap = np.array([labels.index(x) for x in labs], dtype=np.int64)
             fl.append(np.where(face_sem >= 0, remap[np.clip(face_sem, 0, None)]
                                if len(remap) else -1, -1))
             vs.append(mv)
@@ -454,7 +456,7 @@ def _footprint(meshes: dict[str, Mesh], ground: list, lines: list):
         if fp is not None:
             return fp
     if meshes:
-        m = meshes[max(meshes, key=lambda k: (float(k) if k.replace(".", "").isdigit() else 0))]
+        m = meshes[max(meshes, key=lod_key)]
         fp = _plan(m.vertices[m.faces][:, :, :2])
         if fp is not None:
             return fp
@@ -616,7 +618,6 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
     counts: dict[str, int] = {}
     validate = ctx.options.get("validate", True)
     invalid: list[str] = []
-    n = 0
     for no, feat in lines:
         if feat.get("type") != "CityJSONFeature":
             ctx.skip(f"line {no}", f"not a CityJSONFeature (type {feat.get('type')!r})")
@@ -629,7 +630,6 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
                     raise ConversionError(f"{path}: line {no}: {errs[0]}", str(path))
         for f in _convert_objects(model, feat.get("CityObjects") or {},
                                   feat.get("vertices") or [], ctx, tri, appearance, counts):
-            n += 1
             yield f
         ctx.progress(no, None)
     if validate:

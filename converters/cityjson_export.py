@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +29,7 @@ import numpy as np
 
 from twin.errors import TwinError
 from twin.model import Feature
+from twin.network import features_by_id
 from twin.query import Query
 from twin.store.base import TwinStore
 
@@ -157,10 +159,7 @@ def _plan(store: TwinStore, query: Query) -> tuple[list[tuple[str, str | None, s
                                                    np.ndarray, np.ndarray]:
     """Ids, parents and CityJSON ids of the selection, and its 3D bounds (one
     pass, no meshes)."""
-    q = Query(ids=query.ids, layers=query.layers, types=query.types, filters=query.filters,
-              bbox=query.bbox, box3d=query.box3d, within=query.within,
-              predicate=query.predicate, parent=query.parent, batch=query.batch,
-              limit=query.limit, offset=query.offset)
+    q = replace(query, with_meshes=False)
     rows = []
     lo = np.full(3, np.inf)
     hi = np.full(3, -np.inf)
@@ -206,8 +205,7 @@ def export_cityjson(store: TwinStore, out: str | Path | IO[str], query: Query | 
     report: dict[str, Any] = {"objects": 0, "by_type": {}}
 
     def features(ids: list[str]) -> Iterator[Feature]:
-        for i in range(0, len(ids), 500):
-            yield from store.query(Query(ids=tuple(ids[i:i + 500]), with_meshes=True))
+        return features_by_id(store, ids, meshes=True)
 
     cj_ids = {fid: cid for fid, _, cid in rows}
     used = set()

@@ -84,7 +84,6 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
                        "pipes": wn.num_pipes, "pumps": wn.num_pumps, "valves": wn.num_valves})
     names = list(wn.node_name_list)
     xy = []
-    elev = []
     placed = []
     for n in names:
         node = wn.get_node(n)

@@ -61,18 +61,6 @@ def _clean_ring(ring: Ring) -> list[int]:
     return out
 
 
-def newell_normal(points: np.ndarray) -> np.ndarray:
-    """The (unnormalised) Newell normal of a ring ``(k, 3)``: robust for
-    non-convex and slightly non-planar rings; its length is twice the area."""
-    p = points
-    q = np.concatenate((points[1:], points[:1]))
-    return np.array([
-        np.sum((p[:, 1] - q[:, 1]) * (p[:, 2] + q[:, 2])),
-        np.sum((p[:, 2] - q[:, 2]) * (p[:, 0] + q[:, 0])),
-        np.sum((p[:, 0] - q[:, 0]) * (p[:, 1] + q[:, 1])),
-    ])
-
-
 def newell_normals(vertices: np.ndarray, rings: Sequence[Sequence[int]]) -> np.ndarray:
     """Newell normals ``(r, 3)`` of many rings of indices into ``vertices``, at once."""
     sizes = np.fromiter((len(r) for r in rings), np.int64, len(rings))

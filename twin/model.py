@@ -215,7 +215,7 @@ class Feature:
                 raise GeometryError(f"feature {self.id!r}: LoD {lod!r} is not a Mesh", self.id)
         object.__setattr__(self, "meshes", MappingProxyType(meshes))
         if self.lod is None and meshes:
-            object.__setattr__(self, "lod", max(meshes, key=_lod_key))
+            object.__setattr__(self, "lod", max(meshes, key=lod_key))
         elif self.lod is not None and meshes and self.lod not in meshes:
             raise GeometryError(
                 f"feature {self.id!r}: default LoD {self.lod!r} has no mesh; meshes exist "
@@ -247,7 +247,9 @@ class Feature:
         return {"type": "Feature", "id": self.id, "geometry": geom, "properties": props}
 
 
-def _lod_key(lod: str) -> tuple:
+def lod_key(lod: str) -> tuple:
+    """Sort key of LoD names: numbers in numeric order (``"1.2" < "2.2"``), other
+    names after them."""
     try:
         return (0, float(lod), lod)
     except ValueError:

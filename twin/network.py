@@ -24,10 +24,12 @@ from .query import Query
 from .store.base import TwinStore
 
 
-def features_by_id(store: TwinStore, ids: list[str], chunk: int = 500) -> Iterator[Feature]:
-    """The features of ``ids`` that exist, queried a chunk at a time."""
+def features_by_id(store: TwinStore, ids: list[str], chunk: int = 500, *,
+                   meshes: bool = False) -> Iterator[Feature]:
+    """The features of ``ids`` that exist (with their meshes if asked),
+    queried a chunk at a time."""
     for i in range(0, len(ids), chunk):
-        yield from store.query(Query(ids=tuple(ids[i:i + chunk])))
+        yield from store.query(Query(ids=tuple(ids[i:i + chunk]), with_meshes=meshes))
 
 
 def network_graph(store: TwinStore, network: str) -> nx.MultiGraph:

@@ -9,6 +9,7 @@ pages are streamed. Every error is an RFC 9457 problem document.
 
 import hmac
 import logging
+from dataclasses import replace
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -250,14 +251,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
         limit: Annotated[int, Q(ge=1, le=settings.max_limit)] = settings.default_limit,
         offset: Annotated[int, Q(ge=0)] = 0, crs: Crs = None,
     ) -> dict:
-        b2 = svc.parse_numbers(bbox, 4, "bbox")
-        b3 = svc.parse_numbers(box3d, 6, "box3d")
-        q = Query(bbox=b2, box3d=b3, layers=tuple(layers or ()), types=tuple(type or ()),
-                  filters=tuple(where or ()), limit=limit, offset=offset)
-        return svc.feature_collection(s, q, svc.twin_crs_choice(s, crs),
-                                      {"numberMatched": s.count(
-                                          Query(bbox=b2, box3d=b3, layers=q.layers,
-                                                types=q.types, filters=q.filters))})
+        b2 = svc.parse_box(bbox, 4, "bbox")
+        b3 = svc.parse_box(box3d, 6, "box3d")
+        every = Query(bbox=b2, box3d=b3, layers=tuple(layers or ()), types=tuple(type or ()),
+                      filters=tuple(where or ()))
+        return svc.feature_collection(s, replace(every, limit=limit, offset=offset),
+                                      svc.twin_crs_choice(s, crs),
+                                      {"numberMatched": s.count(every)})
 
     @app.get("/twin/around", tags=t, summary="The features nearest to a point")
     def around(s: Store, x: float, y: float,
@@ -307,7 +307,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
               layers: Layers = None,
               ids: Annotated[list[str] | None, Q(description="feature ids (repeatable)")]
               = None) -> Response:
-        q = svc.scene_query(s, svc.parse_numbers(bbox, 4, "bbox"), layers or (), ids or (),
+        q = svc.scene_query(s, svc.parse_box(bbox, 4, "bbox"), layers or (), ids or (),
                             settings.max_bbox_area_km2, settings.max_scene_features)
         origin = s.origin or (0.0, 0.0, 0.0)
         colours = {x.name: x.colour for x in s.layers()}

@@ -13,8 +13,9 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 import shapely
@@ -29,7 +30,7 @@ from twin.store.base import TwinStore
 
 from .geo import CRS84, CrsChoice, bbox_to_crs84, bbox_to_twin, choose_crs, crs_uri, \
     reproject_geometries, supported_crs
-from .problems import ApiProblem, bad_request
+from .problems import bad_request
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
@@ -51,14 +52,14 @@ FILTER_FIELDS = ("type", "name", "parent")
 _ITEM_CHUNK = 500
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe values: NaN/inf become null (GeoJSON has no NaN)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -90,7 +91,7 @@ def feature_texts(features: list[Feature], twin_crs: CRS, out: CrsChoice) -> lis
         props = feature_properties(f)
         ptext = json.dumps(props, ensure_ascii=False, default=str)
         if "NaN" in ptext or "Infinity" in ptext:  # GeoJSON has no NaN: write null
-            ptext = json.dumps(_clean(props), ensure_ascii=False, default=str)
+            ptext = json.dumps(json_safe(props), ensure_ascii=False, default=str)
         texts.append(f'{{"type":"Feature","id":{json.dumps(f.id, ensure_ascii=False)},'
                      f'"geometry":{g if g is not None else "null"},"properties":{ptext}}}')
     return texts
@@ -166,19 +167,26 @@ def collection(store: TwinStore, name: str, base: str) -> dict[str, Any]:
     return collection_json(layer, store.layer_extents().get(name), store.crs, base)
 
 
-def parse_bbox(text: str) -> tuple[float, ...]:
+def parse_numbers(text: str, name: str, counts: tuple[int, ...], hint: str = ""
+                  ) -> tuple[float, ...]:
+    """``"x0,y0,x1,y1"`` (or with z) -> floats; a 400 naming ``name`` unless
+    there are ``counts`` finite numbers, each minimum before its maximum."""
+    want = " or ".join(map(str, counts))
     try:
         vals = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise bad_request(f"bbox {text!r} must be 4 or 6 comma-separated numbers") from None
-    if len(vals) not in (4, 6) or not all(math.isfinite(v) for v in vals):
-        raise bad_request(f"bbox {text!r} must be 4 or 6 comma-separated finite numbers")
+        raise bad_request(f"{name} {text!r} must be {want} comma-separated numbers") from None
+    if len(vals) not in counts or not all(math.isfinite(v) for v in vals):
+        raise bad_request(f"{name} {text!r} must be {want} comma-separated finite numbers")
     n = len(vals) // 2
     if any(vals[i] > vals[i + n] for i in range(n)):
-        raise bad_request(
-            f"bbox {text!r}: each minimum must not exceed its maximum (boxes crossing the "
-            "antimeridian are not supported)")
+        raise bad_request(f"{name} {text!r}: each minimum must not exceed its maximum{hint}")
     return vals
+
+
+def parse_bbox(text: str) -> tuple[float, ...]:
+    return parse_numbers(text, "bbox", (4, 6),
+                         " (boxes crossing the antimeridian are not supported)")
 
 
 @dataclass(frozen=True)
@@ -255,7 +263,6 @@ def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_
 
 
 def _query_string(params: Mapping[str, list[str]], **override: Any) -> str:
-    from urllib.parse import urlencode
     pairs = [(k, v) for k, vals in params.items() if k not in override for v in vals]
     pairs += [(k, str(v)) for k, v in override.items()]
     return urlencode(pairs)
@@ -277,11 +284,8 @@ def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], 
         b = req.bbox
         plan = (b[0], b[1], b[3], b[4]) if len(b) == 6 else b
         tb = bbox_to_twin(plan, choice, store.crs)
-        if len(b) == 6:
-            q = Query(layers=q.layers, filters=q.filters,
-                      box3d=(tb[0], tb[1], b[2], tb[2], tb[3], b[5]))
-        else:
-            q = Query(layers=q.layers, filters=q.filters, bbox=tb)
+        q = replace(q, box3d=(tb[0], tb[1], b[2], tb[2], tb[3], b[5])) if len(b) == 6 \
+            else replace(q, bbox=tb)
     elif req.bbox_crs is not None:
         choose_crs(req.bbox_crs, store.crs, "bbox-crs")
     matched = store.count(q)
@@ -299,8 +303,7 @@ def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], 
     head = {"type": "FeatureCollection", "numberMatched": matched, "numberReturned": returned,
             "timeStamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "links": links}
-    page = Query(layers=q.layers, filters=q.filters, bbox=q.bbox, box3d=q.box3d,
-                 limit=req.limit, offset=req.offset)
+    page = replace(q, limit=req.limit, offset=req.offset)
 
     def stream() -> Iterator[bytes]:
         text = json.dumps(head, ensure_ascii=False)
@@ -344,5 +347,5 @@ def item(store: TwinStore, layer: str, feature_id: str, crs: str | None, base: s
     return {"Content-Crs": f"<{out_crs.uri}>"}, doc
 
 
-__all__ = ["ApiProblem", "CONFORMANCE", "collection", "collections", "conformance", "item",
+__all__ = ["CONFORMANCE", "collection", "collections", "conformance", "item",
            "items", "landing", "parse_items_request"]

@@ -16,7 +16,6 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,8 +121,7 @@ class ImportJobs:
             raise ApiProblem(400, "Bad request", f"{filename!r} is empty")
         return dest
 
-    def submit(self, label: str, path: Path, options: dict[str, Any],
-               extra: Iterable[Path] = ()) -> Job:
+    def submit(self, label: str, path: Path, options: dict[str, Any]) -> Job:
         job = Job(id=secrets.token_hex(8), label=label[:200])
         with self._lock:
             self._jobs[job.id] = job
@@ -132,11 +130,10 @@ class ImportJobs:
                 if oldest.status in ("queued", "running"):
                     break
                 self._jobs.popitem(last=False)
-        self._pool.submit(self._run, job, path, options, tuple(extra))
+        self._pool.submit(self._run, job, path, options)
         return job
 
-    def _run(self, job: Job, path: Path, options: dict[str, Any], extra: tuple[Path, ...]
-             ) -> None:
+    def _run(self, job: Job, path: Path, options: dict[str, Any]) -> None:
         job.status = "running"
 
         def progress(done: int, total: int | None) -> None:
@@ -163,8 +160,5 @@ class ImportJobs:
             job.status = "failed"
         finally:
             job.finished = time.time()
-            for p in (path, *extra):
-                p.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
 
-
-JobsFactory = Callable[[], ImportJobs]

@@ -22,22 +22,22 @@ from twin.analysis.isolation import isolation_for
 from twin.analysis.segments import load_segments
 from twin.analysis.statistics import network_statistics
 from twin.crs import identify
-from twin.errors import NotFoundError, QueryError
+from twin.errors import NotFoundError
 from twin.hierarchy import ancestors
 from twin.layers import Layer
 from twin.network import network_graph, networks, validate_network
 from twin.query import Query
 from twin.store.base import TwinStore
 
-from .features import _clean, features_geojson
+from .features import features_geojson, json_safe, parse_numbers
 from .geo import CrsChoice, bbox_to_crs84, choose_crs, crs_uri
 from .problems import ApiProblem, bad_request
 
 
 def _asdict(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj):
-        return _clean(dataclasses.asdict(obj))
-    return _clean(obj)
+        return json_safe(dataclasses.asdict(obj))
+    return json_safe(obj)
 
 
 def summary(store: TwinStore) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def summary(store: TwinStore) -> dict[str, Any]:
     if info.bounds is not None:
         b = info.bounds
         out["bounds_crs84"] = list(bbox_to_crs84((b[0], b[1], b[3], b[4]), info.crs))
-    return _clean(out)
+    return json_safe(out)
 
 
 def layer_json(layer: Layer, count: int) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def feature_detail(store: TwinStore, feature_id: str) -> dict[str, Any]:
     """Everything about one feature except its geometry arrays."""
     f = store.get(feature_id, meshes=True)
     prov = f.provenance
-    return _clean({
+    return json_safe({
         "id": f.id, "layer": f.layer, "type": f.type, "name": f.name,
         "attributes": dict(f.attributes), "bbox": f.bbox, "lod": f.lod,
         "meshes": {lod: {"vertices": m.n_vertices, "triangles": m.n_faces,
@@ -153,7 +153,7 @@ def renewal(store: TwinStore, layers: Sequence[str], min_age: int, year: int | N
             ) -> dict[str, Any]:
     y = _year(year)
     rl = renewal_list(load_segments(store, tuple(layers)), y, min_age, tuple(layers))
-    return _clean({**dataclasses.asdict(rl), "year": y, "length_m": rl.length_m,
+    return json_safe({**dataclasses.asdict(rl), "year": y, "length_m": rl.length_m,
                    "share_by_length": rl.share_by_length})
 
 
@@ -175,7 +175,7 @@ def clearances(store: TwinStore, limit: int) -> dict[str, Any]:
     blds = list(store.query(Query(layers=("buildings",))))
     v = check_clearances(seg, buildings=[b.footprint for b in blds],
                          building_ids=[b.id for b in blds], rules=rules)
-    return _clean({"rules": rules.name, "segments": len(seg), "buildings": len(blds),
+    return json_safe({"rules": rules.name, "segments": len(seg), "buildings": len(blds),
                    "violations_total": len(v),
                    "violations": [x.as_dict() for x in v[:limit]]})
 
@@ -200,11 +200,8 @@ def network_check(store: TwinStore, network: str) -> dict[str, Any]:
 def scene_query(store: TwinStore, bbox: Sequence[float] | None, layers: Sequence[str],
                 ids: Sequence[str], max_area_km2: float, max_features: int) -> Query:
     """The query behind a GLB scene; refuses scenes too large to send."""
-    known = {x.name for x in store.layers()}
-    bad = [x for x in layers if x not in known]
-    if bad:
-        raise NotFoundError(f"layer(s) {', '.join(bad)} do not exist; layers: "
-                            f"{', '.join(sorted(known))}")
+    for name in layers:
+        store.layer(name)  # NotFoundError naming the layer and the ones that exist
     if bbox is None and not ids:
         raise bad_request("a scene needs a bbox (xmin,ymin,xmax,ymax in the twin CRS) or ids")
     if bbox is not None:
@@ -222,16 +219,6 @@ def scene_query(store: TwinStore, bbox: Sequence[float] | None, layers: Sequence
     return q
 
 
-def parse_numbers(text: str | None, n: int, name: str) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise QueryError(f"{name} {text!r} must be {n} comma-separated numbers") from None
-    if len(vals) != n or not all(math.isfinite(v) for v in vals):
-        raise QueryError(f"{name} {text!r} must be {n} comma-separated finite numbers")
-    half = n // 2
-    if any(vals[i] > vals[i + half] for i in range(half)):
-        raise QueryError(f"{name} {text!r}: each minimum must not exceed its maximum")
-    return vals
+def parse_box(text: str | None, n: int, name: str) -> tuple[float, ...] | None:
+    """An optional box parameter of ``n`` numbers (``None`` when absent)."""
+    return None if text is None else parse_numbers(text, name, (n,))
