@@ -11,7 +11,7 @@ expressions that the CLI and the API share::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry

@@ -31,7 +31,7 @@ def test_example1_counts_inverts_and_units(empty_twin):
     xsec = {r[0]: float(r[2]) for r in section(EX1, "XSECTIONS")}
     c = section(EX1, "CONDUITS")[0]  # name from to length roughness inoffset outoffset
     pipe = empty_twin.get(f"swmm:Example1:link:{c[0]}")
-    (x0, y0, z0), (x1, y1, z1) = pipe.footprint.coords[0], pipe.footprint.coords[-1]
+    z0, z1 = pipe.footprint.coords[0][2], pipe.footprint.coords[-1][2]
     ft = 0.3048
     assert z0 == pytest.approx((inverts[c[1]] + float(c[5]) + xsec[c[0]] / 2) * ft)
     assert z1 == pytest.approx((inverts[c[2]] + float(c[6]) + xsec[c[0]] / 2) * ft)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import shapely
 from builders import GROUND, X0, Y0, node
 from shapely.geometry import LineString, box
 
