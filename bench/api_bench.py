@@ -141,12 +141,14 @@ def main() -> None:
         bboxes = bbox_requests(store, 300, rng)
         ids = [f.id for f in store.query(twin.Query(layers=("buildings",), limit=5000))]
         items = [f"/collections/buildings/items/{i}" for i in rng.sample(ids, 300)]
-        # the same bbox queries straight on the store, in this process: the floor
+        # the floor: one 500 m box of buildings (limit 100) straight on the
+        # store, in this process, 200 times (no HTTP, no reprojection, no JSON)
+        floor_box = twin.Query(layers=("buildings",), bbox=(X0, Y0, X0 + 500, Y0 + 500),
+                               limit=100)
         q_ms = []
-        for url in bboxes[:200]:
+        for _ in range(200):
             t1 = time.perf_counter()
-            list(store.query(twin.Query(layers=("buildings",), bbox=(X0, Y0, X0 + 500, Y0 + 500),
-                                        limit=100)))
+            list(store.query(floor_box))
             q_ms.append((time.perf_counter() - t1) * 1000)
 
     port = free_port()
@@ -180,7 +182,7 @@ def main() -> None:
         server.terminate()
         server.wait(10)
     floor = float(np.percentile(q_ms, 50))
-    print(f"store bbox query in process (no HTTP, no JSON): p50 {floor:.2f} ms")
+    print(f"store query of one 500 m box in process (no HTTP, no JSON): p50 {floor:.2f} ms")
     for c, b in zip(results["conformance"], results["bbox"]):
         print(f"clients {b['clients']:3d}: bbox p99 / conformance p99 = "
               f"{b['p99_ms'] / max(c['p99_ms'], 1e-9):.1f}x")
