@@ -120,7 +120,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.exception_handler(TwinError)
     async def _twin_error(request: Request, exc: TwinError):
-        return _problem_response(from_twin_error(exc), request)
+        return _problem_response(from_twin_error(exc, hide=settings.twin_path), request)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):

@@ -47,14 +47,18 @@ def bad_request(detail: str, **extra: Any) -> ApiProblem:
     return ApiProblem(400, "Bad request", detail, **extra)
 
 
-def from_twin_error(exc: TwinError) -> ApiProblem:
-    """The problem a toolkit error becomes."""
+def from_twin_error(exc: TwinError, hide: str | None = None) -> ApiProblem:
+    """The problem a toolkit error becomes; ``hide`` (the server's twin path)
+    is replaced by ``the twin`` so that clients never learn server paths."""
+    detail = str(exc)
+    if hide:
+        detail = detail.replace(hide, "the twin")
     if isinstance(exc, NotFoundError):
-        return ApiProblem(404, "Not found", str(exc))
+        return ApiProblem(404, "Not found", detail)
     if isinstance(exc, (QueryError, CRSError, LayerError, FeatureError)):
-        return ApiProblem(400, "Bad request", str(exc))
+        return ApiProblem(400, "Bad request", detail)
     if isinstance(exc, ImportFailedError):
-        return ApiProblem(422, "Import failed", str(exc))
+        return ApiProblem(422, "Import failed", detail)
     if isinstance(exc, StoreError):
-        return ApiProblem(503, "Twin unavailable", str(exc))
-    return ApiProblem(400, "Bad request", str(exc))
+        return ApiProblem(503, "Twin unavailable", detail)
+    return ApiProblem(400, "Bad request", detail)

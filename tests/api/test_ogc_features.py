@@ -131,8 +131,12 @@ def test_single_item_and_its_errors(api):
     assert r.headers["content-type"].startswith("application/geo+json")
     wrong = api.get("/collections/heating/items/test:B2")
     assert wrong.status_code == 404 and "in 'buildings'" in wrong.json()["detail"]
-    assert api.get("/collections/buildings/items/test:nope").status_code == 404
-    assert api.get("/collections/nope/items").status_code == 404
+    missing = api.get("/collections/buildings/items/test:nope")
+    assert missing.status_code == 404 and "'test:nope' does not exist" in missing.json()["detail"]
+    unknown = api.get("/collections/nope/items")
+    assert unknown.status_code == 404 and "layer 'nope'" in unknown.json()["detail"]
+    for r in (missing, unknown):  # the server's file path is not shown to clients
+        assert "city.gpkg" not in r.json()["detail"] and "the twin" in r.json()["detail"]
 
 
 def test_paging_links_walk_every_feature_once(demo_api):
