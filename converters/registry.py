@@ -6,12 +6,13 @@ from pathlib import Path
 
 from twin.errors import ConversionError
 
-from . import cityjson, epanet, geojson, landxml, survey, swmm
+from . import cityjson, epanet, geojson, ifc, landxml, survey, swmm
 from .base import ConverterSpec
 
 _BUILTIN: tuple[ConverterSpec, ...] = (*geojson.CONVERTERS, *survey.CONVERTERS,
                                        *epanet.CONVERTERS, *landxml.CONVERTERS,
-                                       *swmm.CONVERTERS, *cityjson.CONVERTERS)
+                                       *swmm.CONVERTERS, *cityjson.CONVERTERS,
+                                       *ifc.CONVERTERS)
 
 
 def formats() -> list[ConverterSpec]:

@@ -137,7 +137,8 @@ def validate_network(g: nx.MultiGraph, *, tolerance: float = 0.05, max_depth: fl
       node, or its centre more than ``max_depth`` below it.
     """
     if gravity is None:
-        gravity = g.graph.get("network") in GRAVITY_NETWORKS
+        # "YS" or "YS:<file>:<system>": the CJJ 61 code comes first
+        gravity = str(g.graph.get("network", "")).split(":")[0] in GRAVITY_NETWORKS
     zero, off, uphill, above, deep = [], [], [], [], []
     for u, v, k, data in g.edges(keys=True, data=True):
         if data.get("length") is not None and data["length"] < tolerance:

@@ -160,12 +160,24 @@ def layers(path: str, add_name: str | None, title: str | None, group: str, colou
               help="Survey tables: field-mapping profile, 'cjj61' (default) or a .toml file.")
 @click.option("--snap", type=float, default=None, metavar="METRES",
               help="GIS line layers: join line ends closer than this into network nodes.")
+@click.option("--origin", default=None, metavar="X,Y[,Z]",
+              help="IFC: where the model's local origin lies (in --crs, else the twin CRS); "
+                   "overrides the file's georeferencing.")
+@click.option("--rotation", type=float, default=None, metavar="DEG",
+              help="IFC, with --origin: angle of the local X axis from east, anticlockwise.")
+@click.option("--utility", default=None, metavar="CODE",
+              help="IFC: CJJ 61 code (JS, PS, YS, WS, RQ, RL, DL, TX, GY) for pipes whose "
+                   "system has no known type.")
+@click.option("--kernels", default=None, metavar="K1,K2",
+              help="IFC: geometry kernel chain, fast first (default manifold,opencascade).")
 @click.option("--replace", is_flag=True, help="Replace features whose ids already exist.")
 @click.option("--strict", is_flag=True, help="Fail on the first element that cannot be converted.")
 @click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
 def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | None,
             layer: str | None, id_prefix: str | None, points: str | None, profile: str | None,
-            snap: float | None, replace: bool, strict: bool, as_json: bool) -> None:
+            snap: float | None, origin: str | None, rotation: float | None,
+            utility: str | None, kernels: str | None, replace: bool, strict: bool,
+            as_json: bool) -> None:
     """Import source files into a twin, each as one transaction (batch).
 
     A file that fails leaves the twin exactly as it was; elements that cannot
@@ -179,11 +191,18 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
       .xml                  LandXML 1.2 / Inframodel pipe networks
       .city.json .json      CityJSON 1.0, 1.1, 2.0 city models (CRS from the file)
       .city.jsonl .jsonl    CityJSONSeq, streamed feature by feature
+      .ifc                  IFC2X3, IFC4, IFC4X3 buildings and pipe systems
+                            (georeferenced from the file, or --origin/--rotation)
     """
     from converters import import_file
 
     options = {k: v for k, v in (("layer", layer), ("id_prefix", id_prefix), ("points", points),
-                                 ("profile", profile), ("snap", snap)) if v is not None}
+                                 ("profile", profile), ("snap", snap), ("rotation", rotation),
+                                 ("utility", utility)) if v is not None}
+    if origin is not None:
+        options["origin"] = floats(origin, (2, 3), "--origin")
+    if kernels is not None:
+        options["kernels"] = tuple(k.strip() for k in kernels.split(",") if k.strip())
     results = []
     with twin.open_twin(twin_path) as store, Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -221,6 +240,26 @@ def _print_import(res: Any) -> None:
     if src.get("line_ends_by_depth_source"):
         out.print("  line-end heights from: " + ", ".join(
             f"{k} {v}" for k, v in sorted(src["line_ends_by_depth_source"].items())))
+    if src.get("georeferencing"):
+        g = src["georeferencing"]
+        out.print(f"  georeferencing: {g['method']} -> {g['crs']}", highlight=False)
+        for note in g.get("notes", []):
+            out.print(f"    {note}", highlight=False)
+    if src.get("schema_note"):
+        out.print(f"  [yellow]{src['schema_note']}[/]", highlight=False)
+    if src.get("elements_by_class"):
+        out.print("  elements by class: " + ", ".join(
+            f"{k} {v}" for k, v in src["elements_by_class"].items()), highlight=False)
+    if src.get("geometry"):
+        geo = src["geometry"]
+        out.print(f"  geometry: {geo['converted']} of {geo['requested']} elements; " + ", ".join(
+            f"{k['kernel']} {k['converted']}/{k['requested']} in {k['seconds']:.1f} s"
+            + (" (crashed)" if k["crashed"] else "") for k in geo["kernels"]), highlight=False)
+        for miss in src.get("no_geometry", [])[:10]:
+            out.print(f"    [yellow]no geometry[/] {miss['id']} {miss['class']} "
+                      f"{miss['name']!r}: {miss['reason']}", highlight=False)
+    if src.get("unclassified_network_elements"):
+        out.print(f"  [yellow]{src['unclassified_network_elements']}[/]", highlight=False)
     if rep.get("replaced"):
         out.print(f"  replaced {rep['replaced']} existing features")
     if res.skipped:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import click
 
 
-def floats(text: str, n: int, what: str) -> tuple[float, ...]:
+def floats(text: str, n: int | tuple[int, ...], what: str) -> tuple[float, ...]:
     """``"1,2,3,4"`` -> ``(1.0, 2.0, 3.0, 4.0)``; a click error naming ``what``
-    unless there are exactly ``n`` numbers."""
+    unless there are exactly ``n`` numbers (or one of the counts in ``n``)."""
+    counts = (n,) if isinstance(n, int) else n
+    n = " or ".join(map(str, counts))  # type: ignore[assignment]
     try:
         vals = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise click.BadParameter(f"{what} must be {n} comma-separated numbers, got {text!r}")
-    if len(vals) != n:
+    if len(vals) not in counts:
         raise click.BadParameter(f"{what} must be {n} comma-separated numbers, got {text!r}")
     return vals

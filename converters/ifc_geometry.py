@@ -1,0 +1,232 @@
+"""IFC element geometry through ifcopenshell's geometry kernels, crash-safe.
+
+ifcopenshell 0.9 offers several geometry kernels. OpenCASCADE (the default)
+converts nearly everything but is slow; ``manifold`` and ``cgal-simple`` are
+several times faster on ordinary building geometry but give no shape for a
+share of the elements, and can crash the process on some files (``manifold``
+segfaults on the duplex sample). :func:`element_meshes` therefore runs a
+*chain* of kernels, each in a worker process:
+
+1. the fast kernel converts every element it can;
+2. each later kernel gets only the elements that are still missing;
+3. a worker that dies (a segfault inside the kernel) loses nothing already
+   sent: the elements it had not sent go on to the next kernel.
+
+Coverage is the robust kernel's, time is close to the fast kernel's. Each
+element that no kernel could convert is returned with the reason.
+
+Geometry comes in world coordinates (``use-world-coords``), in metres, with
+per-triangle material names.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: The default kernel chain: fast first, robust last.
+DEFAULT_KERNELS: tuple[str, ...] = ("manifold", "opencascade")
+KERNELS = ("manifold", "cgal-simple", "cgal", "opencascade")
+
+#: Classes whose geometry is never imported as element meshes: openings are
+#: voids cut from their hosts, annotations are drawing symbols.
+EXCLUDED_CLASSES = ("IfcOpeningElement", "IfcAnnotation", "IfcGrid", "IfcVirtualElement")
+
+_BATCH = 64
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ElementMesh:
+    """Triangles of one IFC element: ``vertices (n, 3) float``, ``faces (m, 3) int``
+    in metres, world coordinates; ``materials`` names the material of each face
+    through ``material_index (m,) int`` (-1 where none)."""
+
+    step_id: int
+    vertices: np.ndarray
+    faces: np.ndarray
+    material_index: np.ndarray
+    materials: tuple[str, ...]
+    kernel: str
+
+
+@dataclass
+class KernelRun:
+    """What one kernel of the chain did."""
+
+    kernel: str
+    requested: int
+    converted: int = 0
+    seconds: float = 0.0
+    crashed: bool = False
+    exit_code: int | None = None
+
+
+@dataclass
+class GeometryResult:
+    meshes: dict[int, ElementMesh] = field(default_factory=dict)
+    #: step id -> why no kernel produced a shape
+    failed: dict[int, str] = field(default_factory=dict)
+    runs: list[KernelRun] = field(default_factory=list)
+
+
+def _settings(ifcgeom: Any) -> Any:
+    s = ifcgeom.settings()
+    s.set("use-world-coords", True)
+    s.set("weld-vertices", True)
+    s.set("apply-default-materials", True)
+    return s
+
+
+def _shape_arrays(shape: Any, kernel: str) -> tuple:
+    g = shape.geometry
+    verts = np.asarray(g.verts, dtype=np.float64).reshape(-1, 3)
+    faces = np.asarray(g.faces, dtype=np.int64).reshape(-1, 3)
+    mids = np.asarray(g.material_ids, dtype=np.int64)
+    if len(mids) != len(faces):
+        mids = np.full(len(faces), -1, dtype=np.int64)
+    names = tuple((m.name or "") for m in g.materials)
+    return (int(shape.id), verts, faces.astype(np.int32), mids.astype(np.int32), names, kernel)
+
+
+def _worker(out: Any, request: dict) -> None:  # pragma: no cover - runs in the child process
+    """Convert ``request['ids']`` with ``request['kernel']``; pickle shapes to ``out``."""
+    import ifcopenshell
+    import ifcopenshell.geom as ifcgeom
+
+    text, kernel = request["text"], request["kernel"]
+    model = (ifcopenshell.file.from_string(text) if text is not None
+             else ifcopenshell.open(request["path"]))
+    elements = [model.by_id(i) for i in request["ids"]]
+    it = ifcgeom.iterator(_settings(ifcgeom), model, max(1, request["threads"]),
+                          include=elements, geometry_library=kernel)
+    batch: list[tuple] = []
+    if it.initialize():
+        while True:
+            batch.append(_shape_arrays(it.get(), kernel))
+            if len(batch) >= _BATCH:
+                pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+                out.flush()
+                batch = []
+            if not it.next():
+                break
+    if batch:
+        pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+    pickle.dump(None, out)
+    out.flush()
+
+
+def _run_kernel(path: str, text: str | None, kernel: str, ids: list[int], threads: int,
+                on_shape: Callable[[ElementMesh], None]) -> tuple[bool, int | None]:
+    """Run one kernel in a child Python process; returns ``(finished, exit_code)``.
+
+    The child is a plain ``python -m converters.ifc_geometry`` (not
+    multiprocessing, which would re-import the caller's main script): the
+    request goes in through stdin, the shapes come back pickled through a
+    private pipe, so that nothing the kernel prints can corrupt them.
+    """
+    read_fd, write_fd = os.pipe()
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    request = {"path": path, "text": text, "kernel": kernel, "ids": ids, "threads": threads}
+    finished = False
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "converters.ifc_geometry", str(write_fd)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
+            pass_fds=(write_fd,), env=env, cwd=root,
+        )
+        os.close(write_fd)
+        try:
+            assert proc.stdin is not None
+            try:
+                pickle.dump(request, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            with os.fdopen(read_fd, "rb") as pipe:
+                while True:
+                    try:
+                        batch = pickle.load(pipe)
+                    except (EOFError, pickle.UnpicklingError):
+                        break
+                    if batch is None:
+                        finished = True
+                        break
+                    for sid, verts, faces, mids, names, kern in batch:
+                        on_shape(ElementMesh(sid, verts, faces, mids, names, kern))
+        finally:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if not finished:
+            errors.seek(0)
+            tail = errors.read()[-2000:].decode(errors="replace")
+            log.warning("%s kernel worker ended early (exit code %s): %s", kernel,
+                        proc.returncode, tail)
+    return finished, proc.returncode
+
+
+def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = DEFAULT_KERNELS,
+                   text: str | None = None, threads: int | None = None,
+                   progress: Callable[[int], None] | None = None) -> GeometryResult:
+    """Meshes of the elements ``ids`` (STEP ids) of the IFC file at ``path``.
+
+    ``text`` is the file's content when it had to be rewritten before
+    ifcopenshell could read it (a pre-release schema name); ``threads`` is
+    the number of geometry threads per kernel (default: all cores).
+    ``progress(n)`` is called with the number of elements converted so far.
+    """
+    for k in kernels:
+        if k not in KERNELS:
+            raise ValueError(f"geometry kernel {k!r} is not known, must be one of "
+                             f"{', '.join(KERNELS)}")
+    threads = threads or os.cpu_count() or 1
+    result = GeometryResult()
+    todo = sorted(set(ids))
+    crash_note: dict[int, str] = {}
+
+    def take(mesh: ElementMesh) -> None:
+        if mesh.step_id not in result.meshes and len(mesh.faces):
+            result.meshes[mesh.step_id] = mesh
+            run.converted += 1
+            if progress is not None:
+                progress(len(result.meshes))
+
+    for kernel in kernels:
+        if not todo:
+            break
+        run = KernelRun(kernel=kernel, requested=len(todo))
+        t0 = time.perf_counter()
+        finished, code = _run_kernel(path, text, kernel, todo, threads, take)
+        run.seconds = time.perf_counter() - t0
+        run.crashed, run.exit_code = not finished, code
+        result.runs.append(run)
+        todo = [i for i in todo if i not in result.meshes]
+        if not finished:
+            for i in todo:
+                crash_note.setdefault(i, f"the {kernel} kernel crashed (exit code {code})")
+    for i in todo:
+        result.failed[i] = crash_note.get(
+            i, f"no shape from any geometry kernel ({', '.join(kernels)})")
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover - the worker process
+    _out = os.fdopen(int(sys.argv[1]), "wb")
+    _worker(_out, pickle.load(sys.stdin.buffer))

@@ -1,0 +1,170 @@
+"""What an IFC element means: its place in the hierarchy, class and attributes.
+
+IFC describes a building as a spatial tree (project > site > building >
+storey > space) to which elements (walls, slabs, pipes, ...) are *contained*
+(``IfcRelContainedInSpatialStructure``) or of which they are *parts*
+(``IfcRelAggregates``, e.g. a stair's flights). Property sets
+(``IfcPropertySet``), quantity sets (``IfcElementQuantity``) and materials
+hang off elements and their types. This module reads them through
+``ifcopenshell.util.element`` into plain values for twin attributes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+#: IfcDistributionSystem.PredefinedType -> CJJ 61 utility code.
+SYSTEM_CODE = {
+    "DOMESTICCOLDWATER": "JS", "WATERSUPPLY": "JS", "FIREPROTECTION": "JS",
+    "DRAINAGE": "PS", "DISPOSAL": "PS", "RAINWATER": "YS", "STORMWATER": "YS",
+    "SEWAGE": "WS", "WASTEWATER": "WS", "GAS": "RQ", "FUEL": "RQ", "HEATING": "RL",
+    "ELECTRICAL": "DL", "POWERGENERATION": "DL", "LIGHTING": "DL", "EARTHING": "DL",
+    "COMMUNICATION": "TX", "DATA": "TX", "TELEPHONE": "TX", "TV": "TX", "SIGNAL": "TX",
+    "FIXEDTRANSMISSIONNETWORK": "TX", "MOBILENETWORK": "TX",
+    "CHEMICAL": "GY", "OIL": "GY", "HAZARDOUS": "GY", "COMPRESSEDAIR": "GY", "VACUUM": "GY",
+}
+
+#: Words in a system's name or type that tell its utility, when it has no
+#: predefined type (IFC2X3 ``IfcSystem``), tried in this order.
+SYSTEM_WORDS = (
+    ("storm", "YS"), ("rain", "YS"), ("sewage", "WS"), ("sewer", "WS"), ("waste", "WS"),
+    ("drain", "PS"), ("gas", "RQ"), ("heat", "RL"), ("district", "RL"), ("water", "JS"),
+    ("power", "DL"), ("electr", "DL"), ("telecom", "TX"), ("communication", "TX"),
+)
+
+#: Linear network elements (edges of the network graph).
+SEGMENT_CLASSES = ("IfcPipeSegment", "IfcFlowSegment", "IfcCableSegment",
+                   "IfcCableCarrierSegment", "IfcDuctSegment")
+#: Network nodes: chambers, fittings, valves and other flow controllers.
+NODE_CLASSES = ("IfcDistributionChamberElement", "IfcPipeFitting", "IfcFlowFitting",
+                "IfcValve", "IfcFlowController", "IfcCableFitting", "IfcCableCarrierFitting",
+                "IfcJunctionBox")
+
+#: Spatial classes of infrastructure -> twin layer (buildings have their own).
+SPATIAL_LAYER = {
+    "IfcSite": "landuse", "IfcRoad": "roads", "IfcRailway": "roads", "IfcBridge": "bridges",
+    "IfcTunnel": "tunnels", "IfcMarineFacility": "generic", "IfcFacility": "generic",
+    "IfcFacilityPart": "generic",
+}
+
+_MAX_TEXT = 2000
+
+
+def utility_code(element: Any) -> str | None:
+    """The CJJ 61 code of the network ``element`` belongs to, from its systems."""
+    import ifcopenshell.util.system as us
+
+    for system in us.get_element_systems(element):
+        ptype = getattr(system, "PredefinedType", None)
+        if ptype and ptype in SYSTEM_CODE:
+            return SYSTEM_CODE[ptype]
+        words = " ".join(str(getattr(system, a, None) or "") for a in
+                         ("ObjectType", "Name", "Description", "LongName")).lower()
+        for word, code in SYSTEM_WORDS:
+            if word in words:
+                return code
+    ptype = str(getattr(element, "PredefinedType", None) or "")
+    if ptype in ("CULVERT", "GUTTER", "SPOOL") and element.is_a("IfcPipeSegment"):
+        return "PS"
+    return None
+
+
+def system_of(element: Any) -> Any | None:
+    """The first distribution system the element is assigned to, if any."""
+    import ifcopenshell.util.system as us
+
+    systems = us.get_element_systems(element)
+    return systems[0] if systems else None
+
+
+def parent_of(element: Any) -> Any | None:
+    """The whole this element is part of, else the spatial element containing it."""
+    import ifcopenshell.util.element as ue
+
+    whole = ue.get_aggregate(element)
+    if whole is not None and not whole.is_a("IfcProject"):
+        return whole
+    container = ue.get_container(element)
+    if container is not None:
+        return container
+    nest = ue.get_nest(element) if hasattr(ue, "get_nest") else None
+    return nest
+
+
+def fix_text(text: str) -> str:
+    """Undo the commonest IFC text damage: UTF-8 bytes written as Latin-1
+    characters ("HulevesiviemÃ¤ri" for "Hulevesiviemäri").
+
+    >>> fix_text("HulevesiviemÃ¤ri")
+    'Hulevesiviemäri'
+    """
+    if text.isascii():
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly value: numbers, text, booleans, lists of them."""
+    if isinstance(value, str):
+        return fix_text(value[:_MAX_TEXT])
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value[:100]]
+    wrapped = getattr(value, "wrappedValue", None)
+    if wrapped is not None:
+        return _plain(wrapped)
+    if hasattr(value, "is_a"):
+        return getattr(value, "Name", None) or value.is_a()
+    return str(value)[:_MAX_TEXT]
+
+
+def attributes_of(element: Any) -> dict[str, Any]:
+    """Twin attributes of an IFC element.
+
+    ``ifc_class``, ``ifc_guid``, ``predefined_type``, ``object_type``,
+    ``ifc_type`` (the type object's name), ``material`` (one name, or the
+    names of a layer set joined by ``/``), and every property and quantity
+    as ``"<set name>.<property>"`` (type properties first, the element's
+    own overriding them).
+    """
+    import ifcopenshell.util.element as ue
+
+    attrs: dict[str, Any] = {"ifc_class": element.is_a(), "ifc_guid": element.GlobalId}
+    for key, name in (("predefined_type", "PredefinedType"), ("object_type", "ObjectType"),
+                      ("description", "Description"), ("long_name", "LongName"),
+                      ("tag", "Tag")):
+        value = getattr(element, name, None) if hasattr(element, name) else None
+        if value not in (None, "", "NOTDEFINED", "USERDEFINED"):
+            attrs[key] = _plain(value)
+    etype = ue.get_type(element)
+    if etype is not None and etype.Name:
+        attrs["ifc_type"] = etype.Name
+    materials = ue.get_materials(element)
+    if materials:
+        names = [m.Name for m in materials if getattr(m, "Name", None)]
+        if names:
+            attrs["material"] = "/".join(dict.fromkeys(names))
+    for set_name, props in ue.get_psets(element).items():
+        for prop, value in props.items():
+            if prop == "id":
+                continue
+            attrs[f"{set_name}.{prop}"] = _plain(value)
+    return attrs
+
+
+def storey_elevation(storey: Any, unit: float) -> float | None:
+    """The storey's elevation in metres (its attribute, else its placement)."""
+    if getattr(storey, "Elevation", None) is not None:
+        return float(storey.Elevation) * unit
+    if storey.ObjectPlacement is not None:
+        import ifcopenshell.util.placement as up
+
+        return float(up.get_local_placement(storey.ObjectPlacement)[2, 3]) * unit
+    return None
