@@ -127,13 +127,13 @@ class _Placer:
 def _plan_outline(vertices: np.ndarray, faces: np.ndarray) -> Any:
     """The ground projection of a mesh ``(n, 3)``/``(m, 3)``: the union of the
     shadows of its upward-facing triangles (a closed solid's downward faces
-    cast the same shadow). Meshes of more than 4,000 such triangles get their
-    convex hull instead, to bound the time."""
+    cast the same shadow). Meshes of more than 400 such triangles (curved
+    furniture, fittings) get their convex hull instead, to bound the time."""
     tri = vertices[faces]
     normal_z = ((tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1])
                 - (tri[:, 2, 0] - tri[:, 0, 0]) * (tri[:, 1, 1] - tri[:, 0, 1]))
     up = tri[np.abs(normal_z) > 2e-6][:, :, :2]
-    if len(up) == 0 or len(up) > 4000:
+    if len(up) == 0 or len(up) > 400:
         hull = shapely.convex_hull(shapely.multipoints(vertices[:, :2]))
         return hull if hull.geom_type == "Polygon" else None
     if len(up) > 8:
@@ -198,6 +198,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
                           progress=lambda n: ctx.progress(n, total))
     ctx.report["geometry"] = {
         "requested": total, "converted": len(geom.meshes), "failed": len(geom.failed),
+        "triangles": int(sum(len(m.faces) for m in geom.meshes.values())),
         "kernels": [{"kernel": r.kernel, "requested": r.requested, "converted": r.converted,
                      "seconds": round(r.seconds, 3), "crashed": r.crashed} for r in geom.runs],
     }
@@ -218,6 +219,8 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         except GeometryError as exc:
             e = model.by_id(sid)
             ctx.skip(fid(e), f"{e.is_a()} {e.Name!r}: geometry unusable: {exc}")
+    # ground projections, once per element (element footprints and envelopes)
+    outlines = {sid: _plan_outline(m.vertices, m.faces) for sid, m in meshes.items()}
 
     # --- networks -----------------------------------------------------------
     utility_opt = ctx.options.get("utility")
@@ -245,8 +248,8 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     known = frozenset(p.id() for p in products)
     out_count = 0
     for sp in spatial:
-        feat = _spatial_feature(sp, fid, meshes, products, building_of, model, unit, georef,
-                                ctx)
+        feat = _spatial_feature(sp, fid, meshes, outlines, products, building_of, model, unit,
+                                georef, ctx)
         if feat is not None:
             out_count += 1
             yield feat
@@ -281,7 +284,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
             if d is not None:
                 attrs["diameter_mm"], attrs["diameter_source"] = d
         if layer == "building_elements" and mesh is not None:
-            footprint = _as_polygons(_plan_outline(mesh.vertices, mesh.faces))
+            footprint = _as_polygons(outlines.get(sid))
         yield Feature(id=fid(e), layer=layer, type=e.is_a(), name=_name(e),
                       parent=fid(parent) if parent is not None and parent.id() in known
                       else None,
@@ -331,8 +334,8 @@ def _building_of(e: Any) -> Any | None:
     return None
 
 
-def _spatial_feature(sp: Any, fid, meshes, products, building_of, model, unit, georef,
-                     ctx: ConversionContext) -> Feature | None:
+def _spatial_feature(sp: Any, fid, meshes, outlines, products, building_of, model, unit,
+                     georef, ctx: ConversionContext) -> Feature | None:
     import ifcopenshell.util.element as ue
 
     attrs = attributes_of(sp)
@@ -340,8 +343,8 @@ def _spatial_feature(sp: Any, fid, meshes, products, building_of, model, unit, g
     parent = fid(whole) if whole is not None and not whole.is_a("IfcProject") else None
     mesh = meshes.get(sp.id())
     if sp.is_a("IfcBuilding"):
-        return _building_feature(sp, parent, attrs, meshes, products, building_of, model,
-                                 unit, georef, ctx, fid)
+        return _building_feature(sp, parent, attrs, meshes, outlines, products, building_of,
+                                 model, unit, georef, ctx, fid)
     if sp.is_a("IfcBuildingStorey"):
         elev = storey_elevation(sp, unit)
         if elev is not None:
@@ -350,31 +353,31 @@ def _spatial_feature(sp: Any, fid, meshes, products, building_of, model, unit, g
                        name=_name(sp), parent=parent, attributes=attrs,
                        source_id=sp.GlobalId)
     if sp.is_a("IfcSpace"):
-        fp = _as_polygons(_plan_outline(mesh.vertices, mesh.faces)) if mesh else None
+        fp = _as_polygons(outlines.get(sp.id()))
         return Feature(id=fid(sp), layer="building_elements", type="IfcSpace",
                        name=_name(sp), parent=parent, attributes=attrs, footprint=fp,
                        source_id=sp.GlobalId,
                        bbox=tuple(mesh.bounds) if mesh is not None else None)
     layer = next((lay for cls, lay in SPATIAL_LAYER.items() if sp.is_a(cls)), "generic")
-    fp = _as_polygons(_plan_outline(mesh.vertices, mesh.faces)) if mesh else None
+    fp = _as_polygons(outlines.get(sp.id()))
     return Feature(id=fid(sp), layer=layer, type=sp.is_a(), name=_name(sp),
                    parent=parent, attributes=attrs, footprint=fp,
                    meshes={"bim": mesh} if mesh is not None else {}, source_id=sp.GlobalId)
 
 
-def _building_feature(b, parent, attrs, meshes, products, building_of, model, unit, georef,
-                      ctx, fid) -> Feature:
+def _building_feature(b, parent, attrs, meshes, outlines, products, building_of, model, unit,
+                      georef, ctx, fid) -> Feature:
     """An IfcBuilding with an LoD1 envelope: the union of its elements' ground
     projections, extruded from their lowest to their highest point."""
     mine = [p for p in products if building_of.get(p.id()) == b.id() and p.id() in meshes
             and not any(p.is_a(c) for c in _NOT_ENVELOPE)]
-    outlines = []
+    shadows = []
     zmin, zmax = np.inf, -np.inf
     for p in mine:
         m = meshes[p.id()]
-        outline = _plan_outline(m.vertices, m.faces)
+        outline = outlines.get(p.id())
         if outline is not None and not outline.is_empty:
-            outlines.append(outline)
+            shadows.append(outline)
         zmin = min(zmin, float(m.vertices[:, 2].min()))
         zmax = max(zmax, float(m.vertices[:, 2].max()))
     storeys = [s for s in model.by_type("IfcBuildingStorey") if building_of.get(s.id()) == b.id()]
@@ -386,8 +389,8 @@ def _building_feature(b, parent, attrs, meshes, products, building_of, model, un
             attrs["storeys_below"] = below
     meshes_out: dict[str, Mesh] = {}
     footprint = None
-    if outlines:
-        merged = shapely.union_all(outlines, grid_size=1e-3)
+    if shadows:
+        merged = shapely.union_all(shadows, grid_size=1e-3)
         # close the hairline gaps between walls, then drop slivers
         merged = merged.buffer(0.05, join_style="mitre").buffer(-0.05, join_style="mitre")
         footprint = _as_polygons(shapely.simplify(merged, 0.01))

@@ -91,14 +91,16 @@ def _settings(ifcgeom: Any) -> Any:
 
 
 def _shape_arrays(shape: Any, kernel: str) -> tuple:
+    """The shape as plain arrays (read through the buffers, not Python tuples)."""
     g = shape.geometry
-    verts = np.asarray(g.verts, dtype=np.float64).reshape(-1, 3)
-    faces = np.asarray(g.faces, dtype=np.int64).reshape(-1, 3)
-    mids = np.asarray(g.material_ids, dtype=np.int64)
+    verts = np.frombuffer(g.verts_buffer, dtype=np.float64).reshape(-1, 3).copy()
+    faces = np.frombuffer(g.faces_buffer, dtype=np.int32).reshape(-1, 3).copy()
+    mids = np.frombuffer(g.material_ids_buffer, dtype=np.int32).copy() \
+        if hasattr(g, "material_ids_buffer") else np.asarray(g.material_ids, dtype=np.int32)
     if len(mids) != len(faces):
-        mids = np.full(len(faces), -1, dtype=np.int64)
+        mids = np.full(len(faces), -1, dtype=np.int32)
     names = tuple((m.name or "") for m in g.materials)
-    return (int(shape.id), verts, faces.astype(np.int32), mids.astype(np.int32), names, kernel)
+    return (int(shape.id), verts, faces, mids, names, kernel)
 
 
 def _worker(out: Any, request: dict) -> None:  # pragma: no cover - runs in the child process

@@ -281,6 +281,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 min_age: Annotated[int, Q(ge=0, le=200)] = 20, year: Year = None) -> dict:
         return svc.renewal(s, layers or ("heating",), min_age, year)
 
+    @app.get("/indicators", tags=a, summary="City health check (城市体检) indicators")
+    def indicators(s: Store, year: Year = None,
+                   new_since: Annotated[int | None, Q(ge=1800, le=2200,
+                                                      description="first build year of new "
+                                                      "buildings (default year - 5)")] = None,
+                   county_town: bool = False, main_city: bool = False) -> dict:
+        return svc.indicators(s, year, new_since, county_town, main_city)
+
     @app.get("/twin/analyses/ageing", tags=a, summary="Pipe length by age band")
     def ageing(s: Store, layers: Layers = None, year: Year = None) -> dict:
         return svc.ageing(s, layers or (), year)

@@ -157,6 +157,16 @@ def renewal(store: TwinStore, layers: Sequence[str], min_age: int, year: int | N
                    "share_by_length": rl.share_by_length})
 
 
+def indicators(store: TwinStore, year: int | None, new_since: int | None, county_town: bool,
+               main_city: bool) -> dict[str, Any]:
+    """The city health check (城市体检) indicators."""
+    from twin.analysis.indicators import health_check
+
+    check = health_check(store, year=_year(year), new_since=new_since, county_town=county_town,
+                         main_city=main_city)
+    return json_safe(check.to_dict())
+
+
 def ageing(store: TwinStore, layers: Sequence[str], year: int | None) -> dict[str, Any]:
     y = _year(year)
     seg = load_segments(store, tuple(layers) if layers else None)

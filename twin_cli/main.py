@@ -419,6 +419,49 @@ def batches(path: str, remove: int | None, as_json: bool) -> None:
     Console().print(t)
 
 
+@cli.command("health-check")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the HTML report here (tables, charts, map).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the indicators as JSON here ('-' for stdout).")
+@click.option("--year", type=int, default=None, help="Year of the check (default: this year).")
+@click.option("--new-since", type=int, default=None,
+              help="First build year of 'new' buildings (default: year - 5).")
+@click.option("--county-town", is_flag=True, help="Apply the county-town targets (<= 18 "
+              "storeys, >= 70% of new housing floor area at <= 6 storeys).")
+@click.option("--main-city", is_flag=True, help="Apply the 40% prefabrication target.")
+def health_check_cmd(path: str, out_path: str | None, json_path: str | None, year: int | None,
+                     new_since: int | None, county_town: bool, main_city: bool) -> None:
+    """Compute the city health check (城市体检) indicators of a twin."""
+    import datetime
+
+    from twin.analysis.indicators import health_check
+
+    year = year or datetime.date.today().year
+    with twin.open_twin(path, readonly=True) as store:
+        check = health_check(store, year=year, new_since=new_since, county_town=county_town,
+                             main_city=main_city)
+        if out_path:
+            from viewer.health_report import render_html
+
+            Path(out_path).write_text(render_html(check, store), encoding="utf-8")
+    if json_path:
+        text = json.dumps(check.to_dict(), indent=2, ensure_ascii=False, default=str)
+        if json_path == "-":
+            click.echo(text)
+            return
+        Path(json_path).write_text(text, encoding="utf-8")
+    t = Table("indicator", "value", "target", "status", "coverage")
+    for i in check.indicators:
+        status = "" if i.meets is None else ("[green]met[/]" if i.meets else "[red]not met[/]")
+        t.add_row(i.title, "n/a" if i.value is None else f"{i.value:g} {i.unit}",
+                  i.target or "", status, i.coverage)
+    Console().print(t)
+    if out_path:
+        click.echo(f"report written to {out_path}")
+
+
 @cli.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.argument("network", required=False)

@@ -1,0 +1,157 @@
+"""City health check indicators: a hand-checked twin, the demo district
+against an independent computation from its source files, the HTML report
+and the /indicators endpoint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from builders import DEMO_DIR
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from shapely.geometry import LineString, box, shape
+
+import twin
+from twin.analysis.indicators import health_check
+
+X0, Y0 = 559000.0, 4520800.0
+
+
+def _b(i, x, storeys, year, function="residential", **attrs):
+    return twin.Feature(id=f"hc:B{i}", layer="buildings", type="Building",
+                        footprint=box(x, Y0, x + 20, Y0 + 10),
+                        attributes={"storeys": storeys, "year_built": year,
+                                    "function": function, **attrs})
+
+
+def _pipe(i, layer, x0, x1, year):
+    return twin.Feature(id=f"hc:P{i}", layer=layer, type="PipeSegment",
+                        footprint=LineString([(x0, Y0 - 50, 1040), (x1, Y0 - 50, 1040)]),
+                        attributes={"install_year": year, "diameter_mm": 200})
+
+
+@pytest.fixture
+def hand(tmp_path):
+    store = twin.create_twin(tmp_path / "hc.gpkg", "EPSG:4546")
+    feats = [
+        # 2023, 20 storeys, prefabricated, 1,000 m2, green 2 stars
+        _b(1, X0, 20, 2023, floor_area_m2=1000.0, prefabricated=True, green_star=2),
+        # 2022, 6 storeys, not prefabricated, 3,000 m2, no green rating given
+        _b(2, X0 + 100, 6, 2022, floor_area_m2=3000.0, prefabricated=False),
+        # 2000, 5 storeys, retrofitted: floor area from the footprint, 200 m2 x 5
+        _b(3, X0 + 200, 5, 2000, energy_retrofit=True, green_star=0),
+        _b(4, X0 + 300, 3, 2010, function="school"),
+        _pipe(1, "heating", X0, X0 + 100, 1990),   # 100 m, 35 years old in 2025
+        _pipe(2, "heating", X0 + 100, X0 + 400, 2015),  # 300 m
+        _pipe(3, "gas", X0, X0 + 50, 2001),
+        # a road surface 1 km long and 10 m wide
+        twin.Feature(id="hc:R1", layer="roads", type="Road",
+                     footprint=box(X0, Y0 - 30, X0 + 1000, Y0 - 20),
+                     attributes={"width_m": 10.0}),
+        twin.Feature(id="hc:L1", layer="landuse", type="LandUse",
+                     footprint=box(X0, Y0 - 500, X0 + 1000, Y0 + 500),
+                     attributes={"function": "residential"}),
+    ]
+    with store.import_batch("hand", "test", "tests", "1") as b:
+        b.add(feats)
+    yield store
+    store.close()
+
+
+def test_indicators_on_a_hand_checked_twin(hand):
+    hc = health_check(hand, year=2025, new_since=2020, county_town=True)
+    heat = hc["heating_renewal"]
+    assert heat.details["count"] == 1 and heat.details["km"] == pytest.approx(0.1)
+    assert heat.value == pytest.approx(25.0) and heat.meets is False
+    high = hc["residential_over_18_storeys"]
+    assert high.value == 1 and high.meets is False and high.details["ids"] == ["hc:B1"]
+    low = hc["new_residential_6_storeys_or_less"]
+    assert low.value == pytest.approx(75.0) and low.meets is True  # 3000 / 4000
+    assert hc["road_density"].value == pytest.approx(1.0, rel=1e-3)  # 1 km on 1 km2
+    assert hc["road_density"].meets is False
+    green = hc["green_building_share"]
+    assert green.value == pytest.approx(100.0) and green.coverage.startswith("1 of 2")
+    prefab = hc["prefabricated_share"]
+    assert prefab.value == pytest.approx(25.0) and prefab.meets is False  # 1000 / 4000
+    assert hc["energy_retrofit_area"].value == pytest.approx(1000.0)  # 200 m2 x 5
+    gas = hc["gas_age"]
+    assert gas.value == pytest.approx(100.0)  # 24 years in service
+    walk = hc["walkable_services"]
+    assert walk.value is None and "clinic" in walk.note and "park" in walk.note
+
+
+def test_county_targets_only_apply_to_county_towns(hand):
+    hc = health_check(hand, year=2025, new_since=2020)
+    assert hc["residential_over_18_storeys"].meets is None
+    assert "county towns" in hc["residential_over_18_storeys"].note
+
+
+@pytest.fixture(scope="module")
+def demo_check(demo_twin):
+    with twin.open_twin(demo_twin, readonly=True) as store:
+        yield health_check(store, year=2025)
+
+
+def _demo(name):
+    return json.loads((DEMO_DIR / f"{name}.geojson").read_text(encoding="utf-8"))["features"]
+
+
+def test_demo_building_indicators_match_the_source_files(demo_check):
+    blds = [f["properties"] for f in _demo("buildings")]
+    res = [p for p in blds if p["function"] == "residential"]
+    assert demo_check["residential_over_18_storeys"].value == sum(p["storeys"] > 18 for p in res)
+    new = [p for p in blds if p["year_built"] >= 2020]
+    area = sum(p["floor_area_m2"] for p in new)
+    prefab = sum(p["floor_area_m2"] for p in new if p["prefabricated"])
+    assert demo_check["prefabricated_share"].value == pytest.approx(100 * prefab / area,
+                                                                    abs=0.01)
+    green = sum(p["green_star"] >= 1 for p in new)
+    assert demo_check["green_building_share"].value == pytest.approx(100 * green / len(new),
+                                                                     abs=0.01)
+    retro = sum(p["floor_area_m2"] for p in blds if p["energy_retrofit"])
+    assert demo_check["energy_retrofit_area"].value == pytest.approx(retro, abs=0.5)
+
+
+def test_demo_heating_renewal_matches_the_source_files(demo_check):
+    heat = [f for f in _demo("pipes") if f["properties"].get("layer") == "heating"
+            or f["properties"].get("utility") == "RL"]
+    assert heat, "the demo has heating pipes"
+    old = [f for f in heat if 2025 - f["properties"]["install_year"] >= 20]
+    got = demo_check["heating_renewal"]
+    assert got.details["count"] == len(old)
+    km = sum(shape(f["geometry"]).length for f in old) / 1000
+    # the twin measures in 3D (pipes follow the terrain): within 1%
+    assert got.details["km"] == pytest.approx(km, rel=0.01)
+
+
+def test_report_renders_with_charts_and_map(demo_twin, tmp_path):
+    from twin_cli.main import cli
+
+    out = tmp_path / "report.html"
+    js = tmp_path / "hc.json"
+    r = CliRunner().invoke(cli, ["health-check", str(demo_twin), "--out", str(out),
+                                 "--json", str(js), "--year", "2025"])
+    assert r.exit_code == 0, r.output
+    text = out.read_text(encoding="utf-8")
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert len(data["indicators"]) == 11
+    for ind in data["indicators"]:
+        assert ind["title"].replace("'", "&#x27;") in text
+    assert text.count("data:image/png;base64,") == 2
+    assert "城市体检" in text
+
+
+def test_indicators_endpoint(demo_twin):
+    from twin_api.app import create_app
+    from twin_api.settings import ApiSettings
+
+    with TestClient(create_app(ApiSettings(str(demo_twin)))) as client:
+        r = client.get("/indicators", params={"year": 2025, "county_town": "true"})
+        assert r.status_code == 200
+        body = r.json()
+        keys = [i["key"] for i in body["indicators"]]
+        assert "heating_renewal" in keys and "road_density" in keys
+        high = next(i for i in body["indicators"] if i["key"] == "residential_over_18_storeys")
+        assert high["meets"] is False and body["county_town"] is True
+        assert client.get("/indicators", params={"year": 99999}).status_code == 400

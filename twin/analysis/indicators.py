@@ -1,0 +1,391 @@
+"""City health check (城市体检) indicators computed from the twin.
+
+Each :class:`Indicator` carries its value, the formula, the layers and
+attributes it read, its coverage (how many features had the data) and,
+where the policy sets one, the 2025 target and whether it is met. An
+indicator whose data the twin lacks says so (``value=None`` and a reason)
+instead of guessing.
+
+Buildings are read from the ``buildings`` layer with the typed attributes
+``function``, ``storeys``, ``year_built`` and the free attributes
+``floor_area_m2`` (else footprint area x storeys), ``green_star`` (green
+building star level, 0 = none), ``prefabricated`` and ``energy_retrofit``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+
+from ..query import Query
+from ..store.base import TwinStore
+from .ageing import age_bands, renewal_list
+from .clearance import check_clearances
+from .segments import load_segments
+
+#: Mean detour of walking on a street grid against the straight line (4/pi).
+GRID_DETOUR = 4 / np.pi
+
+
+@dataclass(frozen=True)
+class Indicator:
+    key: str
+    title: str
+    title_zh: str
+    value: float | None
+    unit: str
+    formula: str
+    data: str
+    coverage: str
+    target: str | None = None
+    meets: bool | None = None
+    note: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # plain Python values, never numpy scalars
+        if self.value is not None:
+            object.__setattr__(self, "value", float(self.value))
+        if self.meets is not None:
+            object.__setattr__(self, "meets", bool(self.meets))
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    year: int
+    new_since: int
+    county_town: bool
+    indicators: tuple[Indicator, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"year": self.year, "new_since": self.new_since,
+                "county_town": self.county_town,
+                "indicators": [asdict(i) for i in self.indicators]}
+
+    def __getitem__(self, key: str) -> Indicator:
+        for i in self.indicators:
+            if i.key == key:
+                return i
+        raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class _Buildings:
+    ids: list[str]
+    function: np.ndarray
+    storeys: np.ndarray  # -1 unknown
+    year: np.ndarray  # -1 unknown
+    floor_area: np.ndarray
+    area_from: np.ndarray  # "attribute" or "footprint"
+    green: np.ndarray  # -1 unknown, else star level
+    prefab: np.ndarray  # -1 unknown, 0/1
+    retrofit: np.ndarray  # -1 unknown, 0/1
+    footprints: list[Any]
+
+
+def _flag(value: Any) -> int:
+    if value is None:
+        return -1
+    if isinstance(value, str):
+        return 1 if value.strip().lower() in ("1", "true", "yes", "y", "是") else 0
+    return int(bool(value))
+
+
+def _buildings(store: TwinStore) -> _Buildings:
+    feats = [f for f in store.query(Query(layers=("buildings",))) if f.type != "BuildingPart"]
+    n = len(feats)
+    storeys = np.array([f.attributes.get("storeys") if f.attributes.get("storeys") is not None
+                        else -1 for f in feats], dtype=np.int64).reshape(n)
+    area, src = [], []
+    for f, s in zip(feats, storeys):
+        a = f.attributes.get("floor_area_m2")
+        if isinstance(a, (int, float)) and a > 0:
+            area.append(float(a))
+            src.append("attribute")
+        elif f.footprint is not None and s > 0:
+            area.append(float(f.footprint.area) * int(s))
+            src.append("footprint")
+        else:
+            area.append(np.nan)
+            src.append("none")
+    green = [f.attributes.get("green_star") for f in feats]
+    return _Buildings(
+        ids=[f.id for f in feats],
+        function=np.array([str(f.attributes.get("function") or "").lower() for f in feats]),
+        storeys=storeys,
+        year=np.array([f.attributes.get("year_built") if f.attributes.get("year_built")
+                       is not None else -1 for f in feats], dtype=np.int64).reshape(n),
+        floor_area=np.array(area, dtype=np.float64).reshape(n), area_from=np.array(src),
+        green=np.array([int(g) if isinstance(g, (int, float)) else -1 for g in green],
+                       dtype=np.int64).reshape(n),
+        prefab=np.array([_flag(f.attributes.get("prefabricated")) for f in feats],
+                        dtype=np.int64).reshape(n),
+        retrofit=np.array([_flag(f.attributes.get("energy_retrofit")) for f in feats],
+                          dtype=np.int64).reshape(n),
+        footprints=[f.footprint for f in feats],
+    )
+
+
+def _share(part: float, whole: float) -> float | None:
+    return round(100.0 * part / whole, 2) if whole > 0 else None
+
+
+def _cov(have: int, total: int, what: str) -> str:
+    return f"{have} of {total} {what}"
+
+
+def heating_renewal(store: TwinStore, year: int, min_age: int = 20) -> Indicator:
+    seg = load_segments(store, ("heating",))
+    rl = renewal_list(seg, year, min_age, ("heating",))
+    km = sum(i.length_m for i in rl.items) / 1000
+    total_km = rl.total_length_m / 1000
+    known = rl.total_segments - rl.unknown_age_segments
+    return Indicator(
+        "heating_renewal", f"Heating pipes in service {min_age} years or more",
+        f"运行{min_age}年以上的供热管网", _share(km, total_km), "% of heating length",
+        f"length of heating segments with {year} - install_year >= {min_age} / all heating length",
+        "layer heating: install_year, centreline length",
+        _cov(known, rl.total_segments, "heating segments with a build year"),
+        target="renew all heating pipes in service 20 years or more", meets=len(rl.items) == 0,
+        details={"count": len(rl.items), "km": round(km, 3), "total_km": round(total_km, 3),
+                 "unknown_age_segments": rl.unknown_age_segments})
+
+
+def pipes_by_age(store: TwinStore, year: int, layer: str, title: str, title_zh: str
+                 ) -> Indicator:
+    seg = load_segments(store, (layer,))
+    rows = age_bands(seg, year)
+    total = sum(r.length_km for r in rows)
+    old = sum(r.length_km for r in rows if r.band not in ("unknown",) and _band_min(r.band) >= 20)
+    known = int((seg.install_year >= 0).sum())
+    return Indicator(
+        f"{layer}_age", title, title_zh, _share(old, total) if rows else None,
+        "% of length aged 20+ years", "length per age band (years in service)",
+        f"layer {layer}: install_year, centreline length",
+        _cov(known, len(seg), f"{layer} segments with a build year"),
+        details={"bands": [{"band": r.band, "segments": r.segments, "km": r.length_km} for r in rows]},
+        note=None if rows else f"the twin has no {layer} pipes")
+
+
+def _band_min(label: str) -> int:
+    head = label.rstrip("+").split("-")[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _residential(b: _Buildings) -> np.ndarray:
+    return np.char.find(b.function.astype(str), "residential") >= 0
+
+
+def high_rise_residential(b: _Buildings, county_town: bool) -> Indicator:
+    res = _residential(b)
+    known = res & (b.storeys >= 0)
+    high = known & (b.storeys > 18)
+    return Indicator(
+        "residential_over_18_storeys", "Residential buildings above 18 storeys",
+        "18层以上居住建筑", float(high.sum()), "buildings",
+        "count of residential buildings with storeys > 18",
+        "layer buildings: function, storeys",
+        _cov(int(known.sum()), int(res.sum()), "residential buildings with storeys"),
+        target="county towns: none above 18 storeys" if county_town else None,
+        meets=bool(high.sum() == 0) if county_town else None,
+        note=None if county_town else "the target applies to county towns; this twin is not "
+        "marked as one (county_town=False)",
+        details={"ids": [b.ids[i] for i in np.flatnonzero(high)][:200],
+                 "share_pct": _share(float(high.sum()), float(known.sum()))})
+
+
+def new_low_rise_share(b: _Buildings, new_since: int, county_town: bool) -> Indicator:
+    new = _residential(b) & (b.year >= new_since) & np.isfinite(b.floor_area) & \
+        (b.storeys >= 0)
+    area = b.floor_area[new].sum()
+    low = b.floor_area[new & (b.storeys <= 6)].sum()
+    return Indicator(
+        "new_residential_6_storeys_or_less",
+        f"Floor area of new residential buildings (built {new_since} or later) at 6 storeys "
+        "or fewer", "新建6层及以下住宅建筑面积占比", _share(low, area), "% of floor area",
+        "floor area of new residential buildings with storeys <= 6 / all their floor area",
+        "layer buildings: function, year_built, storeys, floor_area_m2 (else footprint x storeys)",
+        _cov(int(new.sum()), int((_residential(b) & (b.year >= new_since)).sum()),
+             "new residential buildings with floor area and storeys"),
+        target=">= 70% in county towns" if county_town else None,
+        meets=(_share(low, area) or 0) >= 70 if county_town and area > 0 else None,
+        details={"new_buildings": int(new.sum()), "floor_area_m2": round(float(area), 1)})
+
+
+def road_density(store: TwinStore) -> Indicator:
+    roads = list(store.query(Query(layers=("roads",))))
+    if not roads:
+        return Indicator("road_density", "Road network density", "道路网密度", None,
+                         "km/km²", "", "layer roads", "no roads", target=">= 8.5 km/km²",
+                         note="the twin has no roads layer content")
+    length = 0.0
+    how = Counter()
+    for r in roads:
+        g = r.footprint
+        if g is None:
+            continue
+        if g.geom_type in ("LineString", "MultiLineString"):
+            length += g.length
+            how["centreline"] += 1
+        else:
+            w = r.attributes.get("width_m")
+            if isinstance(w, (int, float)) and w > 0:
+                length += g.area / w
+                how["area / width_m"] += 1
+            else:
+                length += g.length / 2
+                how["half perimeter"] += 1
+    extent_feats = [f.footprint for f in store.query(Query(layers=("landuse", "roads")))
+                    if f.footprint is not None and f.footprint.geom_type in
+                    ("Polygon", "MultiPolygon")]
+    if extent_feats:
+        built = shapely.union_all(extent_feats).buffer(1.0).buffer(-1.0)
+        area_from = "union of land-use blocks and road surfaces"
+    else:
+        built = shapely.convex_hull(shapely.union_all(
+            [f.footprint for f in store.query(Query(layers=("buildings",))) if f.footprint]))
+        area_from = "convex hull of the buildings"
+    km2 = built.area / 1e6
+    value = round(length / 1000 / km2, 3) if km2 > 0 else None
+    return Indicator(
+        "road_density", "Road network density", "道路网密度", value, "km/km²",
+        "road length (km) / built-up area (km²)",
+        f"layer roads (length by {', '.join(f'{k}: {v}' for k, v in how.items())}); "
+        f"built-up area: {area_from}", _cov(sum(how.values()), len(roads), "roads with geometry"),
+        target=">= 8.5 km/km²", meets=value is not None and value >= 8.5,
+        details={"road_km": round(length / 1000, 3), "built_up_km2": round(km2, 4)})
+
+
+def green_share(b: _Buildings, new_since: int) -> Indicator:
+    new = b.year >= new_since
+    known = new & (b.green >= 0)
+    green = known & (b.green >= 1)
+    return Indicator(
+        "green_building_share", f"Green buildings among new buildings (built {new_since} or "
+        "later)", "新建绿色建筑占比", _share(float(green.sum()), float(known.sum())),
+        "% of new buildings", "new buildings with green_star >= 1 / new buildings with a rating",
+        "layer buildings: year_built, green_star",
+        _cov(int(known.sum()), int(new.sum()), "new buildings with a green-building rating"),
+        target="100% of new urban buildings", meets=bool(known.any() and green.sum() ==
+                                                         known.sum()) if known.any() else None,
+        details={"by_star": {str(k): int(v) for k, v in
+                             sorted(Counter(b.green[known].tolist()).items())}})
+
+
+def prefab_share(b: _Buildings, new_since: int, main_city: bool) -> Indicator:
+    new = (b.year >= new_since) & (b.prefab >= 0) & np.isfinite(b.floor_area)
+    area = b.floor_area[new].sum()
+    pre = b.floor_area[new & (b.prefab == 1)].sum()
+    target = 40.0 if main_city else 30.0
+    value = _share(pre, area)
+    return Indicator(
+        "prefabricated_share", f"Prefabricated share of new floor area (built {new_since} or "
+        "later)", "装配式建筑占新建建筑面积比例", value, "% of floor area",
+        "floor area of new prefabricated buildings / floor area of new buildings",
+        "layer buildings: year_built, prefabricated, floor_area_m2 (else footprint x storeys)",
+        _cov(int(new.sum()), int((b.year >= new_since).sum()),
+             "new buildings with the prefabricated flag and a floor area"),
+        target=f">= {target:.0f}%" + (" (main cities)" if main_city else ""),
+        meets=value is not None and value >= target,
+        details={"new_floor_area_m2": round(float(area), 1),
+                 "prefabricated_m2": round(float(pre), 1)})
+
+
+def retrofit_area(b: _Buildings) -> Indicator:
+    known = (b.retrofit >= 0) & np.isfinite(b.floor_area)
+    done = known & (b.retrofit == 1)
+    return Indicator(
+        "energy_retrofit_area", "Floor area with energy retrofit done", "既有建筑节能改造面积",
+        round(float(b.floor_area[done].sum()), 1), "m²",
+        "sum of floor area of buildings with energy_retrofit = true",
+        "layer buildings: energy_retrofit, floor_area_m2 (else footprint x storeys)",
+        _cov(int(known.sum()), len(b.ids), "buildings with the retrofit flag and a floor area"),
+        details={"buildings": int(done.sum()),
+                 "share_of_floor_area_pct": _share(float(b.floor_area[done].sum()),
+                                                   float(b.floor_area[known].sum()))})
+
+
+def clearance_violations(store: TwinStore) -> Indicator:
+    seg = load_segments(store)
+    blds = [f for f in store.query(Query(layers=("buildings",))) if f.footprint is not None]
+    v = check_clearances(seg, buildings=[b.footprint for b in blds],
+                         building_ids=[b.id for b in blds])
+    by_rule = Counter(x.rule for x in v)
+    return Indicator(
+        "clearance_violations", "Pipe clearance violations (GB 50289)", "管线净距不足",
+        float(len(v)), "violations", "pairs closer than the rule's minimum clear distance",
+        "all utility layers (centrelines, sizes) and building footprints",
+        _cov(len(seg), len(seg), "pipe segments checked"), target="none", meets=len(v) == 0,
+        details={"by_rule": dict(by_rule.most_common(20))})
+
+
+def walkable_services(store: TwinStore, b: _Buildings, minutes: float = 15.0,
+                      speed_kmh: float = 4.0) -> Indicator:
+    """Residential buildings with a school, a clinic and a park all within
+    ``minutes`` of walking. Facilities are buildings or land-use blocks whose
+    ``function`` names them; walking distance is the straight line x 4/pi
+    (the mean detour on a street grid), as the twin holds road surfaces,
+    not a routable centreline network."""
+    reach = speed_kmh * 1000 * minutes / 60
+    kinds = {"school": [], "clinic": [], "park": []}
+    for f in store.query(Query(layers=("buildings", "landuse", "vegetation"))):
+        fn = str(f.attributes.get("function") or "").lower()
+        for k in kinds:
+            if k in fn and f.footprint is not None:
+                kinds[k].append(f.footprint)
+    res = np.flatnonzero(_residential(b))
+    missing = [k for k, v in kinds.items() if not v]
+    if missing or not len(res):
+        return Indicator("walkable_services", f"Residential buildings within {minutes:g} "
+                         "minutes' walk of a school, a clinic and a park", "15分钟生活圈覆盖率",
+                         None, "% of residential buildings", "", "layers buildings, landuse",
+                         "not computed", note=f"no {', '.join(missing)} in the twin"
+                         if missing else "no residential buildings")
+    pts = shapely.centroid(np.array([b.footprints[i] for i in res], dtype=object))
+    ok = np.ones(len(res), dtype=bool)
+    dists = {}
+    for k, geoms in kinds.items():
+        tree = shapely.STRtree(geoms)
+        _, d = tree.query_nearest(pts, return_distance=True, all_matches=False)
+        walk = d * GRID_DETOUR
+        dists[k] = walk
+        ok &= walk <= reach
+    return Indicator(
+        "walkable_services", f"Residential buildings within {minutes:g} minutes' walk of a "
+        "school, a clinic and a park", "15分钟生活圈覆盖率",
+        _share(float(ok.sum()), float(len(res))), "% of residential buildings",
+        f"residential buildings whose walk (straight line x 4/pi, {speed_kmh:g} km/h) to the "
+        "nearest school, clinic and park are all <= the limit / residential buildings",
+        "layers buildings, landuse, vegetation: function",
+        _cov(len(res), len(res), "residential buildings"),
+        note="walking distance approximated on a street grid (no routable path network)",
+        details={"reach_m": reach, "facilities": {k: len(v) for k, v in kinds.items()},
+                 "median_walk_m": {k: round(float(np.median(v)), 1) for k, v in dists.items()}})
+
+
+def health_check(store: TwinStore, *, year: int, new_since: int | None = None,
+                 county_town: bool = False, main_city: bool = False) -> HealthCheck:
+    """Every indicator of the yearly city health check for ``year``.
+
+    ``new_since``: first build year counted as a *new* building (default
+    ``year - 5``); ``county_town`` applies the county-town targets on
+    building heights; ``main_city`` the 40% prefabrication target.
+    """
+    new_since = year - 5 if new_since is None else new_since
+    b = _buildings(store)
+    return HealthCheck(year, new_since, county_town, (
+        heating_renewal(store, year),
+        pipes_by_age(store, year, "gas", "Gas pipes by age", "燃气管网管龄"),
+        pipes_by_age(store, year, "water_supply", "Water supply pipes by age", "供水管网管龄"),
+        high_rise_residential(b, county_town),
+        new_low_rise_share(b, new_since, county_town),
+        road_density(store),
+        green_share(b, new_since),
+        prefab_share(b, new_since, main_city),
+        retrofit_area(b),
+        clearance_violations(store),
+        walkable_services(store, b),
+    ))

@@ -1,0 +1,128 @@
+"""The city health check as a self-contained HTML report (tables, charts, map).
+
+Charts and the map are drawn with matplotlib (Agg, no display) and embedded
+as PNG data URIs, so the report is one file that opens anywhere offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+from twin.analysis.indicators import HealthCheck
+from twin.query import Query
+from twin.store.base import TwinStore
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def age_chart(check: HealthCheck) -> str:
+    """Bars of pipe length per age band, one group per network."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    groups = [i for i in check.indicators if i.key.endswith("_age") and i.details.get("bands")]
+    width = 0.8 / max(1, len(groups))
+    labels: list[str] = []
+    for gi, ind in enumerate(groups):
+        bands = ind.details["bands"]
+        labels = labels or [b["band"] for b in bands]
+        xs = [labels.index(b["band"]) + gi * width for b in bands if b["band"] in labels]
+        ax.bar(xs, [b["km"] for b in bands if b["band"] in labels], width, label=ind.title)
+    ax.set_xticks([i + width * (len(groups) - 1) / 2 for i in range(len(labels))], labels)
+    ax.set_xlabel("years in service")
+    ax.set_ylabel("km")
+    ax.legend(fontsize=8)
+    ax.set_title("Pipe length by age band")
+    return _png(fig)
+
+
+def map_snapshot(store: TwinStore, year: int, min_age: int = 20) -> str:
+    """A plan map: buildings shaded by storeys, heating pipes red where they
+    are due for renewal, other pipes grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import shapely
+
+    fig, ax = plt.subplots(figsize=(7, 7))
+    for f in store.query(Query(layers=("roads", "landuse"))):
+        if f.footprint is not None and f.footprint.geom_type in ("Polygon", "MultiPolygon"):
+            for poly in getattr(f.footprint, "geoms", [f.footprint]):
+                x, y = poly.exterior.xy
+                ax.fill(x, y, color="#e6e6e6" if f.layer == "roads" else "#f3f0d8", lw=0)
+    cmap = plt.get_cmap("viridis")
+    for f in store.query(Query(layers=("buildings",))):
+        if f.footprint is None:
+            continue
+        s = f.attributes.get("storeys") or 1
+        for poly in getattr(f.footprint, "geoms", [f.footprint]):
+            x, y = poly.exterior.xy
+            ax.fill(x, y, color=cmap(min(s, 33) / 33), lw=0.2, ec="#333")
+    for f in store.query(Query(layers=("heating", "water_supply", "gas", "sewage"))):
+        if f.footprint is None:
+            continue
+        xy = shapely.get_coordinates(f.footprint)
+        old = f.layer == "heating" and (f.attributes.get("install_year") or year) <= year - min_age
+        ax.plot(xy[:, 0], xy[:, 1], color="#d7191c" if old else "#999999",
+                lw=1.6 if old else 0.5)
+    ax.set_aspect("equal")
+    ax.set_title(f"Buildings by storeys; heating pipes {min_age}+ years old in red")
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.tick_params(labelsize=7)
+    return _png(fig)
+
+
+def render_html(check: HealthCheck, store: TwinStore, *, title: str = "City health check"
+                ) -> str:
+    """The report as one HTML document."""
+    e = html.escape
+    rows = []
+    for i in check.indicators:
+        status = "" if i.meets is None else ("✔ met" if i.meets else "✘ not met")
+        value = "n/a" if i.value is None else f"{i.value:,.2f}".rstrip("0").rstrip(".")
+        rows.append(
+            f"<tr class='{'' if i.meets is None else ('ok' if i.meets else 'bad')}'>"
+            f"<td><b>{e(i.title)}</b><br><span lang='zh'>{e(i.title_zh)}</span></td>"
+            f"<td class='num'>{e(value)} {e(i.unit)}</td><td>{e(i.target or '-')}</td>"
+            f"<td>{e(status)}</td><td><small>{e(i.formula)}<br><i>data:</i> {e(i.data)}<br>"
+            f"<i>coverage:</i> {e(i.coverage)}{'<br><i>note:</i> ' + e(i.note) if i.note else ''}"
+            f"</small></td></tr>")
+    info = store.info()
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(title)} {check.year}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: 6px 8px; vertical-align: top; text-align: left; }}
+td.num {{ text-align: right; white-space: nowrap; }}
+tr.ok td:nth-child(4) {{ color: #1a7f37; }} tr.bad td:nth-child(4) {{ color: #cf222e; }}
+.figs {{ display: flex; flex-wrap: wrap; gap: 1em; }} img {{ max-width: 100%; }}
+</style></head><body>
+<h1>{e(title)} · 城市体检 {check.year}</h1>
+<p>Twin: {e(Path(info.path).name)} · CRS {e(info.crs.name)} ·
+{info.feature_count} features · new buildings: built {check.new_since} or later ·
+county town: {'yes' if check.county_town else 'no'}</p>
+<table><thead><tr><th>Indicator</th><th>Value</th><th>Target</th><th>Status</th>
+<th>How it was computed</th></tr></thead><tbody>
+{''.join(rows)}
+</tbody></table>
+<h2>Pictures</h2>
+<div class="figs"><img id="age-chart" alt="pipe length by age band" src="{age_chart(check)}">
+<img id="map" alt="map snapshot" src="{map_snapshot(store, check.year)}"></div>
+</body></html>
+"""
