@@ -52,10 +52,19 @@ from twin.layers import layer_for_utility_code
 from twin.model import Edge, Feature, Mesh
 
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
-from .ifc_geometry import DEFAULT_KERNELS, EXCLUDED_CLASSES, KERNELS, element_meshes
-from .ifc_georef import Georef, read_georef
-from .ifc_semantics import (NODE_CLASSES, SEGMENT_CLASSES, SPATIAL_LAYER, attributes_of,
-                            fix_text, parent_of, storey_elevation, system_of, utility_code)
+from .ifc_geometry import DEFAULT_KERNELS, EXCLUDED_CLASSES, element_meshes
+from .ifc_georef import Georef, local_origin, read_georef
+from .ifc_semantics import (
+    SPATIAL_LAYER,
+    attributes_of,
+    fix_text,
+    is_network_element,
+    is_segment,
+    parent_of,
+    storey_elevation,
+    system_of,
+    utility_code,
+)
 
 NAME = "ifc"
 VERSION = "0.1.0"
@@ -185,10 +194,6 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
 
     # --- geometry -----------------------------------------------------------
     kernels = tuple(ctx.options.get("kernels") or DEFAULT_KERNELS)
-    bad = [k for k in kernels if k not in KERNELS]
-    if bad:
-        raise ConversionError(f"geometry kernel {bad[0]!r} is not known, must be one of "
-                              f"{', '.join(KERNELS)}", source=src)
     want = [p.id() for p in products if p.Representation is not None
             and (p.id() not in spatial_ids or p.is_a("IfcSpace") or p.is_a("IfcSite"))]
     total = len(want)
@@ -227,7 +232,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     codes: dict[int, str | None] = {}
     unclassified = 0
     for e in elements:
-        if e.is_a() in SEGMENT_CLASSES or any(e.is_a(c) for c in SEGMENT_CLASSES + NODE_CLASSES):
+        if is_network_element(e):
             code = utility_code(e) or (utility_opt.upper() if utility_opt else None)
             codes[e.id()] = code
             unclassified += code is None
@@ -266,8 +271,8 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         footprint = None
         edge = edges.get(sid)
         if code is not None:
-            is_segment = any(e.is_a(c) for c in SEGMENT_CLASSES)
-            layer = layer_for_utility_code(code) if is_segment else "pipe_nodes"
+            segment = is_segment(e)
+            layer = layer_for_utility_code(code) if segment else "pipe_nodes"
             attrs["network"] = edge.network if edge is not None else \
                 net_features.get(("network", sid), code)
             system = system_of(e)
@@ -275,7 +280,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
                 attrs["system"] = _name(system)
             footprint = net_features.get(("line", sid)) or net_features.get(("point", sid))
             if footprint is None and mesh is not None:
-                footprint = _axis_line(mesh.vertices) if is_segment else \
+                footprint = _axis_line(mesh.vertices) if segment else \
                     Point(mesh.vertices.mean(axis=0))
             if footprint is None:
                 layer, edge = "building_elements", None
@@ -412,52 +417,50 @@ def _building_feature(b, parent, attrs, meshes, outlines, products, building_of,
                    source_id=b.GlobalId)
 
 
-def _port_location(port: Any, unit: float, placer: _Placer) -> np.ndarray | None:
-    if port.ObjectPlacement is None:
-        return None
-    import ifcopenshell.util.placement as up
-
-    local = up.get_local_placement(port.ObjectPlacement)[:3, 3] * unit
-    return placer(local.reshape(1, 3))[0]
-
-
 def _network_topology(model, elements, codes, meshes, placer, unit, prefix, ctx, axes):
-    """Edges for segments and positions for nodes, from the port connections."""
+    """Edges for segments and positions for nodes, from the port connections.
+
+    Ports of segments that connect directly to each other (no chamber or
+    fitting between them) are grouped into one junction node.
+    """
     import ifcopenshell.util.system as us
+    import networkx as nx
 
     out: dict[Any, Any] = {"junctions": []}
     edges: dict[int, Edge] = {}
     stem = ctx.source.stem
     node_ids = {e.id() for e in elements if codes.get(e.id()) is not None
-                and not any(e.is_a(c) for c in SEGMENT_CLASSES)}
-    # union-find over ports, to merge junctions of directly connected segments
-    parent: dict[int, int] = {}
-
-    def find(i: int) -> int:
-        while parent.setdefault(i, i) != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    port_pos: dict[int, np.ndarray] = {}
-    port_guid: dict[int, str] = {}
+                and not is_segment(e)}
     seg_ports: dict[int, list[Any]] = {}
+    # port id -> (the port it connects to, that port's element), looked up once
+    link: dict[int, tuple[Any, Any]] = {}
+    groups = nx.utils.UnionFind()
+    local: dict[int, np.ndarray] = {}
     for e in elements:
         if codes.get(e.id()) is None or e.id() in node_ids:
             continue
         ports = list(us.get_ports(e))
         seg_ports[e.id()] = ports
         for p in ports:
-            pos = _port_location(p, unit, placer)
-            if pos is not None:
-                port_pos[p.id()] = pos
-            port_guid[p.id()] = p.GlobalId
+            origin = local_origin(p, unit)
+            if origin is not None:
+                local[p.id()] = origin
             other = us.get_connected_port(p)
-            if other is not None:
-                owner = us.get_port_element(other)
-                if owner is not None and owner.id() not in node_ids:
-                    parent[find(p.id())] = find(other.id())
-    junction_of: dict[int, str] = {}
+            owner = us.get_port_element(other) if other is not None else None
+            link[p.id()] = (other, owner)
+            groups.union(p.id())
+            if owner is not None and owner.id() not in node_ids:
+                groups.union(p.id(), other.id())
+    # every port position in one transformation
+    placed = placer(np.array(list(local.values()))) if local else np.empty((0, 3))
+    port_pos = dict(zip(local, placed))
+    # a junction is named after the smallest GlobalId among its ports
+    junction_name: dict[int, str] = {}
+    for members in groups.to_sets():
+        name = min(model.by_id(q).GlobalId for q in members)
+        for q in members:
+            junction_name[q] = f"{prefix}:node:{name}"
+    made: set[str] = set()
     systems = model.by_type("IfcSystem")
     names = Counter(_name(sy) for sy in systems)
 
@@ -475,25 +478,21 @@ def _network_topology(model, elements, codes, meshes, placer, unit, prefix, ctx,
         network = network_of(e)
         ends: list[tuple[str, np.ndarray | None, str]] = []
         for p in ports:
-            other = us.get_connected_port(p)
-            owner = us.get_port_element(other) if other is not None else None
+            other, owner = link[p.id()]
             flow = str(getattr(p, "FlowDirection", "") or "")
             if owner is not None and owner.id() in node_ids:
                 ends.append((f"{prefix}:{owner.GlobalId}", port_pos.get(p.id()), flow))
-            else:
-                root = find(p.id())
-                jid = junction_of.get(root)
-                if jid is None:
-                    members = [q for q in parent if find(q) == root] or [p.id()]
-                    jid = f"{prefix}:node:{min(port_guid.get(q, str(q)) for q in members)}"
-                    junction_of[root] = jid
-                    pos = port_pos.get(p.id())
-                    kind = "Junction" if other is not None else "PipeEnd"
-                    if pos is not None:  # in plan only: a junction is not on the ground
-                        out["junctions"].append(Feature(
-                            id=jid, layer="pipe_nodes", type=kind, footprint=Point(pos[:2]),
-                            attributes={"network": network, "ifc_port": p.GlobalId}))
-                ends.append((jid, port_pos.get(p.id()), flow))
+                continue
+            jid = junction_name[p.id()]
+            if jid not in made:
+                made.add(jid)
+                pos = port_pos.get(p.id())
+                kind = "Junction" if other is not None else "PipeEnd"
+                if pos is not None:  # in plan only: a junction is not on the ground
+                    out["junctions"].append(Feature(
+                        id=jid, layer="pipe_nodes", type=kind, footprint=Point(pos[:2]),
+                        attributes={"network": network, "ifc_port": p.GlobalId}))
+            ends.append((jid, port_pos.get(p.id()), flow))
         if len(ends) < 2:
             continue
         # a segment runs from its SINK port (flow enters) to its SOURCE port
@@ -513,11 +512,9 @@ def _network_topology(model, elements, codes, meshes, placer, unit, prefix, ctx,
         if e.id() in node_ids:
             out[("network", e.id())] = network_of(e)
             mesh = meshes.get(e.id())
-            if e.ObjectPlacement is not None:
-                import ifcopenshell.util.placement as up
-
-                local = up.get_local_placement(e.ObjectPlacement)[:3, 3] * unit
-                x, y, z = placer(local.reshape(1, 3))[0]
+            origin = local_origin(e, unit)
+            if origin is not None:
+                x, y, z = placer(origin.reshape(1, 3))[0]
                 # a node stands on the ground: its top (a chamber's cover) is its Z
                 top = float(mesh.vertices[:, 2].max()) if mesh is not None else z
                 out[("point", e.id())] = Point(x, y, max(z, top))
@@ -564,19 +561,23 @@ def _pipe_diameter(attrs: dict[str, Any], vertices: np.ndarray) -> tuple[float, 
             return round(metres * 1000.0, 1), f"property {key}"
     if len(vertices) < 3:
         return None
-    c = vertices.mean(axis=0)
-    _, _, vt = np.linalg.svd(vertices - c, full_matrices=False)
+    c, axis = _principal_axis(vertices)
     rel = vertices - c
-    radial = rel - np.outer(rel @ vt[0], vt[0])
+    radial = rel - np.outer(rel @ axis, axis)
     r = float(np.sqrt((radial * radial).sum(axis=1)).max())
     return (round(2000.0 * r, 1), "geometry (outer)") if r > 0 else None
 
 
-def _axis_line(vertices: np.ndarray) -> LineString:
-    """The long axis of a segment's mesh, end to end (no ports to go by)."""
+def _principal_axis(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centroid ``(3,)`` and unit direction ``(3,)`` of the longest extent of ``(n, 3)`` points."""
     c = vertices.mean(axis=0)
     _, _, vt = np.linalg.svd(vertices - c, full_matrices=False)
-    axis = vt[0]
+    return c, vt[0]
+
+
+def _axis_line(vertices: np.ndarray) -> LineString:
+    """The long axis of a segment's mesh, end to end (no ports to go by)."""
+    c, axis = _principal_axis(vertices)
     t = (vertices - c) @ axis
     return LineString([c + axis * t.min(), c + axis * t.max()])
 

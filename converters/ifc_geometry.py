@@ -196,8 +196,11 @@ def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = 
     """
     for k in kernels:
         if k not in KERNELS:
-            raise ValueError(f"geometry kernel {k!r} is not known, must be one of "
-                             f"{', '.join(KERNELS)}")
+            # imported here: the worker processes run this module and need no twin
+            from twin.errors import ConversionError
+
+            raise ConversionError(f"geometry kernel {k!r} is not known, must be one of "
+                                  f"{', '.join(KERNELS)}", source=path)
     threads = threads or os.cpu_count() or 1
     result = GeometryResult()
     todo = sorted(set(ids))

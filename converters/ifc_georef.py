@@ -86,6 +86,16 @@ def local_tm(lat: float, lon: float) -> CRS:
         "+ellps=WGS84 +towgs84=0,0,0 +units=m +no_defs")
 
 
+def local_origin(entity: Any, unit: float) -> np.ndarray | None:
+    """``(3,)`` local metres of the origin of an entity's ``ObjectPlacement``
+    (``unit``: metres per project length unit); ``None`` when it has none."""
+    if getattr(entity, "ObjectPlacement", None) is None:
+        return None
+    import ifcopenshell.util.placement as up
+
+    return up.get_local_placement(entity.ObjectPlacement)[:3, 3] * unit
+
+
 def compound_angle(value: Any) -> float | None:
     """An IFC compound plane angle (degrees, minutes, seconds, millionths) in degrees.
 
@@ -230,11 +240,8 @@ def read_georef(model: Any, source: str, *, crs: CRS | None = None,
                 f"{source}: --crs names the CRS of map coordinates, but this model is placed "
                 "by IfcSite latitude/longitude only; give --origin too, or leave out --crs",
                 source=source)
-        import ifcopenshell.util.placement as up
-
-        site_origin = np.zeros(3)
-        if site.ObjectPlacement is not None:
-            site_origin = up.get_local_placement(site.ObjectPlacement)[:3, 3] * project_unit
+        placed = local_origin(site, project_unit)
+        site_origin = placed if placed is not None else np.zeros(3)
         rot = _true_north_rotation(model)
         elev = float(site.RefElevation or 0.0) * project_unit
         # the site origin sits at (0, 0, elev) of the local projection

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .ifc_georef import local_origin
+
 #: IfcDistributionSystem.PredefinedType -> CJJ 61 utility code.
 SYSTEM_CODE = {
     "DOMESTICCOLDWATER": "JS", "WATERSUPPLY": "JS", "FIREPROTECTION": "JS",
@@ -49,6 +51,16 @@ SPATIAL_LAYER = {
 }
 
 _MAX_TEXT = 2000
+
+
+def is_segment(element: Any) -> bool:
+    """Whether the element is a linear network element (an edge of the graph)."""
+    return any(element.is_a(c) for c in SEGMENT_CLASSES)
+
+
+def is_network_element(element: Any) -> bool:
+    """Whether the element is a segment or a network node (chamber, fitting, valve)."""
+    return is_segment(element) or any(element.is_a(c) for c in NODE_CLASSES)
 
 
 def utility_code(element: Any) -> str | None:
@@ -163,8 +175,5 @@ def storey_elevation(storey: Any, unit: float) -> float | None:
     """The storey's elevation in metres (its attribute, else its placement)."""
     if getattr(storey, "Elevation", None) is not None:
         return float(storey.Elevation) * unit
-    if storey.ObjectPlacement is not None:
-        import ifcopenshell.util.placement as up
-
-        return float(up.get_local_placement(storey.ObjectPlacement)[2, 3]) * unit
-    return None
+    origin = local_origin(storey, unit)
+    return float(origin[2]) if origin is not None else None

@@ -17,7 +17,7 @@ from typing import Any
 import shapely
 
 from twin.analysis.ageing import age_bands, renewal_list
-from twin.analysis.clearance import check_clearances, load_rules
+from twin.analysis.clearance import check_twin_clearances
 from twin.analysis.isolation import isolation_for
 from twin.analysis.segments import load_segments
 from twin.analysis.statistics import network_statistics
@@ -180,14 +180,10 @@ def statistics(store: TwinStore, year: int | None) -> dict[str, Any]:
 
 
 def clearances(store: TwinStore, limit: int) -> dict[str, Any]:
-    rules = load_rules()
-    seg = load_segments(store)
-    blds = list(store.query(Query(layers=("buildings",))))
-    v = check_clearances(seg, buildings=[b.footprint for b in blds],
-                         building_ids=[b.id for b in blds], rules=rules)
-    return json_safe({"rules": rules.name, "segments": len(seg), "buildings": len(blds),
-                   "violations_total": len(v),
-                   "violations": [x.as_dict() for x in v[:limit]]})
+    c = check_twin_clearances(store)
+    return json_safe({"rules": c.rules.name, "segments": c.segments, "buildings": c.buildings,
+                   "violations_total": len(c.violations),
+                   "violations": [x.as_dict() for x in c.violations[:limit]]})
 
 
 def isolation(store: TwinStore, segment_id: str) -> dict[str, Any]:

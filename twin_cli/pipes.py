@@ -92,21 +92,18 @@ def stats(path, year, as_json) -> None:
 @_json
 def clearance(path, rules, as_json) -> None:
     """Clearance violations between pipes and to buildings (GB 50289 by default)."""
-    from twin.analysis.clearance import check_clearances, load_rules
-    from twin.analysis.segments import load_segments
+    from twin.analysis.clearance import check_twin_clearances, load_rules
 
     ruleset = load_rules(rules)
     with twin.open_twin(path, readonly=True) as store:
-        seg = load_segments(store)
-        blds = list(store.query(twin.Query(layers=("buildings",))))
-    v = check_clearances(seg, buildings=[b.footprint for b in blds],
-                         building_ids=[b.id for b in blds], rules=ruleset)
+        c = check_twin_clearances(store, ruleset)
+    v = c.violations
     if as_json:
-        click.echo(_dump({"rules": ruleset.name, "segments": len(seg), "buildings": len(blds),
-                          "violations": v}))
+        click.echo(_dump({"rules": ruleset.name, "segments": c.segments,
+                          "buildings": c.buildings, "violations": v}))
         return
     out = Console(soft_wrap=True)
-    out.print(f"{len(v)} clearance violations among {len(seg)} segments and {len(blds)} "
+    out.print(f"{len(v)} clearance violations among {c.segments} segments and {c.buildings} "
               f"buildings (rules: {ruleset.name})")
     t = Table("kind", "feature", "against", "clear m", "required m", "rule")
     for x in v[:500]:

@@ -29,7 +29,9 @@ import numpy as np
 import shapely
 
 from ..errors import TwinError
-from .segments import RULE_GROUP, SegmentTable
+from ..query import Query
+from ..store.base import TwinStore
+from .segments import RULE_GROUP, SegmentTable, load_segments
 
 SERVICE_TYPES = ("ServicePipe",)
 
@@ -313,6 +315,27 @@ def check_clearances(seg: SegmentTable, *, buildings: list | None = None,
                                  rule.min_m, f"{rule.id} {rule.ref}", rule.source,
                                  (round(p1[0], 3), round(p1[1], 3))))
     return out
+
+
+@dataclass(frozen=True)
+class TwinClearances:
+    """The clearance check of a whole twin: what was checked and what failed."""
+
+    rules: RuleSet
+    segments: int
+    buildings: int
+    violations: list[Violation]
+
+
+def check_twin_clearances(store: TwinStore, rules: RuleSet | None = None) -> TwinClearances:
+    """:func:`check_clearances` over every utility segment of ``store`` and
+    the footprints of its ``buildings`` layer."""
+    rules = rules or load_rules()
+    seg = load_segments(store)
+    blds = list(store.query(Query(layers=("buildings",))))
+    v = check_clearances(seg, buildings=[b.footprint for b in blds],
+                         building_ids=[b.id for b in blds], rules=rules)
+    return TwinClearances(rules, len(seg), len(blds), v)
 
 
 def check_clearances_naive(seg: SegmentTable, rules: RuleSet | None = None

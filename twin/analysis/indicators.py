@@ -24,7 +24,7 @@ import shapely
 from ..query import Query
 from ..store.base import TwinStore
 from .ageing import age_bands, renewal_list
-from .clearance import check_clearances
+from .clearance import check_twin_clearances
 from .segments import load_segments
 
 #: Mean detour of walking on a street grid against the straight line (4/pi).
@@ -216,7 +216,8 @@ def new_low_rise_share(b: _Buildings, new_since: int, county_town: bool) -> Indi
 
 
 def road_density(store: TwinStore) -> Indicator:
-    roads = list(store.query(Query(layers=("roads",))))
+    surfaces = list(store.query(Query(layers=("landuse", "roads"))))
+    roads = [f for f in surfaces if f.layer == "roads"]
     if not roads:
         return Indicator("road_density", "Road network density", "道路网密度", None,
                          "km/km²", "", "layer roads", "no roads", target=">= 8.5 km/km²",
@@ -238,7 +239,7 @@ def road_density(store: TwinStore) -> Indicator:
             else:
                 length += g.length / 2
                 how["half perimeter"] += 1
-    extent_feats = [f.footprint for f in store.query(Query(layers=("landuse", "roads")))
+    extent_feats = [f.footprint for f in surfaces
                     if f.footprint is not None and f.footprint.geom_type in
                     ("Polygon", "MultiPolygon")]
     if extent_feats:
@@ -309,16 +310,15 @@ def retrofit_area(b: _Buildings) -> Indicator:
 
 
 def clearance_violations(store: TwinStore) -> Indicator:
-    seg = load_segments(store)
-    blds = [f for f in store.query(Query(layers=("buildings",))) if f.footprint is not None]
-    v = check_clearances(seg, buildings=[b.footprint for b in blds],
-                         building_ids=[b.id for b in blds])
+    c = check_twin_clearances(store)
+    v = c.violations
     by_rule = Counter(x.rule for x in v)
     return Indicator(
         "clearance_violations", "Pipe clearance violations (GB 50289)", "管线净距不足",
         float(len(v)), "violations", "pairs closer than the rule's minimum clear distance",
         "all utility layers (centrelines, sizes) and building footprints",
-        _cov(len(seg), len(seg), "pipe segments checked"), target="none", meets=len(v) == 0,
+        _cov(c.segments, c.segments, "pipe segments checked"), target="none",
+        meets=len(v) == 0,
         details={"by_rule": dict(by_rule.most_common(20))})
 
 
