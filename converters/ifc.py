@@ -95,9 +95,16 @@ def open_model(path: Path, report: dict[str, Any]) -> tuple[Any, str | None]:
                               source=src)
     with open(path, "rb") as fh:
         head = fh.read(8192)
+        fh.seek(max(0, size - 4096))
+        tail = fh.read()
     if not sniff(head):
         raise ConversionError(f"{path}: not an IFC-SPF file (no ISO-10303-21 header)",
                               source=src)
+    if b"END-ISO-10303-21" not in tail.upper():
+        # ifcopenshell reads a cut-off file up to the cut without a word
+        raise ConversionError(
+            f"{path}: the file is incomplete: it does not end with 'END-ISO-10303-21;' "
+            f"({size} bytes; an interrupted download or export?)", source=src)
     schema = _SCHEMA.search(head)
     report["schema_in_file"] = schema.group(1).decode(errors="replace") if schema else None
     pre = _PRERELEASE.search(head)

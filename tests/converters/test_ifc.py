@@ -334,6 +334,10 @@ def test_broken_ifc_fails_clearly_and_leaves_the_twin_unchanged(tmp_path, city):
     bad.write_text("ISO-10303-21;\nHEADER;\nFILE_SCHEMA(('IFC4'));\nENDSEC;\nDATA;\n#1=IFCWALL(;\n")
     with pytest.raises(ImportFailedError, match="broken.ifc"):
         import_file(city, bad)
+    cut = tmp_path / "cut.ifc"
+    cut.write_bytes(FZK.read_bytes()[:200_000])
+    with pytest.raises(ImportFailedError, match="cut.ifc.*incomplete.*END-ISO-10303-21"):
+        import_file(city, cut)
     unknown = _box_ifc(tmp_path / "odd.ifc", schema="IFC9")
     with pytest.raises(ImportFailedError, match="IFC9"):
         import_file(city, unknown)
