@@ -32,7 +32,7 @@ demo: demo-build viewer
 demo-build: $(STAMP)
 	mkdir -p out
 	$(BIN)/twin init $(DEMO) --crs EPSG:4546 --vertical-datum "1985 National Height Datum" --force
-	$(BIN)/twin import sample_models/hohhot_demo/*.geojson --twin $(DEMO)
+	$(BIN)/twin import sample_models/hohhot_demo/*.geojson sample_models/hohhot_demo/buildings.city.json sample_models/hohhot_demo/community_centre.ifc --id-prefix hohhot --twin $(DEMO)
 	$(BIN)/twin import sample_models/hohhot_demo/survey/lines.csv --points sample_models/hohhot_demo/survey/points.csv --crs EPSG:4546 --twin $(DEMO)
 	$(BIN)/twin info $(DEMO)
 

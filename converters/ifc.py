@@ -45,8 +45,9 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, Point
 
+from twin.attributes import coerce_typed
 from twin.crs import transform_xyz
-from twin.errors import ConversionError, GeometryError
+from twin.errors import ConversionError, GeometryError, TwinError
 from twin.geometry import extrude_footprint
 from twin.layers import layer_for_utility_code
 from twin.model import Edge, Feature, Mesh
@@ -377,6 +378,24 @@ def _spatial_feature(sp: Any, fid, meshes, outlines, products, building_of, mode
                    meshes={"bim": mesh} if mesh is not None else {}, source_id=sp.GlobalId)
 
 
+#: Pset_BuildingCommon property -> typed twin attribute (both kept).
+TYPED_FROM_PSET = {"Pset_BuildingCommon.YearOfConstruction": "year_built",
+                   "Pset_BuildingCommon.OccupancyType": "function"}
+
+
+def _typed_from_pset(attrs: dict, feature_id: str, ctx: ConversionContext) -> None:
+    for src, dst in TYPED_FROM_PSET.items():
+        value = attrs.get(src)
+        if value in (None, "") or dst in attrs:
+            continue
+        try:
+            attrs[dst] = coerce_typed(dst, value, feature_id)
+        except TwinError:
+            ctx.report.setdefault("warnings", []).append(
+                f"{feature_id}: {src}={value!r} does not fit the typed attribute {dst}; "
+                f"kept as {src} only")
+
+
 def _building_feature(b, parent, attrs, meshes, outlines, products, building_of, model, unit,
                       georef, ctx, fid) -> Feature:
     """An IfcBuilding with an LoD1 envelope: the union of its elements' ground
@@ -419,6 +438,7 @@ def _building_feature(b, parent, attrs, meshes, outlines, products, building_of,
         except GeometryError as exc:
             ctx.skip(fid(b), f"building envelope could not be built: {exc}")
     attrs["envelope"] = "LoD1 from the ground projection of the BIM elements"
+    _typed_from_pset(attrs, fid(b), ctx)
     return Feature(id=fid(b), layer="buildings", type="Building", name=_name(b),
                    parent=parent, attributes=attrs, footprint=footprint, meshes=meshes_out,
                    source_id=b.GlobalId)

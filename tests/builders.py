@@ -14,6 +14,14 @@ from twin.geometry import circle_profile, extrude_footprint, polyline_pipe
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / "sample_models" / "hohhot_demo"
 
+
+
+def demo_sources() -> list[Path]:
+    """The demo district's files, as `make demo` imports them (not the survey)."""
+    return sorted(DEMO_DIR.glob("*.geojson")) + [DEMO_DIR / "buildings.city.json",
+                                                  DEMO_DIR / "community_centre.ifc"]
+
+
 # a street corner in Hohhot, EPSG:4546
 X0, Y0, GROUND = 559000.0, 4520800.0, 1050.0
 

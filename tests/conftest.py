@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import DEMO_DIR, small_city
+from builders import demo_sources, small_city
 
 import twin
 
@@ -30,7 +30,7 @@ def demo_twin(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("demo") / "demo.gpkg"
     store = twin.create_twin(path, "EPSG:4546", vertical_datum="1985 National Height Datum")
-    for f in sorted(DEMO_DIR.glob("*.geojson")):
-        import_file(store, f)
+    for f in demo_sources():
+        import_file(store, f, options={"id_prefix": "hohhot"})
     store.close()
     return path

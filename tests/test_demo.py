@@ -29,9 +29,52 @@ def test_buildings_have_policy_attributes(demo):
     assert len(blds) >= 200
     storeys = np.array([b.attributes["storeys"] for b in blds])
     assert (storeys > 18).sum() > 10 and (storeys <= 6).sum() > 10
+    city = [b for b in blds if "ifc_class" not in b.attributes]
     for key in ("year_built", "green_star", "prefabricated", "energy_retrofit"):
-        assert all(key in b.attributes for b in blds)
+        assert all(key in b.attributes for b in city)
     assert {"school", "clinic"} <= {b.attributes["function"] for b in blds}
+
+
+def test_city_buildings_carry_lod1_and_lod2_with_roof_surfaces(demo):
+    blds = [b for b in demo.query(twin.Query(layers=("buildings",), with_meshes=True))
+            if "ifc_class" not in b.attributes]
+    assert len(blds) == 266 and all(set(b.meshes) == {"1", "2"} for b in blds)
+    gabled = [b for b in blds if b.attributes["roof_type"] == "gabled"]
+    assert 50 < len(gabled) < len(blds)
+    for b in gabled[:20]:
+        lod2 = b.meshes["2"]
+        labels = [lod2.labels[i] for i in lod2.face_labels]
+        roof = lod2.faces[np.array(labels) == "RoofSurface"]
+        # two sloping roof planes rising to a ridge above the LoD1 block's flat top
+        assert len(roof) == 4
+        assert lod2.vertices[:, 2].max() > b.meshes["1"].vertices[:, 2].max()
+        assert lod2.vertices[:, 2].max() - lod2.vertices[:, 2].min() == pytest.approx(
+            b.attributes["height"], abs=0.002)
+
+
+def test_ifc_community_centre_is_placed_by_its_map_conversion(demo):
+    centre = [b for b in demo.query(twin.Query(layers=("buildings",)))
+              if b.attributes.get("ifc_class") == "IfcBuilding"]
+    assert len(centre) == 1
+    c = centre[0]
+    assert c.name == "Xinhua Community Service Centre"
+    assert c.attributes["storeys"] == 3 and c.attributes["year_built"] == 2021
+    # the model is 20 m along its local X (north) and 48 m along local Y (west): the
+    # 90 degree rotation of the IfcMapConversion turns it into a 48 x 20 m east-west slab
+    x0, y0, _, x1, y1, _ = c.bbox
+    assert x1 - x0 == pytest.approx(48.0, abs=0.01)
+    assert y1 - y0 == pytest.approx(20.12, abs=0.01)  # the door sticks out 0.12 m south
+    # it stands inside the clinic's block, clear of every other building
+    block = next(f for f in demo.query(twin.Query(layers=("landuse",)))
+                 if f.name == "Block 5-1")
+    assert block.footprint.contains(c.footprint)
+    near = twin.Query(layers=("buildings",), bbox=c.bbox[:2] + c.bbox[3:5])
+    others = [b for b in demo.query(near) if b.id != c.id]
+    assert not others
+    elements = list(demo.query(twin.Query(layers=("building_elements",))))
+    assert {e.type for e in elements} >= {"IfcWall", "IfcSlab", "IfcColumn", "IfcDoor"}
+    assert all(c.footprint.buffer(0.2).contains(e.footprint) for e in elements
+               if e.footprint is not None)
 
 
 def test_every_network_is_connected_and_clean(demo):

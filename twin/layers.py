@@ -138,6 +138,8 @@ STANDARD_LAYERS: tuple[Layer, ...] = (
     _std("terrain", "Terrain", "地形", "surface", "#c2b280", "MULTIPOLYGON"),
     _std("roads", "Roads", "道路", "surface", "#6e6e6e", "MULTIPOLYGON",
          attrs=("function", "width_m", "road_class")),
+    _std("road_centrelines", "Road centrelines", "道路中心线", "surface", "#3a3a3a",
+         "LINESTRING", attrs=("function", "width_m", "road_class")),
     _std("landuse", "Land use / public space", "用地与公共空间", "surface", "#e8e3a0",
          "MULTIPOLYGON", attrs=("function",)),
     _std("water", "Water bodies", "水体", "surface", "#64b5f6", "MULTIPOLYGON",

@@ -29,6 +29,9 @@ from pathlib import Path
 import numpy as np
 from pyproj import Transformer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ifc_building  # noqa: E402  (beside this script)
+
 SEED = 2025
 NX, NY = 8, 6  # blocks
 BLOCK = 140.0  # m
@@ -37,6 +40,10 @@ PITCH = BLOCK + STREET
 CENTRE_LONLAT = (111.700, 40.820)
 PREFIX = "hohhot"
 CRS_URN = "urn:ogc:def:crs:EPSG::4546"
+CRS_URL = "https://www.opengis.net/def/crs/EPSG/0/4546"
+RIDGE = 3.5  # m, ridge above the eaves of a gabled roof
+IFC_BLOCK = (5, 1)  # the clinic block; the community centre stands north of the clinic
+IFC_BUILDING_ID = "0Hq8TcGm95Ax3OQmkdcZ1w"  # the IfcBuilding's GlobalId
 
 # utility: (offset from street centreline m, cover depth m, size, material, node type);
 # the cover depths stack the networks so that crossings keep the GB 50289 vertical
@@ -76,7 +83,11 @@ class District:
         self.x0 = round(cx - NX * PITCH / 2, 0)
         self.y0 = round(cy - NY * PITCH / 2, 0)
         self.features: dict[str, list[dict]] = {k: [] for k in (
-            "buildings", "roads", "landuse", "vegetation", "terrain", "pipes", "pipe_nodes")}
+            "roads", "road_centrelines", "landuse", "vegetation", "terrain", "pipes",
+            "pipe_nodes")}
+        self.city_buildings: list[dict] = []
+        self.buildings: list[tuple] = []
+        self.ifc_origin: tuple[float, float, float] | None = None
 
     # -- terrain --------------------------------------------------------
     def ground(self, x: float, y: float) -> float:
@@ -195,11 +206,17 @@ class District:
         ring = [(x, y), (x + w, y), (x + w, y + d), (x, y + d), (x, y)]
         base = min(self.ground(px, py) for px, py in ring[:4])
         floor_h = 3.0 if func == "residential" else 3.9
-        height = storeys * floor_h + 1.2  # parapet
+        # mid-rise residential slabs have gabled roofs, the rest flat roofs with a parapet
+        roof = "gabled" if (func == "residential" and storeys <= 11) else "flat"
+        if roof == "gabled":
+            eave = storeys * floor_h + 0.3
+            height = eave + RIDGE
+        else:
+            eave = height = storeys * floor_h + 1.2
         new = year >= 2016
-        props = {
-            "type": "Building", "name": f"Building {n:04d}", "function": func,
-            "storeys": storeys, "height": r3(height), "base_z": r3(base), "year_built": year,
+        attrs = {
+            "name": f"Building {n:04d}", "function": func, "storeysAboveGround": storeys,
+            "measuredHeight": r3(height), "roofType": roof, "yearOfConstruction": year,
             "floor_area_m2": r3(w * d * storeys),
             "green_star": int(self.rng.choice([0, 1, 2, 3], p=[.2, .45, .25, .1])) if new else 0,
             "prefabricated": bool(new and self.rng.random() < 0.38),
@@ -207,9 +224,49 @@ class District:
             "block": f"{i}-{j}",
         }
         fid = f"B-{n:04d}"
-        self.add("buildings", fid, {"type": "Polygon",
-                 "coordinates": [[[r3(px), r3(py)] for px, py in ring]]}, props)
+        self.city_buildings.append(dict(id=fid, x=x, y=y, w=w, d=d, base=base, eave=eave,
+                                        height=height, roof=roof, attributes=attrs))
         self.buildings.append((fid, x, y, w, d, j, year))
+
+    def add_ifc_building(self) -> None:
+        """The detailed community centre (IFC) in the north of the clinic block."""
+        x0, y0, _, _ = self.block_bounds(*IFC_BLOCK)
+        x, y = x0 + 40, y0 + 95
+        w, d = ifc_building.LENGTH, ifc_building.WIDTH
+        # the model's local origin is the plan's south-east corner, its X axis north
+        base = r3(min(self.ground(px, py) for px, py in
+                      ((x, y), (x + w, y), (x + w, y + d), (x, y + d))))
+        self.ifc_origin = (x + w, y, base)
+        self.buildings.append((IFC_BUILDING_ID, x, y, w, d, IFC_BLOCK[1],
+                               ifc_building.YEAR))
+
+    # -- walking network --------------------------------------------------
+    def build_centrelines(self) -> None:
+        """Street centrelines between crossings (the network people walk along)."""
+        def add(fid: str, a: tuple, b: tuple, name: str, cls: str) -> None:
+            n = max(1, int(math.hypot(b[0] - a[0], b[1] - a[1]) // 41))
+            pts = [[r3(a[0] + (b[0] - a[0]) * t / n), r3(a[1] + (b[1] - a[1]) * t / n)]
+                   for t in range(n + 1)]
+            for p in pts:
+                p.append(r3(self.ground(p[0], p[1]) + 0.1))
+            self.add("road_centrelines", fid, {"type": "LineString", "coordinates": pts},
+                     {"type": "RoadCentreline", "name": name, "road_class": cls,
+                      "width_m": STREET})
+
+        for j in range(NY + 1):
+            main = j == NY // 2
+            for i in range(NX):
+                add(f"RC-EW-{j}-{i}", (self.street_x(i), self.street_y(j)),
+                    (self.street_x(i + 1), self.street_y(j)),
+                    "Xinhua Avenue" if main else f"Wei {j + 1} Road",
+                    "main" if main else "secondary")
+        for i in range(NX + 1):
+            main = i == NX // 2
+            for j in range(NY):
+                add(f"RC-NS-{i}-{j}", (self.street_x(i), self.street_y(j)),
+                    (self.street_x(i), self.street_y(j + 1)),
+                    "Zhongshan Road" if main else f"Jing {i + 1} Street",
+                    "main" if main else "branch")
 
     # -- pipes ----------------------------------------------------------
     def build_pipes(self) -> None:
@@ -335,10 +392,11 @@ class District:
              "install_year": year, "depth_m": r3(u["depth"])})
 
     def generate(self) -> dict[str, dict]:
-        self.buildings: list[tuple] = []
         self.build_terrain()
         self.build_roads()
+        self.build_centrelines()
         self.build_blocks()
+        self.add_ifc_building()
         self.build_pipes()
         return {kind: {
             "type": "FeatureCollection", "name": kind,
@@ -346,6 +404,80 @@ class District:
             "twin": {"id_prefix": PREFIX} | (
                 {} if kind in ("pipes", "pipe_nodes") else {"layer": kind}),
             "features": feats} for kind, feats in self.features.items()}
+
+
+def _box_solid(b: dict, top: float) -> tuple[list, list]:
+    """Vertices and one outward-facing shell of a flat-topped block."""
+    x, y, w, d, z0 = b["x"], b["y"], b["w"], b["d"], b["base"]
+    corners = [(x, y), (x + w, y), (x + w, y + d), (x, y + d)]
+    verts = [(px, py, z0) for px, py in corners] + [(px, py, top) for px, py in corners]
+    shell = [[[0, 3, 2, 1]], [[4, 5, 6, 7]],
+             [[0, 1, 5, 4]], [[1, 2, 6, 5]], [[2, 3, 7, 6]], [[3, 0, 4, 7]]]
+    return verts, shell
+
+
+def _gable_solid(b: dict) -> tuple[list, list]:
+    """A block with a gabled roof, ridge along its long (east-west) side."""
+    x, y, w, d, z0 = b["x"], b["y"], b["w"], b["d"], b["base"]
+    eave, ridge = z0 + b["eave"], z0 + b["height"]
+    corners = [(x, y), (x + w, y), (x + w, y + d), (x, y + d)]
+    verts = ([(px, py, z0) for px, py in corners] + [(px, py, eave) for px, py in corners]
+             + [(x, y + d / 2, ridge), (x + w, y + d / 2, ridge)])
+    shell = [[[0, 3, 2, 1]],                                  # ground
+             [[0, 1, 5, 4]], [[2, 3, 7, 6]],                  # south and north walls
+             [[1, 2, 6, 9, 5]], [[3, 0, 4, 8, 7]],            # gable ends
+             [[4, 5, 9, 8]], [[6, 7, 8, 9]]]                  # roof planes
+    return verts, shell
+
+
+def cityjson_buildings(d: District) -> dict:
+    """The buildings as CityJSON 2.0: each with an LoD1 block (the 3D BAG way:
+    flat at mid-roof height) and an LoD2 solid with ground, wall and roof
+    surfaces; quantised vertices (1 mm)."""
+    scale = 0.001
+    translate = [d.x0, d.y0, 1000.0]
+    vertices: list[list[int]] = []
+    objects = {}
+    for b in d.city_buildings:
+        geoms = []
+        lod1_top = b["base"] + (b["eave"] + b["height"]) / 2
+        lod2 = _gable_solid(b) if b["roof"] == "gabled" else _box_solid(
+            b, b["base"] + b["height"])
+        for lod, (verts, shell) in (("1", _box_solid(b, lod1_top)), ("2", lod2)):
+            first = len(vertices)
+            vertices.extend([round((v[k] - translate[k]) / scale) for k in range(3)]
+                            for v in verts)
+            boundaries = [[[[first + i for i in ring] for ring in surface]
+                           for surface in shell]]
+            geom = {"type": "Solid", "lod": lod, "boundaries": boundaries}
+            if lod == "2":
+                n_walls = len(shell) - 1 - (2 if b["roof"] == "gabled" else 1)
+                kinds = ["GroundSurface"] + (
+                    ["WallSurface"] * n_walls + ["RoofSurface"] * 2 if b["roof"] == "gabled"
+                    else ["RoofSurface"] + ["WallSurface"] * 4)
+                geom["semantics"] = {
+                    "surfaces": [{"type": "GroundSurface"}, {"type": "WallSurface"},
+                                 {"type": "RoofSurface"}],
+                    "values": [[{"GroundSurface": 0, "WallSurface": 1, "RoofSurface": 2}[k]
+                                for k in kinds]]}
+            geoms.append(geom)
+        objects[b["id"]] = {"type": "Building", "attributes": b["attributes"],
+                            "geometry": geoms}
+    arr = np.array(vertices, dtype=np.int64) * scale + np.array(translate)
+    return {
+        "type": "CityJSON", "version": "2.0",
+        "transform": {"scale": [scale] * 3, "translate": translate},
+        "metadata": {
+            "title": "Hohhot Xinhua district (synthetic demo): buildings",
+            "referenceSystem": CRS_URL,
+            "geographicalExtent": [r3(v) for v in (*arr.min(axis=0), *arr.max(axis=0))],
+            "referenceDate": "2025-06-30",
+            "pointOfContact": {"contactName": "Digital twin toolkit demo",
+                               "emailAddress": "demo@example.org"},
+        },
+        "CityObjects": objects,
+        "vertices": vertices,
+    }
 
 
 SURVEY_POINT_HEADER = ["点号", "X", "Y", "地面高程", "特征", "附属物", "井深", "管线类型"]
@@ -424,12 +556,21 @@ def write_survey(out_dir: Path) -> dict[str, int]:
 
 
 def write(out_dir: Path) -> dict[str, int]:
-    docs = District().generate()
+    d = District()
+    docs = d.generate()
     counts = {}
     for kind, doc in docs.items():
         (out_dir / f"{kind}.geojson").write_text(
             json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
         counts[kind] = len(doc["features"])
+    city = cityjson_buildings(d)
+    (out_dir / "buildings.city.json").write_text(
+        json.dumps(city, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    counts["buildings (CityJSON)"] = len(city["CityObjects"])
+    assert d.ifc_origin is not None
+    ifc = ifc_building.write_ifc(out_dir / "community_centre.ifc", *d.ifc_origin, seed=SEED,
+                                 building_id=IFC_BUILDING_ID)
+    counts["IFC elements"] = sum(ifc.values())
     counts.update(write_survey(out_dir / "survey"))
     return counts
 

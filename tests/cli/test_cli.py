@@ -25,8 +25,8 @@ def run(runner, *args, ok=True):
 def demo_path(tmp_path, runner):
     path = tmp_path / "d.gpkg"
     run(runner, "init", path, "--crs", "EPSG:4546", "--vertical-datum", "1985 NHD")
-    run(runner, "import", DEMO_DIR / "buildings.geojson", DEMO_DIR / "pipes.geojson",
-        DEMO_DIR / "pipe_nodes.geojson", "--twin", path)
+    run(runner, "import", DEMO_DIR / "buildings.city.json", DEMO_DIR / "pipes.geojson",
+        DEMO_DIR / "pipe_nodes.geojson", "--id-prefix", "hohhot", "--twin", path)
     return path
 
 
@@ -96,7 +96,9 @@ def test_query_bad_filter_is_a_clear_error(runner, demo_path):
 
 def test_batches_list_and_remove(runner, demo_path):
     listed = json.loads(run(runner, "batches", demo_path, "--json").output)
-    assert [b["feature_count"] for b in listed] == [266, 2366, 2037]
+    n_pipes, n_nodes = (len(json.loads((DEMO_DIR / f"{n}.geojson").read_text())["features"])
+                        for n in ("pipes", "pipe_nodes"))
+    assert [b["feature_count"] for b in listed] == [266, n_pipes, n_nodes]
     assert "removed batch 1: 266 features" in run(runner, "batches", demo_path, "--remove",
                                                    1).output
     doc = json.loads(run(runner, "info", demo_path, "--json").output)
@@ -104,10 +106,11 @@ def test_batches_list_and_remove(runner, demo_path):
 
 
 def test_import_twice_fails_and_replace_works(runner, demo_path):
-    res = run(runner, "import", DEMO_DIR / "buildings.geojson", "--twin", demo_path, ok=False)
+    bld = DEMO_DIR / "buildings.city.json"
+    res = run(runner, "import", bld, "--id-prefix", "hohhot", "--twin", demo_path, ok=False)
     assert res.exit_code == 2
-    assert "buildings.geojson" in res.output and "already exists" in res.output
-    out = run(runner, "import", DEMO_DIR / "buildings.geojson", "--twin", demo_path,
+    assert "buildings.city.json" in res.output and "already exists" in res.output
+    out = run(runner, "import", bld, "--id-prefix", "hohhot", "--twin", demo_path,
               "--replace", "--json").output
     assert json.loads(out)[0]["report"]["replaced"] == 266
 
@@ -129,7 +132,8 @@ def test_pipes_commands(runner, demo_path):
     assert sum(heating["by_material_km"].values()) == pytest.approx(heating["length_km"],
                                                                     abs=1e-3)
     cl = json.loads(run(runner, "pipes", "clearance", demo_path, "--json").output)
-    assert cl["rules"] == "GB 50289-2016 defaults" and cl["segments"] == 2366
+    n_pipes = len(json.loads((DEMO_DIR / "pipes.geojson").read_text())["features"])
+    assert cl["rules"] == "GB 50289-2016 defaults" and cl["segments"] == n_pipes
     assert any(v["kind"] == "horizontal" for v in cl["violations"])
     iso = json.loads(run(runner, "pipes", "isolate", demo_path, "hohhot:RL-EW-3-4-2",
                          "--json").output)

@@ -109,5 +109,7 @@ def test_demo_files_import_completely(demo_twin):
         expected[f.stem] = len(doc["features"])
     with twin.open_twin(demo_twin, readonly=True) as store:
         batches = store.batches()
-        assert {b.source.rsplit("/", 1)[-1][:-8]: b.feature_count for b in batches} == expected
+        got = {b.source.rsplit("/", 1)[-1][:-8]: b.feature_count for b in batches
+               if b.source.endswith(".geojson")}
+        assert got == expected
         assert all(b.report["skipped_count"] == 0 for b in batches)

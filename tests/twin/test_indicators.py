@@ -97,8 +97,16 @@ def _demo(name):
     return json.loads((DEMO_DIR / f"{name}.geojson").read_text(encoding="utf-8"))["features"]
 
 
+def _demo_buildings():
+    """The CityJSON buildings' attributes under the twin's names (the IFC
+    community centre has no prefabrication or green-building data)."""
+    doc = json.loads((DEMO_DIR / "buildings.city.json").read_text(encoding="utf-8"))
+    return [dict(a, storeys=a["storeysAboveGround"], year_built=a["yearOfConstruction"])
+            for a in (o["attributes"] for o in doc["CityObjects"].values())]
+
+
 def test_demo_building_indicators_match_the_source_files(demo_check):
-    blds = [f["properties"] for f in _demo("buildings")]
+    blds = _demo_buildings()
     res = [p for p in blds if p["function"] == "residential"]
     assert demo_check["residential_over_18_storeys"].value == sum(p["storeys"] > 18 for p in res)
     new = [p for p in blds if p["year_built"] >= 2020]
@@ -123,6 +131,38 @@ def test_demo_heating_renewal_matches_the_source_files(demo_check):
     km = sum(shape(f["geometry"]).length for f in old) / 1000
     # the twin measures in 3D (pipes follow the terrain): within 1%
     assert got.details["km"] == pytest.approx(km, rel=0.01)
+
+
+def test_walk_and_road_density_follow_the_centrelines(tmp_path):
+    """One street 1 km long along y = Y0 - 20; homes and facilities 20 m north of it."""
+    store = twin.create_twin(tmp_path / "walk.gpkg", "EPSG:4546")
+    street = LineString([(X0, Y0 - 20), (X0 + 1000, Y0 - 20)])
+    feats = [_b(1, X0, 6, 2000), _b(2, X0 + 900, 6, 2000),
+             _b(3, X0 + 450, 3, 2010, function="school"),
+             _b(4, X0 + 50, 3, 2010, function="clinic"),
+             twin.Feature(id="hc:PARK", layer="landuse", type="LandUse",
+                          footprint=box(X0 + 900, Y0, X0 + 940, Y0 + 40),
+                          attributes={"function": "park"}),
+             twin.Feature(id="hc:S1", layer="road_centrelines", type="RoadCentreline",
+                          footprint=street)]
+    with store.import_batch("walk", "test", "tests", "1") as b:
+        b.add(feats)
+    hc = health_check(store, year=2025)
+    walk = hc["walkable_services"]
+    store.close()
+    assert walk.details["routed"] is True and walk.note is None
+    # homes' centroids (x0+10, x0+910) are 25 m from the street, facilities 20 m; a
+    # facility joins the street somewhere along its 20 or 40 m frontage. Home 1: clinic
+    # 25 + 40..60 + 20, school 25 + 440..460 + 20, park 25 + 890..930 + 20 (<= 1,000 m);
+    # home 2: clinic 25 + 840..860 + 20, school 25 + 440..460 + 20, park 25 + 0..30 + 20
+    assert walk.value == pytest.approx(100.0)
+    med = walk.details["median_walk_m"]
+    assert 45 + (40 + 840) / 2 <= med["clinic"] <= 45 + (60 + 860) / 2
+    assert 45 + 440 <= med["school"] <= 45 + 460
+    assert 45 + 890 / 2 <= med["park"] <= 45 + (930 + 30) / 2
+    road = hc["road_density"]
+    assert road.details["road_km"] == pytest.approx(1.0)
+    assert "road_centrelines: 1" in road.data
 
 
 def test_report_renders_with_charts_and_map(demo_twin, tmp_path):

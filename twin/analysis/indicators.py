@@ -26,6 +26,7 @@ from ..store.base import TwinStore
 from .ageing import age_bands, renewal_list
 from .clearance import check_twin_clearances
 from .segments import load_segments
+from .walking import StreetNetwork
 
 #: Mean detour of walking on a street grid against the straight line (4/pi).
 GRID_DETOUR = 4 / np.pi
@@ -215,30 +216,40 @@ def new_low_rise_share(b: _Buildings, new_since: int, county_town: bool) -> Indi
         details={"new_buildings": int(new.sum()), "floor_area_m2": round(float(area), 1)})
 
 
+def _road_length(r, how: Counter) -> float:
+    """Length of one road surface or line, and how it was measured."""
+    g = r.footprint
+    if g is None:
+        return 0.0
+    if g.geom_type in ("LineString", "MultiLineString"):
+        how["centreline"] += 1
+        return g.length
+    w = r.attributes.get("width_m")
+    if isinstance(w, (int, float)) and w > 0:
+        how["area / width_m"] += 1
+        return g.area / w
+    how["half perimeter"] += 1
+    return g.length / 2
+
+
 def road_density(store: TwinStore) -> Indicator:
     surfaces = list(store.query(Query(layers=("landuse", "roads"))))
     roads = [f for f in surfaces if f.layer == "roads"]
-    if not roads:
+    centrelines = [f for f in store.query(Query(layers=("road_centrelines",)))
+                   if f.footprint is not None]
+    if not roads and not centrelines:
         return Indicator("road_density", "Road network density", "道路网密度", None,
-                         "km/km²", "", "layer roads", "no roads", target=">= 8.5 km/km²",
-                         note="the twin has no roads layer content")
+                         "km/km²", "", "layers road_centrelines, roads", "no roads",
+                         target=">= 8.5 km/km²", note="the twin has no roads")
     length = 0.0
     how = Counter()
-    for r in roads:
-        g = r.footprint
-        if g is None:
-            continue
-        if g.geom_type in ("LineString", "MultiLineString"):
-            length += g.length
-            how["centreline"] += 1
-        else:
-            w = r.attributes.get("width_m")
-            if isinstance(w, (int, float)) and w > 0:
-                length += g.area / w
-                how["area / width_m"] += 1
-            else:
-                length += g.length / 2
-                how["half perimeter"] += 1
+    if centrelines:  # the standard measure: centreline length
+        length = float(shapely.length(shapely.force_2d(
+            np.array([f.footprint for f in centrelines], dtype=object))).sum())
+        how["road_centrelines"] = len(centrelines)
+    else:
+        for r in roads:
+            length += _road_length(r, how)
     extent_feats = [f.footprint for f in surfaces
                     if f.footprint is not None and f.footprint.geom_type in
                     ("Polygon", "MultiPolygon")]
@@ -254,8 +265,9 @@ def road_density(store: TwinStore) -> Indicator:
     return Indicator(
         "road_density", "Road network density", "道路网密度", value, "km/km²",
         "road length (km) / built-up area (km²)",
-        f"layer roads (length by {', '.join(f'{k}: {v}' for k, v in how.items())}); "
-        f"built-up area: {area_from}", _cov(sum(how.values()), len(roads), "roads with geometry"),
+        f"road length from {', '.join(f'{k}: {v}' for k, v in how.items())}; "
+        f"built-up area: {area_from}",
+        _cov(sum(how.values()), len(centrelines) or len(roads), "roads with geometry"),
         target=">= 8.5 km/km²", meets=value is not None and value >= 8.5,
         details={"road_km": round(length / 1000, 3), "built_up_km2": round(km2, 4)})
 
@@ -326,11 +338,14 @@ def walkable_services(store: TwinStore, b: _Buildings, minutes: float = 15.0,
                       speed_kmh: float = 4.0) -> Indicator:
     """Residential buildings with a school, a clinic and a park all within
     ``minutes`` of walking. Facilities are buildings or land-use blocks whose
-    ``function`` names them; walking distance is the straight line x 4/pi
-    (the mean detour on a street grid), as the twin holds road surfaces,
-    not a routable centreline network."""
+    ``function`` names them. Walking distance is routed along the
+    ``road_centrelines`` layer when the twin has one (see
+    :mod:`twin.analysis.walking`), else the straight line x 4/pi (the mean
+    detour on a street grid), and the indicator says which."""
     reach = speed_kmh * 1000 * minutes / 60
-    kinds = {"school": [], "clinic": [], "park": []}
+    title = f"Residential buildings within {minutes:g} minutes' walk of a school, a clinic " \
+        "and a park"
+    kinds: dict[str, list] = {"school": [], "clinic": [], "park": []}
     for f in store.query(Query(layers=("buildings", "landuse", "vegetation"))):
         fn = str(f.attributes.get("function") or "").lower()
         for k in kinds:
@@ -339,31 +354,42 @@ def walkable_services(store: TwinStore, b: _Buildings, minutes: float = 15.0,
     res = np.flatnonzero(_residential(b))
     missing = [k for k, v in kinds.items() if not v]
     if missing or not len(res):
-        return Indicator("walkable_services", f"Residential buildings within {minutes:g} "
-                         "minutes' walk of a school, a clinic and a park", "15分钟生活圈覆盖率",
+        return Indicator("walkable_services", title, "15分钟生活圈覆盖率",
                          None, "% of residential buildings", "", "layers buildings, landuse",
                          "not computed", note=f"no {', '.join(missing)} in the twin"
                          if missing else "no residential buildings")
-    pts = shapely.centroid(np.array([b.footprints[i] for i in res], dtype=object))
+    homes = list(shapely.centroid(np.array([b.footprints[i] for i in res], dtype=object)))
+    streets = [f.footprint for f in store.query(Query(layers=("road_centrelines",)))
+               if f.footprint is not None]
+    if streets:
+        net = StreetNetwork(streets)
+        dists = net.nearest(homes, kinds)
+        how = (f"routed along {len(streets)} road centrelines ({net.km:.1f} km), plus the "
+               "straight legs from each building and facility to its nearest street")
+        note = None
+        data = "layers buildings, landuse, vegetation: function; road_centrelines"
+    else:
+        dists = {}
+        for k, geoms in kinds.items():
+            _, d = shapely.STRtree(geoms).query_nearest(homes, return_distance=True,
+                                                        all_matches=False)
+            dists[k] = d * GRID_DETOUR
+        how = "straight line x 4/pi"
+        note = "no road_centrelines layer: walking distance approximated on a street grid"
+        data = "layers buildings, landuse, vegetation: function"
     ok = np.ones(len(res), dtype=bool)
-    dists = {}
-    for k, geoms in kinds.items():
-        tree = shapely.STRtree(geoms)
-        _, d = tree.query_nearest(pts, return_distance=True, all_matches=False)
-        walk = d * GRID_DETOUR
-        dists[k] = walk
-        ok &= walk <= reach
+    for k in kinds:
+        ok &= dists[k] <= reach
     return Indicator(
-        "walkable_services", f"Residential buildings within {minutes:g} minutes' walk of a "
-        "school, a clinic and a park", "15分钟生活圈覆盖率",
+        "walkable_services", title, "15分钟生活圈覆盖率",
         _share(float(ok.sum()), float(len(res))), "% of residential buildings",
-        f"residential buildings whose walk (straight line x 4/pi, {speed_kmh:g} km/h) to the "
-        "nearest school, clinic and park are all <= the limit / residential buildings",
-        "layers buildings, landuse, vegetation: function",
-        _cov(len(res), len(res), "residential buildings"),
-        note="walking distance approximated on a street grid (no routable path network)",
-        details={"reach_m": reach, "facilities": {k: len(v) for k, v in kinds.items()},
-                 "median_walk_m": {k: round(float(np.median(v)), 1) for k, v in dists.items()}})
+        f"residential buildings whose walk ({how}; {speed_kmh:g} km/h) to the nearest school, "
+        "clinic and park are all <= the limit / residential buildings",
+        data, _cov(len(res), len(res), "residential buildings"), note=note,
+        details={"reach_m": reach, "routed": bool(streets),
+                 "facilities": {k: len(v) for k, v in kinds.items()},
+                 "median_walk_m": {k: round(float(np.median(v)), 1) for k, v in dists.items()},
+                 "unreachable": {k: int(np.isinf(v).sum()) for k, v in dists.items()}})
 
 
 def health_check(store: TwinStore, *, year: int, new_since: int | None = None,

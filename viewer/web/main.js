@@ -133,8 +133,9 @@ renderer.domElement.addEventListener("click", (ev) => {
   const p = new THREE.Vector2(((ev.clientX - rect.left) / rect.width) * 2 - 1,
     -((ev.clientY - rect.top) / rect.height) * 2 + 1);
   ray.setFromCamera(p, camera);
+  // see-through layers (X-ray surfaces, faded layers) let clicks pass to what lies behind
   const hits = ray.intersectObjects(Object.values(state.layers).filter((g) => g.visible), true)
-    .filter((h) => h.object.visible && h.object.material.opacity > 0.05 &&
+    .filter((h) => h.object.visible && h.object.material.opacity > 0.3 &&
       h.object.userData.id);
   if (hits.length) pick(hits[0].object.userData.id).catch(showError);
 });

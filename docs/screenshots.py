@@ -1,0 +1,84 @@
+"""Rewrite the README's pictures from the demo twin (`make demo-build` first).
+
+    python docs/screenshots.py [out/demo.gpkg]
+
+Serves the twin on a free loopback port, drives Debian's Chromium (software
+WebGL) through the web viewer, and renders the health-check report:
+docs/img/web_viewer.png, web_viewer_underground.png, health_report.png.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from playwright.sync_api import sync_playwright
+
+from twin_api.app import create_app
+from twin_api.settings import ApiSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+IMG = ROOT / "docs" / "img"
+ARGS = ["--headless", "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader",
+        "--enable-unsafe-swiftshader"]
+
+
+def serve(twin_path: Path) -> tuple[uvicorn.Server, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(ApiSettings(str(twin_path))),
+                                        host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.05)
+    return srv, f"http://127.0.0.1:{port}"
+
+
+def main(twin_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from twin_cli.main import cli
+
+    srv, url = serve(twin_path)
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        report = Path(tmp) / "report.html"
+        res = CliRunner().invoke(cli, ["health-check", str(twin_path), "--year", "2025",
+                                       "--out", str(report)])
+        if res.exit_code:
+            raise SystemExit(res.output)
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(report.as_uri())
+        page.screenshot(path=str(IMG / "health_report.png"), full_page=True)
+
+        page = browser.new_page(viewport={"width": 1280, "height": 760})
+        page.goto(f"{url}/viewer/")
+        page.wait_for_function("window.twinViewer && window.twinViewer.ready", timeout=180_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(IMG / "web_viewer.png"))
+
+        pid = page.evaluate("Object.keys(window.twinViewer.features).find(k => "
+                            "k.includes('RL-EW-3-4'))")
+        page.evaluate(f"window.twinViewer.flyTo({pid!r})")
+        page.click("#layers li[data-layer=buildings] input[type=checkbox]")
+        page.click("#underground")
+        page.wait_for_timeout(800)
+        pos = page.evaluate(f"window.twinViewer.screenPosition({pid!r})")
+        page.mouse.click(pos["x"], pos["y"])
+        page.wait_for_function("window.twinViewer.picked !== null", timeout=30_000)
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(IMG / "web_viewer_underground.png"))
+        browser.close()
+    srv.should_exit = True
+    for name in ("health_report.png", "web_viewer.png", "web_viewer_underground.png"):
+        sys.stdout.write(f"wrote {IMG / name}\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "out" / "demo.gpkg")
