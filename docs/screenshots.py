@@ -3,8 +3,9 @@
     python docs/screenshots.py [out/demo.gpkg]
 
 Serves the twin on a free loopback port, drives Debian's Chromium (software
-WebGL) through the web viewer, and renders the health-check report:
-docs/img/web_viewer.png, web_viewer_underground.png, health_report.png.
+WebGL) through the web viewer, renders the health-check report and the
+PyVista snapshots (EGL): docs/img/web_viewer.png, web_viewer_underground.png,
+health_report.png, desktop_iso.png, desktop_underground.png, desktop_renewal.png.
 """
 
 from __future__ import annotations
@@ -38,6 +39,21 @@ def serve(twin_path: Path) -> tuple[uvicorn.Server, str]:
     while not srv.started:
         time.sleep(0.05)
     return srv, f"http://127.0.0.1:{port}"
+
+
+def desktop(twin_path: Path) -> None:
+    import os
+
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    import twin
+    from viewer.desktop import snapshot
+    from viewer.highlight import highlight
+
+    with twin.open_twin(twin_path, readonly=True) as store:
+        snapshot(store, IMG / "desktop_iso.png", view="iso", size=(1200, 750))
+        snapshot(store, IMG / "desktop_underground.png", view="underground", size=(1200, 750))
+        snapshot(store, IMG / "desktop_renewal.png", view="iso", size=(1200, 750),
+                 highlight=highlight(store, "renewal:2025"))
 
 
 def main(twin_path: Path) -> None:
@@ -76,7 +92,9 @@ def main(twin_path: Path) -> None:
         page.screenshot(path=str(IMG / "web_viewer_underground.png"))
         browser.close()
     srv.should_exit = True
-    for name in ("health_report.png", "web_viewer.png", "web_viewer_underground.png"):
+    desktop(twin_path)
+    for name in ("health_report.png", "web_viewer.png", "web_viewer_underground.png",
+                 "desktop_iso.png", "desktop_underground.png", "desktop_renewal.png"):
         sys.stdout.write(f"wrote {IMG / name}\n")
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from builders import demo_sources, small_city
 
 import twin
+
+# off-screen VTK without a display: straight to EGL (VTK would try X11 first and warn)
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 
 @pytest.fixture

@@ -306,6 +306,15 @@ def create_app(settings: ApiSettings) -> FastAPI:
     def isolation(s: Store, segment_id: str) -> dict:
         return svc.isolation(s, segment_id)
 
+    @app.get("/twin/analyses/highlight", tags=a,
+             summary="An analysis result as coloured feature sets, for viewers")
+    def highlight_sets(s: Store, analysis: Annotated[str, Q(
+            max_length=300, description="renewal[:YEAR], clearance or isolation:SEGMENT_ID")],
+            geometry: Annotated[bool, Q(description="add each group's 3D centrelines and "
+                                        "points, relative to the twin's origin")] = False
+    ) -> dict:
+        return svc.highlight_sets(s, analysis, geometry)
+
     @app.get("/twin/scene.glb", tags=t, summary="A GLB scene of a bbox and layers",
              response_class=Response,
              responses={200: {"content": {"model/gltf-binary": {}}}})

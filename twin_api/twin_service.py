@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import shapely
 
 from twin.analysis.ageing import age_bands, renewal_list
@@ -228,3 +229,18 @@ def scene_query(store: TwinStore, bbox: Sequence[float] | None, layers: Sequence
 def parse_box(text: str | None, n: int, name: str) -> tuple[float, ...] | None:
     """An optional box parameter of ``n`` numbers (``None`` when absent)."""
     return None if text is None else parse_numbers(text, name, (n,))
+
+
+def highlight_sets(store: TwinStore, analysis: str, geometry: bool) -> dict:
+    """An analysis as coloured id sets (and, on request, each group's 3D
+    centrelines and points relative to the twin's origin, for thick lines)."""
+    from viewer.highlight import highlight, highlight_geometry
+
+    hl = highlight(store, analysis)
+    out = hl.as_dict()
+    if geometry:
+        for g, d in zip(hl.groups, out["groups"]):
+            lines, points = highlight_geometry(store, g)
+            d["lines"] = [np.round(x, 3).tolist() for x in lines]
+            d["points"] = [np.round(x, 3).tolist() for x in points]
+    return out

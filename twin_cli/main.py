@@ -487,8 +487,11 @@ def _register() -> None:
     from .export import export
     from .pipes import pipes
     from .serve import serve
+    from .view import snapshot, view
 
     cli.add_command(export)
+    cli.add_command(snapshot)
+    cli.add_command(view)
     cli.add_command(pipes)
     cli.add_command(serve)
 

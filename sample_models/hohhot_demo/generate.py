@@ -149,6 +149,21 @@ class District:
                   "width_m": STREET})
 
     # -- blocks and buildings -------------------------------------------
+    def bulge(self, x0: float, y0: float, x1: float, y1: float) -> float:
+        """How far the terrain mesh rises above the plane through a block's corners
+        (the land-use surface is lifted by this so that no terrain shows through)."""
+        g = [self.ground(x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+        step = PITCH / 2
+        worst = 0.0
+        for a in np.arange(self.x0 - step, self.x0 + (NX + 1) * PITCH, step):
+            for b in np.arange(self.y0 - step, self.y0 + (NY + 1) * PITCH, step):
+                if x0 < a < x1 and y0 < b < y1:
+                    u, v = (a - x0) / (x1 - x0), (b - y0) / (y1 - y0)
+                    plane = (g[0] * (1 - u) * (1 - v) + g[1] * u * (1 - v) + g[2] * u * v
+                             + g[3] * (1 - u) * v)
+                    worst = max(worst, self.ground(a, b) - plane)
+        return worst + 0.1 * (worst > 0)  # and for the diagonal the surface is cut along
+
     def block_bounds(self, i: int, j: int) -> tuple[float, float, float, float]:
         x = self.street_x(i) + STREET / 2
         y = self.street_y(j) + STREET / 2
@@ -162,7 +177,8 @@ class District:
                 x0, y0, x1, y1 = self.block_bounds(i, j)
                 use = special.get((i, j), "residential")
                 corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
-                lu_ring = [[r3(px), r3(py), r3(self.ground(px, py) + 0.03)] for px, py in corners]
+                lift = self.bulge(x0, y0, x1, y1) + 0.03
+                lu_ring = [[r3(px), r3(py), r3(self.ground(px, py) + lift)] for px, py in corners]
                 self.add("landuse", f"LU-{i}-{j}", {"type": "Polygon", "coordinates": [lu_ring]},
                          {"type": "LandUse", "function": use, "name": f"Block {i}-{j}"})
                 if use == "park":
@@ -199,7 +215,11 @@ class District:
                 [r3(cx + 20), r3(cy - 15)], [r3(cx - 20), r3(cy - 15)]]
         self.add("vegetation", f"V-{i}-{j}", {"type": "Polygon", "coordinates": [ring, pond]},
                  {"type": "PlantCover", "function": "lawn and trees", "height": 0.3,
-                  "base_z": r3(self.ground(cx, cy) + 0.02), "name": f"Park {i}-{j}"})
+                  # flat lawn: set on the highest corner so that no part sinks below
+                  # the sloping land-use surface
+                  "base_z": r3(max(self.ground(x, y) for x in (x0 + m, x1 - m)
+                                   for y in (y0 + m, y1 - m)) + 0.02),
+                  "name": f"Park {i}-{j}"})
 
     def add_building(self, n: int, x: float, y: float, w: float, d: float, storeys: int,
                      func: str, year: int, i: int, j: int) -> None:

@@ -115,7 +115,10 @@ def test_duplex_fast_kernel_crash_falls_back_without_losing_elements(tmp_path):
     assert result.runs[0].crashed is True
     assert len(result.meshes) + len(result.failed) == len(ids)
     assert len(result.meshes) == len(ids) == 236
-    assert {m.kernel for m in result.meshes.values()} == {"manifold", "opencascade"}
+    # how far manifold gets before it dies varies (threads): opencascade finished the rest
+    kernels = {m.kernel for m in result.meshes.values()}
+    assert "opencascade" in kernels and kernels <= {"manifold", "opencascade"}
+    assert result.runs[1].converted == len(ids) - result.runs[0].converted
 
 
 def test_duplex_ifc2x3_imports_with_storeys_below_ground(tmp_path):

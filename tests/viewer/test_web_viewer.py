@@ -127,3 +127,71 @@ def test_underground_mode_reveals_pipes_under_the_ground(page, tmp_path):
         return int(((r > 180) & (g > 80) & (g < 190) & (b < 90)).sum())
 
     assert orange(xray) > orange(hidden) + 50
+
+
+def test_analysis_highlight_colours_the_old_heating_pipes(page, server, tmp_path):
+    import httpx2 as httpx
+
+    page.evaluate("window.twinViewer.home()")
+    before = _shot(page, tmp_path / "plain.png")
+    page.select_option("#highlight", "renewal")
+    page.wait_for_function("window.twinViewer.highlight !== null", timeout=30_000)
+    res = page.evaluate("window.twinViewer.highlight")
+    api = httpx.get(f"{server}/twin/analyses/highlight",
+                    params={"analysis": res["spec"]}).json()
+    assert res["groups"][0]["ids"] == api["groups"][0]["ids"] and len(api["groups"][0]["ids"])
+    try:
+        after = _shot(page, tmp_path / "renewal.png")
+        legend = page.inner_text("#legend")
+    finally:
+        page.select_option("#highlight", "")
+        page.wait_for_function("window.twinViewer.highlight === null")
+    restored = _shot(page, tmp_path / "restored.png")
+
+    def red(img):
+        r, g, b = img[..., 0], img[..., 1], img[..., 2]
+        return int(((r > 170) & (g < 90) & (b < 90)).sum())
+
+    assert red(after) > red(before) + 3000  # thick red lines over the whole district
+    assert "awaiting renewal" in legend
+    assert np.abs(restored - before).max(axis=2).mean() < 2  # back to the plain scene
+    bad = httpx.get(f"{server}/twin/analyses/highlight", params={"analysis": "flood"})
+    assert bad.status_code == 400 and "unknown highlight" in bad.json()["detail"]
+
+
+def test_measuring_the_distance_between_two_towers(page, server):
+    import httpx2 as httpx
+
+    page.evaluate("window.twinViewer.home()")
+    if page.is_visible("#info"):
+        page.click("#close")
+    # two towers clear of the side panel, as far apart on screen as can be
+    towers = page.evaluate("""() => {
+        const v = window.twinViewer;
+        return Object.keys(v.features).filter(k => v.features[k].userData.layer ===
+            'buildings' && v.features[k].userData.storeys >= 26).map(k => {
+            const p = v.screenPosition(k); return [k, p.x, p.y]; })
+          .filter(([k, x, y]) => x > 320 && x < 980 && y > 40 && y < 680);
+    }""")
+    a, b = min(towers, key=lambda t: t[1])[0], max(towers, key=lambda t: t[1])[0]
+    page.check("#measure")
+    try:
+        for fid in (a, b):
+            pos = page.evaluate(f"window.twinViewer.screenPosition({fid!r})")
+            page.mouse.click(pos["x"], pos["y"])
+            if fid == a:
+                assert "second point" in page.inner_text("#measurement")
+        page.wait_for_function("window.twinViewer.measurement", timeout=10_000)
+        m = page.evaluate("window.twinViewer.measurement")
+        text = page.inner_text("#measurement")
+    finally:
+        page.uncheck("#measure")
+    assert m["distance"] == pytest.approx((m["horizontal"] ** 2 + m["dz"] ** 2) ** 0.5)
+    assert f"{m['distance']:.2f} m" in text
+    # each click landed on its tower: the horizontal distance lies between the nearest
+    # and the farthest corners of the two towers' boxes (from the API)
+    ba, bb = (np.array(httpx.get(f"{server}/twin/features/{f}").json()["bbox"]) for f in (a, b))
+    ca = np.array([[ba[i], ba[j]] for i in (0, 3) for j in (1, 4)])
+    cb = np.array([[bb[i], bb[j]] for i in (0, 3) for j in (1, 4)])
+    d = np.linalg.norm(ca[:, None] - cb[None], axis=2)
+    assert d.min() - 1 <= m["horizontal"] <= d.max() + 1

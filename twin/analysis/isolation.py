@@ -86,12 +86,15 @@ def isolate(graph: nx.MultiGraph, failed: str, *, node_types: dict[str, str],
     if sources & seen_nodes:
         note = (note + "; " if note else "") + "a supply point lies inside the isolated zone"
     if sources and not sources & seen_nodes:
+        # only what a source fed before the burst can lose its supply (a part of the
+        # network with no source at all, like a newly surveyed section, is not cut off)
+        fed = set().union(*(c for c in nx.connected_components(graph) if c & sources))
         h = graph.copy()
         h.remove_nodes_from(valves | seen_nodes)
         dead: set[str] = set()
         for comp in nx.connected_components(h):
             if not comp & sources:
-                dead |= comp
+                dead |= comp & fed
         cut_off |= {k for u, v, k in h.edges(keys=True) if u in dead}
         # segments between a closed valve and a dead part, or between two closed valves
         for valve in valves:

@@ -9,6 +9,9 @@
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
+import { LineSegments2 } from "three/addons/lines/LineSegments2.js";
+import { LineSegmentsGeometry } from "three/addons/lines/LineSegmentsGeometry.js";
+import { LineMaterial } from "three/addons/lines/LineMaterial.js";
 
 const api = new URL("..", window.location.href); // the viewer lives at /viewer/
 const el = (id) => document.getElementById(id);
@@ -128,7 +131,7 @@ state.screenPosition = (id) => {
 };
 
 const ray = new THREE.Raycaster();
-renderer.domElement.addEventListener("click", (ev) => {
+function hitAt(ev) {
   const rect = renderer.domElement.getBoundingClientRect();
   const p = new THREE.Vector2(((ev.clientX - rect.left) / rect.width) * 2 - 1,
     -((ev.clientY - rect.top) / rect.height) * 2 + 1);
@@ -137,7 +140,132 @@ renderer.domElement.addEventListener("click", (ev) => {
   const hits = ray.intersectObjects(Object.values(state.layers).filter((g) => g.visible), true)
     .filter((h) => h.object.visible && h.object.material.opacity > 0.3 &&
       h.object.userData.id);
-  if (hits.length) pick(hits[0].object.userData.id).catch(showError);
+  return hits.length ? hits[0] : null;
+}
+
+// -- distance measurement: two clicks, a line, the 3D, horizontal and height difference
+const measureGroup = new THREE.Group();
+scene.add(measureGroup);
+let measureStart = null;
+function toTwin(p) { // glTF (x east, y up, z south) -> twin CRS offsets from the origin
+  return { e: p.x, n: -p.z, h: p.y };
+}
+function measureClick(point) {
+  const marker = new THREE.Mesh(new THREE.SphereGeometry(1.2, 12, 8),
+    new THREE.MeshBasicMaterial({ color: 0xff2080, depthTest: false }));
+  marker.position.copy(point);
+  marker.renderOrder = 10;
+  if (!measureStart) {
+    measureGroup.clear();
+    measureGroup.add(marker);
+    measureStart = point.clone();
+    el("measurement").textContent = "click the second point";
+    return;
+  }
+  measureGroup.add(marker);
+  const line = new THREE.Line(new THREE.BufferGeometry().setFromPoints([measureStart, point]),
+    new THREE.LineBasicMaterial({ color: 0xff2080, depthTest: false }));
+  line.renderOrder = 10;
+  measureGroup.add(line);
+  const a = toTwin(measureStart), b = toTwin(point);
+  const horizontal = Math.hypot(b.e - a.e, b.n - a.n);
+  const dz = b.h - a.h;
+  state.measurement = { distance: Math.hypot(horizontal, dz), horizontal, dz, from: a, to: b };
+  el("measurement").textContent = `${state.measurement.distance.toFixed(2)} m ` +
+    `(horizontal ${horizontal.toFixed(2)} m, height ${dz >= 0 ? "+" : ""}${dz.toFixed(2)} m)`;
+  measureStart = null;
+}
+
+renderer.domElement.addEventListener("click", (ev) => {
+  const hit = hitAt(ev);
+  if (el("measure").checked) {
+    if (hit) measureClick(hit.point);
+    return;
+  }
+  if (hit) pick(hit.object.userData.id).catch(showError);
+});
+el("measure").addEventListener("change", (ev) => {
+  measureStart = null;
+  if (!ev.target.checked) { measureGroup.clear(); el("measurement").textContent = ""; }
+});
+
+// -- analysis highlighting: coloured result sets from the API, the rest faded
+const FADED = 0.15;
+const highlightGroup = new THREE.Group();
+scene.add(highlightGroup);
+function thickLines(lines, colour) { // twin offsets (e, n, h) -> glTF axes, 4 px wide
+  const pos = [];
+  for (const ln of lines) {
+    for (let i = 0; i + 1 < ln.length; i++) {
+      const [a, b] = [ln[i], ln[i + 1]];
+      pos.push(a[0], a[2], -a[1], b[0], b[2], -b[1]);
+    }
+  }
+  const geom = new LineSegmentsGeometry().setPositions(pos);
+  const mat = new LineMaterial({ color: colour, linewidth: 4, depthTest: false });
+  mat.resolution.set(renderer.domElement.width, renderer.domElement.height);
+  const obj = new LineSegments2(geom, mat);
+  obj.renderOrder = 5;
+  return obj;
+}
+function thickPoints(points, colour) {
+  const group = new THREE.Group();
+  for (const p of points) {
+    const m = new THREE.Mesh(new THREE.SphereGeometry(2.0, 12, 8),
+      new THREE.MeshBasicMaterial({ color: colour, depthTest: false }));
+    m.position.set(p[0], p[2], -p[1]);
+    m.renderOrder = 6;
+    group.add(m);
+  }
+  return group;
+}
+async function showHighlight(kind) {
+  highlightGroup.clear();
+  for (const node of Object.values(state.features)) {
+    if (node.userData.baseMaterial) {
+      node.material = node.userData.baseMaterial;
+      delete node.userData.baseMaterial;
+    }
+  }
+  el("legend").innerHTML = "";
+  state.highlight = null;
+  if (!kind) return null;
+  let analysis = kind;
+  if (kind === "renewal") analysis = `renewal:${new Date().getFullYear()}`;
+  if (kind === "isolation") {
+    if (!state.picked) throw new Error("pick a pipe segment first");
+    analysis = `isolation:${state.picked}`;
+  }
+  const res = await getJSON(
+    `twin/analyses/highlight?geometry=true&analysis=${encodeURIComponent(analysis)}`);
+  for (const g of res.groups) {
+    if (g.lines && g.lines.length) highlightGroup.add(thickLines(g.lines, g.colour));
+    if (g.points && g.points.length) highlightGroup.add(thickPoints(g.points, g.colour));
+  }
+  const colour = {};
+  for (const g of [...res.groups].reverse()) for (const id of g.ids) colour[id] = g.colour;
+  for (const [id, node] of Object.entries(state.features)) {
+    node.userData.baseMaterial = node.material;
+    const m = node.material.clone();
+    if (colour[id]) {
+      m.color.set(colour[id]);
+      m.emissive.set(colour[id]).multiplyScalar(0.35);
+      m.transparent = false; m.opacity = 1; m.depthWrite = true;
+    } else {
+      m.transparent = true; m.opacity = Math.min(m.opacity, FADED); m.depthWrite = false;
+    }
+    node.material = m;
+  }
+  el("legend").innerHTML = `<b>${res.title.replace(/</g, "&lt;")}</b>` + res.groups
+    .filter((g) => g.ids.length).map((g) =>
+      `<div><span class="swatch" style="background:${g.colour}"></span>${g.label} ` +
+      `(${g.ids.length})</div>`).join("");
+  state.highlight = res;
+  return res;
+}
+state.showHighlight = showHighlight;
+el("highlight").addEventListener("change", (ev) => {
+  showHighlight(ev.target.value).catch((err) => { ev.target.value = ""; showError(err); });
 });
 
 el("underground").addEventListener("change", (ev) => {
@@ -189,9 +317,14 @@ async function load() {
   state.bounds = new THREE.Box3().setFromObject(root);
   const c = state.bounds.getCenter(new THREE.Vector3());
   const size = state.bounds.getSize(new THREE.Vector3());
-  controls.target.copy(c);
-  camera.position.set(c.x - size.x * 0.2, c.y + Math.max(size.x, size.z) * 0.6, c.z + size.z * 0.9);
-  controls.update();
+  state.home = () => {
+    controls.target.copy(c);
+    camera.position.set(c.x - size.x * 0.2, c.y + Math.max(size.x, size.z) * 0.6,
+      c.z + size.z * 0.9);
+    controls.update();
+    camera.updateMatrixWorld();
+  };
+  state.home();
   buildPanel(catalogue);
   el("status").textContent = `${Object.keys(state.features).length} features shown`;
   state.origin = summary.origin;

@@ -191,6 +191,16 @@ def test_isolation_with_sources(valve_line):
     assert r.sources_known
 
 
+def test_a_part_no_source_ever_fed_is_not_cut_off(valve_line):
+    """A newly surveyed section not yet joined to the network has no supply to lose."""
+    g = network_graph(valve_line, "JS")
+    types = {n: d["type"] for n, d in g.nodes(data=True) if "type" in d}
+    before = isolate(g, "e3", node_types=types)
+    g.add_edge("x:1", "x:2", key="survey-1")
+    after = isolate(g, "e3", node_types=types)
+    assert after.cut_off_segments == before.cut_off_segments == ("e5", "e6", "e7", "s3")
+
+
 def test_isolation_without_sources_only_closes_the_zone(valve_line):
     g = network_graph(valve_line, "JS")
     types = {n: "Valve" for n in ("n:V1", "n:V2", "n:V3")}

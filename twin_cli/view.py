@@ -1,0 +1,106 @@
+"""``twin view`` and ``twin snapshot``: the PyVista viewer on screen and off."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import click
+from rich.console import Console
+
+import twin
+
+from .options import floats
+
+_err = Console(stderr=True, soft_wrap=True)
+
+_COMMON = [
+    click.option("--layers", default=None, metavar="A,B,...",
+                 help="Only these layers (default: every layer with something to draw)."),
+    click.option("--bbox", default=None, metavar="XMIN,YMIN,XMAX,YMAX",
+                 help="Only features in this 2D box (twin CRS)."),
+    click.option("--highlight", default=None, metavar="ANALYSIS",
+                 help="Colour an analysis result, the rest faded: renewal[:YEAR], clearance, "
+                      "isolation:SEGMENT_ID."),
+]
+
+
+def _common(f):
+    for opt in reversed(_COMMON):
+        f = opt(f)
+    return f
+
+
+def _layers(text: str | None) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip()) if text else ()
+
+
+def _highlight(store, spec: str | None):
+    if not spec:
+        return None
+    from viewer.highlight import highlight
+
+    return highlight(store, spec)
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="PNG file to write.")
+@click.option("--view", "view", default="iso", show_default=True,
+              metavar="iso|top|underground|X,Y,Z,FX,FY,FZ",
+              help="Camera: a preset, or position and focal point in the twin CRS.")
+@click.option("--size", default="1600x1000", show_default=True, metavar="WxH",
+              help="Image size in pixels.")
+@click.option("--title", default=None, help="Text in the upper left corner (default: the "
+              "highlight's summary).")
+@_common
+def snapshot(path, out_path, view, size, title, layers, bbox, highlight) -> None:
+    """Render the twin at PATH off-screen to a PNG (no display needed: EGL).
+
+    \b
+    Examples:
+      twin snapshot city.gpkg --out city.png
+      twin snapshot city.gpkg --out pipes.png --view underground
+      twin snapshot city.gpkg --out old.png --highlight renewal:2025 --view top
+    """
+    from viewer.desktop import parse_view, snapshot as render
+
+    try:
+        w, h = (int(x) for x in size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"--size must be WIDTHxHEIGHT, got {size!r}") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise click.BadParameter(f"--size {size}: each side must be 16 to 8192 pixels")
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    t0 = time.perf_counter()
+    with twin.open_twin(path, readonly=True) as store:
+        hl = _highlight(store, highlight)
+        render(store, out_path, layers=_layers(layers), view=parse_view(view),
+               bbox=floats(bbox, 4, "--bbox") if bbox else None, highlight=hl,
+               size=(w, h), title=title)
+    _err.print(f"wrote {out_path} ({w}x{h}) in {time.perf_counter() - t0:.1f} s"
+               + (f"; {hl.title}" if hl else ""), highlight=False)
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@_common
+def view(path, layers, bbox, highlight) -> None:
+    """Open the twin at PATH in an interactive 3D window.
+
+    \b
+    A checkbox per layer (bottom left) switches it; left click picks a feature
+    and shows its attributes; 'u' toggles underground (X-ray) mode; 'c' shows
+    a clipping plane you can drag; the mouse orbits, pans and zooms.
+    """
+    from viewer.desktop import DesktopViewer
+
+    with twin.open_twin(path, readonly=True) as store:
+        v = DesktopViewer(store, layers=_layers(layers),
+                          bbox=floats(bbox, 4, "--bbox") if bbox else None,
+                          highlight=_highlight(store, highlight), off_screen=False)
+        v.set_view("iso")
+        v.add_annotations(v.highlight.title if v.highlight else None)
+        v.show()

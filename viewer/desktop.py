@@ -1,0 +1,364 @@
+"""The PyVista viewer: an interactive window and off-screen snapshots.
+
+Each layer is one merged mesh (few draw calls for large twins) whose cells
+carry their feature's index, so picking still finds the feature. Colours come
+from the twin's layer catalogue, coordinates are relative to the twin's local
+origin. :class:`DesktopViewer` holds the scene and the operations the window
+binds to keys and widgets (layer toggles, underground mode, picking, a
+clipping plane); they work the same off-screen, which is how they are tested.
+
+Off-screen rendering needs no display: VTK uses EGL (set
+``VTK_DEFAULT_OPENGL_WINDOW=vtkEGLRenderWindow`` to skip its X11 attempt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin.errors import QueryError
+from twin.query import Query
+from twin.store.base import TwinStore
+
+from .highlight import Highlight, HighlightGroup, highlight_geometry
+from .scene import LayerArrays, SceneArrays, scene_arrays
+
+VIEWS = ("iso", "top", "underground")
+#: Opacity of surface layers (terrain, roads, ...) in underground mode.
+XRAY_OPACITY = 0.25
+#: Opacity of features that are not highlighted while a highlight is shown.
+DIMMED_OPACITY = 0.18
+BACKGROUND = "#dfe6ee"
+
+
+@dataclass
+class PickResult:
+    layer: str
+    id: str
+    attributes: dict[str, Any]
+
+
+def parse_view(text: str) -> str | tuple[float, ...]:
+    """``iso``, ``top``, ``underground`` or a camera ``x,y,z,fx,fy,fz``
+    (position and focal point in the twin CRS)."""
+    t = text.strip().lower()
+    if t in VIEWS:
+        return t
+    try:
+        nums = tuple(float(x) for x in t.split(","))
+    except ValueError:
+        nums = ()
+    if len(nums) != 6 or not np.all(np.isfinite(nums)):
+        raise QueryError(f"view {text!r}: use iso, top, underground or a camera "
+                         "x,y,z,fx,fy,fz (position and focal point in the twin CRS)")
+    return nums
+
+
+def _lines(lines: Sequence[np.ndarray]):
+    """Polylines ``[(n_i, 3), ...]`` as one PolyData."""
+    import pyvista as pv
+
+    pts = np.concatenate(lines)
+    sizes = np.array([len(ln) for ln in lines])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    conn = np.concatenate([np.concatenate([[n], s + np.arange(n)])
+                           for n, s in zip(sizes, starts)])
+    return pv.PolyData(pts.astype(np.float64), lines=conn)
+
+
+def _polydata(la: LayerArrays):
+    import pyvista as pv
+
+    meshes = []
+    if la.n_faces:
+        cells = np.hstack([np.full((la.n_faces, 1), 3, dtype=np.int64), la.faces]).ravel()
+        m = pv.PolyData(la.vertices.astype(np.float64), cells)
+        m.cell_data["feature"] = la.cell_feature
+        meshes.append(m)
+    if la.lines:
+        m = _lines(la.lines)
+        m.cell_data["feature"] = la.line_feature
+        meshes.append(m)
+    return meshes
+
+
+class DesktopViewer:
+    """A twin scene in a PyVista plotter (on screen or off)."""
+
+    def __init__(self, store: TwinStore, *, layers: Sequence[str] = (),
+                 bbox: Sequence[float] | None = None, highlight: Highlight | None = None,
+                 off_screen: bool = True, window_size: tuple[int, int] = (1600, 1000)) -> None:
+        import pyvista as pv
+
+        self.store = store
+        catalogue = {la.name: la for la in store.layers()}
+        unknown = [n for n in layers if n not in catalogue]
+        if unknown:
+            raise QueryError(f"no layer {', '.join(map(repr, unknown))} in this twin; it has "
+                             f"{', '.join(catalogue)}")
+        origin = store.origin or (0.0, 0.0, 0.0)
+        q = Query(layers=tuple(layers), bbox=tuple(bbox) if bbox else None, with_meshes=True)
+        self.scene: SceneArrays = scene_arrays(store.query(q), origin)
+        if not self.scene.layers:
+            raise QueryError("nothing to draw: no feature with a mesh or a 3D line"
+                             + (" in this bbox" if bbox else "")
+                             + (f" in layers {', '.join(layers)}" if layers else ""))
+        self.catalogue = catalogue
+        self.highlight = highlight
+        self.plotter = pv.Plotter(off_screen=off_screen, window_size=list(window_size))
+        self.plotter.set_background(BACKGROUND)
+        if off_screen:
+            self.plotter.enable_anti_aliasing("ssaa")
+        self.actors: dict[str, list] = {}
+        self.underground = False
+        self._clip = None
+        order = [la.name for la in store.layers()]
+        for name in sorted(self.scene.layers, key=order.index):
+            self._add_layer(self.scene.layers[name])
+        if highlight is not None:
+            self._add_highlight_overlay(highlight)
+        self.legend = self._legend()
+
+    # -- building the scene -------------------------------------------------
+    def _add_layer(self, la: LayerArrays) -> None:
+        colour = self.catalogue[la.name].colour
+        colour_of = self.highlight.colour_of() if self.highlight else {}
+        actors = []
+        for mesh in _polydata(la):
+            is_line = mesh.n_lines > 0
+            kw = dict(line_width=3, render_lines_as_tubes=False) if is_line else dict(
+                smooth_shading=False, specular=0.1, ambient=0.25, diffuse=0.85)
+            if not colour_of:
+                actors.append(self.plotter.add_mesh(mesh, color=colour, name=f"{la.name}",
+                                                    pickable=True, **kw))
+                continue
+            hit = np.array([la.ids[k] in colour_of for k in mesh.cell_data["feature"]])
+            if (~hit).any():
+                rest = mesh.extract_cells(np.flatnonzero(~hit)).extract_surface(
+                    algorithm="dataset_surface")
+                actors.append(self.plotter.add_mesh(
+                    rest, color=colour, opacity=DIMMED_OPACITY, pickable=True,
+                    name=f"{la.name}", **kw))
+            for c in sorted({colour_of[la.ids[k]] for k in mesh.cell_data["feature"][hit]}):
+                sel = np.flatnonzero(hit & np.array(
+                    [colour_of.get(la.ids[k]) == c for k in mesh.cell_data["feature"]]))
+                part = mesh.extract_cells(sel).extract_surface(algorithm="dataset_surface")
+                actors.append(self.plotter.add_mesh(part, color=c, pickable=True,
+                                                    name=f"{la.name}:{c}", **kw))
+        self.actors[la.name] = actors
+
+    def _add_highlight_overlay(self, hl: Highlight) -> None:
+        """Highlighted lines and points drawn thick, so that a pipe shows at city scale."""
+        shown = frozenset(i for la in self.scene.layers.values() for i in la.ids)
+        for g in hl.groups:
+            lines, points = highlight_geometry(
+                self.store, HighlightGroup(g.label, g.colour, g.ids & shown), self.scene.origin)
+            if lines:
+                self.plotter.add_mesh(_lines(lines), color=g.colour, line_width=5,
+                                      pickable=False, name=f"highlight:{g.label}")
+            if points:
+                self.plotter.add_points(np.array(points), color=g.colour, point_size=14,
+                                        render_points_as_spheres=True, pickable=False,
+                                        name=f"highlight-points:{g.label}")
+
+    def _legend(self) -> list[tuple[str, str]]:
+        """Legend entries of a highlight (a plain scene shows the catalogue colours)."""
+        if self.highlight:
+            return [(f"{g.label} ({len(g.ids)})", g.colour) for g in self.highlight.groups
+                    if g.ids]
+        return []
+
+    # -- operations (bound to keys and widgets in the window) --------------
+    def set_layer_visible(self, name: str, visible: bool) -> None:
+        for a in self.actors.get(name, ()):
+            a.SetVisibility(bool(visible))
+
+    def set_underground(self, on: bool) -> None:
+        """Surface layers see-through (and not pickable), for pipes below ground."""
+        self.underground = bool(on)
+        for name, actors in self.actors.items():
+            if self.catalogue[name].group == "surface":
+                for a in actors:
+                    base = DIMMED_OPACITY if (self.highlight and a.prop.opacity < 1) else 1.0
+                    a.prop.opacity = min(base, XRAY_OPACITY) if on else base
+                    a.SetPickable(not on)
+
+    def set_clip(self, normal: Sequence[float] | None, origin: Sequence[float] | None = None
+                 ) -> None:
+        """Clip every layer with a plane (``origin`` relative to the twin's
+        origin); ``None`` removes it."""
+        import vtk
+
+        plane = None
+        if normal is not None:
+            plane = vtk.vtkPlane()
+            plane.SetNormal(*normal)
+            plane.SetOrigin(*(origin if origin is not None else self.scene.bounds().reshape(
+                2, 3).mean(axis=0)))
+        for actors in self.actors.values():
+            for a in actors:
+                a.mapper.RemoveAllClippingPlanes()
+                if plane is not None:
+                    a.mapper.AddClippingPlane(plane)
+        self._clip = plane
+
+    def feature_at(self, actor, cell_id: int) -> PickResult | None:
+        """The feature a picked cell belongs to (with its attributes from the twin)."""
+        for name, actors in self.actors.items():
+            for a in actors:
+                if a is actor:
+                    ds = a.mapper.dataset
+                    if cell_id < 0 or cell_id >= ds.n_cells:
+                        return None
+                    fid = self.scene.layers[name].ids[int(ds.cell_data["feature"][cell_id])]
+                    f = self.store.get(fid)
+                    return PickResult(name, fid, dict(f.attributes))
+        return None
+
+    def pick_at(self, x: int, y: int) -> PickResult | None:
+        """Pick at display pixel ``(x, y)`` (origin bottom left)."""
+        import vtk
+
+        picker = vtk.vtkCellPicker()
+        picker.SetTolerance(0.0005)
+        self._render()
+        if not picker.Pick(x, y, 0, self.plotter.renderer):
+            return None
+        return self.feature_at(picker.GetActor(), picker.GetCellId())
+
+    def set_view(self, view: str | tuple[float, ...]) -> None:
+        b = self.scene.bounds()
+        lo, hi = b[:3], b[3:]
+        centre = (lo + hi) / 2
+        size = float(np.linalg.norm(hi - lo))
+        pl = self.plotter
+        if view == "top":
+            pl.enable_parallel_projection()
+            pl.camera_position = [tuple(centre + [0, 0, size]), tuple(centre), (0, 1, 0)]
+            pl.reset_camera()
+            pl.camera.zoom(1.3)
+        elif view == "underground":
+            # X-ray: the ground see-through, buildings faded, a close oblique look at
+            # the pipes under the centre of the scene
+            self.set_underground(True)
+            for name, actors in self.actors.items():
+                if self.catalogue[name].group == "above_ground":
+                    for a in actors:
+                        a.prop.opacity = min(a.prop.opacity, 0.3)
+            pl.disable_parallel_projection()
+            focus = np.array([centre[0], centre[1], self._ground_level() - 3.0])
+            eye = focus + np.array([-0.08, -0.14, 0.07]) * size
+            pl.camera_position = [tuple(eye), tuple(focus), (0, 0, 1)]
+        elif view == "iso":
+            pl.disable_parallel_projection()
+            pl.camera_position = [tuple(centre + np.array([-0.35, -0.6, 0.45]) * size),
+                                  tuple(centre), (0, 0, 1)]
+            pl.reset_camera()
+            pl.camera.zoom(1.6)
+        else:
+            o = np.asarray(self.scene.origin)
+            pos, focal = np.asarray(view[:3]) - o, np.asarray(view[3:]) - o
+            pl.disable_parallel_projection()
+            pl.camera_position = [tuple(pos), tuple(focal), (0, 0, 1)]
+        pl.reset_camera_clipping_range()
+
+    def _ground_level(self) -> float:
+        surf = [self.scene.layers[n].vertices[:, 2] for n in self.scene.layers
+                if self.catalogue[n].group == "surface" and len(self.scene.layers[n].vertices)]
+        if surf:
+            return float(np.median(np.concatenate(surf)))
+        return float(self.scene.bounds()[2])
+
+    def add_annotations(self, title: str | None = None) -> None:
+        pl = self.plotter
+        if title:
+            pl.add_text(title, position="upper_left", font_size=11, color="black",
+                        name="title")
+        if self.legend:
+            n = min(len(self.legend), 16)
+            legend = pl.add_legend(labels=[[t, c] for t, c in self.legend[:n]],
+                                   bcolor="white", face="rectangle", background_opacity=0.85)
+            legend.GetEntryTextProperty().SetColor(0.1, 0.1, 0.1)
+            h = 0.035 * n
+            legend.SetPosition(0.78, 0.02)
+            legend.SetPosition2(0.21, h)
+
+    def screenshot(self, path: str | Path | None = None) -> np.ndarray:
+        """Render and return the image ``(h, w, 3)`` uint8 (and write a PNG)."""
+        self._render()
+        return self.plotter.screenshot(str(path) if path else None, return_img=True)
+
+    def _render(self) -> None:
+        pl = self.plotter
+        if pl.render_window is None:
+            return
+        if pl._first_time:  # nothing drawn yet: pyvista's first render sets the scene up
+            pl.show(auto_close=False, interactive=False)
+        else:  # pyvista's render() does not redraw an off-screen window that was shown
+            pl.render_window.Render()
+
+    def close(self) -> None:
+        self.plotter.close()
+
+    # -- the interactive window --------------------------------------------
+    def show(self) -> None:
+        """Open the window: a checkbox per layer (bottom left), ``u`` toggles
+        underground mode, ``c`` the clipping plane widget, a left click picks."""
+        pl = self.plotter
+        size, gap = 22, 4
+        for i, name in enumerate(self.actors):
+            pl.add_checkbox_button_widget(
+                lambda on, n=name: self.set_layer_visible(n, on), value=True,
+                position=(10, 10 + i * (size + gap)), size=size,
+                color_on=self.catalogue[name].colour, color_off="white")
+            pl.add_text(self.catalogue[name].title, position=(40, 12 + i * (size + gap)),
+                        font_size=8, color="black")
+
+        def on_pick(_point, picker) -> None:
+            hit = self.feature_at(picker.GetActor(), picker.GetCellId())
+            if hit is None:
+                return
+            lines = [f"{hit.id}  ({hit.layer})"] + [
+                f"{k}: {v}" for k, v in list(hit.attributes.items())[:18]]
+            pl.add_text("\n".join(lines), position="upper_right", font_size=9,
+                        color="black", name="info")
+
+        pl.enable_point_picking(on_pick, use_picker=True, picker="cell", left_clicking=True,
+                                show_message=False, show_point=False)
+        pl.add_key_event("u", lambda: (self.set_underground(not self.underground),
+                                       pl.render()))
+        state = {"on": False}
+
+        def toggle_clip() -> None:
+            state["on"] = not state["on"]
+            if state["on"]:
+                pl.add_plane_widget(lambda n, o: self.set_clip(n, o), normal="x")
+            else:
+                pl.clear_plane_widgets()
+                self.set_clip(None)
+
+        pl.add_key_event("c", toggle_clip)
+        pl.show(title="twin view")
+
+
+def snapshot(store: TwinStore, out: str | Path, *, layers: Sequence[str] = (),
+             view: str | tuple[float, ...] = "iso", bbox: Sequence[float] | None = None,
+             highlight: Highlight | None = None, size: tuple[int, int] = (1600, 1000),
+             title: str | None = None) -> np.ndarray:
+    """Render the twin off-screen to a PNG at ``out``; returns the image."""
+    v = DesktopViewer(store, layers=layers, bbox=bbox, highlight=highlight, off_screen=True,
+                      window_size=size)
+    try:
+        v.set_view(view)
+        v.add_annotations(title if title is not None else (highlight.title if highlight
+                                                             else None))
+        return v.screenshot(out)
+    finally:
+        v.close()
+
+
+__all__ = ["DesktopViewer", "PickResult", "parse_view", "snapshot"]
