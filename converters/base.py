@@ -38,6 +38,9 @@ class ConversionContext:
     #: ground height under ``(n, 2)`` plan points from the twin's terrain
     #: (``nan`` where there is none); ``None`` when the twin has no terrain
     ground: Callable[[np.ndarray], np.ndarray] | None = None
+    #: the twin's buildings ``(id, footprint)`` around a footprint, for BIM/GIS
+    #: conflation; ``None`` when converting without a twin
+    buildings_near: Callable[[Any], list[tuple[str, Any]]] | None = None
 
 
 class Converter(Protocol):

@@ -536,6 +536,9 @@ def _convert_objects(model: _Model, objects: dict, raw_vertices: list, ctx: Conv
         ftype = str(attrs.pop("twin_type", b["type"]))
         layer = str(attrs.pop("twin_layer", b["layer"]))
         edge_rec = attrs.pop("twin_edge", None)
+        lod_names = attrs.pop("twin_lods", None)  # LoDs that CityJSON cannot name ("bim")
+        if isinstance(lod_names, dict) and b["meshes"]:
+            b["meshes"] = {str(lod_names.get(k, k)): m for k, m in b["meshes"].items()}
         edge = Edge(*map(str, edge_rec)) if isinstance(edge_rec, list) and \
             len(edge_rec) == 3 else None
         fp = b["lines"] if b["lines"] is not None and layer not in _POLYGON_LAYERS \

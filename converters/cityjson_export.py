@@ -6,9 +6,15 @@
   the twin type and layer are then kept as ``twin_type``/``twin_layer``
   attributes, and a network edge as ``twin_edge`` ``[network, start, end]``,
   so that an import of the export gives back the same features.
-* Each LoD mesh becomes a ``MultiSurface`` of its triangles with the
-  semantic surfaces of its face labels; vertices are quantised with a
-  millimetre ``transform``.
+* Each LoD mesh becomes a ``Solid`` when it closes a volume (LoD1 blocks,
+  the envelopes of IFC buildings), else a ``MultiSurface``, of its
+  triangles with the semantic surfaces of its face labels; vertices are
+  quantised with a millimetre ``transform``.
+* IFC buildings keep their structure: storeys become ``BuildingStorey``,
+  spaces ``BuildingRoom``, walls, slabs, columns, doors and windows
+  ``BuildingConstructiveElement``, each under its nearest selected ancestor;
+  an inner object exported without any ancestor becomes a
+  ``GenericCityObject`` (CityJSON requires a parent for inner objects).
 * Ids: a feature imported from CityJSON gets back its id in that file; any
   other keeps its twin id. ``parents``/``children`` link the selected
   features.
@@ -20,6 +26,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -52,6 +59,21 @@ _SEMANTIC_TYPES = frozenset({
 })
 _TYPED_TO_CITYJSON = {v: k for k, v in TYPED_FROM_CITYJSON.items()}
 
+#: IFC class -> CityJSON 2.0 type of the building's inner objects.
+TYPE_BY_IFC_CLASS = {"IfcBuilding": "Building", "IfcBuildingStorey": "BuildingStorey",
+                     "IfcSpace": "BuildingRoom", "IfcFurnishingElement": "BuildingFurniture",
+                     "IfcFurniture": "BuildingFurniture"}
+_IFC_CONSTRUCTIVE = ("IfcWall", "IfcSlab", "IfcColumn", "IfcBeam", "IfcRoof", "IfcStair",
+                     "IfcRamp", "IfcRailing", "IfcCovering", "IfcCurtainWall", "IfcPlate",
+                     "IfcMember", "IfcFooting", "IfcPile", "IfcDoor", "IfcWindow",
+                     "IfcChimney", "IfcBuildingElementProxy")
+#: CityJSON types that must name a parent (second-level city objects).
+_NEEDS_PARENT = frozenset({
+    "BuildingPart", "BuildingInstallation", "BuildingConstructiveElement", "BuildingFurniture",
+    "BuildingRoom", "BuildingStorey", "BuildingUnit", "BridgePart", "BridgeInstallation",
+    "BridgeConstructiveElement", "BridgeRoom", "BridgeFurniture", "TunnelPart",
+    "TunnelInstallation", "TunnelConstructiveElement", "TunnelHollowSpace", "TunnelFurniture"})
+
 
 def _crs_url(store: TwinStore) -> str | None:
     auth = store.crs.to_authority(min_confidence=90)
@@ -67,14 +89,58 @@ def _object_id(f: Feature) -> str:
     return f.id
 
 
-def _cityjson_type(f: Feature) -> str:
+def _cityjson_type(f: Feature, has_parent: bool = True) -> str:
     if f.type in LAYER_BY_TYPE or f.type.startswith("+"):
-        return f.type
-    return TYPE_BY_LAYER.get(f.layer, "GenericCityObject")
+        t = f.type
+    elif isinstance(f.attributes.get("ifc_class"), str):
+        ifc = f.attributes["ifc_class"]
+        t = TYPE_BY_IFC_CLASS.get(ifc) or (
+            "BuildingConstructiveElement" if ifc.startswith(_IFC_CONSTRUCTIVE)
+            else TYPE_BY_LAYER.get(f.layer, "GenericCityObject"))
+    else:
+        t = TYPE_BY_LAYER.get(f.layer, "GenericCityObject")
+    # an inner object exported without any of its ancestors stands on its own
+    return "GenericCityObject" if t in _NEEDS_PARENT and not has_parent else t
+
+
+_LOD = re.compile(r"^[0-3](\.[0-3])?$")
+
+
+def cityjson_lod(lod: str) -> str:
+    """A twin LoD as CityJSON can name it: ``"bim"`` (IFC element geometry) and
+    other free names become ``"3"`` (architectural detail)."""
+    return lod if _LOD.match(lod) else "3"
+
+
+def weld(vertices: np.ndarray, faces: np.ndarray, tol: float = SCALE / 2
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge vertices closer than ``tol`` (on a grid); faces renumbered, and
+    faces that collapse dropped (``kept`` tells which)."""
+    key = np.rint(np.asarray(vertices, dtype=np.float64) / (2 * tol)).astype(np.int64)
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    f = inverse.reshape(-1)[np.asarray(faces)]
+    ok = (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])
+    return np.asarray(vertices)[first], f[ok], ok
+
+
+def closed_shell(faces: np.ndarray) -> bool:
+    """Whether triangles ``(n, 3)`` close a volume: every edge is used exactly
+    twice, once in each direction (consistently oriented, watertight)."""
+    if len(faces) < 4:
+        return False
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    directed, counts = np.unique(e, axis=0, return_counts=True)
+    if (counts != 1).any():
+        return False
+    rev = np.unique(e[:, ::-1], axis=0)
+    return len(rev) == len(directed) and bool((rev == directed).all())
 
 
 def _attributes(f: Feature, ctype: str) -> dict[str, Any]:
     attrs = dict(f.attributes)
+    renamed = {cityjson_lod(k): k for k in f.meshes if cityjson_lod(k) != k}
+    if renamed:  # so that an import of the export gives the twin's LoD names back
+        attrs["twin_lods"] = renamed
     for twin_name, cj_name in _TYPED_TO_CITYJSON.items():
         if twin_name in attrs:
             value = attrs.pop(twin_name)
@@ -120,26 +186,35 @@ def _geometry(f: Feature, verts: _Vertices) -> list[dict]:
         out.append({"type": "MultiLineString", "lod": "0", "boundaries": [idx]}
                    if fp.geom_type == "LineString" else
                    {"type": "MultiPoint", "lod": "0", "boundaries": idx})
-    for lod, mesh in sorted(f.meshes.items()):
+    for twin_lod, mesh in sorted(f.meshes.items()):
         if mesh.n_faces == 0:
             continue
-        base = verts.add(mesh.vertices)
-        faces = (mesh.faces + base).tolist()
-        g: dict[str, Any] = {"type": "MultiSurface", "lod": lod,
-                             "boundaries": [[tri] for tri in faces]}
+        lod = cityjson_lod(twin_lod)
+        # a closed, consistently oriented mesh (an LoD1 envelope, a block) is a Solid,
+        # its coincident vertices welded so that neighbouring faces share them
+        wv, wf, kept = weld(mesh.vertices, mesh.faces)
+        solid = closed_shell(wf)
+        v_out, f_out = (wv, wf) if solid else (mesh.vertices, mesh.faces)
+        face_labels = mesh.face_labels
+        if solid and face_labels is not None:
+            face_labels = face_labels[kept]
+        base = verts.add(v_out)
+        faces = (np.asarray(f_out) + base).tolist()
+        surfaces = [[tri] for tri in faces]
+        g: dict[str, Any] = {"type": "Solid" if solid else "MultiSurface", "lod": lod,
+                             "boundaries": [surfaces] if solid else surfaces}
         labels = mesh.labels
-        if mesh.face_labels is not None and labels and all(x in _SEMANTIC_TYPES
-                                                           for x in labels):
+        if face_labels is not None and labels and all(x in _SEMANTIC_TYPES for x in labels):
+            values = [None if v < 0 else int(v) for v in face_labels.tolist()]
             g["semantics"] = {"surfaces": [{"type": x} for x in labels],
-                              "values": [None if v < 0 else int(v)
-                                         for v in mesh.face_labels.tolist()]}
+                              "values": [values] if solid else values}
         out.append(g)
     return out
 
 
 def _city_object(f: Feature, verts: _Vertices, ids: dict[str, str],
-                 children: dict[str, list[str]]) -> dict[str, Any]:
-    ctype = _cityjson_type(f)
+                 children: dict[str, list[str]], parent: str | None) -> dict[str, Any]:
+    ctype = _cityjson_type(f, parent is not None)
     obj: dict[str, Any] = {"type": ctype}
     attrs = _attributes(f, ctype)
     if attrs:
@@ -147,8 +222,10 @@ def _city_object(f: Feature, verts: _Vertices, ids: dict[str, str],
     geom = _geometry(f, verts)
     if geom:
         obj["geometry"] = geom
-    if f.parent is not None and f.parent in ids:
-        obj["parents"] = [ids[f.parent]]
+    if parent is not None:
+        obj["parents"] = [ids[parent]]
+    if isinstance(attrs.get("same_as"), list):  # conflation links, as ids of this file
+        attrs["same_as"] = [ids.get(x, x) for x in attrs["same_as"]]
     kids = [ids[c] for c in children.get(f.id, ()) if c in ids]
     if kids:
         obj["children"] = kids
@@ -174,6 +251,18 @@ def _plan(store: TwinStore, query: Query) -> tuple[list[tuple[str, str | None, s
     return rows, lo, hi
 
 
+def _selected_ancestor(store: TwinStore, parent: str | None, selected: set[str],
+                       max_depth: int = 32) -> str | None:
+    seen = 0
+    while parent is not None and parent not in selected and seen < max_depth:
+        try:
+            parent = store.get(parent, meshes=False).parent
+        except TwinError:  # a parent that is not in the twin
+            return None
+        seen += 1
+    return parent if parent in selected else None
+
+
 def _header(store: TwinStore, lo: np.ndarray, hi: np.ndarray, translate: np.ndarray
             ) -> dict[str, Any]:
     meta: dict[str, Any] = {"geographicalExtent": [*map(float, lo), *map(float, hi)],
@@ -197,9 +286,13 @@ def export_cityjson(store: TwinStore, out: str | Path | IO[str], query: Query | 
     rows, lo, hi = _plan(store, query)
     translate = np.floor(lo)
     ids_in = {fid for fid, _, _ in rows}
+    # each object's nearest selected ancestor (elements of a building whose storeys
+    # are not selected hang on the building)
+    rows = [(fid, _selected_ancestor(store, parent, ids_in), cid) for fid, parent, cid in rows]
+    parent_of = {fid: parent for fid, parent, _ in rows}
     children: dict[str, list[str]] = {}
     for fid, parent, _ in rows:
-        if parent in ids_in:
+        if parent is not None:
             children.setdefault(parent, []).append(fid)
     header = _header(store, lo, hi, translate)
     report: dict[str, Any] = {"objects": 0, "by_type": {}}
@@ -226,7 +319,7 @@ def export_cityjson(store: TwinStore, out: str | Path | IO[str], query: Query | 
             verts = _Vertices(translate)
             objects = {}
             for f in features([r[0] for r in rows]):
-                obj = _city_object(f, verts, cj_ids, children)
+                obj = _city_object(f, verts, cj_ids, children, parent_of[f.id])
                 objects[cj_ids[f.id]] = obj
                 count(obj)
             doc = {**header, "CityObjects": objects, "vertices": verts.tolist()}
@@ -234,7 +327,7 @@ def export_cityjson(store: TwinStore, out: str | Path | IO[str], query: Query | 
         else:
             fh.write(json.dumps({**header, "CityObjects": {}, "vertices": []},
                                 ensure_ascii=False, separators=(",", ":")) + "\n")
-            roots = [fid for fid, parent, _ in rows if parent not in ids_in]
+            roots = [fid for fid, parent, _ in rows if parent is None]
             for root in roots:
                 family = [root]
                 k = 0
@@ -244,7 +337,7 @@ def export_cityjson(store: TwinStore, out: str | Path | IO[str], query: Query | 
                 verts = _Vertices(translate)
                 objects = {}
                 for f in features(family):
-                    obj = _city_object(f, verts, cj_ids, children)
+                    obj = _city_object(f, verts, cj_ids, children, parent_of[f.id])
                     objects[cj_ids[f.id]] = obj
                     count(obj)
                 line = {"type": "CityJSONFeature", "id": cj_ids[root], "CityObjects": objects,

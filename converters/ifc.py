@@ -46,6 +46,7 @@ import shapely
 from shapely.geometry import LineString, Point
 
 from twin.attributes import coerce_typed
+from twin.conflation import match_footprint
 from twin.crs import transform_xyz
 from twin.errors import ConversionError, GeometryError, TwinError
 from twin.geometry import extrude_footprint
@@ -378,6 +379,18 @@ def _spatial_feature(sp: Any, fid, meshes, outlines, products, building_of, mode
                    meshes={"bim": mesh} if mesh is not None else {}, source_id=sp.GlobalId)
 
 
+def _conflate(feature_id: str, name: str | None, footprint, attrs: dict,
+              ctx: ConversionContext) -> None:
+    """Link the BIM building to the GIS buildings it stands on (see twin.conflation)."""
+    m = match_footprint(footprint, ctx.buildings_near(footprint))
+    rec = {"bim": feature_id, "name": name, "gis": list(m.gis_ids), "iou": m.iou,
+           "partial": [list(p) for p in m.partial]}
+    if m.linked:
+        attrs.update(same_as=list(m.gis_ids), conflation_iou=m.iou, map_geometry="bim")
+    if m.linked or m.partial:
+        ctx.report.setdefault("conflation", []).append(rec)
+
+
 #: Pset_BuildingCommon property -> typed twin attribute (both kept).
 TYPED_FROM_PSET = {"Pset_BuildingCommon.YearOfConstruction": "year_built",
                    "Pset_BuildingCommon.OccupancyType": "function"}
@@ -439,6 +452,8 @@ def _building_feature(b, parent, attrs, meshes, outlines, products, building_of,
             ctx.skip(fid(b), f"building envelope could not be built: {exc}")
     attrs["envelope"] = "LoD1 from the ground projection of the BIM elements"
     _typed_from_pset(attrs, fid(b), ctx)
+    if footprint is not None and ctx.buildings_near is not None:
+        _conflate(fid(b), _name(b), footprint, attrs, ctx)
     return Feature(id=fid(b), layer="buildings", type="Building", name=_name(b),
                    parent=parent, attributes=attrs, footprint=footprint, meshes=meshes_out,
                    source_id=b.GlobalId)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from twin.conflation import gis_candidates
 from twin.crs import parse_crs
 from twin.errors import ConversionError, ImportFailedError
 from twin.store.base import TwinStore
@@ -60,6 +61,7 @@ def import_file(
             twin_crs=store.crs, source=p, source_crs=src_crs, options=dict(options or {}),
             skip=skip, progress=progress or (lambda d, t: None), strict=strict,
             ground=terrain.heights if terrain.available else None,
+            buildings_near=lambda footprint: gis_candidates(store, footprint),
         )
         batch.add(spec.run(ctx))
         batch.report["source"] = ctx.report

@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import twin
+from twin.conflation import hidden_by_conflation, links
 from twin.errors import TwinError
 from twin.query import Query
 from twin.store import open_twin
@@ -306,6 +307,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     def isolation(s: Store, segment_id: str) -> dict:
         return svc.isolation(s, segment_id)
 
+    @app.get("/twin/conflation", tags=t,
+             summary="BIM buildings linked to the GIS buildings they model, and which shows")
+    def conflation(s: Store) -> dict:
+        return {"links": links(s)}
+
     @app.get("/twin/analyses/highlight", tags=a,
              summary="An analysis result as coloured feature sets, for viewers")
     def highlight_sets(s: Store, analysis: Annotated[str, Q(
@@ -328,7 +334,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
                             settings.max_bbox_area_km2, settings.max_scene_features)
         origin = s.origin or (0.0, 0.0, 0.0)
         colours = {x.name: x.colour for x in s.layers()}
-        data, n = scene_glb(s.query(q), origin, colours, crs=crs_uri(s.crs),
+        hidden = hidden_by_conflation(s)
+        feats = (f for f in s.query(q) if f.id not in hidden)
+        data, n = scene_glb(feats, origin, colours, crs=crs_uri(s.crs),
                             opacity={"terrain": 0.6})
         return Response(data, media_type="model/gltf-binary",
                         headers={"X-Feature-Count": str(n)})

@@ -245,6 +245,16 @@ def _print_import(res: Any) -> None:
         out.print(f"  georeferencing: {g['method']} -> {g['crs']}", highlight=False)
         for note in g.get("notes", []):
             out.print(f"    {note}", highlight=False)
+    for c in src.get("conflation", []):
+        if c["gis"]:
+            out.print(f"  [green]linked[/] {c['bim']} ({c['name']}) to GIS building(s) "
+                      f"{', '.join(c['gis'][:5])}{' ...' if len(c['gis']) > 5 else ''} "
+                      f"(footprint overlap IoU {c['iou']:.2f}); the map shows the BIM model "
+                      "(twin conflate --show gis to change)", highlight=False)
+        else:
+            parts = ", ".join(f"{g} ({100 * share:.0f}% of it)" for g, share in c["partial"][:5])
+            out.print(f"  [yellow]not linked[/] {c['bim']}: it overlaps {parts} too little to "
+                      "be the same building", highlight=False)
     if src.get("schema_note"):
         out.print(f"  [yellow]{src['schema_note']}[/]", highlight=False)
     if src.get("elements_by_class"):
@@ -480,6 +490,41 @@ def network(path: str, network: str | None, as_json: bool) -> None:
     for r in reports:
         t.add_row(r.network, str(r.nodes), str(r.edges), str(r.components),
                   str(len(r.dangling_ends)), "; ".join(r.problems) or "none")
+    Console().print(t)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--match", "rematch", is_flag=True,
+              help="Link every IFC building to the GIS buildings under it again (after "
+                   "importing a GIS layer that came later).")
+@click.option("--show", type=click.Choice(["bim", "gis"]), default=None,
+              help="Which model the map and the viewers draw for linked buildings.")
+@click.option("--id", "bim_id", default=None, help="Only this BIM building (with --show).")
+@click.option("--json", "as_json", is_flag=True, help="Print the links as JSON.")
+def conflate(path: str, rematch: bool, show: str | None, bim_id: str | None,
+             as_json: bool) -> None:
+    """BIM/GIS conflation: IFC buildings linked to the GIS buildings they model.
+
+    An IFC import links its buildings to the twin's buildings whose footprints
+    overlap them strongly (intersection over union >= 0.5); the viewers then
+    draw one model of each real building (the BIM one, until --show gis).
+    """
+    from twin.conflation import links, match_twin, set_map_geometry
+
+    with twin.open_twin(path, readonly=not (rematch or show)) as store:
+        rows = match_twin(store) if rematch else links(store)
+        if show:
+            rows = set_map_geometry(store, show, bim_id)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    t = Table(title=f"{len(rows)} BIM building(s) linked")
+    for col in ("BIM building", "name", "GIS building(s)", "IoU", "map shows"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["bim"], r["name"] or "", ", ".join(r["gis"][:4]) + (
+            " ..." if len(r["gis"]) > 4 else ""), f"{r['iou']:.2f}", r["map_geometry"])
     Console().print(t)
 
 

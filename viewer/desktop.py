@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.conflation import hidden_by_conflation
 from twin.errors import QueryError
 from twin.query import Query
 from twin.store.base import TwinStore
@@ -102,7 +103,9 @@ class DesktopViewer:
                              f"{', '.join(catalogue)}")
         origin = store.origin or (0.0, 0.0, 0.0)
         q = Query(layers=tuple(layers), bbox=tuple(bbox) if bbox else None, with_meshes=True)
-        self.scene: SceneArrays = scene_arrays(store.query(q), origin)
+        hidden = hidden_by_conflation(store)  # a building's second model (BIM or GIS)
+        self.scene: SceneArrays = scene_arrays(
+            (f for f in store.query(q) if f.id not in hidden), origin)
         if not self.scene.layers:
             raise QueryError("nothing to draw: no feature with a mesh or a 3D line"
                              + (" in this bbox" if bbox else "")

@@ -225,7 +225,7 @@ class District:
                      func: str, year: int, i: int, j: int) -> None:
         ring = [(x, y), (x + w, y), (x + w, y + d), (x, y + d), (x, y)]
         base = min(self.ground(px, py) for px, py in ring[:4])
-        floor_h = 3.0 if func == "residential" else 3.9
+        floor_h = {"residential": 3.0, "community centre": ifc_building.FLOOR_H}.get(func, 3.9)
         # mid-rise residential slabs have gabled roofs, the rest flat roofs with a parapet
         roof = "gabled" if (func == "residential" and storeys <= 11) else "flat"
         if roof == "gabled":
@@ -249,7 +249,9 @@ class District:
         self.buildings.append((fid, x, y, w, d, j, year))
 
     def add_ifc_building(self) -> None:
-        """The detailed community centre (IFC) in the north of the clinic block."""
+        """The community centre north of the clinic: in the GIS layer as a block like
+        every building (its services point at this record), and as a detailed IFC
+        model whose import links itself to it (BIM/GIS conflation)."""
         x0, y0, _, _ = self.block_bounds(*IFC_BLOCK)
         x, y = x0 + 40, y0 + 95
         w, d = ifc_building.LENGTH, ifc_building.WIDTH
@@ -257,8 +259,10 @@ class District:
         base = r3(min(self.ground(px, py) for px, py in
                       ((x, y), (x + w, y), (x + w, y + d), (x, y + d))))
         self.ifc_origin = (x + w, y, base)
-        self.buildings.append((IFC_BUILDING_ID, x, y, w, d, IFC_BLOCK[1],
-                               ifc_building.YEAR))
+        n = len(self.city_buildings) + 1
+        self.add_building(n, x, y, w, d, ifc_building.STOREYS, "community centre",
+                          ifc_building.YEAR, *IFC_BLOCK)
+        self.city_buildings[-1]["attributes"]["name"] = ifc_building.NAME
 
     # -- walking network --------------------------------------------------
     def build_centrelines(self) -> None:

@@ -14,6 +14,13 @@ def runner():
     return CliRunner()
 
 
+def _n(name):
+    """Features (or city objects) in a demo source file."""
+    if name.endswith(".city.json"):
+        return len(json.loads((DEMO_DIR / name).read_text())["CityObjects"])
+    return len(json.loads((DEMO_DIR / f"{name}.geojson").read_text())["features"])
+
+
 def run(runner, *args, ok=True):
     res = runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
     if ok:
@@ -45,7 +52,7 @@ def test_geographic_crs_is_refused_with_exit_2(runner, tmp_path):
 def test_info_json(runner, demo_path):
     doc = json.loads(run(runner, "info", demo_path, "--json").output)
     assert doc["crs"] == "EPSG:4546"
-    assert doc["features_by_layer"]["buildings"] == 266
+    assert doc["features_by_layer"]["buildings"] == _n("buildings.city.json")
     assert doc["batches"] == 3
 
 
@@ -96,10 +103,9 @@ def test_query_bad_filter_is_a_clear_error(runner, demo_path):
 
 def test_batches_list_and_remove(runner, demo_path):
     listed = json.loads(run(runner, "batches", demo_path, "--json").output)
-    n_pipes, n_nodes = (len(json.loads((DEMO_DIR / f"{n}.geojson").read_text())["features"])
-                        for n in ("pipes", "pipe_nodes"))
-    assert [b["feature_count"] for b in listed] == [266, n_pipes, n_nodes]
-    assert "removed batch 1: 266 features" in run(runner, "batches", demo_path, "--remove",
+    n_bld, n_pipes, n_nodes = _n("buildings.city.json"), _n("pipes"), _n("pipe_nodes")
+    assert [b["feature_count"] for b in listed] == [n_bld, n_pipes, n_nodes]
+    assert f"removed batch 1: {n_bld} features" in run(runner, "batches", demo_path, "--remove",
                                                    1).output
     doc = json.loads(run(runner, "info", demo_path, "--json").output)
     assert "buildings" not in doc["features_by_layer"]
@@ -112,7 +118,7 @@ def test_import_twice_fails_and_replace_works(runner, demo_path):
     assert "buildings.city.json" in res.output and "already exists" in res.output
     out = run(runner, "import", bld, "--id-prefix", "hohhot", "--twin", demo_path,
               "--replace", "--json").output
-    assert json.loads(out)[0]["report"]["replaced"] == 266
+    assert json.loads(out)[0]["report"]["replaced"] == _n("buildings.city.json")
 
 
 def test_network_check(runner, demo_path):
@@ -166,3 +172,15 @@ def test_import_and_export_cityjson_from_the_command_line(tmp_path, runner):
 def test_serve_help_names_the_endpoints(runner):
     res = run(runner, "serve", "--help")
     assert "OGC API - Features" in res.output and "--token-file" in res.output
+
+
+def test_conflate_lists_links_and_switches_the_map_geometry(runner, tmp_path):
+    path = tmp_path / "c.gpkg"
+    run(runner, "init", path, "--crs", "EPSG:4546")
+    out = run(runner, "import", DEMO_DIR / "buildings.city.json",
+              DEMO_DIR / "community_centre.ifc", "--id-prefix", "hohhot", "--twin", path).output
+    assert "linked hohhot:0Hq8TcGm95Ax3OQmkdcZ1w" in out and "hohhot:B-0267" in out
+    rows = json.loads(run(runner, "conflate", path, "--show", "gis", "--json").output)
+    assert rows[0]["map_geometry"] == "gis" and rows[0]["gis"] == ["hohhot:B-0267"]
+    res = run(runner, "conflate", path, "--show", "bim", "--id", "hohhot:B-0001", ok=False)
+    assert res.exit_code == 2 and "not a BIM building" in res.output

@@ -318,3 +318,20 @@ def test_large_import_spans_chunks_and_a_late_error_rolls_back_all(city):
                                      filters=("id like test:N%",))))
     assert [f.id for f in got] == [f.id for f in many]  # insertion order kept
     assert got[4321].footprint.coords[0] == (X0 + 21, Y0 + 43, GROUND - 1)
+
+
+def test_update_attributes_in_place(city):
+    fid = next(city.query(twin.Query(layers=("buildings",)))).id
+    f = city.update_attributes(fid, {"storeys": "7", "note": "checked", "missing": None})
+    assert f.attributes["storeys"] == 7 and f.attributes["note"] == "checked"
+    f = city.update_attributes(fid, {"note": None})
+    assert "note" not in f.attributes
+    # typed attributes are checked as on import, bad values leave the feature alone
+    with pytest.raises(twin.TwinError, match="storeys"):
+        city.update_attributes(fid, {"storeys": "many"})
+    with pytest.raises(twin.TwinError, match="not storable"):
+        city.update_attributes(fid, {"x": float("nan")})
+    assert city.get(fid).attributes["storeys"] == 7
+    assert city.count(twin.Query(filters=("storeys=7",), ids=(fid,))) == 1
+    with pytest.raises(twin.NotFoundError):
+        city.update_attributes("nope", {"x": 1})

@@ -6,7 +6,8 @@ where the policy sets one, the 2025 target and whether it is met. An
 indicator whose data the twin lacks says so (``value=None`` and a reason)
 instead of guessing.
 
-Buildings are read from the ``buildings`` layer with the typed attributes
+Buildings are read from the ``buildings`` layer (a BIM building linked to
+its GIS twin counts once, as the GIS record) with the typed attributes
 ``function``, ``storeys``, ``year_built`` and the free attributes
 ``floor_area_m2`` (else footprint area x storeys), ``green_star`` (green
 building star level, 0 = none), ``prefabricated`` and ``energy_retrofit``.
@@ -96,7 +97,10 @@ def _flag(value: Any) -> int:
 
 
 def _buildings(store: TwinStore) -> _Buildings:
-    feats = [f for f in store.query(Query(layers=("buildings",))) if f.type != "BuildingPart"]
+    # one record per real building: parts are not buildings, and a BIM model linked to
+    # the GIS building it describes (twin.conflation) is that building's second model
+    feats = [f for f in store.query(Query(layers=("buildings",)))
+             if f.type != "BuildingPart" and not f.attributes.get("same_as")]
     n = len(feats)
     storeys = np.array([f.attributes.get("storeys") if f.attributes.get("storeys") is not None
                         else -1 for f in feats], dtype=np.int64).reshape(n)

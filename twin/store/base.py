@@ -106,6 +106,10 @@ class TwinStore(ABC):
     def get(self, feature_id: str, *, meshes: bool = True) -> Feature: ...
 
     @abstractmethod
+    def update_attributes(self, feature_id: str, values: dict[str, Any]) -> Feature:
+        """Set attributes of one feature in place (``None`` removes one)."""
+
+    @abstractmethod
     def query(self, query: Query) -> Iterator[Feature]: ...
 
     @abstractmethod

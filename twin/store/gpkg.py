@@ -503,6 +503,33 @@ class GeoPackageStore(TwinStore):
             "feature_count, report FROM twin_batches ORDER BY id").fetchall()
         return [ImportBatch(*r[:9], report=json.loads(r[9]) if r[9] else {}) for r in rows]
 
+    def update_attributes(self, feature_id: str, values: dict[str, Any]) -> Feature:
+        """Set (or, with ``None``, remove) attributes of one feature in place;
+        typed attributes are checked as on import. Returns the updated feature."""
+        for key in values:
+            if not isinstance(key, str) or not key or len(key) > 200:
+                raise FeatureError(f"feature {feature_id!r}: attribute name {key!r} is not "
+                                   "a non-empty text of at most 200 characters", feature_id)
+        with self._transaction() as conn:
+            row = conn.execute("SELECT fid, attributes FROM twin_features WHERE feature_id = ?",
+                               (feature_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"feature {feature_id!r} does not exist in {self.path}")
+            free = json.loads(row[1]) if row[1] else {}
+            sets, params = [], []
+            for key, val in values.items():
+                if key in _TYPED_INDEX:
+                    sets.append(f"{key} = ?")
+                    params.append(None if val is None else coerce_typed(key, val, feature_id))
+                elif val is None:
+                    free.pop(key, None)
+                else:
+                    free[key] = val
+            free_json = _free_json(free, feature_id)
+            conn.execute(f"UPDATE twin_features SET {', '.join(sets + ['attributes = ?'])} "
+                         "WHERE fid = ?", (*params, free_json, row[0]))
+        return self.get(feature_id, meshes=False)
+
     def remove_batch(self, batch_id: int) -> int:
         with self._transaction() as conn:
             row = conn.execute("SELECT fid_min, fid_max FROM twin_batches WHERE id = ?",
@@ -931,12 +958,7 @@ class _GpkgBatchWriter(BatchWriter):
                     typed[spec_idx] = coerce_typed(key, val, f.id)
                 else:
                     free[key] = val
-            try:
-                free_json = json.dumps(free, default=_json_default, ensure_ascii=False,
-                                       allow_nan=False) if free else None
-            except ValueError as exc:
-                raise FeatureError(f"feature {f.id!r}: attribute value not storable: {exc}",
-                                   f.id) from None
+            free_json = _free_json(free, f.id)
             b = f.bbox
             if b is None:  # a semantic object without geometry (a group, a storey record)
                 rows.append((fid, f.id, f.layer, f.type, f.name, f.parent, f.lod, blob,
@@ -1034,3 +1056,13 @@ class _GpkgBatchWriter(BatchWriter):
 
 
 _TYPED_INDEX = {name: i for i, name in enumerate(_TYPED)}
+
+
+def _free_json(free: dict[str, Any], feature_id: str) -> str | None:
+    """The free-form attributes as stored (JSON), or a clear error."""
+    try:
+        return json.dumps(free, default=_json_default, ensure_ascii=False,
+                          allow_nan=False) if free else None
+    except ValueError as exc:
+        raise FeatureError(f"feature {feature_id!r}: attribute value not storable: {exc}",
+                           feature_id) from None
