@@ -397,11 +397,14 @@ def _object_meshes(model: _Model, obj: dict, verts: np.ndarray, raw_src: np.ndar
         mv = gverts[used]
         mf = inv.reshape(-1, 3)
         by_lod.setdefault(lod, []).append((mv, mf, face_sem, labels))
-        gi = [k for k, lab in enumerate(labels) if lab == "GroundSurface"]
+        gi = {k for k, lab in enumerate(labels) if lab == "GroundSurface"}
         if gi:
-            sel = np.isin(face_sem, gi)
-            if sel.any():
-                ground.append(mv[mf[sel]][:, :, :2])
+            # ground surfaces straight from their rings (no union of triangles)
+            for poly, sv in zip(polys, sem):
+                if sv in gi:
+                    g = _ring_polygon(gverts, poly)
+                    if g is not None:
+                        ground.append(g)
     meshes = {}
     for lod, parts in by_lod.items():
         labels: list[str] = []
@@ -423,6 +426,21 @@ def _object_meshes(model: _Model, obj: dict, verts: np.ndarray, raw_src: np.ndar
     return meshes, ground, lines
 
 
+def _ring_polygon(verts: np.ndarray, rings: list):
+    """A surface ``[outer, hole, ...]`` (vertex indices) as a valid plan polygon."""
+    try:
+        shell = verts[np.asarray(rings[0], dtype=np.int64)][:, :2]
+        holes = [verts[np.asarray(r, dtype=np.int64)][:, :2] for r in rings[1:]]
+    except (IndexError, ValueError, TypeError):
+        return None
+    if len(shell) < 3:
+        return None
+    g = shapely.Polygon(shell, [h for h in holes if len(h) >= 3])
+    if not g.is_valid:
+        g = shapely.make_valid(g)
+    return g if g.area > 1e-6 else None
+
+
 def _plan(triangles: np.ndarray):
     """Union of the plan projection of triangles ``(m, 3, 2)`` with area."""
     if len(triangles) == 0:
@@ -435,7 +453,7 @@ def _plan(triangles: np.ndarray):
         return None
     rings = np.concatenate([t, t[:, :1]], axis=1)
     polys = shapely.polygons(rings)
-    if len(polys) > 64:
+    if len(polys) > 8:
         # surfaces (terrain, land use, roads) are coverages: no two triangles
         # overlap in plan, and GEOS merges those far faster; a coverage's union
         # has exactly the triangles' total area, which tells the two cases apart
@@ -452,17 +470,33 @@ def _plan(triangles: np.ndarray):
 
 def _footprint(meshes: dict[str, Mesh], ground: list, lines: list):
     if ground:
-        fp = _plan(np.concatenate(ground))
-        if fp is not None:
-            return fp
+        fp = ground[0] if len(ground) == 1 else shapely.union_all(ground, grid_size=1e-4)
+        if fp is not None and not fp.is_empty:
+            return _as_area(fp)
     if meshes:
         m = meshes[max(meshes, key=lod_key)]
-        fp = _plan(m.vertices[m.faces][:, :, :2])
+        tris = m.vertices[m.faces]
+        # a closed solid's downward faces cover its footprint once, without overlaps:
+        # closed when they project to as much area as its upward faces do
+        nz = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])[:, 2]
+        up, down = nz[nz > 0].sum(), -nz[nz < 0].sum()
+        closed = down > 0 and abs(up - down) <= 1e-3 * max(up, down)
+        fp = _plan(tris[nz < 0][:, :, :2]) if closed else None
+        if fp is None:
+            fp = _plan(tris[:, :, :2])
         if fp is not None:
             return fp
     if lines:
         return shapely.union_all(lines) if len(lines) > 1 else lines[0]
     return None
+
+
+def _as_area(g):
+    """Polygons of ``g`` (make_valid may add lines or points)."""
+    if g.geom_type in ("Polygon", "MultiPolygon"):
+        return g
+    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else None
 
 
 def _attributes(obj: dict, fid: str, warnings: list[str]) -> dict[str, Any]:
