@@ -114,6 +114,18 @@ def _shift(b, off):
     return b + off if isinstance(b, int) else b
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. /proc's VmHWM starts afresh at exec;
+    getrusage's ru_maxrss would carry the parent's peak over from the fork."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _worker(step: str, path: str, crs: str) -> None:
     p = Path(path)
     if step == "floor":
@@ -123,7 +135,7 @@ def _worker(step: str, path: str, crs: str) -> None:
     else:
         t, size = cjio_baseline(p)
         n = 0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     print(json.dumps({"seconds": t, "objects": n, "glb": size, "peak_mb": peak_mb}))
 
 

@@ -124,6 +124,7 @@ def _drape(geom: BaseGeometry, layer: str, attrs: dict[str, Any], ctx: Conversio
     if np.isnan(ground).any():
         attrs["depth_source"] = "unknown"
         return geom
+    ctx.report["ground_used"] = ctx.report.get("ground_used", 0) + 1
     d, h = attrs.get("diameter_mm"), attrs.get("height_mm")
     half = (float(d) if d is not None else float(h) if h is not None else 0.0) / 2000.0
     if attrs.get("depth_m") is not None:

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from twin.conflation import gis_candidates
 from twin.crs import parse_crs
 from twin.errors import ConversionError, ImportFailedError
 from twin.store.base import TwinStore
 from twin.terrain import TerrainSampler
 
+from . import survey
 from .base import ConversionContext
 from .registry import converter_for
 
@@ -31,6 +34,34 @@ class ImportResult:
     report: dict[str, Any]
 
 
+def _ground_source(store: TwinStore, options: dict[str, Any]):
+    """Ground heights for converters: a DEM given with the ``dem`` option (a
+    raster path), then the twin's terrain layer where the DEM has no value."""
+    terrain = TerrainSampler(store)
+    dem = None
+    if options.get("dem"):
+        from .dem import DemSampler
+
+        dem = DemSampler(options["dem"], store.crs,
+                         parse_crs(options["dem_crs"], what="DEM CRS (--dem-crs)")
+                         if options.get("dem_crs") else None)
+    if dem is None:
+        return (terrain.heights if terrain.available else None,
+                {"terrain": "the twin's terrain layer"} if terrain.available else None)
+
+    def heights(xy):
+        z = dem.heights(xy)
+        if terrain.available and np.isnan(z).any():
+            gap = np.isnan(z)
+            z[gap] = terrain.heights(np.asarray(xy, float).reshape(-1, 2)[gap])
+        return z
+
+    src = dem.describe()
+    if terrain.available:
+        src["then"] = "the twin's terrain layer where the DEM has no value"
+    return heights, src
+
+
 def import_file(
     store: TwinStore, path: str | Path, *, crs: Any = None, format: str | None = None,
     options: dict[str, Any] | None = None, on_conflict: str = "error", strict: bool = False,
@@ -46,6 +77,10 @@ def import_file(
     p = Path(path)
     if not p.is_file():
         raise ImportFailedError(f"{p}: no such file", source=str(p))
+    opts = options or {}
+    if format is None and p.suffix.lower() == ".geojson" and (
+            opts.get("points") or opts.get("profile")):
+        format = survey.NAME  # a GeoJSON line table with its point table: a survey
     spec = converter_for(p, format)
     src_crs = parse_crs(crs, what="source CRS (--crs)") if crs is not None else None
     t0 = time.perf_counter()
@@ -56,14 +91,16 @@ def import_file(
                 raise ConversionError(f"{p}: element {source_id!r}: {reason}", source=str(p))
             batch.skip(source_id, reason)
 
-        terrain = TerrainSampler(store)
+        ground, ground_from = _ground_source(store, opts)
         ctx = ConversionContext(
-            twin_crs=store.crs, source=p, source_crs=src_crs, options=dict(options or {}),
+            twin_crs=store.crs, source=p, source_crs=src_crs, options=dict(opts),
             skip=skip, progress=progress or (lambda d, t: None), strict=strict,
-            ground=terrain.heights if terrain.available else None,
+            ground=ground,
             buildings_near=lambda footprint: gis_candidates(store, footprint),
         )
         batch.add(spec.run(ctx))
+        if ground_from and ctx.report.get("ground_used"):
+            ctx.report["ground_from"] = ground_from
         batch.report["source"] = ctx.report
     report = dict(batch.report)
     return ImportResult(

@@ -22,6 +22,9 @@ missing coordinate columns).
    other pipes, as CJJ 61 prescribes;
 3. ``assumed``: ground minus the profile's default depth for the utility type,
    so that nobody mistakes it for surveyed data;
+
+(a point without a ground elevation in the table takes it from ``--dem`` or
+the twin's terrain layer, and its node says ``ground_source``)
 4. no ground elevation at all: the line stays 2D (no mesh) and is counted.
 """
 
@@ -91,12 +94,13 @@ def load_profile(name_or_path: str | None) -> Profile:
         node_types=dict(doc.get("node_types", {})))
 
 
-GIS_TABLES = (".gpkg", ".shp", ".dbf")
+GIS_TABLES = (".gpkg", ".shp", ".dbf", ".geojson", ".fgb")
 
 
 def read_gis_table(path: Path, layer: str | None = None
                    ) -> tuple[list[str], list[dict[str, str]], Any]:
-    """Header, rows and CRS of a GeoPackage or Shapefile layer (through GDAL).
+    """Header, rows and CRS of a GeoPackage, Shapefile, GeoJSON or FlatGeobuf
+    layer (through GDAL).
 
     Point geometries also give ``easting``/``northing`` columns, used when the
     table has no coordinate columns of its own.
@@ -311,8 +315,17 @@ def _read_points(ctx, profile, cols, rows, src_crs, path) -> dict[str, dict[str,
     if not ids:
         return {}
     arr = transform_xyz(src_crs, ctx.twin_crs, np.array(xyz), source=str(path))
+    # points surveyed without a ground elevation take it from the DEM or the terrain
+    from_ground = np.zeros(len(arr), dtype=bool)
+    gap = np.isnan(arr[:, 2])
+    if gap.any() and ctx.ground is not None:
+        arr[gap, 2] = ctx.ground(arr[gap, :2])
+        from_ground[gap] = ~np.isnan(arr[gap, 2])
+        if from_ground.any():
+            ctx.report["ground_used"] = ctx.report.get("ground_used", 0) + int(
+                from_ground.sum())
     out: dict[str, dict[str, Any]] = {}
-    for pid, (x, y, g), row in zip(ids, arr, keep):
+    for pid, (x, y, g), row, by_ground in zip(ids, arr, keep, from_ground):
         if pid in out:
             ctx.skip(pid, f"point {pid!r} appears twice in {path.name}; the first is kept")
             continue
@@ -322,6 +335,7 @@ def _read_points(ctx, profile, cols, rows, src_crs, path) -> dict[str, dict[str,
             "accessory": row.get(cols.get("accessory", ""), ""),
             "depth": row.get(cols.get("depth", ""), ""),
             "code": _code_of(row.get(cols.get("code", ""), ""), pid),
+            "ground_source": "dem or terrain" if by_ground else "surveyed",
         }
     return out
 
@@ -336,6 +350,8 @@ def _node(prefix: str, pid: str, pt: dict[str, Any], profile: Profile) -> Featur
         attrs["accessory"] = pt["accessory"]
     if pt["feature"]:
         attrs["feature"] = pt["feature"]
+    if pt["ground"] is not None and pt.get("ground_source") != "surveyed":
+        attrs["ground_source"] = pt["ground_source"]
     meshes = {}
     depth = _num(pt["depth"]) if pt["depth"] else None
     if depth is not None:
@@ -425,7 +441,8 @@ def _segment(prefix, sid, row, cols, points, profile) -> tuple[Feature, list[str
 
 CONVERTERS = (
     ConverterSpec(name=NAME, version=VERSION,
-                  format="pipeline survey table (CSV, GeoPackage, Shapefile)",
-                  extensions=(".csv", ".gpkg", ".shp", ".dbf"), run=convert,
+                  format="pipeline survey table (CSV, GeoPackage, Shapefile; GeoJSON "
+                         "and FlatGeobuf with --points or --format survey)",
+                  extensions=(".csv", ".gpkg", ".shp", ".dbf", ".fgb"), run=convert,
                   description="CJJ 61 or profile-mapped survey point and line tables"),
 )

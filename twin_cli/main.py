@@ -158,6 +158,10 @@ def layers(path: str, add_name: str | None, title: str | None, group: str, colou
               help="Survey tables: the point table that goes with a line table.")
 @click.option("--profile", default=None,
               help="Survey tables: field-mapping profile, 'cjj61' (default) or a .toml file.")
+@click.option("--dem", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Ground heights from this DEM raster (GeoTIFF...) where a pipe or point "
+                   "has none; the terrain layer fills the DEM's gaps.")
+@click.option("--dem-crs", default=None, help="CRS of the DEM when its file names none.")
 @click.option("--snap", type=float, default=None, metavar="METRES",
               help="GIS line layers: join line ends closer than this into network nodes.")
 @click.option("--origin", default=None, metavar="X,Y[,Z]",
@@ -175,8 +179,8 @@ def layers(path: str, add_name: str | None, title: str | None, group: str, colou
 @click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
 def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | None,
             layer: str | None, id_prefix: str | None, points: str | None, profile: str | None,
-            snap: float | None, origin: str | None, rotation: float | None,
-            utility: str | None, kernels: str | None, replace: bool, strict: bool,
+            dem: str | None, dem_crs: str | None, snap: float | None, origin: str | None,
+            rotation: float | None, utility: str | None, kernels: str | None, replace: bool, strict: bool,
             as_json: bool) -> None:
     """Import source files into a twin, each as one transaction (batch).
 
@@ -185,8 +189,10 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
 
     \b
     Formats (by extension, .inp and .xml also by content):
-      .geojson              GIS layers (layer/utility properties, --layer, --snap)
+      .geojson              GIS layers (layer/utility properties, --layer, --snap);
+                            survey tables with --points (CJJ 61 or --profile)
       .csv .gpkg .shp .dbf  pipeline survey tables (--points, --profile cjj61)
+      .fgb                  (FlatGeobuf too)
       .inp                  EPANET water models, SWMM sewer models
       .xml                  LandXML 1.2 / Inframodel pipe networks
       .city.json .json      CityJSON 1.0, 1.1, 2.0 city models (CRS from the file)
@@ -198,6 +204,7 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
 
     options = {k: v for k, v in (("layer", layer), ("id_prefix", id_prefix), ("points", points),
                                  ("profile", profile), ("snap", snap), ("rotation", rotation),
+                                 ("dem", dem), ("dem_crs", dem_crs),
                                  ("utility", utility)) if v is not None}
     if origin is not None:
         options["origin"] = floats(origin, (2, 3), "--origin")
@@ -237,6 +244,11 @@ def _print_import(res: Any) -> None:
     by_type = ", ".join(f"{k} {v}" for k, v in sorted(rep.get("by_type", {}).items()))
     if by_type:
         out.print(f"  by type: {by_type}", highlight=False)
+    if src.get("ground_from"):
+        g = src["ground_from"]
+        out.print("  ground heights for " + str(src.get("ground_used", 0)) + " items from " + (
+            f"DEM {g['dem']} ({g['crs']}, {g['resolution'][0]:g} m cells)" if "dem" in g
+            else g.get("terrain", "")), highlight=False)
     if src.get("line_ends_by_depth_source"):
         out.print("  line-end heights from: " + ", ".join(
             f"{k} {v}" for k, v in sorted(src["line_ends_by_depth_source"].items())))

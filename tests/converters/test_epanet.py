@@ -83,3 +83,69 @@ def test_broken_model_names_the_file(empty_twin, tmp_path):
     bad.write_text("[JUNCTIONS]\nJ1 abc\n[PIPES]\nP1 J1 J9 100 12 100\n")
     with pytest.raises(twin.ImportFailedError, match="broken.inp.*not a readable EPANET"):
         import_file(empty_twin, bad, crs="EPSG:4546")
+
+
+_VALVED = """[TITLE]
+A reservoir feeding a main with two isolation valves (TCV links) and a loop
+
+[JUNCTIONS]
+;ID  Elev  Demand
+ J1  10    1
+ J2  10    1
+ J3  10    1
+ J4  10    1
+ J5  10    1
+ J6  10    1
+
+[RESERVOIRS]
+ R1  50
+
+[PIPES]
+;ID  Node1  Node2  Length  Diameter  Roughness
+ P1  R1     J1     100     200       100
+ P2  J1     J2     100     200       100
+ P3  J3     J4     100     200       100
+ P4  J5     J6     100     200       100
+ P5  J1     J6     600     150       100
+
+[VALVES]
+;ID  Node1  Node2  Diameter  Type  Setting
+ V1  J2     J3     200       TCV   0
+ V2  J4     J5     200       TCV   0
+
+[OPTIONS]
+ Units  LPS
+
+[COORDINATES]
+ R1  0    0
+ J1  100  0
+ J2  200  0
+ J3  210  0
+ J4  310  0
+ J5  320  0
+ J6  420  0
+
+[END]
+"""
+
+
+def test_epanet_valve_links_bound_the_isolated_zone(tmp_path):
+    """R1-P1-J1-P2-J2-V1-J3-P3-J4-V2-J5-P4-J6, and P5 from J1 round to J6."""
+    from twin.analysis.isolation import isolation_for
+
+    inp = tmp_path / "valved.inp"
+    inp.write_text(_VALVED)
+    with twin.create_twin(tmp_path / "v.gpkg", "EPSG:4546") as store:
+        import_file(store, inp, crs="EPSG:4546")
+        ids = {f.source_id: f.id for f in store.query(twin.Query(layers=("water_supply",)))}
+        # a burst on P3 closes the valve links on both sides, V1 and V2, and nothing
+        # else: J5 and J6 stay fed round the loop
+        r = isolation_for(store, ids["P3"])
+        assert set(r.valves_to_close) == {ids["V1"], ids["V2"]}
+        assert set(r.isolated_segments) == {ids["P3"]} and r.cut_off_segments == ()
+        # a burst on P2: V1 bounds it on one side; on the other the walk runs through
+        # P1 to the reservoir and round the loop (P5, P4) to V2
+        r = isolation_for(store, ids["P2"])
+        assert set(r.valves_to_close) == {ids["V1"], ids["V2"]}
+        assert set(r.isolated_segments) == {ids[k] for k in ("P1", "P2", "P4", "P5")}
+        assert "supply point" in r.note

@@ -226,3 +226,34 @@ def test_survey_tables_from_gis_files(empty_twin, tmp_path, driver, suffix, tabl
     node = empty_twin.get(f"survey:{row['点号']}")
     assert node.footprint.coords[0] == pytest.approx(
         (float(row["Y"]), float(row["X"]), float(row["地面高程"])))
+
+
+def test_survey_tables_as_geojson_with_chinese_fields(empty_twin, tmp_path):
+    """The demo survey as two GeoJSON files (the CJJ 61 headings as property names,
+    points and lines with geometry): the same features as from the CSV tables."""
+    import json
+
+    pts = read_gbk(SURVEY / "points.csv")
+    lines = read_gbk(SURVEY / "lines.csv")
+    xy = {p["点号"]: [float(p["Y"]), float(p["X"])] for p in pts}
+    crs = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4546"}}
+    p_doc = {"type": "FeatureCollection", "crs": crs, "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": xy[p["点号"]]},
+         "properties": p} for p in pts]}
+    l_doc = {"type": "FeatureCollection", "crs": crs, "features": [
+        {"type": "Feature", "properties": r, "geometry": {
+            "type": "LineString", "coordinates": [xy[r["起点号"]], xy[r["终点号"]]]}}
+        for r in lines]}
+    p_path, l_path = tmp_path / "points.geojson", tmp_path / "lines.geojson"
+    p_path.write_text(json.dumps(p_doc, ensure_ascii=False), encoding="utf-8")
+    l_path.write_text(json.dumps(l_doc, ensure_ascii=False), encoding="utf-8")
+    res = import_file(empty_twin, l_path, options={"points": str(p_path)})
+    assert res.converter == "survey" and res.skipped == 0
+    assert res.features == len(pts) + len(lines)
+    with twin.create_twin(tmp_path / "csv.gpkg", "EPSG:4546") as ref:
+        import_file(ref, SURVEY / "lines.csv", crs="EPSG:4546",
+                    options={"points": str(SURVEY / "points.csv")})
+        for f in ref.query(twin.Query(types=("PipeSegment",))):
+            g = empty_twin.get(f.id)
+            assert g.footprint.equals_exact(f.footprint, 1e-6)
+            assert g.attributes["depth_source"] == f.attributes["depth_source"]

@@ -3,7 +3,9 @@
 When a segment fails, crews close the nearest valves around it. Walking the
 network graph from the failed segment without passing through a valve gives
 the **isolated zone**: its segments are out of service and the valves met on
-its boundary are the **valves to close**. If the network's supply points
+its boundary are the **valves to close**: valve nodes (survey valves,
+valve chambers) and valve links (EPANET valves, which the walk does not
+cross). If the network's supply points
 (sources, plants, reservoirs) are known, any part that the closed valves cut
 off from every source is out of service too. Buildings lose supply when a
 service pipe that serves them is out of service, or, for buildings without a
@@ -58,10 +60,15 @@ def isolate(graph: nx.MultiGraph, failed: str, *, node_types: dict[str, str],
         raise NotFoundError(f"segment {failed!r} is not an edge of network "
                             f"{graph.graph.get('network', '?')!r}")
     is_valve = {n for n, t in node_types.items() if t in VALVE_TYPES}
+    # valves that are links (EPANET TCV, PRV, ... and isolation valves drawn as short
+    # segments): closing one stops the zone at the link itself
+    valve_links = {k for _u, _v, k, d in graph.edges(keys=True, data=True)
+                   if d.get("type") in VALVE_TYPES and k != failed}
     sources = {n for n, t in node_types.items() if t in SOURCE_TYPES and n in graph}
     u0, v0 = ends[0]
     zone_edges = {failed}
     valves: set[str] = set()
+    closed_links: set[str] = set()
     stack = []
     for n in (u0, v0):
         if n in is_valve:
@@ -72,12 +79,16 @@ def isolate(graph: nx.MultiGraph, failed: str, *, node_types: dict[str, str],
     while stack:
         node = stack.pop()
         for _, nb, key in graph.edges(node, keys=True):
+            if key in valve_links:
+                closed_links.add(key)
+                continue
             zone_edges.add(key)
             if nb in is_valve:
                 valves.add(nb)
             elif nb not in seen_nodes:
                 seen_nodes.add(nb)
                 stack.append(nb)
+    valves |= closed_links
     cut_off: set[str] = set()
     note = ""
     if not valves:
@@ -90,14 +101,16 @@ def isolate(graph: nx.MultiGraph, failed: str, *, node_types: dict[str, str],
         # network with no source at all, like a newly surveyed section, is not cut off)
         fed = set().union(*(c for c in nx.connected_components(graph) if c & sources))
         h = graph.copy()
-        h.remove_nodes_from(valves | seen_nodes)
+        h.remove_nodes_from((valves - closed_links) | seen_nodes)
+        h.remove_edges_from([(u, v, k) for u, v, k in graph.edges(keys=True)
+                             if k in closed_links and h.has_edge(u, v, k)])
         dead: set[str] = set()
         for comp in nx.connected_components(h):
             if not comp & sources:
                 dead |= comp & fed
         cut_off |= {k for u, v, k in h.edges(keys=True) if u in dead}
         # segments between a closed valve and a dead part, or between two closed valves
-        for valve in valves:
+        for valve in valves - closed_links:
             for _, nb, key in graph.edges(valve, keys=True):
                 if key not in zone_edges and (nb in dead or nb not in h):
                     cut_off.add(key)
