@@ -214,7 +214,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.get("/twin", tags=t, summary="Summary of the twin: CRS, origin, extent, counts")
     def summary(s: Store) -> dict:
-        return svc.summary(s)
+        return {**svc.summary(s),
+                "tiles": "/tiles/tileset.json" if settings.tiles_dir else None}
 
     @app.get("/twin/layers", tags=t, summary="The layer catalogue with styles and counts")
     def layers(s: Store) -> dict:
@@ -366,6 +367,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @app.get("/twin/imports/{job_id}", tags=imp, summary="One import job (token needed)")
     def get_import(job_id: str, jobs: Annotated[ImportJobs, Depends(require_token)]) -> dict:
         return jobs.get(job_id).as_dict()
+
+    # -- 3D Tiles (a static export) -------------------------------------------
+    if settings.tiles_dir:
+        app.mount("/tiles", StaticFiles(directory=settings.tiles_dir), name="tiles")
 
     # -- web viewer -----------------------------------------------------------
     viewer_dir = Path(settings.viewer_dir) if settings.viewer_dir else _PACKAGED_VIEWER

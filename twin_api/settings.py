@@ -32,6 +32,8 @@ class ApiSettings:
         directory when ``None``); file names there are chosen by the server.
     viewer_dir : the built web viewer served at ``/viewer`` (``None``: the
         packaged one when it has been built, else no viewer).
+    tiles_dir : a 3D Tiles export of the twin (``twin export --format 3dtiles``)
+        served at ``/tiles``; the web viewer streams it instead of one scene.
     """
 
     twin_path: str
@@ -44,10 +46,14 @@ class ApiSettings:
     max_upload_bytes: int = 512 * 1024**2
     work_dir: str | None = None
     viewer_dir: str | None = None
+    tiles_dir: str | None = None
 
     def __post_init__(self) -> None:
         if not Path(self.twin_path).is_file():
             raise TwinError(f"{self.twin_path}: no such twin file")
+        if self.tiles_dir is not None and not (Path(self.tiles_dir) / "tileset.json").is_file():
+            raise TwinError(f"{self.tiles_dir}: no tileset.json there (make one with "
+                            "'twin export --format 3dtiles --out DIR')")
         if self.token is not None and len(self.token) < 16:
             raise TwinError("the API token must be at least 16 characters long")
         if not 1 <= self.default_limit <= self.max_limit:

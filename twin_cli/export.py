@@ -17,19 +17,28 @@ _err = Console(stderr=True, soft_wrap=True)
 
 @click.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["cityjson", "cityjsonseq"]),
+@click.option("--format", "fmt", type=click.Choice(["cityjson", "cityjsonseq", "3dtiles"]),
               default="cityjson", show_default=True,
-              help="CityJSON 2.0 (one document) or CityJSONSeq (one feature per line).")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
-              help="File to write (.city.json or .city.jsonl).")
+              help="CityJSON 2.0 (one document), CityJSONSeq (one feature per line) or "
+                   "3D Tiles 1.1 (a directory: tileset.json and GLB tiles).")
+@click.option("--out", "out_path", required=True, type=click.Path(),
+              help="File to write (.city.json or .city.jsonl), or the 3D Tiles directory.")
+@click.option("--tile-features", default=1500, show_default=True, type=click.IntRange(10),
+              help="3D Tiles: most features in one tile.")
 @click.option("--layer", "layers_", multiple=True, help="Only these layers (repeatable).")
 @click.option("--id", "ids", multiple=True, help="Only these features (repeatable).")
 @click.option("--where", "wheres", multiple=True, metavar="EXPR", help="Attribute filter.")
 @click.option("--bbox", default=None, metavar="XMIN,YMIN,XMAX,YMAX", help="2D box (twin CRS).")
-def export(path, fmt, out_path, layers_, ids, wheres, bbox) -> None:
+def export(path, fmt, out_path, tile_features, layers_, ids, wheres, bbox) -> None:
     """Export the twin at PATH (or the selected features) to CityJSON 2.0 or
     CityJSONSeq: schema-valid, with the twin CRS, semantic surfaces, every
-    LoD and the hierarchy; importing the file gives back the same features."""
+    LoD and the hierarchy; importing the file gives back the same features.
+
+    With --format 3dtiles, a 3D Tiles 1.1 tileset for browsers and GIS clients
+    (CesiumJS, the web viewer with 'twin serve --tiles DIR'): a quadtree of
+    GLB tiles with feature ids, placed on the globe (EPSG:4978)."""
+    if fmt == "3dtiles":
+        return _export_tiles(path, out_path, layers_, tile_features, bool(ids or wheres or bbox))
     from converters.cityjson_export import export_cityjson
 
     q = twin.Query(ids=ids, layers=layers_, filters=wheres,
@@ -45,3 +54,25 @@ def export(path, fmt, out_path, layers_, ids, wheres, bbox) -> None:
     types = ", ".join(f"{k} {v}" for k, v in sorted(rep["by_type"].items()))
     _err.print(f"wrote {rep['objects']} city objects to {out_path} in "
                f"{time.perf_counter() - t0:.1f} s ({types or 'none'})", highlight=False)
+
+
+def _export_tiles(path: str, out_dir: str, layers: tuple[str, ...], max_features: int,
+                  selected: bool) -> None:
+    from viewer.tiles3d import export_3dtiles
+
+    if selected:
+        raise click.BadParameter("3D Tiles cover whole layers: --id, --where and --bbox do "
+                                 "not apply (use --layer)")
+    t0 = time.perf_counter()
+    with twin.open_twin(path, readonly=True) as store, Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=_err, transient=True,
+    ) as bar:
+        task = bar.add_task("3D Tiles", total=None)
+        rep = export_3dtiles(store, out_dir, layers=layers, max_features=max_features,
+                             progress=lambda d, t: bar.update(task, completed=d, total=t))
+    _err.print(f"wrote {out_dir}/tileset.json: {rep.tiles} tiles in {rep.levels} levels, "
+               f"{rep.features} features, {rep.bytes / 1e6:.1f} MB in "
+               f"{time.perf_counter() - t0:.1f} s"
+               + (f"; {rep.skipped} features without a mesh left out" if rep.skipped else ""),
+               highlight=False)

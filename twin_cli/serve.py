@@ -22,9 +22,13 @@ import click
                    "$TWIN_API_TOKEN). Without one the API is read-only.")
 @click.option("--max-limit", default=10_000, show_default=True, type=click.IntRange(1),
               help="Largest page of features.")
+@click.option("--tiles", "tiles_dir", type=click.Path(exists=True, file_okay=False),
+              default=None, help="A 3D Tiles export of the twin to serve at /tiles; the "
+                                 "web viewer then streams it (for large twins).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(path, host, port, workers, title, token_file, max_limit, log_level) -> None:
+def serve(path, host, port, workers, title, token_file, max_limit, tiles_dir,
+          log_level) -> None:
     """Serve the twin at PATH: OGC API - Features for QGIS and GDAL (add
     http://HOST:PORT as an "OGC API - Features" connection), twin endpoints
     under /twin, the API documentation at /docs and the 3D viewer at /viewer."""
@@ -35,7 +39,8 @@ def serve(path, host, port, workers, title, token_file, max_limit, log_level) ->
     token = Path(token_file).read_text().strip() if token_file else \
         os.environ.get("TWIN_API_TOKEN") or None
     settings = ApiSettings(twin_path=str(Path(path).resolve()), title=title, token=token,
-                           max_limit=max_limit, default_limit=min(100, max_limit))
+                           max_limit=max_limit, default_limit=min(100, max_limit),
+                           tiles_dir=str(Path(tiles_dir).resolve()) if tiles_dir else None)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"serving {path} at http://{shown}:{port}/ (viewer: http://{shown}:{port}/viewer/, "
                f"API docs: http://{shown}:{port}/docs); imports "

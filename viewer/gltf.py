@@ -38,10 +38,14 @@ _FLOAT, _UINT32, _UINT16 = 5126, 5125, 5123
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 
 
-def to_gltf_axes(vertices: np.ndarray, origin: Sequence[float]) -> np.ndarray:
+def to_gltf_axes(vertices: np.ndarray, origin: Sequence[float],
+                 linear: np.ndarray | None = None) -> np.ndarray:
     """Twin coordinates ``(n, 3)`` (E, N, up) to glTF float32 ``(n, 3)``
-    (x = E - ox, y = up - oz, z = -(N - oy))."""
+    (x = E - ox, y = up - oz, z = -(N - oy)); ``linear`` (3 x 3) is applied
+    to the offsets from the origin first."""
     v = np.asarray(vertices, dtype=np.float64) - np.asarray(origin, dtype=np.float64)
+    if linear is not None:
+        v = v @ np.asarray(linear, dtype=np.float64).T
     out = np.empty(v.shape, dtype=np.float32)
     out[:, 0] = v[:, 0]
     out[:, 1] = v[:, 2]
@@ -175,10 +179,13 @@ def scene_glb(features: Iterable[Feature], origin: Sequence[float], colours: Map
 
 def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Mapping[str, str],
                *, crs: str = "", opacity: Mapping[str, float] | None = None,
-               extras: Mapping | None = None) -> tuple[bytes, list[dict]]:
+               extras: Mapping | None = None, linear: np.ndarray | None = None,
+               node_matrix: Sequence[float] | None = None) -> tuple[bytes, list[dict]]:
     """A GLB with one mesh per layer; each vertex carries its feature's index
-    in the returned feature table (``_FEATURE_ID_0``), which is also stored in
-    the layer node's ``extras["features"]``. Returns ``(glb, table)``."""
+    in its layer's feature table (``_FEATURE_ID_0``, declared as
+    ``EXT_mesh_features`` feature ids as 3D Tiles 1.1 expects), which is the
+    layer node's ``extras["features"]``. Returns ``(glb, table)`` with the
+    tables of all layers one after the other."""
     by_layer: dict[str, list[Feature]] = {}
     for f in features:
         if f.mesh is not None and f.mesh.n_faces:
@@ -190,22 +197,29 @@ def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Ma
         verts, faces, fids = [], [], []
         base = 0
         first = len(table)
-        for f in feats:
+        for k, f in enumerate(feats):
             m = f.mesh
             verts.append(m.vertices)
             faces.append(m.faces + base)
-            fids.append(np.full(m.n_vertices, len(table), dtype=np.float32))
+            fids.append(np.full(m.n_vertices, k, dtype=np.float32))
             base += m.n_vertices
             table.append(_extras(f))
-        v = to_gltf_axes(np.concatenate(verts), origin)
+        v = to_gltf_axes(np.concatenate(verts), origin, linear)
         attrs = gl.Attributes(POSITION=b.positions(v))
         attrs._FEATURE_ID_0 = b.scalars(np.concatenate(fids))  # type: ignore[attr-defined]
         prim = gl.Primitive(attributes=attrs, indices=b.indices(np.concatenate(faces), len(v)),
                             material=mats.get(layer))
+        # 3D Tiles 1.1 feature ids (EXT_mesh_features): the vertex attribute indexes
+        # this layer's rows of the feature table
+        prim.extensions = {"EXT_mesh_features": {"featureIds": [
+            {"featureCount": len(feats), "attribute": 0}]}}
         b.gltf.meshes.append(gl.Mesh(name=layer, primitives=[prim]))
         b.gltf.nodes.append(gl.Node(name=layer, mesh=len(b.gltf.meshes) - 1, extras={
-            "layer": layer, "features": table[first:]}))
+            "layer": layer, "features": table[first:]},
+            matrix=list(node_matrix) if node_matrix is not None else None))
         b.gltf.scenes[0].nodes.append(len(b.gltf.nodes) - 1)
+    if by_layer:
+        b.gltf.extensionsUsed = ["EXT_mesh_features"]
     return b.finish(), table
 
 

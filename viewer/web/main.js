@@ -12,6 +12,7 @@ import { OrbitControls } from "three/addons/controls/OrbitControls.js";
 import { LineSegments2 } from "three/addons/lines/LineSegments2.js";
 import { LineSegmentsGeometry } from "three/addons/lines/LineSegmentsGeometry.js";
 import { LineMaterial } from "three/addons/lines/LineMaterial.js";
+import { TilesRenderer } from "3d-tiles-renderer";
 
 const api = new URL("..", window.location.href); // the viewer lives at /viewer/
 const el = (id) => document.getElementById(id);
@@ -120,6 +121,17 @@ function flyTo(id) {
 }
 state.flyTo = flyTo;
 
+// screen position of a point of the twin CRS (E, N, H), for scripted clicks
+state.screenOfTwinPoint = (p) => {
+  const o = state.origin;
+  const v = new THREE.Vector3(p[0] - o[0], p[2] - o[2], -(p[1] - o[1]));
+  camera.updateMatrixWorld();
+  v.project(camera);
+  const rect = renderer.domElement.getBoundingClientRect();
+  return { x: rect.left + (v.x + 1) / 2 * rect.width, y: rect.top + (1 - v.y) / 2 * rect.height };
+};
+state.loadProgress = () => (state.tiles ? state.tiles.loadProgress : 1);
+
 // screen position of a feature's centre, for scripted clicks
 state.screenPosition = (id) => {
   const node = state.features[id];
@@ -137,10 +149,24 @@ function hitAt(ev) {
     -((ev.clientY - rect.top) / rect.height) * 2 + 1);
   ray.setFromCamera(p, camera);
   // see-through layers (X-ray surfaces, faded layers) let clicks pass to what lies behind
-  const hits = ray.intersectObjects(Object.values(state.layers).filter((g) => g.visible), true)
-    .filter((h) => h.object.visible && h.object.material.opacity > 0.3 &&
-      h.object.userData.id);
-  return hits.length ? hits[0] : null;
+  const roots = state.tiles ? [state.tiles.group] :
+    Object.values(state.layers).filter((g) => g.visible);
+  const hits = ray.intersectObjects(roots, true)
+    .filter((h) => h.object.visible && h.object.material.opacity > 0.3 && featureOfHit(h));
+  if (!hits.length) return null;
+  hits[0].featureId = featureOfHit(hits[0]);
+  return hits[0];
+}
+
+// the feature a ray hit: a scene node's own id, or in a merged tile mesh the row of
+// its layer's feature table that the hit vertex's _FEATURE_ID_0 points at
+function featureOfHit(h) {
+  const ud = h.object.userData;
+  if (ud.id) return ud.id;
+  const ids = h.object.geometry.getAttribute("_feature_id_0");
+  if (!ids || !ud.features || !h.face) return null;
+  const row = ud.features[Math.round(ids.getX(h.face.a))];
+  return row ? row.id : null;
 }
 
 // -- distance measurement: two clicks, a line, the 3D, horizontal and height difference
@@ -182,7 +208,7 @@ renderer.domElement.addEventListener("click", (ev) => {
     if (hit) measureClick(hit.point);
     return;
   }
-  if (hit) pick(hit.object.userData.id).catch(showError);
+  if (hit) pick(hit.featureId).catch(showError);
 });
 el("measure").addEventListener("change", (ev) => {
   measureStart = null;
@@ -293,28 +319,83 @@ function showError(err) {
   el("status").textContent = `error: ${err.message || err}`;
 }
 
+// a layer of a streamed tileset: its meshes come and go with the tiles
+class TileLayer {
+  constructor(name) { this.name = name; this._visible = true; }
+  each(fn) {
+    state.tiles.group.traverse((o) => { if (o.userData.layer === this.name) fn(o); });
+  }
+  get visible() { return this._visible; }
+  set visible(v) { this._visible = v; this.each((o) => { o.visible = v; }); }
+  traverse(fn) { this.each((o) => o.traverse(fn)); }
+}
+
+async function loadTiles(summary, catalogue) {
+  const tileset = await getJSON(summary.tiles.replace(/^\//, ""));
+  // Earth-centred tiles -> the twin's local frame (z up) -> this viewer's (y up)
+  const frame = new THREE.Matrix4().fromArray(tileset.asset.extras.local_frame);
+  const holder = new THREE.Group();
+  holder.matrixAutoUpdate = false;
+  holder.matrix.makeRotationX(-Math.PI / 2).multiply(frame.clone().invert());
+  const tiles = new TilesRenderer(new URL(summary.tiles.replace(/^\//, ""), api).href);
+  tiles.setCamera(camera);
+  tiles.setResolutionFromRenderer(camera, renderer);
+  state.tiles = tiles;
+  state.tilesLoaded = 0;
+  for (const layer of catalogue.layers) {
+    if (layer.features > 0) state.layers[layer.name] = new TileLayer(layer.name);
+  }
+  tiles.addEventListener("load-model", ({ scene: model }) => {
+    model.traverse((o) => {
+      if (o.isMesh) {
+        o.material.clippingPlanes = [clip];
+        const layer = o.userData.layer && state.layers[o.userData.layer];
+        if (layer) o.visible = layer.visible;
+      }
+    });
+    state.tilesLoaded += 1;
+    el("status").textContent = `${state.tilesLoaded} tiles streamed (3D Tiles)`;
+  });
+  holder.add(tiles.group);
+  scene.add(holder);
+}
+
 async function load() {
   const summary = await getJSON("twin");
   const catalogue = await getJSON("twin/layers");
   el("title").textContent = `Digital twin: ${summary.features} features`;
   const b = summary.bounds;
-  const bbox = [b[0], b[1], b[3], b[4]].join(",");
-  const gltf = await new GLTFLoader().loadAsync(new URL(`twin/scene.glb?bbox=${bbox}`, api).href);
-  const root = gltf.scene;
-  root.traverse((o) => {
-    if (o.userData && o.userData.layer && !o.userData.id) state.layers[o.userData.layer] = o;
-    if (o.isMesh) {
-      o.material.clippingPlanes = [clip];
-      // the glTF node holding the mesh carries the feature's extras
-      const holder = o.userData.id ? o : o.parent;
-      if (holder && holder.userData.id) {
-        o.userData = holder.userData;
-        state.features[holder.userData.id] = o;
+  const o = summary.origin || [b[0], b[1], b[2]];
+  state.origin = o;
+  const wantTiles = new URLSearchParams(window.location.search).get("tiles");
+  const tiled = summary.tiles && wantTiles !== "0" && (wantTiles === "1" ||
+    summary.features > 20000);
+  if (tiled) {
+    await loadTiles(summary, catalogue);
+    state.bounds = new THREE.Box3(new THREE.Vector3(b[0] - o[0], b[2] - o[2], -(b[4] - o[1])),
+      new THREE.Vector3(b[3] - o[0], b[5] - o[2], -(b[1] - o[1])));
+  } else {
+    const bbox = [b[0], b[1], b[3], b[4]].join(",");
+    const gltf = await new GLTFLoader().loadAsync(
+      new URL(`twin/scene.glb?bbox=${bbox}`, api).href);
+    const root = gltf.scene;
+    root.traverse((obj) => {
+      if (obj.userData && obj.userData.layer && !obj.userData.id) {
+        state.layers[obj.userData.layer] = obj;
       }
-    }
-  });
-  scene.add(root);
-  state.bounds = new THREE.Box3().setFromObject(root);
+      if (obj.isMesh) {
+        obj.material.clippingPlanes = [clip];
+        // the glTF node holding the mesh carries the feature's extras
+        const holder = obj.userData.id ? obj : obj.parent;
+        if (holder && holder.userData.id) {
+          obj.userData = holder.userData;
+          state.features[holder.userData.id] = obj;
+        }
+      }
+    });
+    scene.add(root);
+    state.bounds = new THREE.Box3().setFromObject(root);
+  }
   const c = state.bounds.getCenter(new THREE.Vector3());
   const size = state.bounds.getSize(new THREE.Vector3());
   state.home = () => {
@@ -326,13 +407,18 @@ async function load() {
   };
   state.home();
   buildPanel(catalogue);
-  el("status").textContent = `${Object.keys(state.features).length} features shown`;
-  state.origin = summary.origin;
+  if (!tiled) el("status").textContent = `${Object.keys(state.features).length} features shown`;
+  state.mode = tiled ? "tiles" : "scene";
   state.ready = true;
 }
 
 function animate() {
   controls.update();
+  if (state.tiles) {
+    camera.updateMatrixWorld();
+    state.tiles.setResolutionFromRenderer(camera, renderer);
+    state.tiles.update();
+  }
   renderer.render(scene, camera);
   requestAnimationFrame(animate);
 }
