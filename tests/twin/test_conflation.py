@@ -14,7 +14,7 @@ from twin.conflation import (
     hidden_by_conflation, links, match_footprint, match_twin, set_map_geometry,
 )
 
-CJ = REPO.parent / "shared" / "data" / "cityjson"
+CJ = REPO / "sample_models" / "cityjson"
 IFC = REPO / "sample_models" / "ifc"
 
 
