@@ -79,6 +79,39 @@ def newell_normals(vertices: np.ndarray, rings: Sequence[Sequence[int]]) -> np.n
     return np.add.reduceat(terms, starts, axis=0)
 
 
+def _cross_dot(u: np.ndarray, v: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``(u x v) . n`` row by row, for (m, 3) arrays (np.cross costs more on the
+    many small arrays of one city object)."""
+    return ((u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1]) * n[:, 0]
+            + (u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2]) * n[:, 1]
+            + (u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]) * n[:, 2])
+
+
+def _split_quads(vertices: np.ndarray, flat: np.ndarray, starts: np.ndarray, ks: np.ndarray,
+                 units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrilaterals ``ks`` (4 ring indices from ``flat[starts[k]:]``) into two
+    triangles each, along the diagonal inside the quad (the one whose two
+    triangles both turn the way of the quad's normal: right for concave quads
+    too); triangles of no area are dropped, as earcut would."""
+    q = flat[starts[ks][:, None] + np.arange(4)]
+    p = vertices[q]
+    n = units[ks]
+
+    def turn(a: int, b: int, c: int) -> np.ndarray:
+        return _cross_dot(p[:, b] - p[:, a], p[:, c] - p[:, a], n)
+
+    t1, t2, t3, t4 = turn(0, 1, 2), turn(0, 2, 3), turn(1, 2, 3), turn(1, 3, 0)
+    d02 = (t1 > 0) & (t2 > 0)
+    first = np.where(d02[:, None], q[:, [0, 1, 2]], q[:, [1, 2, 3]])
+    second = np.where(d02[:, None], q[:, [0, 2, 3]], q[:, [1, 3, 0]])
+    t = np.concatenate([first, second])
+    own = np.concatenate([ks, ks])
+    # twice the triangles' areas (projected on the normal): drop those of none
+    area2 = np.concatenate([np.where(d02, t1, t3), np.where(d02, t2, t4)])
+    keep = np.abs(area2) > 1e-12
+    return t[keep], own[keep]
+
+
 def triangulate_polygons(vertices: np.ndarray, polygons: Sequence[Polygon], *,
                          planarity_tol: float = 0.01, where: str = "",
                          report: TriangulationReport | None = None
@@ -159,6 +192,7 @@ def triangulate_polygons(vertices: np.ndarray, polygons: Sequence[Polygon], *,
         dist = np.abs(np.einsum("ij,ij->i", pts - centre[owner], units[owner]))
         off = np.maximum.reduceat(dist, starts)
         tri_parts, tri_owner = [], []
+        quads: list[int] = []
         for k, (pi, rings) in enumerate(zip(polys_ok, ring_lists)):
             if lengths[k] < 1e-12:
                 rep.degenerate_polygons += 1
@@ -167,6 +201,9 @@ def triangulate_polygons(vertices: np.ndarray, polygons: Sequence[Polygon], *,
             if off[k] > planarity_tol:
                 rep.non_planar += 1
                 rep.note(f"{where}: polygon {pi} is not planar ({off[k]:.3f} m off its plane)")
+            if len(rings) == 1 and sizes[k] == 4:
+                quads.append(k)  # most wall faces: split all of them at once below
+                continue
             rep.holes += len(rings) - 1
             idx = flat_all[starts[k]:starts[k] + sizes[k]]
             axis = int(np.argmax(np.abs(units[k])))
@@ -179,11 +216,15 @@ def triangulate_polygons(vertices: np.ndarray, polygons: Sequence[Polygon], *,
                 continue
             tri_parts.append(idx[tri.reshape(-1, 3).astype(np.int64)])
             tri_owner.append(np.full(len(tri) // 3, k))
+        if quads:
+            t, own = _split_quads(vertices, flat_all, starts, np.asarray(quads), units)
+            tri_parts.append(t)
+            tri_owner.append(own)
         if tri_parts:
             t = np.concatenate(tri_parts)
             own = np.concatenate(tri_owner)
             a, b, c = vertices[t[:, 0]], vertices[t[:, 1]], vertices[t[:, 2]]
-            flip = np.einsum("ij,ij->i", np.cross(b - a, c - a), units[own]) < 0
+            flip = _cross_dot(b - a, c - a, units[own]) < 0
             t[flip] = t[flip][:, [0, 2, 1]]
             faces.append(t)
             owners.append(np.asarray(polys_ok, dtype=np.int64)[own])

@@ -112,3 +112,41 @@ def test_index_out_of_range_raises_naming_the_place():
     v = np.zeros((3, 3))
     with pytest.raises(IndexError, match="obj 7.*out of range"):
         triangulate_polygons(v, [[[0, 1, 5]]], where="obj 7")
+
+
+@st.composite
+def quadrilateral(draw):
+    """A simple quadrilateral, convex or concave (a dart), either orientation,
+    rotated anywhere in 3D at city coordinates; with its area and normal."""
+    a = draw(st.floats(2.0, 30.0))
+    b = draw(st.floats(2.0, 30.0))
+    dent = draw(st.floats(-0.8, 0.8))  # > 0 pushes vertex 2 inwards: a concave dart
+    start = draw(st.integers(0, 3))
+    reverse = draw(st.booleans())
+    # vertex 2 at (a/2, b(1 - dent)): concave where it falls below the 1-3 diagonal
+    # (dent > 0.5), else convex; (a, b) for a plain rectangle
+    corner = [a * 0.5, b * (1 - dent)] if dent > 0 else [a, b]
+    ring = np.array([[0, 0], [a, 0], corner, [0, b]], dtype=float)
+    area = 0.5 * abs(np.dot(ring[:, 0], np.roll(ring[:, 1], -1))
+                     - np.dot(ring[:, 1], np.roll(ring[:, 0], -1)))
+    order = np.roll(np.arange(4), -start)
+    if reverse:
+        order = order[::-1]
+    sign = -1.0 if reverse else 1.0
+    rot = _rotation(*draw(st.tuples(*[st.floats(0, 2 * np.pi)] * 3)))
+    pts = np.column_stack([ring, np.zeros(4)])[order] @ rot.T + [559000.0, 4520800.0, 1050.0]
+    return pts, [list(range(4))], area, sign * (rot @ np.array([0, 0, 1.0]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(quadrilateral())
+def test_quads_split_inside_keeping_area_and_orientation(case):
+    """The vectorised quad path (wall faces) against the quad's own area and
+    normal: a wrong diagonal of a concave quad adds area outside it."""
+    pts, rings, area, normal = case
+    faces, owner = triangulate_polygons(pts, [rings])
+    assert len(faces) == 2 and (owner == 0).all()
+    assert _areas(pts, faces).sum() == pytest.approx(area, rel=1e-6)
+    t = pts[faces]
+    n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+    assert (n @ normal > 0).all()
