@@ -61,10 +61,13 @@ class _Node:
     children: list[_Node] = field(default_factory=list)
 
 
-def local_frame(crs: CRS, point: Sequence[float], step: float = 50.0) -> np.ndarray:
+def local_frame(crs: CRS, point: Sequence[float], step: float = 50.0,
+                to_ecef: Transformer | None = None) -> np.ndarray:
     """The 4x4 matrix taking local coordinates at ``point`` (grid east, grid
-    north, up; metres) to EPSG:4978, derived numerically from ``crs``."""
-    to_ecef = _to_ecef(crs)
+    north, up; metres) to EPSG:4978, derived numerically from ``crs``
+    (``to_ecef``: :func:`ecef_transformer` of ``crs``, made once by callers
+    that place many frames)."""
+    to_ecef = to_ecef or ecef_transformer(crs)
     p = np.asarray(point, dtype=np.float64)
     pts = np.array([p, p + [step, 0, 0], p + [0, step, 0], p + [0, 0, step]])
     e = np.column_stack(to_ecef.transform(pts[:, 0], pts[:, 1], pts[:, 2]))
@@ -87,22 +90,18 @@ def polar(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rot, vt.T @ np.diag(sig) @ vt
 
 
-def _to_ecef(crs: CRS) -> Transformer:
-    geod = crs.geodetic_crs
-    ecef = CRS.from_dict({"proj": "geocent", "ellps": geod.ellipsoid.name
-                          if geod.ellipsoid.name in ("WGS 84", "GRS 1980") else "GRS80"})
-    if geod.ellipsoid.name == "WGS 84":
-        ecef = CRS.from_epsg(4978)
-    # the twin's heights go through as heights above the ellipsoid (no geoid model)
-    return Transformer.from_crs(crs.to_3d(), ecef, always_xy=True)
+def ecef_transformer(crs: CRS) -> Transformer:
+    """The twin CRS to EPSG:4978 (WGS 84 Earth-centred, what 3D Tiles use),
+    through pyproj's datum handling; the twin's heights go through as heights
+    above the ellipsoid (no geoid model)."""
+    return Transformer.from_crs(crs.to_3d(), "EPSG:4978", always_xy=True)
 
 
-def _region(crs: CRS, box, zmin: float, zmax: float) -> list[float]:
-    tr = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
+def _region(to_lonlat: Transformer, box, zmin: float, zmax: float) -> list[float]:
     xs = np.linspace(box[0], box[2], 5)
     ys = np.linspace(box[1], box[3], 5)
     gx, gy = np.meshgrid(xs, ys)
-    lon, lat = tr.transform(gx.ravel(), gy.ravel())
+    lon, lat = to_lonlat.transform(gx.ravel(), gy.ravel())
     lon, lat = np.radians(lon), np.radians(lat)
     pad = 1e-7  # about a centimetre: the edges' curvature between the samples
     return [float(lon.min() - pad), float(lat.min() - pad), float(lon.max() + pad),
@@ -180,6 +179,9 @@ def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[st
     count(root)
     colours = {la.name: la.colour for la in store.layers()}
     crs = store.crs
+    # made once: a transformer costs more than the tile it places
+    to_ecef = ecef_transformer(crs)
+    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     written = 0
     total_bytes = 0
     skipped = 0
@@ -197,7 +199,7 @@ def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[st
             return None
         centre = ((b[sel, 0].min() + b[sel, 3].max()) / 2, (b[sel, 1].min() + b[sel, 4].max()) / 2,
                   (b[sel, 2].min() + b[sel, 5].max()) / 2)
-        frame = local_frame(crs, centre)
+        frame = local_frame(crs, centre, to_ecef=to_ecef)
         rot, stretch = polar(frame[:3, :3])
         rigid = np.eye(4)
         rigid[:3, :3], rigid[:3, 3] = rot, frame[:3, 3]
@@ -218,8 +220,8 @@ def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[st
         sub = _all_idx(n)
         box = (float(b[sub, 0].min()), float(b[sub, 1].min()),
                float(b[sub, 3].max()), float(b[sub, 4].max()))
-        t: dict = {"boundingVolume": {"region": _region(crs, box, float(b[sub, 2].min()),
-                                                        float(b[sub, 5].max()))},
+        t: dict = {"boundingVolume": {"region": _region(
+                       to_lonlat, box, float(b[sub, 2].min()), float(b[sub, 5].max()))},
                    "geometricError": float((n.box[2] - n.box[0]) / ERROR_DIVISOR)
                    if n.children else 0.0,
                    "refine": "ADD"}
@@ -240,7 +242,8 @@ def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[st
         "asset": {"version": "1.1", "generator": "digital-twin-city",
                   "extras": {"crs": crs.to_string(), "origin": [float(v) for v in origin],
                              "local_frame": [float(v) for v in
-                                             local_frame(crs, origin).T.ravel()],
+                                             local_frame(crs, origin, to_ecef=to_ecef)
+                                             .T.ravel()],
                              "heights": "twin heights used as ellipsoidal heights (no geoid "
                                         "model): offset by the local geoid undulation"}},
         "geometricError": float(side / 4),

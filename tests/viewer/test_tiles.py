@@ -169,3 +169,18 @@ def test_viewer_streams_the_tiles_and_picks_a_feature_in_them(tiles_server, tmp_
         loaded = page.evaluate("window.twinViewer.tilesLoaded")
         browser.close()
     assert picked == fid and loaded >= 2
+
+
+def test_frames_follow_the_datum_of_any_projected_crs():
+    """RD New (Bessel ellipsoid, Amersfoort datum): a point 100 m from the frame's
+    centre lands where pyproj's datum transformation to EPSG:4978 puts it."""
+    from viewer.tiles3d import local_frame
+
+    crs = CRS("EPSG:28992")
+    centre = np.array([85000.0, 446000.0, 5.0])
+    m = local_frame(crs, centre)
+    p = centre + [60.0, 80.0, 10.0]
+    got = (m @ np.append(p - centre, 1.0))[:3]
+    want = np.array(Transformer.from_crs(crs.to_3d(), "EPSG:4978", always_xy=True)
+                    .transform(*p))
+    assert np.linalg.norm(got - want) < 0.01
