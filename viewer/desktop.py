@@ -117,42 +117,45 @@ class DesktopViewer:
         if off_screen:
             self.plotter.enable_anti_aliasing("ssaa")
         self.actors: dict[str, list] = {}
+        self._opacity: dict[int, float] = {}
         self.underground = False
-        self._clip = None
-        order = [la.name for la in store.layers()]
-        for name in sorted(self.scene.layers, key=order.index):
-            self._add_layer(self.scene.layers[name])
+        colour_of = highlight.colour_of() if highlight else {}
+        for name in catalogue:  # in the catalogue's drawing order
+            if name in self.scene.layers:
+                self._add_layer(self.scene.layers[name], colour_of)
         if highlight is not None:
             self._add_highlight_overlay(highlight)
         self.legend = self._legend()
 
     # -- building the scene -------------------------------------------------
-    def _add_layer(self, la: LayerArrays) -> None:
+    def _add_layer(self, la: LayerArrays, colour_of: dict[str, str]) -> None:
         colour = self.catalogue[la.name].colour
-        colour_of = self.highlight.colour_of() if self.highlight else {}
+        # each feature's highlight colour ("" when not highlighted), then per cell
+        feature_colour = np.array([colour_of.get(i, "") for i in la.ids], dtype=object)
         actors = []
         for mesh in _polydata(la):
             is_line = mesh.n_lines > 0
             kw = dict(line_width=3, render_lines_as_tubes=False) if is_line else dict(
                 smooth_shading=False, specular=0.1, ambient=0.25, diffuse=0.85)
+            # actor names must be unique: pyvista replaces an actor of the same name
+            kind = "lines" if is_line else "faces"
             if not colour_of:
-                actors.append(self.plotter.add_mesh(mesh, color=colour, name=f"{la.name}",
-                                                    pickable=True, **kw))
+                actors.append(self._add(mesh, colour, 1.0, f"{la.name}:{kind}", **kw))
                 continue
-            hit = np.array([la.ids[k] in colour_of for k in mesh.cell_data["feature"]])
-            if (~hit).any():
-                rest = mesh.extract_cells(np.flatnonzero(~hit)).extract_surface(
+            cell_colour = feature_colour[mesh.cell_data["feature"]]
+            for c in sorted(set(cell_colour)):
+                part = mesh.extract_cells(np.flatnonzero(cell_colour == c)).extract_surface(
                     algorithm="dataset_surface")
-                actors.append(self.plotter.add_mesh(
-                    rest, color=colour, opacity=DIMMED_OPACITY, pickable=True,
-                    name=f"{la.name}", **kw))
-            for c in sorted({colour_of[la.ids[k]] for k in mesh.cell_data["feature"][hit]}):
-                sel = np.flatnonzero(hit & np.array(
-                    [colour_of.get(la.ids[k]) == c for k in mesh.cell_data["feature"]]))
-                part = mesh.extract_cells(sel).extract_surface(algorithm="dataset_surface")
-                actors.append(self.plotter.add_mesh(part, color=c, pickable=True,
-                                                    name=f"{la.name}:{c}", **kw))
+                # highlighted parts opaque in their colour, the rest faded in the layer's
+                actors.append(self._add(part, c or colour, 1.0 if c else DIMMED_OPACITY,
+                                        f"{la.name}:{kind}:{c}", **kw))
         self.actors[la.name] = actors
+
+    def _add(self, mesh, colour: str, opacity: float, name: str, **kw):
+        actor = self.plotter.add_mesh(mesh, color=colour, opacity=opacity, pickable=True,
+                                      name=name, **kw)
+        self._opacity[id(actor)] = opacity  # what underground mode returns to
+        return actor
 
     def _add_highlight_overlay(self, hl: Highlight) -> None:
         """Highlighted lines and points drawn thick, so that a pipe shows at city scale."""
@@ -186,7 +189,7 @@ class DesktopViewer:
         for name, actors in self.actors.items():
             if self.catalogue[name].group == "surface":
                 for a in actors:
-                    base = DIMMED_OPACITY if (self.highlight and a.prop.opacity < 1) else 1.0
+                    base = self._opacity[id(a)]
                     a.prop.opacity = min(base, XRAY_OPACITY) if on else base
                     a.SetPickable(not on)
 
@@ -207,7 +210,6 @@ class DesktopViewer:
                 a.mapper.RemoveAllClippingPlanes()
                 if plane is not None:
                     a.mapper.AddClippingPlane(plane)
-        self._clip = plane
 
     def feature_at(self, actor, cell_id: int) -> PickResult | None:
         """The feature a picked cell belongs to (with its attributes from the twin)."""
@@ -218,7 +220,7 @@ class DesktopViewer:
                     if cell_id < 0 or cell_id >= ds.n_cells:
                         return None
                     fid = self.scene.layers[name].ids[int(ds.cell_data["feature"][cell_id])]
-                    f = self.store.get(fid)
+                    f = self.store.get(fid, meshes=False)
                     return PickResult(name, fid, dict(f.attributes))
         return None
 

@@ -224,3 +224,37 @@ def test_snapshot_cli(demo_twin, tmp_path):
     r = CliRunner().invoke(cli, ["snapshot", str(demo_twin), "--out", str(out), "--highlight",
                                  "isolation:hohhot:nope"])
     assert r.exit_code == 2 and "hohhot:nope" in r.output
+
+
+def test_underground_mode_gives_each_part_its_own_opacity_back(asym):
+    from viewer.highlight import RED, Highlight, HighlightGroup
+
+    hl = Highlight("test", "the ground plate", (HighlightGroup("g", RED, frozenset({"a:G"})),))
+    v = DesktopViewer(asym, highlight=hl, window_size=(200, 150))
+    try:
+        before = sorted(a.prop.opacity for a in v.actors["buildings"] + v.actors["terrain"])
+        v.set_underground(True)
+        assert all(a.prop.opacity <= 0.25 for a in v.actors["terrain"])
+        v.set_underground(False)
+        after = sorted(a.prop.opacity for a in v.actors["buildings"] + v.actors["terrain"])
+        assert after == before and 1.0 in after  # the highlighted plate is opaque again
+    finally:
+        v.close()
+
+
+def test_a_layer_with_meshes_and_lines_keeps_both(tmp_path):
+    store = twin.create_twin(tmp_path / "ml.gpkg", "EPSG:4546", origin=(X0, Y0, G))
+    fp = box(X0, Y0, X0 + 10, Y0 + 10)
+    with store.import_batch("ml", "test", "tests", "1") as b:
+        b.add([twin.Feature(id="m:1", layer="generic", type="Thing", footprint=fp,
+                            meshes={"1": extrude_footprint(fp, G, G + 5)}),
+               twin.Feature(id="m:2", layer="generic", type="Thing",
+                            footprint=LineString([(X0, Y0 + 20, G), (X0 + 30, Y0 + 20, G)]))])
+    v = DesktopViewer(store, window_size=(200, 150))
+    try:
+        actors = v.actors["generic"]
+        assert len(actors) == 2 and len(v.plotter.renderer.actors) >= 2
+        assert all(a in v.plotter.renderer.actors.values() for a in actors)
+    finally:
+        v.close()
+        store.close()
