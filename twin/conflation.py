@@ -87,10 +87,16 @@ def gis_candidates(store: TwinStore, footprint: BaseGeometry,
     return out
 
 
+def _bim_buildings(store: TwinStore):
+    """The IFC buildings of the twin (the only ones that carry links), selected
+    in the store: the API asks for links on every scene it draws."""
+    return store.query(Query(layers=("buildings",), filters=("ifc_class=IfcBuilding",)))
+
+
 def links(store: TwinStore) -> list[dict]:
     """Every BIM building linked to GIS buildings, with its display choice."""
     out = []
-    for f in store.query(Query(layers=("buildings",))):
+    for f in _bim_buildings(store):
         same = f.attributes.get("same_as")
         if same:
             out.append({"bim": f.id, "gis": list(same), "name": f.name,
@@ -103,8 +109,8 @@ def match_twin(store: TwinStore) -> list[dict]:
     """Link every BIM building of the twin to the GIS buildings it stands on
     (for twins where the GIS layer was imported after the IFC models). An
     existing display choice is kept. Returns :func:`links`."""
-    for f in store.query(Query(layers=("buildings",))):
-        if "ifc_class" not in f.attributes or f.footprint is None:
+    for f in _bim_buildings(store):
+        if f.footprint is None:
             continue
         m = match_footprint(f.footprint, gis_candidates(store, f.footprint, [f.id]))
         if m.linked:
