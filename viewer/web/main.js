@@ -121,25 +121,26 @@ function flyTo(id) {
 }
 state.flyTo = flyTo;
 
-// screen position of a point of the twin CRS (E, N, H), for scripted clicks
+// a point of this viewer's frame to page pixels (for scripted clicks)
+function toScreen(v) {
+  camera.updateMatrixWorld();
+  const p = v.clone().project(camera);
+  const rect = renderer.domElement.getBoundingClientRect();
+  return { x: rect.left + (p.x + 1) / 2 * rect.width, y: rect.top + (1 - p.y) / 2 * rect.height };
+}
+
+// screen position of a point of the twin CRS (E, N, H)
 state.screenOfTwinPoint = (p) => {
   const o = state.origin;
-  const v = new THREE.Vector3(p[0] - o[0], p[2] - o[2], -(p[1] - o[1]));
-  camera.updateMatrixWorld();
-  v.project(camera);
-  const rect = renderer.domElement.getBoundingClientRect();
-  return { x: rect.left + (v.x + 1) / 2 * rect.width, y: rect.top + (1 - v.y) / 2 * rect.height };
+  return toScreen(new THREE.Vector3(p[0] - o[0], p[2] - o[2], -(p[1] - o[1])));
 };
 state.loadProgress = () => (state.tiles ? state.tiles.loadProgress : 1);
 
-// screen position of a feature's centre, for scripted clicks
+// screen position of a feature's centre
 state.screenPosition = (id) => {
   const node = state.features[id];
   if (!node) return null;
-  camera.updateMatrixWorld();
-  const c = new THREE.Box3().setFromObject(node).getCenter(new THREE.Vector3()).project(camera);
-  const rect = renderer.domElement.getBoundingClientRect();
-  return { x: rect.left + (c.x + 1) / 2 * rect.width, y: rect.top + (1 - c.y) / 2 * rect.height };
+  return toScreen(new THREE.Box3().setFromObject(node).getCenter(new THREE.Vector3()));
 };
 
 const ray = new THREE.Raycaster();
