@@ -48,7 +48,7 @@ class StreetNetwork:
         if not lines:
             raise TwinError("a street network needs at least one centreline")
         noded = shapely.node(shapely.force_2d(shapely.MultiLineString(
-            [p for g in lines for p in (g.geoms if hasattr(g, "geoms") else [g])])))
+            list(shapely.get_parts(lines)))))
         parts = [p for p in shapely.get_parts(noded) if p.length > 0]
         self.parts = np.array(parts, dtype=object)
         self.lengths = shapely.length(self.parts)
