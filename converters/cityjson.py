@@ -37,9 +37,10 @@ than memory import.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
-from functools import lru_cache
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +54,11 @@ from twin.errors import ConversionError, TwinError
 from twin.model import Edge, Feature, Mesh, lod_key
 
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
+from .cityjson_schema import schema_errors
 from .triangulate import TriangulationReport, triangulate_polygons
 
 NAME = "cityjson"
 VERSION = "0.1.0"
-SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "cityjson"
 
 #: CityJSON object type -> twin layer.
 LAYER_BY_TYPE = {
@@ -101,7 +102,7 @@ def _load_json(path: Path) -> dict:
         raise ConversionError(f"{path}: larger than {MAX_FILE_BYTES} bytes; split it or "
                               "convert it to CityJSONSeq (cjio export jsonl)", str(path))
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb") as fh, _gc_paused():
             doc = json.load(fh)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConversionError(f"{path}: not valid JSON: {exc}", str(path)) from None
@@ -109,6 +110,21 @@ def _load_json(path: Path) -> dict:
         raise ConversionError(f"{path}: not a CityJSON file (no \"type\": \"CityJSON\")",
                               str(path))
     return doc
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cycle collector off while a document is parsed: a parse makes no
+    cycles, but its millions of lists would each trigger collections that
+    walk all of them again (two thirds of ``json.load``'s time on a large
+    city model)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _seq_lines(path: Path) -> Iterator[tuple[int, dict]]:
@@ -121,138 +137,6 @@ def _seq_lines(path: Path) -> Iterator[tuple[int, dict]]:
             except json.JSONDecodeError as exc:
                 raise ConversionError(f"{path}: line {no} is not valid JSON: {exc}",
                                       str(path)) from None
-
-
-# -- validation ---------------------------------------------------------------
-_SCHEMA_FOLDER = {"1.1": "1.1.3", "2.0": "2.0.2"}
-
-
-def _load_schema(folder: str, uri: str) -> dict:
-    """The vendored schema a ``$ref`` URI names (never fetched from the web)."""
-    name = uri.rsplit("/", 1)[-1].split("#")[0]
-    path = SCHEMA_DIR / folder / name
-    if not path.is_file():
-        raise ConversionError(f"CityJSON schema {uri!r} is not vendored in {SCHEMA_DIR}")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-@lru_cache(maxsize=64)
-def _validator(version: str, kind: str):
-    """A compiled validator (fastjsonschema, Draft 7) of the vendored schemas:
-    ``kind`` is ``cityjson``, ``cityjsonfeature`` or ``object:<Type>`` (one
-    city object type); ``None`` for versions without a schema (1.0)."""
-    import fastjsonschema
-
-    folder = _SCHEMA_FOLDER.get(version)
-    if folder is None:
-        return None
-    base = f"https://www.cityjson.org/schemas/{folder}/"
-    if kind.startswith("object:"):
-        schema = {"$id": base + "object.schema.json",
-                  "$ref": f"cityobjects.schema.json#/{kind.split(':', 1)[1]}"}
-    else:
-        schema = _load_schema(folder, f"{kind}.schema.json")
-    return fastjsonschema.compile(
-        schema, handlers={"https": lambda uri: _load_schema(folder, uri),
-                          "http": lambda uri: _load_schema(folder, uri)})
-
-
-def _object_schema_name(version: str, otype: str) -> str | None:
-    folder = _SCHEMA_FOLDER[version]
-    names = _object_schema_names(folder)
-    if otype.startswith("+"):
-        return "ExtensionObject" if "ExtensionObject" in names else None
-    return otype if otype in names else None
-
-
-@lru_cache(maxsize=4)
-def _object_schema_names(folder: str) -> frozenset[str]:
-    doc = json.loads((SCHEMA_DIR / folder / "cityobjects.schema.json").read_text("utf-8"))
-    return frozenset(k for k, v in doc.items() if isinstance(v, dict))
-
-
-_PLACEHOLDER = {  # the smallest valid boundaries / semantic values per geometry type
-    "MultiPoint": ([0], None), "MultiLineString": ([[0, 0]], None),
-    "MultiSurface": ([[[0, 0, 0]]], [None]), "CompositeSurface": ([[[0, 0, 0]]], [None]),
-    "Solid": ([[[[0, 0, 0]]]], [[None]]), "MultiSolid": ([[[[[0, 0, 0]]]]], [[[None]]]),
-    "CompositeSolid": ([[[[[0, 0, 0]]]]], [[[None]]]),
-}
-
-
-def _skeleton(doc: dict) -> dict:
-    """A copy of a document with every geometry's bulk arrays (boundaries,
-    semantic and appearance values) and the vertex list cut down to valid
-    placeholders: jsonschema then checks everything else in milliseconds,
-    and the converter checks the bulk arrays itself (index ranges, ring
-    sizes, integer types) with numpy."""
-    out = dict(doc)
-    if isinstance(doc.get("vertices"), list):
-        out["vertices"] = doc["vertices"][:1]
-    objs = doc.get("CityObjects")
-    if isinstance(objs, dict):
-        new_objs = {}
-        for oid, obj in objs.items():
-            if isinstance(obj, dict) and isinstance(obj.get("geometry"), list):
-                obj = dict(obj)
-                geoms = []
-                for g in obj["geometry"]:
-                    ph = _PLACEHOLDER.get(g.get("type")) if isinstance(g, dict) else None
-                    if ph is not None:
-                        g = {k: v for k, v in g.items() if k not in ("material", "texture")}
-                        g["boundaries"] = ph[0]
-                        if isinstance(g.get("semantics"), dict):
-                            g["semantics"] = {**g["semantics"], "values": ph[1]}
-                    geoms.append(g)
-                obj["geometry"] = geoms
-            new_objs[oid] = obj
-        out["CityObjects"] = new_objs
-    return out
-
-
-def schema_errors(doc: dict, version: str, kind: str = "cityjson", limit: int = 20
-                  ) -> list[str] | None:
-    """Schema errors of a CityJSON document or CityJSONFeature (``None``: no
-    schema for this version).
-
-    The root is checked with its city objects set aside, then each object
-    against the schema of its own type (what the root schema's ``oneOf``
-    does, without trying every type on every object), and the bulk geometry
-    arrays are left to the converter (see :func:`_skeleton`). Validators are
-    compiled once (fastjsonschema): the first error of each object is
-    reported."""
-    v = _validator(version, kind)
-    if v is None:
-        return None
-    skel = _skeleton(doc)
-    objects = skel.get("CityObjects")
-    out: list[str] = []
-
-    def collect(validator, instance, prefix: str) -> bool:
-        import fastjsonschema
-
-        try:
-            validator(instance)
-        except fastjsonschema.JsonSchemaException as err:
-            where = "/".join(str(p) for p in (err.path or [])[1:])
-            out.append(f"{prefix}{where or '(root)'}: {err.message[:200]}")
-        return len(out) < limit
-
-    if not isinstance(objects, dict):
-        collect(v, skel, "")
-        return out
-    if not collect(v, {**skel, "CityObjects": {}}, ""):
-        return out
-    for oid, obj in objects.items():
-        otype = obj.get("type") if isinstance(obj, dict) else None
-        name = _object_schema_name(version, otype) if isinstance(otype, str) else None
-        if name is None:
-            out.append(f"CityObjects/{oid}: type {otype!r} is not a CityJSON {version} type "
-                       "(extension types start with '+')")
-        elif not collect(_validator(version, f"object:{name}"), obj, f"CityObjects/{oid}/"):
-            break
-        if len(out) >= limit:
-            break
-    return out
 
 
 # -- geometry -----------------------------------------------------------------

@@ -1,0 +1,274 @@
+"""CityJSON schema validation against the official schemas, vendored in
+``converters/schemas/cityjson`` (1.1.3 and 2.0.2; 1.0 has none).
+
+Validation is split so that it costs little next to reading the file:
+
+* the **root** is checked with its city objects set aside (the root schema's
+  ``CityObjects`` entry becomes a plain ``object`` check);
+* each **city object** is checked against the schema of its own type only,
+  which is what the root schema's ``oneOf`` over every type amounts to;
+* the **bulk arrays** (boundaries, semantic values, appearance values and
+  vertices) are cut to valid placeholders (:func:`skeleton`): the converter
+  checks them itself with numpy (index ranges, ring sizes, integer types).
+
+Validators are compiled once per version and kind with fastjsonschema, after
+two rewrites that keep their meaning (:func:`simplify`): a ``oneOf`` whose
+alternatives are constants becomes an ``enum`` (semantic surface types: one
+membership test instead of nineteen failed branches, each raising), and the
+root's object map is set aside as described above.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from twin.errors import ConversionError
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "cityjson"
+_SCHEMA_FOLDER = {"1.1": "1.1.3", "2.0": "2.0.2"}
+
+
+def simplify(node: Any, resolve: Callable[[str], Any] | None = None) -> Any:
+    """A schema with the same meaning that fastjsonschema checks faster and
+    whose errors name the failing member.
+
+    Two kinds of ``oneOf`` are rewritten, both only where at most one
+    alternative can match (where that does not hold, the ``oneOf`` stays):
+
+    * constants, plus at most one alternative ``{"type": "string",
+      "pattern": p}``: an ``enum`` (or ``anyOf`` of the ``enum`` and that
+      alternative); the constants must differ and none may match ``p``;
+    * references (``resolve`` finds their targets) to object schemas that each
+      require a different constant ``type`` (the geometry types): a chain of
+      ``if type is c then <that schema>``, ending in an ``enum`` of the
+      types; the one alternative that can match is checked, and its own
+      error is reported instead of "valid by no definition".
+    """
+    if isinstance(node, list):
+        return [simplify(x, resolve) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: simplify(v, resolve) for k, v in node.items()}
+    alts = out.get("oneOf")
+    if isinstance(alts, list) and alts:
+        replacement = _const_choice(alts)
+        if replacement is None and resolve is not None:
+            replacement = _typed_choice(alts, resolve)
+        if replacement is not None:
+            del out["oneOf"]
+            out.update(replacement)
+    return out
+
+
+def _const_choice(alts: list) -> dict | None:
+    consts = [a["const"] for a in alts if isinstance(a, dict) and set(a) == {"const"}]
+    others = [a for a in alts if not (isinstance(a, dict) and set(a) == {"const"})]
+    keys = [json.dumps(c, sort_keys=True) for c in consts]
+    if not consts or len(set(keys)) != len(keys) or len(others) > 1:
+        return None
+    if not others:
+        return {"enum": consts}
+    o = others[0]
+    if not (set(o) == {"type", "pattern"} and o["type"] == "string"):
+        return None
+    if any(isinstance(c, str) and re.search(o["pattern"], c) for c in consts):
+        return None
+    return {"anyOf": [{"enum": consts}, o]}
+
+
+def _typed_choice(alts: list, resolve: Callable[[str], Any]) -> dict | None:
+    types = []
+    for a in alts:
+        if not (isinstance(a, dict) and set(a) == {"$ref"}):
+            return None
+        target = resolve(a["$ref"])
+        if not isinstance(target, dict) or "type" not in target.get("required", ()):
+            return None
+        const = (target.get("properties") or {}).get("type", {})
+        if not (isinstance(const, dict) and isinstance(const.get("const"), str)):
+            return None
+        types.append(const["const"])
+    if len(set(types)) != len(types):
+        return None
+    chain: dict = {"required": ["type"], "properties": {"type": {"enum": types}}}
+    for a, t in zip(reversed(alts), reversed(types)):
+        chain = {"if": {"properties": {"type": {"const": t}}}, "then": a, "else": chain}
+    return chain
+
+
+def load_schema(folder: str, uri: str) -> dict:
+    """The vendored schema a ``$ref`` URI names (never fetched from the web),
+    simplified (:func:`simplify`)."""
+    name = uri.rsplit("/", 1)[-1].split("#")[0]
+    return simplify(_raw_schema(folder, name), lambda ref: _resolve(folder, name, ref))
+
+
+@lru_cache(maxsize=32)
+def _raw_schema(folder: str, name: str) -> dict:
+    path = SCHEMA_DIR / folder / name
+    if not path.is_file():
+        raise ConversionError(f"CityJSON schema {name!r} is not vendored in {SCHEMA_DIR}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _resolve(folder: str, name: str, ref: str) -> Any:
+    """The raw target of a ``$ref`` (``file#/pointer`` or ``#/pointer``) made in
+    schema file ``name``; ``None`` for references elsewhere."""
+    file, _, pointer = ref.partition("#")
+    node: Any = _raw_schema(folder, file.rsplit("/", 1)[-1] if file else name)
+    for part in filter(None, pointer.split("/")):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+@lru_cache(maxsize=64)
+def validator(version: str, kind: str):
+    """A compiled validator (fastjsonschema, Draft 7) of the vendored schemas:
+    ``kind`` is ``cityjson``, ``cityjsonfeature`` (both without their city
+    objects) or ``object:<Type>`` (one city object type); ``None`` for
+    versions without a schema (1.0)."""
+    import fastjsonschema
+
+    folder = _SCHEMA_FOLDER.get(version)
+    if folder is None:
+        return None
+    base = f"https://www.cityjson.org/schemas/{folder}/"
+    if kind.startswith("object:"):
+        schema = {"$id": base + "object.schema.json",
+                  "$ref": f"cityobjects.schema.json#/{kind.split(':', 1)[1]}"}
+    else:
+        schema = load_schema(folder, f"{kind}.schema.json")
+        # city objects are checked one by one against their own type's schema
+        schema["properties"]["CityObjects"] = {"type": "object"}
+    return fastjsonschema.compile(
+        schema, handlers={"https": lambda uri: load_schema(folder, uri),
+                          "http": lambda uri: load_schema(folder, uri)})
+
+
+def _object_schema_name(version: str, otype: str) -> str | None:
+    names = _object_schema_names(_SCHEMA_FOLDER[version])
+    if otype.startswith("+"):
+        return "ExtensionObject" if "ExtensionObject" in names else None
+    return otype if otype in names else None
+
+
+@lru_cache(maxsize=4)
+def _object_schema_names(folder: str) -> frozenset[str]:
+    doc = json.loads((SCHEMA_DIR / folder / "cityobjects.schema.json").read_text("utf-8"))
+    return frozenset(k for k, v in doc.items() if isinstance(v, dict))
+
+
+_PLACEHOLDER = {  # the smallest valid boundaries / semantic values per geometry type
+    "MultiPoint": ([0], None), "MultiLineString": ([[0, 0]], None),
+    "MultiSurface": ([[[0, 0, 0]]], [None]), "CompositeSurface": ([[[0, 0, 0]]], [None]),
+    "Solid": ([[[[0, 0, 0]]]], [[None]]), "MultiSolid": ([[[[[0, 0, 0]]]]], [[[None]]]),
+    "CompositeSolid": ([[[[[0, 0, 0]]]]], [[[None]]]),
+}
+
+
+def skeleton(doc: dict) -> dict:
+    """A copy of a document with every geometry's bulk arrays (boundaries,
+    semantic and appearance values) and the vertex list cut down to valid
+    placeholders: the schema then checks everything else in milliseconds,
+    and the converter checks the bulk arrays itself (index ranges, ring
+    sizes, integer types) with numpy."""
+    out = dict(doc)
+    if isinstance(doc.get("vertices"), list):
+        out["vertices"] = doc["vertices"][:1]
+    objs = doc.get("CityObjects")
+    if isinstance(objs, dict):
+        out["CityObjects"] = {oid: _object_skeleton(obj) for oid, obj in objs.items()}
+    return out
+
+
+def _object_skeleton(obj: Any, distinct: bool = True) -> Any:
+    """One city object cut down as :func:`skeleton` says; with ``distinct``,
+    repeated semantic surfaces are checked once (:func:`_distinct`)."""
+    if not (isinstance(obj, dict) and isinstance(obj.get("geometry"), list)):
+        return obj
+    obj = dict(obj)
+    geoms = []
+    for g in obj["geometry"]:
+        ph = _PLACEHOLDER.get(g.get("type")) if isinstance(g, dict) else None
+        if ph is not None:
+            g = {k: v for k, v in g.items() if k not in ("material", "texture")}
+            g["boundaries"] = ph[0]
+            if isinstance(g.get("semantics"), dict):
+                g["semantics"] = {**g["semantics"], "values": ph[1]}
+                surfaces = g["semantics"].get("surfaces")
+                if distinct and isinstance(surfaces, list) and len(surfaces) > 1:
+                    g["semantics"]["surfaces"] = _distinct(surfaces)
+        geoms.append(g)
+    obj["geometry"] = geoms
+    return obj
+
+
+def _distinct(surfaces: list) -> list:
+    """Semantic surfaces without repeats (checking one of equal surfaces checks
+    them all; values are placeholders, so no index refers to them). Surfaces
+    are mostly ``{"type": ...}`` alone, keyed by that type; others by their
+    JSON text."""
+    seen: dict = {}
+    for s in surfaces:
+        if isinstance(s, dict) and len(s) == 1 and isinstance(s.get("type"), str):
+            key = s["type"]
+        else:
+            key = json.dumps(s, sort_keys=True, default=repr)
+            key = ("json", key)
+        if key not in seen:
+            seen[key] = s
+    return list(seen.values())
+
+
+def schema_errors(doc: dict, version: str, kind: str = "cityjson", limit: int = 20
+                  ) -> list[str] | None:
+    """Schema errors of a CityJSON document or CityJSONFeature (``None``: no
+    schema for this version); the first error of each object is reported, at
+    most ``limit`` in all."""
+    v = validator(version, kind)
+    if v is None:
+        return None
+    skel = skeleton(doc)
+    objects = skel.get("CityObjects")
+    out: list[str] = []
+
+    def collect(check, instance, prefix: str, exact=None) -> bool:
+        error = _first_error(check, instance)
+        if error is not None and exact is not None:  # its path in the object as written
+            error = _first_error(check, exact()) or error
+        if error is not None:
+            where = "/".join(str(p) for p in (error.path or [])[1:])
+            out.append(f"{prefix}{where or '(root)'}: {error.message[:200]}")
+        return len(out) < limit
+
+    if not collect(v, skel, "") or not isinstance(objects, dict):
+        return out
+    for oid, obj in objects.items():
+        otype = obj.get("type") if isinstance(obj, dict) else None
+        name = _object_schema_name(version, otype) if isinstance(otype, str) else None
+        if name is None:
+            out.append(f"CityObjects/{oid}: type {otype!r} is not a CityJSON {version} type "
+                       "(extension types start with '+')")
+        elif not collect(validator(version, f"object:{name}"), obj, f"CityObjects/{oid}/",
+                         lambda oid=oid: _object_skeleton(doc["CityObjects"][oid], False)):
+            break
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _first_error(check, instance):
+    import fastjsonschema
+
+    try:
+        check(instance)
+    except fastjsonschema.JsonSchemaException as err:
+        return err
+    return None

@@ -1,0 +1,120 @@
+"""Our fast CityJSON validation (split per object, rewritten schemas, compiled
+with fastjsonschema) against jsonschema, the reference implementation, over
+the untouched official schemas."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import jsonschema
+import pytest
+from builders import REPO
+from referencing import Registry, Resource
+
+from converters.cityjson_schema import schema_errors, simplify
+
+CJ = REPO / "sample_models" / "cityjson"
+SCHEMAS = REPO / "converters" / "schemas" / "cityjson" / "2.0.2"
+
+
+@pytest.fixture(scope="module")
+def reference():
+    res = [(f"https://www.cityjson.org/schemas/2.0.2/{f.name}",
+            Resource.from_contents(json.loads(f.read_text()))) for f in SCHEMAS.glob("*.json")]
+    main = json.loads((SCHEMAS / "cityjson.schema.json").read_text())
+    return jsonschema.Draft7Validator(main, registry=Registry().with_resources(res))
+
+
+def _first(doc: dict, otype: str) -> dict:
+    return next(o for o in doc["CityObjects"].values() if o["type"] == otype)
+
+
+def _surfaces(obj: dict) -> list:
+    return next(g for g in obj["geometry"] if "semantics" in g)["semantics"]["surfaces"]
+
+
+MUTATIONS = {
+    "untouched": lambda d: None,
+    "unknown surface type": lambda d: _surfaces(_first(d, "Building")).append(
+        {"type": "Balcony"}),
+    "extension surface type": lambda d: _surfaces(_first(d, "Building")).append(
+        {"type": "+Balcony"}),
+    "surface without a type": lambda d: _surfaces(_first(d, "Building")).append(
+        {"parent": 0}),
+    "surface type not a string": lambda d: _surfaces(_first(d, "Building")).append(
+        {"type": 7}),
+    "repeated surfaces, one wrong": lambda d: _surfaces(_first(d, "Building")).extend(
+        [{"type": "WallSurface"}, {"type": "WallSurface", "x": 1}, {"type": 3}]),
+    "geometry type a Building cannot have": lambda d: _first(d, "Building")["geometry"][0]
+        .update(type="MultiPoint"),
+    "bad lod": lambda d: _first(d, "Building")["geometry"][0].update(lod="9"),
+    "unknown object type": lambda d: _first(d, "Building").update(type="House"),
+    "extension object without its extension": lambda d: _first(d, "Road").update(
+        type="+Wall"),
+    "bad transform": lambda d: d["transform"].update(scale=[1, 1]),
+    "bad version": lambda d: d.update(version="2.7"),
+    "object with extra root member": lambda d: _first(d, "LandUse").update(
+        parents="nobody"),
+}
+
+
+def _sample() -> dict:
+    """Rotterdam's buildings (with semantic surfaces) plus one object of every
+    type (the conformance corpus): small enough for the reference validator."""
+    doc = json.loads((CJ / "cjio_rotterdam_subset.json").read_text())
+    corpus = json.loads((CJ / "corpus_cityobject_all_types.city.json").read_text())
+    doc["CityObjects"].update(corpus["CityObjects"])
+    return doc
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_fast_validation_agrees_with_the_reference(reference, name):
+    """Every mutation is judged as the reference judges it: valid or not."""
+    doc = _sample()
+    MUTATIONS[name](doc)
+    ref = next(reference.iter_errors(doc), None)
+    ours = schema_errors(doc, "2.0")
+    assert bool(ours) == (ref is not None), (name, ours, ref and ref.message)
+
+
+def test_errors_point_into_the_object_as_written():
+    """Repeated surfaces are checked once, but the error names the surface's
+    own index in the file."""
+    doc = _sample()
+    oid, obj = next((k, o) for k, o in doc["CityObjects"].items() if o["type"] == "Building")
+    surfaces = _surfaces(obj)
+    surfaces.extend([copy.deepcopy(surfaces[0])] * 3 + [{"type": "Balcony"}])
+    errs = schema_errors(doc, "2.0")
+    assert len(errs) == 1 and errs[0].startswith(f"CityObjects/{oid}/")
+    assert f"surfaces[{len(surfaces) - 1}]" in errs[0]
+
+
+def test_simplify_keeps_a_one_of_that_is_not_exclusive():
+    consts = {"oneOf": [{"const": "a"}, {"const": "b"}]}
+    assert simplify(consts) == {"enum": ["a", "b"]}
+    with_pattern = {"oneOf": [{"const": "a"}, {"type": "string", "pattern": r"\+\w+"}]}
+    assert simplify(with_pattern) == {"anyOf": [{"enum": ["a"]}, with_pattern["oneOf"][1]]}
+    # "+x" matches the pattern too: exactly one alternative would fail, so keep it
+    overlap = {"oneOf": [{"const": "+x"}, {"type": "string", "pattern": r"\+\w+"}]}
+    assert simplify(overlap) == overlap
+    twice = {"oneOf": [{"const": "a"}, {"const": "a"}]}
+    assert simplify(twice) == twice
+    mixed = {"oneOf": [{"const": "a"}, {"type": "integer"}]}
+    assert simplify(mixed) == mixed
+
+
+def test_simplify_dispatches_on_the_type_only_when_types_differ():
+    targets = {"#/A": {"properties": {"type": {"const": "A"}}, "required": ["type"]},
+               "#/B": {"properties": {"type": {"const": "B"}}, "required": ["type"]},
+               "#/B2": {"properties": {"type": {"const": "B"}}, "required": ["type"]},
+               "#/C": {"properties": {"type": {"const": "C"}}}}  # type not required
+    node = {"oneOf": [{"$ref": "#/A"}, {"$ref": "#/B"}]}
+    out = simplify(node, targets.get)
+    assert out["if"] == {"properties": {"type": {"const": "A"}}} and out["then"] == {
+        "$ref": "#/A"}
+    assert out["else"]["then"] == {"$ref": "#/B"}
+    assert out["else"]["else"]["properties"]["type"] == {"enum": ["A", "B"]}
+    for alts in (["#/A", "#/B", "#/B2"], ["#/A", "#/C"]):
+        node = {"oneOf": [{"$ref": r} for r in alts]}
+        assert simplify(node, targets.get) == node
