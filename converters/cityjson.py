@@ -51,11 +51,12 @@ from pyproj import CRS
 from twin.attributes import coerce_typed
 from twin.crs import parse_crs, transform_xyz
 from twin.errors import ConversionError, TwinError
-from twin.model import Edge, Feature, Mesh, lod_key
+from twin.model import Edge, Feature
 
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
 from .cityjson_schema import schema_errors
-from .triangulate import TriangulationReport, triangulate_polygons
+from .cityjson_geometry import ObjectGeometry, VertexSet, chunk_geometry
+from .triangulate import TriangulationReport
 
 NAME = "cityjson"
 VERSION = "0.1.0"
@@ -91,10 +92,6 @@ TYPED_FROM_CITYJSON = {
 
 #: Layers whose map geometry is a polygon (a line or point cannot stand for it).
 _POLYGON_LAYERS = ("buildings", "terrain", "roads", "landuse", "vegetation", "water")
-
-_SURFACE_DEPTH = {"MultiSurface": 1, "CompositeSurface": 1, "Solid": 2, "MultiSolid": 3,
-                  "CompositeSolid": 3}
-
 
 # -- reading ------------------------------------------------------------------
 def _load_json(path: Path) -> dict:
@@ -139,37 +136,7 @@ def _seq_lines(path: Path) -> Iterator[tuple[int, dict]]:
                                       str(path)) from None
 
 
-# -- geometry -----------------------------------------------------------------
-def _surfaces(geom: dict) -> tuple[list, list[int | None]]:
-    """The polygons of a geometry and their semantic value index."""
-    gtype = geom.get("type")
-    depth = _SURFACE_DEPTH.get(gtype)
-    if depth is None:
-        return [], []
-    b = geom.get("boundaries", [])
-    values = (geom.get("semantics") or {}).get("values")
-    polys: list = []
-    sem: list[int | None] = []
-    if depth == 1:
-        polys = list(b)
-        sem = list(values) if isinstance(values, list) else [None] * len(polys)
-    elif depth == 2:
-        for si, shell in enumerate(b):
-            polys.extend(shell)
-            sv = values[si] if isinstance(values, list) and si < len(values) else None
-            sem.extend(sv if isinstance(sv, list) else [None] * len(shell))
-    else:
-        for di, solid in enumerate(b):
-            dv = values[di] if isinstance(values, list) and di < len(values) else None
-            for si, shell in enumerate(solid):
-                polys.extend(shell)
-                sv = dv[si] if isinstance(dv, list) and si < len(dv) else None
-                sem.extend(sv if isinstance(sv, list) else [None] * len(shell))
-    if len(sem) != len(polys):
-        sem = (sem + [None] * len(polys))[:len(polys)]
-    return polys, sem
-
-
+# -- the file ------------------------------------------------------------------
 class _Model:
     """What a file (or a CityJSONSeq header) says about all of its objects."""
 
@@ -221,166 +188,37 @@ class _Model:
         return parse_crs(str(ref) if not isinstance(ref, int) else f"EPSG:{ref}",
                          what=f"{self.path}: referenceSystem")
 
-    def vertices(self, raw: list) -> np.ndarray:
-        v = np.asarray(raw, dtype=np.float64).reshape(-1, 3)
-        v = v * self.scale + self.translate
-        return self.reproject(v)
+    def source_vertices(self, raw: Any, where: str) -> np.ndarray:
+        """``vertices`` dequantised, in the file's CRS."""
+        try:
+            v = np.asarray(raw if raw is not None else [], dtype=np.float64)
+        except (TypeError, ValueError):
+            v = None
+        if v is None or not (v.ndim == 2 and v.shape[1] == 3 or v.size == 0):
+            raise ConversionError(f"{where}: \"vertices\" must be a list of [x, y, z] numbers",
+                                  str(self.path))
+        return v.reshape(-1, 3) * self.scale + self.translate
+
+    def instance(self, geom: dict, source: np.ndarray, vbase: int, vcount: int
+                 ) -> tuple[dict, np.ndarray]:
+        """A GeometryInstance as its template's geometry over world vertices
+        (twin CRS); the reference point indexes ``source`` from ``vbase``."""
+        if not self.templates:
+            raise ConversionError("GeometryInstance without geometry-templates")
+        tpl = self.templates["templates"][geom["template"]]
+        m = np.asarray(geom["transformationMatrix"], float).reshape(4, 4)
+        ref_index = geom["boundaries"][0]
+        if not isinstance(ref_index, int) or not 0 <= ref_index < vcount:
+            raise IndexError(f"reference vertex {ref_index!r} out of range (the file has "
+                             f"{vcount} vertices)")
+        tv = self.template_vertices
+        world = (np.column_stack([tv, np.ones(len(tv))]) @ m.T)[:, :3] + source[vbase + ref_index]
+        return tpl, self.reproject(world)
 
     def reproject(self, v: np.ndarray) -> np.ndarray:
         if len(v) == 0 or self.crs == self.twin_crs or self._same_plan:
             return v
         return transform_xyz(self.crs, self.twin_crs, v, source=str(self.path))
-
-
-def _instance(model: _Model, geom: dict, src_vertices_raw: np.ndarray) -> tuple[dict, np.ndarray]:
-    """A GeometryInstance as a plain geometry over its own world vertices."""
-    if not model.templates:
-        raise ConversionError("GeometryInstance without geometry-templates")
-    tpl = model.templates["templates"][geom["template"]]
-    m = np.asarray(geom["transformationMatrix"], float).reshape(4, 4)
-    ref = src_vertices_raw[geom["boundaries"][0]]
-    tv = model.template_vertices
-    world = (np.column_stack([tv, np.ones(len(tv))]) @ m.T)[:, :3] + ref
-    return tpl, model.reproject(world)
-
-
-def _object_meshes(model: _Model, obj: dict, verts: np.ndarray, raw_src: np.ndarray,
-                   where: str, tri: TriangulationReport, appearance: dict
-                   ) -> tuple[dict[str, Mesh], list, list]:
-    """Meshes per LoD, plus 2D ground polygons and other 2D parts."""
-    by_lod: dict[str, list] = {}
-    ground: list = []
-    lines: list = []
-    for geom in obj.get("geometry") or []:
-        if "material" in geom or "texture" in geom:
-            appearance["geometries_with_appearance"] += 1
-        gverts = verts
-        if geom.get("type") == "GeometryInstance":
-            geom, gverts = _instance(model, geom, raw_src)
-        lod = str(geom.get("lod", "0"))
-        gtype = geom.get("type")
-        if gtype == "MultiPoint":
-            pts = gverts[np.asarray(geom["boundaries"], dtype=np.int64)]
-            lines.append(shapely.points(pts[0]) if len(pts) == 1 else shapely.multipoints(pts))
-            continue
-        if gtype == "MultiLineString":
-            for ls in geom["boundaries"]:
-                lines.append(shapely.linestrings(gverts[np.asarray(ls, dtype=np.int64)]))
-            continue
-        polys, sem = _surfaces(geom)
-        if not polys:
-            continue
-        faces, owner = triangulate_polygons(gverts, polys, where=where, report=tri)
-        if not len(faces):
-            continue
-        surfaces = (geom.get("semantics") or {}).get("surfaces") or []
-        labels = [str(s.get("type", "")) for s in surfaces]
-        sem_arr = np.array([-1 if s is None else int(s) for s in sem], dtype=np.int64)
-        face_sem = sem_arr[owner]
-        used, inv = np.unique(faces, return_inverse=True)
-        mv = gverts[used]
-        mf = inv.reshape(-1, 3)
-        by_lod.setdefault(lod, []).append((mv, mf, face_sem, labels))
-        gi = {k for k, lab in enumerate(labels) if lab == "GroundSurface"}
-        if gi:
-            # ground surfaces straight from their rings (no union of triangles)
-            for poly, sv in zip(polys, sem):
-                if sv in gi:
-                    g = _ring_polygon(gverts, poly)
-                    if g is not None:
-                        ground.append(g)
-    meshes = {}
-    for lod, parts in by_lod.items():
-        labels: list[str] = []
-        vs, fs, fl = [], [], []
-        base = 0
-        for mv, mf, face_sem, labs in parts:
-            for x in labs:  # one label list for all geometries of this LoD
-                if x not in labels:
-                    labels.append(x)
-            remap = np.array([labels.index(x) for x in labs], dtype=np.int64)
-            fl.append(np.where(face_sem >= 0, remap[np.clip(face_sem, 0, None)]
-                               if len(remap) else -1, -1))
-            vs.append(mv)
-            fs.append(mf + base)
-            base += len(mv)
-        flabels = np.concatenate(fl).astype(np.int16)
-        meshes[lod] = Mesh(np.concatenate(vs), np.concatenate(fs),
-                           flabels if labels else None, tuple(labels))
-    return meshes, ground, lines
-
-
-def _ring_polygon(verts: np.ndarray, rings: list):
-    """A surface ``[outer, hole, ...]`` (vertex indices) as a valid plan polygon."""
-    try:
-        shell = verts[np.asarray(rings[0], dtype=np.int64)][:, :2]
-        holes = [verts[np.asarray(r, dtype=np.int64)][:, :2] for r in rings[1:]]
-    except (IndexError, ValueError, TypeError):
-        return None
-    if len(shell) < 3:
-        return None
-    g = shapely.Polygon(shell, [h for h in holes if len(h) >= 3])
-    if not g.is_valid:
-        g = shapely.make_valid(g)
-    return g if g.area > 1e-6 else None
-
-
-def _plan(triangles: np.ndarray):
-    """Union of the plan projection of triangles ``(m, 3, 2)`` with area."""
-    if len(triangles) == 0:
-        return None
-    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    area = np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1])
-                  - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])) / 2
-    t = triangles[area > 1e-6]
-    if len(t) == 0:
-        return None
-    rings = np.concatenate([t, t[:, :1]], axis=1)
-    polys = shapely.polygons(rings)
-    if len(polys) > 8:
-        # surfaces (terrain, land use, roads) are coverages: no two triangles
-        # overlap in plan, and GEOS merges those far faster; a coverage's union
-        # has exactly the triangles' total area, which tells the two cases apart
-        try:
-            u = shapely.coverage_union_all(polys)
-        except shapely.errors.GEOSException:  # GEOS noticed an overlap itself
-            u = None
-        total = float(area[area > 1e-6].sum())
-        if u is not None and u.is_valid and abs(u.area - total) <= 1e-6 * max(total, 1.0):
-            return u
-    u = shapely.union_all(polys, grid_size=1e-4)
-    return u if not u.is_empty else None
-
-
-def _footprint(meshes: dict[str, Mesh], ground: list, lines: list):
-    if ground:
-        fp = ground[0] if len(ground) == 1 else shapely.union_all(ground, grid_size=1e-4)
-        if fp is not None and not fp.is_empty:
-            return _as_area(fp)
-    if meshes:
-        m = meshes[max(meshes, key=lod_key)]
-        tris = m.vertices[m.faces]
-        # a closed solid's downward faces cover its footprint once, without overlaps:
-        # closed when they project to as much area as its upward faces do
-        nz = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])[:, 2]
-        up, down = nz[nz > 0].sum(), -nz[nz < 0].sum()
-        closed = down > 0 and abs(up - down) <= 1e-3 * max(up, down)
-        fp = _plan(tris[nz < 0][:, :, :2]) if closed else None
-        if fp is None:
-            fp = _plan(tris[:, :, :2])
-        if fp is not None:
-            return fp
-    if lines:
-        return shapely.union_all(lines) if len(lines) > 1 else lines[0]
-    return None
-
-
-def _as_area(g):
-    """Polygons of ``g`` (make_valid may add lines or points)."""
-    if g.geom_type in ("Polygon", "MultiPolygon"):
-        return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else None
 
 
 def _attributes(obj: dict, fid: str, warnings: list[str]) -> dict[str, Any]:
@@ -398,69 +236,104 @@ def _attributes(obj: dict, fid: str, warnings: list[str]) -> dict[str, Any]:
     return attrs
 
 
-def _convert_objects(model: _Model, objects: dict, raw_vertices: list, ctx: ConversionContext,
-                     tri: TriangulationReport, appearance: dict, counts: dict
-                     ) -> Iterator[Feature]:
-    raw_src = np.asarray(raw_vertices, dtype=np.float64).reshape(-1, 3) * model.scale \
-        + model.translate
-    verts = model.reproject(raw_src)
-    built: dict[str, dict] = {}
-    order = list(objects)
-    warnings = ctx.report.setdefault("warnings", [])
-    for oid in order:
-        obj = objects[oid]
-        where = f"{model.path.name}: object {oid!r}"
-        otype = str(obj.get("type", ""))
-        if not otype:
-            ctx.skip(oid, "city object without a type")
-            continue
-        layer = LAYER_BY_TYPE.get(otype, "generic")
-        if otype.startswith("+"):
-            counts["extension_objects"] = counts.get("extension_objects", 0) + 1
-        try:
-            meshes, ground, lines = _object_meshes(model, obj, verts, raw_src, where, tri,
-                                                   appearance)
-        except (IndexError, KeyError, TypeError, ValueError) as exc:
-            ctx.skip(oid, f"geometry cannot be read: {exc}")
-            continue
-        built[oid] = {"type": otype, "layer": layer, "meshes": meshes,
-                      "footprint": _footprint(meshes, ground, lines),
-                      "lines": (lines[0] if len(lines) == 1 else shapely.union_all(lines))
-                      if lines else None}
-    # objects without geometry of their own take their children's extent
-    for oid in reversed(order):
-        b = built.get(oid)
-        if b is None or b["meshes"] or b["footprint"] is not None:
-            continue
-        kids = [built[c] for c in objects[oid].get("children") or [] if c in built]
-        fps = [k["footprint"] for k in kids if k["footprint"] is not None]
-        if fps:
-            b["footprint"] = shapely.union_all([shapely.force_2d(f) for f in fps])
-            boxes = [m.bounds for k in kids for m in k["meshes"].values()]
-            if boxes:
-                arr = np.array(boxes)
-                b["bbox"] = (*arr[:, :3].min(axis=0), *arr[:, 3:].max(axis=0))
-    for oid in order:
-        b = built.get(oid)
-        if b is None:
-            continue
-        obj = objects[oid]
+#: City objects converted together (their geometry in one pass of numpy).
+CHUNK_OBJECTS = 2000
+
+
+class _Features:
+    """City objects, chunk by chunk, to twin features.
+
+    An object without geometry of its own (a Building made of BuildingParts)
+    takes its children's extent: it waits until they are built (or until the
+    end), keeping only their footprints and bounds meanwhile."""
+
+    def __init__(self, model: _Model, ctx: ConversionContext, tri: TriangulationReport,
+                 appearance: dict, counts: dict):
+        self.model, self.ctx, self.tri = model, ctx, tri
+        self.appearance, self.counts = appearance, counts
+        self.warnings = ctx.report.setdefault("warnings", [])
+        self.needed: set[str] = set()  # children whose extent a parent will want
+        self.extents: dict[str, tuple | None] = {}
+        self.waiting: dict[str, tuple[dict, ObjectGeometry]] = {}
+
+    def expect(self, objects: dict) -> None:
+        """Note the children that parents without geometry will need."""
+        for obj in objects.values():
+            if isinstance(obj, dict) and not obj.get("geometry") and obj.get("children"):
+                self.needed.update(c for c in obj["children"] if isinstance(c, str))
+
+    def chunk(self, items: list[tuple[str, dict, int, int]], vertices: VertexSet
+              ) -> Iterator[Feature]:
+        geos, skipped = chunk_geometry(items, vertices, self.model, self.tri, self.appearance)
+        for i, (oid, obj, _, _) in enumerate(items):
+            geo = geos[i]
+            if geo is None:
+                self.ctx.skip(oid, skipped[i])
+                self._built(oid, None)
+                continue
+            if not geo.meshes and geo.footprint is None and obj.get("children"):
+                self.waiting[oid] = (obj, geo)
+                continue
+            yield from self._emit(oid, obj, geo)
+        yield from self._release(final=False)
+
+    def finish(self) -> Iterator[Feature]:
+        yield from self._release(final=True)
+
+    def _built(self, oid: str, geo: ObjectGeometry | None) -> None:
+        if oid in self.needed:
+            self.extents[oid] = None if geo is None else (geo.footprint, geo.bbox)
+
+    def _release(self, final: bool) -> Iterator[Feature]:
+        """Parents whose children are all built (all of them, at the end),
+        given the union of their children's footprints and bounds."""
+        while self.waiting:
+            ready = [oid for oid, (obj, _) in self.waiting.items()
+                     if final or all(c in self.extents for c in obj["children"])]
+            if not ready:
+                return
+            if final:  # innermost parents first: their own parents wait for them
+                ready = [oid for oid in ready if not any(
+                    c in self.waiting for c in self.waiting[oid][0]["children"])] or ready
+            for oid in ready:
+                obj, geo = self.waiting.pop(oid)
+                kids = [self.extents.get(c) for c in obj["children"]]
+                fps = [k[0] for k in kids if k is not None and k[0] is not None]
+                if fps:
+                    geo.footprint = shapely.union_all([shapely.force_2d(f) for f in fps])
+                boxes = [k[1] for k in kids if k is not None and k[1] is not None]
+                if boxes:
+                    arr = np.array(boxes)
+                    geo.bbox = (*arr[:, :3].min(axis=0).tolist(),
+                                *arr[:, 3:].max(axis=0).tolist())
+                yield from self._emit(oid, obj, geo)
+
+    def _emit(self, oid: str, obj: dict, geo: ObjectGeometry) -> Iterator[Feature]:
+        self._built(oid, geo)
+        feat = self._feature(oid, obj, geo)
+        if feat is not None:
+            yield feat
+
+    def _feature(self, oid: str, obj: dict, geo: ObjectGeometry) -> Feature | None:
+        model, counts = self.model, self.counts
+        otype = str(obj["type"])
         fid = f"{model.prefix}:{oid}"
-        if not b["meshes"] and b["footprint"] is None:
+        if not geo.meshes and geo.footprint is None:
             counts["without_geometry"] = counts.get("without_geometry", 0) + 1
         parents = obj.get("parents") or []
-        attrs = _attributes(obj, fid, warnings)
+        attrs = _attributes(obj, fid, self.warnings)
         # what a twin export recorded about features that are no CityJSON type
-        ftype = str(attrs.pop("twin_type", b["type"]))
-        layer = str(attrs.pop("twin_layer", b["layer"]))
+        ftype = str(attrs.pop("twin_type", otype))
+        layer = str(attrs.pop("twin_layer", LAYER_BY_TYPE.get(otype, "generic")))
         edge_rec = attrs.pop("twin_edge", None)
         lod_names = attrs.pop("twin_lods", None)  # LoDs that CityJSON cannot name ("bim")
-        if isinstance(lod_names, dict) and b["meshes"]:
-            b["meshes"] = {str(lod_names.get(k, k)): m for k, m in b["meshes"].items()}
+        meshes = geo.meshes
+        if isinstance(lod_names, dict) and meshes:
+            meshes = {str(lod_names.get(k, k)): m for k, m in meshes.items()}
         edge = Edge(*map(str, edge_rec)) if isinstance(edge_rec, list) and \
             len(edge_rec) == 3 else None
-        fp = b["lines"] if b["lines"] is not None and layer not in _POLYGON_LAYERS \
-            else b["footprint"]
+        fp = geo.lines if geo.lines is not None and layer not in _POLYGON_LAYERS \
+            else geo.footprint
         if fp is not None and layer in _POLYGON_LAYERS and \
                 fp.geom_type not in ("Polygon", "MultiPolygon"):
             fp = None  # a line or point cannot stand for these layers' polygons
@@ -472,14 +345,27 @@ def _convert_objects(model: _Model, objects: dict, raw_vertices: list, ctx: Conv
             feat = Feature(
                 id=fid, layer=layer, type=ftype, name=attrs.pop("name", None),
                 parent=f"{model.prefix}:{parents[0]}" if parents else None,
-                attributes=attrs, footprint=fp, meshes=b["meshes"], source_id=oid,
-                bbox=b.get("bbox"), edge=edge,
+                attributes=attrs, footprint=fp, meshes=meshes, source_id=oid,
+                bbox=geo.bbox, edge=edge,
             )
         except TwinError as exc:
-            ctx.skip(oid, str(exc))
-            continue
-        counts[b["type"]] = counts.get(b["type"], 0) + 1
-        yield feat
+            self.ctx.skip(oid, str(exc))
+            return None
+        if otype.startswith("+"):
+            counts["extension_objects"] = counts.get("extension_objects", 0) + 1
+        counts[otype] = counts.get(otype, 0) + 1
+        return feat
+
+
+def _typed(ctx: ConversionContext, oid: str, obj: Any) -> bool:
+    """Whether a city object can be converted at all (else it is skipped)."""
+    if not isinstance(obj, dict):
+        ctx.skip(oid, "city object is not a JSON object")
+        return False
+    if not obj.get("type") or not isinstance(obj["type"], str):
+        ctx.skip(oid, "city object without a type")
+        return False
+    return True
 
 
 def _appearance_report(doc: dict, appearance: dict, ctx: ConversionContext) -> None:
@@ -510,20 +396,32 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
             raise ConversionError(f"{path}: not valid CityJSON {model.version}: {errs[0]}",
                                   str(path))
     objects = doc.get("CityObjects") or {}
+    if not isinstance(objects, dict):
+        raise ConversionError(f"{path}: \"CityObjects\" must be a JSON object", str(path))
+    source = model.source_vertices(doc.get("vertices"), str(path))
+    vertices = VertexSet(model.reproject(source), source)
+    n = len(source)
+    features = _Features(model, ctx, tri, appearance, counts)
+    features.expect(objects)
     total = len(objects)
+    items: list[tuple[str, dict, int, int]] = []
     done = 0
-    for f in _convert_objects(model, objects, doc.get("vertices") or [], ctx, tri, appearance,
-                              counts):
+    for oid, obj in objects.items():
         done += 1
-        if done % 200 == 0:
+        if _typed(ctx, oid, obj):
+            items.append((oid, obj, 0, n))
+        if len(items) >= CHUNK_OBJECTS:
+            yield from features.chunk(items, vertices)
+            items = []
             ctx.progress(done, total)
-        yield f
+    yield from features.chunk(items, vertices)
+    yield from features.finish()
     ctx.progress(total, total)
     _finish(ctx, doc, tri, appearance, counts)
 
 
 def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
-    """Convert a CityJSONSeq file line by line (constant memory)."""
+    """Convert a CityJSONSeq file line by line (memory for one chunk of lines)."""
     path = ctx.source
     lines = _seq_lines(path)
     try:
@@ -539,6 +437,18 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
     counts: dict[str, int] = {}
     validate = ctx.options.get("validate", True)
     invalid: list[str] = []
+    features = _Features(model, ctx, tri, appearance, counts)
+    items: list[tuple[str, dict, int, int]] = []
+    sources: list[np.ndarray] = []
+    n = 0
+
+    def flush() -> Iterator[Feature]:
+        nonlocal items, sources, n
+        source = np.concatenate(sources) if sources else np.zeros((0, 3))
+        yield from features.chunk(items, VertexSet(model.reproject(source), source))
+        items, sources, n = [], [], 0
+
+    no = 1
     for no, feat in lines:
         if feat.get("type") != "CityJSONFeature":
             ctx.skip(f"line {no}", f"not a CityJSONFeature (type {feat.get('type')!r})")
@@ -549,10 +459,22 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
                 invalid += [f"line {no}: {e}" for e in errs]
                 if ctx.strict:
                     raise ConversionError(f"{path}: line {no}: {errs[0]}", str(path))
-        for f in _convert_objects(model, feat.get("CityObjects") or {},
-                                  feat.get("vertices") or [], ctx, tri, appearance, counts):
-            yield f
-        ctx.progress(no, None)
+        objects = feat.get("CityObjects") or {}
+        if not isinstance(objects, dict):
+            ctx.skip(f"line {no}", "\"CityObjects\" is not a JSON object")
+            continue
+        source = model.source_vertices(feat.get("vertices"), f"{path}: line {no}")
+        features.expect(objects)
+        items.extend((oid, obj, n, len(source)) for oid, obj in objects.items()
+                     if _typed(ctx, oid, obj))
+        sources.append(source)
+        n += len(source)
+        if len(items) >= CHUNK_OBJECTS:
+            yield from flush()
+            ctx.progress(no, None)
+    yield from flush()
+    yield from features.finish()
+    ctx.progress(no, None)
     if validate:
         ctx.report["schema"] = invalid or ("valid" if model.version != "1.0" else
                                            "no schema for CityJSON 1.0: geometric checks only")

@@ -33,11 +33,16 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "cityjson"
 _SCHEMA_FOLDER = {"1.1": "1.1.3", "2.0": "2.0.2"}
 
 
+#: Keywords whose value maps names to schemas (the names are no keywords).
+_SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs", "dependencies")
+
+
 def simplify(node: Any, resolve: Callable[[str], Any] | None = None) -> Any:
     """A schema with the same meaning that fastjsonschema checks faster and
     whose errors name the failing member.
 
-    Two kinds of ``oneOf`` are rewritten, both only where at most one
+    ``const`` becomes a one-value ``enum`` (the same by definition).
+    Two kinds of ``oneOf`` are rewritten too, both only where at most one
     alternative can match (where that does not hold, the ``oneOf`` stays):
 
     * constants, plus at most one alternative ``{"type": "string",
@@ -53,7 +58,13 @@ def simplify(node: Any, resolve: Callable[[str], Any] | None = None) -> Any:
         return [simplify(x, resolve) for x in node]
     if not isinstance(node, dict):
         return node
-    out = {k: simplify(v, resolve) for k, v in node.items()}
+    out = {k: ({name: simplify(v, resolve) for name, v in sub.items()}
+               if k in _SCHEMA_MAPS and isinstance(sub, dict) else simplify(sub, resolve))
+           for k, sub in node.items()}
+    if "const" in out and "enum" not in out:
+        # the same by definition; fastjsonschema cannot compile "const" with
+        # plain (fast to compile) exceptions
+        out["enum"] = [out.pop("const")]
     alts = out.get("oneOf")
     if isinstance(alts, list) and alts:
         replacement = _const_choice(alts)
@@ -66,8 +77,8 @@ def simplify(node: Any, resolve: Callable[[str], Any] | None = None) -> Any:
 
 
 def _const_choice(alts: list) -> dict | None:
-    consts = [a["const"] for a in alts if isinstance(a, dict) and set(a) == {"const"}]
-    others = [a for a in alts if not (isinstance(a, dict) and set(a) == {"const"})]
+    consts = [a["enum"][0] for a in alts if _is_constant(a)]
+    others = [a for a in alts if not _is_constant(a)]
     keys = [json.dumps(c, sort_keys=True) for c in consts]
     if not consts or len(set(keys)) != len(keys) or len(others) > 1:
         return None
@@ -79,6 +90,12 @@ def _const_choice(alts: list) -> dict | None:
     if any(isinstance(c, str) and re.search(o["pattern"], c) for c in consts):
         return None
     return {"anyOf": [{"enum": consts}, o]}
+
+
+def _is_constant(a: Any) -> bool:
+    """A schema of one value (``const`` is written as a one-value ``enum`` by
+    the time its parent is simplified)."""
+    return isinstance(a, dict) and set(a) == {"enum"} and len(a["enum"]) == 1
 
 
 def _typed_choice(alts: list, resolve: Callable[[str], Any]) -> dict | None:
@@ -97,7 +114,7 @@ def _typed_choice(alts: list, resolve: Callable[[str], Any]) -> dict | None:
         return None
     chain: dict = {"required": ["type"], "properties": {"type": {"enum": types}}}
     for a, t in zip(reversed(alts), reversed(types)):
-        chain = {"if": {"properties": {"type": {"const": t}}}, "then": a, "else": chain}
+        chain = {"if": {"properties": {"type": {"enum": [t]}}}, "then": a, "else": chain}
     return chain
 
 
@@ -147,9 +164,13 @@ def validator(version: str, kind: str):
         schema = load_schema(folder, f"{kind}.schema.json")
         # city objects are checked one by one against their own type's schema
         schema["properties"]["CityObjects"] = {"type": "object"}
+    # plain exceptions: their message names the place ("data.geometry[0].lod
+    # must be one of ..."); detailed ones embed the schema in the generated code
+    # for every check, which takes most of the time of compiling it
     return fastjsonschema.compile(
         schema, handlers={"https": lambda uri: load_schema(folder, uri),
-                          "http": lambda uri: load_schema(folder, uri)})
+                          "http": lambda uri: load_schema(folder, uri)},
+        detailed_exceptions=False)
 
 
 def _object_schema_name(version: str, otype: str) -> str | None:
@@ -243,9 +264,11 @@ def schema_errors(doc: dict, version: str, kind: str = "cityjson", limit: int = 
         error = _first_error(check, instance)
         if error is not None and exact is not None:  # its path in the object as written
             error = _first_error(check, exact()) or error
-        if error is not None:
-            where = "/".join(str(p) for p in (error.path or [])[1:])
-            out.append(f"{prefix}{where or '(root)'}: {error.message[:200]}")
+        if error is not None:  # "data.geometry[0].lod must be ..." or "data must be ..."
+            msg = error.message
+            msg = msg[5:] if msg.startswith("data.") else "the object" + msg[4:] \
+                if msg.startswith("data ") and prefix else msg
+            out.append(f"{prefix.rstrip('/')}: {msg[:300]}" if prefix else msg[:300])
         return len(out) < limit
 
     if not collect(v, skel, "") or not isinstance(objects, dict):

@@ -16,8 +16,9 @@ from their plane) are triangulated but counted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import mapbox_earcut
 import numpy as np
@@ -42,41 +43,32 @@ class TriangulationReport:
         if len(self.examples) < 20:
             self.examples.append(text)
 
+    def add(self, issues: RingIssues, polygons: int, triangles: int,
+            name: Callable[[int], str]) -> None:
+        """Count what :func:`triangulate_rings` met; ``name(k)`` says where
+        polygon ``k`` is, for the first examples."""
+        self.polygons += polygons
+        self.triangles += triangles
+        self.holes += issues.holes
+        self.degenerate_rings += len(issues.degenerate_rings)
+        self.degenerate_polygons += len(issues.degenerate_polygons)
+        self.non_planar += len(issues.non_planar)
+        if len(self.examples) >= 20:
+            return
+        for k in issues.degenerate_rings[:20].tolist():
+            self.note(f"{name(k)}: ring with fewer than 3 distinct vertices")
+        for k, why in zip(issues.degenerate_polygons[:20].tolist(), issues.reasons):
+            if why != "ring with fewer than 3 distinct vertices":  # noted just above
+                self.note(f"{name(k)} {'has ' + why if why == 'no area' else why}")
+        for k, off in zip(issues.non_planar[:20].tolist(), issues.off_plane.tolist()):
+            self.note(f"{name(k)} is not planar ({off:.3f} m off its plane)")
+
     def merge(self, other: TriangulationReport) -> None:
         for k in ("polygons", "triangles", "degenerate_rings", "degenerate_polygons",
                   "non_planar", "holes"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         for e in other.examples:
             self.note(e)
-
-
-def _clean_ring(ring: Ring) -> list[int]:
-    """A ring without its closing vertex and without consecutive repeats."""
-    r = list(ring)
-    if len(r) > 1 and r[0] == r[-1]:
-        r.pop()
-    out = [v for i, v in enumerate(r) if i == 0 or v != r[i - 1]]
-    while len(out) > 1 and out[-1] == out[0]:
-        out.pop()
-    return out
-
-
-def newell_normals(vertices: np.ndarray, rings: Sequence[Sequence[int]]) -> np.ndarray:
-    """Newell normals ``(r, 3)`` of many rings of indices into ``vertices``, at once."""
-    sizes = np.fromiter((len(r) for r in rings), np.int64, len(rings))
-    idx = np.fromiter((i for r in rings for i in r), np.int64, int(sizes.sum()))
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    nxt = np.arange(len(idx)) + 1
-    ends = starts + sizes
-    nxt[ends - 1] = starts  # each ring's last vertex wraps to its first
-    p = vertices[idx]
-    q = p[nxt]
-    terms = np.column_stack([
-        (p[:, 1] - q[:, 1]) * (p[:, 2] + q[:, 2]),
-        (p[:, 2] - q[:, 2]) * (p[:, 0] + q[:, 0]),
-        (p[:, 0] - q[:, 0]) * (p[:, 1] + q[:, 1]),
-    ])
-    return np.add.reduceat(terms, starts, axis=0)
 
 
 def _cross_dot(u: np.ndarray, v: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -112,11 +104,217 @@ def _split_quads(vertices: np.ndarray, flat: np.ndarray, starts: np.ndarray, ks:
     return t[keep], own[keep]
 
 
+def clean_rings(flat: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                np.ndarray]:
+    """Rings (``flat`` indices, ``sizes`` per ring) without their closing vertex
+    and without consecutive repeats.
+
+    Returns the cleaned ``flat`` and ``sizes`` and, per ring, the number of
+    distinct vertices (a ring needs three)."""
+    n_rings = len(sizes)
+    ring = np.repeat(np.arange(n_rings), sizes)
+    keep = np.ones(len(flat), bool)
+    keep[1:] = (flat[1:] != flat[:-1]) | (ring[1:] != ring[:-1])
+    sizes = np.bincount(ring[keep], minlength=n_rings)
+    flat, ring = flat[keep], ring[keep]
+    # the last vertex repeating the first closes the ring: drop it (no two
+    # neighbours are equal any more, so one drop is enough)
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    closing = (sizes > 1) & (flat[np.maximum(ends - 1, 0)] == flat[np.minimum(starts, len(flat)
+                                                                                 - 1)])
+    if closing.any():
+        keep = np.ones(len(flat), bool)
+        keep[ends[closing] - 1] = False
+        flat, ring = flat[keep], ring[keep]
+        sizes = sizes - closing
+    span = int(flat.max()) + 1 if len(flat) else 1
+    distinct = np.bincount(np.unique(ring * span + flat) // span, minlength=n_rings)
+    return flat, sizes, distinct
+
+
+@dataclass
+class RingIssues:
+    """Problems :func:`triangulate_rings` met, per polygon (indices into its
+    polygons), for the caller to name and count."""
+
+    degenerate_rings: np.ndarray  # the polygon of each ring with < 3 distinct vertices
+    degenerate_polygons: np.ndarray  # polygons skipped
+    reasons: list[str]  # why, one per skipped polygon
+    non_planar: np.ndarray  # polygons further than the tolerance from their plane
+    off_plane: np.ndarray  # how far (m), one per non-planar polygon
+    holes: int = 0
+
+
+def triangulate_rings(vertices: np.ndarray, flat: np.ndarray, ring_sizes: np.ndarray,
+                      poly_rings: np.ndarray, *, planarity_tol: float = 0.01
+                      ) -> tuple[np.ndarray, np.ndarray, RingIssues]:
+    """Triangulate many polygons given as flat arrays: ``flat`` vertex indices
+    into ``vertices`` ``(n, 3)``, ring after ring; ``ring_sizes`` per ring;
+    ``poly_rings``, the number of rings of each polygon (the first is its
+    outer ring, the others holes).
+
+    Rings are cleaned (:func:`clean_rings`); rings with fewer than three
+    distinct vertices are dropped (a polygon whose outer ring is such a ring
+    is skipped), polygons with no area skipped, polygons further than
+    ``planarity_tol`` from their plane triangulated but listed. Triangles pass
+    through as they are; quadrilaterals are split along their inner diagonal,
+    all at once; other polygons go through earcut, one call each. Every
+    triangle turns like its polygon (counter-clockwise seen from the side its
+    Newell normal points to).
+
+    Returns ``faces (m, 3)`` (indices into ``vertices``), ``owner (m,)`` (the
+    polygon of each triangle, ascending) and the :class:`RingIssues`.
+    Indices must be in range (raises ``IndexError``).
+    """
+    flat = np.asarray(flat, dtype=np.int64)
+    ring_sizes = np.asarray(ring_sizes, dtype=np.int64)
+    poly_rings = np.asarray(poly_rings, dtype=np.int64)
+    n_polys = len(poly_rings)
+    empty_issues = RingIssues(np.zeros(0, np.int64), np.zeros(0, np.int64), [],
+                              np.zeros(0, np.int64), np.zeros(0))
+    if len(flat) and (flat.min() < 0 or flat.max() >= len(vertices)):
+        bad = flat[(flat < 0) | (flat >= len(vertices))][0]
+        raise IndexError(f"vertex index {int(bad)} out of range (the file has "
+                         f"{len(vertices)} vertices)")
+    if n_polys == 0:
+        return np.zeros((0, 3), np.int64), np.zeros(0, np.int64), empty_issues
+    flat, sizes, distinct = clean_rings(flat, ring_sizes)
+    poly_of_ring = np.repeat(np.arange(n_polys), poly_rings)
+    first_ring = np.cumsum(poly_rings) - poly_rings
+    bad_ring = distinct < 3
+    has_outer = poly_rings > 0
+    bad_poly = ~has_outer.copy()
+    bad_poly[has_outer] = bad_ring[first_ring[has_outer]]
+    # a skipped polygon's holes are not looked at (nor counted)
+    is_outer = np.zeros(len(sizes), bool)
+    is_outer[first_ring[has_outer]] = True
+    counted = bad_ring & (~bad_poly[poly_of_ring] | is_outer)
+    good_ring = ~bad_ring & ~bad_poly[poly_of_ring]
+    reasons = ["ring with fewer than 3 distinct vertices"] * int(bad_poly.sum())
+    skipped = [np.flatnonzero(bad_poly)]
+    n_rings = np.bincount(poly_of_ring[good_ring], minlength=n_polys)
+    # rings of the polygons kept
+    ring_start = np.cumsum(sizes) - sizes
+    sizes_g = sizes[good_ring]
+    pos = np.repeat(ring_start[good_ring] - (np.cumsum(sizes_g) - sizes_g), sizes_g) \
+        + np.arange(int(sizes_g.sum()))
+    flat_g = flat[pos]
+    poly_g = poly_of_ring[good_ring]
+    faces: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    # plain triangles
+    simple = (n_rings == 1) & ~bad_poly
+    simple[simple] = sizes_g[np.searchsorted(poly_g, np.flatnonzero(simple))] == 3
+    # per kept polygon: its vertices (all rings) flat_g[vstart:vstart + vcount]
+    vcount = np.bincount(poly_g, weights=sizes_g, minlength=n_polys).astype(np.int64)
+    vstart = np.cumsum(vcount) - vcount
+    if simple.any():
+        ks = np.flatnonzero(simple)
+        faces.append(flat_g[vstart[ks][:, None] + np.arange(3)])
+        owners.append(ks)
+    general = np.flatnonzero(~bad_poly & ~simple)
+    holes = 0
+    non_planar = np.zeros(0, np.int64)
+    off_plane = np.zeros(0)
+    if len(general):
+        outer_sizes = sizes_g[np.searchsorted(poly_g, general)]
+        outer_flat = flat_g[np.repeat(vstart[general] - (np.cumsum(outer_sizes) - outer_sizes),
+                                      outer_sizes) + np.arange(int(outer_sizes.sum()))]
+        normals = _newell(vertices, outer_flat, outer_sizes)
+        lengths = np.linalg.norm(normals, axis=1)
+        units = normals / np.where(lengths > 0, lengths, 1.0)[:, None]
+        # planarity: distance of every vertex of a polygon from its plane
+        gc_ = vcount[general]
+        gs = np.cumsum(gc_) - gc_
+        idx_all = flat_g[np.repeat(vstart[general] - gs, gc_) + np.arange(int(gc_.sum()))]
+        pts = vertices[idx_all]
+        owner = np.repeat(np.arange(len(general)), gc_)
+        centre = np.add.reduceat(pts, gs, axis=0) / gc_[:, None]
+        dist = np.abs(np.einsum("ij,ij->i", pts - centre[owner], units[owner]))
+        off = np.maximum.reduceat(dist, gs)
+        flat_area = lengths < 1e-12
+        if flat_area.any():
+            skipped.append(general[flat_area])
+            reasons += ["no area"] * int(flat_area.sum())
+        live = ~flat_area
+        planar_bad = live & (off > planarity_tol)
+        non_planar, off_plane = general[planar_bad], off[planar_bad]
+        quad = live & (n_rings[general] == 1) & (gc_ == 4)
+        tri_parts, tri_owner = [], []
+        if quad.any():
+            ks = np.flatnonzero(quad)
+            t, own = _split_quads(vertices, idx_all, gs, ks, units)
+            tri_parts.append(t)
+            tri_owner.append(own)
+        rest = np.flatnonzero(live & ~quad)
+        if len(rest):
+            holes = int((n_rings[general[rest]] - 1).sum())
+            axis = np.argmax(np.abs(units), axis=1)
+            keep_cols = np.array([[1, 2], [0, 2], [0, 1]])[axis[owner]]
+            plane = np.take_along_axis(pts, keep_cols, axis=1)
+            ring_end = np.cumsum(sizes_g)  # in flat_g
+            first_g = np.searchsorted(poly_g, general)  # first kept ring of each polygon
+            for k in rest.tolist():
+                s, c = int(gs[k]), int(gc_[k])
+                nr = int(n_rings[general[k]])
+                r0 = int(first_g[k])
+                ends = (ring_end[r0:r0 + nr] - ring_end[r0] + sizes_g[r0]).astype(np.uint32)
+                tri = mapbox_earcut.triangulate_float64(plane[s:s + c], ends)
+                if len(tri) == 0:
+                    skipped.append(general[k:k + 1])
+                    reasons.append("could not be triangulated")
+                    continue
+                tri_parts.append(idx_all[s + tri.reshape(-1, 3).astype(np.int64)])
+                tri_owner.append(np.full(len(tri) // 3, k))
+        if tri_parts:
+            t = np.concatenate(tri_parts)
+            own = np.concatenate(tri_owner)
+            a, b, c = vertices[t[:, 0]], vertices[t[:, 1]], vertices[t[:, 2]]
+            flip = _cross_dot(b - a, c - a, units[own]) < 0
+            t[flip] = t[flip][:, [0, 2, 1]]
+            faces.append(t)
+            owners.append(general[own])
+    issues = RingIssues(poly_of_ring[counted], np.concatenate(skipped), reasons,
+                        non_planar, off_plane, holes)
+    if not faces:
+        return np.zeros((0, 3), np.int64), np.zeros(0, np.int64), issues
+    f, o = np.concatenate(faces), np.concatenate(owners)
+    order = np.argsort(o, kind="stable")  # triangles in the order of their polygons
+    return f[order], o[order], issues
+
+
+def _newell(vertices: np.ndarray, idx: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Newell normals ``(r, 3)`` of rings given flat (``idx``, ``sizes``)."""
+    starts = np.cumsum(sizes) - sizes
+    nxt = np.arange(len(idx)) + 1
+    nxt[starts + sizes - 1] = starts  # each ring's last vertex wraps to its first
+    p = vertices[idx]
+    q = p[nxt]
+    terms = np.column_stack([
+        (p[:, 1] - q[:, 1]) * (p[:, 2] + q[:, 2]),
+        (p[:, 2] - q[:, 2]) * (p[:, 0] + q[:, 0]),
+        (p[:, 0] - q[:, 0]) * (p[:, 1] + q[:, 1]),
+    ])
+    return np.add.reduceat(terms, starts, axis=0)
+
+
+def flatten_polygons(polygons: Sequence[Polygon]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nested polygons (lists of rings of indices) as the flat arrays of
+    :func:`triangulate_rings`: ``flat``, ``ring_sizes``, ``poly_rings``."""
+    rings = list(chain.from_iterable(polygons))
+    sizes = np.fromiter(map(len, rings), np.int64, len(rings))
+    flat = np.fromiter(chain.from_iterable(rings), np.int64, int(sizes.sum()))
+    poly_rings = np.fromiter(map(len, polygons), np.int64, len(polygons))
+    return flat, sizes, poly_rings
+
+
 def triangulate_polygons(vertices: np.ndarray, polygons: Sequence[Polygon], *,
                          planarity_tol: float = 0.01, where: str = "",
                          report: TriangulationReport | None = None
                          ) -> tuple[np.ndarray, np.ndarray]:
-    """Triangulate polygons whose rings index ``vertices`` ``(n, 3)``.
+    """Triangulate polygons whose rings index ``vertices`` ``(n, 3)``
+    (:func:`triangulate_rings` over nested lists).
 
     Returns
     -------
@@ -127,110 +325,11 @@ def triangulate_polygons(vertices: np.ndarray, polygons: Sequence[Polygon], *,
         labels over); skipped polygons have no triangles.
     """
     rep = report if report is not None else TriangulationReport()
-    n_vertices = len(vertices)
-    faces: list[np.ndarray] = []
-    owners: list[np.ndarray] = []
-    # fast path: plain triangles (most faces of LoD1-2 models) in one array
-    simple_tri: list = []
-    simple_owner: list[int] = []
-    rest: list[int] = []
-    for pi, poly in enumerate(polygons):
-        if len(poly) == 1:
-            r = poly[0]
-            if len(r) == 4 and r[0] == r[3]:
-                r = r[:3]
-            if len(r) == 3 and r[0] != r[1] and r[1] != r[2] and r[0] != r[2]:
-                simple_tri.append(r)
-                simple_owner.append(pi)
-                continue
-        rest.append(pi)
-    if simple_tri:
-        t = np.asarray(simple_tri, dtype=np.int64)
-        if t.min() < 0 or t.max() >= n_vertices:
-            raise IndexError(f"{where}: vertex index {int(t.max())} out of range "
-                             f"(the file has {n_vertices} vertices)")
-        faces.append(t)
-        owners.append(np.asarray(simple_owner, dtype=np.int64))
-        rep.polygons += len(t)
-        rep.triangles += len(t)
-    # general polygons: clean rings in plain Python, then normals, planarity
-    # and orientation for all of them at once; only earcut runs per polygon
-    polys_ok: list[int] = []
-    ring_lists: list[list[list[int]]] = []
-    for pi in rest:
-        rep.polygons += 1
-        rings = []
-        for ring in polygons[pi]:
-            r = _clean_ring(ring)
-            if len(set(r)) < 3:
-                rep.degenerate_rings += 1
-                rep.note(f"{where}: polygon {pi}: ring with fewer than 3 distinct vertices")
-                if not rings:  # no outer ring: the polygon is unusable
-                    break
-                continue
-            rings.append(r)
-        if not rings:
-            rep.degenerate_polygons += 1
-            continue
-        polys_ok.append(pi)
-        ring_lists.append(rings)
-    if ring_lists:
-        outer = [rings[0] for rings in ring_lists]
-        flat_all = np.fromiter((i for rings in ring_lists for r in rings for i in r), np.int64)
-        if flat_all.min() < 0 or flat_all.max() >= n_vertices:
-            raise IndexError(f"{where}: vertex index {int(flat_all.max())} out of range "
-                             f"(the file has {n_vertices} vertices)")
-        normals = newell_normals(vertices, outer)
-        lengths = np.linalg.norm(normals, axis=1)
-        units = normals / np.where(lengths > 0, lengths, 1.0)[:, None]
-        # planarity: distance of every vertex of a polygon from its plane
-        sizes = np.array([sum(len(r) for r in rings) for rings in ring_lists])
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        pts = vertices[flat_all]
-        owner = np.repeat(np.arange(len(ring_lists)), sizes)
-        centre = np.add.reduceat(pts, starts, axis=0) / sizes[:, None]
-        dist = np.abs(np.einsum("ij,ij->i", pts - centre[owner], units[owner]))
-        off = np.maximum.reduceat(dist, starts)
-        tri_parts, tri_owner = [], []
-        quads: list[int] = []
-        for k, (pi, rings) in enumerate(zip(polys_ok, ring_lists)):
-            if lengths[k] < 1e-12:
-                rep.degenerate_polygons += 1
-                rep.note(f"{where}: polygon {pi} has no area")
-                continue
-            if off[k] > planarity_tol:
-                rep.non_planar += 1
-                rep.note(f"{where}: polygon {pi} is not planar ({off[k]:.3f} m off its plane)")
-            if len(rings) == 1 and sizes[k] == 4:
-                quads.append(k)  # most wall faces: split all of them at once below
-                continue
-            rep.holes += len(rings) - 1
-            idx = flat_all[starts[k]:starts[k] + sizes[k]]
-            axis = int(np.argmax(np.abs(units[k])))
-            flat = vertices[idx][:, [a for a in range(3) if a != axis]]
-            ends = np.cumsum([len(r) for r in rings]).astype(np.uint32)
-            tri = mapbox_earcut.triangulate_float64(np.ascontiguousarray(flat), ends)
-            if len(tri) == 0:
-                rep.degenerate_polygons += 1
-                rep.note(f"{where}: polygon {pi} could not be triangulated")
-                continue
-            tri_parts.append(idx[tri.reshape(-1, 3).astype(np.int64)])
-            tri_owner.append(np.full(len(tri) // 3, k))
-        if quads:
-            t, own = _split_quads(vertices, flat_all, starts, np.asarray(quads), units)
-            tri_parts.append(t)
-            tri_owner.append(own)
-        if tri_parts:
-            t = np.concatenate(tri_parts)
-            own = np.concatenate(tri_owner)
-            a, b, c = vertices[t[:, 0]], vertices[t[:, 1]], vertices[t[:, 2]]
-            flip = _cross_dot(b - a, c - a, units[own]) < 0
-            t[flip] = t[flip][:, [0, 2, 1]]
-            faces.append(t)
-            owners.append(np.asarray(polys_ok, dtype=np.int64)[own])
-            rep.triangles += len(t)
-    if not faces:
-        return np.zeros((0, 3), np.int64), np.zeros(0, np.int64)
-    f, o = np.concatenate(faces), np.concatenate(owners)
-    order = np.argsort(o, kind="stable")  # triangles in the order of their polygons
-    return f[order], o[order]
+    flat, sizes, poly_rings = flatten_polygons(polygons)
+    try:
+        faces, owner, issues = triangulate_rings(vertices, flat, sizes, poly_rings,
+                                                 planarity_tol=planarity_tol)
+    except IndexError as exc:
+        raise IndexError(f"{where}: {exc}") from None
+    rep.add(issues, len(poly_rings), len(faces), lambda k: f"{where}: polygon {k}")
+    return faces, owner

@@ -85,6 +85,23 @@ class Mesh:
                 )
             object.__setattr__(self, "face_labels", _readonly(fl))
 
+    @classmethod
+    def trusted(cls, vertices: np.ndarray, faces: np.ndarray,
+                face_labels: np.ndarray | None = None, labels: tuple[str, ...] = ()) -> Mesh:
+        """A mesh from arrays whose checks were done in bulk by the caller:
+        ``float64`` vertices ``(n, 3)``, all finite; ``int64`` faces ``(m, 3)``
+        within range; ``int16`` face labels within ``labels``. For the store's
+        decoding and converters that build thousands of meshes at once (the
+        checks of ``Mesh(...)`` cost more than the work on small meshes).
+        The arrays are made read-only, as ``Mesh(...)`` makes them."""
+        mesh = object.__new__(cls)
+        object.__setattr__(mesh, "vertices", _readonly(vertices))
+        object.__setattr__(mesh, "faces", _readonly(faces))
+        object.__setattr__(mesh, "face_labels",
+                           _readonly(face_labels) if face_labels is not None else None)
+        object.__setattr__(mesh, "labels", tuple(labels))
+        return mesh
+
     @property
     def n_vertices(self) -> int:
         return len(self.vertices)

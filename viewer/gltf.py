@@ -101,11 +101,21 @@ class _Builder:
             bufferView=view, componentType=ctype, count=len(flat), type="SCALAR"))
         return len(self.gltf.accessors) - 1
 
-    def finish(self) -> bytes:
+    def finish(self, node_extras: Mapping[int, dict] | None = None) -> bytes:
+        """The GLB. ``node_extras`` (by node index) are added to the JSON after
+        pygltflib wrote it: large feature tables pass through its dataclass
+        conversion (a deep copy of every value) many times slower than
+        through ``json``."""
         self.blob.extend(b"\0" * ((-len(self.blob)) % 4))
         self.gltf.buffers = [gl.Buffer(byteLength=len(self.blob))]
         self.gltf.set_binary_blob(bytes(self.blob))
-        return b"".join(self.gltf.save_to_bytes())
+        glb = b"".join(self.gltf.save_to_bytes())
+        if not node_extras:
+            return glb
+        doc = read_glb_json(glb)
+        for i, extras in node_extras.items():
+            doc["nodes"][i].setdefault("extras", {}).update(extras)
+        return _with_json(glb, doc)
 
 
 def _new(origin: Sequence[float], crs: str, extras: Mapping | None) -> _Builder:
@@ -193,6 +203,7 @@ def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Ma
     b = _new(origin, crs, extras)
     mats = _materials(b, colours, opacity or {})
     table: list[dict] = []
+    late: dict[int, dict] = {}
     for layer, feats in by_layer.items():
         verts, faces, fids = [], [], []
         base = 0
@@ -215,12 +226,24 @@ def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Ma
             {"featureCount": len(feats), "attribute": 0}]}}
         b.gltf.meshes.append(gl.Mesh(name=layer, primitives=[prim]))
         b.gltf.nodes.append(gl.Node(name=layer, mesh=len(b.gltf.meshes) - 1, extras={
-            "layer": layer, "features": table[first:]},
-            matrix=list(node_matrix) if node_matrix is not None else None))
+            "layer": layer}, matrix=list(node_matrix) if node_matrix is not None else None))
         b.gltf.scenes[0].nodes.append(len(b.gltf.nodes) - 1)
+        late[len(b.gltf.nodes) - 1] = {"features": table[first:]}
     if by_layer:
         b.gltf.extensionsUsed = ["EXT_mesh_features"]
-    return b.finish(), table
+    return b.finish(late), table
+
+
+def _with_json(glb: bytes, doc: dict) -> bytes:
+    """``glb`` with its JSON chunk replaced by ``doc`` (the binary chunk kept):
+    the container of the glTF 2.0 specification, section "GLB File Format"."""
+    old_len = int.from_bytes(glb[12:16], "little")
+    rest = glb[20 + old_len:]  # the BIN chunk, header included
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * ((-len(text)) % 4)  # chunks are 4-byte aligned, JSON padded with spaces
+    total = 12 + 8 + len(text) + len(rest)
+    return (b"glTF" + (2).to_bytes(4, "little") + total.to_bytes(4, "little")
+            + len(text).to_bytes(4, "little") + b"JSON" + text + rest)
 
 
 def read_glb_json(data: bytes) -> dict:

@@ -277,12 +277,12 @@ def test_exports_pass_the_reference_schema_validator(tmp_path):
 def test_footprint_from_downward_faces_only_when_the_mesh_is_closed():
     from shapely.geometry import Polygon as P
 
-    from converters.cityjson import _footprint
+    from converters.cityjson_geometry import mesh_footprint
     from twin.geometry import extrude_footprint
 
     ell = P([(0, 0), (10, 0), (10, 4), (4, 4), (4, 9), (0, 9)])
     solid = extrude_footprint(ell, 0.0, 6.0)
-    fp = _footprint({"1": solid}, [], [])
+    fp = mesh_footprint(solid)
     assert fp.area == pytest.approx(ell.area) and fp.symmetric_difference(ell).area < 1e-6
     # walls and a roof without a floor (open below), plus one small overhang face
     # pointing down: the overhang alone must not be taken for the footprint
@@ -292,5 +292,5 @@ def test_footprint_from_downward_faces_only_when_the_mesh_is_closed():
     v = np.vstack([solid.vertices, over])
     f = np.vstack([keep, [[len(solid.vertices), len(solid.vertices) + 2,
                            len(solid.vertices) + 1]]])
-    fp = _footprint({"2": twin.Mesh(v, f)}, [], [])
+    fp = mesh_footprint(twin.Mesh(v, f))
     assert fp.area == pytest.approx(ell.area, rel=1e-3)

@@ -96,12 +96,17 @@ def test_simplify_keeps_a_one_of_that_is_not_exclusive():
     with_pattern = {"oneOf": [{"const": "a"}, {"type": "string", "pattern": r"\+\w+"}]}
     assert simplify(with_pattern) == {"anyOf": [{"enum": ["a"]}, with_pattern["oneOf"][1]]}
     # "+x" matches the pattern too: exactly one alternative would fail, so keep it
+    # (each const becomes the one-value enum it is by definition)
     overlap = {"oneOf": [{"const": "+x"}, {"type": "string", "pattern": r"\+\w+"}]}
-    assert simplify(overlap) == overlap
+    assert simplify(overlap) == {"oneOf": [{"enum": ["+x"]}, overlap["oneOf"][1]]}
     twice = {"oneOf": [{"const": "a"}, {"const": "a"}]}
-    assert simplify(twice) == twice
+    assert simplify(twice) == {"oneOf": [{"enum": ["a"]}, {"enum": ["a"]}]}
     mixed = {"oneOf": [{"const": "a"}, {"type": "integer"}]}
-    assert simplify(mixed) == mixed
+    assert simplify(mixed) == {"oneOf": [{"enum": ["a"]}, {"type": "integer"}]}
+    # property names are no keywords
+    props = {"properties": {"const": {"type": "string"}, "oneOf": {"const": 1}}}
+    assert simplify(props) == {"properties": {"const": {"type": "string"},
+                                              "oneOf": {"enum": [1]}}}
 
 
 def test_simplify_dispatches_on_the_type_only_when_types_differ():
@@ -111,7 +116,7 @@ def test_simplify_dispatches_on_the_type_only_when_types_differ():
                "#/C": {"properties": {"type": {"const": "C"}}}}  # type not required
     node = {"oneOf": [{"$ref": "#/A"}, {"$ref": "#/B"}]}
     out = simplify(node, targets.get)
-    assert out["if"] == {"properties": {"type": {"const": "A"}}} and out["then"] == {
+    assert out["if"] == {"properties": {"type": {"enum": ["A"]}}} and out["then"] == {
         "$ref": "#/A"}
     assert out["else"]["then"] == {"$ref": "#/B"}
     assert out["else"]["else"]["properties"]["type"] == {"enum": ["A", "B"]}

@@ -197,7 +197,11 @@ def _decode_mesh(nv, nf, ox, oy, oz, vb, fb, flb, labels) -> Mesh:
     dtype = "<u2" if len(fb) == nf * 6 else "<u4"
     f = np.frombuffer(fb, dtype=dtype).reshape(nf, 3).astype(np.int64)
     fl = np.frombuffer(flb, dtype="<i2") if flb is not None else None
-    return Mesh(v, f, fl, tuple(json.loads(labels)) if labels else ())
+    if nf and int(f.max()) >= nv:  # a damaged or forged file, not one this store wrote
+        raise StoreError(f"a stored mesh has a face index out of range ({int(f.max())} for "
+                         f"{nv} vertices)")
+    # written by this store from checked meshes: the other checks are not repeated
+    return Mesh.trusted(v, f, fl, tuple(json.loads(labels)) if labels else ())
 
 
 def _json_default(o: Any) -> Any:
