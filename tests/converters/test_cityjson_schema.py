@@ -86,7 +86,7 @@ def test_errors_point_into_the_object_as_written():
     surfaces = _surfaces(obj)
     surfaces.extend([copy.deepcopy(surfaces[0])] * 3 + [{"type": "Balcony"}])
     errs = schema_errors(doc, "2.0")
-    assert len(errs) == 1 and errs[0].startswith(f"CityObjects/{oid}/")
+    assert len(errs) == 1 and errs[0].startswith(f"CityObjects/{oid}: geometry[0]")
     assert f"surfaces[{len(surfaces) - 1}]" in errs[0]
 
 
