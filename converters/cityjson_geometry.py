@@ -208,12 +208,13 @@ def chunk_geometry(items: list[tuple[str, dict, int, int]], vertices: VertexSet,
     for oi, parts in lines.items():
         if out[oi] is not None:
             out[oi].lines = parts[0] if len(parts) == 1 else shapely.union_all(parts)
-    for oi, o in enumerate(out):
-        if o is None:
-            continue
-        if o.footprint is None and o.meshes:
-            o.footprint = mesh_footprint(o.meshes[max(o.meshes, key=lod_key)])
-        if o.footprint is None and o.lines is not None:
+    need = [oi for oi, o in enumerate(out) if o is not None and o.footprint is None
+            and o.meshes]
+    for oi, fp in zip(need, mesh_footprints([out[oi].meshes[max(out[oi].meshes, key=lod_key)]
+                                             for oi in need])):
+        out[oi].footprint = fp
+    for o in out:
+        if o is not None and o.footprint is None and o.lines is not None:
             o.footprint = o.lines
     return out, skipped
 
@@ -383,7 +384,7 @@ def _meshes(a: _Arrays, verts: np.ndarray, groups: dict, group_labels: list[list
     keys, inverse = np.unique(group_of_face[:, None] * n_all + faces, return_inverse=True)
     inverse = inverse.reshape(-1, 3)
     vert_group = keys // n_all
-    present = np.unique(group_of_face)
+    present = group_of_face[np.r_[True, group_of_face[1:] != group_of_face[:-1]]]  # sorted
     v_start = np.searchsorted(vert_group, present)
     v_end = np.searchsorted(vert_group, present, side="right")
     f_start = np.searchsorted(group_of_face, present)
@@ -444,7 +445,7 @@ def _ground_polygons(a: _Arrays, verts: np.ndarray, is_ground: np.ndarray,
     polys_of_rings = ring_poly[ring_ground]
     # a ground polygon needs an outer ring of three distinct vertices; holes too
     first = np.r_[True, polys_of_rings[1:] != polys_of_rings[:-1]]
-    dead = np.unique(polys_of_rings[first & (distinct < 3)])
+    dead = polys_of_rings[first & (distinct < 3)]
     ok = (distinct >= 3) & ~np.isin(polys_of_rings, dead)
     if not ok.any():
         return {}
@@ -455,10 +456,10 @@ def _ground_polygons(a: _Arrays, verts: np.ndarray, is_ground: np.ndarray,
     coords = verts[flat[pos]][:, :2]
     ring_ids = np.repeat(np.arange(len(sizes_ok)), sizes_ok)
     rings = shapely.linearrings(coords, indices=ring_ids)
-    poly_ids = polys_of_rings[ok]
-    _, compact = np.unique(poly_ids, return_inverse=True)
-    polys = shapely.polygons(rings, indices=compact)
-    owners = a.g_obj[poly_geom[np.unique(poly_ids)]]
+    poly_ids = polys_of_rings[ok]  # ascending
+    new = np.r_[True, poly_ids[1:] != poly_ids[:-1]]
+    polys = shapely.polygons(rings, indices=np.cumsum(new) - 1)
+    owners = a.g_obj[poly_geom[poly_ids[new]]]
     invalid = ~shapely.is_valid(polys)
     if invalid.any():
         polys[invalid] = shapely.make_valid(polys[invalid])
@@ -477,42 +478,61 @@ def _as_area(g):
     return shapely.union_all(parts) if parts else None
 
 
-def plan_union(triangles: np.ndarray):
-    """Union of the plan projection of triangles ``(m, 3, 2)`` with area."""
-    if len(triangles) == 0:
-        return None
-    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    area = np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1])
-                  - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])) / 2
-    t = triangles[area > 1e-6]
-    if len(t) == 0:
-        return None
-    rings = np.concatenate([t, t[:, :1]], axis=1)
-    polys = shapely.polygons(rings)
-    if len(polys) > 8:
-        # surfaces (terrain, land use, roads) are coverages: no two triangles
-        # overlap in plan, and GEOS merges those far faster; a coverage's union
-        # has exactly the triangles' total area, which tells the two cases apart
-        try:
-            u = shapely.coverage_union_all(polys)
-        except shapely.errors.GEOSException:  # GEOS noticed an overlap itself
-            u = None
-        total = float(area[area > 1e-6].sum())
-        if u is not None and u.is_valid and abs(u.area - total) <= 1e-6 * max(total, 1.0):
-            return u
-    u = shapely.union_all(polys, grid_size=1e-4)
-    return u if not u.is_empty else None
+def mesh_footprints(meshes: list[Mesh]) -> list:
+    """The plan footprints of meshes without ground surfaces, all at once: a
+    closed solid's downward faces cover it once, without overlaps (closed
+    when they project to as much area as its upward faces do); else all of
+    its faces. ``None`` where a mesh has no face with plan area."""
+    if not meshes:
+        return []
+    nv = np.array([m.n_vertices for m in meshes])
+    nf = np.array([m.n_faces for m in meshes])
+    voff = np.repeat(np.cumsum(nv) - nv, nf)
+    tris = np.concatenate([m.vertices for m in meshes])[
+        np.concatenate([m.faces for m in meshes]) + voff[:, None]]
+    owner = np.repeat(np.arange(len(meshes)), nf)
+    nz = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])[:, 2]
+    up = np.bincount(owner, weights=np.where(nz > 0, nz, 0), minlength=len(meshes))
+    down = np.bincount(owner, weights=np.where(nz < 0, -nz, 0), minlength=len(meshes))
+    closed = (down > 0) & (np.abs(up - down) <= 1e-3 * np.maximum(up, down))
+    area = np.abs(nz) / 2
+    has_area = area > 1e-6
+    out: list = [None] * len(meshes)
+    # closed solids from their downward faces first; where that gives nothing,
+    # and for open meshes, from all faces
+    pending = np.ones(len(meshes), bool)
+    for select in (closed[owner] & (nz < 0), np.ones(len(tris), bool)):
+        pick = has_area & select & pending[owner]
+        if not pick.any():
+            continue
+        t = tris[pick][:, :, :2]
+        polys = shapely.polygons(np.concatenate([t, t[:, :1]], axis=1))
+        who = owner[pick]
+        bounds = np.flatnonzero(np.r_[True, who[1:] != who[:-1], True])
+        for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            k = int(who[s])
+            out[k] = _plan_union(polys[s:e], float(area[pick][s:e].sum()))
+            pending[k] = out[k] is None
+    return out
 
 
 def mesh_footprint(mesh: Mesh):
-    """The plan footprint of a mesh without ground surfaces: a closed solid's
-    downward faces cover it once, without overlaps (closed when they project
-    to as much area as its upward faces do); else all of its faces."""
-    tris = mesh.vertices[mesh.faces]
-    nz = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])[:, 2]
-    up, down = nz[nz > 0].sum(), -nz[nz < 0].sum()
-    closed = down > 0 and abs(up - down) <= 1e-3 * max(up, down)
-    fp = plan_union(tris[nz < 0][:, :, :2]) if closed else None
-    if fp is None:
-        fp = plan_union(tris[:, :, :2])
-    return fp
+    """The plan footprint of one mesh (:func:`mesh_footprints`)."""
+    return mesh_footprints([mesh])[0]
+
+
+def _plan_union(polys: np.ndarray, total: float):
+    """The union of plan triangles (shapely polygons) of ``total`` area."""
+    if len(polys) == 1:
+        return polys[0]
+    # a floor, a terrain, a road are coverages: no two triangles overlap in plan,
+    # and GEOS merges those far faster; a coverage's union has exactly the
+    # triangles' total area, which tells the two cases apart
+    try:
+        u = shapely.coverage_union_all(polys)
+    except shapely.errors.GEOSException:  # GEOS noticed an overlap itself
+        u = None
+    if u is not None and u.is_valid and abs(u.area - total) <= 1e-6 * max(total, 1.0):
+        return u
+    u = shapely.union_all(polys, grid_size=1e-4)
+    return u if not u.is_empty else None

@@ -145,21 +145,35 @@ def _resolve(folder: str, name: str, ref: str) -> Any:
     return node
 
 
+#: Object types per if/else chain of the objects' validator.
+_CHAIN = 6
+
+
 @lru_cache(maxsize=64)
-def validator(version: str, kind: str):
-    """A compiled validator (fastjsonschema, Draft 7) of the vendored schemas:
-    ``kind`` is ``cityjson``, ``cityjsonfeature`` (both without their city
-    objects) or ``object:<Type>`` (one city object type); ``None`` for
-    versions without a schema (1.0)."""
+def validator(version: str, kind: str, types: tuple[tuple[str, tuple[str, ...]], ...] = ()):
+    """A compiled validator (fastjsonschema, Draft 7) of the vendored schemas;
+    ``None`` for versions without a schema (1.0).
+
+    ``kind`` is ``cityjson`` or ``cityjsonfeature`` (the document without its
+    city objects), or ``objects``: one city object of the ``types`` given as
+    ``(schema name, (type, ...))``, each checked against its own type's
+    schema (one validator for all of them shares the code of the geometry
+    schemas; the first types are tried first)."""
     import fastjsonschema
 
     folder = _SCHEMA_FOLDER.get(version)
     if folder is None:
         return None
     base = f"https://www.cityjson.org/schemas/{folder}/"
-    if kind.startswith("object:"):
-        schema = {"$id": base + "object.schema.json",
-                  "$ref": f"cityobjects.schema.json#/{kind.split(':', 1)[1]}"}
+    if kind == "objects":
+        chains = []  # if/else chains (Python limits how deep the generated code nests)
+        for start in range(0, len(types), _CHAIN):
+            chain: dict = {}  # types not listed are not checked here
+            for name, names in reversed(types[start:start + _CHAIN]):
+                chain = {"if": {"properties": {"type": {"enum": list(names)}}},
+                         "then": {"$ref": f"cityobjects.schema.json#/{name}"}, "else": chain}
+            chains.append(chain)
+        schema = {"$id": base + "objects.schema.json", "allOf": chains}
     else:
         schema = load_schema(folder, f"{kind}.schema.json")
         # city objects are checked one by one against their own type's schema
@@ -273,13 +287,24 @@ def schema_errors(doc: dict, version: str, kind: str = "cityjson", limit: int = 
 
     if not collect(v, skel, "") or not isinstance(objects, dict):
         return out
+    schema_of: dict[str, str | None] = {}
+    counts: dict[str, int] = {}
+    for obj in objects.values():
+        otype = obj.get("type") if isinstance(obj, dict) else None
+        if isinstance(otype, str):
+            counts[otype] = counts.get(otype, 0) + 1
+    by_schema: dict[str, list[str]] = {}
+    for otype in sorted(counts, key=lambda t: (-counts[t], t)):  # most frequent first
+        name = schema_of[otype] = _object_schema_name(version, otype)
+        if name is not None:
+            by_schema.setdefault(name, []).append(otype)
+    check = validator(version, "objects", tuple((k, tuple(v)) for k, v in by_schema.items()))
     for oid, obj in objects.items():
         otype = obj.get("type") if isinstance(obj, dict) else None
-        name = _object_schema_name(version, otype) if isinstance(otype, str) else None
-        if name is None:
+        if schema_of.get(otype) is None if isinstance(otype, str) else True:
             out.append(f"CityObjects/{oid}: type {otype!r} is not a CityJSON {version} type "
                        "(extension types start with '+')")
-        elif not collect(validator(version, f"object:{name}"), obj, f"CityObjects/{oid}/",
+        elif not collect(check, obj, f"CityObjects/{oid}/",
                          lambda oid=oid: _object_skeleton(doc["CityObjects"][oid], False)):
             break
         if len(out) >= limit:

@@ -109,9 +109,12 @@ def clean_rings(flat: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.nda
     """Rings (``flat`` indices, ``sizes`` per ring) without their closing vertex
     and without consecutive repeats.
 
-    Returns the cleaned ``flat`` and ``sizes`` and, per ring, the number of
-    distinct vertices (a ring needs three)."""
+    Returns the cleaned ``flat`` and ``sizes`` and, per ring, its number of
+    distinct vertices where that is below three (a ring needs three), else
+    its size."""
     n_rings = len(sizes)
+    if len(flat) == 0:
+        return flat, np.zeros(n_rings, np.int64), np.zeros(n_rings, np.int64)
     ring = np.repeat(np.arange(n_rings), sizes)
     keep = np.ones(len(flat), bool)
     keep[1:] = (flat[1:] != flat[:-1]) | (ring[1:] != ring[:-1])
@@ -128,8 +131,15 @@ def clean_rings(flat: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.nda
         keep[ends[closing] - 1] = False
         flat, ring = flat[keep], ring[keep]
         sizes = sizes - closing
-    span = int(flat.max()) + 1 if len(flat) else 1
-    distinct = np.bincount(np.unique(ring * span + flat) // span, minlength=n_rings)
+    # with no two neighbours equal, a ring has fewer than three distinct
+    # vertices only when it goes back and forth between two (a, b, a, b, ...)
+    ring = np.repeat(np.arange(n_rings), sizes)
+    same2 = np.ones(len(flat), bool)  # vertex i equals vertex i - 2 of its ring
+    same2[2:] = (flat[2:] == flat[:-2]) | (ring[2:] != ring[:-2])
+    alternating = np.ones(n_rings, bool)
+    differs = np.flatnonzero(~same2)
+    alternating[ring[differs]] = False
+    distinct = np.where(alternating, np.minimum(sizes, 2), sizes)
     return flat, sizes, distinct
 
 
@@ -247,20 +257,28 @@ def triangulate_rings(vertices: np.ndarray, flat: np.ndarray, ring_sizes: np.nda
             t, own = _split_quads(vertices, idx_all, gs, ks, units)
             tri_parts.append(t)
             tri_owner.append(own)
+        single = live & ~quad & (n_rings[general] == 1)
+        if single.any():  # convex polygons (most roofs and floors): fans, all at once
+            ks = np.flatnonzero(single)
+            convex = _convex(pts, gs, gc_, ks, units)
+            if convex.any():
+                t, own = _fans(idx_all, gs, gc_, ks[convex], vertices, units)
+                tri_parts.append(t)
+                tri_owner.append(own)
+                quad[ks[convex]] = True  # done with: the rest goes to earcut
         rest = np.flatnonzero(live & ~quad)
         if len(rest):
             holes = int((n_rings[general[rest]] - 1).sum())
             axis = np.argmax(np.abs(units), axis=1)
             keep_cols = np.array([[1, 2], [0, 2], [0, 1]])[axis[owner]]
             plane = np.take_along_axis(pts, keep_cols, axis=1)
-            ring_end = np.cumsum(sizes_g)  # in flat_g
+            # ring ends relative to their polygon's first vertex, as earcut wants them
             first_g = np.searchsorted(poly_g, general)  # first kept ring of each polygon
-            for k in rest.tolist():
-                s, c = int(gs[k]), int(gc_[k])
-                nr = int(n_rings[general[k]])
-                r0 = int(first_g[k])
-                ends = (ring_end[r0:r0 + nr] - ring_end[r0] + sizes_g[r0]).astype(np.uint32)
-                tri = mapbox_earcut.triangulate_float64(plane[s:s + c], ends)
+            ends_all = (np.cumsum(sizes_g) - vstart[poly_g]).astype(np.uint32)
+            for k, s, c, nr, r0 in zip(rest.tolist(), gs[rest].tolist(), gc_[rest].tolist(),
+                                       n_rings[general[rest]].tolist(),
+                                       first_g[rest].tolist()):
+                tri = mapbox_earcut.triangulate_float64(plane[s:s + c], ends_all[r0:r0 + nr])
                 if len(tri) == 0:
                     skipped.append(general[k:k + 1])
                     reasons.append("could not be triangulated")
@@ -282,6 +300,51 @@ def triangulate_rings(vertices: np.ndarray, flat: np.ndarray, ring_sizes: np.nda
     f, o = np.concatenate(faces), np.concatenate(owners)
     order = np.argsort(o, kind="stable")  # triangles in the order of their polygons
     return f[order], o[order], issues
+
+
+def _convex(pts: np.ndarray, starts: np.ndarray, counts: np.ndarray, ks: np.ndarray,
+            units: np.ndarray) -> np.ndarray:
+    """Which single-ring polygons ``ks`` are convex and simple: every corner
+    turns the same way around the normal (straight corners allowed), and the
+    turns add up to one full turn (a pentagram turns one way too, twice)."""
+    c = counts[ks]
+    s = starts[ks]
+    pos = np.repeat(s - (np.cumsum(c) - c), c) + np.arange(int(c.sum()))
+    own = np.repeat(np.arange(len(ks)), c)
+    first = np.cumsum(c) - c
+    local = np.arange(len(pos)) - first[own]
+    nxt = pos + np.where(local == c[own] - 1, 1 - c[own], 1)
+    p = pts[pos]
+    edge = pts[nxt] - p  # edge i leaves vertex i
+    prev_edge = np.empty_like(edge)
+    prev_edge[1:] = edge[:-1]
+    prev_edge[first] = edge[first + c - 1]  # vertex 0's incoming edge is the last one
+    n = units[ks][own]
+    turn = _cross_dot(prev_edge, edge, n)
+    dot = np.einsum("ij,ij->i", prev_edge, edge)
+    scale = np.linalg.norm(prev_edge, axis=1) * np.linalg.norm(edge, axis=1)
+    left = turn >= -1e-9 * scale
+    angle = np.arctan2(turn, dot)
+    all_left = np.minimum.reduceat(left, first)
+    total = np.add.reduceat(angle, first)
+    return all_left.astype(bool) & (np.abs(total - 2 * np.pi) < 1e-6)
+
+
+def _fans(idx: np.ndarray, starts: np.ndarray, counts: np.ndarray, ks: np.ndarray,
+          vertices: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convex polygons ``ks`` as fans from their first vertex; triangles of
+    no area (straight corners next to the first vertex) are dropped."""
+    n_tri = counts[ks] - 2
+    own = np.repeat(ks, n_tri)
+    j = np.arange(int(n_tri.sum())) - np.repeat(np.cumsum(n_tri) - n_tri, n_tri) + 1
+    s = starts[own]
+    t = np.column_stack([idx[s], idx[s + j], idx[s + j + 1]])
+    a, b, c = vertices[t[:, 0]], vertices[t[:, 1]], vertices[t[:, 2]]
+    u, v = b - a, c - a
+    area2 = np.abs(_cross_dot(u, v, units[own]))
+    # no area: the sine of the corner at the first vertex is rounding noise
+    keep = area2 > 1e-9 * np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
+    return t[keep], own[keep]
 
 
 def _newell(vertices: np.ndarray, idx: np.ndarray, sizes: np.ndarray) -> np.ndarray:

@@ -30,6 +30,12 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _frozen_view(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 @dataclass(frozen=True, eq=False)
 class Mesh:
     """A triangle mesh in the twin CRS.
@@ -93,12 +99,13 @@ class Mesh:
         within range; ``int16`` face labels within ``labels``. For the store's
         decoding and converters that build thousands of meshes at once (the
         checks of ``Mesh(...)`` cost more than the work on small meshes).
-        The arrays are made read-only, as ``Mesh(...)`` makes them."""
+        The mesh holds read-only views of the arrays, not copies: the caller
+        must not change them (nor the arrays they are slices of) afterwards."""
         mesh = object.__new__(cls)
-        object.__setattr__(mesh, "vertices", _readonly(vertices))
-        object.__setattr__(mesh, "faces", _readonly(faces))
+        object.__setattr__(mesh, "vertices", _frozen_view(vertices))
+        object.__setattr__(mesh, "faces", _frozen_view(faces))
         object.__setattr__(mesh, "face_labels",
-                           _readonly(face_labels) if face_labels is not None else None)
+                           _frozen_view(face_labels) if face_labels is not None else None)
         object.__setattr__(mesh, "labels", tuple(labels))
         return mesh
 

@@ -150,3 +150,87 @@ def test_quads_split_inside_keeping_area_and_orientation(case):
     t = pts[faces]
     n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
     assert (n @ normal > 0).all()
+
+
+@st.composite
+def convex_polygon(draw):
+    """A convex polygon (5-30 vertices on an ellipse, some straight corners
+    where a vertex sits on the chord of its neighbours), either orientation,
+    rotated anywhere in 3D at city coordinates; with its area and normal."""
+    k = draw(st.integers(5, 30))
+    steps = draw(st.lists(st.integers(0, 359), min_size=k, max_size=k, unique=True))
+    ang = np.radians(np.sort(steps))
+    assume(np.diff(np.concatenate([ang, [ang[0] + 2 * np.pi]])).max() <= np.pi / 2)
+    a, b = draw(st.floats(3.0, 40.0)), draw(st.floats(3.0, 40.0))
+    ring = np.column_stack([a * np.cos(ang), b * np.sin(ang)])
+    if draw(st.booleans()):  # a straight corner: the midpoint of an edge
+        ring = np.vstack([ring[:1], (ring[0] + ring[1]) / 2, ring[1:]])
+    area = 0.5 * abs(np.dot(ring[:, 0], np.roll(ring[:, 1], -1))
+                     - np.dot(ring[:, 1], np.roll(ring[:, 0], -1)))
+    reverse = draw(st.booleans())
+    order = np.arange(len(ring))[::-1] if reverse else np.arange(len(ring))
+    rot = _rotation(*draw(st.tuples(*[st.floats(0, 2 * np.pi)] * 3)))
+    pts = np.column_stack([ring, np.zeros(len(ring))])[order] @ rot.T \
+        + [559000.0, 4520800.0, 1050.0]
+    sign = -1.0 if reverse else 1.0
+    return pts, [list(range(len(ring)))], area, sign * (rot @ np.array([0, 0, 1.0]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(convex_polygon())
+def test_convex_polygons_fan_keeping_area_and_orientation(case):
+    pts, rings, area, normal = case
+    faces, owner = triangulate_polygons(pts, [rings])
+    assert (owner == 0).all() and len(faces) <= len(rings[0]) - 2
+    areas = _areas(pts, faces)
+    assert areas.sum() == pytest.approx(area, rel=1e-6) and (areas > 1e-9).all()
+    t = pts[faces]
+    n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+    assert (n @ normal > 0).all()
+
+
+def test_only_simple_convex_rings_count_as_convex():
+    from converters.triangulate import _convex
+
+    def convex(xy):
+        pts = np.column_stack([np.asarray(xy, float), np.zeros(len(xy))])
+        return bool(_convex(pts, np.array([0]), np.array([len(xy)]), np.array([0]),
+                            np.array([[0, 0, 1.0]]))[0])
+
+    square = [(0, 0), (4, 0), (4, 4), (0, 4)]
+    assert convex(square)
+    assert convex([(0, 0), (2, 0), (4, 0), (4, 4), (0, 4)])  # a straight corner
+    assert not convex(square[::-1])  # turns the other way round its normal
+    assert not convex([(0, 0), (4, 0), (2, 1), (4, 4), (0, 4)])  # a dent
+    assert not convex([(0, 0), (4, 0), (6, 0), (4, 0.0001), (4, 4), (0, 4)][:5])
+    star = [(np.cos(t), np.sin(t)) for t in np.radians(90 + 144 * np.arange(5))]
+    assert not convex(star)  # a pentagram turns one way, but twice round
+
+
+def _clean_reference(ring):
+    """Ring cleaning written the plain way: the closing vertex off, then
+    consecutive repeats, then any vertex repeating the first at the end."""
+    r = list(ring)
+    if len(r) > 1 and r[0] == r[-1]:
+        r.pop()
+    out = [v for i, v in enumerate(r) if i == 0 or v != r[i - 1]]
+    while len(out) > 1 and out[-1] == out[0]:
+        out.pop()
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 3), max_size=8), min_size=1, max_size=40))
+def test_ring_cleaning_matches_the_plain_way(rings):
+    from converters.triangulate import clean_rings
+
+    flat = np.array([v for r in rings for v in r], np.int64)
+    sizes = np.array([len(r) for r in rings], np.int64)
+    out, new_sizes, distinct = clean_rings(flat, sizes)
+    pos = 0
+    for ring, n, d in zip(rings, new_sizes.tolist(), distinct.tolist()):
+        expected = _clean_reference(ring)
+        assert out[pos:pos + n].tolist() == expected
+        pos += n
+        k = len(set(expected))
+        assert (d < 3) == (k < 3) and (k >= 3 or d == k)
