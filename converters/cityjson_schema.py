@@ -20,8 +20,13 @@ root's object map is set aside as described above.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import marshal
+import os
 import re
+import sys
+import types
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -150,26 +155,25 @@ _CHAIN = 6
 
 
 @lru_cache(maxsize=64)
-def validator(version: str, kind: str, types: tuple[tuple[str, tuple[str, ...]], ...] = ()):
+def validator(version: str, kind: str,
+              dispatch: tuple[tuple[str, tuple[str, ...]], ...] = ()):
     """A compiled validator (fastjsonschema, Draft 7) of the vendored schemas;
     ``None`` for versions without a schema (1.0).
 
     ``kind`` is ``cityjson`` or ``cityjsonfeature`` (the document without its
-    city objects), or ``objects``: one city object of the ``types`` given as
-    ``(schema name, (type, ...))``, each checked against its own type's
+    city objects), or ``objects``: one city object of the types in
+    ``dispatch``, given as ``(schema name, (type, ...))``, each checked against its own type's
     schema (one validator for all of them shares the code of the geometry
     schemas; the first types are tried first)."""
-    import fastjsonschema
-
     folder = _SCHEMA_FOLDER.get(version)
     if folder is None:
         return None
     base = f"https://www.cityjson.org/schemas/{folder}/"
     if kind == "objects":
         chains = []  # if/else chains (Python limits how deep the generated code nests)
-        for start in range(0, len(types), _CHAIN):
+        for start in range(0, len(dispatch), _CHAIN):
             chain: dict = {}  # types not listed are not checked here
-            for name, names in reversed(types[start:start + _CHAIN]):
+            for name, names in reversed(dispatch[start:start + _CHAIN]):
                 chain = {"if": {"properties": {"type": {"enum": list(names)}}},
                          "then": {"$ref": f"cityobjects.schema.json#/{name}"}, "else": chain}
             chains.append(chain)
@@ -178,13 +182,80 @@ def validator(version: str, kind: str, types: tuple[tuple[str, tuple[str, ...]],
         schema = load_schema(folder, f"{kind}.schema.json")
         # city objects are checked one by one against their own type's schema
         schema["properties"]["CityObjects"] = {"type": "object"}
+    return _compile(schema, folder)
+
+
+#: Bump when the generated validators change for reasons the key cannot see.
+_CACHE_FORMAT = 1
+
+
+def cache_dir() -> Path | None:
+    """Where compiled validators are kept between runs: ``$TWIN_CACHE_DIR``
+    (empty: nowhere), else ``$XDG_CACHE_HOME/digital-twin-city`` or
+    ``~/.cache/digital-twin-city``; ``None`` where it cannot be made."""
+    env = os.environ.get("TWIN_CACHE_DIR")
+    if env == "":
+        return None
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or
+                                      Path.home() / ".cache") / "digital-twin-city"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return base
+
+
+def _compile(schema: dict, folder: str):
+    """A fastjsonschema validator of ``schema``. fastjsonschema generates
+    Python code; compiling that code takes most of the time of reading a
+    small file, so the compiled code is kept in :func:`cache_dir`, keyed by
+    everything it depends on (the schema and the vendored files it refers
+    to, fastjsonschema's and Python's versions)."""
+    import fastjsonschema
+
+    handlers = {"https": lambda uri: load_schema(folder, uri),
+                "http": lambda uri: load_schema(folder, uri)}
     # plain exceptions: their message names the place ("data.geometry[0].lod
     # must be one of ..."); detailed ones embed the schema in the generated code
-    # for every check, which takes most of the time of compiling it
-    return fastjsonschema.compile(
-        schema, handlers={"https": lambda uri: load_schema(folder, uri),
-                          "http": lambda uri: load_schema(folder, uri)},
-        detailed_exceptions=False)
+    # for every check, which takes most of the time of generating it
+    cache = cache_dir()
+    if cache is None:
+        return fastjsonschema.compile(schema, handlers=handlers, detailed_exceptions=False)
+    key = hashlib.sha256(json.dumps(
+        [_CACHE_FORMAT, fastjsonschema.VERSION, sys.version, folder, _folder_digest(folder),
+         schema], sort_keys=True).encode()).hexdigest()[:40]
+    path = cache / f"cityjson-validator-{key}.marshal"
+    code = None
+    try:
+        code = marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    if not isinstance(code, types.CodeType):
+        source = fastjsonschema.compile_to_code(schema, handlers=handlers,
+                                                detailed_exceptions=False)
+        code = compile(source, f"<CityJSON validator {key}>", "exec")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(marshal.dumps(code))
+            os.replace(tmp, path)  # whole or not at all, whoever writes at the same time
+        except OSError:
+            tmp.unlink(missing_ok=True)
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    # the generated module defines the root schema's validator first
+    entry = next((f for name, f in namespace.items() if name.startswith("validate_")
+                  and isinstance(f, types.FunctionType)), None)
+    if entry is None:  # not what this fastjsonschema generates: compile it directly
+        return fastjsonschema.compile(schema, handlers=handlers, detailed_exceptions=False)
+    return entry
+
+
+@lru_cache(maxsize=4)
+def _folder_digest(folder: str) -> str:
+    h = hashlib.sha256()
+    for f in sorted((SCHEMA_DIR / folder).glob("*.json")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
 
 
 def _object_schema_name(version: str, otype: str) -> str | None:

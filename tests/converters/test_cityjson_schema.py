@@ -123,3 +123,31 @@ def test_simplify_dispatches_on_the_type_only_when_types_differ():
     for alts in (["#/A", "#/B", "#/B2"], ["#/A", "#/C"]):
         node = {"oneOf": [{"$ref": r} for r in alts]}
         assert simplify(node, targets.get) == node
+
+
+def test_compiled_validators_are_kept_between_runs_and_survive_a_broken_cache(
+        tmp_path, monkeypatch, reference):
+    """A second run loads the compiled validators from the cache and judges
+    every mutation as the reference does; a damaged cache file is compiled
+    again; an empty TWIN_CACHE_DIR keeps nothing."""
+    from converters import cityjson_schema as cs
+
+    monkeypatch.setenv("TWIN_CACHE_DIR", str(tmp_path))
+    cs.validator.cache_clear()
+    doc = _sample()
+    assert schema_errors(doc, "2.0") == []
+    files = sorted(tmp_path.glob("cityjson-validator-*.marshal"))
+    assert len(files) == 2  # the document's root, and its objects (Building and the rest)
+    for f in files[:1]:
+        f.write_bytes(b"not marshal data")
+    for name in sorted(MUTATIONS):
+        cs.validator.cache_clear()  # a new process, as far as validators go
+        mutated = _sample()
+        MUTATIONS[name](mutated)
+        ours = schema_errors(mutated, "2.0")
+        assert bool(ours) == (next(reference.iter_errors(mutated), None) is not None), name
+    assert files[0].read_bytes() != b"not marshal data"
+    monkeypatch.setenv("TWIN_CACHE_DIR", "")
+    cs.validator.cache_clear()
+    assert cs.cache_dir() is None and schema_errors(doc, "2.0") == []
+    cs.validator.cache_clear()
