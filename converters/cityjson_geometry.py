@@ -398,6 +398,17 @@ def _meshes(a: _Arrays, verts: np.ndarray, groups: dict, group_labels: list[list
                              for lab in group_labels], dtype=np.int64)
     poly_group = a.g_group[poly_geom]
     is_ground = (label >= 0) & (label == ground_label[poly_group])
+    if is_ground.any():
+        # the ground of one LoD, the highest that has one (the others repeat it)
+        group_key = list(groups)
+        best: dict[int, int] = {}
+        for gi in np.unique(poly_group[is_ground]).tolist():
+            oi, lod = group_key[gi]
+            if oi not in best or lod_key(lod) > lod_key(group_key[best[oi]][1]):
+                best[oi] = gi
+        chosen = np.zeros(len(group_key), bool)
+        chosen[list(best.values())] = True
+        is_ground &= chosen[poly_group]
     grounds = _ground_polygons(a, verts, is_ground, poly_geom) if is_ground.any() else {}
     # vertices that reprojected to infinity (outside the CRS's area) spoil their mesh
     finite = np.isfinite(mesh_vertices).all(axis=1)
@@ -427,7 +438,7 @@ def _meshes(a: _Arrays, verts: np.ndarray, groups: dict, group_labels: list[list
     for oi, parts in grounds.items():
         if out[oi] is None:
             continue
-        fp = parts[0] if len(parts) == 1 else shapely.union_all(parts, grid_size=1e-4)
+        fp = parts[0] if len(parts) == 1 else _union(np.array(parts, dtype=object))
         if fp is not None and not fp.is_empty:
             out[oi].footprint = _as_area(fp)
 
@@ -521,8 +532,14 @@ def mesh_footprint(mesh: Mesh):
     return mesh_footprints([mesh])[0]
 
 
+def _union(polys: np.ndarray):
+    """The union of plan polygons (a coverage first, see :func:`_plan_union`)."""
+    return _plan_union(polys, float(shapely.area(polys).sum()))
+
+
 def _plan_union(polys: np.ndarray, total: float):
-    """The union of plan triangles (shapely polygons) of ``total`` area."""
+    """The union of plan polygons (triangles, ground surfaces) of ``total``
+    area."""
     if len(polys) == 1:
         return polys[0]
     # a floor, a terrain, a road are coverages: no two triangles overlap in plan,

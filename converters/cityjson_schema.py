@@ -290,13 +290,15 @@ def skeleton(doc: dict) -> dict:
         out["vertices"] = doc["vertices"][:1]
     objs = doc.get("CityObjects")
     if isinstance(objs, dict):
-        out["CityObjects"] = {oid: _object_skeleton(obj) for oid, obj in objs.items()}
+        seen: set = set()
+        out["CityObjects"] = {oid: _object_skeleton(obj, seen) for oid, obj in objs.items()}
     return out
 
 
-def _object_skeleton(obj: Any, distinct: bool = True) -> Any:
-    """One city object cut down as :func:`skeleton` says; with ``distinct``,
-    repeated semantic surfaces are checked once (:func:`_distinct`)."""
+def _object_skeleton(obj: Any, seen: set | None = None) -> Any:
+    """One city object cut down as :func:`skeleton` says. With ``seen`` (the
+    semantic surfaces met so far in the file), each distinct surface is
+    checked once per file (:func:`_distinct`); without, all of them are."""
     if not (isinstance(obj, dict) and isinstance(obj.get("geometry"), list)):
         return obj
     obj = dict(obj)
@@ -309,28 +311,30 @@ def _object_skeleton(obj: Any, distinct: bool = True) -> Any:
             if isinstance(g.get("semantics"), dict):
                 g["semantics"] = {**g["semantics"], "values": ph[1]}
                 surfaces = g["semantics"].get("surfaces")
-                if distinct and isinstance(surfaces, list) and len(surfaces) > 1:
-                    g["semantics"]["surfaces"] = _distinct(surfaces)
+                if seen is not None and isinstance(surfaces, list):
+                    g["semantics"]["surfaces"] = _distinct(
+                        surfaces, seen, (obj.get("type"), g.get("type")))
         geoms.append(g)
     obj["geometry"] = geoms
     return obj
 
 
-def _distinct(surfaces: list) -> list:
-    """Semantic surfaces without repeats (checking one of equal surfaces checks
-    them all; values are placeholders, so no index refers to them). Surfaces
-    are mostly ``{"type": ...}`` alone, keyed by that type; others by their
-    JSON text."""
-    seen: dict = {}
+def _distinct(surfaces: list, seen: set, context: tuple) -> list:
+    """The semantic surfaces not ``seen`` yet in this ``context`` (object and
+    geometry type), which are then seen: checking one of equal surfaces
+    checks them all, and the semantic values are placeholders, so no index
+    refers to the surfaces (an empty list is valid). Surfaces are mostly
+    ``{"type": ...}`` alone, keyed by that type; others by their JSON text."""
+    out = []
     for s in surfaces:
         if isinstance(s, dict) and len(s) == 1 and isinstance(s.get("type"), str):
-            key = s["type"]
+            key = (context, s["type"])
         else:
-            key = json.dumps(s, sort_keys=True, default=repr)
-            key = ("json", key)
+            key = (context, "json", json.dumps(s, sort_keys=True, default=repr))
         if key not in seen:
-            seen[key] = s
-    return list(seen.values())
+            seen.add(key)
+            out.append(s)
+    return out
 
 
 def schema_errors(doc: dict, version: str, kind: str = "cityjson", limit: int = 20
@@ -376,7 +380,7 @@ def schema_errors(doc: dict, version: str, kind: str = "cityjson", limit: int = 
             out.append(f"CityObjects/{oid}: type {otype!r} is not a CityJSON {version} type "
                        "(extension types start with '+')")
         elif not collect(check, obj, f"CityObjects/{oid}/",
-                         lambda oid=oid: _object_skeleton(doc["CityObjects"][oid], False)):
+                         lambda oid=oid: _object_skeleton(doc["CityObjects"][oid])):
             break
         if len(out) >= limit:
             break

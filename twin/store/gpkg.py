@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -201,7 +202,13 @@ def _decode_mesh(nv, nf, ox, oy, oz, vb, fb, flb, labels) -> Mesh:
         raise StoreError(f"a stored mesh has a face index out of range ({int(f.max())} for "
                          f"{nv} vertices)")
     # written by this store from checked meshes: the other checks are not repeated
-    return Mesh.trusted(v, f, fl, tuple(json.loads(labels)) if labels else ())
+    return Mesh.trusted(v, f, fl, _labels(labels) if labels else ())
+
+
+@lru_cache(maxsize=256)
+def _labels(text: str) -> tuple[str, ...]:
+    """Semantic label lists, the same few for thousands of meshes."""
+    return tuple(json.loads(text))
 
 
 def _json_default(o: Any) -> Any:
