@@ -12,12 +12,13 @@ How a city model becomes twin features:
   ``children`` as the feature hierarchy.
 * **Geometry**: every geometry type (MultiSurface, CompositeSurface, Solid,
   MultiSolid, CompositeSolid, MultiPoint and MultiLineString as footprints,
-  GeometryInstance of a template) is triangulated (earcut, holes respected)
-  into one mesh per LoD; all LoDs are kept, the highest is shown. Semantic
-  surfaces become per-face labels.
-* **Footprint**: the ground surfaces, else the plan projection of the
-  mesh, for the 2D map; an object without geometry of its own takes the
-  union of its children's.
+  GeometryInstance of a template) is triangulated into one mesh per LoD;
+  all LoDs are kept, the highest is shown. Semantic surfaces become
+  per-face labels. Objects are converted :data:`CHUNK_OBJECTS` at a time,
+  with numpy over the whole chunk (:mod:`converters.cityjson_geometry`).
+* **Footprint**: the ground surfaces of the highest LoD that has them, else
+  the plan projection of the mesh, for the 2D map; an object without
+  geometry of its own takes the union of its children's.
 * **Attributes** are kept as they are (extension attributes ``+abc``
   included); ``measuredHeight``, ``storeysAboveGround``,
   ``storeysBelowGround``, ``yearOfConstruction``, ``roofType`` and
@@ -27,12 +28,13 @@ How a city model becomes twin features:
   the report).
 
 Before conversion the file is validated against the official CityJSON JSON
-schemas (1.1 and 2.0; vendored in ``converters/schemas``). Schema errors
-and geometric problems (degenerate rings, non-planar faces) are reported;
-an out-of-range vertex index skips that object with its reason.
+schemas (1.1 and 2.0; vendored in ``converters/schemas``;
+:mod:`converters.cityjson_schema`). Schema errors and geometric problems
+(degenerate rings, non-planar faces) are reported; an object whose geometry
+cannot be read (an out-of-range vertex index) is skipped with its reason.
 
-CityJSONSeq (``.jsonl``) is streamed: one line, one feature, so files larger
-than memory import.
+CityJSONSeq (``.jsonl``) is streamed: lines are read until a chunk of
+objects is full, so files larger than memory import.
 """
 
 from __future__ import annotations
