@@ -316,6 +316,9 @@ class _Features:
             for oid in ready:
                 obj, geo = self.waiting.pop(oid)
                 kids = [self.extents.get(c) for c in obj["children"]]
+                for c in obj["children"]:  # kept for this parent only: a stream stays small
+                    self.extents.pop(c, None)
+                    self.needed.discard(c)
                 fps = [k[0] for k in kids if k is not None and k[0] is not None]
                 if fps:
                     geo.footprint = shapely.union_all([shapely.force_2d(f) for f in fps])

@@ -140,6 +140,40 @@ def test_cityjsonseq_gives_the_same_features_as_the_document(tmp_path):
         assert parent.footprint is not None and not parent.meshes
 
 
+@pytest.mark.parametrize("chunk", [1, 3, 2000])
+@pytest.mark.parametrize("parents_last", [False, True])
+def test_chunks_and_object_order_give_the_same_features(tmp_path, monkeypatch, chunk,
+                                                          parents_last):
+    """Objects are converted in chunks; a parent without geometry waits for
+    its parts, whichever comes first in the file and whatever chunk they
+    fall in: the result is the same as converting everything at once."""
+    from converters import cityjson
+
+    doc = json.loads((CJ / "cjseq_3dbag_b2.city.json").read_text())
+    objs = doc["CityObjects"]
+    order = sorted(objs, key=lambda k: (objs[k]["type"] == "Building") == parents_last)
+    doc["CityObjects"] = {k: objs[k] for k in order}
+    path = tmp_path / "ordered.city.json"
+    path.write_text(json.dumps(doc))
+    with _twin(tmp_path, name="ref.gpkg") as ref:
+        import_file(ref, CJ / "cjseq_3dbag_b2.city.json")
+        expected = {f.id: f for f in ref.query(twin.Query(with_meshes=True))}
+    monkeypatch.setattr(cityjson, "CHUNK_OBJECTS", chunk)
+    with _twin(tmp_path, name="chunked.gpkg") as store:
+        import_file(store, path)
+        got = {f.id: f for f in store.query(twin.Query(with_meshes=True))}
+    assert set(got) == set(expected)
+    for k, f in got.items():
+        e = expected[k]
+        assert f.parent == e.parent and set(f.meshes) == set(e.meshes)
+        assert f.footprint.symmetric_difference(e.footprint).area < 1e-6
+        np.testing.assert_allclose(f.bbox, e.bbox, atol=1e-9)
+        for lod, m in f.meshes.items():
+            assert m.n_faces == e.meshes[lod].n_faces
+    parents = [f for f in got.values() if f.type == "Building"]
+    assert parents and all(not p.meshes and p.footprint is not None for p in parents)
+
+
 def test_holes_are_respected(tmp_path):
     with _twin(tmp_path, "EPSG:2154") as store:
         res = import_file(store, CJ / "paris_tower.city.jsonl")
