@@ -144,10 +144,15 @@ def chunk_geometry(items: list[tuple[str, dict, int, int]], vertices: VertexSet,
         mark = g.mark()
         extra_mark = (len(extra), n_extra)
         with_appearance = 0
+        k, gtype = -1, None  # where a failure happened
         try:
-            for geom in obj.get("geometry") or []:
+            geoms = obj.get("geometry") or []
+            if not isinstance(geoms, list):
+                raise ValueError("\"geometry\" is not a list")
+            for k, geom in enumerate(geoms):
+                gtype = None
                 if not isinstance(geom, dict):
-                    raise TypeError("a geometry is not a JSON object")
+                    raise ValueError("not a JSON object")
                 if "material" in geom or "texture" in geom:
                     with_appearance += 1
                 base, count = vbase, vcount
@@ -196,7 +201,11 @@ def chunk_geometry(items: list[tuple[str, dict, int, int]], vertices: VertexSet,
             del extra[extra_mark[0]:]
             n_extra = extra_mark[1]
             lines.pop(oi, None)
-            skipped[oi] = f"geometry cannot be read: {exc}"
+            why = str(exc)
+            if isinstance(exc, (TypeError, AttributeError)):  # Python's words for bad nesting
+                why = f"its boundaries or semantics are not nested as a {gtype} needs ({exc})"
+            where = "" if k < 0 else f"geometry {k}{f' ({gtype})' if gtype else ''}: "
+            skipped[oi] = f"geometry cannot be read: {where}{why}"
             continue
         appearance["geometries_with_appearance"] += with_appearance
     all_twin = np.concatenate([vertices.twin, *extra]) if extra else vertices.twin

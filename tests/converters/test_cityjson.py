@@ -246,6 +246,29 @@ def test_out_of_range_vertex_skips_only_that_object(tmp_path):
     assert skip["source_id"] == victim and "out of range" in skip["reason"]
 
 
+@pytest.mark.parametrize("damage, reason", [
+    (lambda g: g["boundaries"][0][0].__setitem__(0, "7"), "vertex index is not an integer"),
+    (lambda g: g["boundaries"][0].__setitem__(0, 12), "not nested as a Solid needs"),
+    (lambda g: g["semantics"]["values"][0].__setitem__(0, 9), "semantic value 9 points to no"),
+    (lambda g: g["semantics"]["values"][0].__setitem__(0, "wall"), "semantic value is not an"),
+    (lambda g: g.__setitem__("boundaries", None), "not nested as a Solid needs"),
+])
+def test_an_unreadable_geometry_skips_only_its_object(tmp_path, damage, reason):
+    doc = json.loads((CJ / "cjio_multi_lod.json").read_text())
+    victim = next(iter(doc["CityObjects"]))
+    geom = doc["CityObjects"][victim]["geometry"][2]  # the LoD 2.2 Solid, with semantics
+    assert geom["type"] == "Solid" and "semantics" in geom
+    damage(geom)
+    path = tmp_path / "damaged.city.json"
+    path.write_text(json.dumps(doc))
+    with _twin(tmp_path) as store:
+        res = import_file(store, path, crs="EPSG:7415")
+    assert res.features == 9 and res.skipped == 1
+    (skip,) = res.report["skipped"]
+    assert skip["source_id"] == victim and reason in skip["reason"]
+    assert skip["reason"].startswith("geometry cannot be read")
+
+
 @pytest.mark.parametrize("seq", [False, True], ids=["cityjson", "cityjsonseq"])
 def test_round_trip_import_export_import(tmp_path, seq):
     with _twin(tmp_path, name="a.gpkg") as a:
