@@ -508,8 +508,8 @@ def mesh_footprints(meshes: list[Mesh]) -> list:
     nv = np.array([m.n_vertices for m in meshes])
     nf = np.array([m.n_faces for m in meshes])
     voff = np.repeat(np.cumsum(nv) - nv, nf)
-    tris = np.concatenate([m.vertices for m in meshes])[
-        np.concatenate([m.faces for m in meshes]) + voff[:, None]]
+    vidx = np.concatenate([m.faces for m in meshes]) + voff[:, None]  # ids unique per mesh
+    tris = np.concatenate([m.vertices for m in meshes])[vidx]
     owner = np.repeat(np.arange(len(meshes)), nf)
     nz = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])[:, 2]
     up = np.bincount(owner, weights=np.where(nz > 0, nz, 0), minlength=len(meshes))
@@ -525,15 +525,88 @@ def mesh_footprints(meshes: list[Mesh]) -> list:
         pick = has_area & select & pending[owner]
         if not pick.any():
             continue
-        t = tris[pick][:, :, :2]
-        polys = shapely.polygons(np.concatenate([t, t[:, :1]], axis=1))
         who = owner[pick]
+        # most are one patch of triangles with one outline: traced, no GEOS union
+        traced = _outlines(tris[pick][:, :, :2], vidx[pick], nz[pick] < 0, who,
+                           area[pick])
+        for k, poly in traced.items():
+            out[k] = poly
+            pending[k] = False
+        rest = pending[who]
+        if not rest.any():
+            continue
+        t = tris[pick][rest][:, :, :2]
+        polys = shapely.polygons(np.concatenate([t, t[:, :1]], axis=1))
+        who, a = who[rest], area[pick][rest]
         bounds = np.flatnonzero(np.r_[True, who[1:] != who[:-1], True])
         for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
             k = int(who[s])
-            out[k] = _plan_union(polys[s:e], float(area[pick][s:e].sum()))
+            out[k] = _plan_union(polys[s:e], float(a[s:e].sum()))
             pending[k] = out[k] is None
     return out
+
+
+def _outlines(tris: np.ndarray, vidx: np.ndarray, clockwise: np.ndarray, owner: np.ndarray,
+              area: np.ndarray) -> dict[int, Any]:
+    """Plan outlines of groups of triangles ``(m, 3, 2)`` (``owner``, ascending)
+    that form one patch without holes: the edges that no neighbour shares,
+    followed round once. A group is traced only where that gives one simple
+    ring whose area is the triangles' total (no overlaps, no gaps, no
+    holes, vertices shared by index); the others are left to GEOS."""
+    v = np.where(clockwise[:, None], vidx[:, [0, 2, 1]], vidx)  # all counter-clockwise
+    xy = np.where(clockwise[:, None, None], tris[:, [0, 2, 1]], tris)
+    start = v.reshape(-1)
+    end = v[:, [1, 2, 0]].reshape(-1)
+    grp = np.repeat(owner, 3)
+    span = int(vidx.max()) + 1
+    fwd = (grp * span + start) * span + end
+    rev = (grp * span + end) * span + start
+    # an inner edge is walked both ways, by its two triangles (a sorted search:
+    # np.isin would hash)
+    rev.sort()
+    at = np.minimum(np.searchsorted(rev, fwd), len(rev) - 1)
+    outer = rev[at] != fwd
+    if not outer.any():
+        return {}
+    e_start, e_end, e_grp = start[outer], end[outer], grp[outer]
+    e_xy = xy.reshape(-1, 2)[outer]
+    order = np.lexsort((e_start, e_grp))
+    e_start, e_end, e_grp, e_xy = e_start[order], e_end[order], e_grp[order], e_xy[order]
+    key_start = e_grp * span + e_start
+    key_end = e_grp * span + e_end
+    # one outgoing edge per vertex, or the outline is no simple ring
+    forked = np.zeros(len(key_start), bool)
+    forked[1:] = key_start[1:] == key_start[:-1]
+    nxt = np.searchsorted(key_start, key_end)
+    nxt = np.minimum(nxt, len(key_start) - 1)
+    broken = key_start[nxt] != key_end
+    bad_group = set(e_grp[forked | broken].tolist())
+    first = np.flatnonzero(np.r_[True, e_grp[1:] != e_grp[:-1]])  # sorted by group
+    counts = np.diff(np.r_[first, len(e_grp)])
+    groups = e_grp[first]
+    nxt_list = nxt.tolist()
+    rings, ring_groups = [], []
+    for g, f, c in zip(groups.tolist(), first.tolist(), counts.tolist()):
+        if g in bad_group:
+            continue
+        seq = [f]
+        e = nxt_list[f]
+        while e != f and len(seq) <= c:
+            seq.append(e)
+            e = nxt_list[e]
+        if len(seq) == c and e == f:  # one ring through every outline edge
+            rings.append(e_xy[seq])
+            ring_groups.append(g)
+    if not rings:
+        return {}
+    sizes = np.array([len(r) for r in rings])
+    polys = shapely.polygons(shapely.linearrings(np.concatenate(rings),
+                                                 indices=np.repeat(np.arange(len(rings)),
+                                                                   sizes)))
+    total = np.bincount(owner, weights=area)[ring_groups]
+    good = shapely.is_valid(polys) & (np.abs(shapely.area(polys) - total)
+                                      <= 1e-6 * np.maximum(total, 1.0))
+    return {g: p for g, p, ok in zip(ring_groups, polys, good.tolist()) if ok}
 
 
 def mesh_footprint(mesh: Mesh):

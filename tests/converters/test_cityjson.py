@@ -351,3 +351,45 @@ def test_footprint_from_downward_faces_only_when_the_mesh_is_closed():
                            len(solid.vertices) + 1]]])
     fp = mesh_footprint(twin.Mesh(v, f))
     assert fp.area == pytest.approx(ell.area, rel=1e-3)
+
+
+def test_footprints_traced_or_merged_match_a_plain_union():
+    """Outlines traced from shared edges (one patch, one ring) and those left
+    to GEOS (a courtyard, overlapping faces, two separate parts) equal the
+    union of the plan triangles."""
+    import shapely
+    from shapely.geometry import Polygon as P
+
+    from converters.cityjson_geometry import _outlines, mesh_footprints
+    from twin.geometry import extrude_footprint
+
+    ell = P([(0, 0), (10, 0), (10, 4), (4, 4), (4, 9), (0, 9)])
+    yard = P([(0, 0), (20, 0), (20, 20), (0, 20)], [[(5, 5), (5, 15), (15, 15), (15, 5)]])
+    two = shapely.MultiPolygon([P([(0, 0), (3, 0), (3, 3), (0, 3)]),
+                                P([(10, 0), (13, 0), (13, 3), (10, 3)])])
+    solids = [extrude_footprint(g, 0.0, 6.0) for g in (ell, yard, two)]
+    # an open roof of two overlapping sheets (no coverage): one square over another
+    sheet = extrude_footprint(P([(0, 0), (6, 0), (6, 6), (0, 6)]), 0.0, 1.0)
+    up = sheet.face_labels == 2  # the top faces
+    roof = twin.Mesh(np.vstack([sheet.vertices, sheet.vertices + [3, 3, 1]]),
+                     np.vstack([sheet.faces[up], sheet.faces[up] + len(sheet.vertices)]))
+    meshes = [*solids, roof]
+    fps = mesh_footprints(meshes)
+    expected = [ell, yard, two, shapely.union_all([P([(0, 0), (6, 0), (6, 6), (0, 6)]),
+                                                   P([(3, 3), (9, 3), (9, 9), (3, 9)])])]
+    for fp, e in zip(fps, expected):
+        assert fp.symmetric_difference(e).area < 1e-6
+    # which ones were traced: the L (one ring) only
+    m = solids[0]
+    t = m.vertices[m.faces]
+    nz = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])[:, 2]
+    down = nz < 0
+    traced = _outlines(t[down][:, :, :2], m.faces[down], np.ones(down.sum(), bool),
+                       np.zeros(down.sum(), np.int64), np.abs(nz[down]) / 2)
+    assert list(traced) == [0] and traced[0].symmetric_difference(ell).area < 1e-6
+    for m in solids[1:]:
+        t = m.vertices[m.faces]
+        nz = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])[:, 2]
+        down = nz < 0
+        assert _outlines(t[down][:, :, :2], m.faces[down], np.ones(down.sum(), bool),
+                         np.zeros(down.sum(), np.int64), np.abs(nz[down]) / 2) == {}
