@@ -111,10 +111,14 @@ def _typed_choice(alts: list, resolve: Callable[[str], Any]) -> dict | None:
         target = resolve(a["$ref"])
         if not isinstance(target, dict) or "type" not in target.get("required", ()):
             return None
-        const = (target.get("properties") or {}).get("type", {})
-        if not (isinstance(const, dict) and isinstance(const.get("const"), str)):
+        rule = (target.get("properties") or {}).get("type", {})
+        one = rule.get("const") if isinstance(rule, dict) else None
+        if one is None and isinstance(rule, dict) and isinstance(rule.get("enum"), list) \
+                and len(rule["enum"]) == 1:  # 1.1 writes a constant as a one-value enum
+            one = rule["enum"][0]
+        if not isinstance(one, str):
             return None
-        types.append(const["const"])
+        types.append(one)
     if len(set(types)) != len(types):
         return None
     chain: dict = {"required": ["type"], "properties": {"type": {"enum": types}}}
@@ -209,8 +213,8 @@ def _compile(schema: dict, folder: str):
     """A fastjsonschema validator of ``schema``. fastjsonschema generates
     Python code; compiling that code takes most of the time of reading a
     small file, so the compiled code is kept in :func:`cache_dir`, keyed by
-    everything it depends on (the schema and the vendored files it refers
-    to, fastjsonschema's and Python's versions)."""
+    everything it depends on (the schema, the vendored files it refers
+    to, this module's rewrites, fastjsonschema's and Python's versions)."""
     import fastjsonschema
 
     handlers = {"https": lambda uri: load_schema(folder, uri),
@@ -252,7 +256,9 @@ def _compile(schema: dict, folder: str):
 
 @lru_cache(maxsize=4)
 def _folder_digest(folder: str) -> str:
-    h = hashlib.sha256()
+    """What the generated code depends on besides the schema itself: the
+    vendored files, and this module (its rewrites)."""
+    h = hashlib.sha256(Path(__file__).read_bytes())
     for f in sorted((SCHEMA_DIR / folder).glob("*.json")):
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()

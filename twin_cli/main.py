@@ -269,6 +269,8 @@ def _print_import(res: Any) -> None:
                       "be the same building", highlight=False)
     if src.get("schema_note"):
         out.print(f"  [yellow]{src['schema_note']}[/]", highlight=False)
+    if src.get("cityjson_version"):
+        _print_cityjson(out, src)
     if src.get("elements_by_class"):
         out.print("  elements by class: " + ", ".join(
             f"{k} {v}" for k, v in src["elements_by_class"].items()), highlight=False)
@@ -290,6 +292,35 @@ def _print_import(res: Any) -> None:
             out.print(f"    {s['source_id']}: {s['reason']}", highlight=False)
         if res.skipped > 10:
             out.print(f"    ... {res.skipped - 10} more (twin batches --json)")
+
+
+def _print_cityjson(out: Console, src: dict) -> None:
+    """What a CityJSON import checked and left out."""
+    schema = src.get("schema")
+    if isinstance(schema, list):
+        out.print(f"  [yellow]CityJSON {src['cityjson_version']}: {len(schema)} schema "
+                  f"error(s){' (first 20)' if len(schema) >= 20 else ''}, e.g.[/] {schema[0]}",
+                  highlight=False)
+    elif schema:
+        out.print(f"  CityJSON {src['cityjson_version']}: schema {schema}", highlight=False)
+    tri = src.get("triangulation") or {}
+    if tri:
+        issues = [f"{tri[k]} {k.replace('_', ' ')}" for k in
+                  ("degenerate_rings", "degenerate_polygons", "non_planar") if tri.get(k)]
+        out.print(f"  triangulated {tri['polygons']} polygons into {tri['triangles']} "
+                  f"triangles" + (f" ({tri['holes']} holes)" if tri.get("holes") else "")
+                  + (f"; [yellow]{', '.join(issues)}[/] (twin batches --json for examples)"
+                     if issues else ""), highlight=False)
+    if src.get("objects_without_geometry"):
+        out.print(f"  {src['objects_without_geometry']} objects without geometry",
+                  highlight=False)
+    app = src.get("appearance_not_imported")
+    if app:
+        out.print(f"  [yellow]appearance not imported:[/] {app['materials']} materials, "
+                  f"{app['textures']} textures on {app['geometries_with_appearance']} "
+                  "geometries (layers are coloured by the catalogue)", highlight=False)
+    if src.get("extensions"):
+        out.print(f"  extensions: {', '.join(src['extensions'])}", highlight=False)
 
 
 @cli.command()

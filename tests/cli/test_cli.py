@@ -169,6 +169,39 @@ def test_import_and_export_cityjson_from_the_command_line(tmp_path, runner):
     assert json.loads(lines[0])["type"] == "CityJSON" and len(lines) == 3  # 2 buildings
 
 
+def test_cityjson_import_summary_says_what_was_checked_and_left_out(tmp_path, runner):
+    """The closing summary: schema verdict (with the first error and its place),
+    triangulation counts and problems, appearances not imported, extensions;
+    the numbers are the report's own."""
+    from builders import REPO
+
+    path = tmp_path / "c.gpkg"
+    run(runner, "init", path, "--crs", "EPSG:7415")
+    src = REPO / "sample_models" / "cityjson"
+    res = run(runner, "import", src / "cjdb_3dbag_extension.city.jsonl", "--twin", path)
+    assert "CityJSON 1.1: 20 schema error(s)" in res.output
+    assert "geometry[0].lod must be string" in res.output  # the failing member, not "oneOf"
+    assert "extensions: Noise, Solar_Potential" in res.output
+    batches = json.loads(run(runner, "batches", path, "--json").output)
+    tri = batches[-1]["report"]["source"]["triangulation"]
+    assert (f"triangulated {tri['polygons']} polygons into {tri['triangles']} triangles"
+            in res.output)
+    assert f"{tri['non_planar']} non planar" in res.output and tri["non_planar"] > 0
+    doc = json.loads((src / "cjio_rotterdam_subset.json").read_text())
+    doc["appearance"] = {"materials": [{"name": "brick"}]}
+    for o in doc["CityObjects"].values():
+        for g in o["geometry"]:
+            g.pop("texture", None)
+            g.pop("material", None)
+    first = next(iter(doc["CityObjects"].values()))
+    first["geometry"][0]["material"] = {"visual": {"value": 0}}
+    textured = tmp_path / "with_material.city.json"
+    textured.write_text(json.dumps(doc))
+    res = run(runner, "import", textured, "--twin", path, "--crs", "EPSG:7415")
+    assert "schema valid" in res.output
+    assert "appearance not imported: 1 materials, 0 textures on 1 geometries" in res.output
+
+
 def test_serve_help_names_the_endpoints(runner):
     res = run(runner, "serve", "--help")
     assert "OGC API - Features" in res.output and "--token-file" in res.output
