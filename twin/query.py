@@ -111,6 +111,9 @@ class Query:
     batch : features of this import batch.
     limit, offset : paging (``limit=None``: all).
     with_meshes : also load the meshes (slower; off by default).
+    free_attributes : also decode the free-form attributes (on by default;
+        off: the typed attributes only, for scenes and tiles, which show no
+        others).
     """
 
     ids: tuple[str, ...] = ()
@@ -127,6 +130,7 @@ class Query:
     offset: int = 0
     with_meshes: bool = False
     order: str = "fid"
+    free_attributes: bool = True
 
     def __post_init__(self) -> None:
         for name in ("ids", "layers", "types"):

@@ -217,7 +217,7 @@ def scene_query(store: TwinStore, bbox: Sequence[float] | None, layers: Sequence
             raise bad_request(f"bbox covers {area:.2f} km^2, more than the {max_area_km2:g} "
                               "km^2 one scene may cover; use 3D Tiles for a whole city")
     q = Query(bbox=tuple(bbox) if bbox is not None else None, layers=tuple(layers),
-              ids=tuple(ids), with_meshes=True)
+              ids=tuple(ids), with_meshes=True, free_attributes=False)  # a scene shows typed ones
     n = store.count(q)
     if n > max_features:
         raise ApiProblem(413, "Scene too large",

@@ -153,7 +153,7 @@ def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[st
     (out / "tiles").mkdir(parents=True, exist_ok=True)
     hidden = hidden_by_conflation(store)
     ids, boxes = [], []
-    for f in store.query(Query(layers=tuple(layers))):
+    for f in store.query(Query(layers=tuple(layers), free_attributes=False)):
         if f.bbox is None or f.id in hidden or any(np.isnan(f.bbox)):
             continue
         ids.append(f.id)

@@ -335,3 +335,24 @@ def test_update_attributes_in_place(city):
     assert city.count(twin.Query(filters=("storeys=7",), ids=(fid,))) == 1
     with pytest.raises(twin.NotFoundError):
         city.update_attributes("nope", {"x": 1})
+
+
+def test_a_light_query_reads_typed_attributes_only_and_scenes_need_no_more(demo_twin):
+    """Scenes and tiles read features without their free-form attributes: the
+    GLB shows typed ones only, so it comes out byte for byte the same."""
+    from twin.attributes import TYPED_ATTRIBUTES
+    from viewer.gltf import KEY_ATTRIBUTES, merged_glb
+
+    assert set(KEY_ATTRIBUTES) <= set(TYPED_ATTRIBUTES)
+    with twin.open_twin(demo_twin, readonly=True) as store:
+        full = list(store.query(twin.Query(layers=("buildings",), with_meshes=True)))
+        light = list(store.query(twin.Query(layers=("buildings",), with_meshes=True,
+                                            free_attributes=False)))
+        colours = {x.name: x.colour for x in store.layers()}
+        origin = store.origin
+    assert [f.id for f in full] == [f.id for f in light]
+    assert any(set(f.attributes) - set(TYPED_ATTRIBUTES) for f in full)
+    for f, g in zip(full, light):
+        assert dict(g.attributes) == {k: v for k, v in f.attributes.items()
+                                      if k in TYPED_ATTRIBUTES}
+    assert merged_glb(full, origin, colours)[0] == merged_glb(light, origin, colours)[0]

@@ -566,7 +566,8 @@ class GeoPackageStore(TwinStore):
                          (json.dumps([float(v) for v in origin]),))
 
     # -- reading --------------------------------------------------------
-    def _rows_to_features(self, rows: list[tuple], with_meshes: bool) -> list[Feature]:
+    def _rows_to_features(self, rows: list[tuple], with_meshes: bool,
+                          free_attributes: bool = True) -> list[Feature]:
         if not rows:
             return []
         geoms = gpkg_blob.decode([r[7] for r in rows])
@@ -586,7 +587,7 @@ class GeoPackageStore(TwinStore):
         for row, geom in zip(rows, geoms):
             attrs: dict[str, Any] = {
                 name: val for name, val in zip(_TYPED, row[n_core:n_typed]) if val is not None}
-            if row[16]:
+            if row[16] and free_attributes:
                 attrs.update(json.loads(row[16]))
             bbox = None
             if row[8] is not None:
@@ -707,7 +708,7 @@ class GeoPackageStore(TwinStore):
                         skipped += drop
                     if q.limit is not None:
                         rows = rows[: max(q.limit - emitted, 0)]
-                feats = self._rows_to_features(rows, q.with_meshes)
+                feats = self._rows_to_features(rows, q.with_meshes, q.free_attributes)
                 yield from feats
                 emitted += len(feats)
                 if refine and q.limit is not None and emitted >= q.limit:
