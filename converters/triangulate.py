@@ -342,8 +342,10 @@ def _fans(idx: np.ndarray, starts: np.ndarray, counts: np.ndarray, ks: np.ndarra
     a, b, c = vertices[t[:, 0]], vertices[t[:, 1]], vertices[t[:, 2]]
     u, v = b - a, c - a
     area2 = np.abs(_cross_dot(u, v, units[own]))
-    # no area: the sine of the corner at the first vertex is rounding noise
-    keep = area2 > 1e-9 * np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
+    # no area: thinner than a micrometre (a straight corner next to the first
+    # vertex, whose height is rounding noise at city coordinates)
+    longest = np.maximum(np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1))
+    keep = area2 > 1e-6 * longest
     return t[keep], own[keep]
 
 
