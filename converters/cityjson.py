@@ -265,10 +265,11 @@ class _Features:
     takes its children's extent: it waits until they are built (or until the
     end), keeping only their footprints and bounds meanwhile."""
 
-    def __init__(self, model: _Model, ctx: ConversionContext, tri: TriangulationReport,
-                 appearance: dict, counts: dict):
-        self.model, self.ctx, self.tri = model, ctx, tri
-        self.appearance, self.counts = appearance, counts
+    def __init__(self, model: _Model, ctx: ConversionContext):
+        self.model, self.ctx = model, ctx
+        self.tri = TriangulationReport()
+        self.appearance = {"geometries_with_appearance": 0}
+        self.counts: dict[str, int] = {}  # by type, and objects without geometry
         self.warnings = ctx.report.setdefault("warnings", [])
         self.needed: set[str] = set()  # children whose extent a parent will want
         self.extents: dict[str, tuple | None] = {}
@@ -408,9 +409,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         doc = _load_json(path)
         outside_gc.parsed()
         model = _Model(doc, ctx, path)
-        tri = TriangulationReport()
-        appearance = {"geometries_with_appearance": 0}
-        counts: dict[str, int] = {}
+        features = _Features(model, ctx)
         if ctx.options.get("validate", True):
             errs = schema_errors(doc, model.version)
             ctx.report["schema"] = ("no schema for CityJSON 1.0: geometric checks only"
@@ -418,12 +417,12 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
             if errs and ctx.strict:
                 raise ConversionError(f"{path}: not valid CityJSON {model.version}: {errs[0]}",
                                       str(path))
-        yield from _convert_doc(ctx, doc, model, tri, appearance, counts)
-    _finish(ctx, doc, tri, appearance, counts)
+        yield from _convert_doc(ctx, doc, model, features)
+    _finish(ctx, doc, features)
 
 
-def _convert_doc(ctx: ConversionContext, doc: dict, model: _Model, tri: TriangulationReport,
-                 appearance: dict, counts: dict) -> Iterator[Feature]:
+def _convert_doc(ctx: ConversionContext, doc: dict, model: _Model, features: _Features
+                 ) -> Iterator[Feature]:
     path = ctx.source
     objects = doc.get("CityObjects") or {}
     if not isinstance(objects, dict):
@@ -431,7 +430,6 @@ def _convert_doc(ctx: ConversionContext, doc: dict, model: _Model, tri: Triangul
     source = model.source_vertices(doc.get("vertices"), str(path))
     vertices = VertexSet(model.reproject(source), source)
     n = len(source)
-    features = _Features(model, ctx, tri, appearance, counts)
     features.expect(objects)
     total = len(objects)
     items: list[tuple[str, dict, int, int]] = []
@@ -461,12 +459,9 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
         raise ConversionError(f"{path}: the first line must be the CityJSON header object",
                               str(path))
     model = _Model(header, ctx, path)
-    tri = TriangulationReport()
-    appearance = {"geometries_with_appearance": 0}
-    counts: dict[str, int] = {}
     validate = ctx.options.get("validate", True)
     invalid: list[str] = []
-    features = _Features(model, ctx, tri, appearance, counts)
+    features = _Features(model, ctx)
     items: list[tuple[str, dict, int, int]] = []
     sources: list[np.ndarray] = []
     n = 0
@@ -507,11 +502,11 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
     if validate:
         ctx.report["schema"] = invalid or ("valid" if model.version != "1.0" else
                                            "no schema for CityJSON 1.0: geometric checks only")
-    _finish(ctx, header, tri, appearance, counts)
+    _finish(ctx, header, features)
 
 
-def _finish(ctx: ConversionContext, doc: dict, tri: TriangulationReport, appearance: dict,
-            counts: dict) -> None:
+def _finish(ctx: ConversionContext, doc: dict, features: _Features) -> None:
+    tri, counts = features.tri, features.counts
     ctx.report["objects_without_geometry"] = counts.pop("without_geometry", 0)
     ctx.report["objects_by_type"] = dict(sorted(counts.items()))
     ctx.report["triangulation"] = {
@@ -520,7 +515,7 @@ def _finish(ctx: ConversionContext, doc: dict, tri: TriangulationReport, appeara
         "degenerate_polygons": tri.degenerate_polygons, "non_planar": tri.non_planar,
         "examples": tri.examples,
     }
-    _appearance_report(doc, appearance, ctx)
+    _appearance_report(doc, features.appearance, ctx)
 
 
 def _sniff(head: bytes) -> bool:

@@ -5,10 +5,10 @@ flattens their boundaries (ring sizes, vertex indices, semantic values) into
 lists; everything after that runs over numpy arrays for the whole chunk:
 index checks, ring cleaning, triangulation (:func:`triangulate_rings`), one
 mesh per object and LoD with its own vertices, semantic labels per face,
-bounds, and ground polygons for the footprint (built by shapely in bulk).
-Per-object numpy calls, which cost more than the work itself on small
-objects, are left to the objects that need them (no ground surface: the
-footprint from the mesh).
+bounds, and footprints: ground polygons built by shapely in bulk, or for
+meshes without ground surfaces outlines traced from unshared edges, GEOS
+merging only what tracing cannot take (per-object numpy calls cost more
+than the work itself on small objects).
 
 An object whose geometry cannot be read (an index out of range, a ring that
 is not a list, a semantic value pointing nowhere) is skipped with its reason;
@@ -27,6 +27,7 @@ import shapely
 from twin.errors import ConversionError
 from twin.model import Mesh, lod_key
 
+from .ragged import gather, offsets, run_starts
 from .triangulate import TriangulationReport, clean_rings, triangulate_rings
 
 _SURFACE_DEPTH = {"MultiSurface": 1, "CompositeSurface": 1, "Solid": 2, "MultiSolid": 3,
@@ -368,7 +369,7 @@ def _meshes(a: _Arrays, verts: np.ndarray, groups: dict, group_labels: list[list
     """Triangulate the chunk and cut it into one mesh per object and LoD."""
     n_geoms = len(a.g_obj)
     poly_geom = np.repeat(np.arange(n_geoms), a.g_polys)
-    first_poly = np.cumsum(a.g_polys) - a.g_polys
+    first_poly = offsets(a.g_polys)
     faces, owner, issues = triangulate_rings(verts, a.flat, a.ring_sizes, a.poly_rings)
     file = model.path.name
 
@@ -385,7 +386,8 @@ def _meshes(a: _Arrays, verts: np.ndarray, groups: dict, group_labels: list[list
     label[known] = a.remap[a.g_remap[poly_geom[known]] + s[known].astype(np.int64)]
     if not len(faces):
         return
-    group_of_face = a.g_group[poly_geom[owner]]
+    poly_group = a.g_group[poly_geom]
+    group_of_face = poly_group[owner]
     order = np.argsort(group_of_face, kind="stable")
     faces, owner, group_of_face = faces[order], owner[order], group_of_face[order]
     face_label = label[owner]
@@ -393,7 +395,7 @@ def _meshes(a: _Arrays, verts: np.ndarray, groups: dict, group_labels: list[list
     keys, inverse = np.unique(group_of_face[:, None] * n_all + faces, return_inverse=True)
     inverse = inverse.reshape(-1, 3)
     vert_group = keys // n_all
-    present = group_of_face[np.r_[True, group_of_face[1:] != group_of_face[:-1]]]  # sorted
+    present = group_of_face[run_starts(group_of_face)]
     v_start = np.searchsorted(vert_group, present)
     v_end = np.searchsorted(vert_group, present, side="right")
     f_start = np.searchsorted(group_of_face, present)
@@ -405,11 +407,10 @@ def _meshes(a: _Arrays, verts: np.ndarray, groups: dict, group_labels: list[list
     # ground polygons of each object, for its footprint
     ground_label = np.array([lab.index("GroundSurface") if "GroundSurface" in lab else -2
                              for lab in group_labels], dtype=np.int64)
-    poly_group = a.g_group[poly_geom]
+    group_key = list(groups)
     is_ground = (label >= 0) & (label == ground_label[poly_group])
     if is_ground.any():
         # the ground of one LoD, the highest that has one (the others repeat it)
-        group_key = list(groups)
         best: dict[int, int] = {}
         for gi in np.unique(poly_group[is_ground]).tolist():
             oi, lod = group_key[gi]
@@ -425,7 +426,6 @@ def _meshes(a: _Arrays, verts: np.ndarray, groups: dict, group_labels: list[list
     if not finite.all():
         bad_group[np.searchsorted(v_start, np.flatnonzero(~finite), side="right") - 1] = True
     face_label = face_label.astype(np.int16)
-    group_key = list(groups)
     for k, gi in enumerate(present.tolist()):
         oi, lod = group_key[gi]
         o = out[oi]
@@ -457,27 +457,21 @@ def _ground_polygons(a: _Arrays, verts: np.ndarray, is_ground: np.ndarray,
     """Plan polygons of the ground surfaces, built in bulk; by object."""
     ring_poly = np.repeat(np.arange(len(a.poly_rings)), a.poly_rings)
     ring_ground = is_ground[ring_poly]
-    ring_start = np.cumsum(a.ring_sizes) - a.ring_sizes
     sizes = a.ring_sizes[ring_ground]
-    pos = np.repeat(ring_start[ring_ground] - (np.cumsum(sizes) - sizes), sizes) \
-        + np.arange(int(sizes.sum()))
-    flat, sizes, distinct = clean_rings(a.flat[pos], sizes)
+    flat, sizes, distinct = clean_rings(
+        a.flat[gather(offsets(a.ring_sizes)[ring_ground], sizes)], sizes)
     polys_of_rings = ring_poly[ring_ground]
     # a ground polygon needs an outer ring of three distinct vertices; holes too
-    first = np.r_[True, polys_of_rings[1:] != polys_of_rings[:-1]]
-    dead = polys_of_rings[first & (distinct < 3)]
+    dead = polys_of_rings[run_starts(polys_of_rings) & (distinct < 3)]
     ok = (distinct >= 3) & ~np.isin(polys_of_rings, dead)
     if not ok.any():
         return {}
-    starts = np.cumsum(sizes) - sizes
     sizes_ok = sizes[ok]
-    pos = np.repeat(starts[ok] - (np.cumsum(sizes_ok) - sizes_ok), sizes_ok) \
-        + np.arange(int(sizes_ok.sum()))
-    coords = verts[flat[pos]][:, :2]
+    coords = verts[flat[gather(offsets(sizes)[ok], sizes_ok)]][:, :2]
     ring_ids = np.repeat(np.arange(len(sizes_ok)), sizes_ok)
     rings = shapely.linearrings(coords, indices=ring_ids)
     poly_ids = polys_of_rings[ok]  # ascending
-    new = np.r_[True, poly_ids[1:] != poly_ids[:-1]]
+    new = run_starts(poly_ids)
     polys = shapely.polygons(rings, indices=np.cumsum(new) - 1)
     owners = a.g_obj[poly_geom[poly_ids[new]]]
     invalid = ~shapely.is_valid(polys)
@@ -507,7 +501,7 @@ def mesh_footprints(meshes: list[Mesh]) -> list:
         return []
     nv = np.array([m.n_vertices for m in meshes])
     nf = np.array([m.n_faces for m in meshes])
-    voff = np.repeat(np.cumsum(nv) - nv, nf)
+    voff = np.repeat(offsets(nv), nf)
     vidx = np.concatenate([m.faces for m in meshes]) + voff[:, None]  # ids unique per mesh
     tris = np.concatenate([m.vertices for m in meshes])[vidx]
     owner = np.repeat(np.arange(len(meshes)), nf)
@@ -525,20 +519,19 @@ def mesh_footprints(meshes: list[Mesh]) -> list:
         pick = has_area & select & pending[owner]
         if not pick.any():
             continue
-        who = owner[pick]
+        who, plan, a = owner[pick], tris[pick][:, :, :2], area[pick]
         # most are one patch of triangles with one outline: traced, no GEOS union
-        traced = _outlines(tris[pick][:, :, :2], vidx[pick], nz[pick] < 0, who,
-                           area[pick])
+        traced = _outlines(plan, vidx[pick], nz[pick] < 0, who, a)
         for k, poly in traced.items():
             out[k] = poly
             pending[k] = False
         rest = pending[who]
         if not rest.any():
             continue
-        t = tris[pick][rest][:, :, :2]
+        t = plan[rest]
         polys = shapely.polygons(np.concatenate([t, t[:, :1]], axis=1))
-        who, a = who[rest], area[pick][rest]
-        bounds = np.flatnonzero(np.r_[True, who[1:] != who[:-1], True])
+        who, a = who[rest], a[rest]
+        bounds = np.r_[np.flatnonzero(run_starts(who)), len(who)]
         for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
             k = int(who[s])
             out[k] = _plan_union(polys[s:e], float(a[s:e].sum()))
@@ -581,7 +574,7 @@ def _outlines(tris: np.ndarray, vidx: np.ndarray, clockwise: np.ndarray, owner: 
     nxt = np.minimum(nxt, len(key_start) - 1)
     broken = key_start[nxt] != key_end
     bad_group = set(e_grp[forked | broken].tolist())
-    first = np.flatnonzero(np.r_[True, e_grp[1:] != e_grp[:-1]])  # sorted by group
+    first = np.flatnonzero(run_starts(e_grp))  # sorted by group
     counts = np.diff(np.r_[first, len(e_grp)])
     groups = e_grp[first]
     nxt_list = nxt.tolist()

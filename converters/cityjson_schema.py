@@ -166,9 +166,9 @@ def validator(version: str, kind: str,
 
     ``kind`` is ``cityjson`` or ``cityjsonfeature`` (the document without its
     city objects), or ``objects``: one city object of the types in
-    ``dispatch``, given as ``(schema name, (type, ...))``, each checked against its own type's
-    schema (one validator for all of them shares the code of the geometry
-    schemas; the first types are tried first)."""
+    ``dispatch``, given as ``(schema name, (type, ...))``, each checked
+    against its own type's schema (one validator for all of them shares the
+    code of the geometry schemas; the first types are tried first)."""
     folder = _SCHEMA_FOLDER.get(version)
     if folder is None:
         return None
@@ -187,10 +187,6 @@ def validator(version: str, kind: str,
         # city objects are checked one by one against their own type's schema
         schema["properties"]["CityObjects"] = {"type": "object"}
     return _compile(schema, folder)
-
-
-#: Bump when the generated validators change for reasons the key cannot see.
-_CACHE_FORMAT = 1
 
 
 def cache_dir() -> Path | None:
@@ -222,13 +218,13 @@ def _compile(schema: dict, folder: str):
     # plain exceptions: their message names the place ("data.geometry[0].lod
     # must be one of ..."); detailed ones embed the schema in the generated code
     # for every check, which takes most of the time of generating it
-    cache = cache_dir()
-    if cache is None:
+    where = cache_dir()
+    if where is None:
         return fastjsonschema.compile(schema, handlers=handlers, detailed_exceptions=False)
     key = hashlib.sha256(json.dumps(
-        [_CACHE_FORMAT, fastjsonschema.VERSION, sys.version, folder, _folder_digest(folder),
-         schema], sort_keys=True).encode()).hexdigest()[:40]
-    path = cache / f"cityjson-validator-{key}.marshal"
+        [fastjsonschema.VERSION, sys.version, folder, _folder_digest(folder), schema],
+        sort_keys=True).encode()).hexdigest()[:40]
+    path = where / f"cityjson-validator-{key}.marshal"
     code = None
     try:
         code = marshal.loads(path.read_bytes())
@@ -382,7 +378,7 @@ def schema_errors(doc: dict, version: str, kind: str = "cityjson", limit: int = 
     check = validator(version, "objects", tuple((k, tuple(v)) for k, v in by_schema.items()))
     for oid, obj in objects.items():
         otype = obj.get("type") if isinstance(obj, dict) else None
-        if schema_of.get(otype) is None if isinstance(otype, str) else True:
+        if not isinstance(otype, str) or schema_of[otype] is None:
             out.append(f"CityObjects/{oid}: type {otype!r} is not a CityJSON {version} type "
                        "(extension types start with '+')")
         elif not collect(check, obj, f"CityObjects/{oid}/",

@@ -1,12 +1,13 @@
 """Triangulation of planar 3D polygons with holes (CityJSON, IFC faces).
 
 Each polygon is given as rings of vertex indices into one ``(n, 3)`` vertex
-array. A polygon is projected onto the coordinate plane its normal is most
-aligned with (Newell's method) and cut into triangles by earcut
-(``mapbox_earcut``), which respects holes; triangles are then oriented like
-the polygon (counter-clockwise seen from the side its normal points to).
-Triangles pass straight through; polygons are processed in one loop without
-per-polygon object creation.
+array (nested lists, or flat arrays for many polygons at once). Triangles
+pass straight through; quadrilaterals are split along their inner diagonal
+and convex polygons fanned, all of them at once; the others (concave, or
+with holes) are projected onto the coordinate plane their normal is most
+aligned with (Newell's method) and cut by earcut (``mapbox_earcut``), which
+respects holes. Triangles are then oriented like their polygon
+(counter-clockwise seen from the side its normal points to).
 
 Problems are reported, never repaired silently: rings with fewer than three
 distinct vertices and polygons with no area are skipped and counted, indices
@@ -22,6 +23,8 @@ from itertools import chain
 
 import mapbox_earcut
 import numpy as np
+
+from .ragged import gather, offsets
 
 Ring = Sequence[int]
 Polygon = Sequence[Ring]
@@ -62,13 +65,6 @@ class TriangulationReport:
                 self.note(f"{name(k)} {'has ' + why if why == 'no area' else why}")
         for k, off in zip(issues.non_planar[:20].tolist(), issues.off_plane.tolist()):
             self.note(f"{name(k)} is not planar ({off:.3f} m off its plane)")
-
-    def merge(self, other: TriangulationReport) -> None:
-        for k in ("polygons", "triangles", "degenerate_rings", "degenerate_polygons",
-                  "non_planar", "holes"):
-            setattr(self, k, getattr(self, k) + getattr(other, k))
-        for e in other.examples:
-            self.note(e)
 
 
 def _cross_dot(u: np.ndarray, v: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -122,8 +118,8 @@ def clean_rings(flat: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.nda
     flat, ring = flat[keep], ring[keep]
     # the last vertex repeating the first closes the ring: drop it (no two
     # neighbours are equal any more, so one drop is enough)
-    ends = np.cumsum(sizes)
-    starts = ends - sizes
+    starts = offsets(sizes)
+    ends = starts + sizes
     closing = (sizes > 1) & (flat[np.maximum(ends - 1, 0)] == flat[np.minimum(starts, len(flat)
                                                                                  - 1)])
     if closing.any():
@@ -168,8 +164,9 @@ def triangulate_rings(vertices: np.ndarray, flat: np.ndarray, ring_sizes: np.nda
     distinct vertices are dropped (a polygon whose outer ring is such a ring
     is skipped), polygons with no area skipped, polygons further than
     ``planarity_tol`` from their plane triangulated but listed. Triangles pass
-    through as they are; quadrilaterals are split along their inner diagonal,
-    all at once; other polygons go through earcut, one call each. Every
+    through as they are; quadrilaterals are split along their inner diagonal
+    and convex polygons fanned, all at once; the others go through earcut,
+    one call each. Every
     triangle turns like its polygon (counter-clockwise seen from the side its
     Newell normal points to).
 
@@ -181,17 +178,17 @@ def triangulate_rings(vertices: np.ndarray, flat: np.ndarray, ring_sizes: np.nda
     ring_sizes = np.asarray(ring_sizes, dtype=np.int64)
     poly_rings = np.asarray(poly_rings, dtype=np.int64)
     n_polys = len(poly_rings)
-    empty_issues = RingIssues(np.zeros(0, np.int64), np.zeros(0, np.int64), [],
-                              np.zeros(0, np.int64), np.zeros(0))
     if len(flat) and (flat.min() < 0 or flat.max() >= len(vertices)):
         bad = flat[(flat < 0) | (flat >= len(vertices))][0]
         raise IndexError(f"vertex index {int(bad)} out of range (the file has "
                          f"{len(vertices)} vertices)")
     if n_polys == 0:
-        return np.zeros((0, 3), np.int64), np.zeros(0, np.int64), empty_issues
+        return np.zeros((0, 3), np.int64), np.zeros(0, np.int64), RingIssues(
+            np.zeros(0, np.int64), np.zeros(0, np.int64), [], np.zeros(0, np.int64),
+            np.zeros(0))
     flat, sizes, distinct = clean_rings(flat, ring_sizes)
     poly_of_ring = np.repeat(np.arange(n_polys), poly_rings)
-    first_ring = np.cumsum(poly_rings) - poly_rings
+    first_ring = offsets(poly_rings)
     bad_ring = distinct < 3
     has_outer = poly_rings > 0
     bad_poly = ~has_outer.copy()
@@ -205,11 +202,8 @@ def triangulate_rings(vertices: np.ndarray, flat: np.ndarray, ring_sizes: np.nda
     skipped = [np.flatnonzero(bad_poly)]
     n_rings = np.bincount(poly_of_ring[good_ring], minlength=n_polys)
     # rings of the polygons kept
-    ring_start = np.cumsum(sizes) - sizes
     sizes_g = sizes[good_ring]
-    pos = np.repeat(ring_start[good_ring] - (np.cumsum(sizes_g) - sizes_g), sizes_g) \
-        + np.arange(int(sizes_g.sum()))
-    flat_g = flat[pos]
+    flat_g = flat[gather(offsets(sizes)[good_ring], sizes_g)]
     poly_g = poly_of_ring[good_ring]
     faces: list[np.ndarray] = []
     owners: list[np.ndarray] = []
@@ -218,7 +212,7 @@ def triangulate_rings(vertices: np.ndarray, flat: np.ndarray, ring_sizes: np.nda
     simple[simple] = sizes_g[np.searchsorted(poly_g, np.flatnonzero(simple))] == 3
     # per kept polygon: its vertices (all rings) flat_g[vstart:vstart + vcount]
     vcount = np.bincount(poly_g, weights=sizes_g, minlength=n_polys).astype(np.int64)
-    vstart = np.cumsum(vcount) - vcount
+    vstart = offsets(vcount)
     if simple.any():
         ks = np.flatnonzero(simple)
         faces.append(flat_g[vstart[ks][:, None] + np.arange(3)])
@@ -228,16 +222,16 @@ def triangulate_rings(vertices: np.ndarray, flat: np.ndarray, ring_sizes: np.nda
     non_planar = np.zeros(0, np.int64)
     off_plane = np.zeros(0)
     if len(general):
-        outer_sizes = sizes_g[np.searchsorted(poly_g, general)]
-        outer_flat = flat_g[np.repeat(vstart[general] - (np.cumsum(outer_sizes) - outer_sizes),
-                                      outer_sizes) + np.arange(int(outer_sizes.sum()))]
+        first_g = np.searchsorted(poly_g, general)  # first kept ring of each polygon
+        outer_sizes = sizes_g[first_g]
+        outer_flat = flat_g[gather(vstart[general], outer_sizes)]
         normals = _newell(vertices, outer_flat, outer_sizes)
         lengths = np.linalg.norm(normals, axis=1)
         units = normals / np.where(lengths > 0, lengths, 1.0)[:, None]
         # planarity: distance of every vertex of a polygon from its plane
         gc_ = vcount[general]
-        gs = np.cumsum(gc_) - gc_
-        idx_all = flat_g[np.repeat(vstart[general] - gs, gc_) + np.arange(int(gc_.sum()))]
+        gs = offsets(gc_)
+        idx_all = flat_g[gather(vstart[general], gc_)]
         pts = vertices[idx_all]
         owner = np.repeat(np.arange(len(general)), gc_)
         centre = np.add.reduceat(pts, gs, axis=0) / gc_[:, None]
@@ -257,6 +251,7 @@ def triangulate_rings(vertices: np.ndarray, flat: np.ndarray, ring_sizes: np.nda
             t, own = _split_quads(vertices, idx_all, gs, ks, units)
             tri_parts.append(t)
             tri_owner.append(own)
+        done = quad.copy()
         single = live & ~quad & (n_rings[general] == 1)
         if single.any():  # convex polygons (most roofs and floors): fans, all at once
             ks = np.flatnonzero(single)
@@ -265,15 +260,14 @@ def triangulate_rings(vertices: np.ndarray, flat: np.ndarray, ring_sizes: np.nda
                 t, own = _fans(idx_all, gs, gc_, ks[convex], vertices, units)
                 tri_parts.append(t)
                 tri_owner.append(own)
-                quad[ks[convex]] = True  # done with: the rest goes to earcut
-        rest = np.flatnonzero(live & ~quad)
+                done[ks[convex]] = True
+        rest = np.flatnonzero(live & ~done)  # to earcut
         if len(rest):
             holes = int((n_rings[general[rest]] - 1).sum())
             axis = np.argmax(np.abs(units), axis=1)
             keep_cols = np.array([[1, 2], [0, 2], [0, 1]])[axis[owner]]
             plane = np.take_along_axis(pts, keep_cols, axis=1)
             # ring ends relative to their polygon's first vertex, as earcut wants them
-            first_g = np.searchsorted(poly_g, general)  # first kept ring of each polygon
             ends_all = (np.cumsum(sizes_g) - vstart[poly_g]).astype(np.uint32)
             for k, s, c, nr, r0 in zip(rest.tolist(), gs[rest].tolist(), gc_[rest].tolist(),
                                        n_rings[general[rest]].tolist(),
@@ -309,9 +303,9 @@ def _convex(pts: np.ndarray, starts: np.ndarray, counts: np.ndarray, ks: np.ndar
     turns add up to one full turn (a pentagram turns one way too, twice)."""
     c = counts[ks]
     s = starts[ks]
-    pos = np.repeat(s - (np.cumsum(c) - c), c) + np.arange(int(c.sum()))
+    pos = gather(s, c)
     own = np.repeat(np.arange(len(ks)), c)
-    first = np.cumsum(c) - c
+    first = offsets(c)
     local = np.arange(len(pos)) - first[own]
     nxt = pos + np.where(local == c[own] - 1, 1 - c[own], 1)
     p = pts[pos]
@@ -336,7 +330,7 @@ def _fans(idx: np.ndarray, starts: np.ndarray, counts: np.ndarray, ks: np.ndarra
     no area (straight corners next to the first vertex) are dropped."""
     n_tri = counts[ks] - 2
     own = np.repeat(ks, n_tri)
-    j = np.arange(int(n_tri.sum())) - np.repeat(np.cumsum(n_tri) - n_tri, n_tri) + 1
+    j = np.arange(int(n_tri.sum())) - np.repeat(offsets(n_tri), n_tri) + 1
     s = starts[own]
     t = np.column_stack([idx[s], idx[s + j], idx[s + j + 1]])
     a, b, c = vertices[t[:, 0]], vertices[t[:, 1]], vertices[t[:, 2]]
@@ -351,7 +345,7 @@ def _fans(idx: np.ndarray, starts: np.ndarray, counts: np.ndarray, ks: np.ndarra
 
 def _newell(vertices: np.ndarray, idx: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Newell normals ``(r, 3)`` of rings given flat (``idx``, ``sizes``)."""
-    starts = np.cumsum(sizes) - sizes
+    starts = offsets(sizes)
     nxt = np.arange(len(idx)) + 1
     nxt[starts + sizes - 1] = starts  # each ring's last vertex wraps to its first
     p = vertices[idx]

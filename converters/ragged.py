@@ -1,0 +1,26 @@
+"""Ragged arrays in numpy: many variable-length segments (rings of a
+polygon, polygons of a geometry, triangles of a mesh) laid end to end in
+one flat array, described by their sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def offsets(sizes: np.ndarray) -> np.ndarray:
+    """Where each segment starts, for segments of ``sizes`` laid end to end."""
+    return np.cumsum(sizes) - sizes
+
+
+def gather(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The flat positions ``starts[i], ..., starts[i] + sizes[i] - 1`` of the
+    segments, one after the other (to pick some segments out of a ragged
+    array)."""
+    return np.repeat(starts - offsets(sizes), sizes) + np.arange(int(np.sum(sizes)))
+
+
+def run_starts(keys: np.ndarray) -> np.ndarray:
+    """Whether each item of sorted ``keys`` starts a run of equal keys."""
+    out = np.ones(len(keys), bool)
+    out[1:] = keys[1:] != keys[:-1]
+    return out
