@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -28,9 +29,10 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except TwinError as exc:
-            _err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            # messages quote files ("[x, y, z]"), which rich would take for markup
+            _err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             if exc.__cause__ is not None and str(exc.__cause__) not in str(exc):
-                _err.print(f"  cause: {exc.__cause__}", highlight=False)
+                _err.print(f"  cause: {escape(str(exc.__cause__))}", highlight=False)
             sys.exit(2)
 
 
@@ -256,10 +258,11 @@ def _print_import(res: Any) -> None:
         g = src["georeferencing"]
         out.print(f"  georeferencing: {g['method']} -> {g['crs']}", highlight=False)
         for note in g.get("notes", []):
-            out.print(f"    {note}", highlight=False)
+            out.print(f"    {escape(str(note))}", highlight=False)
     for c in src.get("conflation", []):
         if c["gis"]:
-            out.print(f"  [green]linked[/] {c['bim']} ({c['name']}) to GIS building(s) "
+            out.print(f"  [green]linked[/] {c['bim']} ({escape(str(c['name']))}) to GIS "
+                      "building(s) "
                       f"{', '.join(c['gis'][:5])}{' ...' if len(c['gis']) > 5 else ''} "
                       f"(footprint overlap IoU {c['iou']:.2f}); the map shows the BIM model "
                       "(twin conflate --show gis to change)", highlight=False)
@@ -268,7 +271,7 @@ def _print_import(res: Any) -> None:
             out.print(f"  [yellow]not linked[/] {c['bim']}: it overlaps {parts} too little to "
                       "be the same building", highlight=False)
     if src.get("schema_note"):
-        out.print(f"  [yellow]{src['schema_note']}[/]", highlight=False)
+        out.print(f"  [yellow]{escape(src['schema_note'])}[/]", highlight=False)
     if src.get("cityjson_version"):
         _print_cityjson(out, src)
     if src.get("elements_by_class"):
@@ -281,7 +284,8 @@ def _print_import(res: Any) -> None:
             + (" (crashed)" if k["crashed"] else "") for k in geo["kernels"]), highlight=False)
         for miss in src.get("no_geometry", [])[:10]:
             out.print(f"    [yellow]no geometry[/] {miss['id']} {miss['class']} "
-                      f"{miss['name']!r}: {miss['reason']}", highlight=False)
+                      f"{escape(repr(miss['name']))}: {escape(miss['reason'])}",
+                      highlight=False)
     if src.get("unclassified_network_elements"):
         out.print(f"  [yellow]{src['unclassified_network_elements']}[/]", highlight=False)
     if rep.get("replaced"):
@@ -289,7 +293,7 @@ def _print_import(res: Any) -> None:
     if res.skipped:
         out.print(f"  [yellow]skipped {res.skipped} elements:[/]")
         for s in rep.get("skipped", [])[:10]:
-            out.print(f"    {s['source_id']}: {s['reason']}", highlight=False)
+            out.print(f"    {escape(s['source_id'])}: {escape(s['reason'])}", highlight=False)
         if res.skipped > 10:
             out.print(f"    ... {res.skipped - 10} more (twin batches --json)")
 
@@ -299,7 +303,8 @@ def _print_cityjson(out: Console, src: dict) -> None:
     schema = src.get("schema")
     if isinstance(schema, list):
         out.print(f"  [yellow]CityJSON {src['cityjson_version']}: {len(schema)} schema "
-                  f"error(s){' (first 20)' if len(schema) >= 20 else ''}, e.g.[/] {schema[0]}",
+                  f"error(s){' (first 20)' if len(schema) >= 20 else ''}, e.g.[/] "
+                  f"{escape(schema[0])}",
                   highlight=False)
     elif schema:
         out.print(f"  CityJSON {src['cityjson_version']}: schema {schema}", highlight=False)
@@ -320,7 +325,7 @@ def _print_cityjson(out: Console, src: dict) -> None:
                   f"{app['textures']} textures on {app['geometries_with_appearance']} "
                   "geometries (layers are coloured by the catalogue)", highlight=False)
     if src.get("extensions"):
-        out.print(f"  extensions: {', '.join(src['extensions'])}", highlight=False)
+        out.print(f"  extensions: {escape(', '.join(src['extensions']))}", highlight=False)
 
 
 @cli.command()

@@ -202,6 +202,28 @@ def test_cityjson_import_summary_says_what_was_checked_and_left_out(tmp_path, ru
     assert "appearance not imported: 1 materials, 0 textures on 1 geometries" in res.output
 
 
+def test_errors_quoting_the_file_reach_the_terminal_whole_and_change_nothing(tmp_path,
+                                                                            runner):
+    """Error text in brackets ("[x, y, z]") is printed as it is, not taken for
+    terminal markup; the twin keeps every row."""
+    from builders import REPO, dump_twin
+
+    path = tmp_path / "c.gpkg"
+    run(runner, "init", path, "--crs", "EPSG:7415")
+    src = REPO / "sample_models" / "cityjson" / "cjio_multi_lod.json"
+    run(runner, "import", src, "--twin", path, "--crs", "EPSG:7415")
+    before = dump_twin(path)
+    doc = json.loads(src.read_text())
+    doc["vertices"] = [[1, 2], [3]]
+    bad = tmp_path / "bad_vertices.city.json"
+    bad.write_text(json.dumps(doc))
+    res = runner.invoke(cli, ["import", str(bad), "--twin", str(path), "--crs", "EPSG:7415"])
+    assert res.exit_code == 2
+    assert 'bad_vertices.city.json: "vertices" must be a list of [x, y, z] numbers' in \
+        res.output.replace("\n", "")
+    assert dump_twin(path) == before
+
+
 def test_serve_help_names_the_endpoints(runner):
     res = run(runner, "serve", "--help")
     assert "OGC API - Features" in res.output and "--token-file" in res.output
