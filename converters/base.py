@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -11,6 +11,8 @@ import numpy as np
 from pyproj import CRS
 
 from twin.model import Feature
+
+from .report import Note, no_notes
 
 #: Largest source file a converter reads whole into memory, in bytes.
 MAX_FILE_BYTES = 2 * 1024**3
@@ -64,3 +66,6 @@ class ConverterSpec:
     #: tells, from the file's first bytes, whether it is this format (for
     #: extensions that several formats share, such as EPANET and SWMM ``.inp``)
     sniff: Callable[[bytes], bool] | None = None
+    #: what this converter's report means, as summary lines (see
+    #: :mod:`converters.report`); called with ``ConversionContext.report``
+    summarise: Callable[[Mapping[str, Any]], list[Note]] = no_notes

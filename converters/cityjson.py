@@ -54,6 +54,7 @@ from twin.crs import parse_crs, transform_xyz
 from twin.errors import ConversionError, TwinError
 from twin.model import Edge, Feature
 
+from . import cityjson_report
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
 from .cityjson_schema import schema_errors
 from .cityjson_geometry import ObjectGeometry, VertexSet, chunk_geometry
@@ -525,8 +526,10 @@ def _sniff(head: bytes) -> bool:
 CONVERTERS = (
     ConverterSpec(name=NAME, version=VERSION, format="CityJSON",
                   extensions=(".city.json", ".json"), run=convert, sniff=_sniff,
+                  summarise=cityjson_report.summarise,
                   description="CityJSON 1.0, 1.1 and 2.0 city models"),
     ConverterSpec(name="cityjsonseq", version=VERSION, format="CityJSONSeq",
                   extensions=(".city.jsonl", ".jsonl"), run=convert_seq, sniff=_sniff,
+                  summarise=cityjson_report.summarise,
                   description="CityJSON Text Sequences (streamed)"),
 )

@@ -53,6 +53,7 @@ from twin.geometry import extrude_footprint
 from twin.layers import layer_for_utility_code
 from twin.model import Edge, Feature, Mesh
 
+from . import ifc_report
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
 from .ifc_geometry import DEFAULT_KERNELS, EXCLUDED_CLASSES, element_meshes
 from .ifc_georef import Georef, local_origin, read_georef
@@ -626,6 +627,6 @@ def _axis_line(vertices: np.ndarray) -> LineString:
 
 CONVERTERS = (
     ConverterSpec(name=NAME, version=VERSION, format="IFC (IFC2X3, IFC4, IFC4X3)",
-                  extensions=(".ifc",), run=convert, sniff=sniff,
+                  extensions=(".ifc",), run=convert, sniff=sniff, summarise=ifc_report.summarise,
                   description="IFC building and infrastructure models (ifcopenshell)"),
 )

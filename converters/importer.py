@@ -19,6 +19,7 @@ from twin.terrain import TerrainSampler
 from . import survey
 from .base import ConversionContext
 from .registry import converter_for
+from .report import Note, as_dicts, batch_notes, common_notes, skipped_notes
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,13 @@ class ImportResult:
     skipped: int
     seconds: float
     report: dict[str, Any]
+
+    @property
+    def notes(self) -> list[Note]:
+        """The summary of this import, line by line: what the converter says
+        of its report, then what the store did and what was skipped."""
+        return ([Note.from_dict(d) for d in self.report.get("notes", [])]
+                + batch_notes(self.report) + skipped_notes(self.report))
 
 
 def _ground_source(store: TwinStore, options: dict[str, Any]):
@@ -102,6 +110,7 @@ def import_file(
         if ground_from and ctx.report.get("ground_used"):
             ctx.report["ground_from"] = ground_from
         batch.report["source"] = ctx.report
+        batch.report["notes"] = as_dicts(common_notes(ctx.report) + spec.summarise(ctx.report))
     report = dict(batch.report)
     return ImportResult(
         source=str(p), batch_id=batch.id, converter=spec.name,

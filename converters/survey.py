@@ -34,7 +34,7 @@ import csv
 import io
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -50,6 +50,7 @@ from twin.layers import layer_for_utility_code
 from twin.model import Edge, Feature
 
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
+from .report import Note
 
 NAME = "survey"
 VERSION = "0.1.0"
@@ -439,10 +440,20 @@ def _segment(prefix, sid, row, cols, points, profile) -> tuple[Feature, list[str
                    edge=Edge(code, f"{prefix}:{a_id}", f"{prefix}:{b_id}")), how
 
 
+def summarise(src: Mapping[str, Any]) -> list[Note]:
+    """Where the heights of the line ends came from (measured, or assumed)."""
+    ends = src.get("line_ends_by_depth_source")
+    if not ends:
+        return []
+    return [Note("line-end heights from: " + ", ".join(f"{k} {v}" for k, v in sorted(ends.items())),
+                 "warn" if "assumed" in ends else "info")]
+
+
 CONVERTERS = (
     ConverterSpec(name=NAME, version=VERSION,
                   format="pipeline survey table (CSV, GeoPackage, Shapefile; GeoJSON "
                          "and FlatGeobuf with --points or --format survey)",
                   extensions=(".csv", ".gpkg", ".shp", ".dbf", ".fgb"), run=convert,
+                  summarise=summarise,
                   description="CJJ 61 or profile-mapped survey point and line tables"),
 )

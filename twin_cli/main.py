@@ -18,8 +18,9 @@ import twin
 from twin.errors import TwinError
 
 from .options import floats
+from .output import err_console
 
-_err = Console(stderr=True, soft_wrap=True)
+_err = err_console
 
 
 class _Group(click.Group):
@@ -146,186 +147,6 @@ def layers(path: str, add_name: str | None, title: str | None, group: str, colou
         t.add_row(la.name, f"{la.title} {la.title_zh}".strip(), la.group, la.code or "",
                   f"[{la.colour}]■[/] {la.colour}", la.geometry_type, str(counts.get(la.name, 0)))
     Console().print(t)
-
-
-@cli.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--twin", "twin_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The twin to import into.")
-@click.option("--crs", default=None, help="CRS of the input, overriding what the file says.")
-@click.option("--format", "fmt", default=None, help="Converter name (default: by extension).")
-@click.option("--layer", default=None, help="Layer for features that name none.")
-@click.option("--id-prefix", default=None, help="Prefix of the feature ids (default: by source).")
-@click.option("--points", "points", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Survey tables: the point table that goes with a line table.")
-@click.option("--profile", default=None,
-              help="Survey tables: field-mapping profile, 'cjj61' (default) or a .toml file.")
-@click.option("--dem", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Ground heights from this DEM raster (GeoTIFF...) where a pipe or point "
-                   "has none; the terrain layer fills the DEM's gaps.")
-@click.option("--dem-crs", default=None, help="CRS of the DEM when its file names none.")
-@click.option("--snap", type=float, default=None, metavar="METRES",
-              help="GIS line layers: join line ends closer than this into network nodes.")
-@click.option("--origin", default=None, metavar="X,Y[,Z]",
-              help="IFC: where the model's local origin lies (in --crs, else the twin CRS); "
-                   "overrides the file's georeferencing.")
-@click.option("--rotation", type=float, default=None, metavar="DEG",
-              help="IFC, with --origin: angle of the local X axis from east, anticlockwise.")
-@click.option("--utility", default=None, metavar="CODE",
-              help="IFC: CJJ 61 code (JS, PS, YS, WS, RQ, RL, DL, TX, GY) for pipes whose "
-                   "system has no known type.")
-@click.option("--kernels", default=None, metavar="K1,K2",
-              help="IFC: geometry kernel chain, fast first (default manifold,opencascade).")
-@click.option("--replace", is_flag=True, help="Replace features whose ids already exist.")
-@click.option("--strict", is_flag=True, help="Fail on the first element that cannot be converted.")
-@click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
-def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | None,
-            layer: str | None, id_prefix: str | None, points: str | None, profile: str | None,
-            dem: str | None, dem_crs: str | None, snap: float | None, origin: str | None,
-            rotation: float | None, utility: str | None, kernels: str | None, replace: bool, strict: bool,
-            as_json: bool) -> None:
-    """Import source files into a twin, each as one transaction (batch).
-
-    A file that fails leaves the twin exactly as it was; elements that cannot
-    be converted are skipped, counted and listed (unless --strict).
-
-    \b
-    Formats (by extension, .inp and .xml also by content):
-      .geojson              GIS layers (layer/utility properties, --layer, --snap);
-                            survey tables with --points (CJJ 61 or --profile)
-      .csv .gpkg .shp .dbf  pipeline survey tables (--points, --profile cjj61)
-      .fgb                  (FlatGeobuf too)
-      .inp                  EPANET water models, SWMM sewer models
-      .xml                  LandXML 1.2 / Inframodel pipe networks
-      .city.json .json      CityJSON 1.0, 1.1, 2.0 city models (CRS from the file)
-      .city.jsonl .jsonl    CityJSONSeq, streamed feature by feature
-      .ifc                  IFC2X3, IFC4, IFC4X3 buildings and pipe systems
-                            (georeferenced from the file, or --origin/--rotation)
-    """
-    from converters import import_file
-
-    options = {k: v for k, v in (("layer", layer), ("id_prefix", id_prefix), ("points", points),
-                                 ("profile", profile), ("snap", snap), ("rotation", rotation),
-                                 ("dem", dem), ("dem_crs", dem_crs),
-                                 ("utility", utility)) if v is not None}
-    if origin is not None:
-        options["origin"] = floats(origin, (2, 3), "--origin")
-    if kernels is not None:
-        options["kernels"] = tuple(k.strip() for k in kernels.split(",") if k.strip())
-    results = []
-    with twin.open_twin(twin_path) as store, Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=_err, transient=True, disable=as_json,
-    ) as bar:
-        for f in files:
-            task = bar.add_task(Path(f).name, total=None)
-
-            def progress(done: int, total: int | None, _t=task) -> None:
-                bar.update(_t, completed=done, total=total)
-
-            res = import_file(store, f, crs=crs, format=fmt, options=options,
-                              on_conflict="replace" if replace else "error", strict=strict,
-                              progress=progress)
-            bar.remove_task(task)
-            results.append(res)
-            if not as_json:
-                _print_import(res)
-    if as_json:
-        click.echo(json.dumps([r.__dict__ for r in results], indent=2, ensure_ascii=False,
-                              default=str))
-
-
-def _print_import(res: Any) -> None:
-    out = Console(soft_wrap=True)
-    rep = res.report
-    src = rep.get("source", {})
-    out.print(f"[bold green]imported[/] {res.source}: {res.features} features in "
-              f"{res.seconds:.2f} s (batch {res.batch_id}, converter {res.converter}"
-              + (f", CRS {src['source_crs']} from {src.get('crs_from')}" if "source_crs" in src
-                 else "") + ")")
-    by_type = ", ".join(f"{k} {v}" for k, v in sorted(rep.get("by_type", {}).items()))
-    if by_type:
-        out.print(f"  by type: {by_type}", highlight=False)
-    if src.get("ground_from"):
-        g = src["ground_from"]
-        out.print("  ground heights for " + str(src.get("ground_used", 0)) + " items from " + (
-            f"DEM {g['dem']} ({g['crs']}, {g['resolution'][0]:g} m cells)" if "dem" in g
-            else g.get("terrain", "")), highlight=False)
-    if src.get("line_ends_by_depth_source"):
-        out.print("  line-end heights from: " + ", ".join(
-            f"{k} {v}" for k, v in sorted(src["line_ends_by_depth_source"].items())))
-    if src.get("georeferencing"):
-        g = src["georeferencing"]
-        out.print(f"  georeferencing: {g['method']} -> {g['crs']}", highlight=False)
-        for note in g.get("notes", []):
-            out.print(f"    {escape(str(note))}", highlight=False)
-    for c in src.get("conflation", []):
-        if c["gis"]:
-            out.print(f"  [green]linked[/] {c['bim']} ({escape(str(c['name']))}) to GIS "
-                      "building(s) "
-                      f"{', '.join(c['gis'][:5])}{' ...' if len(c['gis']) > 5 else ''} "
-                      f"(footprint overlap IoU {c['iou']:.2f}); the map shows the BIM model "
-                      "(twin conflate --show gis to change)", highlight=False)
-        else:
-            parts = ", ".join(f"{g} ({100 * share:.0f}% of it)" for g, share in c["partial"][:5])
-            out.print(f"  [yellow]not linked[/] {c['bim']}: it overlaps {parts} too little to "
-                      "be the same building", highlight=False)
-    if src.get("schema_note"):
-        out.print(f"  [yellow]{escape(src['schema_note'])}[/]", highlight=False)
-    if src.get("cityjson_version"):
-        _print_cityjson(out, src)
-    if src.get("elements_by_class"):
-        out.print("  elements by class: " + ", ".join(
-            f"{k} {v}" for k, v in src["elements_by_class"].items()), highlight=False)
-    if src.get("geometry"):
-        geo = src["geometry"]
-        out.print(f"  geometry: {geo['converted']} of {geo['requested']} elements; " + ", ".join(
-            f"{k['kernel']} {k['converted']}/{k['requested']} in {k['seconds']:.1f} s"
-            + (" (crashed)" if k["crashed"] else "") for k in geo["kernels"]), highlight=False)
-        for miss in src.get("no_geometry", [])[:10]:
-            out.print(f"    [yellow]no geometry[/] {miss['id']} {miss['class']} "
-                      f"{escape(repr(miss['name']))}: {escape(miss['reason'])}",
-                      highlight=False)
-    if src.get("unclassified_network_elements"):
-        out.print(f"  [yellow]{src['unclassified_network_elements']}[/]", highlight=False)
-    if rep.get("replaced"):
-        out.print(f"  replaced {rep['replaced']} existing features")
-    if res.skipped:
-        out.print(f"  [yellow]skipped {res.skipped} elements:[/]")
-        for s in rep.get("skipped", [])[:10]:
-            out.print(f"    {escape(s['source_id'])}: {escape(s['reason'])}", highlight=False)
-        if res.skipped > 10:
-            out.print(f"    ... {res.skipped - 10} more (twin batches --json)")
-
-
-def _print_cityjson(out: Console, src: dict) -> None:
-    """What a CityJSON import checked and left out."""
-    schema = src.get("schema")
-    if isinstance(schema, list):
-        out.print(f"  [yellow]CityJSON {src['cityjson_version']}: {len(schema)} schema "
-                  f"error(s){' (first 20)' if len(schema) >= 20 else ''}, e.g.[/] "
-                  f"{escape(schema[0])}",
-                  highlight=False)
-    elif schema:
-        out.print(f"  CityJSON {src['cityjson_version']}: schema {schema}", highlight=False)
-    tri = src.get("triangulation") or {}
-    if tri:
-        issues = [f"{tri[k]} {k.replace('_', ' ')}" for k in
-                  ("degenerate_rings", "degenerate_polygons", "non_planar") if tri.get(k)]
-        out.print(f"  triangulated {tri['polygons']} polygons into {tri['triangles']} "
-                  f"triangles" + (f" ({tri['holes']} holes)" if tri.get("holes") else "")
-                  + (f"; [yellow]{', '.join(issues)}[/] (twin batches --json for examples)"
-                     if issues else ""), highlight=False)
-    if src.get("objects_without_geometry"):
-        out.print(f"  {src['objects_without_geometry']} objects without geometry",
-                  highlight=False)
-    app = src.get("appearance_not_imported")
-    if app:
-        out.print(f"  [yellow]appearance not imported:[/] {app['materials']} materials, "
-                  f"{app['textures']} textures on {app['geometries_with_appearance']} "
-                  "geometries (layers are coloured by the catalogue)", highlight=False)
-    if src.get("extensions"):
-        out.print(f"  extensions: {escape(', '.join(src['extensions']))}", highlight=False)
 
 
 @cli.command()
@@ -578,11 +399,13 @@ def conflate(path: str, rematch: bool, show: str | None, bim_id: str | None,
 
 def _register() -> None:
     from .export import export
+    from .import_cmd import import_
     from .pipes import pipes
     from .serve import serve
     from .view import snapshot, view
 
     cli.add_command(export)
+    cli.add_command(import_)
     cli.add_command(snapshot)
     cli.add_command(view)
     cli.add_command(pipes)

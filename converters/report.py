@@ -1,0 +1,101 @@
+"""What an import tells its user: notes each converter writes about its own report.
+
+A converter collects facts in ``ConversionContext.report`` (a JSON-able dict
+kept with the import batch) and says what they mean in :class:`Note` lines
+through its ``summarise`` function (:class:`~converters.base.ConverterSpec`).
+The CLI, the API's import jobs and ``twin batches`` show those lines as they
+are: none of them needs to know any converter's report keys.
+
+>>> [n.text for n in common_notes({"crs_from": "option", "source_crs": "EPSG:4546"})]
+['CRS EPSG:4546 (from option)']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Level = Literal["info", "ok", "warn"]
+
+#: How many examples a note lists before it says how many more there are.
+EXAMPLES = 10
+
+
+@dataclass(frozen=True)
+class Note:
+    """One line of an import summary: plain text (never markup) and how it
+    should stand out (``warn``: something the user should look at; ``ok``: a
+    success worth seeing; ``info``: the rest). ``depth`` indents details."""
+
+    text: str
+    level: Level = "info"
+    depth: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "level": self.level, "depth": self.depth}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Note:
+        return cls(str(d.get("text", "")), d.get("level", "info"),  # type: ignore[arg-type]
+                   int(d.get("depth", 1)))
+
+
+def examples(items: list[Any], total: int | None = None, limit: int = EXAMPLES) -> tuple[
+        list[Any], Note | None]:
+    """The first ``limit`` of ``items`` and, when there are more (``total``
+    counts them when ``items`` is itself cut), a note saying how many."""
+    n = len(items) if total is None else total
+    shown = items[:limit]
+    more = n - len(shown)
+    return shown, (Note(f"... {more} more (twin batches --json lists them)", depth=2)
+                   if more > 0 else None)
+
+
+def common_notes(src: Mapping[str, Any]) -> list[Note]:
+    """Notes every converter's report may give: the CRS it read, where ground
+    heights came from, how the model was georeferenced."""
+    out: list[Note] = []
+    if src.get("source_crs"):
+        out.append(Note(f"CRS {src['source_crs']} (from {src.get('crs_from', '?')})"))
+    g = src.get("ground_from")
+    if g:
+        where = (f"DEM {g['dem']} ({g['crs']}, {g['resolution'][0]:g} m cells)" if "dem" in g
+                 else g.get("terrain", ""))
+        out.append(Note(f"ground heights for {src.get('ground_used', 0)} items from {where}"))
+    geo = src.get("georeferencing")
+    if geo:
+        out.append(Note(f"georeferencing: {geo['method']} -> {geo['crs']}"))
+        out.extend(Note(str(n), depth=2) for n in geo.get("notes", []))
+    return out
+
+
+def batch_notes(report: Mapping[str, Any]) -> list[Note]:
+    """Notes about what the store did with the features (by type, replaced)."""
+    out: list[Note] = []
+    by_type = ", ".join(f"{k} {v}" for k, v in sorted(report.get("by_type", {}).items()))
+    if by_type:
+        out.append(Note(f"by type: {by_type}"))
+    if report.get("replaced"):
+        out.append(Note(f"replaced {report['replaced']} existing features"))
+    return out
+
+
+def skipped_notes(report: Mapping[str, Any]) -> list[Note]:
+    """The skipped elements with their reasons, the first few of them."""
+    n = int(report.get("skipped_count", 0))
+    if not n:
+        return []
+    shown, more = examples(list(report.get("skipped", [])), n)
+    out = [Note(f"skipped {n} elements:", "warn")]
+    out += [Note(f"{s['source_id']}: {s['reason']}", depth=2) for s in shown]
+    return out + ([more] if more else [])
+
+
+def no_notes(report: Mapping[str, Any]) -> list[Note]:
+    """The ``summarise`` of a converter with nothing of its own to say."""
+    return []
+
+
+def as_dicts(notes: Iterable[Note]) -> list[dict[str, Any]]:
+    return [n.to_dict() for n in notes]
