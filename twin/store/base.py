@@ -73,6 +73,12 @@ class TwinStore(ABC):
     def info(self) -> TwinInfo: ...
 
     @abstractmethod
+    def revision(self) -> int:
+        """A number that grows with every committed change of the twin (an
+        import, a removed batch, an attribute or layer edit): results computed
+        from the twin can be cached under it. Cheap to call."""
+
+    @abstractmethod
     def layers(self) -> list[Layer]: ...
 
     @abstractmethod

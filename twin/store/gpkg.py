@@ -395,6 +395,10 @@ class GeoPackageStore(TwinStore):
             return None
         return tuple(json.loads(raw[0]))  # type: ignore[return-value]
 
+    def revision(self) -> int:
+        row = self._conn.execute("SELECT value FROM twin_meta WHERE key = 'revision'").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
     def layers(self) -> list[Layer]:
         rows = self._conn.execute(
             "SELECT name, title, title_zh, grp, colour, geometry_type, code, attributes, "
@@ -467,6 +471,9 @@ class GeoPackageStore(TwinStore):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("INSERT OR IGNORE INTO twin_meta VALUES ('revision', '0')")
+                conn.execute("UPDATE twin_meta SET value = CAST(value AS INTEGER) + 1 "
+                             "WHERE key = 'revision'")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
