@@ -24,7 +24,9 @@ tables (already in the twin CRS, heights in metres) and hands them to
   it (an open channel as an open trough). Without both end heights the line
   stays 2D, without a mesh, and says ``depth_source=unknown``;
 * what cannot be built is skipped with its reason (a node that is missing,
-  a pipe of zero plan length, coordinates that are not finite numbers);
+  coordinates that are not finite, plausible numbers); a pipe of zero length
+  in plan is kept (without a mesh unless it is vertical) and counted, so
+  that :func:`twin.network.validate_network` reports it;
   a pump or valve whose two nodes coincide in plan (common in EPANET
   models) becomes a point device in ``pipe_nodes``, still a link of the
   network, instead of being lost.
@@ -326,6 +328,7 @@ class NetworkBuilder:
     positions: dict[str, tuple[float, float, float | None]] = field(default_factory=dict)
     ends: Counter = field(default_factory=Counter)
     devices_as_points: int = 0
+    zero_length: int = 0
 
     def nodes(self, rows: Iterable[NodeRow]) -> Iterator[Feature]:
         for node in rows:
@@ -390,16 +393,17 @@ class NetworkBuilder:
             bad = coords[int(np.argmin(ok))]
             raise GeometryError(implausible_reason("centreline", bad).split(": ", 1)[1])
         plan_len = float(np.hypot(*np.diff(plan, axis=0).T).sum()) if len(plan) > 1 else 0.0
+        distinct = bool(np.any(np.diff(coords, axis=0) != 0))
         if not plan_len > 0:
             if link.type in DEVICE_TYPES and link.start is not None and link.end is not None:
                 return self._device(link, coords, attrs, network)
-            self.ctx.skip(link.name, f"{w.link} {link.name!r} has zero length in plan")
-            return None
+            # kept, so that validate_network reports it; a vertical pipe still has a mesh
+            self.zero_length += 1
         self.ends.update(src)
         sources = sorted(set(src))
         attrs["depth_source"] = sources[0] if len(sources) == 1 else "+".join(sources)
         meshes = {}
-        if has_z and link.section is not None:
+        if has_z and link.section is not None and distinct:
             meshes["1"] = section_mesh(coords, link.section)
         edge = (Edge(network, self.ids.node(link.start), self.ids.node(link.end))
                 if link.start is not None and link.end is not None else None)
@@ -427,8 +431,10 @@ class NetworkBuilder:
             mine = rep.setdefault("line_ends_by_depth_source", {})
             for k, v in self.ends.items():
                 mine[k] = mine.get(k, 0) + v
-        if self.devices_as_points:
-            rep["devices_as_points"] = rep.get("devices_as_points", 0) + self.devices_as_points
+        for key in ("devices_as_points", "zero_length"):
+            if getattr(self, key):
+                rep[f"{key}_links" if key == "zero_length" else key] = rep.get(
+                    f"{key}_links" if key == "zero_length" else key, 0) + getattr(self, key)
 
 
 def pipe_notes(src: Mapping[str, Any]) -> list[Note]:
@@ -442,6 +448,10 @@ def pipe_notes(src: Mapping[str, Any]) -> list[Note]:
         if ends.get("unknown"):
             out.append(Note(f"{ends['unknown']} line ends have no known height: those lines "
                             "stay 2D, without a mesh", "warn", 2))
+    if src.get("zero_length_links"):
+        out.append(Note(f"{src['zero_length_links']} links have zero length in plan (their "
+                        "two nodes share one position): kept; validate_network lists them",
+                        "warn"))
     if src.get("devices_as_points"):
         out.append(Note(f"{src['devices_as_points']} pumps or valves join two nodes at the "
                         "same place: kept as points in pipe_nodes, still links of the network"))
