@@ -44,10 +44,8 @@ features as follows:
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterator, Mapping
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -71,7 +69,7 @@ from twin.layers import UTILITY_LAYER_BY_CODE, layer_for_utility_code
 from twin.model import Edge, Feature, Mesh
 
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
-from .gis_features import LAYER_GEOMETRY, content_id, explode, part_ids, snapped_nodes
+from .gis_features import LAYER_GEOMETRY, content_id, drape, explode, part_ids, snapped_nodes
 from .pipe_network import implausible_reason, plausible
 from .report import Note
 
@@ -123,41 +121,6 @@ def _check_lonlat(geom: BaseGeometry, fid: str) -> None:
             f"feature {fid!r}: coordinates such as ({c[0, 0]:.1f}, {c[0, 1]:.1f}) are not "
             "longitude/latitude, but the file declares no CRS; pass the file's CRS with --crs "
             "(e.g. --crs EPSG:4546)")
-
-
-def _drape(geom: BaseGeometry, layer: str, attrs: dict[str, Any], ctx: ConversionContext,
-           fid: str) -> BaseGeometry:
-    """Heights for a 2D utility line from the terrain (see the module docstring)."""
-    code = next((c for c, n in UTILITY_LAYER_BY_CODE.items() if n == layer), None)
-    if code is None or geom.geom_type != "LineString" or geom.has_z:
-        return geom
-    xy = shapely.get_coordinates(geom)
-    ground = ctx.ground(xy) if ctx.ground is not None else np.full(len(xy), np.nan)
-    if np.isnan(ground).any():
-        attrs["depth_source"] = "unknown"
-        return geom
-    ctx.report["ground_used"] = ctx.report.get("ground_used", 0) + 1
-    d, h = attrs.get("diameter_mm"), attrs.get("height_mm")
-    half = (float(d) if d is not None else float(h) if h is not None else 0.0) / 2000.0
-    if attrs.get("depth_m") is not None:
-        cover = float(coerce_typed("depth_m", attrs["depth_m"], fid))
-        attrs["depth_source"] = "depth_m+terrain"
-    else:
-        cover = _default_cover(code)
-        attrs["depth_source"] = "assumed"
-    return LineString(np.column_stack([xy, ground - cover - half]))
-
-
-def _default_cover(code: str) -> float:
-    return _cjj61_covers().get(code, 1.0)
-
-
-@functools.lru_cache(maxsize=1)
-def _cjj61_covers() -> MappingProxyType:
-    """The CJJ 61 default covers, read from the shipped profile once (not per feature)."""
-    from .survey import load_profile
-
-    return MappingProxyType(dict(load_profile("cjj61").default_depth_m))
 
 
 def _snap_edges(feats: list[Feature], tolerance: float, prefix: str) -> list[Feature]:
@@ -395,7 +358,7 @@ def _one(geom: BaseGeometry, fid: str, sid: str, props: dict, layer: str, prefix
             attrs[key] = coerce_typed(key, attrs[key], fid)
     if layer in UTILITY_LAYER_BY_CODE.values() and "network" not in attrs:
         attrs["network"] = next(c for c, n in UTILITY_LAYER_BY_CODE.items() if n == layer)
-    geom = _drape(geom, layer, attrs, ctx, fid)
+    geom = drape(geom, layer, attrs, ctx, fid)
     meshes = _meshes(layer, geom, attrs, props.get("base_z"), fid)
     edge = None
     if whole and props.get("start_node") is not None and props.get("end_node") is not None:

@@ -21,16 +21,22 @@ the OGR line readers treat these the same way:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import shapely
+from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
-from twin.layers import STANDARD_LAYERS
+from twin.attributes import coerce_typed
+from twin.layers import STANDARD_LAYERS, UTILITY_LAYER_BY_CODE
+
+from .base import ConversionContext
 
 #: Geometry type each standard layer holds (``LINESTRING``, ``POINT``, ...).
 LAYER_GEOMETRY = {layer.name: layer.geometry_type for layer in STANDARD_LAYERS}
@@ -125,3 +131,38 @@ def snapped_nodes(ends: np.ndarray, tolerance: float) -> list[str]:
         for k in members:
             names[k] = name
     return names
+
+
+def drape(geom: BaseGeometry, layer: str, attrs: dict[str, Any], ctx: ConversionContext,
+           fid: str) -> BaseGeometry:
+    """Heights for a 2D utility line from the terrain (see the module docstring)."""
+    code = next((c for c, n in UTILITY_LAYER_BY_CODE.items() if n == layer), None)
+    if code is None or geom.geom_type != "LineString" or geom.has_z:
+        return geom
+    xy = shapely.get_coordinates(geom)
+    ground = ctx.ground(xy) if ctx.ground is not None else np.full(len(xy), np.nan)
+    if np.isnan(ground).any():
+        attrs["depth_source"] = "unknown"
+        return geom
+    ctx.report["ground_used"] = ctx.report.get("ground_used", 0) + 1
+    d, h = attrs.get("diameter_mm"), attrs.get("height_mm")
+    half = (float(d) if d is not None else float(h) if h is not None else 0.0) / 2000.0
+    if attrs.get("depth_m") is not None:
+        cover = float(coerce_typed("depth_m", attrs["depth_m"], fid))
+        attrs["depth_source"] = "depth_m+terrain"
+    else:
+        cover = default_cover(code)
+        attrs["depth_source"] = "assumed"
+    return LineString(np.column_stack([xy, ground - cover - half]))
+
+
+def default_cover(code: str) -> float:
+    return _cjj61_covers().get(code, 1.0)
+
+
+@functools.lru_cache(maxsize=1)
+def _cjj61_covers() -> MappingProxyType:
+    """The CJJ 61 default covers, read from the shipped profile once (not per feature)."""
+    from .survey import load_profile
+
+    return MappingProxyType(dict(load_profile("cjj61").default_depth_m))

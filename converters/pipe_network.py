@@ -359,7 +359,7 @@ class NetworkBuilder:
         network = link.network or self.network or ""
         ends = []
         for n in (link.start, link.end):
-            if n is None:
+            if n is None or link.geometry is not None:  # a whole centreline needs no node
                 ends.append(None)
                 continue
             if n not in self.positions:
@@ -379,6 +379,7 @@ class NetworkBuilder:
             plan = coords[:, :2]
             if not has_z:
                 coords = plan
+                src = ("unknown", "unknown")
         else:
             mid = np.zeros((0, 2)) if link.vertices is None else np.asarray(
                 link.vertices, float).reshape(-1, 2)

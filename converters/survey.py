@@ -35,7 +35,7 @@ import io
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,7 @@ class Profile:
     depth_reference: dict[str, str]
     default_depth_m: dict[str, float]
     node_types: dict[str, str]
+    units: dict[str, str] = field(default_factory=dict)
 
 
 def load_profile(name_or_path: str | None) -> Profile:
@@ -101,7 +102,8 @@ def load_profile(name_or_path: str | None) -> Profile:
         lines=as_lists(doc.get("lines", {})),
         depth_reference=dict(doc.get("depth_reference", {"default": "top"})),
         default_depth_m={k: float(v) for k, v in doc.get("default_depth_m", {}).items()},
-        node_types=dict(doc.get("node_types", {})))
+        node_types=dict(doc.get("node_types", {})),
+        units={k: str(v).lower() for k, v in doc.get("units", {}).items()})
 
 
 GIS_TABLES = (".gpkg", ".shp", ".dbf", ".geojson", ".fgb")
