@@ -139,8 +139,10 @@ def _num(text: str | None) -> float | None:
 class _Damage:
     """Damaged lines: rejected by the engine or unusable for the network."""
 
-    def __init__(self, engine: dict[int, str], sections: list[inp_sections.Section]):
+    def __init__(self, engine: dict[int, str], sections: list[inp_sections.Section],
+                 strict: bool = False, source: str = ""):
         self.engine = engine
+        self.strict, self.source = strict, source
         self.where = {r.line: s.name for s in sections for r in s.rows}
         self.lines: dict[int, dict[str, Any]] = {}
 
@@ -151,6 +153,9 @@ class _Damage:
         return False
 
     def add(self, row: Row, reason: str) -> None:
+        if self.strict:
+            raise ConversionError(f"{self.source}: [{self.where.get(row.line, '?')}] line "
+                                  f"{row.line}: {reason}", source=self.source)
         self.lines.setdefault(row.line, {"section": self.where.get(row.line, "?"),
                                          "line": row.line, "reason": reason,
                                          "text": " ".join(row.text.split())[:120]})
@@ -195,7 +200,13 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     text = path.read_bytes().decode("latin-1")
     sections = inp_sections.scan(text)
     engine_lines, engine_other = engine_check(path)
-    damage = _Damage(engine_lines, sections)
+    damage = _Damage(engine_lines, sections, ctx.strict, str(path))
+    read = {"OPTIONS", "COORDINATES", "VERTICES", "XSECTIONS", *NODE_SECTIONS, *LINK_SECTIONS}
+    if ctx.strict:  # the first damaged line of the tables read, in file order
+        first = min((k for k in engine_lines if damage.where.get(k) in read), default=None)
+        if first is not None:
+            raise ConversionError(f"{path}: [{damage.where[first]}] line {first}: "
+                                  f"{engine_lines[first]}", source=str(path))
     opts = {r.fields[0].upper(): r.fields[1].upper() if len(r.fields) > 1 else ""
             for r in _table(sections, "OPTIONS", damage, 2)}
     units = opts.get("FLOW_UNITS")
@@ -225,10 +236,6 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         yield f
     builder.record()
     ctx.report["damaged_lines"] = sorted(damage.lines.values(), key=lambda d: d["line"])
-    if ctx.strict and damage.lines:
-        d = ctx.report["damaged_lines"][0]
-        raise ConversionError(f"{path}: [{d['section']}] line {d['line']}: {d['reason']}",
-                              source=str(path))
     elsewhere = sorted(set(engine_lines) - set(damage.lines))
     if elsewhere:  # lines of sections the twin does not read (hydrology, controls, ...)
         ctx.report["engine_rejects_elsewhere"] = [
