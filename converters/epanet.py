@@ -1,18 +1,34 @@
 """EPANET 2 hydraulic models (``.inp``) into the twin's water-supply layer.
 
 Engineers keep water networks as EPANET models. The model is read with wntr
-(the EPA's Water Network Tool for Resilience), which converts US units to SI:
+(the EPA's Water Network Tool for Resilience), which converts US units to SI,
+and built by :mod:`converters.pipe_network`:
 
 * junctions become ``pipe_nodes`` of type ``Junction``; reservoirs and tanks
   become ``Reservoir`` and ``Tank`` nodes (the supply points of isolation
-  analyses); node elevations are taken as ground elevations;
+  analyses); junction and tank elevations are taken as ground elevations;
+* a **reservoir has no ground elevation** in EPANET, only the total head of
+  its water (a lake level, or a fixed-head boundary tens of metres above the
+  pipes): its ground is taken from the junctions and tanks it is linked to
+  (their mean elevation, ``ground_source=connected nodes``), or stays unknown
+  (a 2D point, and the pipes next to it stay 2D); the head is kept as
+  ``head_m``;
 * pipes become ``water_supply`` segments with their diameter, length,
   roughness and status, along their vertices; pumps and valves (links in
-  EPANET) become segments of type ``Pump`` and ``Valve``;
+  EPANET) become segments of type ``Pump`` and ``Valve`` (points when their
+  two nodes share one position);
 * EPANET gives no burial depth: centrelines are placed the profile's default
   cover (1.2 m) below the node elevations and marked ``depth_source=assumed``;
 * EPANET coordinates carry no CRS: give it with ``--crs`` (it may be in feet,
-  e.g. a US state plane; it is reprojected into the twin CRS).
+  e.g. a US state plane; it is reprojected into the twin CRS). A node that has
+  no line in ``[COORDINATES]`` is skipped (wntr would place it at 0, 0).
+
+**Controls and rules** describe how the network is operated, not what it is,
+and the twin keeps none of them. A file that the EPANET engine runs may still
+hold controls that wntr cannot parse (clock-time conditions such as
+``IF SYSTEM CLOCKTIME >= 6 AM`` in ``[RULES]``): the network is then read
+without that section and the report names the section, its line and wntr's
+reason. Any other error names the file and, where wntr gives one, the line.
 
 Each model is its own network (named after the file, or the ``network`` option).
 EPANET names nodes and links in separate namespaces, so ids are
@@ -21,23 +37,41 @@ EPANET names nodes and links in separate namespaces, so ids are
 
 from __future__ import annotations
 
+import re
+import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-from shapely.geometry import LineString, Point
 
 from twin.crs import transform_xyz
 from twin.errors import ConversionError
-from twin.geometry import circle_profile, graded_polyline, polyline_pipe
-from twin.model import Edge, Feature
+from twin.model import Feature
 
+from . import inp_sections
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
+from .pipe_network import (
+    LinkRow,
+    NetworkBuilder,
+    NetworkIds,
+    NodeRow,
+    Section,
+    centre_below_cover,
+    implausible_reason,
+    pipe_notes,
+    plausible,
+)
+from .report import Note
 
 NAME = "epanet"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 #: Cover assumed above EPANET pipes (m), as no depth is in the model.
 DEFAULT_COVER_M = 1.2
+#: Sections that say how the network is operated; read without them if wntr
+#: cannot parse them (the twin keeps no controls).
+BEHAVIOUR_SECTIONS = ("RULES", "CONTROLS")
 
 
 def sniff(head: bytes) -> bool:
@@ -49,24 +83,150 @@ def sniff(head: bytes) -> bool:
     return ("[JUNCTIONS]" in text or "[PIPES]" in text) and not is_swmm(head)
 
 
-def _load(ctx: ConversionContext):
+def _reason(exc: BaseException) -> str:
+    """wntr's message, with the detail (line number) it keeps in the cause."""
+    text = str(exc).strip() or type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and str(cause).strip() and str(cause).strip() not in text:
+        text += f": {str(cause).strip()}"
+    return text
+
+
+def _parse(path: Path, ctx: ConversionContext):
+    import wntr
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wn = wntr.network.WaterNetworkModel(str(path))
+    if caught:  # reported, never lost
+        ctx.report["reader_warnings"] = sorted({str(w.message) for w in caught})
+    return wn
+
+
+def _offending_line(section: inp_sections.Section, reason: str) -> int:
+    """The first line of ``section`` holding a value the reason quotes, else
+    the section's header line."""
+    for token in re.findall(r"'([^']+)'", reason):
+        for row in section.rows:
+            if token.upper() in row.text.upper():
+                return row.line
+    return section.header_line
+
+
+def _load(ctx: ConversionContext, text: str, sections: list[inp_sections.Section]):
     try:
-        import wntr
+        import wntr  # noqa: F401
     except ImportError as exc:  # pragma: no cover - wntr is a dependency
         raise ConversionError(f"reading EPANET needs the 'wntr' package: {exc}") from None
-    size = ctx.source.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise ConversionError(f"{ctx.source}: {size} bytes is too large", source=str(ctx.source))
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            wn = wntr.network.WaterNetworkModel(str(ctx.source))
-        if caught:  # reported, never lost
-            ctx.report["reader_warnings"] = sorted({str(w.message) for w in caught})
-        return wn
+        return _parse(ctx.source, ctx)
     except Exception as exc:  # noqa: BLE001 - wntr raises many kinds; name the file
-        raise ConversionError(f"{ctx.source}: not a readable EPANET model: {exc}",
-                              source=str(ctx.source)) from None
+        first = _reason(exc)
+    present = {s.name for s in sections if s.name in BEHAVIOUR_SECTIONS and s.rows}
+    for drop in ({"RULES"}, {"CONTROLS"}, {"RULES", "CONTROLS"}):
+        if not drop <= present:
+            continue
+        with tempfile.TemporaryDirectory(prefix="twin-epanet-") as tmp:
+            copy = Path(tmp) / ctx.source.name
+            copy.write_text(inp_sections.without_sections(text, sections, drop),
+                            encoding="utf-8")
+            try:
+                wn = _parse(copy, ctx)
+            except Exception:  # noqa: BLE001 - the next set of sections, else the first error
+                continue
+        ctx.report["not_understood"] = [
+            {"section": s.name, "line": _offending_line(s, first), "header_line": s.header_line,
+             "items": len(s.rows), "reason": first}
+            for s in sections if s.name in drop and s.rows]
+        return wn
+    raise ConversionError(f"{ctx.source}: not a readable EPANET model: {first}",
+                          source=str(ctx.source))
+
+
+def _reservoir_grounds(wn) -> dict[str, float | None]:
+    """Ground of each reservoir: the mean elevation of the junctions and tanks
+    it is linked to (``None`` when it is linked to none)."""
+    out: dict[str, float | None] = {}
+    for name in wn.reservoir_name_list:
+        elev = []
+        for link_name in wn.get_links_for_node(name):
+            link = wn.get_link(link_name)
+            other = link.end_node_name if link.start_node_name == name else link.start_node_name
+            e = getattr(wn.get_node(other), "elevation", None)
+            if e is not None and np.isfinite(e):
+                elev.append(float(e))
+        out[name] = float(np.mean(elev)) if elev else None
+    return out
+
+
+def _nodes(ctx, wn, placed_names: set[str]) -> list[NodeRow]:
+    grounds = _reservoir_grounds(wn)
+    names, xy = [], []
+    for n in wn.node_name_list:
+        if n not in placed_names:
+            ctx.skip(n, f"node {n!r} has no line in [COORDINATES]")
+            continue
+        c = wn.get_node(n).coordinates
+        names.append(n)
+        xy.append((float(c[0]), float(c[1])))
+    if not names:
+        raise ConversionError(f"{ctx.source}: no node has coordinates", source=str(ctx.source))
+    arr = np.array(xy)
+    ok = plausible(arr)
+    for k in np.flatnonzero(~ok):
+        ctx.skip(names[k], implausible_reason(f"node {names[k]!r}", arr[k]))
+    names = [n for n, good in zip(names, ok) if good]
+    if not names:
+        raise ConversionError(f"{ctx.source}: no node has plausible coordinates",
+                              source=str(ctx.source))
+    pts = transform_xyz(ctx.source_crs, ctx.twin_crs, arr[ok], source=str(ctx.source))
+    rows, counts = [], {"from connected nodes": 0, "unknown": 0}
+    for n, (x, y) in zip(names, pts[:, :2]):
+        node = wn.get_node(n)
+        attrs: dict[str, Any] = {}
+        if node.node_type == "Reservoir":
+            z = grounds[n]
+            attrs["head_m"] = round(float(node.base_head), 3)
+            attrs["ground_source"] = "connected nodes" if z is not None else "unknown"
+            counts["from connected nodes" if z is not None else "unknown"] += 1
+        else:
+            z = float(node.elevation)
+            if node.node_type == "Junction":
+                attrs["base_demand_m3s"] = float(node.base_demand or 0.0)
+        rows.append(NodeRow(n, node.node_type, float(x), float(y), z, attrs))
+    if wn.num_reservoirs:
+        ctx.report["reservoir_ground"] = counts
+    return rows
+
+
+def _links(ctx, wn, ground: dict[str, float | None]) -> Iterator[LinkRow]:
+    for name in wn.link_name_list:
+        link = wn.get_link(name)
+        a, b = link.start_node_name, link.end_node_name
+        verts = np.array([tuple(v) for v in (link.vertices or [])], float).reshape(-1, 2)
+        if len(verts):
+            if not plausible(verts).all():
+                ctx.skip(name, implausible_reason(f"link {name!r} vertex", verts[
+                    int(np.argmin(plausible(verts)))]))
+                continue
+            verts = transform_xyz(ctx.source_crs, ctx.twin_crs, verts,
+                                  source=str(ctx.source))[:, :2]
+        dia = float(getattr(link, "diameter", 0.0) or 0.0)
+        section = Section.round(dia)
+        ltype = link.link_type  # Pipe, Pump, Valve (or a valve subtype)
+        ftype = "PipeSegment" if ltype == "Pipe" else ("Pump" if ltype == "Pump" else "Valve")
+        attrs: dict[str, Any] = {}
+        if ltype == "Pipe":
+            attrs["length_m"] = float(link.length)
+            attrs["roughness"] = float(link.roughness)
+            attrs["status"] = str(link.initial_status)
+        elif ftype == "Valve":
+            attrs["valve_type"] = str(getattr(link, "valve_type", ""))
+        yield LinkRow(name, ftype, "water_supply", a, b,
+                      z_start=centre_below_cover(ground.get(a), DEFAULT_COVER_M, section),
+                      z_end=centre_below_cover(ground.get(b), DEFAULT_COVER_M, section),
+                      depth_source="assumed", section=section, vertices=verts,
+                      attributes=attrs)
 
 
 def convert(ctx: ConversionContext) -> Iterator[Feature]:
@@ -74,92 +234,57 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         raise ConversionError(
             f"{ctx.source}: EPANET models carry no CRS; give the CRS of its coordinates with "
             "--crs", source=str(ctx.source))
-    wn = _load(ctx)
+    size = ctx.source.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ConversionError(f"{ctx.source}: {size} bytes is too large", source=str(ctx.source))
+    text = ctx.source.read_bytes().decode("latin-1")
+    sections = inp_sections.scan(text)
+    wn = _load(ctx, text, sections)
     stem = ctx.source.stem
-    prefix = ctx.options.get("id_prefix") or f"epanet:{stem}"
     network = ctx.options.get("network") or stem
+    ids = NetworkIds(ctx.options.get("id_prefix") or f"epanet:{stem}")
     ctx.report.update({"source_crs": ctx.source_crs.name, "crs_from": "option",
                        "network": network, "junctions": wn.num_junctions,
                        "reservoirs": wn.num_reservoirs, "tanks": wn.num_tanks,
                        "pipes": wn.num_pipes, "pumps": wn.num_pumps, "valves": wn.num_valves})
-    names = list(wn.node_name_list)
-    xy = []
-    placed = []
-    for n in names:
-        node = wn.get_node(n)
-        c = node.coordinates
-        if c is None or len(c) < 2:
-            ctx.skip(n, f"node {n!r} has no coordinates")
-            continue
-        e = getattr(node, "elevation", None)
-        if e is None:  # reservoirs have a head, not an elevation
-            e = float(node.base_head) if hasattr(node, "base_head") else np.nan
-        placed.append(n)
-        xy.append((float(c[0]), float(c[1]), float(e)))
-    if not placed:
-        raise ConversionError(f"{ctx.source}: no node has coordinates", source=str(ctx.source))
-    pts = transform_xyz(ctx.source_crs, ctx.twin_crs, np.array(xy), source=str(ctx.source))
-    pos = {n: p for n, p in zip(placed, pts)}
-    total = len(placed) + wn.num_links
-    kinds = {"Junction": "Junction", "Reservoir": "Reservoir", "Tank": "Tank"}
-    for k, n in enumerate(placed):
-        node = wn.get_node(n)
-        x, y, z = pos[n]
-        attrs = {"network": network}
-        if node.node_type == "Junction":
-            attrs["base_demand_m3s"] = float(node.base_demand or 0.0)
-        yield Feature(id=f"{prefix}:node:{n}", layer="pipe_nodes", type=kinds[node.node_type],
-                      footprint=Point(x, y, z) if np.isfinite(z) else Point(x, y),
-                      attributes=attrs, source_id=n)
+    placed = {r.fields[0] for r in inp_sections.rows_of(sections, "COORDINATES") if r.fields}
+    nodes = _nodes(ctx, wn, placed)
+    total = len(nodes) + wn.num_links
+    builder = NetworkBuilder(ctx, ids, network)
+    for k, f in enumerate(builder.nodes(nodes)):
+        yield f
         if k % 1000 == 0:
             ctx.progress(k, total)
-    done = len(placed)
-    for name in wn.link_name_list:
-        link = wn.get_link(name)
-        a, b = link.start_node_name, link.end_node_name
-        done += 1
-        if done % 1000 == 0:
-            ctx.progress(done, total)
-        if a not in pos or b not in pos:
-            ctx.skip(name, f"link {name!r}: node {a if a not in pos else b!r} has no position")
-            continue
-        verts = [tuple(v) for v in (link.vertices or [])]
-        mid = transform_xyz(ctx.source_crs, ctx.twin_crs, np.array(verts, float),
-                            source=str(ctx.source))[:, :2] if verts else np.zeros((0, 2))
-        dia = float(getattr(link, "diameter", 0.0) or 0.0)
-        r = dia / 2 if dia > 0 else 0.05
-        za, zb = pos[a][2] - DEFAULT_COVER_M - r, pos[b][2] - DEFAULT_COVER_M - r
-        plan = np.vstack([pos[a][:2], mid, pos[b][:2]])
-        coords, plan_len = graded_polyline(plan, za, zb)
-        if plan_len == 0:
-            ctx.skip(name, f"link {name!r} has zero length in plan")
-            continue
-        ltype = link.link_type  # Pipe, Pump, Valve (or a valve subtype)
-        ftype = "PipeSegment" if ltype == "Pipe" else ("Pump" if ltype == "Pump" else "Valve")
-        attrs = {"network": network, "depth_source": "assumed"}
-        if dia > 0:
-            attrs["diameter_mm"] = round(dia * 1000.0, 3)
-        if ltype == "Pipe":
-            attrs["length_m"] = float(link.length)
-            attrs["roughness"] = float(link.roughness)
-            attrs["status"] = str(link.initial_status)
-        elif ftype == "Valve":
-            attrs["valve_type"] = str(getattr(link, "valve_type", ""))
-        meshes = {}
-        if np.all(np.isfinite(coords)):
-            line = LineString(coords)
-            if dia > 0:
-                meshes["1"] = polyline_pipe(coords, circle_profile(r, 8))
-        else:  # a reservoir end without elevation: heights unknown
-            line = LineString(plan)
-        yield Feature(id=f"{prefix}:link:{name}", layer="water_supply", type=ftype,
-                      footprint=line, attributes=attrs, meshes=meshes, source_id=name,
-                      edge=Edge(network, f"{prefix}:node:{a}", f"{prefix}:node:{b}"))
+    ground = {n.name: n.z for n in nodes}
+    for k, f in enumerate(builder.links(_links(ctx, wn, ground))):
+        yield f
+        if k % 1000 == 0:
+            ctx.progress(len(nodes) + k, total)
+    builder.record()
     ctx.progress(total, total)
+
+
+def summarise(src: Mapping[str, Any]) -> list[Note]:
+    """Sections read without, reservoir grounds, and where the pipe heights came from."""
+    out: list[Note] = []
+    for s in src.get("not_understood", []):
+        out.append(Note(f"[{s['section']}] (line {s['line']}, {s['items']} lines from line "
+                        f"{s['header_line']}) not understood by wntr: {s['reason']}; the "
+                        "network was read without it (the twin keeps no controls)", "warn"))
+    g = src.get("reservoir_ground")
+    if g:
+        text = (f"reservoirs have a head, not a ground elevation: ground of "
+                f"{g['from connected nodes']} taken from the nodes they feed")
+        if g["unknown"]:
+            text += f", {g['unknown']} left unknown (2D, with the pipes next to them)"
+        out.append(Note(text, "warn" if g["unknown"] else "info"))
+    for w in src.get("reader_warnings", []):
+        out.append(Note(f"wntr: {w}", "warn"))
+    return out + pipe_notes(src)
 
 
 CONVERTERS = (
     ConverterSpec(name=NAME, version=VERSION, format="EPANET 2 model (.inp)",
-                  extensions=(".inp",), run=convert, sniff=sniff,
+                  extensions=(".inp",), run=convert, sniff=sniff, summarise=summarise,
                   description="EPANET water distribution models, read with wntr"),
 )

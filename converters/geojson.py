@@ -11,7 +11,16 @@ features as follows:
   else the ``layer`` option. A feature with none is skipped and reported.
 * **Id**: ``<prefix>:<id>`` with the feature's ``id`` (member or property);
   the prefix is the ``id_prefix`` option, else the collection's
-  ``twin.id_prefix``, else ``geojson:<file stem>``.
+  ``twin.id_prefix``, else ``geojson:<file stem>``. A feature without one
+  (ogr2ogr writes none) gets a generated id from the collection's name, its
+  geometry and its properties: the same on every import of the file
+  (:mod:`converters.gis_features`). An id that comes twice is skipped the
+  second time.
+* **Multi-part geometries** in layers of single lines or points
+  (MultiLineString in a pipe layer) are split into their parts, with ids
+  suffixed ``#1``, ``#2``, ...; points of a utility line layer (manholes
+  of ``--layer sewage``) go to ``pipe_nodes`` with their network's code.
+  Coordinates that are not finite, plausible numbers skip their feature.
 * **Type, name, parent, lod** from the properties of those names; every other
   property becomes an attribute (typed ones are checked, see
   :mod:`twin.attributes`).
@@ -35,10 +44,8 @@ features as follows:
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Iterator
-from types import MappingProxyType
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -62,6 +69,9 @@ from twin.layers import UTILITY_LAYER_BY_CODE, layer_for_utility_code
 from twin.model import Edge, Feature, Mesh
 
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
+from .gis_features import LAYER_GEOMETRY, content_id, drape, explode, part_ids, snapped_nodes
+from .pipe_network import implausible_reason, plausible
+from .report import Note
 
 NAME = "geojson"
 VERSION = "0.1.0"
@@ -113,46 +123,10 @@ def _check_lonlat(geom: BaseGeometry, fid: str) -> None:
             "(e.g. --crs EPSG:4546)")
 
 
-def _drape(geom: BaseGeometry, layer: str, attrs: dict[str, Any], ctx: ConversionContext,
-           fid: str) -> BaseGeometry:
-    """Heights for a 2D utility line from the terrain (see the module docstring)."""
-    code = next((c for c, n in UTILITY_LAYER_BY_CODE.items() if n == layer), None)
-    if code is None or geom.geom_type != "LineString" or geom.has_z:
-        return geom
-    xy = shapely.get_coordinates(geom)
-    ground = ctx.ground(xy) if ctx.ground is not None else np.full(len(xy), np.nan)
-    if np.isnan(ground).any():
-        attrs["depth_source"] = "unknown"
-        return geom
-    ctx.report["ground_used"] = ctx.report.get("ground_used", 0) + 1
-    d, h = attrs.get("diameter_mm"), attrs.get("height_mm")
-    half = (float(d) if d is not None else float(h) if h is not None else 0.0) / 2000.0
-    if attrs.get("depth_m") is not None:
-        cover = float(coerce_typed("depth_m", attrs["depth_m"], fid))
-        attrs["depth_source"] = "depth_m+terrain"
-    else:
-        cover = _default_cover(code)
-        attrs["depth_source"] = "assumed"
-    return LineString(np.column_stack([xy, ground - cover - half]))
-
-
-def _default_cover(code: str) -> float:
-    return _cjj61_covers().get(code, 1.0)
-
-
-@functools.lru_cache(maxsize=1)
-def _cjj61_covers() -> MappingProxyType:
-    """The CJJ 61 default covers, read from the shipped profile once (not per feature)."""
-    from .survey import load_profile
-
-    return MappingProxyType(dict(load_profile("cjj61").default_depth_m))
-
-
 def _snap_edges(feats: list[Feature], tolerance: float, prefix: str) -> list[Feature]:
-    """Give lines without topology start and end nodes from their snapped ends."""
+    """Give lines without topology start and end nodes from their snapped ends
+    (node ids from their position: :func:`converters.gis_features.snapped_nodes`)."""
     import dataclasses
-
-    import networkx as nx
 
     idx = [k for k, f in enumerate(feats) if f.edge is None and f.footprint is not None
            and f.footprint.geom_type == "LineString" and f.layer in UTILITY_LAYER_BY_CODE.values()]
@@ -160,14 +134,7 @@ def _snap_edges(feats: list[Feature], tolerance: float, prefix: str) -> list[Fea
         return feats
     ends = np.array([[shapely.get_coordinates(feats[k].footprint)[i] for i in (0, -1)]
                      for k in idx]).reshape(-1, 2)
-    pts = shapely.points(ends)
-    left, right = shapely.STRtree(pts).query(pts, predicate="dwithin", distance=tolerance)
-    g = nx.Graph()
-    g.add_nodes_from(range(len(ends)))
-    g.add_edges_from(zip(left.tolist(), right.tolist()))
-    node_of = np.empty(len(ends), np.int64)
-    for n, comp in enumerate(sorted(nx.connected_components(g), key=min)):
-        node_of[list(comp)] = n
+    node_of = snapped_nodes(ends, tolerance)
     out = list(feats)
     for j, k in enumerate(idx):
         f = feats[k]
@@ -281,7 +248,9 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         snap = float(snap)
         if not snap >= 0:
             raise ConversionError(f"{path}: snap tolerance {snap!r} must be >= 0 metres")
-    feats = _features(ctx, items, prefix, default_layer, default_type, src, geographic, path)
+    layer_name = str(doc.get("name") or path.stem)
+    feats = _features(ctx, items, prefix, default_layer, default_type, src, geographic, path,
+                      layer_name)
     if snap is not None:
         ctx.report["snap_m"] = snap
         yield from _snap_edges(list(feats), snap, prefix)
@@ -289,8 +258,20 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         yield from feats
 
 
-def _features(ctx, items, prefix, default_layer, default_type, src, geographic, path):
+def _content_id(item: Any, name: str) -> str | None:
+    """The generated id of a feature without one (see :mod:`converters.gis_features`)."""
+    if not isinstance(item, dict):
+        return None
+    geom = json.dumps(item.get("geometry"), sort_keys=True, separators=(",", ":"))
+    props = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+    return content_id(name, geom.encode("utf-8"), props)
+
+
+def _features(ctx, items, prefix, default_layer, default_type, src, geographic, path,
+              layer_name):
     total = len(items)
+    seen: set[str] = set()
+    generated = 0
     for i, item in enumerate(items):
         if i % 500 == 0:
             ctx.progress(i, total)
@@ -298,27 +279,42 @@ def _features(ctx, items, prefix, default_layer, default_type, src, geographic, 
         if isinstance(item, dict):
             props = item.get("properties") or {}
             raw_id = item.get("id", props.get("id") if isinstance(props, dict) else None)
-        sid = str(raw_id) if raw_id is not None else f"#{i}"
+        sid = str(raw_id) if raw_id is not None else _content_id(item, layer_name)
+        if sid is None:
+            ctx.skip(f"#{i}", f"element {i} is not a GeoJSON Feature")
+            continue
+        if raw_id is None:
+            generated += 1
+            if sid in seen:  # the same content twice: number the copies
+                n = 2
+                while f"{sid}-{n}" in seen:
+                    n += 1
+                sid = f"{sid}-{n}"
+        if sid in seen:
+            ctx.skip(sid, f"id {sid!r} appears twice in the file; the first is kept")
+            continue
+        seen.add(sid)
         try:
-            yield _feature(item, i, sid, prefix, default_layer, default_type, src, ctx,
-                           geographic)
+            yield from _feature(item, i, sid, prefix, default_layer, default_type, src, ctx,
+                                geographic)
         except _WholeFileError as exc:
             raise ConversionError(f"{path}: {exc}", source=str(path)) from None
         except (TwinError, ValueError, TypeError) as exc:
             ctx.skip(sid, str(exc))
+    if generated:
+        ctx.report["generated_ids"] = generated
+        ctx.report["ids_generated_from"] = f"layer name {layer_name!r}, geometry and properties"
     ctx.progress(total, total)
 
 
 def _feature(item: Any, i: int, sid: str, prefix: str, default_layer: str | None,
              default_type: str | None, src: CRS, ctx: ConversionContext,
-             geographic: bool) -> Feature:
+             geographic: bool) -> list[Feature]:
     if not isinstance(item, dict) or item.get("type") != "Feature":
         raise ConversionError(f"element {i} is not a GeoJSON Feature")
     props = item.get("properties") or {}
     if not isinstance(props, dict):
         raise ConversionError("'properties' is not an object")
-    if sid.startswith("#"):
-        raise ConversionError("feature has no id (neither an 'id' member nor property)")
     fid = f"{prefix}:{sid}"
     layer = _layer_of(props, default_layer)
     if layer is None:
@@ -330,19 +326,42 @@ def _feature(item: Any, i: int, sid: str, prefix: str, default_layer: str | None
     geom = shape(gj)
     if geom.is_empty:
         raise ConversionError("feature geometry is empty")
+    xyz = shapely.get_coordinates(geom, include_z=geom.has_z)
+    ok = plausible(xyz)
+    if not ok.all():
+        raise ConversionError(implausible_reason("geometry", xyz[int(np.argmin(ok))]))
     if geographic:
         _check_lonlat(geom, fid)
     geom = _to_twin(geom, src, ctx.twin_crs, f"{ctx.source.name} feature {sid!r}")
+    if geom.geom_type in ("Point", "MultiPoint") and LAYER_GEOMETRY.get(layer) == "LINESTRING" \
+            and layer in UTILITY_LAYER_BY_CODE.values():
+        # a utility layer's points (manholes, valves) belong to its network's nodes
+        props = {"network": next(c for c, n in UTILITY_LAYER_BY_CODE.items() if n == layer),
+                 **props}
+        layer = "pipe_nodes"
+        ctx.report["points_to_pipe_nodes"] = ctx.report.get("points_to_pipe_nodes", 0) + 1
+    parts = explode(geom, layer)
+    if parts is not None and len(parts) > 1:
+        ctx.report["multipart_features"] = ctx.report.get("multipart_features", 0) + 1
+        ctx.report["parts"] = ctx.report.get("parts", 0) + len(parts)
+    whole = parts is None or len(parts) == 1
+    return [_one(part, pid, psid, props, layer, prefix, default_type, ctx, whole)
+            for part, pid, psid in zip(parts or [geom], part_ids(fid, len(parts or [geom])),
+                                       part_ids(sid, len(parts or [geom])))]
+
+
+def _one(geom: BaseGeometry, fid: str, sid: str, props: dict, layer: str, prefix: str,
+         default_type: str | None, ctx: ConversionContext, whole: bool = True) -> Feature:
     attrs = {k: v for k, v in props.items() if k not in RESERVED}
     for key in list(attrs):
         if key in TYPED_ATTRIBUTES:
             attrs[key] = coerce_typed(key, attrs[key], fid)
     if layer in UTILITY_LAYER_BY_CODE.values() and "network" not in attrs:
         attrs["network"] = next(c for c, n in UTILITY_LAYER_BY_CODE.items() if n == layer)
-    geom = _drape(geom, layer, attrs, ctx, fid)
+    geom = drape(geom, layer, attrs, ctx, fid)
     meshes = _meshes(layer, geom, attrs, props.get("base_z"), fid)
     edge = None
-    if props.get("start_node") is not None and props.get("end_node") is not None:
+    if whole and props.get("start_node") is not None and props.get("end_node") is not None:
         network = str(attrs.get("network") or layer)
         edge = Edge(network, f"{prefix}:{props['start_node']}", f"{prefix}:{props['end_node']}")
     ftype = props.get("type") or default_type
@@ -357,8 +376,24 @@ def _feature(item: Any, i: int, sid: str, prefix: str, default_layer: str | None
     )
 
 
+def summarise(src: Mapping[str, Any]) -> list[Note]:
+    """Generated ids, exploded multi-part features, points moved to pipe_nodes."""
+    out: list[Note] = []
+    if src.get("generated_ids"):
+        out.append(Note(f"{src['generated_ids']} features have no id: ids generated from "
+                        f"{src.get('ids_generated_from', 'their content')} (the same on every "
+                        "import of this file)", "warn"))
+    if src.get("multipart_features"):
+        out.append(Note(f"{src['multipart_features']} multi-part features split into "
+                        f"{src['parts']} parts (ids suffixed #1, #2, ...)", "warn"))
+    if src.get("points_to_pipe_nodes"):
+        out.append(Note(f"{src['points_to_pipe_nodes']} points of utility line layers placed in "
+                        "pipe_nodes (nodes of their network)"))
+    return out
+
+
 CONVERTERS = (
     ConverterSpec(name=NAME, version=VERSION, format="GeoJSON",
-                  extensions=(".geojson", ".geo.json"), run=convert,
+                  extensions=(".geojson", ".geo.json"), run=convert, summarise=summarise,
                   description="GeoJSON GIS layers (buildings, roads, pipes, nodes)"),
 )

@@ -16,7 +16,6 @@ from twin.errors import ConversionError, ImportFailedError
 from twin.store.base import TwinStore
 from twin.terrain import TerrainSampler
 
-from . import survey
 from .base import ConversionContext
 from .registry import converter_for
 from .report import Note, as_dicts, batch_notes, common_notes, skipped_notes
@@ -86,10 +85,7 @@ def import_file(
     if not p.is_file():
         raise ImportFailedError(f"{p}: no such file", source=str(p))
     opts = options or {}
-    if format is None and p.suffix.lower() == ".geojson" and (
-            opts.get("points") or opts.get("profile")):
-        format = survey.NAME  # a GeoJSON line table with its point table: a survey
-    spec = converter_for(p, format)
+    spec = converter_for(p, format, opts)  # by extension and content (registry)
     src_crs = parse_crs(crs, what="source CRS (--crs)") if crs is not None else None
     t0 = time.perf_counter()
     with store.import_batch(str(p), spec.format, spec.name, spec.version,

@@ -13,6 +13,11 @@ end structure, a round or rectangular section, material). This converter:
   ``Invert`` that names the pipe (flow out at the start, in at the end), else
   the structure's sump; the centreline lies one inner radius above it;
   ``depth_source=invert``;
+* gives round (``CircPipe``) and rectangular pipes their swept section, egg
+  and elliptic pipes their bounding rectangle (``section_approximated``), and
+  open ditches (``Channel``: ``widthTop``, ``height``, ``widthBottom``, 0 for
+  a V ditch) the type ``Channel`` and an open trough mesh whose bottom lies
+  on the inverts; a channel without its sizes is counted in the report;
 * maps ``pipeNetType`` to the layer: storm -> rainwater (YS), sanitary ->
   sewage (WS), combined -> drainage (PS), water -> water supply (JS),
   gas -> gas (RQ), others -> drainage;
@@ -22,19 +27,32 @@ end structure, a round or rectangular section, material). This converter:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
-from shapely.geometry import LineString, Point
 
 from twin.crs import parse_crs, transform_xyz
 from twin.errors import ConversionError
-from twin.geometry import box_mesh, circle_profile, cylinder, polyline_pipe, rect_profile
-from twin.model import Edge, Feature
+from twin.model import Feature
 
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
+from .pipe_network import (
+    LinkRow,
+    NetworkBuilder,
+    NetworkIds,
+    NodeRow,
+    Section,
+    Shaft,
+    Vocabulary,
+    implausible_reason,
+    network_name,
+    pipe_notes,
+    plausible,
+)
+from .report import Note
 
 NAME = "landxml"
 VERSION = "0.1.0"
@@ -102,12 +120,13 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     else:
         ctx.report["crs_from"] = "option"
     ctx.report["source_crs"] = src.name
-    prefix = ctx.options.get("id_prefix") or f"landxml:{path.stem}"
+    ids = NetworkIds(ctx.options.get("id_prefix") or f"landxml:{path.stem}", node_part="",
+                     link_part="pipe:")
     networks = [n for pn in _children(root, "PipeNetworks") for n in _children(pn, "PipeNetwork")]
     if not networks:
         raise ConversionError(f"{path}: no PipeNetworks/PipeNetwork", source=str(path))
     for k, net in enumerate(networks):
-        yield from _network(ctx, net, k, prefix, src, scale)
+        yield from _network(ctx, net, k, ids, src, scale)
 
 
 def _point(el, scale: float) -> tuple[float, float, float | None]:
@@ -119,14 +138,46 @@ def _point(el, scale: float) -> tuple[float, float, float | None]:
     return e, n, z
 
 
-def _network(ctx, net, k, prefix, src, scale) -> Iterator[Feature]:
+def _section(p, scale: float) -> tuple[Section | None, dict[str, Any], str]:
+    """The pipe's cross-section, its attributes and the feature type: a round
+    ``CircPipe``, a ``RectPipe`` (egg and elliptic pipes by their bounding
+    rectangle), or an open ``Channel`` (ditch: top width, depth, bottom width)."""
+    attrs: dict[str, Any] = {}
+    circ, chan = _first(p, "CircPipe"), _first(p, "Channel")
+    rect = _first(p, "RectPipe") or _first(p, "EggPipe") or _first(p, "ElliPipe")
+    if circ is not None:
+        sec, el, ftype = Section.round((_float(circ, "diameter") or 0.0) * scale), circ, \
+            "PipeSegment"
+    elif rect is not None:
+        sec, el, ftype = Section.rect((_float(rect, "width") or 0.0) * scale,
+                                      (_float(rect, "height") or 0.0) * scale), rect, "PipeSegment"
+        if _local(rect.tag) != "RectPipe" and sec is not None:
+            attrs["section_approximated"] = True
+    elif chan is not None:
+        top, h = _float(chan, "widthTop"), _float(chan, "height")
+        bottom = _float(chan, "widthBottom")
+        sec = Section.channel((top or 0.0) * scale, (h or 0.0) * scale,
+                              (bottom if bottom is not None and bottom == bottom else 0.0) * scale)
+        el, ftype = chan, "Channel"
+        if sec is None:
+            attrs["section_missing"] = "Channel needs widthTop and height"
+    else:
+        sec, el, ftype = None, None, "PipeSegment"
+    if el is not None and el.get("material"):
+        attrs["material"] = el.get("material")
+    if el is not None and el.get("desc"):
+        attrs["description"] = el.get("desc")
+    return sec, attrs, ftype
+
+
+def _network(ctx, net, k, ids, src, scale) -> Iterator[Feature]:
     ntype = (net.get("pipeNetType") or "other").lower()
     code = NETWORK_CODE.get(ntype, "PS")
     layer = {"YS": "rainwater", "WS": "sewage", "PS": "drainage", "JS": "water_supply",
              "RQ": "gas"}[code]
     name = net.get("name") or f"network {k + 1}"
-    network = ctx.options.get("network") or f"{code}:{ctx.source.stem}:{k + 1}"
-    structs: dict[str, dict] = {}
+    network = ctx.options.get("network") or network_name(code, ctx.source.stem, k + 1)
+    builder = NetworkBuilder(ctx, ids, network, Vocabulary("pipe", "structure", "not found"))
     raw = []
     for s in [s for ss in _children(net, "Structs") for s in _children(ss, "Struct")]:
         sname = s.get("name")
@@ -139,23 +190,25 @@ def _network(ctx, net, k, prefix, src, scale) -> Iterator[Feature]:
         except (ConversionError, ValueError) as exc:
             ctx.skip(sname, f"structure {sname!r}: {exc}")
             continue
+        if not plausible(np.array([(e, n)]))[0]:
+            ctx.skip(sname, implausible_reason(f"structure {sname!r}", (e, n)))
+            continue
         raw.append((sname, s, e, n))
-    if raw:
-        xy = transform_xyz(src, ctx.twin_crs, np.array([(r[2], r[3]) for r in raw]),
-                           source=str(ctx.source))
-    for (sname, s, _e, _n), (x, y) in zip(raw, xy[:, :2] if raw else []):
+    xy = transform_xyz(src, ctx.twin_crs, np.array([(r[2], r[3]) for r in raw]),
+                       source=str(ctx.source)) if raw else np.zeros((0, 2))
+    nodes, inverts = [], {}
+    for (sname, s, _e, _n), (x, y) in zip(raw, xy[:, :2]):
         rim, sump = _float(s, "elevRim"), _float(s, "elevSump")
         rim = rim * scale if rim is not None else None
         sump = sump * scale if sump is not None else None
-        inverts = {}
-        for inv in _children(s, "Invert"):
-            elev = _float(inv, "elev")
-            if elev is not None and inv.get("refPipe"):
-                inverts[(inv.get("refPipe"), inv.get("flowDir", ""))] = elev * scale
-        structs[sname] = {"x": float(x), "y": float(y), "rim": rim, "sump": sump,
-                          "inverts": inverts}
-        attrs = {"network": network}
-        meshes = {}
+        inv = {}
+        for el in _children(s, "Invert"):
+            elev = _float(el, "elev")
+            if elev is not None and el.get("refPipe"):
+                inv[(el.get("refPipe"), el.get("flowDir", ""))] = elev * scale
+        inverts[sname] = (inv, sump)
+        attrs: dict[str, Any] = {}
+        shaft = None
         circ, rect = _first(s, "CircStruct"), _first(s, "RectStruct")
         if circ is not None:
             attrs["diameter_mm"] = (_float(circ, "diameter") or 0) * scale * 1000
@@ -163,64 +216,56 @@ def _network(ctx, net, k, prefix, src, scale) -> Iterator[Feature]:
                 attrs["material"] = circ.get("material")
         if rim is not None and sump is not None:
             attrs["depth_m"] = round(rim - sump, 3)
-            if rim > sump:
-                if circ is not None and attrs.get("diameter_mm"):
-                    meshes["1"] = cylinder((x, y), sump, rim, attrs["diameter_mm"] / 2000)
-                elif rect is not None:
-                    ln = (_float(rect, "length") or 1.0) * scale
-                    wd = (_float(rect, "width") or 1.0) * scale
-                    meshes["1"] = box_mesh((x - ln / 2, y - wd / 2, sump), (x + ln / 2, y + wd / 2,
-                                                                            rim))
+            if circ is not None and attrs.get("diameter_mm"):
+                shaft = Shaft(sump, Section(diameter=attrs["diameter_mm"] / 1000))
+            elif rect is not None:
+                shaft = Shaft(sump, Section(width=(_float(rect, "length") or 1.0) * scale,
+                                            height=(_float(rect, "width") or 1.0) * scale))
         if s.get("desc"):
             attrs["description"] = s.get("desc")
-        yield Feature(id=f"{prefix}:{sname}", layer="pipe_nodes", type="Manhole",
-                      name=s.get("desc"), footprint=Point(x, y, rim) if rim is not None
-                      else Point(x, y), attributes=attrs, meshes=meshes, source_id=sname)
+        nodes.append(NodeRow(sname, "Manhole", float(x), float(y), rim, attrs, shaft,
+                             label=s.get("desc")))
+    yield from builder.nodes(nodes)
+    links = []
     for p in [p for ps in _children(net, "Pipes") for p in _children(ps, "Pipe")]:
         pname = p.get("name") or "?"
-        a, b = structs.get(p.get("refStart", "")), structs.get(p.get("refEnd", ""))
-        if a is None or b is None:
-            missing = p.get("refStart") if a is None else p.get("refEnd")
-            ctx.skip(pname, f"pipe {pname!r}: structure {missing!r} not found")
-            continue
-        circ = _first(p, "CircPipe")
-        rect = _first(p, "RectPipe") or _first(p, "EggPipe") or _first(p, "ElliPipe")
-        attrs = {"network": network, "depth_source": "invert"}
-        if circ is not None:
-            dia = (_float(circ, "diameter") or 0.0) * scale
-            attrs["diameter_mm"] = round(dia * 1000, 3)
-            half, prof = dia / 2, circle_profile(dia / 2, 12) if dia > 0 else None
-            sec = circ
-        elif rect is not None:
-            w = (_float(rect, "width") or 0.0) * scale
-            h = (_float(rect, "height") or 0.0) * scale
-            attrs["width_mm"], attrs["height_mm"] = round(w * 1000, 3), round(h * 1000, 3)
-            half, prof = h / 2, rect_profile(w, h) if w > 0 and h > 0 else None
-            sec = rect
-        else:
-            half, prof, sec = 0.0, None, None
-        if sec is not None and sec.get("material"):
-            attrs["material"] = sec.get("material")
-        za = a["inverts"].get((pname, "out"), a["inverts"].get((pname, "in"), a["sump"]))
-        zb = b["inverts"].get((pname, "in"), b["inverts"].get((pname, "out"), b["sump"]))
-        meshes = {}
-        if za is None or zb is None:
-            line = LineString([(a["x"], a["y"]), (b["x"], b["y"])])
-            attrs["depth_source"] = "unknown"
-        else:
-            coords = np.array([(a["x"], a["y"], za + half), (b["x"], b["y"], zb + half)])
-            line = LineString(coords)
+        a, b = p.get("refStart", ""), p.get("refEnd", "")
+        section, attrs, ftype = _section(p, scale)
+        if ftype == "Channel":
+            ctx.report["channels"] = ctx.report.get("channels", 0) + 1
+            if section is None:
+                ctx.report["channels_without_section"] = ctx.report.get(
+                    "channels_without_section", 0) + 1
+        half = section.half_height if section is not None else 0.0
+        ia, sa = inverts.get(a, ({}, None))
+        ib, sb = inverts.get(b, ({}, None))
+        za = ia.get((pname, "out"), ia.get((pname, "in"), sa))
+        zb = ib.get((pname, "in"), ib.get((pname, "out"), sb))
+        if za is not None and zb is not None:
             attrs["start_invert_m"], attrs["end_invert_m"] = za, zb
-            if prof is not None and np.any(coords[0] != coords[1]):
-                meshes["1"] = polyline_pipe(coords, prof)
-        yield Feature(id=f"{prefix}:pipe:{pname}", layer=layer, type="PipeSegment",
-                      name=name, footprint=line, attributes=attrs, meshes=meshes,
-                      source_id=pname, edge=Edge(network, f"{prefix}:{p.get('refStart')}",
-                                                 f"{prefix}:{p.get('refEnd')}"))
+        links.append(LinkRow(pname, ftype, layer, a, b,
+                             z_start=za + half if za is not None else None,
+                             z_end=zb + half if zb is not None else None,
+                             depth_source="invert", section=section, attributes=attrs,
+                             label=name))
+    yield from builder.links(links)
+    builder.record()
+
+
+def summarise(src: Mapping[str, Any]) -> list[Note]:
+    """Open channels and where the pipe heights came from."""
+    out: list[Note] = []
+    if src.get("channels"):
+        missing = src.get("channels_without_section", 0)
+        out.append(Note(f"{src['channels']} open channels (ditches) meshed as open troughs"
+                        + (f"; {missing} without widthTop/height: no section, no mesh"
+                           if missing else ""), "warn" if missing else "info"))
+    return out + pipe_notes(src)
 
 
 CONVERTERS = (
     ConverterSpec(name=NAME, version=VERSION, format="LandXML 1.2 pipe network",
                   extensions=(".xml", ".landxml"), run=convert, sniff=sniff,
+                  summarise=summarise,
                   description="LandXML / Inframodel PipeNetworks (structures, pipes, inverts)"),
 )

@@ -35,7 +35,7 @@ import io
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -45,11 +45,20 @@ from shapely.geometry import LineString, Point
 
 from twin.crs import parse_crs, transform_xyz
 from twin.errors import ConversionError, GeometryError
-from twin.geometry import circle_profile, cylinder, polyline_pipe, rect_profile
 from twin.layers import layer_for_utility_code
-from twin.model import Edge, Feature
+from twin.model import Feature
 
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
+from .pipe_network import (
+    LinkRow,
+    NetworkBuilder,
+    NetworkIds,
+    NodeRow,
+    Section,
+    Shaft,
+    Vocabulary,
+    pipe_notes,
+)
 from .report import Note
 
 NAME = "survey"
@@ -69,6 +78,7 @@ class Profile:
     depth_reference: dict[str, str]
     default_depth_m: dict[str, float]
     node_types: dict[str, str]
+    units: dict[str, str] = field(default_factory=dict)
 
 
 def load_profile(name_or_path: str | None) -> Profile:
@@ -92,7 +102,8 @@ def load_profile(name_or_path: str | None) -> Profile:
         lines=as_lists(doc.get("lines", {})),
         depth_reference=dict(doc.get("depth_reference", {"default": "top"})),
         default_depth_m={k: float(v) for k, v in doc.get("default_depth_m", {}).items()},
-        node_types=dict(doc.get("node_types", {})))
+        node_types=dict(doc.get("node_types", {})),
+        units={k: str(v).lower() for k, v in doc.get("units", {}).items()})
 
 
 GIS_TABLES = (".gpkg", ".shp", ".dbf", ".geojson", ".fgb")
@@ -263,34 +274,38 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
             f"table has {', '.join(p_header)}", source=str(p_source))
     points = _read_points(ctx, profile, pcols, p_rows, src_crs, p_source)
     ctx.report["points"] = len(points)
+    ids = NetworkIds(prefix, node_part="", link_part="{network}:")
+    builder = NetworkBuilder(ctx, ids, None, Vocabulary("line", "point",
+                                                        "is not in the point table"))
     total = len(points) + (len(rows) if is_lines else 0)
-    done = 0
+    nodes = []
     for pid, pt in points.items():
         try:
-            yield _node(prefix, pid, pt, profile)
+            nodes.append(_node(pid, pt, profile))
         except (GeometryError, ValueError) as exc:
             ctx.skip(pid, str(exc))
-        done += 1
-        if done % 1000 == 0:
-            ctx.progress(done, total)
+    for k, f in enumerate(builder.nodes(nodes)):
+        yield f
+        if k % 1000 == 0:
+            ctx.progress(k, total)
     if not is_lines:
         ctx.progress(total, total)
         return
-    sources: dict[str, int] = {}
-    for k, row in enumerate(rows):
-        sid = row.get(line_cols.get("id", ""), "") or \
-            f"{row.get(line_cols['start'], '')}-{row.get(line_cols['end'], '')}"
-        try:
-            feat, how = _segment(prefix, sid, row, line_cols, points, profile)
-            for h in how:
-                sources[h] = sources.get(h, 0) + 1
-            yield feat
-        except (GeometryError, ValueError, ConversionError) as exc:
-            ctx.skip(sid, str(exc))
-        done += 1
-        if done % 1000 == 0:
-            ctx.progress(done, total)
-    ctx.report["line_ends_by_depth_source"] = sources
+
+    def links() -> Iterator[LinkRow]:
+        for row in rows:
+            sid = row.get(line_cols.get("id", ""), "") or \
+                f"{row.get(line_cols['start'], '')}-{row.get(line_cols['end'], '')}"
+            try:
+                yield _segment(sid, row, line_cols, points, profile)
+            except (GeometryError, ValueError, ConversionError) as exc:
+                ctx.skip(sid, str(exc))
+
+    for k, f in enumerate(builder.links(links())):
+        yield f
+        if k % 1000 == 0:
+            ctx.progress(len(points) + k, total)
+    builder.record()
     ctx.progress(total, total)
 
 
@@ -341,7 +356,7 @@ def _read_points(ctx, profile, cols, rows, src_crs, path) -> dict[str, dict[str,
     return out
 
 
-def _node(prefix: str, pid: str, pt: dict[str, Any], profile: Profile) -> Feature:
+def _node(pid: str, pt: dict[str, Any], profile: Profile) -> NodeRow:
     label = pt["accessory"] or pt["feature"]
     ntype = profile.node_types.get(label, "Junction" if not label else label)
     attrs: dict[str, Any] = {}
@@ -353,29 +368,20 @@ def _node(prefix: str, pid: str, pt: dict[str, Any], profile: Profile) -> Featur
         attrs["feature"] = pt["feature"]
     if pt["ground"] is not None and pt.get("ground_source") != "surveyed":
         attrs["ground_source"] = pt["ground_source"]
-    meshes = {}
+    shaft = None
     depth = _num(pt["depth"]) if pt["depth"] else None
     if depth is not None:
         attrs["depth_m"] = depth
-    if pt["ground"] is not None:
-        geom = Point(pt["x"], pt["y"], pt["ground"])
-        if depth and depth > 0 and ntype in ("Manhole", "ValveChamber", "CableWell",
-                                             "MeterChamber"):
-            meshes["1"] = cylinder((pt["x"], pt["y"]), pt["ground"] - depth, pt["ground"],
-                                   0.5 if ntype != "CableWell" else 0.6)
-            attrs["size_source"] = "assumed"
-    else:
-        geom = Point(pt["x"], pt["y"])
-    return Feature(id=f"{prefix}:{pid}", layer="pipe_nodes", type=ntype, attributes=attrs,
-                   footprint=geom, meshes=meshes, source_id=pid)
+    if pt["ground"] is not None and depth and depth > 0 and ntype in (
+            "Manhole", "ValveChamber", "CableWell", "MeterChamber"):
+        shaft = Shaft(pt["ground"] - depth, Section(diameter=1.0 if ntype != "CableWell" else 1.2),
+                      assumed=True)
+    return NodeRow(pid, ntype, pt["x"], pt["y"], pt["ground"], attrs, shaft)
 
 
-def _segment(prefix, sid, row, cols, points, profile) -> tuple[Feature, list[str]]:
+def _segment(sid, row, cols, points, profile) -> LinkRow:
     a_id, b_id = row.get(cols["start"], ""), row.get(cols["end"], "")
-    a, b = points.get(a_id), points.get(b_id)
-    if a is None or b is None:
-        missing = a_id if a is None else b_id
-        raise ConversionError(f"line {sid!r}: point {missing!r} is not in the point table")
+    a, b = points.get(a_id, {"ground": None}), points.get(b_id, {"ground": None})
     code = _code_of(row.get(cols.get("code", ""), ""), a_id)
     if not code:
         raise ConversionError(f"line {sid!r}: no utility type code")
@@ -422,31 +428,16 @@ def _segment(prefix, sid, row, cols, points, profile) -> tuple[Feature, list[str
         val = _num(row.get(cols.get(depth_key, ""), ""))
         if val is not None:
             attrs[f"{end}_depth_m"] = val
-    sources = sorted(set(how))
-    attrs["depth_source"] = sources[0] if len(sources) == 1 else "+".join(sources)
-    meshes = {}
-    if None in zs:
-        line = LineString([(a["x"], a["y"]), (b["x"], b["y"])])
-    else:
-        coords = np.array([(a["x"], a["y"], zs[0]), (b["x"], b["y"], zs[1])])
-        line = LineString(coords)
-        if np.any(coords[0] != coords[1]):
-            prof = circle_profile(dia / 2000.0, 12) if dia else (
-                rect_profile(width / 1000.0, height / 1000.0) if width and height else None)
-            if prof is not None:
-                meshes["1"] = polyline_pipe(coords, prof)
-    return Feature(id=f"{prefix}:{code}:{sid}", layer=layer, type="PipeSegment",
-                   attributes=attrs, footprint=line, meshes=meshes, source_id=sid,
-                   edge=Edge(code, f"{prefix}:{a_id}", f"{prefix}:{b_id}")), how
+    section = (Section.round(dia / 1000.0) if dia else
+               Section.rect(width / 1000.0, height / 1000.0) if width and height else None)
+    return LinkRow(sid, "PipeSegment", layer, a_id, b_id, z_start=zs[0], z_end=zs[1],
+                   depth_source=(how[0], how[1]), section=section, attributes=attrs,
+                   network=code)
 
 
 def summarise(src: Mapping[str, Any]) -> list[Note]:
     """Where the heights of the line ends came from (measured, or assumed)."""
-    ends = src.get("line_ends_by_depth_source")
-    if not ends:
-        return []
-    return [Note("line-end heights from: " + ", ".join(f"{k} {v}" for k, v in sorted(ends.items())),
-                 "warn" if "assumed" in ends else "info")]
+    return pipe_notes(src)
 
 
 CONVERTERS = (

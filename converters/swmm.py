@@ -1,23 +1,34 @@
 """EPA SWMM 5 models (``.inp``) into the twin's drainage layers.
 
-Drainage engineers keep sewer and storm networks as SWMM models. The model is
-read with swmmio; this converter then:
+Drainage engineers keep sewer and storm networks as SWMM models. The file is
+checked by the SWMM engine itself (swmm-toolkit, the EPA engine's Python
+build), which names every line it rejects with its section and line number;
+the network tables are then read line by line (:mod:`converters.inp_sections`)
+and built by :mod:`converters.pipe_network`:
 
-* turns junctions into manholes: the invert elevation is the bottom, the rim
+* junctions become manholes: the invert elevation is the bottom, the rim
   is invert + maximum depth (the point stands on the rim, ``depth_m`` is the
   maximum depth; a maximum depth of 0, SWMM's "up to the highest crown",
-  leaves the ground unknown), outfalls into ``Outfall`` nodes and storage
-  units into ``Storage`` nodes;
-* turns conduits into pipe segments whose ends sit on the node inverts plus
+  leaves the ground unknown), outfalls become ``Outfall`` nodes, storage
+  units ``Storage`` nodes and flow dividers ``Divider`` nodes;
+* conduits become pipe segments whose ends sit on the node inverts plus
   the conduit offsets (``LINK_OFFSETS DEPTH`` or ``ELEVATION``), centreline one
   half section height above, along the conduit's vertices; ``depth_source=invert``;
-* keeps the cross-section (``CIRCULAR`` diameter, ``RECT_*`` width and height;
-  other shapes are meshed as their bounding rectangle and marked
-  ``section_approximated``) and the number of barrels;
+* the cross-section is kept (``CIRCULAR`` diameter, ``RECT_*`` width and
+  height; other shapes are meshed as their bounding rectangle and marked
+  ``section_approximated``) with the number of barrels;
 * pumps, orifices, weirs and outlets become links of those types (no mesh);
-* converts US units (CFS, GPM, MGD flow units: feet) to metres;
-* takes the CRS from ``--crs``, else from an ``EPSG:nnnn`` written in
-  ``[TITLE]`` (a common convention), else fails with a clear message.
+* US flow units (CFS, GPM, MGD, and CFS when ``FLOW_UNITS`` is absent, as in
+  SWMM itself) mean feet, converted to metres;
+* the CRS comes from ``--crs``, else from an ``EPSG:nnnn`` written in
+  ``[TITLE]`` (a common convention), else the import fails with a clear message.
+
+**Damaged lines.** A line the engine rejects (too few items, an invalid
+number, a duplicate name, an undefined node) or that the network tables
+cannot use is not read; the import goes on with the rest and names each such
+line (section, line number, reason); elements that depended on it are
+skipped with their own reason. A model from which no node could be read is
+an error, never an empty success.
 
 Everything lands in the ``drainage`` layer unless ``--layer`` names another
 (``rainwater``, ``sewage``).
@@ -27,28 +38,54 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
-from collections.abc import Iterator
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-from shapely.geometry import LineString, Point
 
 from twin.crs import parse_crs, transform_xyz
 from twin.errors import ConversionError
-from twin.geometry import circle_profile, cylinder, graded_polyline, polyline_pipe, rect_profile
 from twin.layers import UTILITY_LAYER_BY_CODE
-from twin.model import Edge, Feature
+from twin.model import Feature
 
+from . import inp_sections
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
+from .inp_sections import Row
+from .pipe_network import (
+    LinkRow,
+    NetworkBuilder,
+    NetworkIds,
+    NodeRow,
+    Section,
+    Shaft,
+    Vocabulary,
+    implausible_reason,
+    network_name,
+    pipe_notes,
+    plausible,
+)
+from .report import Note, examples
 
 NAME = "swmm"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 US_FLOW_UNITS = ("CFS", "GPM", "MGD")
 FEET = 0.3048
 ROUND_SHAPES = ("CIRCULAR", "FORCE_MAIN", "FILLED_CIRCULAR")
 RECT_SHAPES = ("RECT_CLOSED", "RECT_OPEN", "RECT_TRIANGULAR", "RECT_ROUND")
 #: Manhole diameter assumed for meshes (SWMM does not give it).
 MANHOLE_DIAMETER_M = 1.2
+#: node sections -> twin node type, and the field of the maximum depth (None: none)
+NODE_SECTIONS = {"JUNCTIONS": ("Manhole", 2), "OUTFALLS": ("Outfall", None),
+                 "STORAGE": ("Storage", 2), "DIVIDERS": ("Divider", None)}
+#: link sections -> twin link type
+LINK_SECTIONS = {"CONDUITS": "PipeSegment", "PUMPS": "Pump", "ORIFICES": "Orifice",
+                 "WEIRS": "Weir", "OUTLETS": "Outlet"}
+#: The SWMM engine keeps global state: one check at a time in this process.
+_ENGINE = threading.Lock()
+_ENGINE_ERROR = re.compile(r"ERROR\s+(\d+):\s*(.*?)\s+at line\s+(\d+)\s+of\s+\[(\w+)\]")
 
 
 def sniff(head: bytes) -> bool:
@@ -56,199 +93,281 @@ def sniff(head: bytes) -> bool:
     return "[CONDUITS]" in text or "[SUBCATCHMENTS]" in text or "FLOW_UNITS" in text
 
 
-def _frame(model, name: str):
+def engine_check(path: Path) -> tuple[dict[int, str], list[str]]:
+    """The lines the SWMM engine rejects (line number -> its message) and its
+    other errors, as the engine reports them when it opens ``path``."""
     try:
-        return getattr(model.inp, name)
-    except Exception:  # noqa: BLE001 - swmmio raises on absent sections in some versions
+        from swmm.toolkit import solver
+    except ImportError:  # pragma: no cover - swmm-toolkit is a dependency
+        return {}, ["the SWMM engine (swmm-toolkit) is not installed: file not checked"]
+    with _ENGINE, tempfile.TemporaryDirectory(prefix="twin-swmm-") as tmp:
+        rpt, out = Path(tmp) / "check.rpt", Path(tmp) / "check.out"
+        try:
+            solver.swmm_open(str(path), str(rpt), str(out))
+        except Exception:  # noqa: BLE001 - the engine raises on any input error; read the report
+            pass
+        finally:
+            try:
+                solver.swmm_close()
+            except Exception:  # noqa: BLE001 - nothing was open
+                pass
+        report = rpt.read_text(encoding="latin-1", errors="replace") if rpt.exists() else ""
+    lines: dict[int, str] = {}
+    other: list[str] = []
+    for raw in report.splitlines():
+        text = raw.strip()
+        if not text.startswith("ERROR") or text.startswith("ERROR 200"):
+            continue
+        m = _ENGINE_ERROR.search(text)
+        if m:
+            lines.setdefault(int(m.group(3)), f"ERROR {m.group(1)}: {m.group(2)}")
+        else:
+            other.append(text)
+    return lines, other
+
+
+def _num(text: str | None) -> float | None:
+    if text is None:
         return None
-
-
-def _name(v) -> str:
-    """Element names as SWMM wrote them: pandas may read ``9`` as ``9.0`` in one
-    table and ``9`` in another, so integral numbers lose their ``.0``."""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _rows(df) -> list[tuple[str, dict]]:
-    if df is None or len(df) == 0:
-        return []
-    return [(_name(idx), row.to_dict()) for idx, row in df.iterrows()]
-
-
-def _num(v, default: float = 0.0) -> float:
     try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return default
-    return f if math.isfinite(f) else default
+        v = float(text)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+class _Damage:
+    """Damaged lines: rejected by the engine or unusable for the network."""
+
+    def __init__(self, engine: dict[int, str], sections: list[inp_sections.Section],
+                 strict: bool = False, source: str = ""):
+        self.engine = engine
+        self.strict, self.source = strict, source
+        self.where = {r.line: s.name for s in sections for r in s.rows}
+        self.lines: dict[int, dict[str, Any]] = {}
+
+    def rejected(self, row: Row) -> bool:
+        if row.line in self.engine:
+            self.add(row, self.engine[row.line])
+            return True
+        return False
+
+    def add(self, row: Row, reason: str) -> None:
+        if self.strict:
+            raise ConversionError(f"{self.source}: [{self.where.get(row.line, '?')}] line "
+                                  f"{row.line}: {reason}", source=self.source)
+        self.lines.setdefault(row.line, {"section": self.where.get(row.line, "?"),
+                                         "line": row.line, "reason": reason,
+                                         "text": " ".join(row.text.split())[:120]})
+
+
+def _table(sections, name: str, damage: _Damage, fields: int,
+           numbers: tuple[int, ...] = ()) -> list[Row]:
+    """The usable rows of a section: not rejected by the engine, at least
+    ``fields`` fields, numbers where ``numbers`` says."""
+    out = []
+    for row in inp_sections.rows_of(sections, name):
+        if damage.rejected(row):
+            continue
+        if len(row.fields) < fields:
+            damage.add(row, f"too few items ({len(row.fields)}, {name} needs {fields})")
+            continue
+        bad = next((k for k in numbers if _num(row.fields[k]) is None), None)
+        if bad is not None:
+            damage.add(row, f"{row.fields[bad]!r} is not a number")
+            continue
+        out.append(row)
+    return out
+
+
+def _source_crs(ctx: ConversionContext, sections) -> Any:
+    if ctx.source_crs is not None:
+        ctx.report["crs_from"] = "option"
+        return ctx.source_crs
+    title = " ".join(r.text for r in inp_sections.rows_of(sections, "TITLE"))
+    m = re.search(r"EPSG:(\d{4,6})", title, re.IGNORECASE)
+    if m is None:
+        raise ConversionError(f"{ctx.source}: SWMM models carry no CRS; give it with --crs",
+                              source=str(ctx.source))
+    ctx.report["crs_from"] = "[TITLE]"
+    return parse_crs(f"EPSG:{m.group(1)}", what=f"{ctx.source.name} [TITLE]")
 
 
 def convert(ctx: ConversionContext) -> Iterator[Feature]:
-    try:
-        import swmmio
-    except ImportError as exc:  # pragma: no cover - swmmio is a dependency
-        raise ConversionError(f"reading SWMM needs the 'swmmio' package: {exc}") from None
     path = ctx.source
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ConversionError(f"{path}: too large", source=str(path))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            model = swmmio.Model(str(path))
-            options = _frame(model, "options")
-            nodes = {"Junction": _rows(_frame(model, "junctions")),
-                     "Outfall": _rows(_frame(model, "outfalls")),
-                     "Storage": _rows(_frame(model, "storage"))}
-            conduits = _rows(_frame(model, "conduits"))
-            xsections = dict(_rows(_frame(model, "xsections")))
-            coords = dict(_rows(_frame(model, "coordinates")))
-            vertices_df = _frame(model, "vertices")
-            others = {t: _rows(_frame(model, f)) for t, f in
-                      (("Pump", "pumps"), ("Orifice", "orifices"), ("Weir", "weirs"),
-                       ("Outlet", "outlets"))}
-        except ConversionError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - name the file whatever swmmio raised
-            raise ConversionError(f"{path}: not a readable SWMM model: {exc}",
-                                  source=str(path)) from None
-    notes = sorted({str(w.message) for w in caught if "section not found" not in str(w.message)})
-    if notes:
-        ctx.report["reader_warnings"] = notes
-    opts = {str(k).upper(): str(v["Value"]).upper() for k, v in _rows(options)} if \
-        options is not None else {}
-    scale = FEET if opts.get("FLOW_UNITS", "CMS") in US_FLOW_UNITS else 1.0
+    text = path.read_bytes().decode("latin-1")
+    sections = inp_sections.scan(text)
+    engine_lines, engine_other = engine_check(path)
+    damage = _Damage(engine_lines, sections, ctx.strict, str(path))
+    read = {"OPTIONS", "COORDINATES", "VERTICES", "XSECTIONS", *NODE_SECTIONS, *LINK_SECTIONS}
+    if ctx.strict:  # the first damaged line of the tables read, in file order
+        first = min((k for k in engine_lines if damage.where.get(k) in read), default=None)
+        if first is not None:
+            raise ConversionError(f"{path}: [{damage.where[first]}] line {first}: "
+                                  f"{engine_lines[first]}", source=str(path))
+    opts = {r.fields[0].upper(): r.fields[1].upper() if len(r.fields) > 1 else ""
+            for r in _table(sections, "OPTIONS", damage, 2)}
+    units = opts.get("FLOW_UNITS")
+    if units is None:
+        ctx.report["flow_units_assumed"] = "CFS"
+    scale = FEET if (units or "CFS") in US_FLOW_UNITS else 1.0
     offsets_are_elevations = opts.get("LINK_OFFSETS", "DEPTH") == "ELEVATION"
-    src = ctx.source_crs
-    if src is None:
-        title = path.read_text(encoding="latin-1", errors="replace").split("[", 2)
-        m = re.search(r"EPSG:(\d{4,6})", title[1] if len(title) > 1 and
-                      title[1].upper().startswith("TITLE") else "", re.IGNORECASE)
-        if m is None:
-            raise ConversionError(f"{path}: SWMM models carry no CRS; give it with --crs",
-                                  source=str(path))
-        src = parse_crs(f"EPSG:{m.group(1)}", what=f"{path.name} [TITLE]")
-        ctx.report["crs_from"] = "[TITLE]"
-    else:
-        ctx.report["crs_from"] = "option"
+    src = _source_crs(ctx, sections)
     ctx.report.update({"source_crs": src.name, "units": "feet" if scale != 1 else "metres",
                        "link_offsets": "elevation" if offsets_are_elevations else "depth"})
     layer = ctx.options.get("layer") or "drainage"
     code = next((c for c, n in UTILITY_LAYER_BY_CODE.items() if n == layer), "PS")
-    network = ctx.options.get("network") or f"{code}:{path.stem}"
-    prefix = ctx.options.get("id_prefix") or f"swmm:{path.stem}"
+    network = ctx.options.get("network") or network_name(code, path.stem)
+    ids = NetworkIds(ctx.options.get("id_prefix") or f"swmm:{path.stem}")
+    builder = NetworkBuilder(ctx, ids, network, Vocabulary(
+        node="node", missing="is missing or has no position"))
 
-    # nodes
-    names, xy = [], []
-    for name, c in coords.items():
-        names.append(name)
-        xy.append((_num(c.get("X")), _num(c.get("Y"))))
-    pos = {}
-    if names:
-        pts = transform_xyz(src, ctx.twin_crs, np.array(xy), source=str(path))
-        pos = {n: (float(p[0]), float(p[1])) for n, p in zip(names, pts)}
-    invert: dict[str, float] = {}
-    total = sum(len(v) for v in nodes.values()) + len(conduits)
-    done = 0
-    for ntype, rows in nodes.items():
-        for name, row in rows:
-            done += 1
-            inv = _num(row.get("InvertElev"), math.nan) * scale
-            depth = _num(row.get("MaxDepth", row.get("MaxD")), 0.0) * scale
-            if name not in pos:
+    coords = {}
+    for r in _table(sections, "COORDINATES", damage, 3, (1, 2)):
+        coords.setdefault(r.fields[0], (float(r.fields[1]), float(r.fields[2])))
+    nodes, invert = _nodes(ctx, sections, damage, coords, scale, src)
+    for f in builder.nodes(nodes):
+        yield f
+    invert = {n: z for n, z in invert.items() if n in builder.positions}
+    links = _links(ctx, sections, damage, scale, offsets_are_elevations, src, invert, layer)
+    for f in builder.links(links):
+        yield f
+    builder.record()
+    ctx.report["damaged_lines"] = sorted(damage.lines.values(), key=lambda d: d["line"])
+    elsewhere = sorted(set(engine_lines) - set(damage.lines))
+    if elsewhere:  # lines of sections the twin does not read (hydrology, controls, ...)
+        ctx.report["engine_rejects_elsewhere"] = [
+            {"section": damage.where.get(k, "?"), "line": k, "reason": engine_lines[k]}
+            for k in elsewhere]
+    if engine_other:
+        ctx.report["engine_errors"] = engine_other
+    if not builder.positions:
+        shown = "; ".join(f"[{d['section']}] line {d['line']}: {d['reason']}"
+                          for d in ctx.report["damaged_lines"][:5])
+        raise ConversionError(f"{path}: no node of the model could be read"
+                              + (f" (damaged lines: {shown})" if shown else ""), source=str(path))
+
+
+def _nodes(ctx, sections, damage, coords, scale, src) -> tuple[list[NodeRow], dict[str, float]]:
+    raw = []
+    for sec, (ntype, depth_at) in NODE_SECTIONS.items():
+        for r in _table(sections, sec, damage, 2, (1,)):
+            name = r.fields[0]
+            if name not in coords:
                 ctx.skip(name, f"node {name!r} has no coordinates")
                 continue
-            if math.isnan(inv):
-                ctx.skip(name, f"node {name!r} has no invert elevation")
-                continue
-            invert[name] = inv
-            x, y = pos[name]
-            attrs = {"network": network, "invert_m": inv}
-            meshes = {}
-            top = inv + depth
-            if depth > 0:
-                attrs["depth_m"] = depth
-                meshes["1"] = cylinder((x, y), inv, top, MANHOLE_DIAMETER_M / 2)
-                attrs["size_source"] = "assumed"
-            # MaxDepth 0 means "up to the highest connected crown": the ground is unknown
-            where = Point(x, y, top) if depth > 0 else Point(x, y)
-            yield Feature(id=f"{prefix}:node:{name}", layer="pipe_nodes",
-                          type="Manhole" if ntype == "Junction" else ntype,
-                          footprint=where, attributes=attrs, meshes=meshes, source_id=name)
-    ctx.progress(done, total)
+            depth = _num(r.fields[depth_at]) if depth_at is not None and len(
+                r.fields) > depth_at else None
+            raw.append((name, ntype, float(r.fields[1]) * scale, (depth or 0.0) * scale))
+    if not raw:
+        return [], {}
+    xy = np.array([coords[r[0]] for r in raw])
+    ok = plausible(xy)
+    for k in np.flatnonzero(~ok):
+        ctx.skip(raw[k][0], implausible_reason(f"node {raw[k][0]!r}", xy[k]))
+    raw = [r for r, good in zip(raw, ok) if good]
+    pts = transform_xyz(src, ctx.twin_crs, xy[ok], source=str(ctx.source)) if raw else xy[:0]
+    rows, invert = [], {}
+    for (name, ntype, inv, depth), (x, y) in zip(raw, pts[:, :2]):
+        attrs: dict[str, Any] = {"invert_m": inv}
+        shaft = None
+        if depth > 0:  # MaxDepth 0 means "up to the highest connected crown": ground unknown
+            attrs["depth_m"] = depth
+            shaft = Shaft(inv, Section(diameter=MANHOLE_DIAMETER_M), assumed=True)
+        invert.setdefault(name, inv)
+        rows.append(NodeRow(name, ntype, float(x), float(y), inv + depth if depth > 0 else None,
+                            attrs, shaft))
+    return rows, invert
 
+
+def _section(xs: Row | None, scale: float) -> tuple[Section | None, dict[str, Any], float]:
+    """Section, attributes and height of a conduit's [XSECTIONS] row."""
+    if xs is None:
+        return None, {"shape": "unknown"}, 0.0
+    shape = xs.fields[1].upper()
+    g1 = (_num(xs.fields[2]) or 0.0) * scale if len(xs.fields) > 2 else 0.0
+    g2 = (_num(xs.fields[3]) or 0.0) * scale if len(xs.fields) > 3 else 0.0
+    barrels = _num(xs.fields[6]) if len(xs.fields) > 6 else None
+    attrs: dict[str, Any] = {"shape": shape, "barrels": int(barrels or 1)}
+    if shape in ROUND_SHAPES:
+        return Section.round(g1), attrs, g1
+    sec = Section.rect(g2 if g2 > 0 else g1, g1)
+    if sec is not None and shape not in RECT_SHAPES:
+        attrs["section_approximated"] = True
+    return sec, attrs, g1
+
+
+def _links(ctx, sections, damage, scale, offsets_are_elevations, src, invert, layer
+           ) -> Iterator[LinkRow]:
+    xsections = {}
+    for r in _table(sections, "XSECTIONS", damage, 3):
+        xsections.setdefault(r.fields[0], r)
     verts: dict[str, list[tuple[float, float]]] = {}
-    if vertices_df is not None and len(vertices_df):
-        for name, row in vertices_df.iterrows():
-            verts.setdefault(_name(name), []).append((_num(row["X"]), _num(row["Y"])))
-
-    def line_for(name: str, a: str, b: str, za: float, zb: float) -> tuple[np.ndarray, float]:
-        mid = np.array(verts.get(name, []), float).reshape(-1, 2)
-        if len(mid):
-            mid = transform_xyz(src, ctx.twin_crs, mid, source=str(path))[:, :2]
-        plan = np.vstack([pos[a], mid, pos[b]]) if len(mid) else np.array([pos[a], pos[b]])
-        return graded_polyline(plan, za, zb)
-
-    for name, row in conduits:
-        done += 1
-        if done % 1000 == 0:
-            ctx.progress(done, total)
-        a, b = _name(row.get("InletNode")), _name(row.get("OutletNode"))
-        if a not in invert or b not in invert:
-            ctx.skip(name, f"conduit {name!r}: node {a if a not in invert else b!r} is missing "
-                     "or has no position")
-            continue
-        xs = xsections.get(name, {})
-        shape = str(xs.get("Shape", "")).upper()
-        g1, g2 = _num(xs.get("Geom1")) * scale, _num(xs.get("Geom2")) * scale
-        off_a, off_b = _num(row.get("InOffset")) * scale, _num(row.get("OutOffset")) * scale
-        za = off_a if offsets_are_elevations else invert[a] + off_a
-        zb = off_b if offsets_are_elevations else invert[b] + off_b
-        attrs = {"network": network, "depth_source": "invert", "shape": shape or "unknown",
-                 "length_m": _num(row.get("Length")) * scale,
-                 "roughness": _num(row.get("Roughness")), "start_invert_m": za,
-                 "end_invert_m": zb, "barrels": int(_num(xs.get("Barrels"), 1) or 1)}
-        if shape in ROUND_SHAPES and g1 > 0:
-            attrs["diameter_mm"] = round(g1 * 1000, 3)
-            prof = circle_profile(g1 / 2, 12)
-        elif g1 > 0:
-            width = g2 if g2 > 0 else g1
-            attrs["width_mm"], attrs["height_mm"] = round(width * 1000, 3), round(g1 * 1000, 3)
-            prof = rect_profile(width, g1)
-            if shape not in RECT_SHAPES:
-                attrs["section_approximated"] = True
-        else:
-            prof = None
-        coords3, plan_len = line_for(name, a, b, za + g1 / 2, zb + g1 / 2)
-        if plan_len == 0:
-            ctx.skip(name, f"conduit {name!r} has zero length in plan")
-            continue
-        meshes = {"1": polyline_pipe(coords3, prof)} if prof is not None else {}
-        yield Feature(id=f"{prefix}:link:{name}", layer=layer, type="PipeSegment",
-                      footprint=LineString(coords3), attributes=attrs, meshes=meshes,
-                      source_id=name, edge=Edge(network, f"{prefix}:node:{a}",
-                                                f"{prefix}:node:{b}"))
-    for ltype, rows in others.items():
-        for name, row in rows:
-            a = _name(row.get("InletNode", row.get("FromNode", "")))
-            b = _name(row.get("OutletNode", row.get("ToNode", "")))
+    for r in _table(sections, "VERTICES", damage, 3, (1, 2)):
+        verts.setdefault(r.fields[0], []).append((float(r.fields[1]), float(r.fields[2])))
+    for sec, ltype in LINK_SECTIONS.items():
+        noun = sec.lower().rstrip("s")
+        for r in _table(sections, sec, damage, 3):
+            name, a, b = r.fields[:3]
             if a not in invert or b not in invert:
-                ctx.skip(name, f"{ltype.lower()} {name!r}: node missing or without position")
+                ctx.skip(name, f"{noun} {name!r}: node {a if a not in invert else b!r} is "
+                               "missing or has no position")
                 continue
-            coords3, plan_len = line_for(name, a, b, invert[a], invert[b])
-            if plan_len == 0:
-                ctx.skip(name, f"{ltype.lower()} {name!r} has zero length in plan")
-                continue
-            yield Feature(id=f"{prefix}:link:{name}", layer=layer, type=ltype,
-                          footprint=LineString(coords3), attributes={"network": network},
-                          source_id=name, edge=Edge(network, f"{prefix}:node:{a}",
-                                                    f"{prefix}:node:{b}"))
-    ctx.progress(total, total)
+            mid = np.array(verts.get(name, []), float).reshape(-1, 2)
+            if len(mid):
+                if not plausible(mid).all():
+                    ctx.skip(name, implausible_reason(f"{noun} {name!r} vertex",
+                                                      mid[int(np.argmin(plausible(mid)))]))
+                    continue
+                mid = transform_xyz(src, ctx.twin_crs, mid, source=str(ctx.source))[:, :2]
+            attrs: dict[str, Any] = {}
+            za, zb = invert[a], invert[b]
+            section, height = None, 0.0
+            if ltype == "PipeSegment":
+                section, xattrs, height = _section(xsections.get(name), scale)
+                attrs.update(xattrs)
+                f = r.fields
+                off_a = (_num(f[5]) or 0.0) * scale if len(f) > 5 else 0.0
+                off_b = (_num(f[6]) or 0.0) * scale if len(f) > 6 else 0.0
+                za = off_a if offsets_are_elevations else invert[a] + off_a
+                zb = off_b if offsets_are_elevations else invert[b] + off_b
+                attrs.update({"length_m": (_num(f[3]) or 0.0) * scale if len(f) > 3 else 0.0,
+                              "roughness": (_num(f[4]) or 0.0) if len(f) > 4 else 0.0,
+                              "start_invert_m": za, "end_invert_m": zb})
+            yield LinkRow(name, ltype, layer, a, b, z_start=za + height / 2,
+                          z_end=zb + height / 2, depth_source="invert", section=section,
+                          vertices=mid, attributes=attrs)
+
+
+def summarise(src: Mapping[str, Any]) -> list[Note]:
+    """Damaged lines, the engine's other errors, units assumed, pipe heights."""
+    out: list[Note] = []
+    dmg = list(src.get("damaged_lines", []))
+    if dmg:
+        shown, more = examples(dmg)
+        out.append(Note(f"{len(dmg)} damaged lines not read (the rest was imported):", "warn"))
+        out += [Note(f"[{d['section']}] line {d['line']}: {d['reason']}: {d['text']}", depth=2)
+                for d in shown]
+        out += [more] if more else []
+    other = list(src.get("engine_rejects_elsewhere", []))
+    if other:
+        shown, more = examples(other)
+        out.append(Note(f"the SWMM engine rejects {len(other)} lines of sections the twin does "
+                        "not read (the model would not run as it is):", "warn"))
+        out += [Note(f"[{d['section']}] line {d['line']}: {d['reason']}", depth=2) for d in shown]
+        out += [more] if more else []
+    for e in src.get("engine_errors", []):
+        out.append(Note(f"SWMM engine: {e}", "warn"))
+    if src.get("flow_units_assumed"):
+        out.append(Note("no FLOW_UNITS in [OPTIONS]: SWMM's default CFS assumed (lengths in "
+                        "feet)", "warn"))
+    return out + pipe_notes(src)
 
 
 CONVERTERS = (
     ConverterSpec(name=NAME, version=VERSION, format="EPA SWMM 5 model (.inp)",
-                  extensions=(".inp",), run=convert, sniff=sniff,
-                  description="SWMM sewer and storm models, read with swmmio"),
+                  extensions=(".inp",), run=convert, sniff=sniff, summarise=summarise,
+                  description="SWMM sewer and storm models, checked by the SWMM engine"),
 )

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import twin
 
-from .options import floats
+from .options import field_mapping, floats
 from .output import err_console, print_notes
 
 
@@ -28,7 +28,14 @@ from .output import err_console, print_notes
 @click.option("--points", "points", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Survey tables: the point table that goes with a line table.")
 @click.option("--profile", default=None,
-              help="Survey tables: field-mapping profile, 'cjj61' (default) or a .toml file.")
+              help="Field-mapping profile: survey tables 'cjj61' (default), GIS line layers "
+                   "'gis' (default), or a .toml file of the same form.")
+@click.option("--field", "fields", multiple=True, metavar="KEY=COLUMN",
+              help="GIS line layers: the column of one field (id, layer, code, diameter, size, "
+                   "width, height, material, year, depth, pressure, owner, start, end, name); "
+                   "repeatable, overrides the profile.")
+@click.option("--source-layer", default=None,
+              help="GIS files with several layers (GeoPackage): the layer to read.")
 @click.option("--dem", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Ground heights from this DEM raster (GeoTIFF...) where a pipe or point "
                    "has none; the terrain layer fills the DEM's gaps.")
@@ -50,7 +57,7 @@ from .output import err_console, print_notes
 @click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
 def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | None,
             layer: str | None, id_prefix: str | None, points: str | None, profile: str | None,
-            dem: str | None, dem_crs: str | None, snap: float | None, origin: str | None,
+            fields: tuple[str, ...], source_layer: str | None, dem: str | None, dem_crs: str | None, snap: float | None, origin: str | None,
             rotation: float | None, utility: str | None, kernels: str | None, replace: bool, strict: bool,
             as_json: bool) -> None:
     """Import source files into a twin, each as one transaction (batch).
@@ -62,8 +69,10 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
     Formats (by extension, .inp and .xml also by content):
       .geojson              GIS layers (layer/utility properties, --layer, --snap);
                             survey tables with --points (CJJ 61 or --profile)
-      .csv .gpkg .shp .dbf  pipeline survey tables (--points, --profile cjj61)
-      .fgb                  (FlatGeobuf too)
+      .shp .gpkg .fgb ...   GIS pipe line layers (any OGR format; --field, --profile,
+                            --source-layer, --snap); ids generated when no id column
+      .csv .gpkg .shp .dbf  pipeline survey tables (--points, --profile cjj61); a GIS
+                            file of points, or of lines with --points, is a survey
       .inp                  EPANET water models, SWMM sewer models
       .xml                  LandXML 1.2 / Inframodel pipe networks
       .city.json .json      CityJSON 1.0, 1.1, 2.0 city models (CRS from the file)
@@ -75,8 +84,11 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
 
     options = {k: v for k, v in (("layer", layer), ("id_prefix", id_prefix), ("points", points),
                                  ("profile", profile), ("snap", snap), ("rotation", rotation),
+                                 ("source_layer", source_layer),
                                  ("dem", dem), ("dem_crs", dem_crs),
                                  ("utility", utility)) if v is not None}
+    if fields:
+        options["fields"] = field_mapping(fields)
     if origin is not None:
         options["origin"] = floats(origin, (2, 3), "--origin")
     if kernels is not None:

@@ -17,3 +17,15 @@ def floats(text: str, n: int | tuple[int, ...], what: str) -> tuple[float, ...]:
     if len(vals) not in counts:
         raise click.BadParameter(f"{what} must be {n} comma-separated numbers, got {text!r}")
     return vals
+
+
+def field_mapping(items: tuple[str, ...]) -> dict[str, str]:
+    """``("id=FACILITYID", "diameter=DIAM")`` -> ``{"id": "FACILITYID", ...}``; a
+    click error for an item without ``=``."""
+    out = {}
+    for item in items:
+        key, sep, col = item.partition("=")
+        if not sep or not key.strip() or not col.strip():
+            raise click.BadParameter(f"--field must be KEY=COLUMN, got {item!r}")
+        out[key.strip().lower()] = col.strip()
+    return out

@@ -8,6 +8,7 @@ import json
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import twin
@@ -39,8 +40,10 @@ _twin_arg = click.argument("path", type=click.Path(exists=True, dir_okay=False))
               help="Years in service from which a pipe is due for renewal.")
 @click.option("--layer", "layers", multiple=True, default=("heating",), show_default=True,
               help="Utility layer(s) of the renewal list.")
+@click.option("--limit", type=click.IntRange(min=0), default=200, show_default=True,
+              help="Rows of the table (0: all); --json always lists all.")
 @_json
-def renewal(path, year, min_age, layers, as_json) -> None:
+def renewal(path, year, min_age, layers, limit, as_json) -> None:
     """The renewal list: pipes in service MIN-AGE years or more, oldest first."""
     from twin.analysis.ageing import renewal_list
     from twin.analysis.segments import load_segments
@@ -57,10 +60,14 @@ def renewal(path, year, min_age, layers, as_json) -> None:
               f"{rl.total_length_m / 1000:.2f} km ({rl.share_by_length:.1%} by length); "
               f"{rl.unknown_age_segments} without install year")
     t = Table("id", "type", "laid", "age", "length m", "DN", "material")
-    for i in rl.items[:200]:
-        t.add_row(i.id, i.type, str(i.install_year), str(i.age), f"{i.length_m:.1f}",
-                  f"{i.diameter_mm:g}", i.material)
+    shown = rl.items if limit == 0 else rl.items[:limit]
+    for i in shown:
+        t.add_row(escape(i.id), escape(i.type), str(i.install_year), str(i.age),
+                  f"{i.length_m:.1f}", f"{i.diameter_mm:g}", escape(i.material))
     out.print(t)
+    if len(shown) < len(rl.items):
+        out.print(f"... {len(rl.items) - len(shown)} more segments not shown (the oldest "
+                  f"{len(shown)} are); --limit 0 or --json lists all {len(rl.items)}")
 
 
 @pipes.command()
@@ -79,10 +86,11 @@ def stats(path, year, as_json) -> None:
         return
     out = Console(soft_wrap=True)
     for r in rows:
-        out.print(f"[bold]{r.layer}[/]: {r.segments} segments, {r.length_km:.2f} km")
+        out.print(f"[bold]{escape(r.layer)}[/]: {r.segments} segments, {r.length_km:.2f} km")
         for title, d in (("diameter", r.by_diameter_km), ("material", r.by_material_km),
                          ("age band", r.by_age_band_km)):
-            out.print(f"  by {title}: " + ", ".join(f"{k} {v:.2f} km" for k, v in d.items()))
+            out.print(f"  by {title}: " + ", ".join(f"{escape(k)} {v:.2f} km"
+                                                    for k, v in d.items()))
 
 
 @pipes.command()
@@ -100,15 +108,23 @@ def clearance(path, rules, as_json) -> None:
     v = c.violations
     if as_json:
         click.echo(_dump({"rules": ruleset.name, "segments": c.segments,
-                          "buildings": c.buildings, "violations": v}))
+                          "buildings": c.buildings, "confirmed": len(c.confirmed),
+                          "unconfirmed": len(c.unconfirmed), "violations": v}))
         return
     out = Console(soft_wrap=True)
-    out.print(f"{len(v)} clearance violations among {c.segments} segments and {c.buildings} "
-              f"buildings (rules: {ruleset.name})")
-    t = Table("kind", "feature", "against", "clear m", "required m", "rule")
+    out.print(f"{len(c.confirmed)} clearance violations among {c.segments} segments and "
+              f"{c.buildings} buildings (rules: {escape(ruleset.name)})")
+    if c.unconfirmed:
+        out.print(f"[yellow]{len(c.unconfirmed)} more unconfirmed:[/] crossings of two pipes "
+                  "whose depths are both assumed (depth_source=assumed); survey them before "
+                  "acting")
+    t = Table("kind", "feature", "against", "clear m", "required m", "rule", "confirmed")
     for x in v[:500]:
-        t.add_row(x.kind, x.a, x.b, f"{x.distance_m:.2f}", f"{x.required_m:.2f}", x.rule)
+        t.add_row(x.kind, escape(x.a), escape(x.b), f"{x.distance_m:.2f}",
+                  f"{x.required_m:.2f}", escape(x.rule), "yes" if x.confirmed else "no")
     out.print(t)
+    if len(v) > 500:
+        out.print(f"... {len(v) - 500} more not shown; --json lists all {len(v)}")
 
 
 @pipes.command()

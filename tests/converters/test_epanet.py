@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from builders import dump_twin, section
 
@@ -149,3 +150,104 @@ def test_epanet_valve_links_bound_the_isolated_zone(tmp_path):
         assert set(r.valves_to_close) == {ids["V1"], ids["V2"]}
         assert set(r.isolated_segments) == {ids[k] for k in ("P1", "P2", "P4", "P5")}
         assert "supply point" in r.note
+
+
+_CLOCK_RULE = """
+[RULES]
+RULE 99
+IF SYSTEM CLOCKTIME >= 6 AM
+AND SYSTEM CLOCKTIME < 6 PM
+THEN PIPE 60 STATUS IS OPEN
+"""
+
+
+def test_clock_time_rules_do_not_reject_the_network(empty_twin, tmp_path):
+    """Net3 with a clock-time rule (EPANET runs it; wntr's parser cannot): the
+    whole network is imported and the report names [RULES] and the line."""
+    text = NET3.read_text(encoding="latin-1").replace("[END]", _CLOCK_RULE + "\n[END]")
+    inp = tmp_path / "Net3_clock.inp"
+    inp.write_text(text, encoding="latin-1")
+    import wntr
+
+    with pytest.raises(ValueError, match="6 AM"):  # the reader of the field refuses it
+        wntr.network.WaterNetworkModel(str(inp))
+    res = import_file(empty_twin, inp, crs="EPSG:4546")
+    assert res.report["by_type"]["PipeSegment"] == len(section(NET3, "PIPES")) == 117
+    (nu,) = res.report["source"]["not_understood"]
+    line = text.splitlines().index("IF SYSTEM CLOCKTIME >= 6 AM") + 1
+    assert nu["section"] == "RULES" and nu["line"] == line and "6 AM" in nu["reason"]
+    assert any(f"[RULES] (line {line}" in n.text and n.level == "warn" for n in res.notes)
+
+
+def test_reservoir_ground_is_not_its_head(net3):
+    """Net3's River (head 220 ft) feeds pipe 60 and pump 335, the Lake (167 ft)
+    pump 10; the reservoir stands on the ground of the nodes it feeds, and the pipe
+    next to it does not climb to the water level."""
+    store, res = net3
+    heads = {r[0]: float(r[1]) for r in section(NET3, "RESERVOIRS")}
+    elev = {r[0]: float(r[1]) for r in section(NET3, "JUNCTIONS")}
+    elev.update({r[0]: float(r[1]) for r in section(NET3, "TANKS")})
+    links = section(NET3, "PIPES") + section(NET3, "PUMPS")
+    for name, head in heads.items():
+        fed = [elev[b if a == name else a] for _id, a, b, *_ in links if name in (a, b)]
+        node = store.get(f"epanet:Net3:node:{name}")
+        z = node.footprint.coords[0][2]
+        assert z == pytest.approx(np.mean(fed) * 0.3048)
+        assert abs(z - head * 0.3048) > 5  # the head is not the ground
+        assert node.attributes["head_m"] == pytest.approx(head * 0.3048, abs=1e-3)
+        assert node.attributes["ground_source"] == "connected nodes"
+    pipe60 = store.get("epanet:Net3:link:60")  # River -> 60
+    z0, z1 = pipe60.footprint.coords[0][2], pipe60.footprint.coords[-1][2]
+    assert abs(z0 - z1) < 1.0  # both ends at the cover below ground, not 60 m apart
+    assert res.report["source"]["reservoir_ground"] == {"from connected nodes": 2, "unknown": 0}
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("J2  200  0", "J2  1e300  0"), None),
+    (("P2  J1     J2", "P2  J1     J9"), r"undefined node, 'J9', at line \d+"),
+    (("J1  10    1", "J1  abc    1"), "could not convert string to float: 'abc'"),
+])
+def test_broken_models_fail_or_skip_with_one_clear_message(empty_twin, tmp_path, edit, message):
+    """No numpy warning on the way (warnings are errors in the tests)."""
+    inp = tmp_path / "small.inp"
+    inp.write_text(_SMALL.replace(*edit))
+    if message is None:
+        res = import_file(empty_twin, inp, crs="EPSG:4546")
+        reasons = {s["source_id"]: s["reason"] for s in res.report["skipped"]}
+        assert "1e+300" in reasons["J2"] and "not finite numbers within" in reasons["J2"]
+        assert "node 'J2'" in reasons["P2"]
+    else:
+        with pytest.raises(twin.ImportFailedError, match=message):
+            import_file(empty_twin, inp, crs="EPSG:4546")
+
+
+def test_node_without_coordinates_is_skipped_not_put_at_zero(empty_twin, tmp_path):
+    inp = tmp_path / "small.inp"
+    inp.write_text(_SMALL.replace(" J2  200  0\n", ""))
+    res = import_file(empty_twin, inp, crs="EPSG:4546")
+    reasons = {s["source_id"]: s["reason"] for s in res.report["skipped"]}
+    assert reasons["J2"] == "node 'J2' has no line in [COORDINATES]"
+    assert {f.source_id for f in empty_twin.query(twin.Query())} == {"R1", "J1", "P1"}
+
+
+_SMALL = """[JUNCTIONS]
+ J1  10    1
+ J2  12    1
+
+[RESERVOIRS]
+ R1  50
+
+[PIPES]
+ P1  R1     J1     100     200       100
+ P2  J1     J2     100     200       100
+
+[OPTIONS]
+ Units  LPS
+
+[COORDINATES]
+ R1  0    0
+ J1  100  0
+ J2  200  0
+
+[END]
+"""

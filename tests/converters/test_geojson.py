@@ -63,15 +63,17 @@ def test_bad_elements_are_skipped_counted_and_named(empty_twin, tmp_path):
         feat("ok", sq, storeys=3),
         feat("bad-storeys", sq, storeys="three"),
         feat("no-geom", None),
-        {"type": "Feature", "geometry": sq, "properties": {}},
+        feat("ok", sq, storeys=4),  # the same id again
+        feat("far", {"type": "Point", "coordinates": [9.2e18, 0.0]}),
     ], crs={"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4546"}},
         twin={"layer": "buildings"})
     res = import_file(empty_twin, src)
-    assert res.features == 1 and res.skipped == 3
+    assert res.features == 1 and res.skipped == 4
     reasons = {s["source_id"]: s["reason"] for s in res.report["skipped"]}
     assert "'storeys' must be a number" in reasons["bad-storeys"]
     assert "no geometry" in reasons["no-geom"]
-    assert "no id" in reasons["#3"]
+    assert "'ok' appears twice" in reasons["ok"]
+    assert "(9.2e+18, 0) are not finite numbers within" in reasons["far"]
     b = empty_twin.get("geojson:b:ok")
     assert b.attributes["height"] == 9.0 and b.attributes["height_source"] == "storeys x 3 m"
     assert b.bbox[5] - b.bbox[2] == pytest.approx(9.0)

@@ -95,3 +95,106 @@ def test_real_sewer_layer_with_snapped_topology(tmp_path):
         store.close()
     assert components[0.0] == nx.number_connected_components(exact)
     assert components[0.01] <= components[0.0]  # snapping only ever joins
+
+
+def _write_mains(path, order, driver, with_id=True, multi_last=False):
+    """A utility's water mains as a GIS layer (EPSG:4546), rows in ``order``."""
+    import pyogrio
+    import shapely
+
+    rows = [((X0 + 10 * k, Y0), (X0 + 10 * k + 10, Y0), f"M{k}", 100 + 50 * k, "DI", 1990 + k)
+            for k in range(4)]
+    rows = [rows[k] for k in order]
+    geoms = [shapely.LineString([a, b]) for a, b, *_ in rows]
+    if multi_last:
+        a, b = rows[-1][:2]
+        geoms[-1] = shapely.MultiLineString([[a, b], [(b[0], b[1]), (b[0], b[1] + 10)]])
+    cols = [np.array([r[3] for r in rows], float), np.array([r[4] for r in rows], object),
+            np.array([r[5] for r in rows], np.int64), np.array(["JS"] * len(rows), object)]
+    names = ["DIAMETER", "MATERIAL", "INSTALLYEA", "UTILITY"]
+    if with_id:
+        cols.insert(0, np.array([r[2] for r in rows], object))
+        names.insert(0, "FACILITYID")
+    pyogrio.raw.write(str(path), shapely.to_wkb(np.array(geoms, dtype=object)), cols, names,
+                      driver=driver, crs="EPSG:4546", geometry_type="MultiLineString"
+                      if multi_last else "LineString")
+    return path
+
+
+@pytest.mark.parametrize("driver, suffix", [("ESRI Shapefile", ".shp"), ("GPKG", ".gpkg"),
+                                            ("FlatGeobuf", ".fgb")])
+def test_gis_line_layers_from_any_ogr_format(empty_twin, tmp_path, driver, suffix):
+    src = _write_mains(tmp_path / f"mains{suffix}", [0, 1, 2, 3], driver)
+    res = import_file(empty_twin, src, options={"fields": {"year": "INSTALLYEA"}})
+    assert res.converter == "gis-lines" and res.features == 4 and res.skipped == 0
+    m2 = empty_twin.get("gis:mains:M2")
+    assert m2.layer == "water_supply" and m2.attributes["diameter_mm"] == 200
+    assert m2.attributes["material"] == "DI" and m2.attributes["install_year"] == 1992
+    assert res.report["source"]["ids"] == {"ids_from": "field FACILITYID"}
+    # coinciding ends make one network: M0-M1-M2-M3 in a chain
+    rep = validate_network(network_graph(empty_twin, "JS"))
+    assert rep.components == 1 and rep.edges == 4 and rep.nodes == 5
+
+
+def test_generated_ids_are_stable_across_reimports_and_row_order(tmp_path):
+    ids = []
+    for k, order in enumerate(([0, 1, 2, 3], [3, 1, 0, 2])):
+        src = _write_mains(tmp_path / f"run{k}" / "mains.shp", order, "ESRI Shapefile",
+                           with_id=False) if (tmp_path / f"run{k}").mkdir() is None else None
+        with twin.create_twin(tmp_path / f"t{k}.gpkg", "EPSG:4546") as store:
+            res = import_file(store, src)
+            assert res.features == 4
+            how = res.report["source"]["ids"]
+            assert how["ids_from"] == "generated" and how["ids_generated_because"] == \
+                "no id field"
+            assert any("ids generated" in n.text and n.level == "warn" for n in res.notes)
+            ids.append({f.attributes["DIAMETER"]: f.id for f in store.query(twin.Query())})
+    assert ids[0] == ids[1] and len(set(ids[0].values())) == 4
+
+
+def test_multi_part_line_is_split_not_the_file_aborted(empty_twin, tmp_path):
+    src = _write_mains(tmp_path / "mains.gpkg", [0, 1, 2, 3], "GPKG", multi_last=True)
+    res = import_file(empty_twin, src)
+    assert res.features == 5 and res.skipped == 0
+    parts = [empty_twin.get(f"gis:mains:M3#{k}") for k in (1, 2)]
+    assert [p.footprint.length for p in parts] == pytest.approx([10.0, 10.0])
+
+
+def test_gis_file_of_points_is_a_survey_table(tmp_path):
+    import pyogrio
+    import shapely
+
+    from converters import converter_for
+
+    pts = tmp_path / "points.gpkg"
+    pyogrio.raw.write(str(pts), shapely.to_wkb(shapely.points([[X0, Y0]])),
+                      [np.array(["JS1"], object)], ["point_id"], driver="GPKG",
+                      crs="EPSG:4546", geometry_type="Point")
+    assert converter_for(pts).name == "survey"
+    lines = _write_mains(tmp_path / "mains.gpkg", [0], "GPKG")
+    assert converter_for(lines).name == "gis-lines"
+    assert converter_for(lines, options={"points": str(pts)}).name == "survey"
+
+
+def test_ogr2ogr_geojson_without_ids_and_with_a_multilinestring(tmp_path):
+    """The Rutland sewers as ogr2ogr writes them (no 'id' member), one of them a
+    two-part MultiLineString: every feature is imported, ids are the same on a
+    second import, the multi-part line becomes two parts."""
+    doc = json.loads(RUTLAND.read_text())
+    for f in doc["features"]:
+        f.pop("id", None)
+    first = doc["features"][0]["geometry"]["coordinates"]
+    doc["features"][0]["geometry"] = {"type": "MultiLineString", "coordinates": [
+        first, [first[-1], [first[-1][0] + 0.0001, first[-1][1]]]]}
+    src = tmp_path / "RutlandCityLinearFeatures.geojson"
+    src.write_text(json.dumps(doc))
+    seen = []
+    for k in range(2):
+        with twin.create_twin(tmp_path / f"vt{k}.gpkg", "EPSG:32145") as store:
+            res = import_file(store, src, options={"layer": "sewage"})
+            assert res.features == len(doc["features"]) + 1 and res.skipped == 0
+            assert res.report["source"]["generated_ids"] == len(doc["features"])
+            assert res.report["source"]["multipart_features"] == 1
+            seen.append(sorted(f.id for f in store.query(twin.Query())))
+    assert seen[0] == seen[1]
+    assert sum(i.endswith(("#1", "#2")) for i in seen[0]) == 2

@@ -82,3 +82,44 @@ def test_broken_and_incomplete_files(empty_twin, tmp_path):
     assert "structure 'Z' not found" in res.report["skipped"][0]["reason"]
     a = empty_twin.get("landxml:partial:A")
     assert a.footprint.coords[0] == (200.0, 100.0, 10.0)
+
+
+CHANNELS = SAMPLE.parent / "UT_DrainageSystem_2_1.xml"
+
+
+def test_open_channels_get_their_section_and_a_trough_mesh(tmp_path):
+    """bSI's culvert-and-ditches sample: 9 ditches (Channel 0.6 m wide at the
+    top, 0.3 m deep, V-shaped) and one PVC culvert."""
+    text = CHANNELS.read_text(encoding="iso-8859-1")
+    with twin.create_twin(tmp_path / "ditch.gpkg", "EPSG:3878") as store:
+        res = import_file(store, CHANNELS)
+        assert res.report["by_type"] == {"Channel": text.count("<Channel "),
+                                         "PipeSegment": text.count("<CircPipe "),
+                                         "Manhole": text.count("<Struct ")}
+        assert res.report["by_type"]["Channel"] == 9 and res.skipped == 0
+        ditch = store.get("landxml:UT_DrainageSystem_2_1:pipe:8")  # 40 -> 10
+        assert ditch.attributes["width_mm"] == 600 and ditch.attributes["height_mm"] == 300
+        assert ditch.attributes["bottom_width_mm"] == 0
+        mesh = ditch.meshes["1"]
+        # the trough's bottom lies on the lower invert, its rim 0.3 m above the higher one
+        assert mesh.bounds[2] == pytest.approx(125.29, abs=1e-6)
+        assert mesh.bounds[5] == pytest.approx(125.338 + 0.3, abs=1e-6)
+        # open at the top: the V profile's two sides only, two triangles per side
+        assert mesh.n_faces == 2 * 2
+        assert any("9 open channels" in n.text for n in res.notes)
+
+
+def test_channel_without_sizes_is_reported(empty_twin, tmp_path):
+    doc = tmp_path / "ditch.xml"
+    doc.write_text(
+        '<LandXML><PipeNetworks><PipeNetwork pipeNetType="storm"><Structs>'
+        '<Struct name="A" elevRim="10" elevSump="9"><Center>100 200</Center></Struct>'
+        '<Struct name="B" elevRim="10" elevSump="8.9"><Center>100 230</Center></Struct>'
+        '</Structs><Pipes><Pipe name="D" refStart="A" refEnd="B"><Channel desc="oja"/></Pipe>'
+        '</Pipes></PipeNetwork></PipeNetworks></LandXML>')
+    res = import_file(empty_twin, doc, crs="EPSG:4546")
+    d = empty_twin.get("landxml:ditch:pipe:D")
+    assert d.type == "Channel" and not d.meshes
+    assert d.attributes["section_missing"] == "Channel needs widthTop and height"
+    assert res.report["source"]["channels_without_section"] == 1
+    assert any("1 without widthTop/height" in n.text and n.level == "warn" for n in res.notes)

@@ -60,3 +60,60 @@ def test_crs_from_title_and_real_findings(empty_twin, tmp_path):
 def test_swmm_without_crs_is_a_clear_error(empty_twin):
     with pytest.raises(twin.ImportFailedError, match="carry no CRS; give it with --crs"):
         import_file(empty_twin, EX1)
+
+
+def _damage(path, section_name, text):
+    """A copy of ``path`` whose first item line of ``section_name`` is ``text``;
+    returns the text and the 1-based line number."""
+    lines = path.read_text(encoding="latin-1").splitlines()
+    head = next(k for k, line in enumerate(lines) if line.strip().upper() == f"[{section_name}]")
+    k = head + 1
+    while lines[k].startswith(";") or not lines[k].strip():
+        k += 1
+    old = lines[k].split()[0]
+    lines[k] = text.format(old=old)
+    return "\n".join(lines) + "\n", k + 1, old
+
+
+@pytest.mark.parametrize("section_name, text, lost", [
+    ("CONDUITS", '"', "conduit"),          # an unbalanced quote: once all conduits were lost
+    ("OPTIONS", "a b c d e f g h", None),  # once 0 features and 0 skipped, exit 0
+    ("COORDINATES", "{old} abc 1.0", "node"),  # the engine does not read map sections
+    ("JUNCTIONS", "{old} nan 3 0 0 0", "node"),
+])
+def test_a_damaged_line_is_named_and_the_rest_imported(empty_twin, tmp_path, section_name,
+                                                       text, lost):
+    damaged, line, old = _damage(EX1, section_name, text)
+    inp = tmp_path / "Example1.inp"
+    inp.write_text(damaged, encoding="latin-1")
+    res = import_file(empty_twin, inp, crs="EPSG:2817")
+    dmg = res.report["source"]["damaged_lines"]
+    assert [(d["section"], d["line"]) for d in dmg][:1] == [(section_name, line)]
+    conduits, nodes = len(section(EX1, "CONDUITS")), len(section(EX1, "JUNCTIONS")) + 1
+    by_type = res.report["by_type"]
+    if lost == "conduit":
+        assert by_type["PipeSegment"] == conduits - 1
+        with pytest.raises(twin.NotFoundError):
+            empty_twin.get(f"swmm:Example1:link:{old}")
+    elif lost == "node":  # the node of the damaged line and the conduits that need it
+        assert by_type["Manhole"] + by_type["Outfall"] == nodes - 1
+        needs = {r[0] for r in section(EX1, "CONDUITS") if old in r[1:3]}
+        assert by_type["PipeSegment"] == conduits - len(needs)
+        engine = {d["text"].split()[0] for d in dmg[1:]}  # the engine names some itself
+        assert needs - engine <= {s["source_id"] for s in res.report["skipped"]}
+    else:
+        assert by_type["PipeSegment"] == conduits
+    assert any(f"[{section_name}] line {line}:" in n.text for n in res.notes)
+    with pytest.raises(twin.ImportFailedError, match=rf"\[{section_name}\] line {line}"):
+        import_file(empty_twin, inp, crs="EPSG:2817", strict=True, on_conflict="replace")
+
+
+def test_no_readable_node_is_an_error_not_an_empty_import(empty_twin, tmp_path):
+    text = EX1.read_text(encoding="latin-1")
+    head, _, rest = text.partition("[COORDINATES]")
+    body, _, tail = rest.partition("[VERTICES]")
+    broken = tmp_path / "nocoords.inp"
+    broken.write_text(head + "[COORDINATES]\n" + "\n".join(
+        ";" + line for line in body.splitlines()) + "\n[VERTICES]" + tail, encoding="latin-1")
+    with pytest.raises(twin.ImportFailedError, match="no node of the model could be read"):
+        import_file(empty_twin, broken, crs="EPSG:2817")

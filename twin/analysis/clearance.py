@@ -10,6 +10,11 @@ Three kinds of rule (see ``twin/data/clearance_gb50289.toml``):
 * **building**: the plan distance from a pipe's outer wall to a building
   footprint (a pipe under a building has distance 0).
 
+A vertical clash between two pipes whose depths are both assumed (a
+default cover, ``depth_source=assumed``) is reported as *unconfirmed*
+(``Violation.confirmed`` false) and counted apart: it says where a survey is
+needed, not that the rule is broken.
+
 Pairs are found through a shapely STRtree (``dwithin`` the largest rule
 distance), never by testing all pairs. Segments that share a network node
 (a pipe and the next one, a main and its service pipe) are not checked against
@@ -109,7 +114,13 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
 
 @dataclass(frozen=True)
 class Violation:
-    """One clearance below its rule."""
+    """One clearance below its rule.
+
+    ``confirmed`` is false for a vertical clearance between two pipes whose
+    heights are both assumed (``depth_source`` ``assumed``: a default cover
+    under the terrain, not a survey): the clash may well not exist, and a
+    survey of the crossing is needed before anyone acts on it.
+    """
 
     kind: str
     a: str
@@ -119,6 +130,7 @@ class Violation:
     rule: str
     source: str
     location: tuple[float, ...]
+    confirmed: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -256,6 +268,7 @@ def check_clearances(seg: SegmentTable, *, buildings: list | None = None,
     left, right = left[~share], right[~share]
     crossing = shapely.intersects(lines[left], lines[right])
     has_z = shapely.has_z(lines)
+    assumed = seg.assumed_depth
 
     # vertical, at crossings
     vreq, vrule = _rule_matrix(rules, "vertical", seg, reps)
@@ -271,7 +284,8 @@ def check_clearances(seg: SegmentTable, *, buildings: list | None = None,
         out.append(Violation("vertical", str(seg.ids[i]), str(seg.ids[j]),
                              round(float(clear[m]), 3), rule.min_m, f"{rule.id} {rule.ref}",
                              rule.source, (round(float(pts[m, 0]), 3), round(float(pts[m, 1]), 3),
-                                           round(float(zi[m] + zj[m]) / 2, 3))))
+                                           round(float(zi[m] + zj[m]) / 2, 3)),
+                             confirmed=not (assumed[i] and assumed[j])))
 
     # horizontal, between pipes that do not cross
     hreq, hrule = _rule_matrix(rules, "horizontal", seg, reps)
@@ -319,12 +333,21 @@ def check_clearances(seg: SegmentTable, *, buildings: list | None = None,
 
 @dataclass(frozen=True)
 class TwinClearances:
-    """The clearance check of a whole twin: what was checked and what failed."""
+    """The clearance check of a whole twin: what was checked and what failed
+    (``unconfirmed``: vertical clashes between two pipes of assumed depth)."""
 
     rules: RuleSet
     segments: int
     buildings: int
     violations: list[Violation]
+
+    @property
+    def confirmed(self) -> list[Violation]:
+        return [v for v in self.violations if v.confirmed]
+
+    @property
+    def unconfirmed(self) -> list[Violation]:
+        return [v for v in self.violations if not v.confirmed]
 
 
 def check_twin_clearances(store: TwinStore, rules: RuleSet | None = None) -> TwinClearances:

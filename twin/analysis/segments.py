@@ -28,8 +28,10 @@ class SegmentTable:
     ``material``, ``install_year`` (-1 if unknown), ``length`` (m, 3D when the
     centreline has Z), ``start``/``end`` (node ids, ``""`` if none),
     ``serves`` (building served by a service pipe, ``""`` if none),
-    ``pressure_class`` and ``burial`` (``""`` if unknown), and
-    ``lines``: shapely centrelines (with Z where known).
+    ``pressure_class`` and ``burial`` (``""`` if unknown), ``depth_source``
+    (how the centreline heights were found: ``invert``, ``surveyed``,
+    ``assumed``, ...; ``""`` if not said) and ``lines``: shapely centrelines
+    (with Z where known).
     """
 
     ids: np.ndarray
@@ -48,6 +50,16 @@ class SegmentTable:
     pressure_class: np.ndarray
     burial: np.ndarray
     lines: np.ndarray
+    depth_source: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.depth_source is None:
+            object.__setattr__(self, "depth_source", np.full(len(self.ids), "", dtype=object))
+
+    @property
+    def assumed_depth(self) -> np.ndarray:
+        """Segments whose heights are (at least partly) assumed, not measured."""
+        return np.array(["assumed" in str(d) for d in self.depth_source], dtype=bool)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -84,7 +96,7 @@ def load_segments(store: TwinStore, layers: tuple[str, ...] | None = None,
             int(a["install_year"]) if a.get("install_year") is not None else -1,
             _length(f.footprint), f.edge.start if f.edge else "", f.edge.end if f.edge else "",
             str(a.get("serves", "")), str(a.get("pressure_class", "")),
-            str(a.get("burial", "")), f.footprint))
+            str(a.get("burial", "")), f.footprint, str(a.get("depth_source", ""))))
     cols = list(zip(*rows)) if rows else [()] * len(SegmentTable.__dataclass_fields__)
     obj = lambda k: np.array(cols[k], dtype=object)  # noqa: E731
     return SegmentTable(
@@ -93,4 +105,4 @@ def load_segments(store: TwinStore, layers: tuple[str, ...] | None = None,
         half_height=np.array(cols[6], float), material=obj(7),
         install_year=np.array(cols[8], np.int64), length=np.array(cols[9], float),
         start=obj(10), end=obj(11), serves=obj(12), pressure_class=obj(13), burial=obj(14),
-        lines=obj(15))
+        lines=obj(15), depth_source=obj(16))

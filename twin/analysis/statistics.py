@@ -21,10 +21,32 @@ class NetworkStatistics:
     by_age_band_km: dict[str, float] = field(default_factory=dict)
 
 
+def size_order(key: str) -> tuple:
+    """Sort key of size labels: ``DN50 < DN100 < DN1000``, then ducts
+    ``W x H`` by width and height, then ``unknown`` (numbers, not text).
+
+    >>> sorted(["DN1000", "unknown", "600x400", "DN50", "DN200"], key=size_order)
+    ['DN50', 'DN200', 'DN1000', '600x400', 'unknown']
+    """
+    if key.startswith("DN"):
+        return (0, float(key[2:]), 0.0)
+    if "x" in key:
+        w, _, h = key.partition("x")
+        return (1, float(w), float(h))
+    return (2, 0.0, 0.0)
+
+
+def band_order(key: str) -> tuple:
+    """Sort key of age bands: ``0-9 < 10-19 < 40+ < unknown``."""
+    head = key.split("-")[0].rstrip("+")
+    return (0, int(head)) if head.isdigit() else (1, 0)
+
+
 def network_statistics(seg: SegmentTable, year: int,
                        bands: tuple[int, ...] = DEFAULT_BANDS) -> list[NetworkStatistics]:
     """One summary per utility layer. Ducts (no diameter) count as
-    ``WxH`` sizes; unknown values are reported as ``unknown``."""
+    ``WxH`` sizes; unknown values are reported as ``unknown``. Sizes and age
+    bands are in numeric order (:func:`size_order`), materials by name."""
     labels = band_labels(bands)
     out = []
     for layer in sorted(set(seg.layers)):
@@ -44,7 +66,7 @@ def network_statistics(seg: SegmentTable, year: int,
             dia[dkey] += km
             mat[s.material[k] or "unknown"] += km
             age[labels[idx[k]] if idx[k] >= 0 else "unknown"] += km
-        rnd = lambda d: {k: round(v, 4) for k, v in sorted(d.items())}  # noqa: E731
+        rnd = lambda d, key=None: {k: round(d[k], 4) for k in sorted(d, key=key)}  # noqa: E731
         out.append(NetworkStatistics(layer, len(s), round(float(s.length.sum()) / 1000, 4),
-                                     rnd(dia), rnd(mat), rnd(age)))
+                                     rnd(dia, size_order), rnd(mat), rnd(age, band_order)))
     return out

@@ -231,3 +231,54 @@ def test_a_twin_without_pipes_has_an_empty_segment_table(empty_twin):
     assert len(s) == 0 and s.install_year.dtype == np.int64 and s.length.dtype == float
     assert check_clearances(s) == []
     assert renewal_list(s, 2025).items == () and network_statistics(s, 2025) == []
+
+
+@pytest.mark.parametrize("depths, confirmed", [(("assumed", "assumed"), False),
+                                               (("assumed", "surveyed"), True),
+                                               (("invert", "assumed+surveyed"), True)])
+def test_crossings_of_two_assumed_depths_are_unconfirmed(empty_twin, depths, confirmed):
+    """The JS1/RQ1 clash above, with the depths' sources: only both assumed
+    makes it unconfirmed, and the health check counts it apart."""
+    from twin.analysis.clearance import check_twin_clearances
+    from twin.analysis.indicators import clearance_violations
+
+    z = GROUND
+    load(empty_twin, [
+        seg("JS1", "water_supply", [(X0, Y0, z - 2.0), (X0 + 100, Y0, z - 2.0)], "j1", "j2",
+            "JS", diameter_mm=300, depth_source=depths[0]),
+        seg("RQ1", "gas", [(X0 + 50, Y0 - 20, z - 1.8), (X0 + 50, Y0 + 20, z - 1.8)], "g1",
+            "g2", "RQ", diameter_mm=160, pressure_class="medium B", depth_source=depths[1]),
+    ])
+    c = check_twin_clearances(empty_twin)
+    (v,) = c.violations
+    assert v.kind == "vertical" and v.confirmed is confirmed
+    assert v.as_dict()["confirmed"] is confirmed  # the API's output
+    assert len(c.unconfirmed) == (0 if confirmed else 1)
+    ind = clearance_violations(empty_twin)
+    assert ind.value == (1.0 if confirmed else 0.0)
+    assert ind.details["unconfirmed"] == (0 if confirmed else 1)
+    assert (ind.note is None) is confirmed
+
+
+def test_statistics_sort_sizes_as_numbers(empty_twin):
+    z = GROUND - 2
+    load(empty_twin, [
+        seg(f"w{d}", "water_supply", [(X0, Y0 + d, z), (X0 + 10, Y0 + d, z)], f"a{d}", f"b{d}",
+            "JS", diameter_mm=d, install_year=2000) for d in (1000, 50, 200, 100)])
+    (stats,) = network_statistics(load_segments(empty_twin), 2025)
+    assert list(stats.by_diameter_km) == ["DN50", "DN100", "DN200", "DN1000"]
+
+
+def test_renewal_table_says_how_many_rows_it_leaves_out(aged, tmp_path):
+    from click.testing import CliRunner
+
+    from twin_cli.main import cli
+
+    path = str(aged.path)
+    aged.close()
+    out = CliRunner().invoke(cli, ["pipes", "renewal", path, "--year", "2025", "--limit", "1"])
+    assert out.exit_code == 0, out.output
+    assert "h1" in out.output and "h2" not in out.output.split("h1", 1)[1].split("...")[0]
+    assert "1 more segments not shown" in out.output and "--limit 0" in out.output
+    full = CliRunner().invoke(cli, ["pipes", "renewal", path, "--year", "2025", "--limit", "0"])
+    assert "h2" in full.output and "more segments" not in full.output
