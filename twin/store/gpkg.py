@@ -55,6 +55,7 @@ from ..errors import (
     LayerError,
     NotATwinError,
     NotFoundError,
+    OptionError,
     QueryError,
     SchemaVersionError,
     StoreError,
@@ -492,12 +493,14 @@ class GeoPackageStore(TwinStore):
                 b.add(features)
                 b.skip("obj-17", "no geometry")
 
-        If the block raises, everything is rolled back and
-        :class:`~twin.errors.ImportFailedError` is raised naming ``source``;
-        the twin is exactly as it was.
+        If the block raises, everything is rolled back and the twin is exactly
+        as it was. A toolkit error (a bad file, :class:`~twin.errors.TwinError`)
+        or an I/O or database error becomes
+        :class:`~twin.errors.ImportFailedError` naming ``source``; any other
+        exception is a bug and propagates unchanged.
         """
         if on_conflict not in ("error", "replace"):
-            raise TwinError(f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
+            raise OptionError(f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
         try:
             with self._transaction() as conn:
                 cur = conn.execute(
