@@ -121,3 +121,60 @@ def test_errors_reach_http_clients_with_their_status(city):
         assert r.status_code == 400 and "not a network segment" in r.json()["detail"]
         r = api.get("/twin/features/test:nothing")  # a NotFoundError
         assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
+def _features_then(exc_factory):
+    """One valid feature, then whatever ``exc_factory`` raises (as a converter would)."""
+    from builders import building
+
+    yield building(7, 559500.0, 4520900.0, 3)
+    exc_factory()
+
+
+def _bug():
+    attrs = {"material": None}
+    return attrs["material"].strip()  # a bug of ours: AttributeError on None
+
+
+@pytest.mark.parametrize("exc_factory, expected", [
+    (_bug, AttributeError),
+    (lambda: [][1], IndexError),
+], ids=["attribute-error", "index-error"])
+def test_a_bug_during_an_import_propagates_unchanged_and_changes_nothing(city, exc_factory,
+                                                                        expected):
+    from builders import dump_twin
+
+    before = dump_twin(city.path)
+    with pytest.raises(expected) as info:
+        with city.import_batch("bug.geojson", "test", "tests", "1") as b:
+            b.add(_features_then(exc_factory))
+    assert not isinstance(info.value, errors.TwinError)  # never 'import failed', a user error
+    assert dump_twin(city.path) == before
+
+
+def _conversion_error():
+    raise errors.ConversionError("bad.geojson: feature 2: no geometry", source="bad.geojson")
+
+
+def _disk_error():
+    raise OSError(28, "No space left on device")
+
+
+def _database_error():
+    import sqlite3
+
+    raise sqlite3.OperationalError("database is locked")
+
+
+@pytest.mark.parametrize("exc_factory", [_conversion_error, _disk_error, _database_error],
+                         ids=["bad-file", "disk", "database"])
+def test_bad_files_and_io_errors_become_import_failed_and_change_nothing(city, exc_factory):
+    from builders import dump_twin
+
+    before = dump_twin(city.path)
+    with pytest.raises(errors.ImportFailedError, match="bad.geojson failed and was rolled "
+                       "back") as info:
+        with city.import_batch("bad.geojson", "test", "tests", "1") as b:
+            b.add(_features_then(exc_factory))
+    assert info.value.source == "bad.geojson" and info.value.__cause__ is not None
+    assert dump_twin(city.path) == before

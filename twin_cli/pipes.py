@@ -7,10 +7,11 @@ import datetime as dt
 import json
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 import twin
+
+from .output import console, styled
 
 
 def _dump(obj) -> str:
@@ -51,7 +52,7 @@ def renewal(path, year, min_age, layers, as_json) -> None:
         click.echo(_dump({**dataclasses.asdict(rl), "length_m": rl.length_m,
                           "share_by_length": rl.share_by_length}))
         return
-    out = Console(soft_wrap=True)
+    out = console(soft_wrap=True)
     out.print(f"{len(rl.items)} of {rl.total_segments} segments of {', '.join(layers)} in "
               f"service {min_age} years or more in {year}: {rl.length_m / 1000:.2f} km of "
               f"{rl.total_length_m / 1000:.2f} km ({rl.share_by_length:.1%} by length); "
@@ -77,9 +78,10 @@ def stats(path, year, as_json) -> None:
     if as_json:
         click.echo(_dump(rows))
         return
-    out = Console(soft_wrap=True)
+    out = console(soft_wrap=True)
     for r in rows:
-        out.print(f"[bold]{r.layer}[/]: {r.segments} segments, {r.length_km:.2f} km")
+        out.print(styled(r.layer, "bold"), f"{r.segments} segments, {r.length_km:.2f} km",
+                  sep=": ")
         for title, d in (("diameter", r.by_diameter_km), ("material", r.by_material_km),
                          ("age band", r.by_age_band_km)):
             out.print(f"  by {title}: " + ", ".join(f"{k} {v:.2f} km" for k, v in d.items()))
@@ -102,7 +104,7 @@ def clearance(path, rules, as_json) -> None:
         click.echo(_dump({"rules": ruleset.name, "segments": c.segments,
                           "buildings": c.buildings, "violations": v}))
         return
-    out = Console(soft_wrap=True)
+    out = console(soft_wrap=True)
     out.print(f"{len(v)} clearance violations among {c.segments} segments and {c.buildings} "
               f"buildings (rules: {ruleset.name})")
     t = Table("kind", "feature", "against", "clear m", "required m", "rule")
@@ -124,14 +126,14 @@ def isolate(path, segment, as_json) -> None:
     if as_json:
         click.echo(_dump({**dataclasses.asdict(r), "out_of_service": r.out_of_service}))
         return
-    out = Console(soft_wrap=True)
+    out = console(soft_wrap=True)
     out.print(f"burst of {segment}: close {len(r.valves_to_close)} valves "
               f"({', '.join(r.valves_to_close)})")
     out.print(f"  isolated segments: {len(r.isolated_segments)}; cut off from supply: "
               f"{len(r.cut_off_segments)}" + ("" if r.sources_known else
                                               " (no supply points known in this network)"))
     if r.note:
-        out.print(f"  [yellow]note:[/] {r.note}")
+        out.print("  ", styled("note:", "yellow"), " ", r.note, sep="")
     out.print(f"  buildings without supply: {len(r.buildings_without_supply)} "
               f"({', '.join(r.buildings_without_supply[:20])}"
               f"{' ...' if len(r.buildings_without_supply) > 20 else ''})")

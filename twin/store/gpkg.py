@@ -510,9 +510,9 @@ class GeoPackageStore(TwinStore):
                 writer = _GpkgBatchWriter(self, conn, cur.lastrowid, on_conflict)
                 yield writer
                 writer._finish()
-        except (KeyboardInterrupt, SystemExit, GeneratorExit, StoreError):
+        except StoreError:
             raise
-        except BaseException as exc:
+        except (TwinError, OSError, sqlite3.Error) as exc:  # a bad file, disk or database
             raise ImportFailedError(
                 f"import of {source} failed and was rolled back, the twin is unchanged: {exc}",
                 source=source,
