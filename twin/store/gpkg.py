@@ -866,6 +866,7 @@ class _GpkgBatchWriter(BatchWriter):
         self.on_conflict = on_conflict
         self.count = 0
         self.replaced = 0
+        self.replaced_from: dict[int, int] = {}  # earlier batch -> its features replaced
         self.by_layer: dict[str, int] = {}
         self.by_type: dict[str, int] = {}
         self.skipped: list[dict[str, str]] = []
@@ -1030,6 +1031,8 @@ class _GpkgBatchWriter(BatchWriter):
                     f"remove that batch or import with on_conflict='replace' (--replace)",
                     fidname)
             old = [e[0] for e in existing]
+            for e in existing:
+                self.replaced_from[e[2]] = self.replaced_from.get(e[2], 0) + 1
             for i in range(0, len(old), 900):
                 part = old[i:i + 900]
                 marks = ",".join("?" * len(part))
@@ -1062,8 +1065,17 @@ class _GpkgBatchWriter(BatchWriter):
                           round(b[2], 0) if b[2] is not None else 0.0]
                 conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'origin'",
                              (json.dumps(origin),))
+        for old, n in self.replaced_from.items():  # earlier batches hold fewer features now
+            rep = json.loads(conn.execute("SELECT report FROM twin_batches WHERE id = ?",
+                                          (old,)).fetchone()[0] or "{}")
+            by = rep.setdefault("replaced_by", {})
+            by[str(self.id)] = by.get(str(self.id), 0) + n
+            conn.execute("UPDATE twin_batches SET feature_count = feature_count - ?, report = ? "
+                         "WHERE id = ?", (n, json.dumps(rep, ensure_ascii=False), old))
         self.report.update({
-            "features": self.count, "replaced": self.replaced, "by_layer": self.by_layer,
+            "features": self.count, "replaced": self.replaced,
+            "replaced_from": {str(k): v for k, v in self.replaced_from.items()},
+            "by_layer": self.by_layer,
             "by_type": self.by_type, "skipped_count": self.skipped_count,
             "skipped": self.skipped, "warnings": self.warnings,
             "seconds": round(time.perf_counter() - self.started, 3),
