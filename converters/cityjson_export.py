@@ -34,7 +34,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from twin.errors import TwinError
+from twin.errors import ExportError, TwinError
 from twin.model import Feature
 from twin.network import features_by_id
 from twin.query import Query
@@ -304,7 +304,7 @@ def export_cityjson(store: TwinStore, out: str | Path | IO[str], query: Query | 
     used = set()
     for fid, cid in cj_ids.items():
         if cid in used:
-            raise TwinError(f"two selected features export to the same CityJSON id {cid!r}")
+            raise ExportError(f"two selected features export to the same CityJSON id {cid!r}")
         used.add(cid)
 
     def count(obj: dict) -> None:

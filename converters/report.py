@@ -77,7 +77,9 @@ def batch_notes(report: Mapping[str, Any]) -> list[Note]:
     if by_type:
         out.append(Note(f"by type: {by_type}"))
     if report.get("replaced"):
-        out.append(Note(f"replaced {report['replaced']} existing features"))
+        froms = ", ".join(f"{n} of batch {b}" for b, n in report.get("replaced_from", {}).items())
+        out.append(Note(f"replaced {report['replaced']} existing features"
+                        + (f" ({froms})" if froms else "")))
     return out
 
 

@@ -15,14 +15,19 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import (  # noqa: E402
+    AnalysisError,
+    ConfigError,
     ConversionError,
     CRSError,
+    ExportError,
     FeatureError,
     GeometryError,
+    HierarchyError,
     ImportFailedError,
     LayerError,
     NotATwinError,
     NotFoundError,
+    OptionError,
     QueryError,
     SchemaVersionError,
     StoreError,
@@ -34,9 +39,10 @@ from .query import Filter, Query, parse_filter  # noqa: E402
 from .store import TwinStore, create_twin, open_twin  # noqa: E402
 
 __all__ = [
-    "CRSError", "ConversionError", "Edge", "Feature", "FeatureError", "Filter",
-    "GeometryError", "ImportBatch", "ImportFailedError", "Layer", "LayerError", "Mesh",
-    "NotATwinError", "NotFoundError", "Provenance", "Query", "QueryError", "STANDARD_LAYERS",
+    "AnalysisError", "CRSError", "ConfigError", "ConversionError", "Edge", "ExportError",
+    "Feature", "FeatureError", "Filter", "GeometryError", "HierarchyError", "ImportBatch",
+    "ImportFailedError", "Layer", "LayerError", "Mesh", "NotATwinError", "NotFoundError",
+    "OptionError", "Provenance", "Query", "QueryError", "STANDARD_LAYERS",
     "SchemaVersionError", "StoreError", "TwinError", "TwinStore", "__version__", "create_twin",
     "layer_for_utility_code", "open_twin", "parse_filter",
 ]

@@ -5,6 +5,17 @@ API derives from :class:`TwinError`, and also from the matching built-in so
 that ``except ValueError`` keeps working for callers who do not know us.
 Messages name the file, feature or value at fault and, where there is a
 choice, the valid options.
+
+The rule: raise a subclass, never ``TwinError`` itself, and pick the built-in
+a caller would expect (``ValueError`` for bad values, ``OSError`` for files
+that cannot be opened, ``KeyError`` for missing items). Everything else that
+escapes the toolkit is a bug in our code: the CLI reports it as an internal
+error (exit status 1, traceback with ``--debug``), never as a bad file.
+
+>>> from twin.errors import ConversionError, TwinError
+>>> err = ConversionError("pipes.geojson: feature 3 has no geometry", source="pipes.geojson")
+>>> isinstance(err, TwinError), isinstance(err, ValueError)
+(True, True)
 """
 
 from __future__ import annotations
@@ -35,6 +46,14 @@ class FeatureError(TwinError, ValueError):
 
 class GeometryError(FeatureError):
     """A geometry is invalid: wrong type, bad mesh indices, non-finite values."""
+
+
+class HierarchyError(FeatureError):
+    """A feature's parent chain is broken: a feature is its own ancestor.
+
+    The twin holds such a chain only if a source file declared it; the
+    request that walked it was fine.
+    """
 
 
 class QueryError(TwinError, ValueError):
@@ -77,3 +96,23 @@ class ConversionError(TwinError, ValueError):
     def __init__(self, message: str, source: str | None = None):
         super().__init__(message)
         self.source = source
+
+
+class OptionError(TwinError, ValueError):
+    """A function or command was given an option value it does not know; the
+    message names the value and the valid ones."""
+
+
+class ConfigError(TwinError, ValueError):
+    """A configuration is missing or invalid: a rules table (clearances), the
+    API server's settings. The message names the file or setting."""
+
+
+class AnalysisError(TwinError, ValueError):
+    """An analysis cannot run on what it was given: a feature of the wrong
+    kind (not a network segment), a network with nothing to route on."""
+
+
+class ExportError(TwinError, ValueError):
+    """The selection cannot be written in the asked format: nothing to write,
+    or two features that would get the same id there."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .errors import TwinError
+from .errors import HierarchyError
 from .model import Feature
 from .query import Query
 from .store.base import TwinStore
@@ -21,14 +21,14 @@ def ancestors(store: TwinStore, feature_id: str) -> list[Feature]:
     """The parent, grandparent, ... of a feature (nearest first).
 
     A parent id that names no feature ends the chain (it may come from a file
-    not imported yet); a cycle raises :class:`~twin.errors.TwinError`.
+    not imported yet); a cycle raises :class:`~twin.errors.HierarchyError`.
     """
     out: list[Feature] = []
     seen = {feature_id}
     parent = store.get(feature_id, meshes=False).parent
     while parent is not None:
         if parent in seen or len(out) >= MAX_DEPTH:
-            raise TwinError(f"feature {feature_id!r}: the parent chain loops at {parent!r}")
+            raise HierarchyError(f"feature {feature_id!r}: the parent chain loops at {parent!r}", feature_id)
         seen.add(parent)
         found = list(store.query(Query(ids=(parent,))))
         if not found:

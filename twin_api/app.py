@@ -28,7 +28,8 @@ from twin.errors import TwinError
 from twin.query import Query
 from twin.store import open_twin
 from twin.store.base import TwinStore
-from viewer.gltf import scene_glb
+from viewer.gltf import read_glb_json, scene_glb
+from viewer.scene import TwinLookups
 
 from . import features as ogc
 from . import twin_service as svc
@@ -337,10 +338,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
         colours = {x.name: x.colour for x in s.layers()}
         hidden = hidden_by_conflation(s)
         feats = (f for f in s.query(q) if f.id not in hidden)
+        lookups = TwinLookups.of(s)  # terrain for 2D lines, parents of IFC parts
         data, n = scene_glb(feats, origin, colours, crs=crs_uri(s.crs),
-                            opacity={"terrain": 0.6})
+                            opacity={"terrain": 0.6}, ground=lookups.ground,
+                            parent_of=lookups.parent_of)
+        counts = read_glb_json(data)["asset"]["extras"]["counts"]
         return Response(data, media_type="model/gltf-binary",
-                        headers={"X-Feature-Count": str(n)})
+                        headers={"X-Feature-Count": str(n),
+                                 "X-Features-Without-Mesh": str(counts["without_mesh"])})
 
     # -- imports (only with a token) -----------------------------------------
     imp = ["Imports"]

@@ -9,16 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import logging
+from pathlib import PurePath
+
 from twin.errors import (
+    AnalysisError,
+    ConfigError,
+    ConversionError,
     CRSError,
+    ExportError,
     FeatureError,
+    HierarchyError,
     ImportFailedError,
     LayerError,
     NotFoundError,
+    OptionError,
     QueryError,
     StoreError,
     TwinError,
 )
+
+log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -47,18 +58,45 @@ def bad_request(detail: str, **extra: Any) -> ApiProblem:
     return ApiProblem(400, "Bad request", detail, **extra)
 
 
+#: Each toolkit error class and the problem it becomes, most specific first
+#: (the first ``isinstance`` match wins). A class missing here is a 500: it
+#: means the mapping forgot it, which tests/test_errors.py catches.
+STATUS_OF: tuple[tuple[type[TwinError], int, str], ...] = (
+    (NotFoundError, 404, "Not found"),
+    (HierarchyError, 409, "Inconsistent hierarchy"),  # the twin's data, not the request
+    (QueryError, 400, "Bad request"),
+    (CRSError, 400, "Bad request"),
+    (LayerError, 400, "Bad request"),
+    (FeatureError, 400, "Bad request"),  # GeometryError too
+    (OptionError, 400, "Bad request"),
+    (AnalysisError, 400, "Bad request"),  # e.g. isolating a feature that is no segment
+    (ConversionError, 422, "Conversion failed"),
+    (ImportFailedError, 422, "Import failed"),
+    (ExportError, 422, "Export not possible"),
+    (StoreError, 503, "Twin unavailable"),  # NotATwinError, SchemaVersionError
+    (ConfigError, 500, "Server misconfigured"),
+)
+
+
 def from_twin_error(exc: TwinError, hide: str | None = None) -> ApiProblem:
     """The problem a toolkit error becomes; ``hide`` (the server's twin path)
-    is replaced by ``the twin`` so that clients never learn server paths."""
+    is replaced by ``the twin`` so that clients never learn server paths.
+
+    A conversion error names its source file (the name, never the server's
+    folder); an error class this table does not know is logged and answered
+    500, since the fault is ours, not the client's.
+    """
     detail = str(exc)
     if hide:
         detail = detail.replace(hide, "the twin")
-    if isinstance(exc, NotFoundError):
-        return ApiProblem(404, "Not found", detail)
-    if isinstance(exc, (QueryError, CRSError, LayerError, FeatureError)):
-        return ApiProblem(400, "Bad request", detail)
-    if isinstance(exc, ImportFailedError):
-        return ApiProblem(422, "Import failed", detail)
-    if isinstance(exc, StoreError):
-        return ApiProblem(503, "Twin unavailable", detail)
-    return ApiProblem(400, "Bad request", detail)
+    for cls, status, title in STATUS_OF:
+        if isinstance(exc, cls):
+            break
+    else:
+        log.error("unmapped toolkit error %s: %s", type(exc).__name__, detail)
+        return ApiProblem(500, "Internal error", f"{detail} (an error the server does not "
+                          f"map: {type(exc).__name__}; it is logged)")
+    if isinstance(exc, ConversionError) and exc.source:
+        name = PurePath(exc.source).name  # the file, never the server's folder
+        return ApiProblem(status, title, detail.replace(exc.source, name), source=name)
+    return ApiProblem(status, title, detail)

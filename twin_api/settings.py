@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin.errors import TwinError
+from twin.errors import ConfigError
 
 #: Environment variables read by :meth:`ApiSettings.from_env` (``twin serve``
 #: passes its options this way to uvicorn's worker processes).
@@ -50,14 +50,14 @@ class ApiSettings:
 
     def __post_init__(self) -> None:
         if not Path(self.twin_path).is_file():
-            raise TwinError(f"{self.twin_path}: no such twin file")
+            raise ConfigError(f"{self.twin_path}: no such twin file")
         if self.tiles_dir is not None and not (Path(self.tiles_dir) / "tileset.json").is_file():
-            raise TwinError(f"{self.tiles_dir}: no tileset.json there (make one with "
+            raise ConfigError(f"{self.tiles_dir}: no tileset.json there (make one with "
                             "'twin export --format 3dtiles --out DIR')")
         if self.token is not None and len(self.token) < 16:
-            raise TwinError("the API token must be at least 16 characters long")
+            raise ConfigError("the API token must be at least 16 characters long")
         if not 1 <= self.default_limit <= self.max_limit:
-            raise TwinError(
+            raise ConfigError(
                 f"default_limit ({self.default_limit}) must be between 1 and max_limit "
                 f"({self.max_limit})")
 
@@ -85,5 +85,5 @@ class ApiSettings:
             else:
                 kw[name] = raw
         if "twin_path" not in kw:
-            raise TwinError(f"{ENV_PREFIX}TWIN_PATH is not set: which twin should be served?")
+            raise ConfigError(f"{ENV_PREFIX}TWIN_PATH is not set: which twin should be served?")
         return cls(**kw)  # type: ignore[arg-type]

@@ -5,14 +5,11 @@ from __future__ import annotations
 import time
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import twin
 
 from .options import floats
-
-_err = Console(stderr=True, soft_wrap=True)
+from .output import err_console as _err, progress as progress_bar
 
 
 @click.command()
@@ -44,10 +41,7 @@ def export(path, fmt, out_path, tile_features, layers_, ids, wheres, bbox) -> No
     q = twin.Query(ids=ids, layers=layers_, filters=wheres,
                    bbox=floats(bbox, 4, "--bbox") if bbox else None)
     t0 = time.perf_counter()
-    with twin.open_twin(path, readonly=True) as store, Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=_err, transient=True,
-    ) as bar:
+    with twin.open_twin(path, readonly=True) as store, progress_bar() as bar:
         task = bar.add_task(f"export {fmt}", total=None)
         rep = export_cityjson(store, out_path, q, seq=fmt == "cityjsonseq",
                               progress=lambda d, t: bar.update(task, completed=d, total=t))
@@ -64,10 +58,7 @@ def _export_tiles(path: str, out_dir: str, layers: tuple[str, ...], max_features
         raise click.BadParameter("3D Tiles cover whole layers: --id, --where and --bbox do "
                                  "not apply (use --layer)")
     t0 = time.perf_counter()
-    with twin.open_twin(path, readonly=True) as store, Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=_err, transient=True,
-    ) as bar:
+    with twin.open_twin(path, readonly=True) as store, progress_bar() as bar:
         task = bar.add_task("3D Tiles", total=None)
         rep = export_3dtiles(store, out_dir, layers=layers, max_features=max_features,
                              progress=lambda d, t: bar.update(task, completed=d, total=t))

@@ -7,14 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import twin
 
 from .options import field_mapping, floats
-from .output import err_console, print_notes
+from .output import console, print_notes, progress as progress_bar, styled
 
 
 @click.command("import")
@@ -94,10 +91,7 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
     if kernels is not None:
         options["kernels"] = tuple(k.strip() for k in kernels.split(",") if k.strip())
     results = []
-    with twin.open_twin(twin_path) as store, Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err_console, transient=True, disable=as_json,
-    ) as bar:
+    with twin.open_twin(twin_path) as store, progress_bar(disable=as_json) as bar:
         for f in files:
             task = bar.add_task(Path(f).name, total=None)
 
@@ -117,7 +111,7 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
 
 
 def _print_import(res: Any) -> None:
-    out = Console(soft_wrap=True, highlight=False)
-    out.print(f"[bold green]imported[/] {escape(res.source)}: {res.features} features in "
+    out = console(soft_wrap=True)
+    out.print(styled("imported", "bold green"), f"{res.source}: {res.features} features in "
               f"{res.seconds:.2f} s (batch {res.batch_id}, converter {res.converter})")
     print_notes(out, res.notes)

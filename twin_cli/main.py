@@ -5,41 +5,66 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import twin
 from twin.errors import TwinError
 
 from .options import floats
-from .output import err_console
+from .output import STATUS_STYLE, console, err_console, styled
 
 _err = err_console
 
+#: Exit statuses: 2 for bad input (a file, an option, a twin), 1 for a bug.
+EXIT_BAD_INPUT = 2
+EXIT_BUG = 1
+
 
 class _Group(click.Group):
-    """Turns toolkit errors into one clear line and exit status 2."""
+    """Turns errors into one clear line and an exit status.
+
+    Toolkit errors (:class:`~twin.errors.TwinError`: a bad file, option or
+    twin) and I/O errors (a folder that does not exist) say what is wrong and
+    exit 2. Anything else is a bug in the toolkit, never the user's file: one
+    line says so and exits 1; ``twin --debug ...`` prints the traceback.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug"))
         try:
             return super().invoke(ctx)
-        except TwinError as exc:
-            # messages quote files ("[x, y, z]"), which rich would take for markup
-            _err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (TwinError, OSError) as exc:
+            if debug:
+                _traceback(exc)
+            _err.print(styled("error:", "bold red"), str(exc))
             if exc.__cause__ is not None and str(exc.__cause__) not in str(exc):
-                _err.print(f"  cause: {escape(str(exc.__cause__))}", highlight=False)
-            sys.exit(2)
+                _err.print(f"  cause: {exc.__cause__}")
+            sys.exit(EXIT_BAD_INPUT)
+        except Exception as exc:  # noqa: BLE001 - a bug: say so, never 'bad file'
+            if debug:
+                _traceback(exc)
+            _err.print(styled("internal error", "bold red"),
+                       f"(a bug in the toolkit, please report it): {type(exc).__name__}: {exc}"
+                       + ("" if debug else "; run with --debug for the traceback"))
+            sys.exit(EXIT_BUG)
+
+
+def _traceback(exc: BaseException) -> None:
+    click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(twin.__version__, prog_name="twin")
-def cli() -> None:
+@click.option("--debug", is_flag=True,
+              help="Print the traceback of an error (for bug reports).")
+def cli(debug: bool) -> None:
     """Digital-twin city toolkit: buildings, public space and underground pipe
     networks on one georeferenced map (一张图).
 
@@ -94,8 +119,8 @@ def info(path: str, as_json: bool) -> None:
             "file_size": inf.extra.get("file_size"),
         }, indent=2, ensure_ascii=False))
         return
-    out = Console()
-    out.print(f"[bold]{inf.path}[/]  (twin schema {inf.schema_version})")
+    out = console()
+    out.print(styled(inf.path, "bold"), f" (twin schema {inf.schema_version})")
     out.print(f"CRS: {inf.crs.to_string()} {inf.crs.name}; heights: {inf.vertical_datum}")
     if inf.origin:
         out.print("local origin: " + ", ".join(f"{v:.1f}" for v in inf.origin))
@@ -145,8 +170,9 @@ def layers(path: str, add_name: str | None, title: str | None, group: str, colou
     t = Table("name", "title", "group", "code", "colour", "geometry", "features")
     for la in rows:
         t.add_row(la.name, f"{la.title} {la.title_zh}".strip(), la.group, la.code or "",
-                  f"[{la.colour}]■[/] {la.colour}", la.geometry_type, str(counts.get(la.name, 0)))
-    Console().print(t)
+                  styled("■", la.colour) + f" {la.colour}", la.geometry_type,
+                  str(counts.get(la.name, 0)))
+    console().print(t)
 
 
 @cli.command()
@@ -270,7 +296,7 @@ def _write(rows, fmt: str, sink, store) -> int:
         if n >= 10000:
             t.add_row("...", "", "", "", "", "(table cut at 10000 rows; use --format csv)")
             break
-    Console(file=sink).print(t)
+    console(file=sink).print(t)
     return n
 
 
@@ -294,8 +320,17 @@ def batches(path: str, remove: int | None, as_json: bool) -> None:
     t = Table("batch", "source", "format", "converter", "finished", "features", "skipped")
     for b in rows:
         t.add_row(str(b.id), b.source, b.format, f"{b.converter} {b.converter_version}",
-                  b.finished or "", str(b.feature_count), str(b.report.get("skipped_count", 0)))
-    Console().print(t)
+                  b.finished or "", _batch_count(b), str(b.report.get("skipped_count", 0)))
+    console().print(t)
+
+
+def _batch_count(b: twin.ImportBatch) -> str:
+    """Features a batch holds now, and those a later import replaced."""
+    later = b.report.get("replaced_by") or {}
+    if not later:
+        return str(b.feature_count)
+    return f"{b.feature_count} ({sum(later.values())} replaced by batch " + \
+        ", ".join(later) + ")"
 
 
 @cli.command("health-check")
@@ -333,10 +368,10 @@ def health_check_cmd(path: str, out_path: str | None, json_path: str | None, yea
         Path(json_path).write_text(text, encoding="utf-8")
     t = Table("indicator", "value", "target", "status", "coverage")
     for i in check.indicators:
-        status = "" if i.meets is None else ("[green]met[/]" if i.meets else "[red]not met[/]")
         t.add_row(i.title, "n/a" if i.value is None else f"{i.value:g} {i.unit}",
-                  i.target or "", status, i.coverage)
-    Console().print(t)
+                  i.target or "", styled(i.status if i.status in STATUS_STYLE else "",
+                                         STATUS_STYLE.get(i.status, "")), i.coverage)
+    console().print(t)
     if out_path:
         click.echo(f"report written to {out_path}")
 
@@ -359,7 +394,7 @@ def network(path: str, network: str | None, as_json: bool) -> None:
     for r in reports:
         t.add_row(r.network, str(r.nodes), str(r.edges), str(r.components),
                   str(len(r.dangling_ends)), "; ".join(r.problems) or "none")
-    Console().print(t)
+    console().print(t)
 
 
 @cli.command()
@@ -394,7 +429,7 @@ def conflate(path: str, rematch: bool, show: str | None, bim_id: str | None,
     for r in rows:
         t.add_row(r["bim"], r["name"] or "", ", ".join(r["gis"][:4]) + (
             " ..." if len(r["gis"]) > 4 else ""), f"{r['iou']:.2f}", r["map_geometry"])
-    Console().print(t)
+    console().print(t)
 
 
 def _register() -> None:

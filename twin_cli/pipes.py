@@ -7,11 +7,11 @@ import datetime as dt
 import json
 
 import click
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 import twin
+
+from .output import console, styled
 
 
 def _dump(obj) -> str:
@@ -54,7 +54,7 @@ def renewal(path, year, min_age, layers, limit, as_json) -> None:
         click.echo(_dump({**dataclasses.asdict(rl), "length_m": rl.length_m,
                           "share_by_length": rl.share_by_length}))
         return
-    out = Console(soft_wrap=True)
+    out = console(soft_wrap=True)
     out.print(f"{len(rl.items)} of {rl.total_segments} segments of {', '.join(layers)} in "
               f"service {min_age} years or more in {year}: {rl.length_m / 1000:.2f} km of "
               f"{rl.total_length_m / 1000:.2f} km ({rl.share_by_length:.1%} by length); "
@@ -62,8 +62,8 @@ def renewal(path, year, min_age, layers, limit, as_json) -> None:
     t = Table("id", "type", "laid", "age", "length m", "DN", "material")
     shown = rl.items if limit == 0 else rl.items[:limit]
     for i in shown:
-        t.add_row(escape(i.id), escape(i.type), str(i.install_year), str(i.age),
-                  f"{i.length_m:.1f}", f"{i.diameter_mm:g}", escape(i.material))
+        t.add_row(i.id, i.type, str(i.install_year), str(i.age),
+                  f"{i.length_m:.1f}", f"{i.diameter_mm:g}", i.material)
     out.print(t)
     if len(shown) < len(rl.items):
         out.print(f"... {len(rl.items) - len(shown)} more segments not shown (the oldest "
@@ -84,12 +84,13 @@ def stats(path, year, as_json) -> None:
     if as_json:
         click.echo(_dump(rows))
         return
-    out = Console(soft_wrap=True)
+    out = console(soft_wrap=True)
     for r in rows:
-        out.print(f"[bold]{escape(r.layer)}[/]: {r.segments} segments, {r.length_km:.2f} km")
+        out.print(styled(r.layer, "bold"), f"{r.segments} segments, {r.length_km:.2f} km",
+                  sep=": ")
         for title, d in (("diameter", r.by_diameter_km), ("material", r.by_material_km),
                          ("age band", r.by_age_band_km)):
-            out.print(f"  by {title}: " + ", ".join(f"{escape(k)} {v:.2f} km"
+            out.print(f"  by {title}: " + ", ".join(f"{k} {v:.2f} km"
                                                     for k, v in d.items()))
 
 
@@ -111,17 +112,17 @@ def clearance(path, rules, as_json) -> None:
                           "buildings": c.buildings, "confirmed": len(c.confirmed),
                           "unconfirmed": len(c.unconfirmed), "violations": v}))
         return
-    out = Console(soft_wrap=True)
+    out = console(soft_wrap=True)
     out.print(f"{len(c.confirmed)} clearance violations among {c.segments} segments and "
-              f"{c.buildings} buildings (rules: {escape(ruleset.name)})")
+              f"{c.buildings} buildings (rules: {ruleset.name})")
     if c.unconfirmed:
-        out.print(f"[yellow]{len(c.unconfirmed)} more unconfirmed:[/] crossings of two pipes "
-                  "whose depths are both assumed (depth_source=assumed); survey them before "
-                  "acting")
+        out.print(styled(f"{len(c.unconfirmed)} more unconfirmed:", "yellow"),
+                  "crossings of two pipes whose depths are both assumed "
+                  "(depth_source=assumed); survey them before acting")
     t = Table("kind", "feature", "against", "clear m", "required m", "rule", "confirmed")
     for x in v[:500]:
-        t.add_row(x.kind, escape(x.a), escape(x.b), f"{x.distance_m:.2f}",
-                  f"{x.required_m:.2f}", escape(x.rule), "yes" if x.confirmed else "no")
+        t.add_row(x.kind, x.a, x.b, f"{x.distance_m:.2f}",
+                  f"{x.required_m:.2f}", x.rule, "yes" if x.confirmed else "no")
     out.print(t)
     if len(v) > 500:
         out.print(f"... {len(v) - 500} more not shown; --json lists all {len(v)}")
@@ -140,14 +141,14 @@ def isolate(path, segment, as_json) -> None:
     if as_json:
         click.echo(_dump({**dataclasses.asdict(r), "out_of_service": r.out_of_service}))
         return
-    out = Console(soft_wrap=True)
+    out = console(soft_wrap=True)
     out.print(f"burst of {segment}: close {len(r.valves_to_close)} valves "
               f"({', '.join(r.valves_to_close)})")
     out.print(f"  isolated segments: {len(r.isolated_segments)}; cut off from supply: "
               f"{len(r.cut_off_segments)}" + ("" if r.sources_known else
                                               " (no supply points known in this network)"))
     if r.note:
-        out.print(f"  [yellow]note:[/] {r.note}")
+        out.print("  ", styled("note:", "yellow"), " ", r.note, sep="")
     out.print(f"  buildings without supply: {len(r.buildings_without_supply)} "
               f"({', '.join(r.buildings_without_supply[:20])}"
               f"{' ...' if len(r.buildings_without_supply) > 20 else ''})")

@@ -6,13 +6,11 @@ import os
 import time
 
 import click
-from rich.console import Console
 
 import twin
 
 from .options import floats
-
-_err = Console(stderr=True, soft_wrap=True)
+from .output import err_console as _err
 
 _COMMON = [
     click.option("--layers", default=None, metavar="A,B,...",
@@ -64,7 +62,7 @@ def snapshot(path, out_path, view, size, title, layers, bbox, highlight) -> None
       twin snapshot city.gpkg --out pipes.png --view underground
       twin snapshot city.gpkg --out old.png --highlight renewal:2025 --view top
     """
-    from viewer.desktop import parse_view, snapshot as render
+    from viewer.desktop import parse_view, render_snapshot
 
     try:
         w, h = (int(x) for x in size.lower().split("x"))
@@ -77,11 +75,13 @@ def snapshot(path, out_path, view, size, title, layers, bbox, highlight) -> None
     t0 = time.perf_counter()
     with twin.open_twin(path, readonly=True) as store:
         hl = _highlight(store, highlight)
-        render(store, out_path, layers=_layers(layers), view=parse_view(view),
-               bbox=floats(bbox, 4, "--bbox") if bbox else None, highlight=hl,
-               size=(w, h), title=title)
+        _img, scene = render_snapshot(
+            store, out_path, layers=_layers(layers), view=parse_view(view),
+            bbox=floats(bbox, 4, "--bbox") if bbox else None, highlight=hl, size=(w, h),
+            title=title)
+    drawn = scene.counts.describe(scene.origin[2])
     _err.print(f"wrote {out_path} ({w}x{h}) in {time.perf_counter() - t0:.1f} s"
-               + (f"; {hl.title}" if hl else ""), highlight=False)
+               + (f"; {hl.title}" if hl else "") + (f"; {drawn}" if drawn else ""))
 
 
 @click.command()
@@ -101,6 +101,9 @@ def view(path, layers, bbox, highlight) -> None:
         v = DesktopViewer(store, layers=_layers(layers),
                           bbox=floats(bbox, 4, "--bbox") if bbox else None,
                           highlight=_highlight(store, highlight), off_screen=False)
+        drawn = v.scene.counts.describe(v.scene.origin[2])
+        if drawn:
+            _err.print(drawn)
         v.set_view("iso")
         v.add_annotations(v.highlight.title if v.highlight else None)
         v.show()

@@ -1,7 +1,10 @@
 """The PyVista viewer: an interactive window and off-screen snapshots.
 
 Each layer is one merged mesh (few draw calls for large twins) whose cells
-carry their feature's index, so picking still finds the feature. Colours come
+carry their feature's index, so picking still finds the feature. Features
+without a mesh are drawn as lines or points, and a building whose parts have
+meshes is drawn by its parts (see :mod:`viewer.scene`); ``scene.counts``
+says how many of each. Colours come
 from the twin's layer catalogue, coordinates are relative to the twin's local
 origin. :class:`DesktopViewer` holds the scene and the operations the window
 binds to keys and widgets (layer toggles, underground mode, picking, a
@@ -26,7 +29,7 @@ from twin.query import Query
 from twin.store.base import TwinStore
 
 from .highlight import Highlight, HighlightGroup, highlight_geometry
-from .scene import LayerArrays, SceneArrays, scene_arrays
+from .scene import LayerArrays, SceneArrays, TwinLookups, scene_arrays
 
 VIEWS = ("iso", "top", "underground")
 #: Opacity of surface layers (terrain, roads, ...) in underground mode.
@@ -84,6 +87,10 @@ def _polydata(la: LayerArrays):
         m = _lines(la.lines)
         m.cell_data["feature"] = la.line_feature
         meshes.append(m)
+    if len(la.points):
+        m = pv.PolyData(la.points.astype(np.float64))  # one vertex cell per point
+        m.cell_data["feature"] = la.point_feature
+        meshes.append(m)
     return meshes
 
 
@@ -104,10 +111,12 @@ class DesktopViewer:
         origin = store.origin or (0.0, 0.0, 0.0)
         q = Query(layers=tuple(layers), bbox=tuple(bbox) if bbox else None, with_meshes=True)
         hidden = hidden_by_conflation(store)  # a building's second model (BIM or GIS)
+        lookups = TwinLookups.of(store)
         self.scene: SceneArrays = scene_arrays(
-            (f for f in store.query(q) if f.id not in hidden), origin)
+            (f for f in store.query(q) if f.id not in hidden), origin, ground=lookups.ground,
+            parent_of=lookups.parent_of)
         if not self.scene.layers:
-            raise QueryError("nothing to draw: no feature with a mesh or a 3D line"
+            raise QueryError("nothing to draw: no feature with a mesh, a footprint or a point"
                              + (" in this bbox" if bbox else "")
                              + (f" in layers {', '.join(layers)}" if layers else ""))
         self.catalogue = catalogue
@@ -134,11 +143,12 @@ class DesktopViewer:
         feature_colour = np.array([colour_of.get(i, "") for i in la.ids], dtype=object)
         actors = []
         for mesh in _polydata(la):
-            is_line = mesh.n_lines > 0
-            kw = dict(line_width=3, render_lines_as_tubes=False) if is_line else dict(
-                smooth_shading=False, specular=0.1, ambient=0.25, diffuse=0.85)
+            kind = "lines" if mesh.n_lines else "points" if mesh.n_verts else "faces"
+            kw = {"lines": dict(line_width=3, render_lines_as_tubes=False),
+                  "points": dict(point_size=9, render_points_as_spheres=True),
+                  "faces": dict(smooth_shading=False, specular=0.1, ambient=0.25,
+                                diffuse=0.85)}[kind]
             # actor names must be unique: pyvista replaces an actor of the same name
-            kind = "lines" if is_line else "faces"
             if not colour_of:
                 actors.append(self._add(mesh, colour, 1.0, f"{la.name}:{kind}", **kw))
                 continue
@@ -355,15 +365,25 @@ def snapshot(store: TwinStore, out: str | Path, *, layers: Sequence[str] = (),
              highlight: Highlight | None = None, size: tuple[int, int] = (1600, 1000),
              title: str | None = None) -> np.ndarray:
     """Render the twin off-screen to a PNG at ``out``; returns the image."""
+    return render_snapshot(store, out, layers=layers, view=view, bbox=bbox,
+                           highlight=highlight, size=size, title=title)[0]
+
+
+def render_snapshot(store: TwinStore, out: str | Path, *, layers: Sequence[str] = (),
+                    view: str | tuple[float, ...] = "iso", bbox: Sequence[float] | None = None,
+                    highlight: Highlight | None = None, size: tuple[int, int] = (1600, 1000),
+                    title: str | None = None) -> tuple[np.ndarray, SceneArrays]:
+    """:func:`snapshot`, also returning the scene drawn (its ``counts`` say
+    what was drawn without a mesh or left to a building's parts)."""
     v = DesktopViewer(store, layers=layers, bbox=bbox, highlight=highlight, off_screen=True,
                       window_size=size)
     try:
         v.set_view(view)
         v.add_annotations(title if title is not None else (highlight.title if highlight
                                                              else None))
-        return v.screenshot(out)
+        return v.screenshot(out), v.scene
     finally:
         v.close()
 
 
-__all__ = ["DesktopViewer", "PickResult", "parse_view", "snapshot"]
+__all__ = ["DesktopViewer", "PickResult", "parse_view", "render_snapshot", "snapshot"]

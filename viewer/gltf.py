@@ -11,7 +11,10 @@ Two layouts:
 - :func:`scene_glb` one node per feature, its id, layer, type, name and key
   attributes in the node's ``extras``: what a viewer needs to pick a feature
   and show its attributes without another request. Right for API scenes of a
-  few thousand features.
+  few thousand features. Features without a mesh are drawn as lines or
+  points, a building whose parts have meshes by its parts
+  (:func:`viewer.scene.plan_scene`); the asset's ``extras["counts"]`` says
+  how many of each (:class:`viewer.scene.SceneCounts`).
 - :func:`merged_glb` one mesh per layer with a per-vertex feature index
   (``_FEATURE_ID_0`` as in ``EXT_mesh_features``) and a feature table in
   ``extras``: few draw calls for large tiles (3D Tiles content).
@@ -21,12 +24,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pygltflib as gl
 
 from twin.model import Feature, Mesh
+
+from .scene import Ground, Outline, ParentOf, plan_scene
 
 #: Attributes copied into node extras (when a feature has them).
 KEY_ATTRIBUTES = (
@@ -35,6 +40,7 @@ KEY_ATTRIBUTES = (
 )
 
 _FLOAT, _UINT32, _UINT16 = 5126, 5125, 5123
+_POINTS, _LINES = 0, 1  # primitive modes
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 
 
@@ -157,34 +163,69 @@ def _extras(f: Feature) -> dict:
 
 def scene_glb(features: Iterable[Feature], origin: Sequence[float], colours: Mapping[str, str],
               *, crs: str = "", opacity: Mapping[str, float] | None = None,
-              extras: Mapping | None = None) -> tuple[bytes, int]:
-    """A GLB with one node per feature that has a mesh (its default LoD).
+              extras: Mapping | None = None, ground: Ground | None = None,
+              parent_of: ParentOf | None = None) -> tuple[bytes, int]:
+    """A GLB with one node per feature: its mesh (default LoD), or for a
+    feature without one its footprint as lines and points (at its heights,
+    else on ``ground``, else at the origin's height; the node's
+    ``extras["drawn_as"]`` and ``extras["heights"]`` say which).
 
     Nodes are grouped under one parent node per layer (named after it, so a
-    viewer can toggle layers). Returns ``(glb_bytes, n_features_written)``.
+    viewer can toggle layers). ``parent_of`` finds parents outside
+    ``features`` so that a building whose parts are in the scene is drawn by
+    its parts only. Returns ``(glb_bytes, n_features_written)``; the asset's
+    ``extras["counts"]`` holds the :class:`~viewer.scene.SceneCounts`.
     """
-    b = _new(origin, crs, extras)
+    plan = plan_scene(features, float(origin[2]), ground=ground, parent_of=parent_of)
+    b = _new(origin, crs, {**(dict(extras) if extras else {}), "counts": asdict(plan.counts)})
     mats = _materials(b, colours, opacity or {})
     layer_nodes: dict[str, int] = {}
-    written = 0
-    for f in features:
-        mesh: Mesh | None = f.mesh
-        if mesh is None or mesh.n_faces == 0:
-            continue
-        v = to_gltf_axes(mesh.vertices, origin)
-        prim = gl.Primitive(attributes=gl.Attributes(POSITION=b.positions(v)),
-                            indices=b.indices(mesh.faces, len(v)),
-                            material=mats.get(f.layer))
-        b.gltf.meshes.append(gl.Mesh(name=f.id, primitives=[prim]))
-        b.gltf.nodes.append(gl.Node(name=f.id, mesh=len(b.gltf.meshes) - 1, extras=_extras(f)))
+
+    def add_node(f: Feature, prims: list[gl.Primitive], ex: dict) -> None:
+        b.gltf.meshes.append(gl.Mesh(name=f.id, primitives=prims))
+        b.gltf.nodes.append(gl.Node(name=f.id, mesh=len(b.gltf.meshes) - 1, extras=ex))
         node = len(b.gltf.nodes) - 1
         if f.layer not in layer_nodes:
             b.gltf.nodes.append(gl.Node(name=f.layer, children=[], extras={"layer": f.layer}))
             layer_nodes[f.layer] = len(b.gltf.nodes) - 1
             b.gltf.scenes[0].nodes.append(layer_nodes[f.layer])
         b.gltf.nodes[layer_nodes[f.layer]].children.append(node)
-        written += 1
-    return b.finish(), written
+
+    for f in plan.meshed:
+        mesh: Mesh = f.mesh  # type: ignore[assignment]
+        v = to_gltf_axes(mesh.vertices, origin)
+        add_node(f, [gl.Primitive(attributes=gl.Attributes(POSITION=b.positions(v)),
+                                  indices=b.indices(mesh.faces, len(v)),
+                                  material=mats.get(f.layer))], _extras(f))
+    for f, out in plan.outlined:
+        prims, kinds = _outline_primitives(b, out, origin, mats.get(f.layer))
+        add_node(f, prims, {**_extras(f), "drawn_as": kinds, "heights": out.heights})
+    return b.finish(), len(plan.meshed) + len(plan.outlined)
+
+
+def _outline_primitives(b: _Builder, out: Outline, origin: Sequence[float],
+                        material: int | None) -> tuple[list[gl.Primitive], str]:
+    """Line segments (``LINES``: each polyline's vertex pairs) and points."""
+    prims, kinds = [], []
+    if out.lines:
+        v = to_gltf_axes(np.concatenate(out.lines), origin)
+        sizes = np.array([len(ln) for ln in out.lines])
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        first = np.arange(len(v))
+        last_of_line = np.zeros(len(v), bool)
+        last_of_line[starts + sizes - 1] = True
+        first = first[~last_of_line]  # a segment from every vertex but each line's last
+        pairs = np.column_stack([first, first + 1])
+        prims.append(gl.Primitive(attributes=gl.Attributes(POSITION=b.positions(v)),
+                                  indices=b.indices(pairs, len(v)), material=material,
+                                  mode=_LINES))
+        kinds.append("lines")
+    if len(out.points):
+        v = to_gltf_axes(out.points, origin)
+        prims.append(gl.Primitive(attributes=gl.Attributes(POSITION=b.positions(v)),
+                                  material=material, mode=_POINTS))
+        kinds.append("points")
+    return prims, "+".join(kinds)
 
 
 def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Mapping[str, str],

@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from twin.analysis.indicators import HealthCheck
+from twin.analysis.indicators import MET, NO_DATA, NO_TARGET, NOT_MET, HealthCheck
 from twin.query import Query
 from twin.store.base import TwinStore
 
@@ -45,7 +45,11 @@ def age_chart(check: HealthCheck) -> str:
     ax.set_xticks([i + width * (len(groups) - 1) / 2 for i in range(len(labels))], labels)
     ax.set_xlabel("years in service")
     ax.set_ylabel("km")
-    ax.legend(fontsize=8)
+    if groups:
+        ax.legend(fontsize=8)
+    else:  # no data: say so instead of empty axes
+        ax.text(0.5, 0.5, "no data: the twin has no pipes with an install year",
+                ha="center", va="center", transform=ax.transAxes, color="#9a6700")
     ax.set_title("Pipe length by age band")
     return _png(fig)
 
@@ -87,16 +91,21 @@ def map_snapshot(store: TwinStore, year: int, min_age: int = 20) -> str:
     return _png(fig)
 
 
+#: status -> (text in the Status column, row class)
+_STATUS = {MET: ("✔ met", "ok"), NOT_MET: ("✘ not met", "bad"), NO_DATA: ("no data", "nodata"),
+           NO_TARGET: ("", "")}
+
+
 def render_html(check: HealthCheck, store: TwinStore, *, title: str = "City health check"
                 ) -> str:
     """The report as one HTML document."""
     e = html.escape
     rows = []
     for i in check.indicators:
-        status = "" if i.meets is None else ("✔ met" if i.meets else "✘ not met")
+        status, css = _STATUS[i.status]
         value = "n/a" if i.value is None else f"{i.value:,.2f}".rstrip("0").rstrip(".")
         rows.append(
-            f"<tr class='{'' if i.meets is None else ('ok' if i.meets else 'bad')}'>"
+            f"<tr class='{css}' data-status='{e(i.status)}'>"
             f"<td><b>{e(i.title)}</b><br><span lang='zh'>{e(i.title_zh)}</span></td>"
             f"<td class='num'>{e(value)} {e(i.unit)}</td><td>{e(i.target or '-')}</td>"
             f"<td>{e(status)}</td><td><small>{e(i.formula)}<br><i>data:</i> {e(i.data)}<br>"
@@ -111,6 +120,7 @@ table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: 6px 8px; vertical-align: top; text-align: left; }}
 td.num {{ text-align: right; white-space: nowrap; }}
 tr.ok td:nth-child(4) {{ color: #1a7f37; }} tr.bad td:nth-child(4) {{ color: #cf222e; }}
+tr.nodata td:nth-child(4) {{ color: #9a6700; }}
 .figs {{ display: flex; flex-wrap: wrap; gap: 1em; }} img {{ max-width: 100%; }}
 </style></head><body>
 <h1>{e(title)} · 城市体检 {check.year}</h1>

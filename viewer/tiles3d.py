@@ -37,7 +37,7 @@ import numpy as np
 from pyproj import CRS, Transformer
 
 from twin.conflation import hidden_by_conflation
-from twin.errors import TwinError
+from twin.errors import ExportError
 from twin.network import features_by_id
 from twin.query import Query
 from twin.store.base import TwinStore
@@ -159,7 +159,7 @@ def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[st
         ids.append(f.id)
         boxes.append(f.bbox)
     if not ids:
-        raise TwinError("nothing to tile: no feature with bounds"
+        raise ExportError("nothing to tile: no feature with bounds"
                         + (f" in layers {', '.join(layers)}" if layers else ""))
     b = np.asarray(boxes, dtype=np.float64)
     centres = (b[:, :2] + b[:, 3:5]) / 2

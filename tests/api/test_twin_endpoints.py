@@ -89,11 +89,18 @@ def test_scene_glb_carries_feature_ids_and_origin_relative_vertices(api, city):
     origin = doc["asset"]["extras"]["origin"]
     assert origin == list(city.origin)
     nodes = {n["extras"]["id"]: n for n in doc["nodes"] if "mesh" in n}
-    assert set(nodes) == {"test:B1", "test:P1", "test:P2"}
-    assert int(r.headers["x-feature-count"]) == 3
+    meshed = {i for i, n in nodes.items() if "drawn_as" not in n["extras"]}
+    assert meshed == {"test:B1", "test:P1", "test:P2"}
+    # without a mesh, the valve is drawn as a point and the storey as its outline
+    assert {i: nodes[i]["extras"]["drawn_as"] for i in set(nodes) - meshed} == {
+        "test:V1": "points", "test:B1-S1": "lines"}
+    assert int(r.headers["x-feature-count"]) == 5
+    assert int(r.headers["x-features-without-mesh"]) == 2
+    assert doc["asset"]["extras"]["counts"]["without_mesh"] == 2
     assert nodes["test:B1"]["extras"]["storeys"] == 6
     layer_groups = {n["name"] for n in doc["nodes"] if "mesh" not in n}
-    assert layer_groups == {"buildings", "heating", "water_supply"}
+    assert layer_groups == {"buildings", "heating", "water_supply", "pipe_nodes",
+                            "building_elements"}
     # the building's positions are its mesh minus the origin, in glTF axes
     glb = pygltflib.GLTF2.load_from_bytes(r.content)
     acc = glb.accessors[glb.meshes[nodes["test:B1"]["mesh"]].primitives[0].attributes.POSITION]

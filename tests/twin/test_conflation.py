@@ -120,8 +120,12 @@ def test_viewers_leave_the_hidden_twin_out(tmp_path):
     bbox = f"{b[0] - 5},{b[1] - 5},{b[3] + 5},{b[4] + 5}"
     with TestClient(create_app(ApiSettings(str(path)))) as client:
         glb = client.get("/twin/scene.glb", params={"bbox": bbox})
-        names = {n.get("name") for n in read_glb_json(glb.content)["nodes"]}
-        assert CENTRE in names and GIS not in names
+        doc = read_glb_json(glb.content)
+        names = {n.get("name") for n in doc["nodes"]}
+        # the BIM model is shown by its elements (its envelope gives way to them), the
+        # GIS building it is linked to not at all
+        assert "building_elements" in names and GIS not in names and CENTRE not in names
+        assert doc["asset"]["extras"]["counts"]["drawn_by_children"] == 1
         assert client.get("/twin/conflation").json()["links"][0]["gis"] == [GIS]
 
 

@@ -195,3 +195,66 @@ def test_indicators_endpoint(demo_twin):
         high = next(i for i in body["indicators"] if i["key"] == "residential_over_18_storeys")
         assert high["meets"] is False and body["county_town"] is True
         assert client.get("/indicators", params={"year": 99999}).status_code == 400
+
+
+def test_statuses_on_the_hand_checked_twin(hand):
+    hc = health_check(hand, year=2025, new_since=2020, county_town=True)
+    status = {i.key: i.status for i in hc.indicators}
+    assert status["heating_renewal"] == "not met"  # one heating pipe is 35 years old
+    assert status["new_residential_6_storeys_or_less"] == "met"  # 75% >= 70%
+    assert status["prefabricated_share"] == "not met"  # 25% < 30%
+    assert status["energy_retrofit_area"] == "no target"
+    assert status["walkable_services"] == "no data"  # no clinic, no park
+    assert hc.to_dict()["indicators"][0]["status"] == "not met"
+
+
+def _health_check_cli(path, tmp_path, *options):
+    from twin_cli.main import cli
+
+    html_path, json_path = tmp_path / "hc.html", tmp_path / "hc.json"
+    r = CliRunner(env={"COLUMNS": "300"}).invoke(
+        cli, ["health-check", str(path), "--year", "2025", "--out", str(html_path),
+              "--json", str(json_path), *options], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    rows = {line.split("│")[1].strip(): line for line in r.output.splitlines()
+            if line.count("│") > 4}
+    doc = json.loads(json_path.read_text(encoding="utf-8"))
+    return rows, doc, html_path.read_text(encoding="utf-8")
+
+
+def test_an_empty_twin_has_no_data_for_every_indicator(empty_twin, tmp_path):
+    """0 of 0 is never a target met or missed: heating renewal was 'met' and
+    the prefabricated share 'not met' with nothing to measure."""
+    hc = health_check(empty_twin, year=2025)
+    assert {i.status for i in hc.indicators} == {"no data"}
+    assert all(i.meets is None and i.value is None for i in hc.indicators)
+    rows, doc, page = _health_check_cli(empty_twin.path, tmp_path)
+    assert {i["status"] for i in doc["indicators"]} == {"no data"}
+    assert all(i["meets"] is None for i in doc["indicators"])
+    for ind in hc.indicators:
+        assert "no data" in rows[ind.title] and " met " not in rows[ind.title]
+    assert page.count("data-status='no data'") == len(hc.indicators)
+    assert "✔ met" not in page and "✘ not met" not in page
+
+
+def test_a_twin_with_buildings_only_has_no_data_for_pipes(tmp_path):
+    store = twin.create_twin(tmp_path / "b.gpkg", "EPSG:4546")
+    with store.import_batch("b", "test", "tests", "1") as b:
+        # new buildings without a prefabrication flag or a green rating
+        b.add([_b(1, X0, 20, 2023, floor_area_m2=1000.0), _b(2, X0 + 100, 6, 2022)])
+    hc = health_check(store, year=2025, county_town=True)
+    status = {i.key: i.status for i in hc.indicators}
+    for key in ("heating_renewal", "gas_age", "water_supply_age", "clearance_violations",
+                "prefabricated_share", "green_building_share", "energy_retrofit_area",
+                "road_density"):
+        assert status[key] == "no data", key
+    assert status["residential_over_18_storeys"] == "not met"  # one of 20 storeys
+    assert "no heating pipes" in hc["heating_renewal"].note
+    rows, doc, page = _health_check_cli(store.path, tmp_path, "--county-town")
+    store.close()
+    by_key = {i["key"]: i for i in doc["indicators"]}
+    assert by_key["heating_renewal"]["status"] == "no data"
+    assert by_key["prefabricated_share"]["status"] == "no data"
+    assert "no data" in rows[hc["heating_renewal"].title]
+    assert "not met" in rows[hc["residential_over_18_storeys"].title]
+    assert "data-status='not met'" in page and "data-status='no data'" in page

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from ..errors import TwinError
+from ..errors import ConfigError
 from ..query import Query
 from ..store.base import TwinStore
 from .segments import RULE_GROUP, SegmentTable, load_segments
@@ -92,7 +92,7 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
             origin = str(path)
         doc = tomllib.loads(text)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise TwinError(f"clearance rules {path}: cannot be read: {exc}") from None
+        raise ConfigError(f"clearance rules {path}: cannot be read: {exc}") from None
     rules = []
     for k, r in enumerate(doc.get("rule", [])):
         try:
@@ -108,7 +108,7 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
                 a_burial=r.get("a_burial"),
                 verify=bool(r.get("verify", False))))
         except (KeyError, ValueError, TypeError) as exc:
-            raise TwinError(f"clearance rules {origin}: rule {k + 1} is invalid: {exc}") from None
+            raise ConfigError(f"clearance rules {origin}: rule {k + 1} is invalid: {exc}") from None
     return RuleSet(doc.get("name", origin), doc.get("source", origin), tuple(rules))
 
 

@@ -6,6 +6,11 @@ where the policy sets one, the 2025 target and whether it is met. An
 indicator whose data the twin lacks says so (``value=None`` and a reason)
 instead of guessing.
 
+Every indicator has one :attr:`Indicator.status`: ``"met"`` or ``"not met"``
+against its target, ``"no data"`` when the twin holds nothing to measure (no
+heating pipes, no new building with a prefabrication flag: 0 of 0 is never
+a target met or missed), ``"no target"`` when the policy sets none here.
+
 Buildings are read from the ``buildings`` layer (a BIM building linked to
 its GIS twin counts once, as the GIS record) with the typed attributes
 ``function``, ``storeys``, ``year_built`` and the free attributes
@@ -33,8 +38,20 @@ from .walking import StreetNetwork
 GRID_DETOUR = 4 / np.pi
 
 
+#: The statuses an indicator can have.
+MET, NOT_MET, NO_DATA, NO_TARGET = "met", "not met", "no data", "no target"
+
+
 @dataclass(frozen=True)
 class Indicator:
+    """One indicator. ``value=None`` means the twin has no data for it; then
+    ``meets`` is ``None`` and ``status`` is ``"no data"`` whatever the target.
+
+    >>> Indicator("x", "X", "X", None, "%", "", "", "0 of 0 pipes", target="none",
+    ...           meets=True).status
+    'no data'
+    """
+
     key: str
     title: str
     title_zh: str
@@ -47,12 +64,18 @@ class Indicator:
     meets: bool | None = None
     note: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    #: ``"met"``, ``"not met"``, ``"no data"`` or ``"no target"`` (derived)
+    status: str = field(init=False, default=NO_TARGET)
 
     def __post_init__(self) -> None:  # plain Python values, never numpy scalars
         if self.value is not None:
             object.__setattr__(self, "value", float(self.value))
-        if self.meets is not None:
+        if self.value is None:  # nothing measured: no target can be met or missed
+            object.__setattr__(self, "meets", None)
+        elif self.meets is not None:
             object.__setattr__(self, "meets", bool(self.meets))
+        object.__setattr__(self, "status", NO_DATA if self.value is None else
+                           NO_TARGET if self.meets is None else MET if self.meets else NOT_MET)
 
 
 @dataclass(frozen=True)
@@ -150,11 +173,14 @@ def heating_renewal(store: TwinStore, year: int, min_age: int = 20) -> Indicator
     known = rl.total_segments - rl.unknown_age_segments
     return Indicator(
         "heating_renewal", f"Heating pipes in service {min_age} years or more",
-        f"运行{min_age}年以上的供热管网", _share(km, total_km), "% of heating length",
+        f"运行{min_age}年以上的供热管网", _share(km, total_km) if known else None,
+        "% of heating length",
         f"length of heating segments with {year} - install_year >= {min_age} / all heating length",
         "layer heating: install_year, centreline length",
         _cov(known, rl.total_segments, "heating segments with a build year"),
         target="renew all heating pipes in service 20 years or more", meets=len(rl.items) == 0,
+        note=None if known else "the twin has no heating pipes" if not rl.total_segments
+        else "no heating pipe has an install year",
         details={"count": len(rl.items), "km": round(km, 3), "total_km": round(total_km, 3),
                  "unknown_age_segments": rl.unknown_age_segments})
 
@@ -167,12 +193,13 @@ def pipes_by_age(store: TwinStore, year: int, layer: str, title: str, title_zh: 
     old = sum(r.length_km for r in rows if r.band not in ("unknown",) and _band_min(r.band) >= 20)
     known = int((seg.install_year >= 0).sum())
     return Indicator(
-        f"{layer}_age", title, title_zh, _share(old, total) if rows else None,
+        f"{layer}_age", title, title_zh, _share(old, total) if known else None,
         "% of length aged 20+ years", "length per age band (years in service)",
         f"layer {layer}: install_year, centreline length",
         _cov(known, len(seg), f"{layer} segments with a build year"),
         details={"bands": [{"band": r.band, "segments": r.segments, "km": r.length_km} for r in rows]},
-        note=None if rows else f"the twin has no {layer} pipes")
+        note=None if known else f"the twin has no {layer} pipes" if not len(seg)
+        else f"no {layer} pipe has an install year")
 
 
 def _band_min(label: str) -> int:
@@ -190,13 +217,14 @@ def high_rise_residential(b: _Buildings, county_town: bool) -> Indicator:
     high = known & (b.storeys > 18)
     return Indicator(
         "residential_over_18_storeys", "Residential buildings above 18 storeys",
-        "18层以上居住建筑", float(high.sum()), "buildings",
+        "18层以上居住建筑", float(high.sum()) if known.any() else None, "buildings",
         "count of residential buildings with storeys > 18",
         "layer buildings: function, storeys",
         _cov(int(known.sum()), int(res.sum()), "residential buildings with storeys"),
         target="county towns: none above 18 storeys" if county_town else None,
         meets=bool(high.sum() == 0) if county_town else None,
-        note=None if county_town else "the target applies to county towns; this twin is not "
+        note="no residential building with a storey count" if not known.any() else
+        None if county_town else "the target applies to county towns; this twin is not "
         "marked as one (county_town=False)",
         details={"ids": [b.ids[i] for i in np.flatnonzero(high)][:200],
                  "share_pct": _share(float(high.sum()), float(known.sum()))})
@@ -316,7 +344,7 @@ def retrofit_area(b: _Buildings) -> Indicator:
     done = known & (b.retrofit == 1)
     return Indicator(
         "energy_retrofit_area", "Floor area with energy retrofit done", "既有建筑节能改造面积",
-        round(float(b.floor_area[done].sum()), 1), "m²",
+        round(float(b.floor_area[done].sum()), 1) if known.any() else None, "m²",
         "sum of floor area of buildings with energy_retrofit = true",
         "layer buildings: energy_retrofit, floor_area_m2 (else footprint x storeys)",
         _cov(int(known.sum()), len(b.ids), "buildings with the retrofit flag and a floor area"),
@@ -331,7 +359,8 @@ def clearance_violations(store: TwinStore) -> Indicator:
     by_rule = Counter(x.rule for x in v)
     return Indicator(
         "clearance_violations", "Pipe clearance violations (GB 50289)", "管线净距不足",
-        float(len(v)), "violations", "pairs closer than the rule's minimum clear distance "
+        float(len(v)) if c.segments else None, "violations",
+        "pairs closer than the rule's minimum clear distance "
         "(not counting unconfirmed crossings of two pipes of assumed depth)",
         "all utility layers (centrelines, sizes, depth_source) and building footprints",
         _cov(c.segments, c.segments, "pipe segments checked"), target="none",

@@ -20,7 +20,7 @@ import networkx as nx
 import numpy as np
 import shapely
 
-from ..errors import NotFoundError, TwinError
+from ..errors import AnalysisError, NotFoundError
 
 #: Node types that are (or house) valves.
 VALVE_TYPES = ("Valve", "ValveChamber")
@@ -150,7 +150,7 @@ def isolation_for(store, segment_id: str) -> IsolationResult:
 
     seg = store.get(segment_id, meshes=False)
     if seg.edge is None:
-        raise TwinError(f"feature {segment_id!r} is not a network segment (no edge)")
+        raise AnalysisError(f"feature {segment_id!r} is not a network segment (no edge)")
     graph = network_graph(store, seg.edge.network)
     types = {n: d["type"] for n, d in graph.nodes(data=True) if "type" in d}
     serves: dict[str, str] = {}

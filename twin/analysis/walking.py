@@ -23,7 +23,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from ..errors import TwinError
+from ..errors import AnalysisError
 
 #: Access points closer than this (m) along a line share one graph node.
 _SNAP = 1e-3
@@ -46,7 +46,7 @@ class StreetNetwork:
         lines = [g for g in lines if g is not None and not g.is_empty
                  and g.geom_type in ("LineString", "MultiLineString")]
         if not lines:
-            raise TwinError("a street network needs at least one centreline")
+            raise AnalysisError("a street network needs at least one centreline")
         noded = shapely.node(shapely.force_2d(shapely.MultiLineString(
             list(shapely.get_parts(lines)))))
         parts = [p for p in shapely.get_parts(noded) if p.length > 0]

@@ -55,6 +55,7 @@ from ..errors import (
     LayerError,
     NotATwinError,
     NotFoundError,
+    OptionError,
     QueryError,
     SchemaVersionError,
     StoreError,
@@ -492,12 +493,14 @@ class GeoPackageStore(TwinStore):
                 b.add(features)
                 b.skip("obj-17", "no geometry")
 
-        If the block raises, everything is rolled back and
-        :class:`~twin.errors.ImportFailedError` is raised naming ``source``;
-        the twin is exactly as it was.
+        If the block raises, everything is rolled back and the twin is exactly
+        as it was. A toolkit error (a bad file, :class:`~twin.errors.TwinError`)
+        or an I/O or database error becomes
+        :class:`~twin.errors.ImportFailedError` naming ``source``; any other
+        exception is a bug and propagates unchanged.
         """
         if on_conflict not in ("error", "replace"):
-            raise TwinError(f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
+            raise OptionError(f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
         try:
             with self._transaction() as conn:
                 cur = conn.execute(
@@ -507,9 +510,9 @@ class GeoPackageStore(TwinStore):
                 writer = _GpkgBatchWriter(self, conn, cur.lastrowid, on_conflict)
                 yield writer
                 writer._finish()
-        except (KeyboardInterrupt, SystemExit, GeneratorExit, StoreError):
+        except StoreError:
             raise
-        except BaseException as exc:
+        except (TwinError, OSError, sqlite3.Error) as exc:  # a bad file, disk or database
             raise ImportFailedError(
                 f"import of {source} failed and was rolled back, the twin is unchanged: {exc}",
                 source=source,
@@ -863,6 +866,7 @@ class _GpkgBatchWriter(BatchWriter):
         self.on_conflict = on_conflict
         self.count = 0
         self.replaced = 0
+        self.replaced_from: dict[int, int] = {}  # earlier batch -> its features replaced
         self.by_layer: dict[str, int] = {}
         self.by_type: dict[str, int] = {}
         self.skipped: list[dict[str, str]] = []
@@ -1027,6 +1031,8 @@ class _GpkgBatchWriter(BatchWriter):
                     f"remove that batch or import with on_conflict='replace' (--replace)",
                     fidname)
             old = [e[0] for e in existing]
+            for e in existing:
+                self.replaced_from[e[2]] = self.replaced_from.get(e[2], 0) + 1
             for i in range(0, len(old), 900):
                 part = old[i:i + 900]
                 marks = ",".join("?" * len(part))
@@ -1059,8 +1065,17 @@ class _GpkgBatchWriter(BatchWriter):
                           round(b[2], 0) if b[2] is not None else 0.0]
                 conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'origin'",
                              (json.dumps(origin),))
+        for old, n in self.replaced_from.items():  # earlier batches hold fewer features now
+            rep = json.loads(conn.execute("SELECT report FROM twin_batches WHERE id = ?",
+                                          (old,)).fetchone()[0] or "{}")
+            by = rep.setdefault("replaced_by", {})
+            by[str(self.id)] = by.get(str(self.id), 0) + n
+            conn.execute("UPDATE twin_batches SET feature_count = feature_count - ?, report = ? "
+                         "WHERE id = ?", (n, json.dumps(rep, ensure_ascii=False), old))
         self.report.update({
-            "features": self.count, "replaced": self.replaced, "by_layer": self.by_layer,
+            "features": self.count, "replaced": self.replaced,
+            "replaced_from": {str(k): v for k, v in self.replaced_from.items()},
+            "by_layer": self.by_layer,
             "by_type": self.by_type, "skipped_count": self.skipped_count,
             "skipped": self.skipped, "warnings": self.warnings,
             "seconds": round(time.perf_counter() - self.started, 3),
