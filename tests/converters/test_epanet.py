@@ -16,7 +16,8 @@ NET3 = SAMPLES / "Net3.inp"
 
 @pytest.fixture
 def net3(empty_twin):
-    res = import_file(empty_twin, NET3, crs="EPSG:4546")
+    # Net3 is drawn in local coordinates: forced past the placement check
+    res = import_file(empty_twin, NET3, crs="EPSG:4546", force=True)
     return empty_twin, res
 
 
@@ -136,7 +137,7 @@ def test_epanet_valve_links_bound_the_isolated_zone(tmp_path):
     inp = tmp_path / "valved.inp"
     inp.write_text(_VALVED)
     with twin.create_twin(tmp_path / "v.gpkg", "EPSG:4546") as store:
-        import_file(store, inp, crs="EPSG:4546")
+        import_file(store, inp, crs="EPSG:4546", force=True)  # local coordinates: forced
         ids = {f.source_id: f.id for f in store.query(twin.Query(layers=("water_supply",)))}
         # a burst on P3 closes the valve links on both sides, V1 and V2, and nothing
         # else: J5 and J6 stay fed round the loop

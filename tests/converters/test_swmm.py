@@ -19,8 +19,11 @@ def test_registry_tells_swmm_from_epanet():
     assert converter_for(SAMPLES.parent / "epanet" / "Net3.inp").name == "epanet"
 
 
-def test_example1_counts_inverts_and_units(empty_twin):
-    res = import_file(empty_twin, EX1, crs="EPSG:2817")
+def test_example1_counts_inverts_and_units(tmp_path):
+    # Example1 is drawn in local feet near 0,0: read in a Missouri twin (in
+    # EPSG:4546 it would be no place on Earth) and forced past the placement check
+    empty_twin = twin.create_twin(tmp_path / "mo.gpkg", "EPSG:2817")
+    res = import_file(empty_twin, EX1, crs="EPSG:2817", force=True)
     assert res.skipped == 0
     assert res.report["by_type"]["PipeSegment"] == len(section(EX1, "CONDUITS")) == 13
     assert res.report["by_type"]["Manhole"] == len(section(EX1, "JUNCTIONS"))
@@ -43,11 +46,16 @@ def test_example1_counts_inverts_and_units(empty_twin):
         assert mh.footprint.coords[0][2] == pytest.approx((inv + maxd) * ft)
     rep = validate_network(network_graph(empty_twin, "PS:Example1"))
     assert rep.components == 1 and rep.ok and not rep.against_slope
+    empty_twin.close()
 
 
 def test_crs_from_title_and_real_findings(empty_twin, tmp_path):
     store = twin.create_twin(tmp_path / "mo.gpkg", "EPSG:2817")
-    res = import_file(store, STATE)  # no --crs: the [TITLE] names EPSG:2817
+    # no --crs: the [TITLE] names EPSG:2817 (Missouri West), which puts the model in
+    # New Hampshire, 1,900 km outside Missouri: the placement check refuses it
+    with pytest.raises(twin.ImportFailedError, match="outside the area of use of EPSG:2817"):
+        import_file(store, STATE)
+    res = import_file(store, STATE, force=True)
     assert res.report["source"]["crs_from"] == "[TITLE]"
     assert res.report["by_type"]["Storage"] == len(section(STATE, "STORAGE")) == 13
     rep = validate_network(network_graph(store, "PS:model_state_plane"))
