@@ -5,12 +5,14 @@ for the building at LoD1: its ground projection extruded to one roof
 height. For a BIM model both are derived from the elements:
 
 * **Footprint**: the union of the ground projections of the building's
-  elements (furniture, spaces and distribution elements left out), with
-  hairline gaps between walls closed.
+  elements that stand more than a metre above its ground floor (furniture,
+  spaces and distribution elements left out; paving, terraces, ground slabs
+  and foundations beside the walls do not widen it), with hairline gaps
+  between walls closed.
 * **Base**: the lowest point of those elements (a basement's floor).
 * **Top**: the 70th percentile of the building's top surface, sampled on a
-  grid over the footprint (:mod:`converters.top_surface`), as 3D BAG's
-  LoD1.2 blocks do. The highest point would make the block as tall as a
+  grid over the footprint (:mod:`converters.top_surface`) where it is
+  roofed (2 m or more above the ground floor), as 3D BAG's LoD1.2 blocks do. The highest point would make the block as tall as a
   gable wall, a chimney or a lift shaft; the eaves alone would drop every
   attic. For a flat roof the percentile is the roof; for a pitched roof it
   lies between eaves and ridge (CityGML 3.0 calls such a height
@@ -46,6 +48,12 @@ NOT_ENVELOPE = ("IfcFurnishingElement", "IfcSpace", "IfcDistributionElement",
                 "IfcFurniture", "IfcSystemFurnitureElement")
 #: The percentile of the top surface that is the LoD1 roof height.
 ROOF_PERCENTILE = 70.0
+#: A top surface this high above the ground floor is a roof (a storey's
+#: height, less a margin); lower ones are paving, terraces, ground slabs.
+ROOFED = 2.0
+#: Elements whose top stays this close to the ground floor (paving, ground
+#: slabs, foundations) do not widen the footprint.
+ABOVE_GROUND = 1.0
 #: Most grid cells sampled over a footprint (the cell grows with the building).
 _MAX_CELLS = 40_000
 
@@ -84,9 +92,11 @@ def as_polygons(geom: Any) -> Any:
     return shapely.MultiPolygon(polys) if polys else None
 
 
-def roof_height(footprint: Any, meshes: list[Mesh]) -> float | None:
+def roof_height(footprint: Any, meshes: list[Mesh], ground: float) -> float | None:
     """The :data:`ROOF_PERCENTILE` of the top surface of ``meshes`` over
-    ``footprint``; ``None`` when no triangle lies above it."""
+    ``footprint``, where it is roofed (at least :data:`ROOFED` above
+    ``ground``: paving, terraces and ground slabs outside the walls are not
+    the roof); ``None`` when nothing is."""
     x0, y0, x1, y1 = footprint.bounds
     cell = max(0.25, float(np.sqrt(max((x1 - x0) * (y1 - y0), 1e-9) / _MAX_CELLS)))
     pts = grid_in(footprint, cell)
@@ -96,7 +106,7 @@ def roof_height(footprint: Any, meshes: list[Mesh]) -> float | None:
     offsets = np.cumsum([0] + [m.n_vertices for m in meshes[:-1]])
     faces = np.concatenate([m.faces + o for m, o in zip(meshes, offsets)])
     z = top_heights(verts, faces, pts, cell=cell)
-    z = z[np.isfinite(z)]
+    z = z[np.isfinite(z) & (z >= ground + ROOFED)]
     return float(np.percentile(z, ROOF_PERCENTILE)) if len(z) else None
 
 
@@ -144,22 +154,24 @@ def building_feature(feature_id: str, name: str | None, parent: str | None, sour
             attrs["storeys_below"] = below
     meshes_out: dict[str, Mesh] = {}
     footprint = None
-    shadows = [o for o in outlines if o is not None and not o.is_empty]
+    zmin = min((float(m.vertices[:, 2].min()) for m in element_meshes), default=np.nan)
+    zmax = max((float(m.vertices[:, 2].max()) for m in element_meshes), default=np.nan)
+    above = [e for e in elevs if e >= -GROUND_TOLERANCE]
+    # the ground floor's level (the lowest point where there are no storeys)
+    ground = max(zmin, ground_offset + above[0]) if above else zmin
+    # the footprint is what stands above the ground floor: paving, terraces
+    # and foundations next to the walls do not widen it
+    standing = [o for o, m in zip(outlines, element_meshes)
+                if float(m.vertices[:, 2].max()) > ground + ABOVE_GROUND]
+    shadows = [o for o in (standing or outlines) if o is not None and not o.is_empty]
     if shadows:
         merged = shapely.union_all(shadows, grid_size=1e-3)
         # close the hairline gaps between walls, then drop slivers
         merged = merged.buffer(0.05, join_style="mitre").buffer(-0.05, join_style="mitre")
         footprint = as_polygons(shapely.simplify(merged, 0.01))
     if footprint is not None and element_meshes:
-        zmin = min(float(m.vertices[:, 2].min()) for m in element_meshes)
-        zmax = max(float(m.vertices[:, 2].max()) for m in element_meshes)
-        top = roof_height(footprint, element_meshes)
+        top = roof_height(footprint, element_meshes, ground)
         top = zmax if top is None else top
-        ground = zmin
-        above = [e for e in elevs if e >= -GROUND_TOLERANCE]
-        if above and len(above) < len(elevs):
-            # basements: the height is measured from the ground floor's level
-            ground = max(zmin, ground_offset + above[0])
         if top > zmin:
             attrs["height"] = round(zmax - ground, 3)
             attrs["base_m"], attrs["top_m"] = round(zmin, 3), round(top, 3)

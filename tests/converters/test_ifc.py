@@ -106,8 +106,9 @@ def test_fzk_hierarchy_and_building_envelope(fzk):
     lod1 = b.meshes["1"].vertices[:, 2]
     assert lod1.max() == pytest.approx(b.attributes["top_m"], abs=1e-3)
     assert b.attributes["base_m"] + 2.7 < b.attributes["top_m"] < b.attributes["roof_max_m"] - 0.5
-    assert b.attributes["height"] == pytest.approx(b.attributes["roof_max_m"]
-                                                   - b.attributes["base_m"], abs=1e-3)
+    # measured from the ground floor (storey elevation 0 at the site's 110 m),
+    # not from the underside of its slab (base_m, 109.8 m)
+    assert b.attributes["height"] == pytest.approx(b.attributes["roof_max_m"] - 110.0, abs=1e-3)
     pset_keys = [k for k in walls[0].attributes if k.startswith("Pset_WallCommon.")]
     assert pset_keys, "the wall's property set is kept"
     assert walls[0].attributes.get("storey")
@@ -418,23 +419,27 @@ def test_reimport_is_refused_before_the_geometry_kernels_run(tmp_path, monkeypat
     store.close()
 
 
-def test_lod1_block_is_not_as_tall_as_a_chimney(tmp_path, monkeypatch):
-    """A 20 m x 10 m block with a flat roof at 6 m and a chimney to 12 m: the
-    LoD1 block is 6 m high; the chimney is the building's highest point."""
+def test_lod1_block_is_not_as_tall_as_a_chimney_nor_as_wide_as_its_terrace(tmp_path,
+                                                                           monkeypatch):
+    """A 20 m x 10 m block with a flat roof at 6 m, a chimney to 12 m and a
+    10 m x 10 m terrace slab beside it at ground level: the LoD1 block is the
+    20 m x 10 m block, 6 m high; the chimney is the building's highest point."""
     from ifc_models import Box, build_model
 
     path = build_model(tmp_path / "chimney.ifc", monkeypatch, latlon=(22.54, 114.06),
                        boxes=(Box("IfcSlab", (0.0, 0.0, 0.0), (20.0, 10.0, 0.3)),
                               Box("IfcWall", (0.0, 0.0, 0.3), (20.0, 10.0, 5.7)),
                               Box("IfcBuildingElementProxy", (2.0, 2.0, 6.0), (0.6, 0.6, 6.0),
-                                  name="chimney")))
+                                  name="chimney"),
+                              Box("IfcSlab", (20.0, 0.0, -0.2), (10.0, 10.0, 0.2),
+                                  name="terrace")))
     store = twin.create_twin(tmp_path / "t.gpkg", "EPSG:4547")
     import_file(store, path)
     b = _features(store, layers=("buildings",), with_meshes=True)[0]
     z = b.meshes["1"].vertices[:, 2]
-    assert z.max() - z.min() == pytest.approx(6.0, abs=1e-6)
-    assert b.attributes["top_m"] - b.attributes["base_m"] == pytest.approx(6.0, abs=1e-6)
-    assert b.attributes["roof_max_m"] - b.attributes["base_m"] == pytest.approx(12.0, abs=1e-6)
+    assert (z.min(), z.max()) == pytest.approx((-0.2, 6.0), abs=1e-6)  # the terrace's underside
+    assert b.attributes["top_m"] == pytest.approx(6.0, abs=1e-6)
+    assert b.attributes["roof_max_m"] == pytest.approx(12.0, abs=1e-6)
     assert b.attributes["height"] == pytest.approx(12.0, abs=1e-6)
     assert b.footprint.area == pytest.approx(200.0, rel=1e-3)
     store.close()
