@@ -274,7 +274,7 @@ def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = 
         todo = [i for i in todo if i not in result.meshes]
         if not finished:
             run.crash, run.pending = crash, tuple(todo)
-            log.warning("the %s kernel crashed (%s) with %d of %d elements not converted "
+            log.info("the %s kernel crashed (%s) with %d of %d elements not converted "
                         "yet; they go on to the next kernel", kernel, crash, len(todo),
                         run.requested)
             for i in todo:

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import ProjError
 
@@ -67,6 +68,8 @@ MAX_BATCH_SPAN_M = 1_000_000.0
 MAX_FEATURE_SPAN_M = {"buildings": 5_000.0, "building_elements": 5_000.0}
 #: How many offending features a message names.
 _EXAMPLES = 5
+#: Features judged at once.
+_CHUNK = 512
 
 _WGS84 = CRS.from_epsg(4326)
 _UTILITY = frozenset(UTILITY_LAYER_BY_CODE.values()) | {"pipe_nodes"}
@@ -167,53 +170,82 @@ class PlacementCheck:
         self.absurd_first: str | None = None
 
     # -- per feature ----------------------------------------------------------
-    def _absurd(self, f: Feature, box: Box, z: tuple[float, float]) -> str | None:
-        if self.area is not None:
-            out = _beyond(box, self.area.box)
-            if out > ABSURD_M:
-                return (f"coordinates x {box[0]:.6g}..{box[2]:.6g}, y {box[1]:.6g}..{box[3]:.6g} "
-                        f"reach {_km(out)} beyond the area of use of {self.crs.name!r}: no "
-                        "place on Earth in that CRS")
-        elif max(abs(v) for v in box) > ABSURD_ABS_M:
+    def _absurd(self, box: Box, out: float, z: tuple[float, float]) -> str:
+        """Why coordinates reaching ``out`` metres beyond the area of use with
+        heights ``z`` are absurd."""
+        if self.area is not None and out > ABSURD_M:
+            return (f"coordinates x {box[0]:.6g}..{box[2]:.6g}, y {box[1]:.6g}..{box[3]:.6g} "
+                    f"reach {_km(out)} beyond the area of use of {self.crs.name!r}: no "
+                    "place on Earth in that CRS")
+        if self.area is None and max(abs(v) for v in box) > ABSURD_ABS_M:
             return (f"coordinates x {box[0]:.6g}..{box[2]:.6g}, y {box[1]:.6g}..{box[3]:.6g} "
                     "are no place on Earth")
         lo, hi = Z_RANGE
-        if (math.isfinite(z[0]) and z[0] < lo) or (math.isfinite(z[1]) and z[1] > hi):
-            return (f"heights {z[0]:.6g}..{z[1]:.6g} m are outside {lo:g}..{hi:g} m "
-                    "(a no-data value, an overflow or millimetres?)")
-        return None
+        return (f"heights {z[0]:.6g}..{z[1]:.6g} m are outside {lo:g}..{hi:g} m "
+                "(a no-data value, an overflow or millimetres?)")
 
     def screen(self, features: Iterable[Feature],
                skip: Callable[[str, str], None]) -> Iterator[Feature]:
         """Pass ``features`` on, skipping (with ``skip(id, reason)``) those
-        whose coordinates are absurd and measuring the others."""
+        whose coordinates are absurd and measuring the others; they are
+        judged in chunks, with numpy, and passed on in their order."""
+        chunk: list[Feature] = []
         for f in features:
-            b = f.bbox
-            if b is None:
-                self.kept += 1
+            chunk.append(f)
+            if len(chunk) >= _CHUNK:
+                yield from self._screen_chunk(chunk, skip)
+                chunk = []
+        if chunk:
+            yield from self._screen_chunk(chunk, skip)
+
+    def _screen_chunk(self, feats: list[Feature],
+                      skip: Callable[[str, str], None]) -> Iterator[Feature]:
+        nan6 = (math.nan,) * 6
+        b = np.array([f.bbox if f.bbox is not None else nan6 for f in feats], dtype=np.float64)
+        has = np.isfinite(b[:, 0])
+        boxes = b[:, [0, 1, 3, 4]]
+        if self.area is not None:
+            a = self.area.box
+            dx = np.maximum.reduce([np.zeros(len(b)), a[0] - boxes[:, 0], boxes[:, 2] - a[2]])
+            dy = np.maximum.reduce([np.zeros(len(b)), a[1] - boxes[:, 1], boxes[:, 3] - a[3]])
+            out = np.hypot(dx, dy)
+            absurd = out > ABSURD_M
+        else:
+            out = np.zeros(len(b))
+            absurd = np.abs(boxes).max(axis=1) > ABSURD_ABS_M
+        with np.errstate(invalid="ignore"):
+            absurd |= (b[:, 2] < Z_RANGE[0]) | (b[:, 5] > Z_RANGE[1])
+            far = out > FAR_M
+        absurd &= has
+        span = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        limits = np.array([MAX_FEATURE_SPAN_M.get(f.layer, math.inf) for f in feats])
+        wide = has & ~absurd & (span > limits)
+        kept = has & ~absurd
+        if kept.any():
+            k = boxes[kept]
+            _grow(self.extent, (k[:, 0].min(), k[:, 1].min(), k[:, 2].max(), k[:, 3].max()))
+        self.kept += int(len(feats) - absurd.sum())
+        self.far_count += int((far & kept).sum())
+        self.wide_count += int(wide.sum())
+        for i in np.flatnonzero((far & kept) | wide)[:2 * _EXAMPLES]:
+            f = feats[i]
+            if far[i] and len(self.far) < _EXAMPLES:
+                self.far.append(f.id)
+            if wide[i] and len(self.wide) < _EXAMPLES:
+                self.wide.append(f"{f.id} ({f.layer}, {_km(float(span[i]))} across)")
+        if not absurd.any():
+            yield from feats
+            return
+        for i, f in enumerate(feats):
+            if not absurd[i]:
                 yield f
                 continue
-            box = (b[0], b[1], b[3], b[4])
-            reason = self._absurd(f, box, (b[2], b[5]))
-            if reason is not None:
-                self.absurd_count += 1
-                self.absurd_first = self.absurd_first or f"{f.id}: {reason}"
-                _grow(self.absurd_extent, box)
-                skip(f.id, reason)
-                continue
-            limit = MAX_FEATURE_SPAN_M.get(f.layer)
-            span = max(box[2] - box[0], box[3] - box[1])
-            if limit is not None and span > limit:
-                self.wide_count += 1
-                if len(self.wide) < _EXAMPLES:
-                    self.wide.append(f"{f.id} ({f.layer}, {_km(span)} across)")
-            if self.area is not None and _beyond(box, self.area.box) > FAR_M:
-                self.far_count += 1
-                if len(self.far) < _EXAMPLES:
-                    self.far.append(f.id)
-            _grow(self.extent, box)
-            self.kept += 1
-            yield f
+            box = tuple(float(v) for v in boxes[i])
+            reason = self._absurd(box, float(out[i]), (float(b[i, 2]), float(b[i, 5])))  # type: ignore[arg-type]
+            self.absurd_count += 1
+            self.absurd_first = self.absurd_first or f"{f.id}: {reason}"
+            _grow(self.absurd_extent, box)  # type: ignore[arg-type]
+            skip(f.id, reason)
 
     # -- the whole import -------------------------------------------------------
     def verdict(self, report: Mapping[str, Any]) -> tuple[list[Note], dict[str, Any]]:
