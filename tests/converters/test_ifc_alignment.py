@@ -109,5 +109,9 @@ def test_nothing_of_the_alignment_lands_on_building_elements(road):
     store, res, _ = road
     bim = [f.type for f in store.query(Query(layers=("building_elements",)))]
     assert not [t for t in bim if t.startswith("IfcAlignment") or t == "IfcReferent"]
+    # the start station referent is a point at the alignment's start
+    (ref,) = list(store.query(Query(types=("IfcReferent",))))
+    assert ref.layer == "generic" and ref.attributes["Pset_Stationing.Station"] == 1000.0
+    assert (ref.footprint.x, ref.footprint.y) == pytest.approx((E0, N0), abs=1e-6)
     assert not [m for m in res.report["source"].get("no_geometry", [])
                 if m["class"].startswith("IfcAlignment")]
