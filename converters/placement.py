@@ -240,11 +240,12 @@ class PlacementCheck:
             if not absurd[i]:
                 yield f
                 continue
-            box = tuple(float(v) for v in boxes[i])
-            reason = self._absurd(box, float(out[i]), (float(b[i, 2]), float(b[i, 5])))  # type: ignore[arg-type]
+            x0, y0, x1, y1 = (float(v) for v in boxes[i])
+            box: Box = (x0, y0, x1, y1)
+            reason = self._absurd(box, float(out[i]), (float(b[i, 2]), float(b[i, 5])))
             self.absurd_count += 1
             self.absurd_first = self.absurd_first or f"{f.id}: {reason}"
-            _grow(self.absurd_extent, box)  # type: ignore[arg-type]
+            _grow(self.absurd_extent, box)
             skip(f.id, reason)
 
     # -- the whole import -------------------------------------------------------
@@ -255,13 +256,14 @@ class PlacementCheck:
         ``report`` is the converter's report (its georeferencing and CRS are
         quoted as likely causes).
         """
-        e = tuple(self.extent)
+        ex0, ey0, ex1, ey1 = self.extent
+        e: Box = (ex0, ey0, ex1, ey1)
         if not math.isfinite(e[0]) and self.absurd_count:
             # every feature with coordinates had absurd ones: what is left is
             # a hierarchy without geometry, and --force cannot make it right
-            a = tuple(self.absurd_extent)
-            causes = likely_causes(a, self.area, max(a[2] - a[0], a[3] - a[1]),  # type: ignore[arg-type]
-                                   report, False)
+            ax0, ay0, ax1, ay1 = self.absurd_extent
+            causes = likely_causes((ax0, ay0, ax1, ay1), self.area,
+                                   max(ax1 - ax0, ay1 - ay0), report, False)
             raise ConversionError(
                 f"{self.source}: refused: all {self.absurd_count} features with coordinates "
                 f"have absurd ones (the first: {self.absurd_first})"
@@ -272,7 +274,7 @@ class PlacementCheck:
             return [], {"checked": False, "reason": "no feature has coordinates"}
         crs_name = self.crs.to_string()
         span = max(e[2] - e[0], e[3] - e[1])
-        lonlat = _lonlat(self.crs, e)  # type: ignore[arg-type]
+        lonlat = _lonlat(self.crs, e)
         record: dict[str, Any] = {
             "extent": [round(v, 3) for v in e], "span_m": round(span, 3),
             "extent_lonlat": [round(v, 6) for v in lonlat] if lonlat else None,
@@ -283,7 +285,7 @@ class PlacementCheck:
                     if lonlat else ""))
         problems: list[str] = []
         notes: list[Note] = []
-        gap = _gap(e, self.area.box) if self.area else 0.0  # type: ignore[arg-type]
+        gap = _gap(e, self.area.box) if self.area else 0.0
         if self.area is None:
             notes.append(Note(f"placement: {where}, {_km(span)} across; {crs_name} records no "
                               "area of use to check it against"))
@@ -310,7 +312,7 @@ class PlacementCheck:
         record["problems"] = problems
         if not problems:
             return notes, record
-        causes = likely_causes(e, self.area, span, report, self.wide_count > 0)  # type: ignore[arg-type]
+        causes = likely_causes(e, self.area, span, report, self.wide_count > 0)
         record["likely_causes"] = causes
         text = (f"{'; '.join(problems)}. Extent found: {where} in {crs_name}."
                 + (f" Likely: {'; '.join(causes)}." if causes else ""))
