@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,6 +43,11 @@ class ConversionContext:
     #: the twin's buildings ``(id, footprint)`` around a footprint, for BIM/GIS
     #: conflation; ``None`` when converting without a twin
     buildings_near: Callable[[Any], list[tuple[str, Any]]] | None = None
+    #: which of some feature ids the twin holds already: a converter with
+    #: slow work ahead (IFC geometry) asks before it starts, to refuse a
+    #: re-import at once; ``None`` when existing features are to be replaced
+    #: (``--replace``) or there is no twin
+    existing_ids: Callable[[Iterable[str]], set[str]] | None = None
 
 
 class Converter(Protocol):

@@ -15,6 +15,13 @@ segfaults on the duplex sample). :func:`element_meshes` therefore runs a
 Coverage is the robust kernel's, time is close to the fast kernel's. Each
 element that no kernel could convert is returned with the reason.
 
+When a worker crashes, the run records how (the signal, or the exception
+a Python error ended with) and which elements it had not delivered yet:
+the one it crashed on is among them (the kernel works on several at once,
+so which one is not known unless one was left). Its standard error is not
+quoted: it holds the kernel's warnings about other elements, which would
+mislead.
+
 Geometry comes in world coordinates (``use-world-coords``), in metres, with
 per-triangle material names.
 """
@@ -24,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,7 +72,9 @@ class ElementMesh:
 
 @dataclass
 class KernelRun:
-    """What one kernel of the chain did."""
+    """What one kernel of the chain did; after a crash, how it ended
+    (``crash``) and the elements it had not delivered (``pending``, step
+    ids), among which is the one it crashed on."""
 
     kernel: str
     requested: int
@@ -72,6 +82,44 @@ class KernelRun:
     seconds: float = 0.0
     crashed: bool = False
     exit_code: int | None = None
+    crash: str | None = None
+    pending: tuple[int, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able record (the first 20 pending elements)."""
+        out: dict[str, Any] = {"kernel": self.kernel, "requested": self.requested,
+                               "converted": self.converted, "seconds": round(self.seconds, 3),
+                               "crashed": self.crashed}
+        if self.crashed:
+            out.update(crash=self.crash, exit_code=self.exit_code,
+                       pending_count=len(self.pending), pending=list(self.pending[:20]))
+        return out
+
+
+def crash_reason(exit_code: int | None, stderr: str) -> str:
+    """How a worker ended, in words: the signal that killed it, else the
+    last line of the Python traceback it printed, else its exit code.
+
+    >>> crash_reason(-11, "Warning: unrelated")
+    'killed by SIGSEGV (segmentation fault)'
+    >>> crash_reason(1, "Traceback (most recent call last):\\n  ...\\nMemoryError\\n")
+    'MemoryError'
+    """
+    if exit_code is not None and exit_code < 0:
+        try:
+            sig = signal.Signals(-exit_code)
+        except ValueError:
+            return f"killed by signal {-exit_code}"
+        what = {"SIGSEGV": "segmentation fault", "SIGABRT": "aborted",
+                "SIGKILL": "killed, out of memory?", "SIGBUS": "bus error",
+                "SIGFPE": "arithmetic error"}.get(sig.name)
+        return f"killed by {sig.name}" + (f" ({what})" if what else "")
+    if "Traceback (most recent call last)" in stderr:
+        tail = stderr[stderr.rindex("Traceback (most recent call last)"):]
+        lines = [ln for ln in tail.splitlines() if ln.strip() and not ln.startswith(" ")]
+        if len(lines) > 1:
+            return lines[-1].strip()[:300]
+    return f"ended early with exit code {exit_code}"
 
 
 @dataclass
@@ -131,8 +179,9 @@ def _worker(out: Any, request: dict) -> None:  # pragma: no cover - runs in the 
 
 
 def _run_kernel(path: str, text: str | None, kernel: str, ids: list[int], threads: int,
-                on_shape: Callable[[ElementMesh], None]) -> tuple[bool, int | None]:
-    """Run one kernel in a child Python process; returns ``(finished, exit_code)``.
+                on_shape: Callable[[ElementMesh], None]) -> tuple[bool, int | None, str]:
+    """Run one kernel in a child Python process; returns ``(finished,
+    exit_code, crash)`` (``crash``: how it ended, when it did not finish).
 
     The child is a plain ``python -m converters.ifc_geometry`` (not
     multiprocessing, which would re-import the caller's main script): the
@@ -176,12 +225,12 @@ def _run_kernel(path: str, text: str | None, kernel: str, ids: list[int], thread
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        crash = ""
         if not finished:
-            errors.seek(0)
-            tail = errors.read()[-2000:].decode(errors="replace")
-            log.warning("%s kernel worker ended early (exit code %s): %s", kernel,
-                        proc.returncode, tail)
-    return finished, proc.returncode
+            errors.seek(0, os.SEEK_END)
+            errors.seek(max(0, errors.tell() - 8192))
+            crash = crash_reason(proc.returncode, errors.read().decode(errors="replace"))
+    return finished, proc.returncode, crash
 
 
 def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = DEFAULT_KERNELS,
@@ -218,14 +267,19 @@ def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = 
             break
         run = KernelRun(kernel=kernel, requested=len(todo))
         t0 = time.perf_counter()
-        finished, code = _run_kernel(path, text, kernel, todo, threads, take)
+        finished, code, crash = _run_kernel(path, text, kernel, todo, threads, take)
         run.seconds = time.perf_counter() - t0
         run.crashed, run.exit_code = not finished, code
         result.runs.append(run)
         todo = [i for i in todo if i not in result.meshes]
         if not finished:
+            run.crash, run.pending = crash, tuple(todo)
+            log.info("the %s kernel crashed (%s) with %d of %d elements not converted "
+                        "yet; they go on to the next kernel", kernel, crash, len(todo),
+                        run.requested)
             for i in todo:
-                crash_note.setdefault(i, f"the {kernel} kernel crashed (exit code {code})")
+                crash_note.setdefault(i, f"the {kernel} kernel crashed ({crash}) before "
+                                         "converting it, on it or on another element")
     for i in todo:
         result.failed[i] = crash_note.get(
             i, f"no shape from any geometry kernel ({', '.join(kernels)})")

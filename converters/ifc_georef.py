@@ -3,7 +3,8 @@
 A BIM model is drawn in a local engineering coordinate system (metres or
 millimetres from a project origin). How that system maps to a CRS is
 written in one of several places, depending on the schema and the
-authoring tool. They are tried in this order:
+authoring tool. Every one of them present in the file is read; the first
+in this order places the model:
 
 1. ``IfcMapConversion`` (IFC4 and later; ``IfcMapConversionScaled`` too) to
    an ``IfcProjectedCRS``: eastings, northings and orthogonal height of the
@@ -13,13 +14,22 @@ authoring tool. They are tried in this order:
    longitude/latitude of an ``IfcGeographicCRS``.
 2. The IFC2X3 convention of the buildingSMART georeferencing guide: the same
    values in the property sets ``ePSet_MapConversion`` and
-   ``ePSet_ProjectedCRS`` of the ``IfcProject``.
+   ``ePSet_ProjectedCRS``, on the ``IfcProject`` or on the ``IfcSite``
+   (where the guide's examples and Revit's exporter put them). The names
+   are matched without regard to case (``ePset_...`` is common).
 3. ``IfcSite.RefLatitude``/``RefLongitude``/``RefElevation`` with the
    context's ``TrueNorth``: the site origin is placed at that point of a
    local transverse Mercator projection and the model is turned so that its
-   true north points north. Good to a few centimetres over a building.
+   true north points north. Good to a few centimetres over a building, but
+   often a default of the authoring tool (the office's city) rather than
+   the site: a map conversion, where there is one, wins.
 4. The user's ``--origin``/``--rotation`` (and ``--crs``) override all of
    them.
+
+The sources that were not used are kept as :attr:`Georef.alternatives`, so
+that the import summary can say where each would have put the model (a
+file whose map conversion and site latitude disagree by 3,000 km is worth
+a look).
 
 Scale: the standard says map units = ``Scale`` x local units, but writers
 disagree (the buildingSMART Gauss-Krueger sample writes 1000 for a
@@ -38,10 +48,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pyproj import CRS
+from pyproj import CRS, Geod, Transformer
+from pyproj.exceptions import ProjError
 
 from twin.crs import parse_crs
 from twin.errors import ConversionError, CRSError
+
+_WGS84 = CRS.from_epsg(4326)
+_GEOD = Geod(ellps="WGS84")
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,8 @@ class Georef:
     ``origin`` (3,) is where the local origin lies in ``crs`` (metres);
     ``rotation`` is the angle of the local X axis from map east,
     anticlockwise, in radians; ``scale`` multiplies plan distances.
+    ``alternatives`` are the other georeferencing sources found in the file,
+    in their order of precedence (each without alternatives of its own).
     """
 
     method: str
@@ -59,6 +75,7 @@ class Georef:
     rotation: float = 0.0
     scale: float = 1.0
     notes: tuple[str, ...] = ()
+    alternatives: tuple[Georef, ...] = ()
 
     def to_map(self, xyz: np.ndarray) -> np.ndarray:
         """``xyz (n, 3)`` local metres -> ``(n, 3)`` map coordinates in :attr:`crs`."""
@@ -70,13 +87,54 @@ class Georef:
         out[:, 2] = self.origin[2] + xyz[:, 2]
         return out
 
-    def describe(self) -> dict[str, Any]:
-        return {
+    def origin_lonlat(self) -> tuple[float, float] | None:
+        """Longitude and latitude (WGS 84) of the local origin; ``None`` when
+        the CRS cannot be transformed to WGS 84."""
+        try:
+            tr = Transformer.from_crs(self.crs, _WGS84, always_xy=True)
+            lon, lat = tr.transform(self.origin[0], self.origin[1], errcheck=True)
+        except ProjError:
+            return None
+        return (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
+
+    def origin_in(self, crs: CRS) -> tuple[float, float] | None:
+        """The local origin in ``crs`` (plan); ``None`` where it cannot be transformed."""
+        if crs == self.crs:
+            return float(self.origin[0]), float(self.origin[1])
+        try:
+            tr = Transformer.from_crs(self.crs, crs, always_xy=True)
+            x, y = tr.transform(self.origin[0], self.origin[1], errcheck=True)
+        except ProjError:
+            return None
+        return (x, y) if math.isfinite(x) and math.isfinite(y) else None
+
+    def describe(self, twin_crs: CRS | None = None) -> dict[str, Any]:
+        """A JSON-able account: method, CRS, origin, rotation, scale, notes and,
+        given the twin's CRS, where the origin lies in it and where each
+        alternative would have put it (``twin_xy``, ``distance_m`` from
+        this placement along the ellipsoid)."""
+        out: dict[str, Any] = {
             "method": self.method, "crs": self.crs.to_string(),
             "origin": [round(v, 4) for v in self.origin],
             "rotation_deg": round(math.degrees(self.rotation), 6),
             "scale": self.scale, "notes": list(self.notes),
         }
+        if twin_crs is None:
+            return out
+        here = self.origin_in(twin_crs)
+        out["twin_xy"] = [round(v, 3) for v in here] if here is not None else None
+        ll = self.origin_lonlat()
+        alts = []
+        for alt in self.alternatives:
+            xy = alt.origin_in(twin_crs)
+            other = alt.origin_lonlat()
+            dist = (_GEOD.inv(ll[0], ll[1], other[0], other[1])[2]
+                    if ll is not None and other is not None else None)
+            alts.append({"method": alt.method, "crs": alt.crs.to_string(),
+                         "twin_xy": [round(v, 3) for v in xy] if xy is not None else None,
+                         "distance_m": round(dist, 3) if dist is not None else None})
+        out["alternatives"] = alts
+        return out
 
 
 def local_tm(lat: float, lon: float) -> CRS:
@@ -146,14 +204,14 @@ def _x_axis_angle(abscissa: Any, ordinate: Any) -> float:
     return math.atan2(o or 0.0, a or 0.0)
 
 
-def _crs_from_name(name: Any, source: str, override: CRS | None) -> CRS:
+def _crs_from_name(name: Any, source: str, override: CRS | None, where: str) -> CRS:
     if override is not None:
         return override
     try:
-        return parse_crs(name, what="IfcProjectedCRS.Name")
+        return parse_crs(name, what=where)
     except (CRSError, TypeError, ValueError):
         raise ConversionError(
-            f"{source}: the georeferencing names no usable CRS (IfcProjectedCRS.Name is "
+            f"{source}: the georeferencing names no usable CRS ({where} is "
             f"{name!r}); pass --crs with the CRS of its map coordinates", source=source,
         ) from None
 
@@ -169,77 +227,96 @@ def _true_north_rotation(model: Any) -> float:
     return 0.0
 
 
-def read_georef(model: Any, source: str, *, crs: CRS | None = None,
-                origin: tuple[float, ...] | None = None, rotation: float | None = None,
-                twin_crs: CRS | None = None) -> Georef:
-    """The georeferencing of an open IFC ``model`` (see the module docs).
+def _number(value: Any, default: float = 0.0) -> float:
+    """A property value as a float (property sets hold numbers, at times as text)."""
+    if value is None or value == "":
+        return default
+    return float(value)
 
-    ``crs`` (``--crs``) names the CRS of the map coordinates; ``origin``
-    ``(x, y[, z])`` in that CRS (default: the twin's) and ``rotation``
-    (degrees, anticlockwise from east) override what the file says.
-    """
+
+def _pset(entity: Any, name: str) -> dict[str, Any] | None:
+    """The property set ``name`` of ``entity``, matched without regard to case."""
     import ifcopenshell.util.element as ue
-    import ifcopenshell.util.unit as uu
 
-    project_unit = float(uu.calculate_unit_scale(model))
-    if origin is not None:
-        target = crs or twin_crs
-        if target is None:
-            raise ConversionError(f"{source}: --origin needs --crs", source=source)
-        o = (tuple(float(v) for v in origin) + (0.0,))[:3]
-        return Georef("user (--origin/--rotation)", target, o,
-                      math.radians(rotation or 0.0))
-    if rotation is not None:
-        raise ConversionError(f"{source}: --rotation needs --origin", source=source)
+    want = name.lower()
+    for set_name, props in ue.get_psets(entity).items():
+        if set_name.lower() == want:
+            return props
+    return None
 
-    if model.schema != "IFC2X3":
-        for op in model.by_type("IfcCoordinateOperation"):
-            target = op.TargetCRS
-            if op.is_a("IfcMapConversion"):
-                map_unit = _unit_metres(getattr(target, "MapUnit", None)) or project_unit
-                scale, note = _metric_scale(float(op.Scale or 1.0), project_unit, map_unit)
-                fx = float(getattr(op, "FactorX", 1.0) or 1.0)
-                rot = _x_axis_angle(op.XAxisAbscissa, op.XAxisOrdinate)
-                return Georef(
-                    op.is_a(), _crs_from_name(getattr(target, "Name", None), source, crs),
-                    (map_unit * float(op.Eastings), map_unit * float(op.Northings),
-                     map_unit * float(op.OrthogonalHeight or 0.0)),
-                    rot, scale * fx, (note,) if note else ())
-            if op.is_a("IfcRigidOperation"):
-                first = float(op.FirstCoordinate.wrappedValue)
-                second = float(op.SecondCoordinate.wrappedValue)
-                height = float(op.Height or 0.0)
-                if target is not None and target.is_a("IfcGeographicCRS") and crs is None:
-                    return Georef("IfcRigidOperation (geographic)", local_tm(second, first),
+
+def _from_operations(model: Any, source: str, crs: CRS | None,
+                     project_unit: float) -> list[Georef]:
+    """IFC4 and later: ``IfcMapConversion`` and ``IfcRigidOperation``."""
+    out: list[Georef] = []
+    if model.schema == "IFC2X3":
+        return out
+    for op in model.by_type("IfcCoordinateOperation"):
+        target = op.TargetCRS
+        if op.is_a("IfcMapConversion"):
+            map_unit = _unit_metres(getattr(target, "MapUnit", None)) or project_unit
+            scale, note = _metric_scale(float(op.Scale or 1.0), project_unit, map_unit)
+            fx = float(getattr(op, "FactorX", 1.0) or 1.0)
+            rot = _x_axis_angle(op.XAxisAbscissa, op.XAxisOrdinate)
+            out.append(Georef(
+                op.is_a(), _crs_from_name(getattr(target, "Name", None), source, crs,
+                                          "IfcProjectedCRS.Name"),
+                (map_unit * float(op.Eastings), map_unit * float(op.Northings),
+                 map_unit * float(op.OrthogonalHeight or 0.0)),
+                rot, scale * fx, (note,) if note else ()))
+        elif op.is_a("IfcRigidOperation"):
+            first = float(op.FirstCoordinate.wrappedValue)
+            second = float(op.SecondCoordinate.wrappedValue)
+            height = float(op.Height or 0.0)
+            if target is not None and target.is_a("IfcGeographicCRS") and crs is None:
+                out.append(Georef("IfcRigidOperation (geographic)", local_tm(second, first),
                                   (0.0, 0.0, height),
                                   notes=(f"origin at longitude {first}, latitude {second} of "
-                                         f"{target.Name}; local transverse Mercator",))
-                map_unit = _unit_metres(getattr(target, "MapUnit", None)) or project_unit
-                return Georef("IfcRigidOperation",
-                              _crs_from_name(getattr(target, "Name", None), source, crs),
-                              (map_unit * first, map_unit * second, map_unit * height))
-    else:
-        projects = model.by_type("IfcProject")
-        conv = ue.get_pset(projects[0], "ePSet_MapConversion") if projects else None
-        if conv:
-            pcrs = ue.get_pset(projects[0], "ePSet_ProjectedCRS") or {}
-            scale, note = _metric_scale(float(conv.get("Scale") or 1.0), project_unit, 1.0)
-            rot = _x_axis_angle(conv.get("XAxisAbscissa"), conv.get("XAxisOrdinate"))
-            return Georef(
-                "ePSet_MapConversion (IFC2X3)", _crs_from_name(pcrs.get("Name"), source, crs),
-                (float(conv.get("Eastings") or 0.0), float(conv.get("Northings") or 0.0),
-                 float(conv.get("OrthogonalHeight") or 0.0)),
-                rot, scale, (note,) if note else ())
+                                         f"{target.Name}; local transverse Mercator",)))
+                continue
+            map_unit = _unit_metres(getattr(target, "MapUnit", None)) or project_unit
+            out.append(Georef("IfcRigidOperation",
+                              _crs_from_name(getattr(target, "Name", None), source, crs,
+                                             "IfcProjectedCRS.Name"),
+                              (map_unit * first, map_unit * second, map_unit * height)))
+    return out
 
+
+def _from_property_sets(model: Any, source: str, crs: CRS | None,
+                        project_unit: float) -> list[Georef]:
+    """The buildingSMART guide's IFC2X3 convention: ``ePSet_MapConversion`` and
+    ``ePSet_ProjectedCRS`` on the IfcProject, or on an IfcSite."""
+    out: list[Georef] = []
+    holders = [("IfcProject", e) for e in model.by_type("IfcProject")]
+    holders += [("IfcSite", e) for e in model.by_type("IfcSite")]
+    for kind, holder in holders:
+        conv = _pset(holder, "ePSet_MapConversion")
+        if not conv:
+            continue
+        pcrs = _pset(holder, "ePSet_ProjectedCRS") or {}
+        where = f"ePSet_ProjectedCRS.Name on the {kind}"
+        try:
+            scale, note = _metric_scale(_number(conv.get("Scale"), 1.0), project_unit, 1.0)
+            rot = _x_axis_angle(conv.get("XAxisAbscissa"), conv.get("XAxisOrdinate"))
+            origin = (_number(conv.get("Eastings")), _number(conv.get("Northings")),
+                      _number(conv.get("OrthogonalHeight")))
+        except (TypeError, ValueError):
+            raise ConversionError(
+                f"{source}: ePSet_MapConversion on the {kind} holds values that are not "
+                f"numbers ({ {k: conv.get(k) for k in ('Eastings', 'Northings', 'Scale')} }); "
+                "fix them or pass --origin", source=source) from None
+        out.append(Georef(f"ePSet_MapConversion on the {kind}",
+                          _crs_from_name(pcrs.get("Name"), source, crs, where),
+                          origin, rot, scale, (note,) if note else ()))
+    return out
+
+
+def _from_site_latitude(model: Any, project_unit: float) -> list[Georef]:
+    """``IfcSite.RefLatitude``/``RefLongitude`` with the context's TrueNorth."""
     for site in model.by_type("IfcSite"):
         lat, lon = compound_angle(site.RefLatitude), compound_angle(site.RefLongitude)
         if lat is None or lon is None or (lat == 0 and lon == 0):
             continue
-        if crs is not None:
-            raise ConversionError(
-                f"{source}: --crs names the CRS of map coordinates, but this model is placed "
-                "by IfcSite latitude/longitude only; give --origin too, or leave out --crs",
-                source=source)
         placed = local_origin(site, project_unit)
         site_origin = placed if placed is not None else np.zeros(3)
         rot = _true_north_rotation(model)
@@ -248,11 +325,58 @@ def read_georef(model: Any, source: str, *, crs: CRS | None = None,
         c, s = math.cos(rot), math.sin(rot)
         ox = -(c * site_origin[0] - s * site_origin[1])
         oy = -(s * site_origin[0] + c * site_origin[1])
-        return Georef("IfcSite RefLatitude/RefLongitude with TrueNorth", local_tm(lat, lon),
-                      (ox, oy, elev - site_origin[2]), rot,
-                      notes=(f"site at latitude {lat:.7f}, longitude {lon:.7f}, elevation "
-                             f"{elev:g} m; true north {math.degrees(rot):.3f} deg from local Y",))
-    raise ConversionError(
-        f"{source}: the model is not georeferenced (no IfcMapConversion, ePSet_MapConversion "
-        "or IfcSite RefLatitude/RefLongitude); pass --origin X,Y[,Z] (and --rotation DEG, "
-        "--crs) to place it", source=source)
+        return [Georef(SITE_LATLON, local_tm(lat, lon), (ox, oy, elev - site_origin[2]), rot,
+                       notes=(f"site at latitude {lat:.7f}, longitude {lon:.7f}, elevation "
+                              f"{elev:g} m; true north {math.degrees(rot):.3f} deg from "
+                              "local Y",))]
+    return []
+
+
+#: The method name of a placement by IfcSite latitude/longitude.
+SITE_LATLON = "IfcSite RefLatitude/RefLongitude with TrueNorth"
+
+
+def read_georef(model: Any, source: str, *, crs: CRS | None = None,
+                origin: tuple[float, ...] | None = None, rotation: float | None = None,
+                twin_crs: CRS | None = None) -> Georef:
+    """The georeferencing of an open IFC ``model`` (see the module docs), with
+    the other sources found in the file as its ``alternatives``.
+
+    ``crs`` (``--crs``) names the CRS of the map coordinates; ``origin``
+    ``(x, y[, z])`` in that CRS (default: the twin's) and ``rotation``
+    (degrees, anticlockwise from east) override what the file says.
+    """
+    import ifcopenshell.util.unit as uu
+
+    project_unit = float(uu.calculate_unit_scale(model))
+    if origin is None and rotation is not None:
+        raise ConversionError(f"{source}: --rotation needs --origin", source=source)
+    if origin is not None and (crs or twin_crs) is None:
+        raise ConversionError(f"{source}: --origin needs --crs", source=source)
+    # a map conversion naming no usable CRS is an error, not a reason to fall
+    # back on the site's latitude (which is how models end up on another continent)
+    found: list[Georef] = []
+    for read in (_from_operations, _from_property_sets):
+        try:
+            found += read(model, source, crs, project_unit)
+        except ConversionError:
+            if origin is None:
+                raise
+    found += _from_site_latitude(model, project_unit)
+    if origin is not None:
+        o = (tuple(float(v) for v in origin) + (0.0,))[:3]
+        return Georef("user (--origin/--rotation)", crs or twin_crs, o,  # type: ignore[arg-type]
+                      math.radians(rotation or 0.0), alternatives=tuple(found))
+    if not found:
+        raise ConversionError(
+            f"{source}: the model is not georeferenced (no IfcMapConversion, "
+            "ePSet_MapConversion or IfcSite RefLatitude/RefLongitude); pass --origin X,Y[,Z] "
+            "(and --rotation DEG, --crs) to place it", source=source)
+    chosen, rest = found[0], tuple(found[1:])
+    if chosen.method == SITE_LATLON and crs is not None:
+        raise ConversionError(
+            f"{source}: --crs names the CRS of map coordinates, but this model is placed "
+            "by IfcSite latitude/longitude only; give --origin too, or leave out --crs",
+            source=source)
+    return Georef(chosen.method, chosen.crs, chosen.origin, chosen.rotation, chosen.scale,
+                  chosen.notes, rest)

@@ -9,8 +9,47 @@ from typing import Any
 from .report import Note, examples
 
 
+def _km(metres: float) -> str:
+    return f"{metres / 1000:,.0f} km" if metres >= 10_000 else f"{metres:,.1f} m"
+
+
+def _crash_note(k: Mapping[str, Any], later: bool) -> Note:
+    """Which kernel crashed, how, and on which element as far as known."""
+    n = int(k.get("pending_count", 0))
+    pending = list(k.get("pending", []))
+    if n == 0:
+        which = "after converting every element"
+    elif n == 1:
+        which = f"on {pending[0]}"
+    else:
+        which = (f"on one of the {n} elements it had not converted yet (first: "
+                 f"{', '.join(pending[:3])})")
+    then = "; the next kernel took them over" if later and n else ""
+    return Note(f"the {k['kernel']} kernel crashed ({k['crash']}) {which}{then}", "warn",
+                depth=2)
+
+
+def _georef_notes(geo: Mapping[str, Any]) -> list[Note]:
+    """Where the model was put, and where the other sources in the file
+    would have put it (the method itself is a common note)."""
+    out: list[Note] = []
+    xy = geo.get("twin_xy")
+    if xy:
+        out.append(Note(f"local origin at x {xy[0]:,.2f}, y {xy[1]:,.2f} in the twin", depth=2))
+    for alt in geo.get("alternatives") or []:
+        where = (f"x {alt['twin_xy'][0]:,.2f}, y {alt['twin_xy'][1]:,.2f}" if alt.get("twin_xy")
+                 else "a point outside the twin CRS")
+        far = alt.get("distance_m")
+        level = "warn" if far is not None and far > 100 else "info"
+        out.append(Note(f"not used: {alt['method']} -> {where}"
+                        + (f", {_km(far)} away" if far is not None else ""), level, depth=2))
+    return out
+
+
 def summarise(src: Mapping[str, Any]) -> list[Note]:
     out: list[Note] = []
+    if isinstance(src.get("georeferencing"), Mapping):
+        out += _georef_notes(src["georeferencing"])
     if src.get("schema_note"):
         out.append(Note(str(src["schema_note"]), "warn"))
     for c in src.get("conflation", []):
@@ -32,6 +71,9 @@ def summarise(src: Mapping[str, Any]) -> list[Note]:
         out.append(Note(f"geometry: {geo['converted']} of {geo['requested']} elements; " + ", ".join(
             f"{k['kernel']} {k['converted']}/{k['requested']} in {k['seconds']:.1f} s"
             + (" (crashed)" if k["crashed"] else "") for k in geo["kernels"])))
+        for i, k in enumerate(geo["kernels"]):
+            if k.get("crashed") and k.get("crash"):
+                out.append(_crash_note(k, i + 1 < len(geo["kernels"])))
         missing = list(src.get("no_geometry", []))
         shown, more = examples(missing, src.get("no_geometry_count", len(missing)))
         for miss in shown:
@@ -39,6 +81,11 @@ def summarise(src: Mapping[str, Any]) -> list[Note]:
                             f"{miss['reason']}", "warn", depth=2))
         if more:
             out.append(more)
+    al = src.get("alignments")
+    if al:
+        out.append(Note(f"alignments: {al['curves']} curves (alignments and segments) on "
+                        "road_centrelines" + (f", {al['failed']} without a curve" if al["failed"]
+                                              else "")))
     if src.get("unclassified_network_elements"):
         out.append(Note(str(src["unclassified_network_elements"]), "warn"))
     return out

@@ -104,6 +104,31 @@ def parent_of(element: Any) -> Any | None:
     return nest
 
 
+def storey_of(element: Any) -> Any | None:
+    """The IfcBuildingStorey an element or space is on: the spatial element
+    containing it or the whole it is part of, followed up to a storey (a
+    stair flight is part of a stair contained in a storey; a space is part
+    of a storey); ``None`` above or outside any storey."""
+    import ifcopenshell.util.element as ue
+
+    cur = element
+    for _ in range(64):
+        nxt = ue.get_container(cur) or ue.get_aggregate(cur)
+        if nxt is None or nxt.is_a("IfcBuilding") or nxt.is_a("IfcSite") \
+                or nxt.is_a("IfcProject"):
+            return None
+        if nxt.is_a("IfcBuildingStorey"):
+            return nxt
+        cur = nxt
+    return None
+
+
+def text_name(entity: Any) -> str | None:
+    """An entity's ``Name``, repaired (:func:`fix_text`), or ``None``."""
+    name = getattr(entity, "Name", None)
+    return fix_text(name) if name else None
+
+
 def fix_text(text: str) -> str:
     """Undo the commonest IFC text damage: UTF-8 bytes written as Latin-1
     characters ("HulevesiviemÃ¤ri" for "Hulevesiviemäri").

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,10 +13,12 @@ import numpy as np
 from twin.conflation import gis_candidates
 from twin.crs import parse_crs
 from twin.errors import ConversionError, ImportFailedError
+from twin.query import Query
 from twin.store.base import TwinStore
 from twin.terrain import TerrainSampler
 
 from .base import ConversionContext
+from .placement import PlacementCheck
 from .registry import converter_for
 from .report import Note, as_dicts, batch_notes, common_notes, skipped_notes
 
@@ -69,17 +71,53 @@ def _ground_source(store: TwinStore, options: dict[str, Any]):
     return heights, src
 
 
+def _existing_ids(store: TwinStore) -> Callable[[Iterable[str]], set[str]]:
+    """Which of some feature ids the twin holds already (in chunks of 500)."""
+    def existing(ids: Iterable[str]) -> set[str]:
+        todo = list(dict.fromkeys(ids))
+        found: set[str] = set()
+        for i in range(0, len(todo), 500):
+            q = Query(ids=tuple(todo[i:i + 500]), free_attributes=False)
+            found.update(f.id for f in store.query(q))
+        return found
+    return existing
+
+
+class _Skips:
+    """Counts the skipped elements of one import and keeps the first reasons."""
+
+    def __init__(self, record: Callable[[str, str], None], strict: bool, source: Path) -> None:
+        self.record, self.strict, self.source = record, strict, source
+        self.count = 0
+        self.first: list[str] = []
+
+    def __call__(self, source_id: str, reason: str) -> None:
+        if self.strict:
+            raise ConversionError(f"{self.source}: element {source_id!r}: {reason}",
+                                  source=str(self.source))
+        self.count += 1
+        if len(self.first) < 3:
+            self.first.append(f"{source_id}: {reason}")
+        self.record(source_id, reason)
+
+
 def import_file(
     store: TwinStore, path: str | Path, *, crs: Any = None, format: str | None = None,
     options: dict[str, Any] | None = None, on_conflict: str = "error", strict: bool = False,
-    progress: Callable[[int, int | None], None] | None = None,
+    force: bool = False, progress: Callable[[int, int | None], None] | None = None,
 ) -> ImportResult:
     """Convert ``path`` and add its features to ``store`` in one transaction.
 
     ``crs`` overrides the source file's CRS. With ``strict`` the first element
     that cannot be converted fails the import; otherwise it is skipped,
     counted and named in the report. Any failure leaves the twin unchanged
-    and raises :class:`~twin.errors.ImportFailedError` naming the file.
+    and raises :class:`~twin.errors.ImportFailedError` naming the file; so
+    does an import whose every element was skipped.
+
+    Every import is checked for its placement (:mod:`converters.placement`):
+    features with absurd coordinates are skipped, and an import that lands
+    far outside the twin CRS's area of use, or spans an implausible extent,
+    is refused unless ``force`` (``--force``) accepts it with a warning.
     """
     p = Path(path)
     if not p.is_file():
@@ -88,25 +126,29 @@ def import_file(
     spec = converter_for(p, format, opts)  # by extension and content (registry)
     src_crs = parse_crs(crs, what="source CRS (--crs)") if crs is not None else None
     t0 = time.perf_counter()
+    placement = PlacementCheck(store.crs, str(p), force=force)
     with store.import_batch(str(p), spec.format, spec.name, spec.version,
                             on_conflict=on_conflict) as batch:
-        def skip(source_id: str, reason: str) -> None:
-            if strict:
-                raise ConversionError(f"{p}: element {source_id!r}: {reason}", source=str(p))
-            batch.skip(source_id, reason)
-
+        skip = _Skips(batch.skip, strict, p)
         ground, ground_from = _ground_source(store, opts)
         ctx = ConversionContext(
             twin_crs=store.crs, source=p, source_crs=src_crs, options=dict(opts),
             skip=skip, progress=progress or (lambda d, t: None), strict=strict,
             ground=ground,
             buildings_near=lambda footprint: gis_candidates(store, footprint),
+            existing_ids=_existing_ids(store) if on_conflict == "error" else None,
         )
-        batch.add(spec.run(ctx))
+        added = batch.add(placement.screen(spec.run(ctx), skip))
+        if added == 0 and skip.count:
+            raise ConversionError(
+                f"{p}: nothing imported: all {skip.count} elements were skipped; the first: "
+                + "; ".join(skip.first), source=str(p))
+        placed, batch.report["placement"] = placement.verdict(ctx.report)
         if ground_from and ctx.report.get("ground_used"):
             ctx.report["ground_from"] = ground_from
         batch.report["source"] = ctx.report
-        batch.report["notes"] = as_dicts(common_notes(ctx.report) + spec.summarise(ctx.report))
+        batch.report["notes"] = as_dicts(common_notes(ctx.report) + spec.summarise(ctx.report)
+                                         + placed)
     report = dict(batch.report)
     return ImportResult(
         source=str(p), batch_id=batch.id, converter=spec.name,

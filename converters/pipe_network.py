@@ -61,11 +61,13 @@ from twin.model import Edge, Feature, Mesh
 from .base import ConversionContext
 from .report import Note
 
-#: Largest plausible plan coordinate (m or ft) of any projected CRS: state
-#: planes in feet stay below 1e8, GK zones with their zone prefix below 1e8.
-MAX_PLAN_COORDINATE = 1e8
-#: Largest plausible height magnitude (m): deeper or higher is a unit or data error.
-MAX_HEIGHT = 1e5
+#: Largest coordinate magnitude a converter accepts at all: beyond it a float
+#: keeps no metre precision, so the value is garbage (an overflow, a byte
+#: error). Whether a usable coordinate lies where the twin's CRS belongs is
+#: the importer's placement check (converters/placement.py), for every format.
+MAX_PLAN_COORDINATE = 1e15
+#: The same bound for heights.
+MAX_HEIGHT = 1e15
 #: Sides of a round pipe's swept section.
 ROUND_SIDES = 12
 #: Link types that are devices rather than conduits: a device between two
@@ -260,7 +262,7 @@ def plausible(xyz: np.ndarray) -> np.ndarray:
 def implausible_reason(what: str, xyz: Iterable[float]) -> str:
     vals = ", ".join(f"{v:g}" for v in xyz)
     return (f"{what}: coordinates ({vals}) are not finite numbers within "
-            f"{MAX_PLAN_COORDINATE:g} (plan) and {MAX_HEIGHT:g} m (height): a unit or data error")
+            f"{MAX_PLAN_COORDINATE:g}: a unit or data error")
 
 
 def open_channel_mesh(coords: np.ndarray, profile: np.ndarray) -> Mesh:

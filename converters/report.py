@@ -84,12 +84,18 @@ def batch_notes(report: Mapping[str, Any]) -> list[Note]:
 
 
 def skipped_notes(report: Mapping[str, Any]) -> list[Note]:
-    """The skipped elements with their reasons, the first few of them."""
+    """Which share of the elements was skipped, and the first few skipped
+    with their reasons.
+
+    >>> [n.text for n in skipped_notes({"features": 120, "skipped_count": 0})]
+    ['skipped none of 120 elements']
+    """
     n = int(report.get("skipped_count", 0))
+    total = n + int(report.get("features", 0))
     if not n:
-        return []
+        return [Note(f"skipped none of {total} elements")] if total else []
     shown, more = examples(list(report.get("skipped", [])), n)
-    out = [Note(f"skipped {n} elements:", "warn")]
+    out = [Note(f"skipped {n} of {total} elements ({100 * n / total:.1f}%):", "warn")]
     out += [Note(f"{s['source_id']}: {s['reason']}", depth=2) for s in shown]
     return out + ([more] if more else [])
 

@@ -145,7 +145,7 @@ class ImportJobs:
                                   format=options.get("format"),
                                   options=options.get("options") or {},
                                   on_conflict=options.get("on_conflict", "error"),
-                                  progress=progress)
+                                  force=bool(options.get("force", False)), progress=progress)
             job.result = {"batch": res.batch_id, "converter": res.converter,
                           "features": res.features, "skipped": res.skipped,
                           "seconds": round(res.seconds, 3),

@@ -51,16 +51,23 @@ from .output import console, print_notes, progress as progress_bar, styled
               help="IFC: geometry kernel chain, fast first (default manifold,opencascade).")
 @click.option("--replace", is_flag=True, help="Replace features whose ids already exist.")
 @click.option("--strict", is_flag=True, help="Fail on the first element that cannot be converted.")
+@click.option("--force", is_flag=True,
+              help="Import even what the placement check refuses (far outside the twin CRS's "
+                   "area of use, or implausibly large); the summary keeps a warning.")
 @click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
 def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | None,
             layer: str | None, id_prefix: str | None, points: str | None, profile: str | None,
             fields: tuple[str, ...], source_layer: str | None, dem: str | None, dem_crs: str | None, snap: float | None, origin: str | None,
             rotation: float | None, utility: str | None, kernels: str | None, replace: bool, strict: bool,
-            as_json: bool) -> None:
+            force: bool, as_json: bool) -> None:
     """Import source files into a twin, each as one transaction (batch).
 
     A file that fails leaves the twin exactly as it was; elements that cannot
-    be converted are skipped, counted and listed (unless --strict).
+    be converted are skipped, counted and listed (unless --strict); a file
+    whose every element is skipped fails. Every import is checked against
+    the twin CRS's area of use and plausible sizes: a file that lands far
+    away (a wrong CRS, millimetres, a default site latitude) is refused
+    unless --force.
 
     \b
     Formats (by extension, .inp and .xml also by content):
@@ -100,7 +107,7 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
 
             res = import_file(store, f, crs=crs, format=fmt, options=options,
                               on_conflict="replace" if replace else "error", strict=strict,
-                              progress=progress)
+                              force=force, progress=progress)
             bar.remove_task(task)
             results.append(res)
             if not as_json:

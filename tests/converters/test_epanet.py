@@ -17,7 +17,8 @@ NET3 = SAMPLES / "Net3.inp"
 
 @pytest.fixture
 def net3(empty_twin):
-    res = import_file(empty_twin, NET3, crs="EPSG:4546")
+    # Net3 is drawn in local coordinates: forced past the placement check
+    res = import_file(empty_twin, NET3, crs="EPSG:4546", force=True)
     return empty_twin, res
 
 
@@ -137,7 +138,7 @@ def test_epanet_valve_links_bound_the_isolated_zone(tmp_path):
     inp = tmp_path / "valved.inp"
     inp.write_text(_VALVED)
     with twin.create_twin(tmp_path / "v.gpkg", "EPSG:4546") as store:
-        import_file(store, inp, crs="EPSG:4546")
+        import_file(store, inp, crs="EPSG:4546", force=True)  # local coordinates: forced
         ids = {f.source_id: f.id for f in store.query(twin.Query(layers=("water_supply",)))}
         # a burst on P3 closes the valve links on both sides, V1 and V2, and nothing
         # else: J5 and J6 stay fed round the loop
@@ -171,7 +172,7 @@ def test_clock_time_rules_do_not_reject_the_network(empty_twin, tmp_path):
 
     with pytest.raises(ValueError, match="6 AM"):  # the reader of the field refuses it
         wntr.network.WaterNetworkModel(str(inp))
-    res = import_file(empty_twin, inp, crs="EPSG:4546")
+    res = import_file(empty_twin, inp, crs="EPSG:4546", force=True)  # local coordinates
     assert res.report["by_type"]["PipeSegment"] == len(section(NET3, "PIPES")) == 117
     (nu,) = res.report["source"]["not_understood"]
     line = text.splitlines().index("IF SYSTEM CLOCKTIME >= 6 AM") + 1
@@ -212,19 +213,19 @@ def test_broken_models_fail_or_skip_with_one_clear_message(empty_twin, tmp_path,
     inp = tmp_path / "small.inp"
     inp.write_text(_SMALL.replace(*edit))
     if message is None:
-        res = import_file(empty_twin, inp, crs="EPSG:4546")
+        res = import_file(empty_twin, inp, crs="EPSG:4546", force=True)  # local coordinates
         reasons = {s["source_id"]: s["reason"] for s in res.report["skipped"]}
         assert "1e+300" in reasons["J2"] and "not finite numbers within" in reasons["J2"]
         assert "node 'J2'" in reasons["P2"]
     else:
         with pytest.raises(twin.ImportFailedError, match=message):
-            import_file(empty_twin, inp, crs="EPSG:4546")
+            import_file(empty_twin, inp, crs="EPSG:4546", force=True)  # local coordinates
 
 
 def test_node_without_coordinates_is_skipped_not_put_at_zero(empty_twin, tmp_path):
     inp = tmp_path / "small.inp"
     inp.write_text(_SMALL.replace(" J2  200  0\n", ""))
-    res = import_file(empty_twin, inp, crs="EPSG:4546")
+    res = import_file(empty_twin, inp, crs="EPSG:4546", force=True)  # local coordinates
     reasons = {s["source_id"]: s["reason"] for s in res.report["skipped"]}
     assert reasons["J2"] == "node 'J2' has no line in [COORDINATES]"
     assert {f.source_id for f in empty_twin.query(twin.Query())} == {"R1", "J1", "P1"}

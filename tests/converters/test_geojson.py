@@ -67,7 +67,7 @@ def test_bad_elements_are_skipped_counted_and_named(empty_twin, tmp_path):
         feat("far", {"type": "Point", "coordinates": [9.2e18, 0.0]}),
     ], crs={"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4546"}},
         twin={"layer": "buildings"})
-    res = import_file(empty_twin, src)
+    res = import_file(empty_twin, src, force=True)  # local coordinates: forced
     assert res.features == 1 and res.skipped == 4
     reasons = {s["source_id"]: s["reason"] for s in res.report["skipped"]}
     assert "'storeys' must be a number" in reasons["bad-storeys"]
@@ -92,7 +92,7 @@ def test_pipes_get_meshes_and_topology(empty_twin, tmp_path):
         feat("n1", {"type": "Point", "coordinates": [0, 0, 0]}, layer="pipe_nodes",
              type="Manhole", depth_m=2.5, utility="RL"),
     ], crs={"type": "name", "properties": {"name": "EPSG:4546"}})
-    import_file(empty_twin, src)
+    import_file(empty_twin, src, force=True)  # local coordinates: forced
     a = empty_twin.get("geojson:net:a")
     assert a.layer == "heating" and a.type == "PipeSegment"
     assert a.attributes["network"] == "RL"

@@ -16,7 +16,7 @@ from shapely.geometry import Point
 
 import twin
 from converters import import_file
-from converters.ifc_geometry import EXCLUDED_CLASSES, element_meshes
+from converters.ifc_geometry import EXCLUDED_CLASSES, crash_reason, element_meshes
 from converters.ifc_georef import compound_angle
 from twin.errors import ImportFailedError
 from twin.hierarchy import ancestors
@@ -101,6 +101,14 @@ def test_fzk_hierarchy_and_building_envelope(fzk):
     assert all(b.footprint.buffer(0.01).contains(w.footprint.centroid) for w in walls)
     assert 100 < b.footprint.area < 200
     assert "1" in b.meshes and b.meshes["1"].n_faces > 0
+    # the LoD1 block stops at the 70th percentile of the pitched roof, between
+    # the attic floor (2.7 m) and the ridge, which stays the measured height
+    lod1 = b.meshes["1"].vertices[:, 2]
+    assert lod1.max() == pytest.approx(b.attributes["top_m"], abs=1e-3)
+    assert b.attributes["base_m"] + 2.7 < b.attributes["top_m"] < b.attributes["roof_max_m"] - 0.5
+    # measured from the ground floor (storey elevation 0 at the site's 110 m),
+    # not from the underside of its slab (base_m, 109.8 m)
+    assert b.attributes["height"] == pytest.approx(b.attributes["roof_max_m"] - 110.0, abs=1e-3)
     pset_keys = [k for k in walls[0].attributes if k.startswith("Pset_WallCommon.")]
     assert pset_keys, "the wall's property set is kept"
     assert walls[0].attributes.get("storey")
@@ -134,6 +142,27 @@ def test_duplex_ifc2x3_imports_with_storeys_below_ground(tmp_path):
     below = [s for s in storeys if s.Elevation < -0.5]
     assert b.attributes["storeys"] == len(storeys) - len(below)
     assert b.attributes.get("storeys_below", 0) == len(below)
+    # spaces name their storey as the elements do: name, id and elevation
+    spaces = _features(store, types=("IfcSpace",))
+    by_id = {f.id: f for f in _features(store, types=("IfcBuildingStorey",))}
+    for sp in spaces:
+        storey = by_id[sp.attributes["storey_id"]]
+        assert sp.attributes["storey"] == storey.name
+        assert sp.attributes["storey_elevation_m"] == storey.attributes["elevation_m"]
+        assert sp.parent == storey.id
+    assert len({sp.attributes["storey"] for sp in spaces}) >= 2
+    wall = _features(store, types=("IfcWallStandardCase",))[0]
+    assert by_id[wall.attributes["storey_id"]].name == wall.attributes["storey"]
+    # manifold crashed on this file: the summary says how and on what, and
+    # quotes nothing of the worker's other output
+    (crash,) = [k for k in res.report["source"]["geometry"]["kernels"] if k["crashed"]]
+    assert crash["kernel"] == "manifold" and crash["crash"].startswith("killed by SIGSEGV")
+    assert crash["pending_count"] == 236 - crash["converted"]
+    assert all(p.startswith("ifc:") and "(Ifc" in p for p in crash["pending"])
+    note = next(n.text for n in res.notes if "kernel crashed" in n.text)
+    assert note.startswith("the manifold kernel crashed (killed by SIGSEGV (segmentation "
+                           "fault)) on one of the") and crash["pending"][0] in note
+    assert note.endswith("the next kernel took them over") and "\n" not in note
     store.close()
 
 
@@ -358,3 +387,59 @@ def test_cli_import_prints_the_summary(tmp_path):
     assert "georeferencing: IfcSite RefLatitude/RefLongitude" in out.output
     assert "IfcBuildingElementProxy 1" in out.output
     assert "geometry: 1 of 1 elements" in out.output
+
+
+def test_crash_reason_names_the_signal_or_the_exception_not_other_output():
+    noise = "Warning: IfcRelDefinesByProperties #812 has no RelatingPropertyDefinition\n"
+    assert crash_reason(-11, noise) == "killed by SIGSEGV (segmentation fault)"
+    assert crash_reason(-6, noise) == "killed by SIGABRT (aborted)"
+    tb = (noise + "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+          "RuntimeError: out of shapes\n")
+    assert crash_reason(1, tb) == "RuntimeError: out of shapes"
+    assert crash_reason(3, noise) == "ended early with exit code 3"
+
+
+def test_reimport_is_refused_before_the_geometry_kernels_run(tmp_path, monkeypatch):
+    import converters.ifc as ifc_mod
+
+    path = _box_ifc(tmp_path / "box.ifc", lat="(22,32,0,0)", lon="(114,3,0,0)")
+    store = twin.create_twin(tmp_path / "t.gpkg", "EPSG:4547")
+    import_file(store, path)
+    calls = []
+    real = ifc_mod.element_meshes
+    monkeypatch.setattr(ifc_mod, "element_meshes",
+                        lambda *a, **kw: calls.append(a) or real(*a, **kw))
+    with pytest.raises(ImportFailedError, match="box.ifc: 4 of its 4 elements are in the twin "
+                       "already.*--replace"):
+        import_file(store, path)
+    assert calls == []  # refused before any geometry was built
+    assert [b.status for b in store.batches()] == ["complete"]
+    res = import_file(store, path, on_conflict="replace")
+    assert len(calls) == 1 and res.report["replaced"] == 4
+    store.close()
+
+
+def test_lod1_block_is_not_as_tall_as_a_chimney_nor_as_wide_as_its_terrace(tmp_path,
+                                                                           monkeypatch):
+    """A 20 m x 10 m block with a flat roof at 6 m, a chimney to 12 m and a
+    10 m x 10 m terrace slab beside it at ground level: the LoD1 block is the
+    20 m x 10 m block, 6 m high; the chimney is the building's highest point."""
+    from ifc_models import Box, build_model
+
+    path = build_model(tmp_path / "chimney.ifc", monkeypatch, latlon=(22.54, 114.06),
+                       boxes=(Box("IfcSlab", (0.0, 0.0, 0.0), (20.0, 10.0, 0.3)),
+                              Box("IfcWall", (0.0, 0.0, 0.3), (20.0, 10.0, 5.7)),
+                              Box("IfcBuildingElementProxy", (2.0, 2.0, 6.0), (0.6, 0.6, 6.0),
+                                  name="chimney"),
+                              Box("IfcSlab", (20.0, 0.0, -0.2), (10.0, 10.0, 0.2),
+                                  name="terrace")))
+    store = twin.create_twin(tmp_path / "t.gpkg", "EPSG:4547")
+    import_file(store, path)
+    b = _features(store, layers=("buildings",), with_meshes=True)[0]
+    z = b.meshes["1"].vertices[:, 2]
+    assert (z.min(), z.max()) == pytest.approx((-0.2, 6.0), abs=1e-6)  # the terrace's underside
+    assert b.attributes["top_m"] == pytest.approx(6.0, abs=1e-6)
+    assert b.attributes["roof_max_m"] == pytest.approx(12.0, abs=1e-6)
+    assert b.attributes["height"] == pytest.approx(12.0, abs=1e-6)
+    assert b.footprint.area == pytest.approx(200.0, rel=1e-3)
+    store.close()

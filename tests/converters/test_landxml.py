@@ -77,7 +77,7 @@ def test_broken_and_incomplete_files(empty_twin, tmp_path):
         '<Invert elev="7.2" flowDir="out" refPipe="P1"/></Struct></Structs><Pipes>'
         '<Pipe name="P1" refStart="A" refEnd="Z"><CircPipe diameter="0.3"/></Pipe>'
         '</Pipes></PipeNetwork></PipeNetworks></LandXML>')
-    res = import_file(empty_twin, partial, crs="EPSG:4546")
+    res = import_file(empty_twin, partial, crs="EPSG:4546", force=True)  # local coordinates: forced
     assert res.features == 1 and res.skipped == 1
     assert "structure 'Z' not found" in res.report["skipped"][0]["reason"]
     a = empty_twin.get("landxml:partial:A")
@@ -117,7 +117,7 @@ def test_channel_without_sizes_is_reported(empty_twin, tmp_path):
         '<Struct name="B" elevRim="10" elevSump="8.9"><Center>100 230</Center></Struct>'
         '</Structs><Pipes><Pipe name="D" refStart="A" refEnd="B"><Channel desc="oja"/></Pipe>'
         '</Pipes></PipeNetwork></PipeNetworks></LandXML>')
-    res = import_file(empty_twin, doc, crs="EPSG:4546")
+    res = import_file(empty_twin, doc, crs="EPSG:4546", force=True)  # local coordinates
     d = empty_twin.get("landxml:ditch:pipe:D")
     assert d.type == "Channel" and not d.meshes
     assert d.attributes["section_missing"] == "Channel needs widthTop and height"

@@ -19,8 +19,11 @@ def test_registry_tells_swmm_from_epanet():
     assert converter_for(SAMPLES.parent / "epanet" / "Net3.inp").name == "epanet"
 
 
-def test_example1_counts_inverts_and_units(empty_twin):
-    res = import_file(empty_twin, EX1, crs="EPSG:2817")
+def test_example1_counts_inverts_and_units(tmp_path):
+    # Example1 is drawn in local feet near 0,0: read in a Missouri twin (in
+    # EPSG:4546 it would be no place on Earth) and forced past the placement check
+    empty_twin = twin.create_twin(tmp_path / "mo.gpkg", "EPSG:2817")
+    res = import_file(empty_twin, EX1, crs="EPSG:2817", force=True)
     assert res.skipped == 0
     assert res.report["by_type"]["PipeSegment"] == len(section(EX1, "CONDUITS")) == 13
     assert res.report["by_type"]["Manhole"] == len(section(EX1, "JUNCTIONS"))
@@ -43,11 +46,16 @@ def test_example1_counts_inverts_and_units(empty_twin):
         assert mh.footprint.coords[0][2] == pytest.approx((inv + maxd) * ft)
     rep = validate_network(network_graph(empty_twin, "PS:Example1"))
     assert rep.components == 1 and rep.ok and not rep.against_slope
+    empty_twin.close()
 
 
 def test_crs_from_title_and_real_findings(empty_twin, tmp_path):
     store = twin.create_twin(tmp_path / "mo.gpkg", "EPSG:2817")
-    res = import_file(store, STATE)  # no --crs: the [TITLE] names EPSG:2817
+    # no --crs: the [TITLE] names EPSG:2817 (Missouri West), which puts the model in
+    # New Hampshire, 1,900 km outside Missouri: the placement check refuses it
+    with pytest.raises(twin.ImportFailedError, match="outside the area of use of EPSG:2817"):
+        import_file(store, STATE)
+    res = import_file(store, STATE, force=True)
     assert res.report["source"]["crs_from"] == "[TITLE]"
     assert res.report["by_type"]["Storage"] == len(section(STATE, "STORAGE")) == 13
     rep = validate_network(network_graph(store, "PS:model_state_plane"))
@@ -75,18 +83,26 @@ def _damage(path, section_name, text):
     return "\n".join(lines) + "\n", k + 1, old
 
 
+@pytest.fixture
+def mo_twin(tmp_path):
+    """A twin in the CRS Example1's coordinates are given in here (Missouri West,
+    feet); they are local numbers all the same, so imports are forced."""
+    with twin.create_twin(tmp_path / "mo.gpkg", "EPSG:2817") as store:
+        yield store
+
+
 @pytest.mark.parametrize("section_name, text, lost", [
     ("CONDUITS", '"', "conduit"),          # an unbalanced quote: once all conduits were lost
     ("OPTIONS", "a b c d e f g h", None),  # once 0 features and 0 skipped, exit 0
     ("COORDINATES", "{old} abc 1.0", "node"),  # the engine does not read map sections
     ("JUNCTIONS", "{old} nan 3 0 0 0", "node"),
 ])
-def test_a_damaged_line_is_named_and_the_rest_imported(empty_twin, tmp_path, section_name,
+def test_a_damaged_line_is_named_and_the_rest_imported(mo_twin, tmp_path, section_name,
                                                        text, lost):
     damaged, line, old = _damage(EX1, section_name, text)
     inp = tmp_path / "Example1.inp"
     inp.write_text(damaged, encoding="latin-1")
-    res = import_file(empty_twin, inp, crs="EPSG:2817")
+    res = import_file(mo_twin, inp, crs="EPSG:2817", force=True)
     dmg = res.report["source"]["damaged_lines"]
     assert [(d["section"], d["line"]) for d in dmg][:1] == [(section_name, line)]
     conduits, nodes = len(section(EX1, "CONDUITS")), len(section(EX1, "JUNCTIONS")) + 1
@@ -94,7 +110,7 @@ def test_a_damaged_line_is_named_and_the_rest_imported(empty_twin, tmp_path, sec
     if lost == "conduit":
         assert by_type["PipeSegment"] == conduits - 1
         with pytest.raises(twin.NotFoundError):
-            empty_twin.get(f"swmm:Example1:link:{old}")
+            mo_twin.get(f"swmm:Example1:link:{old}")
     elif lost == "node":  # the node of the damaged line and the conduits that need it
         assert by_type["Manhole"] + by_type["Outfall"] == nodes - 1
         needs = {r[0] for r in section(EX1, "CONDUITS") if old in r[1:3]}
@@ -105,10 +121,11 @@ def test_a_damaged_line_is_named_and_the_rest_imported(empty_twin, tmp_path, sec
         assert by_type["PipeSegment"] == conduits
     assert any(f"[{section_name}] line {line}:" in n.text for n in res.notes)
     with pytest.raises(twin.ImportFailedError, match=rf"\[{section_name}\] line {line}"):
-        import_file(empty_twin, inp, crs="EPSG:2817", strict=True, on_conflict="replace")
+        import_file(mo_twin, inp, crs="EPSG:2817", strict=True, on_conflict="replace",
+                    force=True)
 
 
-def test_no_readable_node_is_an_error_not_an_empty_import(empty_twin, tmp_path):
+def test_no_readable_node_is_an_error_not_an_empty_import(mo_twin, tmp_path):
     text = EX1.read_text(encoding="latin-1")
     head, _, rest = text.partition("[COORDINATES]")
     body, _, tail = rest.partition("[VERTICES]")
@@ -116,4 +133,4 @@ def test_no_readable_node_is_an_error_not_an_empty_import(empty_twin, tmp_path):
     broken.write_text(head + "[COORDINATES]\n" + "\n".join(
         ";" + line for line in body.splitlines()) + "\n[VERTICES]" + tail, encoding="latin-1")
     with pytest.raises(twin.ImportFailedError, match="no node of the model could be read"):
-        import_file(empty_twin, broken, crs="EPSG:2817")
+        import_file(mo_twin, broken, crs="EPSG:2817", force=True)

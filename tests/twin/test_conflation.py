@@ -45,11 +45,12 @@ def test_fzk_haus_ifc_links_to_its_cityjson_model(tmp_path):
     city object per element, in the model's own coordinates): placed at the same
     origin, the IFC building links to the CityJSON objects that make up the house."""
     with twin.create_twin(tmp_path / "fzk.gpkg", "EPSG:4546") as store:
+        # both in the model's own coordinates near 0,0: forced past the placement check
         import_file(store, CJ / "AC20-FZK-Haus.city.json", crs="EPSG:4546",
-                    options={"id_prefix": "gis"})
+                    options={"id_prefix": "gis"}, force=True)
         n_gis = store.count(twin.Query(layers=("buildings",)))
         res = import_file(store, IFC / "AC20-FZK-Haus.ifc",
-                          options={"origin": (0.0, 0.0, 0.0), "rotation": 0.0})
+                          options={"origin": (0.0, 0.0, 0.0), "rotation": 0.0}, force=True)
         [link] = links(store)
         conf = res.report["source"]["conflation"]
     assert conf[0]["bim"] == link["bim"] and link["map_geometry"] == "bim"

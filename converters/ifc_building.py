@@ -1,0 +1,190 @@
+"""An IfcBuilding as a twin building: LoD1 envelope, storeys, GIS links.
+
+The envelope is what a city model (CityGML, CityJSON, 3D BAG) would hold
+for the building at LoD1: its ground projection extruded to one roof
+height. For a BIM model both are derived from the elements:
+
+* **Footprint**: the union of the ground projections of the building's
+  elements that stand more than a metre above its ground floor (furniture,
+  spaces and distribution elements left out; paving, terraces, ground slabs
+  and foundations beside the walls do not widen it), with hairline gaps
+  between walls closed.
+* **Base**: the lowest point of those elements (a basement's floor).
+* **Top**: the 70th percentile of the building's top surface, sampled on a
+  grid over the footprint (:mod:`converters.top_surface`) where it is
+  roofed (2 m or more above the ground floor), as 3D BAG's LoD1.2 blocks
+  do. The highest point would make the block as tall as a gable wall, a chimney or a lift shaft; the eaves alone would drop every
+  attic. For a flat roof the percentile is the roof; for a pitched roof it
+  lies between eaves and ridge (CityGML 3.0 calls such a height
+  ``generalRoof``). The highest point is kept as ``roof_max_m``, and
+  ``height`` is measured to it from the ground floor (CityGML's
+  ``measuredHeight``).
+
+Storeys count the building's IfcBuildingStorey elevations at or above the
+ground floor; storeys more than half a metre below it are
+``storeys_below``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+
+from twin.attributes import coerce_typed
+from twin.conflation import match_footprint
+from twin.errors import GeometryError, TwinError
+from twin.geometry import extrude_footprint
+from twin.model import Feature, Mesh
+
+from .base import ConversionContext
+from .top_surface import grid_in, top_heights
+
+#: A storey lower than this below elevation 0 counts as below ground.
+GROUND_TOLERANCE = 0.5
+#: Elements that do not shape a building's envelope.
+NOT_ENVELOPE = ("IfcFurnishingElement", "IfcSpace", "IfcDistributionElement",
+                "IfcFurniture", "IfcSystemFurnitureElement")
+#: The percentile of the top surface that is the LoD1 roof height.
+ROOF_PERCENTILE = 70.0
+#: A top surface this high above the ground floor is a roof (a storey's
+#: height, less a margin); lower ones are paving, terraces, ground slabs.
+ROOFED = 2.0
+#: Elements whose top stays this close to the ground floor (paving, ground
+#: slabs, foundations) do not widen the footprint.
+ABOVE_GROUND = 1.0
+#: Most grid cells sampled over a footprint (the cell grows with the building).
+_MAX_CELLS = 40_000
+
+#: Pset_BuildingCommon property -> typed twin attribute (both kept).
+TYPED_FROM_PSET = {"Pset_BuildingCommon.YearOfConstruction": "year_built",
+                   "Pset_BuildingCommon.OccupancyType": "function"}
+
+
+def plan_outline(vertices: np.ndarray, faces: np.ndarray) -> Any:
+    """The ground projection of a mesh ``(n, 3)``/``(m, 3)``: the union of the
+    shadows of its upward-facing triangles (a closed solid's downward faces
+    cast the same shadow). Meshes of more than 400 such triangles (curved
+    furniture, fittings) get their convex hull instead, to bound the time."""
+    tri = vertices[faces]
+    normal_z = ((tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1])
+                - (tri[:, 2, 0] - tri[:, 0, 0]) * (tri[:, 1, 1] - tri[:, 0, 1]))
+    up = tri[np.abs(normal_z) > 2e-6][:, :, :2]
+    if len(up) == 0 or len(up) > 400:
+        hull = shapely.convex_hull(shapely.multipoints(vertices[:, :2]))
+        return hull if hull.geom_type == "Polygon" else None
+    if len(up) > 8:
+        upward = normal_z[np.abs(normal_z) > 2e-6] > 0
+        if upward.any():
+            up = up[upward]
+    rings = np.concatenate([up, up[:, :1]], axis=1)
+    return shapely.union_all(shapely.polygons(rings))
+
+
+def as_polygons(geom: Any) -> Any:
+    """``geom`` as a Polygon or MultiPolygon (its polygon parts), or ``None``."""
+    if geom is None or geom.is_empty:
+        return None
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    polys = [g for g in getattr(geom, "geoms", []) if g.geom_type == "Polygon"]
+    return shapely.MultiPolygon(polys) if polys else None
+
+
+def roof_height(footprint: Any, meshes: list[Mesh], ground: float) -> float | None:
+    """The :data:`ROOF_PERCENTILE` of the top surface of ``meshes`` over
+    ``footprint``, where it is roofed (at least :data:`ROOFED` above
+    ``ground``: paving, terraces and ground slabs outside the walls are not
+    the roof); ``None`` when nothing is."""
+    x0, y0, x1, y1 = footprint.bounds
+    cell = max(0.25, float(np.sqrt(max((x1 - x0) * (y1 - y0), 1e-9) / _MAX_CELLS)))
+    pts = grid_in(footprint, cell)
+    if len(pts) == 0:
+        return None
+    verts = np.concatenate([m.vertices for m in meshes])
+    offsets = np.cumsum([0] + [m.n_vertices for m in meshes[:-1]])
+    faces = np.concatenate([m.faces + o for m, o in zip(meshes, offsets)])
+    z = top_heights(verts, faces, pts, cell=cell)
+    z = z[np.isfinite(z) & (z >= ground + ROOFED)]
+    return float(np.percentile(z, ROOF_PERCENTILE)) if len(z) else None
+
+
+def _conflate(feature_id: str, name: str | None, footprint, attrs: dict,
+              ctx: ConversionContext) -> None:
+    """Link the BIM building to the GIS buildings it stands on (see twin.conflation)."""
+    m = match_footprint(footprint, ctx.buildings_near(footprint))  # type: ignore[misc]
+    rec = {"bim": feature_id, "name": name, "gis": list(m.gis_ids), "iou": m.iou,
+           "partial": [list(p) for p in m.partial]}
+    if m.linked:
+        attrs.update(same_as=list(m.gis_ids), conflation_iou=m.iou, map_geometry="bim")
+    if m.linked or m.partial:
+        ctx.report.setdefault("conflation", []).append(rec)
+
+
+def _typed_from_pset(attrs: dict, feature_id: str, ctx: ConversionContext) -> None:
+    for src, dst in TYPED_FROM_PSET.items():
+        value = attrs.get(src)
+        if value in (None, "") or dst in attrs:
+            continue
+        try:
+            attrs[dst] = coerce_typed(dst, value, feature_id)
+        except TwinError:
+            ctx.report.setdefault("warnings", []).append(
+                f"{feature_id}: {src}={value!r} does not fit the typed attribute {dst}; "
+                f"kept as {src} only")
+
+
+def building_feature(feature_id: str, name: str | None, parent: str | None, source_id: str,
+                     attrs: dict[str, Any], element_meshes: list[Mesh], outlines: list[Any],
+                     storey_elevations: list[float], ground_offset: float,
+                     ctx: ConversionContext) -> Feature:
+    """The building with its LoD1 envelope (see the module docs).
+
+    ``element_meshes`` and ``outlines`` are the meshes and ground projections
+    of the elements that shape the envelope; ``storey_elevations`` the
+    storeys' elevations (metres, model heights); ``ground_offset`` the
+    height in the twin of model height 0.
+    """
+    elevs = sorted(storey_elevations)
+    if elevs:
+        attrs["storeys"] = sum(1 for e in elevs if e >= -GROUND_TOLERANCE)
+        below = sum(1 for e in elevs if e < -GROUND_TOLERANCE)
+        if below:
+            attrs["storeys_below"] = below
+    meshes_out: dict[str, Mesh] = {}
+    footprint = None
+    zmin = min((float(m.vertices[:, 2].min()) for m in element_meshes), default=np.nan)
+    zmax = max((float(m.vertices[:, 2].max()) for m in element_meshes), default=np.nan)
+    above = [e for e in elevs if e >= -GROUND_TOLERANCE]
+    # the ground floor's level (the lowest point where there are no storeys)
+    ground = max(zmin, ground_offset + above[0]) if above else zmin
+    # the footprint is what stands above the ground floor: paving, terraces
+    # and foundations next to the walls do not widen it
+    standing = [o for o, m in zip(outlines, element_meshes)
+                if float(m.vertices[:, 2].max()) > ground + ABOVE_GROUND]
+    shadows = [o for o in (standing or outlines) if o is not None and not o.is_empty]
+    if shadows:
+        merged = shapely.union_all(shadows, grid_size=1e-3)
+        # close the hairline gaps between walls, then drop slivers
+        merged = merged.buffer(0.05, join_style="mitre").buffer(-0.05, join_style="mitre")
+        footprint = as_polygons(shapely.simplify(merged, 0.01))
+    if footprint is not None and element_meshes:
+        top = roof_height(footprint, element_meshes, ground)
+        top = zmax if top is None else top
+        if top > zmin:
+            attrs["height"] = round(zmax - ground, 3)
+            attrs["base_m"], attrs["top_m"] = round(zmin, 3), round(top, 3)
+            attrs["roof_max_m"] = round(zmax, 3)
+            try:
+                meshes_out["1"] = extrude_footprint(footprint, zmin, top)
+            except GeometryError as exc:
+                ctx.skip(feature_id, f"building envelope could not be built: {exc}")
+    attrs["envelope"] = (f"LoD1 from the ground projection of the BIM elements, up to the "
+                         f"{ROOF_PERCENTILE:g}th percentile of their top surface")
+    _typed_from_pset(attrs, feature_id, ctx)
+    if footprint is not None and ctx.buildings_near is not None:
+        _conflate(feature_id, name, footprint, attrs, ctx)
+    return Feature(id=feature_id, layer="buildings", type="Building", name=name,
+                   parent=parent, attributes=attrs, footprint=footprint, meshes=meshes_out,
+                   source_id=source_id)
