@@ -2,6 +2,7 @@ import json
 import sqlite3
 
 import numpy as np
+import shapely
 import pytest
 from shapely.geometry import Point, Polygon, box
 
@@ -182,9 +183,20 @@ def test_failed_import_leaves_the_twin_exactly_as_it_was(city):
     with pytest.raises(twin.ImportFailedError, match="bad.geojson.*rolled back"):
         with city.import_batch("bad.geojson", "test", "tests", "1") as b:
             b.add([building(10, X0 + 200, Y0, 3), building(11, X0 + 230, Y0, 3)])
-            raise ValueError("converter crashed half way")
+            raise twin.ConversionError("the file ends half way", "bad.geojson")
     assert dump_twin(city.path) == before
     assert city.count(twin.Query(ids=("test:B10",))) == 0
+
+
+def test_a_bug_during_an_import_is_rolled_back_and_not_reported_as_a_bad_file(city):
+    """Only bad input, files and the database make an ImportFailedError; a
+    programming error keeps its own type (and the twin is unchanged)."""
+    before = dump_twin(city.path)
+    with pytest.raises(ZeroDivisionError):
+        with city.import_batch("good.geojson", "test", "tests", "1") as b:
+            b.add([building(10, X0 + 200, Y0, 3)])
+            1 / 0
+    assert dump_twin(city.path) == before
 
 
 def test_duplicate_id_fails_the_whole_import(city):
@@ -356,3 +368,25 @@ def test_a_light_query_reads_typed_attributes_only_and_scenes_need_no_more(demo_
         assert dict(g.attributes) == {k: v for k, v in f.attributes.items()
                                       if k in TYPED_ATTRIBUTES}
     assert merged_glb(full, origin, colours)[0] == merged_glb(light, origin, colours)[0]
+
+
+def test_every_feature_reads_back_as_written(city):
+    """Ids, names, parents, typed and free attributes, footprints, edges and
+    meshes come back as the converter gave them."""
+    written = {f.id: f for f in small_city()}
+    read = {f.id: f for f in city.query(twin.Query(with_meshes=True))}
+    assert set(read) == set(written)
+    for fid, w in written.items():
+        r = read[fid]
+        assert (r.layer, r.type, r.name, r.parent, r.edge, r.source_id, r.lod) == \
+               (w.layer, w.type, w.name, w.parent, w.edge, w.source_id, w.lod)
+        assert dict(r.attributes) == dict(w.attributes)
+        fp = w.footprint
+        if fp.geom_type == "Polygon":  # footprint layers keep multipolygons
+            fp = shapely.MultiPolygon([fp])
+        assert r.footprint.equals_exact(fp, 0) and r.footprint.has_z == fp.has_z
+        assert set(r.meshes) == set(w.meshes)
+        for lod, mesh in w.meshes.items():
+            np.testing.assert_allclose(r.meshes[lod].vertices, mesh.vertices, atol=1e-3)
+            np.testing.assert_array_equal(r.meshes[lod].faces, mesh.faces)
+        np.testing.assert_allclose(r.bbox, w.bbox, atol=1e-9)

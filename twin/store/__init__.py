@@ -11,7 +11,8 @@ from typing import Any
 
 from ..errors import StoreError
 from .base import BatchWriter, TwinInfo, TwinStore
-from .gpkg import SCHEMA_VERSION, GeoPackageStore
+from .gpkg import GeoPackageStore
+from .migrate import SCHEMA_VERSION
 
 __all__ = ["BatchWriter", "GeoPackageStore", "SCHEMA_VERSION", "TwinInfo", "TwinStore",
            "create_twin", "open_twin"]
