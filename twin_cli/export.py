@@ -10,13 +10,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import twin
 
-from .options import floats
+from .options import TWIN, floats
 
 _err = Console(stderr=True, soft_wrap=True)
 
 
 @click.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--format", "fmt", type=click.Choice(["cityjson", "cityjsonseq", "3dtiles"]),
               default="cityjson", show_default=True,
               help="CityJSON 2.0 (one document), CityJSONSeq (one feature per line) or "

@@ -13,13 +13,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import twin
 
-from .options import floats
+from .options import TWIN, floats
 from .output import err_console, print_notes
 
 
 @click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--twin", "twin_path", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--twin", "twin_path", required=True, type=TWIN,
               help="The twin to import into.")
 @click.option("--crs", default=None, help="CRS of the input, overriding what the file says.")
 @click.option("--format", "fmt", default=None, help="Converter name (default: by extension).")

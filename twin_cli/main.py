@@ -17,7 +17,7 @@ from rich.table import Table
 import twin
 from twin.errors import TwinError
 
-from .options import floats
+from .options import NEW_TWIN, TWIN, floats
 from .output import err_console
 
 _err = err_console
@@ -57,7 +57,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=NEW_TWIN)
 @click.option("--crs", required=True,
               help="Projected metric CRS of the twin, any form pyproj accepts "
                    "(EPSG:4546, a WKT, an OGC URN).")
@@ -76,7 +76,7 @@ def init(path: str, crs: str, vertical_datum: str | None, origin: str | None, fo
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info(path: str, as_json: bool) -> None:
     """Summary of a twin: CRS, extent, features per layer, batches."""
@@ -115,7 +115,7 @@ def info(path: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--add", "add_name", default=None, metavar="NAME", help="Add a user layer.")
 @click.option("--title", default=None, help="Title of the new layer.")
 @click.option("--group", type=click.Choice(["above_ground", "surface", "underground"]),
@@ -150,7 +150,7 @@ def layers(path: str, add_name: str | None, title: str | None, group: str, colou
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--id", "ids", multiple=True, help="Feature id (repeatable).")
 @click.option("--layer", "layers_", multiple=True, help="Layer name (repeatable).")
 @click.option("--type", "types", multiple=True, help="Object type (repeatable).")
@@ -275,7 +275,7 @@ def _write(rows, fmt: str, sink, store) -> int:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--remove", type=int, default=None, metavar="BATCH",
               help="Remove every feature of this import batch.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (with reports).")
@@ -299,7 +299,7 @@ def batches(path: str, remove: int | None, as_json: bool) -> None:
 
 
 @cli.command("health-check")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write the HTML report here (tables, charts, map).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
@@ -342,7 +342,7 @@ def health_check_cmd(path: str, out_path: str | None, json_path: str | None, yea
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.argument("network", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def network(path: str, network: str | None, as_json: bool) -> None:
@@ -363,7 +363,7 @@ def network(path: str, network: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--match", "rematch", is_flag=True,
               help="Link every IFC building to the GIS buildings under it again (after "
                    "importing a GIS layer that came later).")

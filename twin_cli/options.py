@@ -17,3 +17,27 @@ def floats(text: str, n: int | tuple[int, ...], what: str) -> tuple[float, ...]:
     if len(vals) not in counts:
         raise click.BadParameter(f"{what} must be {n} comma-separated numbers, got {text!r}")
     return vals
+
+
+class TwinLocation(click.ParamType):
+    """A twin: a GeoPackage file (which must exist, unless ``exists=False``)
+    or a server database URL (``postgresql://user@host/db``), passed on as
+    given; a URL's password comes from PGPASSWORD or ~/.pgpass."""
+
+    name = "twin"
+
+    def __init__(self, exists: bool = True):
+        self._file = click.Path(exists=exists, dir_okay=False)
+
+    def convert(self, value, param, ctx):
+        from twin.store.location import is_server
+
+        if isinstance(value, str) and (is_server(value) or value.startswith("postgis://")):
+            return value
+        return self._file.convert(value, param, ctx)
+
+
+#: An existing twin (file or server URL).
+TWIN = TwinLocation()
+#: A twin to create (file or server URL).
+NEW_TWIN = TwinLocation(exists=False)

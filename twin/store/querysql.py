@@ -26,7 +26,6 @@ from .rows import CORE_FIELD_SQL, EDGE_COLUMNS, FEATURE_COLUMNS
 
 #: Every read column, qualified: the features ``f`` left-joined with their edges ``e``.
 SELECT_SQL = ", ".join([f"f.{c}" for c in FEATURE_COLUMNS] + [f"e.{c}" for c in EDGE_COLUMNS])
-EDGE_JOIN = "LEFT JOIN twin_edges e ON e.fid = f.fid"
 
 _TEXT_CORE = {"id", "layer", "type", "name", "parent", "lod", "source_id"}
 
@@ -56,6 +55,13 @@ class Dialect:
     #: prefix that keeps SQLite from choosing the layer index over the R-tree
     #: when a box drives the search ('+' makes the column an expression)
     index_hint = "+"
+    #: how an edge row matches its feature row
+    edge_on = "e.fid = f.fid"
+
+    @property
+    def edge_join(self) -> str:
+        """The features' edges (a network link has one)."""
+        return f"LEFT JOIN twin_edges e ON {self.edge_on}"
 
     def box_source(self, box: Box) -> tuple[str, list[str], list[Any]]:
         """``(FROM clause, conditions, parameters)`` of a box search."""
@@ -64,7 +70,8 @@ class Dialect:
         if box[2] is not None:
             where.append("r.minz <= ? AND r.maxz >= ?")
             params += [box[5], box[2]]
-        return f"twin_rtree r JOIN twin_features f ON f.fid = r.id {EDGE_JOIN}", where, params
+        return f"twin_rtree r JOIN twin_features f ON f.fid = r.id {self.edge_join}", where, \
+            params
 
     def batch_condition(self, batch: int) -> tuple[str, list[Any]]:
         # a batch's features are the fid range it was given (imports never interleave)
@@ -75,6 +82,10 @@ class Dialect:
         return "json_extract(f.attributes, ?)", [_json_path(field)]
 
     def json_text(self, field: str) -> tuple[str, list[Any]]:
+        return "json_extract(f.attributes, ?)", [_json_path(field)]
+
+    def json_any(self, field: str) -> tuple[str, list[Any]]:
+        """A free attribute of any JSON type, for ``like`` (numbers as text)."""
         return "json_extract(f.attributes, ?)", [_json_path(field)]
 
     def like(self, column: str) -> str:
@@ -114,7 +125,7 @@ def compile_query(q: Query, dialect: Dialect) -> Compiled:
     paging) as SQL."""
     where: list[str] = []
     params: list[Any] = []
-    source = f"twin_features f {EDGE_JOIN}"
+    source = f"twin_features f {dialect.edge_join}"
     box = query_box(q)
     hint = ""
     if box is not None:
@@ -179,7 +190,7 @@ def filter_sql(flt: Filter, dialect: Dialect) -> tuple[str, list[Any]]:
         return _compare(col, flt.op, vals), vals
     # a free-form attribute, inside the JSON text
     if flt.op == "like":
-        col, p = dialect.json_text(flt.field)
+        col, p = dialect.json_any(flt.field)
         return dialect.like(dialect.as_text(col)), p + [str(flt.value)]
     nums = [v for v in vals if _is_number(v)]
     texts = [v for v in vals if not _is_number(v)]

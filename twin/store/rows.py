@@ -29,6 +29,7 @@ typed attribute ``network`` is another column).
 from __future__ import annotations
 
 from ..attributes import TYPED_ATTRIBUTES
+from ..layers import Layer
 
 
 class RowPositions:
@@ -79,3 +80,10 @@ CORE_FIELD_SQL = {
     "parent": "f.parent_id", "lod": "f.lod", "batch": "f.batch_id",
     "source_id": "f.source_id",
 }
+
+
+def layer_view_columns(layer: Layer) -> list[str]:
+    """The columns of a layer's view, as GIS users see them (both backends):
+    the bounds' heights keep the names ``zmin``/``zmax`` of the first layout."""
+    return ["fid", "geom", "feature_id", "type", "name", "parent_id", "lod", "min_z AS zmin",
+            "max_z AS zmax", *layer.attributes, "attributes", "source_id", "batch_id"]

@@ -34,7 +34,7 @@ from ..attributes import coerce_typed
 from .base import TwinStore
 from .codec import TYPED_INDEX, decode_mesh, free_json, rows_to_features
 from .querysql import SELECT_SQL, Compiled, Dialect, compile_query
-from .rows import BATCH_COLUMNS, F, MESH_COLUMNS
+from .rows import BATCH_COLUMNS, EDGE_ROW_COLUMNS, FEATURE_COLUMNS, F, MESH_COLUMNS
 
 #: Rows fetched per round trip when streaming a query.
 STREAM_CHUNK = 2000
@@ -124,8 +124,8 @@ class SqlTwinStore(TwinStore):
 
     def get(self, feature_id: str, *, meshes: bool = True) -> Feature:
         rows = self._read(
-            f"SELECT {SELECT_SQL} FROM twin_features f LEFT JOIN twin_edges e "
-            "ON e.fid = f.fid WHERE f.feature_id = ?", (feature_id,))
+            f"SELECT {SELECT_SQL} FROM twin_features f {self.dialect.edge_join} "
+            "WHERE f.feature_id = ?", (feature_id,))
         if not rows:
             raise NotFoundError(f"feature {feature_id!r} does not exist in {self.path}")
         return self._features(rows, meshes)[0]
@@ -224,13 +224,39 @@ class SqlTwinStore(TwinStore):
 
     def edges(self, network: str | None = None) -> Iterator[tuple[str, str, str, str]]:
         sql = ("SELECT f.feature_id, e.network, e.start_node, e.end_node FROM twin_edges e "
-               "JOIN twin_features f ON f.fid = e.fid")
+               f"JOIN twin_features f ON {self.dialect.edge_on}")
         params: list[Any] = []
         if network is not None:
             sql += " WHERE e.network = ?"
             params.append(network)
         for rows in self._stream(sql + " ORDER BY e.fid", params):
             yield from (tuple(r) for r in rows)  # type: ignore[misc]
+
+    # -- copies ---------------------------------------------------------------------
+    def raw_batches(self) -> list[tuple]:
+        """The import batches as stored (:data:`~twin.store.rows.BATCH_COLUMNS`)."""
+        return self._read(f"SELECT {', '.join(BATCH_COLUMNS)} FROM twin_batches ORDER BY id")
+
+    def raw_chunks(self) -> Iterator[tuple[list[tuple], np.ndarray, list[tuple], list[tuple]]]:
+        """Every feature as stored, batch by batch in insertion order, a chunk
+        at a time: ``(feature rows, their geometries decoded, mesh rows, edge
+        rows)``. For copies between twins (values are kept exactly)."""
+        cols = ", ".join(f"f.{c}" for c in FEATURE_COLUMNS)
+        mesh_cols, edge_cols = ", ".join(MESH_COLUMNS), ", ".join(EDGE_ROW_COLUMNS)
+        for rows in self._stream(f"SELECT {cols} FROM twin_features f "
+                                 "ORDER BY f.batch_id, f.fid", ()):
+            fids = [r[F.fid] for r in rows]
+            meshes: list[tuple] = []
+            edges: list[tuple] = []
+            for i in range(0, len(fids), _SQL_VARS):
+                part = fids[i:i + _SQL_VARS]
+                marks = ",".join("?" * len(part))
+                meshes += self._read(f"SELECT {mesh_cols} FROM twin_meshes WHERE fid IN "
+                                     f"({marks}) ORDER BY fid, lod", part)
+                edges += self._read(f"SELECT {edge_cols} FROM twin_edges WHERE fid IN "
+                                    f"({marks}) ORDER BY fid", part)
+            yield ([tuple(r) for r in rows], self._decode_geometries([r[F.geom] for r in rows]),
+                   [tuple(m) for m in meshes], [tuple(e) for e in edges])
 
     # -- batches and edits ----------------------------------------------------------
     def batches(self) -> list[ImportBatch]:

@@ -30,6 +30,7 @@ from ..layers import Layer
 from ..model import Feature, Mesh
 from .base import BatchWriter
 from .codec import encode_meshes, split_attributes, tile_keys
+from .rows import BOUNDS_SLICE, F
 
 #: Features per chunk handed to the backend.
 CHUNK = 2000
@@ -234,6 +235,20 @@ class ChunkedBatchWriter(BatchWriter):
         self._grow_extents([f.layer for f in feats], bounds)
         self.count += len(feats)
         return PreparedChunk(ids, rows, bounds, mesh_rows, edge_rows)
+
+    def write_raw(self, rows: list[tuple], geoms: np.ndarray, mesh_rows: list[tuple],
+                  edge_rows: list[tuple]) -> None:
+        """Write rows read from another twin as they are (a copy): feature rows
+        in :data:`~twin.store.rows.FEATURE_COLUMNS` order with their geometries
+        decoded in ``geoms``, mesh and edge rows as stored. Keys are kept."""
+        encoded = self._encode_geometries(geoms, np.zeros(len(rows), bool))
+        g = F.geom
+        rows = [(*r[:g], e, *r[g + 1:]) for r, e in zip(rows, encoded)]
+        bounds = np.array([[np.nan if v is None else v for v in r[BOUNDS_SLICE]]
+                           for r in rows], dtype=np.float64).reshape(-1, 6)
+        self.count += len(rows)
+        self._write(PreparedChunk([r[F.feature_id] for r in rows], rows, bounds,
+                                  mesh_rows, edge_rows))
 
     def _grow_extents(self, layer_names: list[str], bounds: np.ndarray) -> None:
         names = np.array(layer_names, dtype=object)

@@ -39,6 +39,7 @@ from ...attributes import TYPED_ATTRIBUTES
 from ...layers import Layer
 from ..codec import DEFAULT_TILE_SIZE, tile_keys
 from ..migrate import Migration
+from ..rows import layer_view_columns
 
 FORMAT_NAME = "digital-twin-gpkg"
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -155,12 +156,6 @@ def insert_layer(conn: sqlite3.Connection, layer: Layer, position: int, srs_id: 
         (layer.name, layer.name, f"{layer.title} {layer.title_zh}".strip(), srs_id))
     conn.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, ?, 0)",
                  (layer.name, layer.geometry_type, srs_id, z_flag(layer)))
-
-
-def layer_view_columns(layer: Layer) -> list[str]:
-    """The columns of a layer's view, as GIS users see them (both backends)."""
-    return ["fid", "geom", "feature_id", "type", "name", "parent_id", "lod", "min_z AS zmin",
-            "max_z AS zmax", *layer.attributes, "attributes", "source_id", "batch_id"]
 
 
 def layer_view_sql(layer: Layer) -> str:

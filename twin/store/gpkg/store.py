@@ -30,6 +30,7 @@ from ..codec import DEFAULT_TILE_SIZE
 from ..meta import check_origin, new_meta, now, srs_id_of
 from ..migrate import SCHEMA_VERSION, check_version, pending
 from ..querysql import SQLITE
+from ..rows import BATCH_COLUMNS
 from ..sqlstore import STREAM_CHUNK, SqlTwinStore, import_errors
 from . import blob
 from .schema import (
@@ -362,6 +363,29 @@ class GeoPackageStore(SqlTwinStore):
             writer = GpkgBatchWriter(self, conn, cur.lastrowid, on_conflict)
             yield writer
             writer.finish()
+
+    @contextmanager
+    def restore(self, batches: list[tuple]) -> Iterator[GpkgBatchWriter]:
+        """Fill this empty twin with another twin's batches (rows of
+        :data:`~twin.store.rows.BATCH_COLUMNS`) and then, through the writer
+        yielded, its rows (:meth:`~twin.store.writer.ChunkedBatchWriter.write_raw`):
+        one transaction, like an import. For :func:`twin.store.copy.copy_twin`."""
+        with import_errors(self.path, (sqlite3.Error,)), self._transaction() as conn:
+            if conn.execute("SELECT EXISTS (SELECT 1 FROM twin_features) OR "
+                            "EXISTS (SELECT 1 FROM twin_batches)").fetchone()[0]:
+                raise StoreError(f"{self.path} is not empty: a copy goes into a new twin")
+            conn.executemany(f"INSERT INTO twin_batches ({', '.join(BATCH_COLUMNS)}) VALUES "
+                             f"({', '.join('?' * len(BATCH_COLUMNS))})", batches)
+            writer = GpkgBatchWriter(self, conn, 0, "error")
+            yield writer
+            if writer.bulk:
+                writer._build_indexes()
+            top = conn.execute("SELECT COALESCE(MAX(fid), 0) FROM twin_features").fetchone()[0]
+            conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'", (str(top + 1),))
+            conn.execute("UPDATE twin_batches SET fid_min = r.lo, fid_max = r.hi FROM "
+                         "(SELECT batch_id, MIN(fid) lo, MAX(fid) hi FROM twin_features "
+                         "GROUP BY batch_id) r WHERE r.batch_id = twin_batches.id")
+            recompute_extents(conn)
 
     def remove_batch(self, batch_id: int) -> int:
         with self._transaction() as conn:
