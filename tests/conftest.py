@@ -23,35 +23,46 @@ import twin
 if not os.environ.get("DISPLAY"):
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
-BACKENDS = ("gpkg", "postgis")
+#: ``postgis_part``: the server's partitioned layout (4 hash partitions by tile)
+BACKENDS = ("gpkg", "postgis", "postgis_part")
 _TESTS = Path(__file__).parent
-#: the suites that run on every backend
-_ALL_BACKENDS = (_TESTS / "twin" / "test_store.py", _TESTS / "twin" / "test_store_backends.py",
-                 _TESTS / "twin" / "analysis", _TESTS / "twin" / "test_indicators.py",
-                 _TESTS / "api")
+#: the suites that run on both backends (and, for the store's own, both layouts)
+_ALL_BACKENDS = {
+    _TESTS / "twin" / "test_store.py": BACKENDS,
+    _TESTS / "twin" / "analysis": ("gpkg", "postgis"),
+    _TESTS / "twin" / "test_indicators.py": ("gpkg", "postgis"),
+    _TESTS / "api": ("gpkg", "postgis"),
+}
 
 
-def _on_all_backends(path: Path) -> bool:
-    return any(path == p or p in path.parents for p in _ALL_BACKENDS)
+def _backends_of(path: Path) -> tuple[str, ...]:
+    for p, names in _ALL_BACKENDS.items():
+        if path == p or p in path.parents:
+            return names
+    return ("gpkg",)
 
 
 def pytest_generate_tests(metafunc):
     if "backend" not in metafunc.fixturenames:
         return
     marker = metafunc.definition.get_closest_marker("backends")
-    if marker is not None:
-        names = marker.args
-    else:
-        names = BACKENDS if _on_all_backends(Path(metafunc.definition.path)) else ("gpkg",)
+    names = marker.args if marker is not None else _backends_of(Path(metafunc.definition.path))
     metafunc.parametrize(
-        "backend", [pytest.param(n, id=n, marks=(pytest.mark.postgres,) if n == "postgis"
+        "backend", [pytest.param(n, id=n, marks=(pytest.mark.postgres,) if n != "gpkg"
                                  else ()) for n in names],
         indirect=True, scope="session")
 
 
+def pytest_collection_modifyitems(items):
+    for item in items:  # every test that needs the server says so
+        if "pg_database" in getattr(item, "fixturenames", ()) and \
+                item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session")
 def backend(request):
-    """The store backend of a test: ``gpkg`` or ``postgis``."""
+    """The store backend of a test: ``gpkg``, ``postgis`` or ``postgis_part``."""
     return getattr(request, "param", "gpkg")
 
 
@@ -82,7 +93,10 @@ def twin_location(backend, tmp_path, request):
 
     base = request.getfixturevalue("pg_database")
     schema = new_schema_name()
-    yield with_params(base, schema=schema)
+    if backend == "postgis_part":
+        yield with_params(base, schema=schema, partitions="4")
+    else:
+        yield with_params(base, schema=schema)
     drop_schema(base, schema)
 
 

@@ -45,7 +45,9 @@ def cli() -> None:
 
     A twin is one GeoPackage file: open it in QGIS to see every layer's
     footprints and centrelines; the 3D meshes, topology and provenance live in
-    further tables of the same file.
+    further tables of the same file. A city's shared twin lives in PostgreSQL/
+    PostGIS instead: wherever a twin PATH is asked for, give a URL such as
+    postgresql://gis@db.example/city (password from PGPASSWORD or ~/.pgpass).
 
     \b
     Typical session:
@@ -67,7 +69,10 @@ def cli() -> None:
               help="Local origin for float32 rendering (default: the centre of the first import).")
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 def init(path: str, crs: str, vertical_datum: str | None, origin: str | None, force: bool) -> None:
-    """Create an empty twin in PATH (a .gpkg file)."""
+    """Create an empty twin in PATH: a .gpkg file, or a PostgreSQL database
+    with PostGIS named by a URL (postgresql://user@host/db; add ?schema=NAME
+    to keep it in its own schema, ?partitions=N to split its big tables by
+    the spatial key, see docs/store.md)."""
     o = floats(origin, 3, "--origin") if origin else None
     store = twin.create_twin(path, crs, vertical_datum=vertical_datum, origin=o, overwrite=force)
     click.echo(f"created {path}: CRS {store.crs.name}, "
@@ -402,6 +407,7 @@ def _register() -> None:
     from .import_cmd import import_
     from .pipes import pipes
     from .serve import serve
+    from .store_cmd import copy, upgrade
     from .view import snapshot, view
 
     cli.add_command(export)
@@ -410,6 +416,8 @@ def _register() -> None:
     cli.add_command(view)
     cli.add_command(pipes)
     cli.add_command(serve)
+    cli.add_command(copy)
+    cli.add_command(upgrade)
 
 
 _register()

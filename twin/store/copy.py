@@ -5,8 +5,9 @@ attributes (typed columns and the free JSON text, unchanged), geometries,
 exact bounds and partition keys; meshes as their stored blobs (byte for
 byte); network edges; import batches with their ids, times, status, counts
 and reports (so every feature's provenance is the same); user layers; the
-CRS, height datum and local origin. One transaction on the destination: a
-copy that fails leaves it empty.
+CRS, height datum and local origin; the next batch id and feature key (so
+the ids of removed batches are not given again). One transaction on the
+destination: a copy that fails leaves it empty.
 
 Feature keys (``fid``) are kept when each batch's features form one range
 of keys, in batch order: always so in a GeoPackage. Imports that ran at the
@@ -49,7 +50,10 @@ def copy_twin(src: TwinStore, dst_location: str, *, overwrite: bool = False,
                 dst.add_layer(replace(layer))
         renumber = not keys_in_batch_order(src)
         next_fid = 1
-        with dst.restore(src.raw_batches()) as writer:  # type: ignore[attr-defined]
+        counters = src.counters()  # type: ignore[attr-defined]
+        if renumber:
+            counters = (counters[0], 1)
+        with dst.restore(src.raw_batches(), counters) as writer:  # type: ignore[attr-defined]
             for rows, geoms, meshes, edges in src.raw_chunks():  # type: ignore[attr-defined]
                 if renumber:
                     new = {r[F.fid]: next_fid + k for k, r in enumerate(rows)}

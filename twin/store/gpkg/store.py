@@ -364,12 +364,24 @@ class GeoPackageStore(SqlTwinStore):
             yield writer
             writer.finish()
 
+    def counters(self) -> tuple[int, int]:
+        """``(next batch id, next feature key)``: ids a removed batch had are
+        not given again."""
+        seq = self._conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'twin_batches'").fetchone()
+        top = self._conn.execute("SELECT COALESCE(MAX(fid), 0) FROM twin_features").fetchone()[0]
+        next_fid = int(self._conn.execute("SELECT value FROM twin_meta WHERE key = 'next_fid'"
+                                          ).fetchone()[0])
+        return (seq[0] if seq else 0) + 1, max(next_fid, top + 1)
+
     @contextmanager
-    def restore(self, batches: list[tuple]) -> Iterator[GpkgBatchWriter]:
+    def restore(self, batches: list[tuple], counters: tuple[int, int] = (1, 1)
+                ) -> Iterator[GpkgBatchWriter]:
         """Fill this empty twin with another twin's batches (rows of
         :data:`~twin.store.rows.BATCH_COLUMNS`) and then, through the writer
         yielded, its rows (:meth:`~twin.store.writer.ChunkedBatchWriter.write_raw`):
-        one transaction, like an import. For :func:`twin.store.copy.copy_twin`."""
+        one transaction, like an import; ``counters`` are the source's
+        :meth:`counters`. For :func:`twin.store.copy.copy_twin`."""
         with import_errors(self.path, (sqlite3.Error,)), self._transaction() as conn:
             if conn.execute("SELECT EXISTS (SELECT 1 FROM twin_features) OR "
                             "EXISTS (SELECT 1 FROM twin_batches)").fetchone()[0]:
@@ -381,7 +393,13 @@ class GeoPackageStore(SqlTwinStore):
             if writer.bulk:
                 writer._build_indexes()
             top = conn.execute("SELECT COALESCE(MAX(fid), 0) FROM twin_features").fetchone()[0]
-            conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'", (str(top + 1),))
+            conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",
+                         (str(max(top + 1, counters[1])),))
+            last = max(counters[0] - 1, max((b[0] for b in batches), default=0))
+            conn.execute("DELETE FROM sqlite_sequence WHERE name = 'twin_batches'")
+            if last:
+                conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('twin_batches', ?)",
+                             (last,))
             conn.execute("UPDATE twin_batches SET fid_min = r.lo, fid_max = r.hi FROM "
                          "(SELECT batch_id, MIN(fid) lo, MAX(fid) hi FROM twin_features "
                          "GROUP BY batch_id) r WHERE r.batch_id = twin_batches.id")

@@ -360,8 +360,19 @@ class PostGISStore(SqlTwinStore):
             yield writer
             writer.finish()
 
+    def counters(self) -> tuple[int, int]:
+        """``(next batch id, next feature key)`` (see
+        :meth:`twin.store.gpkg.GeoPackageStore.counters`)."""
+        batch_seq = self._read("SELECT pg_get_serial_sequence('twin_batches', 'id')")[0][0]
+        out = []
+        for seq in (batch_seq, "twin_fid_seq"):  # names PostgreSQL gave, quoted as needed
+            last, called = self._read(f"SELECT last_value, is_called FROM {seq}")[0]
+            out.append(int(last) + (1 if called else 0))
+        return out[0], out[1]
+
     @contextmanager
-    def restore(self, batches: list[tuple]) -> Iterator[PgBatchWriter]:
+    def restore(self, batches: list[tuple], counters: tuple[int, int] = (1, 1)
+                ) -> Iterator[PgBatchWriter]:
         """Fill this empty twin with another twin's batches and rows (see
         :meth:`twin.store.gpkg.GeoPackageStore.restore`)."""
         with import_errors(self.path, (self.psycopg.Error,)), self._pool.borrow() as keys, \
@@ -374,11 +385,12 @@ class PostGISStore(SqlTwinStore):
                     f"INSERT INTO twin_batches ({', '.join(BATCH_COLUMNS)}) VALUES "
                     f"({', '.join(['%s'] * len(BATCH_COLUMNS))})", batches)
             tx.execute("SELECT setval(pg_get_serial_sequence('twin_batches', 'id'), "
-                       "COALESCE(MAX(id), 0) + 1, false) FROM twin_batches")
+                       "GREATEST(COALESCE(MAX(id), 0) + 1, ?), false) FROM twin_batches",
+                       (counters[0],))
             writer = PgBatchWriter(self, tx.conn, keys, 0, "error")
             yield writer
-            tx.execute("SELECT setval('twin_fid_seq', COALESCE(MAX(fid), 0) + 1, false) "
-                       "FROM twin_features")
+            tx.execute("SELECT setval('twin_fid_seq', GREATEST(COALESCE(MAX(fid), 0) + 1, ?), "
+                       "false) FROM twin_features", (counters[1],))
             tx.execute("UPDATE twin_batches b SET fid_min = r.lo, fid_max = r.hi FROM "
                        "(SELECT batch_id, MIN(fid) lo, MAX(fid) hi FROM twin_features "
                        "GROUP BY batch_id) r WHERE r.batch_id = b.id")
