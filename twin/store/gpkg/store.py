@@ -392,6 +392,7 @@ class GeoPackageStore(SqlTwinStore):
             yield writer
             if writer.bulk:
                 writer._build_indexes()
+            writer.build_rtree()
             top = conn.execute("SELECT COALESCE(MAX(fid), 0) FROM twin_features").fetchone()[0]
             conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",
                          (str(max(top + 1, counters[1])),))

@@ -8,9 +8,9 @@ twin, once it has written more features than the twin held before. Inside
 the import's transaction, so a failed import gets them back as they were.
 Without the id index, an id that comes twice is found when the unique index
 is built again (the error names it, as the row-by-row check would).
-The R*Tree is filled chunk by chunk either way: SQLite has no bulk build
-for it, and on the writer thread its work overlaps the preparing of the
-next chunk.
+An empty twin's R*Tree is built once at the end too, packed in one pass
+(:mod:`.rtree_bulk`); a twin that holds features gets its new entries chunk
+by chunk, copied by SQLite from the rows just written.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ..rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, MESH_COLUMNS
 from ..codec import report_json
 from ..writer import ChunkedBatchWriter, PreparedChunk
 from . import blob
+from .rtree_bulk import bulk_load
 from .schema import FEATURE_INDEXES, UNBOUNDED, grow_extents, recompute_extents
 
 if TYPE_CHECKING:
@@ -63,6 +64,11 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         #: rows the twin may hold (an upper bound: the highest key)
         self.existing = top or 0
         self.bulk = False
+        #: an empty twin's R-tree is built once at the end (rtree_bulk)
+        self.rtree_later = self.existing == 0 and not conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM twin_rtree_rowid)").fetchone()[0]
+        self._rtree_ids: list[np.ndarray] = []
+        self._rtree_boxes: list[np.ndarray] = []
         if self.existing == 0:
             self._go_bulk()
 
@@ -80,9 +86,12 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         if not self.bulk:
             self._check_existing(p.ids)
         conn.executemany(_INSERT_FEATURE, p.rows)
-        # the chunk's keys are one range: SQLite copies its bounds into the R-tree
-        # by itself (no Python values to bind, and the GIL is free meanwhile)
-        conn.execute(_FILL_RTREE, (p.rows[0][0], p.rows[-1][0]))
+        if self.rtree_later:
+            self._keep_for_rtree(p)
+        else:
+            # SQLite copies the chunk's bounds into the R-tree by itself (no
+            # Python values to bind, and the GIL is free meanwhile)
+            conn.execute(_FILL_RTREE, (p.rows[0][0], p.rows[-1][0]))
         if p.mesh_rows:
             conn.executemany(_INSERT_MESH, p.mesh_rows)
         if p.edge_rows:
@@ -90,6 +99,25 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         if not self.bulk and self.on_conflict == "error" and \
                 self.count >= max(BULK_MIN_FEATURES, self.existing):
             self._go_bulk()  # a large import: cheaper to build the indexes once
+
+    def _keep_for_rtree(self, p: PreparedChunk) -> None:
+        b = p.bounds
+        known = ~np.isnan(b[:, 0])
+        if not known.any():
+            return
+        z_unknown = np.isnan(b[:, 2]) | np.isnan(b[:, 5])
+        boxes = np.column_stack([b[:, 0], b[:, 3], b[:, 1], b[:, 4],
+                                 np.where(z_unknown, -UNBOUNDED, b[:, 2]),
+                                 np.where(z_unknown, UNBOUNDED, b[:, 5])])
+        self._rtree_ids.append(np.array([r[0] for r in p.rows], np.int64)[known])
+        self._rtree_boxes.append(boxes[known])
+
+    def build_rtree(self) -> None:
+        """The R-tree of an import into an empty twin, in one pass."""
+        if self.rtree_later and self._rtree_ids:
+            bulk_load(self.conn, "twin_rtree", np.concatenate(self._rtree_ids),
+                      np.concatenate(self._rtree_boxes))
+        self._rtree_ids, self._rtree_boxes = [], []
 
     # -- the row-by-row path ------------------------------------------------------
     def _check_existing(self, ids: list[str]) -> None:
@@ -147,6 +175,7 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         conn = self.conn
         if self.bulk:
             self._build_indexes()
+        self.build_rtree()
         conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",
                      (str(self.next_fid),))
         if self.replaced:

@@ -20,9 +20,13 @@ schema (``public`` unless the URL names another):
   ``geom`` is cast to the layer's type and SRID (``MultiPolygon``; lines,
   points and mixed layers as ``...Z``: a line stored without heights shows
   ``z = 0`` there, the twin itself keeps it 2D), so PostGIS's
-  ``geometry_columns`` registers it with type, dimension and SRID. Each view
-  has a partial GiST index over exactly that expression: QGIS's
-  ``geom && box`` on a view uses it.
+  ``geometry_columns`` registers it with type, dimension and SRID. Partial
+  GiST indexes over exactly those expressions (:func:`spatial_indexes`)
+  answer QGIS's ``geom && box`` on a view.
+* The GiST indexes are built after the first import's rows are committed
+  (a sorted build, far cheaper than keeping them up to date row by row
+  while a city is loaded), in a transaction of their own that blocks no
+  reader; later imports keep them up to date.
 
 **Partitioned layout** (``?partitions=N`` at creation): ``twin_features``,
 ``twin_meshes`` and ``twin_edges`` are split by ``HASH (tile)`` into N
@@ -53,11 +57,9 @@ _PG_TYPES = {"real": "double precision", "integer": "bigint", "text": "text"}
 _GIS_TYPES = {"MULTIPOLYGON": ("MultiPolygon", False), "LINESTRING": ("LineStringZ", True),
               "POINT": ("PointZ", True), "GEOMETRY": ("GeometryZ", True)}
 
-#: Secondary indexes of the features (dropped and built again by a bulk load):
-#: name -> definition; the layers' view indexes come on top.
+#: Secondary B-tree indexes of the features and edges: name -> definition.
+#: The spatial (GiST) ones come from :func:`spatial_indexes`.
 FEATURE_INDEXES = {
-    "twin_features_bounds": "CREATE INDEX twin_features_bounds ON twin_features USING gist "
-                            "(ST_MakeEnvelope(min_x, min_y, max_x, max_y))",
     "twin_features_layer_type": "CREATE INDEX twin_features_layer_type ON "
                                 "twin_features (layer, type)",
     "twin_features_parent": "CREATE INDEX twin_features_parent ON twin_features (parent_id) "
@@ -132,26 +134,55 @@ def gis_geometry_sql(layer: Layer, srid: int) -> str:
     return f"({inner})::geometry({kind}, {int(srid)})"
 
 
-def view_index_name(layer_name: str) -> str:
-    name = f"twin_gis_{layer_name}"
-    if len(name) <= 63:
-        return name
-    return f"twin_gis_{layer_name[:40]}_{hashlib.sha1(layer_name.encode()).hexdigest()[:8]}"
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def layer_statements(layer: Layer, srid: int) -> list[str]:
-    """A layer's view and the partial index its GIS geometry is found by."""
+    """A layer's view (its GiST index: :func:`spatial_indexes`)."""
     geom = gis_geometry_sql(layer, srid)
     cols = [f"{geom} AS geom" if c == "geom" else c for c in layer_view_columns(layer)]
-    lit = "'" + layer.name.replace("'", "''") + "'"
     return [
         f"CREATE VIEW {quote_ident(layer.name)} AS SELECT {', '.join(cols)} "
-        f"FROM twin_features WHERE layer = {lit}",
+        f"FROM twin_features WHERE layer = {_literal(layer.name)}",
         f"COMMENT ON VIEW {quote_ident(layer.name)} IS "
-        + "'" + f"{layer.title} {layer.title_zh}".strip().replace("'", "''") + "'",
-        f"CREATE INDEX {quote_ident(view_index_name(layer.name))} ON twin_features USING gist "
-        f"(({geom})) WHERE layer = {lit}",
+        + _literal(f"{layer.title} {layer.title_zh}".strip()),
     ]
+
+
+def spatial_indexes(layers: list[Layer], srid: int) -> dict[str, str]:
+    """The GiST indexes of a twin: name -> ``CREATE INDEX IF NOT EXISTS``.
+
+    * ``twin_features_bounds``: the plan bounds, for the twin's own bbox and
+      3D-box queries;
+    * the layers' GIS geometry, partial indexes over exactly the expression
+      each view shows, so that a GIS client's ``geom && box`` on a view is an
+      index search: one per geometry type for the standard layers (``WHERE
+      layer = ANY(...)``, which PostgreSQL proves from a view's ``layer = 'x'``)
+      and one per user layer.
+    """
+    out = {"twin_features_bounds": "CREATE INDEX IF NOT EXISTS twin_features_bounds ON "
+                                   "twin_features USING gist "
+                                   "(ST_MakeEnvelope(min_x, min_y, max_x, max_y))"}
+    groups: dict[str, list[Layer]] = {}
+    for layer in layers:
+        if layer.standard:
+            groups.setdefault(layer.geometry_type, []).append(layer)
+        else:
+            name = f"twin_gis_layer_{layer.name}"
+            if len(name) > 63:
+                name = (f"twin_gis_layer_{layer.name[:30]}_"
+                        f"{hashlib.sha1(layer.name.encode()).hexdigest()[:8]}")
+            out[name] = (f"CREATE INDEX IF NOT EXISTS {quote_ident(name)} ON twin_features "
+                         f"USING gist (({gis_geometry_sql(layer, srid)})) "
+                         f"WHERE layer = {_literal(layer.name)}")
+    for gtype, members in groups.items():
+        names = "{" + ",".join(m.name for m in members) + "}"
+        name = f"twin_gis_type_{gtype.lower()}"
+        out[name] = (f"CREATE INDEX IF NOT EXISTS {name} ON twin_features USING gist "
+                     f"(({gis_geometry_sql(members[0], srid)})) "
+                     f"WHERE layer = ANY({_literal(names)}::text[])")
+    return out
 
 
 def layer_row(layer: Layer, position: int) -> tuple:

@@ -55,6 +55,7 @@ from .schema import (
     layer_statements,
     recompute_extents,
     schema_statements,
+    spatial_indexes,
 )
 from .writer import PgBatchWriter
 
@@ -311,6 +312,7 @@ class PostGISStore(SqlTwinStore):
             pos = tx.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM twin_layers"
                              ).fetchone()[0]
             _add_layer(tx.conn, layer, pos, self._srs_id)
+        self.ensure_spatial_indexes()
 
     def layer_extents(self) -> dict[str, tuple[float, float, float, float]]:
         rows = self._read("SELECT name, min_x, min_y, max_x, max_y FROM twin_layers "
@@ -359,6 +361,7 @@ class PostGISStore(SqlTwinStore):
             writer = PgBatchWriter(self, tx.conn, keys, batch_id, on_conflict)
             yield writer
             writer.finish()
+        self.ensure_spatial_indexes()
 
     def counters(self) -> tuple[int, int]:
         """``(next batch id, next feature key)`` (see
@@ -395,6 +398,33 @@ class PostGISStore(SqlTwinStore):
                        "(SELECT batch_id, MIN(fid) lo, MAX(fid) hi FROM twin_features "
                        "GROUP BY batch_id) r WHERE r.batch_id = b.id")
             recompute_extents(tx.conn)
+        self.ensure_spatial_indexes()
+
+    def ensure_spatial_indexes(self) -> list[str]:
+        """Build the GiST indexes the twin lacks (after its first import, or
+        a new layer), in a transaction of their own: a plain ``CREATE INDEX``
+        takes a lock that stops writers for the build (seconds for a million
+        features) but never readers. One client builds at a time; another
+        that finds them being built goes on (queries are right without them,
+        only slower). Returns the names built."""
+        self._require_writable()
+        with self._pool.borrow() as conn:
+            existing = {r[0] for r in conn.execute(
+                "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s",
+                (self.location.schema,)).fetchall()}
+            wanted = spatial_indexes(self.layers(), self._srs_id)
+            missing = [name for name in wanted if name not in existing]
+            if not missing:
+                return []
+            with conn.transaction():
+                got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)",
+                                   (_lock_key(self.location.schema) + 1,)).fetchone()[0]
+                if not got:
+                    return []
+                for name in missing:
+                    conn.execute(wanted[name])
+        return missing
 
     def remove_batch(self, batch_id: int) -> int:
         with self._transaction() as tx:
