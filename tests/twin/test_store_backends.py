@@ -185,7 +185,7 @@ def test_two_clients_import_at_once_and_readers_are_never_blocked(empty_twin, tm
 def test_two_clients_importing_the_same_id_one_wins_the_other_is_rolled_back(empty_twin):
     url = empty_twin.path
     ctx = multiprocessing.get_context("spawn")
-    written, release, results = ctx.Event(), ctx.Event(), ctx.Queue()
+    release, results = ctx.Event(), ctx.Queue()
     first = ctx.Process(target=import_and_wait,
                         args=(url, "a", 100, ["shared:1"], None, release, results))
     first.start()

@@ -26,11 +26,17 @@ import numpy as np
 import shapely
 from shapely.geometry import Point
 
-from ..errors import FeatureError, ImportFailedError, NotFoundError, QueryError, StoreError
-from ..errors import TwinError
+from ..attributes import coerce_typed
+from ..errors import (
+    FeatureError,
+    ImportFailedError,
+    NotFoundError,
+    QueryError,
+    StoreError,
+    TwinError,
+)
 from ..model import Feature, ImportBatch, Mesh, Provenance
 from ..query import Query
-from ..attributes import coerce_typed
 from .base import TwinStore
 from .codec import TYPED_INDEX, decode_mesh, free_json, rows_to_features
 from .querysql import SELECT_SQL, Compiled, Dialect, compile_query

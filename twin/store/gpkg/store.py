@@ -391,7 +391,7 @@ class GeoPackageStore(SqlTwinStore):
             writer = GpkgBatchWriter(self, conn, 0, "error")
             yield writer
             if writer.bulk:
-                writer._build_indexes()
+                writer.build_indexes()
             writer.build_rtree()
             top = conn.execute("SELECT COALESCE(MAX(fid), 0) FROM twin_features").fetchone()[0]
             conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import FeatureError
-from ..rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, MESH_COLUMNS
 from ..codec import report_json
+from ..rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, MESH_COLUMNS
 from ..writer import ChunkedBatchWriter, PreparedChunk
 from . import blob
 from .rtree_bulk import bulk_load
@@ -152,7 +152,7 @@ class GpkgBatchWriter(ChunkedBatchWriter):
             self.conn.execute(f"DROP INDEX IF EXISTS {name}")
         self.bulk = True
 
-    def _build_indexes(self) -> None:
+    def build_indexes(self) -> None:
         conn = self.conn
         for sql in FEATURE_INDEXES.values():
             try:
@@ -174,7 +174,7 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         transaction)."""
         conn = self.conn
         if self.bulk:
-            self._build_indexes()
+            self.build_indexes()
         self.build_rtree()
         conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",
                      (str(self.next_fid),))
