@@ -130,3 +130,18 @@ def test_a_large_import_into_a_twin_switches_to_bulk_and_still_finds_existing_id
     assert check == "ok" and "twin_features_id" in names
     assert city.count(twin.Query(layers=("pipe_nodes",))) == 5002
     assert city.get("test:N4321").footprint.coords[0] == (X0 + 21, Y0 + 43, GROUND - 1)
+
+
+def test_a_bulk_built_rtree_takes_keys_too_large_to_pack():
+    rng = np.random.default_rng(5)
+    boxes = _boxes([(x, y, 0.0, 5.0, 5.0, 1.0, False) for x, y in rng.random((300, 2)) * 1e4])
+    ids = (1 << 45) + np.arange(300) * 3
+    one, bulk = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    for c in (one, bulk):
+        c.execute(_RTREE)
+    one.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?)",
+                    [(int(i), *b) for i, b in zip(ids, boxes.tolist())])
+    bulk_load(bulk, "r", ids, boxes)
+    assert bulk.execute("SELECT rtreecheck('r')").fetchone()[0] == "ok"
+    assert bulk.execute("SELECT * FROM r ORDER BY id").fetchall() == \
+        one.execute("SELECT * FROM r ORDER BY id").fetchall()

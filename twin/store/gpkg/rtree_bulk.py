@@ -28,10 +28,12 @@ accepts the result, and later inserts and deletes work on it as on any tree.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import numpy as np
 
+_LEAF_BITS = 24  # leaf numbers packed with entry ids (16 million leaves)
 _CELL = np.dtype([("id", ">i8"), ("box", ">f4", (6,))])
 _TOWARDS = 1.0 - 1.0 / 8388608.0  # SQLite's RNDTOWARDS
 _AWAY = 1.0 + 1.0 / 8388608.0  # SQLite's RNDAWAY
@@ -116,7 +118,7 @@ def bulk_load(conn: sqlite3.Connection, table: str, ids: np.ndarray, boxes: np.n
 
     node_rows: list[tuple[int, bytes]] = []
     parent_rows: list[tuple[int, int]] = []
-    rowid_rows: list[tuple[int, int]] | None = None
+    leaves: tuple[np.ndarray, int] | None = None
     next_node = 2
     depth = 0
     while True:
@@ -134,10 +136,10 @@ def bulk_load(conn: sqlite3.Connection, table: str, ids: np.ndarray, boxes: np.n
             head = int(depth if is_root else 0).to_bytes(2, "big") + int(b - a).to_bytes(2, "big")
             body = raw[a * _CELL.itemsize:b * _CELL.itemsize]
             node_rows.append((int(number), head + body + bytes(node_size - 4 - len(body))))
-        owner = np.repeat(numbers, np.diff(np.append(starts, n)))
-        if rowid_rows is None:
-            rowid_rows = list(zip(level_ids.tolist(), owner.tolist()))
+        if leaves is None:  # entry k of the leaf level is in leaf numbers[0] + k // fanout
+            leaves = (level_ids, int(numbers[0]))
         else:
+            owner = np.repeat(numbers, np.diff(np.append(starts, n)))
             parent_rows += zip(level_ids.tolist(), owner.tolist())
         if is_root:
             break
@@ -150,6 +152,20 @@ def bulk_load(conn: sqlite3.Connection, table: str, ids: np.ndarray, boxes: np.n
     conn.execute(f'DELETE FROM "{table}_node"')
     conn.execute(f'DELETE FROM "{table}_parent"')
     conn.executemany(f'INSERT INTO "{table}_node" VALUES (?, ?)', node_rows)
-    conn.executemany(f'INSERT INTO "{table}_rowid" (rowid, nodeno) VALUES (?, ?)', rowid_rows)
+    # a million (entry, leaf) rows: SQLite reads them from one JSON array, in
+    # entry order (appended to the table's B-tree, no Python values bound one
+    # by one), each pair packed in one integer
+    ordered, first_leaf = leaves  # type: ignore[misc]
+    leaf = first_leaf + np.arange(len(ordered)) // fanout
+    by_id = np.argsort(ordered, kind="stable")
+    if ordered.min() >= 0 and ordered.max() < (1 << (62 - _LEAF_BITS)) and \
+            leaf.max() < (1 << _LEAF_BITS):
+        packed = (ordered[by_id] << _LEAF_BITS) | leaf[by_id]
+        conn.execute(f'INSERT INTO "{table}_rowid" (rowid, nodeno) SELECT value >> '
+                     f'{_LEAF_BITS}, value & {(1 << _LEAF_BITS) - 1} FROM json_each(?)',
+                     (json.dumps(packed.tolist()),))
+    else:  # keys beyond what the packing holds
+        conn.executemany(f'INSERT INTO "{table}_rowid" (rowid, nodeno) VALUES (?, ?)',
+                         zip(ordered[by_id].tolist(), leaf[by_id].tolist()))
     conn.executemany(f'INSERT INTO "{table}_parent" VALUES (?, ?)', parent_rows)
     return depth
