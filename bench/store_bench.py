@@ -1,25 +1,33 @@
-"""Benchmark of the embedded store: inserts and spatial queries at scale.
+"""Benchmark of the stores: bulk imports and spatial queries at scale, the
+GeoPackage file and PostgreSQL/PostGIS side by side in one run.
 
-Inserts N synthetic features (default 1,000,000) into a fresh twin: 80%
-buildings (box footprint, 12-triangle block mesh, typed attributes) and 20%
-pipe segments 1-4 m underground (3D centreline, 16-triangle duct mesh), spread
-over a 20 x 20 km city. Then runs 1,000 random 2D-bbox and 1,000 random
-3D-box queries sized to return up to ~100 features, and the same queries
-against a shapely STRtree built over the same footprints in the same run
-(the baseline: an in-memory index with no I/O and no feature decoding).
+Inserts N synthetic features (default 1,000,000) into a fresh twin on each
+backend: 80% buildings (box footprint, 12-triangle block mesh, typed
+attributes) and 20% pipe segments 1-4 m underground (3D centreline,
+16-triangle duct mesh), spread over a 20 x 20 km city. The same features
+(same seed) go to every backend; making them is not timed. Then runs random
+2D-bbox and 3D-box queries sized to return up to ~100 features on each
+backend, and the same queries against a shapely STRtree over the same boxes
+(an in-memory index with no I/O and no feature decoding: the floor).
 
-Prints insert throughput, query latency p50/p99 (ms) and the ratio to the
-baseline. Targets (issue 2): p50 <= 2 ms for queries returning <= 100
-features at 1M features; insert >= 50,000 features/s.
+Baselines measured in the same run: the GeoPackage's row-by-row path (an
+import of ``--rowwise`` features into a twin that already holds one, where
+every index is kept up to date row by row; before issue 23 every import
+took it) and the STRtree.
 
-    python bench/store_bench.py [--n 1000000] [--queries 1000] [--out DIR]
+PostGIS runs on a throwaway cluster this script starts in a temporary
+folder (durable settings: fsync on), or on the database named by ``--pg``.
+Targets (issues 17, 23): import >= 50,000 features/s, p50 <= 2 ms for queries
+returning <= 100 features at 1M features.
+
+    python bench/store_bench.py [--n 1000000] [--queries 1000] [--backends gpkg,postgis]
+        [--rowwise 100000] [--pg URL] [--out DIR] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -83,51 +91,104 @@ def percentiles(ms: list[float]) -> tuple[float, float]:
     return float(np.percentile(a, 50)), float(np.percentile(a, 99))
 
 
+def load(store, n: int, chunk: int, keep: bool) -> tuple[float, float, list, list]:
+    """Import ``n`` features in one batch; ``(seconds adding, seconds
+    committing, boxes, z ranges)`` (boxes only when ``keep``)."""
+    rng = np.random.default_rng(42)
+    all_boxes, all_z = [], []
+    t_insert = 0.0
+    done = 0
+    with store.import_batch("synthetic", "bench", "bench", "1") as batch:
+        while done < n:
+            k = min(chunk, n - done)
+            feats, boxes, zr = make_chunk(rng, done, k)
+            t1 = time.perf_counter()
+            batch.add(feats)
+            t_insert += time.perf_counter() - t1
+            if keep:
+                all_boxes.append(boxes)
+                all_z.append(zr)
+            done += k
+            sys.stderr.write(f"\r  {done:,}/{n:,}")
+        t3 = time.perf_counter()
+    t_commit = time.perf_counter() - t3
+    sys.stderr.write("\n")
+    return t_insert, t_commit, all_boxes, all_z
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--chunk", type=int, default=50_000)
-    ap.add_argument("--out", default=None, help="folder for the twin file (default: temp)")
+    ap.add_argument("--backends", default="gpkg,postgis")
+    ap.add_argument("--rowwise", type=int, default=100_000,
+                    help="features of the row-by-row baseline (0: none)")
+    ap.add_argument("--pg", default=None, help="a PostGIS database URL (default: a "
+                                               "throwaway cluster)")
+    ap.add_argument("--out", default=None, help="folder for the twin files (default: temp)")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
     out = Path(args.out or tempfile.mkdtemp(prefix="twin-bench-"))
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "bench.gpkg"
-    store = twin.create_twin(path, "EPSG:4546", overwrite=True)
-    rng = np.random.default_rng(42)
-    all_boxes, all_z = [], []
-    t_make = t_insert = 0.0
-    done = 0
-    with store.import_batch("synthetic", "bench", "bench", "1") as batch:
-        while done < args.n:
-            n = min(args.chunk, args.n - done)
-            t0 = time.perf_counter()
-            feats, boxes, zr = make_chunk(rng, done, n)
-            t1 = time.perf_counter()
-            batch.add(feats)
-            t2 = time.perf_counter()
-            t_make += t1 - t0
-            t_insert += t2 - t1
-            all_boxes.append(boxes)
-            all_z.append(zr)
-            done += n
-            sys.stderr.write(f"\rinserted {done:,}/{args.n:,}")
-        t3 = time.perf_counter()
-    t_commit = time.perf_counter() - t3
-    sys.stderr.write("\n")
-    boxes = np.vstack(all_boxes)
-    zr = np.vstack(all_z)
-    size_mb = os.path.getsize(path) / 1e6
+    cluster = None
+    pg_url = args.pg
+    if "postgis" in backends and pg_url is None:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from pgcluster import Cluster
 
-    # the baseline: shapely STRtree over the same 2D boxes (built in this run)
-    t0 = time.perf_counter()
+        cluster = Cluster(durable=True).start()
+        pg_url = cluster.create_database("bench")
+    try:
+        figures = run(args, backends, out, pg_url)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    report(figures, args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+
+
+def run(args, backends: list[str], out: Path, pg_url: str | None) -> dict:
+    figures: dict = {"features": args.n, "backends": {}}
+    boxes = zr = None
+    for backend in backends:
+        location = str(out / "bench.gpkg") if backend == "gpkg" else pg_url
+        sys.stderr.write(f"{backend}: import\n")
+        store = twin.create_twin(location, "EPSG:4546", overwrite=True)
+        t_insert, t_commit, b, z = load(store, args.n, args.chunk, keep=boxes is None)
+        if boxes is None:
+            boxes, zr = np.vstack(b), np.vstack(z)
+        size = store.info().extra.get("file_size", 0)
+        r = {"insert_features_per_s": round(args.n / t_insert),
+             "insert_incl_commit_features_per_s": round(args.n / (t_insert + t_commit)),
+             "insert_s": round(t_insert, 1), "commit_s": round(t_commit, 2),
+             "size_mb": round(size / 1e6)}
+        r.update(queries(store, args, boxes, zr))
+        store.close()
+        figures["backends"][backend] = r
+    if "gpkg" in backends and args.rowwise:
+        sys.stderr.write(f"gpkg row by row: {args.rowwise:,} features into a twin that "
+                         "holds one\n")
+        store = twin.create_twin(out / "rows.gpkg", "EPSG:4546", overwrite=True)
+        with store.import_batch("seed", "bench", "bench", "1") as b:
+            b.add([twin.Feature(id="seed", layer="generic", type="Seed")])
+        t_insert, t_commit, _, _ = load(store, args.rowwise, args.chunk, keep=False)
+        store.close()
+        figures["gpkg_rowwise"] = {
+            "features": args.rowwise, "insert_features_per_s": round(args.rowwise / t_insert),
+            "insert_incl_commit_features_per_s": round(args.rowwise / (t_insert + t_commit))}
+    return figures
+
+
+def queries(store, args, boxes: np.ndarray, zr: np.ndarray) -> dict:
+    """Random bbox and 3D-box queries on the store and on an STRtree over the
+    same boxes (checked to agree), and look-ups by id."""
     geoms = shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])
     tree = shapely.STRtree(geoms)
-    t_tree = time.perf_counter() - t0
-
-    # query windows: ~100 m squares contain ~<= 100 features at 1M / 400 km^2 density
+    # query windows: ~155 m squares hold <= ~100 features at 1M / 400 km^2
     density = args.n / (EXTENT * EXTENT)
     side = float(np.sqrt(60.0 / density))
     qrng = np.random.default_rng(7)
@@ -158,7 +219,7 @@ def main() -> None:
             counts.append(len(idx))
         return lat, counts
 
-    results = {}
+    out: dict = {"query_side_m": round(side, 1)}
     for label, is3d in (("bbox2d", False), ("box3d", True)):
         s_lat, s_cnt = run_store(is3d)
         b_lat, b_cnt = run_tree(is3d)
@@ -166,12 +227,11 @@ def main() -> None:
             bad = next(i for i, (a, b) in enumerate(zip(s_cnt, b_cnt)) if a != b)
             raise SystemExit(f"{label}: store and STRtree disagree on query {bad}: "
                              f"{s_cnt[bad]} vs {b_cnt[bad]} features")
-        results[label] = {
+        out[label] = {
             "store_p50_ms": percentiles(s_lat)[0], "store_p99_ms": percentiles(s_lat)[1],
             "strtree_p50_ms": percentiles(b_lat)[0], "strtree_p99_ms": percentiles(b_lat)[1],
             "features_mean": float(np.mean(s_cnt)), "features_max": int(np.max(s_cnt)),
         }
-    # id look-ups, for reference
     ids = qrng.integers(0, args.n, 1000)
     t = time.perf_counter()
     for i in ids:
@@ -179,31 +239,44 @@ def main() -> None:
             store.get(f"bench:B{i}", meshes=False)
         except twin.NotFoundError:
             store.get(f"bench:P{i}", meshes=False)
-    get_ms = (time.perf_counter() - t)
+    out["get_by_id_ms"] = round((time.perf_counter() - t), 3)
+    return out
 
-    store.close()
-    figures = {
-        "features": args.n, "file_mb": round(size_mb, 1),
-        "insert_features_per_s": round(args.n / t_insert),
-        "insert_incl_commit_features_per_s": round(args.n / (t_insert + t_commit)),
-        "make_features_s": round(t_make, 1), "insert_s": round(t_insert, 1),
-        "commit_s": round(t_commit, 2), "strtree_build_s": round(t_tree, 2),
-        "get_by_id_ms": round(get_ms, 3), "query_side_m": round(side, 1), **results,
-    }
+
+def report(figures: dict, args) -> None:
     w = sys.stdout.write
-    w(f"store benchmark: {args.n:,} features, file {size_mb:.0f} MB ({path})\n")
-    w(f"  insert: {figures['insert_features_per_s']:,} features/s "
-      f"({figures['insert_incl_commit_features_per_s']:,}/s with commit); "
-      f"building the features in Python took {t_make:.1f} s more\n")
-    w(f"  get by id: {get_ms:.3f} ms per feature (1,000 look-ups)\n")
-    for label, r in results.items():
-        w(f"  {label} ({side:.0f} m squares, mean {r['features_mean']:.0f} / max "
-          f"{r['features_max']} features): store p50 {r['store_p50_ms']:.2f} ms, p99 "
-          f"{r['store_p99_ms']:.2f} ms | STRtree p50 {r['strtree_p50_ms']:.3f} ms, p99 "
-          f"{r['strtree_p99_ms']:.3f} ms | store/STRtree p50 ratio "
-          f"{r['store_p50_ms'] / r['strtree_p50_ms']:.0f}x\n")
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2))
+    n = figures["features"]
+    w(f"store benchmark: {n:,} features, one run, same machine\n\n")
+    w("| backend | import features/s | with commit | size MB | bbox p50 / p99 ms | "
+      "3D box p50 / p99 ms | get by id ms |\n|---|---|---|---|---|---|---|\n")
+    for name, r in figures["backends"].items():
+        w(f"| {name} | {r['insert_features_per_s']:,} | "
+          f"{r['insert_incl_commit_features_per_s']:,} | {r['size_mb']:,} | "
+          f"{r['bbox2d']['store_p50_ms']:.2f} / {r['bbox2d']['store_p99_ms']:.2f} | "
+          f"{r['box3d']['store_p50_ms']:.2f} / {r['box3d']['store_p99_ms']:.2f} | "
+          f"{r['get_by_id_ms']:.3f} |\n")
+    any_r = next(iter(figures["backends"].values()), None)
+    if any_r is not None:
+        w(f"| STRtree (in memory, floor) | | | | {any_r['bbox2d']['strtree_p50_ms']:.3f} / "
+          f"{any_r['bbox2d']['strtree_p99_ms']:.3f} | {any_r['box3d']['strtree_p50_ms']:.3f} / "
+          f"{any_r['box3d']['strtree_p99_ms']:.3f} | |\n")
+        w(f"\nqueries: {args.queries} random {any_r['query_side_m']:.0f} m squares, mean "
+          f"{any_r['bbox2d']['features_mean']:.0f} / max {any_r['bbox2d']['features_max']} "
+          f"features (3D: 0-5 m below ground, mean {any_r['box3d']['features_mean']:.0f}); "
+          "every backend returned the STRtree's counts\n")
+    rw = figures.get("gpkg_rowwise")
+    g = figures["backends"].get("gpkg")
+    if rw and g:
+        w(f"GeoPackage row by row ({rw['features']:,} features into a non-empty twin): "
+          f"{rw['insert_features_per_s']:,} features/s ({rw['insert_incl_commit_features_per_s']:,}"
+          f" with commit); bulk load into an empty twin "
+          f"{g['insert_incl_commit_features_per_s'] / rw['insert_incl_commit_features_per_s']:.1f}x"
+          " that (with commit)\n")
+    p = figures["backends"].get("postgis")
+    if p and g:
+        w(f"PostGIS / GeoPackage: import {p['insert_incl_commit_features_per_s'] / g['insert_incl_commit_features_per_s']:.2f}x, "
+          f"bbox p50 {p['bbox2d']['store_p50_ms'] / g['bbox2d']['store_p50_ms']:.2f}x, "
+          f"3D box p50 {p['box3d']['store_p50_ms'] / g['box3d']['store_p50_ms']:.2f}x\n")
 
 
 if __name__ == "__main__":

@@ -70,14 +70,40 @@ def small_city() -> list[twin.Feature]:
     return feats
 
 
-def dump_twin(path: Path) -> dict[str, list]:
-    """Every row of every table of the file, to compare states exactly."""
+def dump_twin(path: Path | str) -> dict[str, list]:
+    """Every row of every table of the twin, to compare states exactly."""
+    if str(path).startswith("postgresql://"):
+        from pgcluster import dump_schema
+
+        return dump_schema(str(path))
     conn = sqlite3.connect(path)
     try:
         names = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
             "AND name NOT LIKE 'twin_rtree_%' ORDER BY name")]
         return {n: sorted(map(repr, conn.execute(f'SELECT * FROM "{n}"'))) for n in names}
+    finally:
+        conn.close()
+
+
+def run_sql(location: Path | str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Run one SQL statement on a twin's database as any client would, with
+    ``?`` placeholders (a file: SQLite; a URL: PostgreSQL, in the twin's schema)."""
+    if str(location).startswith("postgresql://"):
+        import psycopg
+
+        from twin.store.location import parse_server
+
+        loc = parse_server(str(location))
+        with psycopg.connect(loc.conninfo, autocommit=True,
+                             options=f"-c search_path={loc.schema},public") as conn:
+            cur = conn.execute(sql.replace("?", "%s"), params)
+            return cur.fetchall() if cur.description else []
+    conn = sqlite3.connect(location)
+    try:
+        rows = conn.execute(sql, params).fetchall()
+        conn.commit()
+        return rows
     finally:
         conn.close()
 

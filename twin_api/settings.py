@@ -49,7 +49,9 @@ class ApiSettings:
     tiles_dir: str | None = None
 
     def __post_init__(self) -> None:
-        if not Path(self.twin_path).is_file():
+        from twin.store import is_server
+
+        if not is_server(self.twin_path) and not Path(self.twin_path).is_file():
             raise ConfigError(f"{self.twin_path}: no such twin file")
         if self.tiles_dir is not None and not (Path(self.tiles_dir) / "tileset.json").is_file():
             raise ConfigError(f"{self.tiles_dir}: no tileset.json there (make one with "

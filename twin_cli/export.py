@@ -8,12 +8,12 @@ import click
 
 import twin
 
-from .options import floats
+from .options import TWIN, floats
 from .output import err_console as _err, progress as progress_bar
 
 
 @click.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--format", "fmt", type=click.Choice(["cityjson", "cityjsonseq", "3dtiles"]),
               default="cityjson", show_default=True,
               help="CityJSON 2.0 (one document), CityJSONSeq (one feature per line) or "

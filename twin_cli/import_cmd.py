@@ -10,13 +10,13 @@ import click
 
 import twin
 
-from .options import field_mapping, floats
+from .options import TWIN, field_mapping, floats
 from .output import console, print_notes, progress as progress_bar, styled
 
 
 @click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--twin", "twin_path", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--twin", "twin_path", required=True, type=TWIN,
               help="The twin to import into.")
 @click.option("--crs", default=None, help="CRS of the input, overriding what the file says.")
 @click.option("--format", "fmt", default=None, help="Converter name (default: by extension).")

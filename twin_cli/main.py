@@ -15,7 +15,7 @@ from rich.table import Table
 import twin
 from twin.errors import TwinError
 
-from .options import floats
+from .options import NEW_TWIN, TWIN, floats
 from .output import STATUS_STYLE, console, err_console, styled
 
 _err = err_console
@@ -70,7 +70,9 @@ def cli(debug: bool) -> None:
 
     A twin is one GeoPackage file: open it in QGIS to see every layer's
     footprints and centrelines; the 3D meshes, topology and provenance live in
-    further tables of the same file.
+    further tables of the same file. A city's shared twin lives in PostgreSQL/
+    PostGIS instead: wherever a twin PATH is asked for, give a URL such as
+    postgresql://gis@db.example/city (password from PGPASSWORD or ~/.pgpass).
 
     \b
     Typical session:
@@ -82,7 +84,7 @@ def cli(debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=NEW_TWIN)
 @click.option("--crs", required=True,
               help="Projected metric CRS of the twin, any form pyproj accepts "
                    "(EPSG:4546, a WKT, an OGC URN).")
@@ -92,7 +94,10 @@ def cli(debug: bool) -> None:
               help="Local origin for float32 rendering (default: the centre of the first import).")
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 def init(path: str, crs: str, vertical_datum: str | None, origin: str | None, force: bool) -> None:
-    """Create an empty twin in PATH (a .gpkg file)."""
+    """Create an empty twin in PATH: a .gpkg file, or a PostgreSQL database
+    with PostGIS named by a URL (postgresql://user@host/db; add ?schema=NAME
+    to keep it in its own schema, ?partitions=N to split its big tables by
+    the spatial key, see docs/store.md)."""
     o = floats(origin, 3, "--origin") if origin else None
     store = twin.create_twin(path, crs, vertical_datum=vertical_datum, origin=o, overwrite=force)
     click.echo(f"created {path}: CRS {store.crs.name}, "
@@ -101,7 +106,7 @@ def init(path: str, crs: str, vertical_datum: str | None, origin: str | None, fo
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info(path: str, as_json: bool) -> None:
     """Summary of a twin: CRS, extent, features per layer, batches."""
@@ -140,7 +145,7 @@ def info(path: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--add", "add_name", default=None, metavar="NAME", help="Add a user layer.")
 @click.option("--title", default=None, help="Title of the new layer.")
 @click.option("--group", type=click.Choice(["above_ground", "surface", "underground"]),
@@ -176,7 +181,7 @@ def layers(path: str, add_name: str | None, title: str | None, group: str, colou
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--id", "ids", multiple=True, help="Feature id (repeatable).")
 @click.option("--layer", "layers_", multiple=True, help="Layer name (repeatable).")
 @click.option("--type", "types", multiple=True, help="Object type (repeatable).")
@@ -301,7 +306,7 @@ def _write(rows, fmt: str, sink, store) -> int:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--remove", type=int, default=None, metavar="BATCH",
               help="Remove every feature of this import batch.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (with reports).")
@@ -334,7 +339,7 @@ def _batch_count(b: twin.ImportBatch) -> str:
 
 
 @cli.command("health-check")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write the HTML report here (tables, charts, map).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
@@ -377,7 +382,7 @@ def health_check_cmd(path: str, out_path: str | None, json_path: str | None, yea
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.argument("network", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def network(path: str, network: str | None, as_json: bool) -> None:
@@ -398,7 +403,7 @@ def network(path: str, network: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--match", "rematch", is_flag=True,
               help="Link every IFC building to the GIS buildings under it again (after "
                    "importing a GIS layer that came later).")
@@ -437,6 +442,7 @@ def _register() -> None:
     from .import_cmd import import_
     from .pipes import pipes
     from .serve import serve
+    from .store_cmd import copy, upgrade
     from .view import snapshot, view
 
     cli.add_command(export)
@@ -445,6 +451,8 @@ def _register() -> None:
     cli.add_command(view)
     cli.add_command(pipes)
     cli.add_command(serve)
+    cli.add_command(copy)
+    cli.add_command(upgrade)
 
 
 _register()

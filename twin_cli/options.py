@@ -29,3 +29,27 @@ def field_mapping(items: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"--field must be KEY=COLUMN, got {item!r}")
         out[key.strip().lower()] = col.strip()
     return out
+
+
+class TwinLocation(click.ParamType):
+    """A twin: a GeoPackage file (which must exist, unless ``exists=False``)
+    or a server database URL (``postgresql://user@host/db``), passed on as
+    given; a URL's password comes from PGPASSWORD or ~/.pgpass."""
+
+    name = "twin"
+
+    def __init__(self, exists: bool = True):
+        self._file = click.Path(exists=exists, dir_okay=False)
+
+    def convert(self, value, param, ctx):
+        from twin.store.location import is_server
+
+        if isinstance(value, str) and (is_server(value) or value.startswith("postgis://")):
+            return value
+        return self._file.convert(value, param, ctx)
+
+
+#: An existing twin (file or server URL).
+TWIN = TwinLocation()
+#: A twin to create (file or server URL).
+NEW_TWIN = TwinLocation(exists=False)

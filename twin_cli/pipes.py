@@ -11,6 +11,7 @@ from rich.table import Table
 
 import twin
 
+from .options import TWIN
 from .output import console, styled
 
 
@@ -30,7 +31,7 @@ def pipes() -> None:
 _year = click.option("--year", type=int, default=lambda: dt.date.today().year,
                      show_default="this year", help="Reference year for ages.")
 _json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-_twin_arg = click.argument("path", type=click.Path(exists=True, dir_okay=False))
+_twin_arg = click.argument("path", type=TWIN)
 
 
 @pipes.command()

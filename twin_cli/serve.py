@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
+from .options import TWIN
+
 
 @click.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on (0.0.0.0: every interface).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
@@ -34,11 +36,13 @@ def serve(path, host, port, workers, title, token_file, max_limit, tiles_dir,
     under /twin, the API documentation at /docs and the 3D viewer at /viewer."""
     import uvicorn
 
+    from twin.store import is_server
     from twin_api.settings import ApiSettings
 
     token = Path(token_file).read_text().strip() if token_file else \
         os.environ.get("TWIN_API_TOKEN") or None
-    settings = ApiSettings(twin_path=str(Path(path).resolve()), title=title, token=token,
+    settings = ApiSettings(twin_path=path if is_server(path) else str(Path(path).resolve()),
+                           title=title, token=token,
                            max_limit=max_limit, default_limit=min(100, max_limit),
                            tiles_dir=str(Path(tiles_dir).resolve()) if tiles_dir else None)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

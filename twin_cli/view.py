@@ -9,7 +9,7 @@ import click
 
 import twin
 
-from .options import floats
+from .options import TWIN, floats
 from .output import err_console as _err
 
 _COMMON = [
@@ -42,7 +42,7 @@ def _highlight(store, spec: str | None):
 
 
 @click.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="PNG file to write.")
 @click.option("--view", "view", default="iso", show_default=True,
@@ -85,7 +85,7 @@ def snapshot(path, out_path, view, size, title, layers, bbox, highlight) -> None
 
 
 @click.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=TWIN)
 @_common
 def view(path, layers, bbox, highlight) -> None:
     """Open the twin at PATH in an interactive 3D window.

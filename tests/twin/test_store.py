@@ -2,13 +2,14 @@ import json
 import sqlite3
 
 import numpy as np
+import shapely
 import pytest
 from shapely.geometry import Point, Polygon, box
 
 import twin
 from twin.store.gpkg import SCHEMA_VERSION
 
-from builders import GROUND, X0, Y0, building, dump_twin, small_city
+from builders import GROUND, X0, Y0, building, dump_twin, run_sql, small_city
 
 
 def ids(features):
@@ -27,6 +28,7 @@ def test_reopen_keeps_crs_layers_and_origin(city):
         assert X0 - 100 <= ox <= X0 + 200 and Y0 - 100 <= oy <= Y0 + 100
 
 
+@pytest.mark.backends("gpkg")
 def test_gpkg_header_marks_a_geopackage(city):
     conn = sqlite3.connect(city.path)
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -54,13 +56,12 @@ def test_not_a_twin_is_a_clear_error(tmp_path):
 def test_newer_schema_version_is_refused(empty_twin):
     path = empty_twin.path
     empty_twin.close()
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'schema_version'",
-                 (str(SCHEMA_VERSION + 1),))
-    conn.commit()
-    conn.close()
+    run_sql(path, "UPDATE twin_meta SET value = ? WHERE key = 'schema_version'",
+            (str(SCHEMA_VERSION + 1),))
     with pytest.raises(twin.SchemaVersionError, match="Upgrade the toolkit"):
         twin.open_twin(path)
+    with pytest.raises(twin.SchemaVersionError, match="Upgrade the toolkit"):
+        twin.open_twin(path, readonly=True)
 
 
 def test_create_refuses_to_overwrite(empty_twin):
@@ -68,9 +69,12 @@ def test_create_refuses_to_overwrite(empty_twin):
         twin.create_twin(empty_twin.path, "EPSG:4546")
 
 
-def test_server_urls_are_reported_as_not_yet_supported():
-    with pytest.raises(twin.StoreError, match="PostGIS"):
-        twin.open_twin("postgresql://user:secret@db/city")
+def test_a_password_in_a_server_url_is_refused_and_never_repeated():
+    for url in ("postgresql://gis:s3cret@db.example/city",
+                "postgresql://gis@db.example/city?password=s3cret"):
+        with pytest.raises(twin.StoreError, match="PGPASSWORD") as err:
+            twin.open_twin(url)
+        assert "s3cret" not in str(err.value)
 
 
 # -- queries --------------------------------------------------------------
@@ -189,6 +193,17 @@ def test_failed_import_leaves_the_twin_exactly_as_it_was(city):
     assert city.count(twin.Query(ids=("test:B10",))) == 0
 
 
+def test_a_bug_during_an_import_is_rolled_back_and_not_reported_as_a_bad_file(city):
+    """Only bad input, files and the database make an ImportFailedError; a
+    programming error keeps its own type (and the twin is unchanged)."""
+    before = dump_twin(city.path)
+    with pytest.raises(ZeroDivisionError):
+        with city.import_batch("good.geojson", "test", "tests", "1") as b:
+            b.add([building(10, X0 + 200, Y0, 3)])
+            1 / 0
+    assert dump_twin(city.path) == before
+
+
 def test_duplicate_id_fails_the_whole_import(city):
     before = dump_twin(city.path)
     with pytest.raises(twin.ImportFailedError, match="'test:B1' already exists"):
@@ -260,16 +275,16 @@ def test_readonly_store_refuses_writes(city):
     ro.close()
 
 
-def test_user_layer_becomes_a_gpkg_table(city):
+def test_user_layer_becomes_a_table_gis_tools_read(city):
     city.add_layer(twin.Layer(name="street_trees", title="Street trees", group="surface",
                               colour="#228b22", geometry_type="POINT"))
     with city.import_batch("trees", "test", "tests", "1") as b:
         b.add([twin.Feature(id="tree:1", layer="street_trees", type="Tree",
                             footprint=Point(X0, Y0, GROUND), attributes={"species": "poplar"})])
     assert city.layer("street_trees").colour == "#228b22"
-    conn = sqlite3.connect(city.path)
-    row = conn.execute("SELECT feature_id, attributes FROM street_trees").fetchone()
-    conn.close()
+    row = run_sql(city.path, "SELECT feature_id, attributes::text FROM street_trees")[0] \
+        if city.path.startswith("postgresql:") else \
+        run_sql(city.path, "SELECT feature_id, attributes FROM street_trees")[0]
     assert row[0] == "tree:1" and json.loads(row[1]) == {"species": "poplar"}
     with pytest.raises(twin.LayerError, match="already exists"):
         city.add_layer(twin.Layer(name="street_trees", title="x", group="surface",
@@ -358,3 +373,25 @@ def test_a_light_query_reads_typed_attributes_only_and_scenes_need_no_more(demo_
         assert dict(g.attributes) == {k: v for k, v in f.attributes.items()
                                       if k in TYPED_ATTRIBUTES}
     assert merged_glb(full, origin, colours)[0] == merged_glb(light, origin, colours)[0]
+
+
+def test_every_feature_reads_back_as_written(city):
+    """Ids, names, parents, typed and free attributes, footprints, edges and
+    meshes come back as the converter gave them."""
+    written = {f.id: f for f in small_city()}
+    read = {f.id: f for f in city.query(twin.Query(with_meshes=True))}
+    assert set(read) == set(written)
+    for fid, w in written.items():
+        r = read[fid]
+        assert (r.layer, r.type, r.name, r.parent, r.edge, r.source_id, r.lod) == \
+               (w.layer, w.type, w.name, w.parent, w.edge, w.source_id, w.lod)
+        assert dict(r.attributes) == dict(w.attributes)
+        fp = w.footprint
+        if fp.geom_type == "Polygon":  # footprint layers keep multipolygons
+            fp = shapely.MultiPolygon([fp])
+        assert r.footprint.equals_exact(fp, 0) and r.footprint.has_z == fp.has_z
+        assert set(r.meshes) == set(w.meshes)
+        for lod, mesh in w.meshes.items():
+            np.testing.assert_allclose(r.meshes[lod].vertices, mesh.vertices, atol=1e-3)
+            np.testing.assert_array_equal(r.meshes[lod].faces, mesh.faces)
+        np.testing.assert_allclose(r.bbox, w.bbox, atol=1e-9)

@@ -1,8 +1,9 @@
 """The store interface: what converters, analyses and the API may rely on.
 
 The embedded default is :class:`twin.store.gpkg.GeoPackageStore` (one file,
-no server). A server database (PostGIS) implements the same interface; no
-caller needs to know which one it talks to.
+no server); :class:`twin.store.postgis.PostGISStore` keeps a twin in a
+PostgreSQL/PostGIS database shared by many clients. Both implement this
+interface; no caller needs to know which one it talks to.
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ class TwinStore(ABC):
     @property
     @abstractmethod
     def origin(self) -> tuple[float, float, float] | None: ...
+
+    @property
+    @abstractmethod
+    def vertical_datum(self) -> str:
+        """The name of the height datum (``"unspecified"`` when not known)."""
 
     @abstractmethod
     def info(self) -> TwinInfo: ...

@@ -11,7 +11,7 @@ import struct
 import numpy as np
 import shapely
 
-from ..errors import GeometryError
+from ...errors import GeometryError
 
 _HEADER = struct.Struct("<2sBBi4d")  # magic, version, flags, srs_id, minx maxx miny maxy
 _FLAGS_XY_ENVELOPE_LE = 0b0000_0011

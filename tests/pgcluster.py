@@ -1,0 +1,144 @@
+"""A throwaway PostgreSQL cluster for the tests and the benchmarks.
+
+``initdb`` in a temporary folder, a server listening on a Unix socket in
+that folder only (no TCP port), stopped and deleted at the end. PostgreSQL
+refuses to run as root: as root, the cluster belongs to the ``postgres``
+user that Debian's package creates (``runuser``); anyone else runs it as
+themselves. The binaries are Debian's (``/usr/lib/postgresql/<version>/bin``,
+with ``postgresql-15-postgis-3`` for PostGIS), or the folder named by
+``TWIN_PG_BIN``.
+
+``TWIN_TEST_PG`` names an existing server database instead
+(``postgresql://user@host/db``, PostGIS installed or installable by that
+user): the tests then make their schemas there and drop them afterwards.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+
+class ClusterError(RuntimeError):
+    """No PostgreSQL to test with: the message says what to install or set."""
+
+
+def _bin_dir() -> Path:
+    env = os.environ.get("TWIN_PG_BIN")
+    if env:
+        return Path(env)
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    if not found:
+        raise ClusterError(
+            "no PostgreSQL server binaries: install Debian's postgresql and "
+            "postgresql-15-postgis-3 (.ci/run does), set TWIN_PG_BIN to the folder of initdb, "
+            "or set TWIN_TEST_PG to the URL of a test database")
+    return Path(found[-1]).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """A private PostgreSQL server for this process."""
+
+    def __init__(self, *, durable: bool = False):
+        self.bin = _bin_dir()
+        self.dir = Path(tempfile.mkdtemp(prefix="twin-pg-"))
+        self.data = self.dir / "data"
+        self.port = _free_port()  # names the socket file; nothing listens on TCP
+        self.durable = durable
+        self._as = []
+        if os.geteuid() == 0:  # PostgreSQL will not run as root
+            shutil.chown(self.dir, "postgres", "postgres")
+            self._as = ["runuser", "-u", "postgres", "--"]
+        self.started = False
+
+    def _run(self, *args: str) -> None:
+        proc = subprocess.run([*self._as, *args], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise ClusterError(f"{Path(args[0]).name} failed: {proc.stderr or proc.stdout}")
+
+    def start(self) -> Cluster:
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+                  "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        opts = (f"-c listen_addresses='' -c unix_socket_directories={self.dir} "
+                f"-p {self.port} -c max_connections=200 -c shared_buffers=256MB")
+        if not self.durable:  # tests: no need to survive a power cut
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", opts,
+                  "-l", str(self.dir / "server.log"), "-w", "-t", "60", "start")
+        self.started = True
+        return self
+
+    def url(self, database: str = "postgres", **params: str) -> str:
+        query = "&".join([f"host={quote(str(self.dir), safe='')}", f"port={self.port}"]
+                         + [f"{k}={v}" for k, v in params.items()])
+        return f"postgresql://postgres@/{database}?{query}"
+
+    def create_database(self, name: str) -> str:
+        """A database with PostGIS; returns its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(self.url(name), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION postgis")
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self.started:
+            subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",
+                            "fast", "-w", "stop"], capture_output=True)
+            self.started = False
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def with_params(url: str, **params: str) -> str:
+    """``url`` with more query parameters."""
+    sep = "&" if "?" in url else "?"
+    return url + sep + "&".join(f"{k}={v}" for k, v in params.items())
+
+
+def new_schema_name() -> str:
+    return "t_" + uuid.uuid4().hex[:12]
+
+
+def drop_schema(url: str, schema: str) -> None:
+    import psycopg
+
+    from twin.store.location import parse_server
+
+    with psycopg.connect(parse_server(url).conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def dump_schema(url: str) -> dict[str, list]:
+    """Every row of every table of a server twin, to compare states exactly
+    (the counterpart of ``builders.dump_twin`` for files)."""
+    import psycopg
+
+    from twin.store.location import parse_server
+
+    loc = parse_server(url)
+    with psycopg.connect(loc.conninfo, autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+            "ORDER BY c.relname", (loc.schema,))]
+        out = {}
+        for t in tables:
+            rows = conn.execute(f'SELECT * FROM "{loc.schema}"."{t}"').fetchall()
+            out[t] = sorted(map(repr, rows))
+        return out

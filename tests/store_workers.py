@@ -1,0 +1,37 @@
+"""Work for other processes in the store tests: clients importing into one twin."""
+
+from __future__ import annotations
+
+from shapely.geometry import Point
+
+import twin
+
+from builders import GROUND, X0, Y0
+
+
+def points(prefix: str, n: int) -> list[twin.Feature]:
+    """``n`` valves on a grid, ids ``{prefix}:{i}``."""
+    return [twin.Feature(id=f"{prefix}:{i}", layer="pipe_nodes", type="Valve",
+                         footprint=Point(X0 + i % 100, Y0 + i // 100, GROUND - 1),
+                         attributes={"network": prefix}) for i in range(n)]
+
+
+def import_and_wait(location: str, prefix: str, n: int, extra: list[str], written, release,
+                    results) -> None:
+    """Import ``n`` points (and features with the ids in ``extra``) in one
+    batch; once written, signal ``written`` and keep the transaction open
+    until ``release`` is set. Reports ``(prefix, "ok" | error text)``."""
+    try:
+        with twin.open_twin(location) as store:
+            with store.import_batch(f"{prefix}.csv", "test", "tests", "1") as b:
+                feats = points(prefix, n) + [
+                    twin.Feature(id=i, layer="pipe_nodes", type="Valve",
+                                 footprint=Point(X0, Y0, GROUND)) for i in extra]
+                b.add(feats)
+                if written is not None:
+                    written.wait(60)
+                if release is not None and not release.wait(60):
+                    raise TimeoutError("never released")
+        results.put((prefix, "ok"))
+    except Exception as exc:  # reported to the test, which checks the type and text
+        results.put((prefix, f"{type(exc).__name__}: {exc}"))

@@ -1,0 +1,201 @@
+"""Values to stored columns and back, for every backend (no SQL here).
+
+* **Meshes** are kept as three blobs: vertices as little-endian ``float32``
+  relative to the mesh's own minimum corner (the corner itself as three
+  doubles: sub-millimetre for objects up to ~1 km across, half the bytes of
+  doubles), faces as ``uint16`` where the mesh has at most 65,535 vertices
+  (``uint32`` otherwise) and per-face semantic label indices as ``int16``,
+  with the label names as a JSON list.
+* **Attributes**: the typed ones (:mod:`twin.attributes`) become columns,
+  checked on the way in; the free-form ones are one JSON text.
+* **Tiles**: the spatial partition key of a feature (see :func:`tile_keys`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from ..attributes import coerce_typed
+from ..errors import FeatureError, StoreError
+from ..model import Edge, Feature, Mesh, Provenance
+from .rows import BOUNDS_SLICE, TYPED, TYPED_SLICE, F
+
+#: Position of each typed attribute among the typed columns.
+TYPED_INDEX = {name: i for i, name in enumerate(TYPED)}
+
+#: Side of the square tiles of the default partition key, in metres.
+DEFAULT_TILE_SIZE = 1000.0
+_TILE_OFFSET = 1 << 20  # tile numbers are shifted to be positive
+
+
+# -- meshes ---------------------------------------------------------------
+def encode_mesh(mesh: Mesh) -> tuple:
+    """``(n_vertices, n_faces, ox, oy, oz, vertices, faces, face_labels,
+    labels)`` of one mesh (the mesh row without its ``fid`` and ``lod``)."""
+    v = mesh.vertices
+    o = v.min(axis=0) if len(v) else np.zeros(3)
+    rel = (v - o).astype("<f4")
+    dtype = "<u2" if len(v) <= 0xFFFF else "<u4"
+    fl = mesh.face_labels.astype("<i2").tobytes() if mesh.face_labels is not None else None
+    return (len(v), len(mesh.faces), float(o[0]), float(o[1]), float(o[2]), rel.tobytes(),
+            mesh.faces.astype(dtype).tobytes(), fl,
+            json.dumps(list(mesh.labels)) if mesh.labels else None)
+
+
+def encode_meshes(meshes: Sequence[Mesh]) -> list[tuple]:
+    """:func:`encode_mesh` of many meshes with a handful of numpy calls (small
+    meshes dominate a city: a block building has 8 vertices)."""
+    if not meshes:
+        return []
+    nv = np.fromiter((m.n_vertices for m in meshes), np.int64, len(meshes))
+    if nv.max() > 0xFFFF:
+        return [encode_mesh(m) for m in meshes]
+    starts = np.concatenate([[0], np.cumsum(nv)[:-1]])
+    allv = np.concatenate([m.vertices for m in meshes])
+    mins = np.minimum.reduceat(allv, starts, axis=0)
+    rel = (allv - np.repeat(mins, nv, axis=0)).astype("<f4").tobytes()
+    nf = np.fromiter((m.n_faces for m in meshes), np.int64, len(meshes))
+    allf = np.concatenate([m.faces for m in meshes]).astype("<u2").tobytes()
+    vpos = np.concatenate([[0], np.cumsum(nv * 12)])
+    fpos = np.concatenate([[0], np.cumsum(nf * 6)])
+    label_json: dict[tuple, str | None] = {}
+    out = []
+    for k, m in enumerate(meshes):
+        if m.labels not in label_json:
+            label_json[m.labels] = json.dumps(list(m.labels)) if m.labels else None
+        lj = label_json[m.labels]
+        fl = m.face_labels.astype("<i2").tobytes() if m.face_labels is not None else None
+        o = mins[k]
+        out.append((int(nv[k]), int(nf[k]), float(o[0]), float(o[1]), float(o[2]),
+                    rel[vpos[k]:vpos[k + 1]], allf[fpos[k]:fpos[k + 1]], fl, lj))
+    return out
+
+
+def decode_mesh(nv: int, nf: int, ox: float, oy: float, oz: float, vb: bytes, fb: bytes,
+                flb: bytes | None, labels: str | None) -> Mesh:
+    """The mesh of one stored row (the inverse of :func:`encode_mesh`)."""
+    v = np.frombuffer(vb, dtype="<f4").reshape(nv, 3).astype(np.float64) + (ox, oy, oz)
+    dtype = "<u2" if len(fb) == nf * 6 else "<u4"
+    f = np.frombuffer(fb, dtype=dtype).reshape(nf, 3).astype(np.int64)
+    fl = np.frombuffer(flb, dtype="<i2") if flb is not None else None
+    if nf and int(f.max()) >= nv:  # a damaged or forged file, not one a store wrote
+        raise StoreError(f"a stored mesh has a face index out of range ({int(f.max())} for "
+                         f"{nv} vertices)")
+    # written by a store from checked meshes: the other checks are not repeated
+    return Mesh.trusted(v, f, fl, label_list(labels) if labels else ())
+
+
+@lru_cache(maxsize=256)
+def label_list(text: str) -> tuple[str, ...]:
+    """Semantic label lists, the same few for thousands of meshes."""
+    return tuple(json.loads(text))
+
+
+# -- attributes -------------------------------------------------------------
+def json_default(o: Any) -> Any:
+    """JSON for the values converters hand us besides JSON's own."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    return str(o)
+
+
+def free_json(free: dict[str, Any], feature_id: str) -> str | None:
+    """The free-form attributes as stored (JSON text), or a clear error."""
+    try:
+        return json.dumps(free, default=json_default, ensure_ascii=False,
+                          allow_nan=False) if free else None
+    except ValueError as exc:
+        raise FeatureError(f"feature {feature_id!r}: attribute value not storable: {exc}",
+                           feature_id) from None
+
+
+def split_attributes(attributes: Any, feature_id: str) -> tuple[list[Any], str | None]:
+    """``(typed column values, free-form JSON)`` of a feature's attributes;
+    typed values are checked and converted (:func:`twin.attributes.coerce_typed`)."""
+    typed: list[Any] = [None] * len(TYPED)
+    free = {}
+    for key, val in attributes.items():
+        idx = TYPED_INDEX.get(key)
+        if idx is not None:
+            typed[idx] = coerce_typed(key, val, feature_id)
+        else:
+            free[key] = val
+    return typed, free_json(free, feature_id)
+
+
+def report_json(report: dict[str, Any]) -> str:
+    """An import report as stored with its batch."""
+    return json.dumps(report, default=json_default, ensure_ascii=False)
+
+
+# -- partition key ------------------------------------------------------------
+def tile_keys(bounds: np.ndarray, size: float = DEFAULT_TILE_SIZE) -> np.ndarray:
+    """The partition key of features from their bounds.
+
+    The twin's plane is cut into squares of ``size`` metres; a feature
+    belongs to the square holding the centre of its plan bounds, numbered
+    ``column * 2**21 + row`` with column and row counted from far outside any
+    projected CRS (so every key is a positive 64-bit integer, and features
+    close together share a key). Features without bounds get key 0.
+
+    Parameters
+    ----------
+    bounds : (n, 6) float
+        ``xmin, ymin, zmin, xmax, ymax, zmax``; rows of NaN for no bounds.
+
+    >>> int(tile_keys(np.array([[1500.0, 200.0, 0, 1700.0, 400.0, 9]]))[0])
+    2199026401280
+    """
+    b = np.asarray(bounds, dtype=np.float64).reshape(-1, 6)
+    cx = (b[:, 0] + b[:, 3]) / 2
+    cy = (b[:, 1] + b[:, 4]) / 2
+    known = np.isfinite(cx) & np.isfinite(cy)
+    out = np.zeros(len(b), np.int64)
+    col = np.floor(cx[known] / size).astype(np.int64) + _TILE_OFFSET
+    row = np.floor(cy[known] / size).astype(np.int64) + _TILE_OFFSET
+    out[known] = col * (1 << 21) + row
+    return out
+
+
+# -- rows to features ---------------------------------------------------------
+def rows_to_features(rows: Sequence[Sequence[Any]], geoms: Sequence[Any],
+                     meshes: dict[int, dict[str, Mesh]], with_meshes: bool,
+                     free_attributes: bool,
+                     provenance: Callable[[int, str | None], Provenance]) -> list[Feature]:
+    """Features from read rows (:data:`twin.store.rows.SELECT_COLUMNS`), their
+    decoded geometries and meshes (``fid -> {lod: mesh}``)."""
+    out = []
+    typed_slice, bounds_slice = TYPED_SLICE, BOUNDS_SLICE
+    i_net = F.edge_network
+    for row, geom in zip(rows, geoms):
+        attrs: dict[str, Any] = {
+            name: val for name, val in zip(TYPED, row[typed_slice]) if val is not None}
+        free = row[F.attributes]
+        if free and free_attributes:
+            attrs.update(json.loads(free))
+        bbox = None
+        if row[F.min_x] is not None:
+            bbox = tuple(math.nan if v is None else v for v in row[bounds_slice])
+        edge = Edge(row[i_net], row[i_net + 1], row[i_net + 2]) if row[i_net] is not None \
+            else None
+        fid = row[F.fid]
+        out.append(Feature(
+            id=row[F.feature_id], layer=row[F.layer], type=row[F.type], name=row[F.name],
+            parent=row[F.parent_id], attributes=attrs, footprint=geom,
+            meshes=meshes.get(fid, {}),
+            lod=row[F.lod] if (fid in meshes or not with_meshes) else None,
+            edge=edge, source_id=row[F.source_id],
+            provenance=provenance(row[F.batch_id], row[F.source_id]),
+            bbox=bbox,  # type: ignore[arg-type]
+        ))
+    return out

@@ -1,0 +1,70 @@
+"""Copying a twin into another store: a GeoPackage to PostGIS and back.
+
+Everything is copied as stored, not re-imported: features with their ids,
+attributes (typed columns and the free JSON text, unchanged), geometries,
+exact bounds and partition keys; meshes as their stored blobs (byte for
+byte); network edges; import batches with their ids, times, status, counts
+and reports (so every feature's provenance is the same); user layers; the
+CRS, height datum and local origin; the next batch id and feature key (so
+the ids of removed batches are not given again). One transaction on the
+destination: a copy that fails leaves it empty.
+
+Feature keys (``fid``) are kept when each batch's features form one range
+of keys, in batch order: always so in a GeoPackage. Imports that ran at the
+same time on a server interleave their keys; those are numbered again, in
+batch and then insertion order (the order queries return), because a
+GeoPackage finds a batch's features by its key range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from .base import TwinStore
+from .rows import EDGE_ROW_COLUMNS, F, M
+
+_E_FID = EDGE_ROW_COLUMNS.index("fid")
+
+
+def keys_in_batch_order(store: TwinStore) -> bool:
+    """Whether each batch's features are one key range, ranges in batch order."""
+    ranges = store._read(  # type: ignore[attr-defined]
+        "SELECT batch_id, MIN(fid), MAX(fid) FROM twin_features GROUP BY batch_id "
+        "ORDER BY batch_id")
+    return all(a[2] < b[1] for a, b in zip(ranges, ranges[1:]))
+
+
+def copy_twin(src: TwinStore, dst_location: str, *, overwrite: bool = False,
+              progress: Callable[[int], None] | None = None) -> TwinStore:
+    """Copy the twin ``src`` into a new twin at ``dst_location`` (a file path
+    or a ``postgresql://`` URL) and return it, open. ``progress`` is called
+    with the number of features of each chunk written."""
+    from . import create_twin
+
+    dst = create_twin(dst_location, src.crs, vertical_datum=src.vertical_datum,
+                      origin=src.origin, overwrite=overwrite)
+    try:
+        for layer in src.layers():
+            if not layer.standard:
+                dst.add_layer(replace(layer))
+        renumber = not keys_in_batch_order(src)
+        next_fid = 1
+        counters = src.counters()  # type: ignore[attr-defined]
+        if renumber:
+            counters = (counters[0], 1)
+        with dst.restore(src.raw_batches(), counters) as writer:  # type: ignore[attr-defined]
+            for rows, geoms, meshes, edges in src.raw_chunks():  # type: ignore[attr-defined]
+                if renumber:
+                    new = {r[F.fid]: next_fid + k for k, r in enumerate(rows)}
+                    next_fid += len(rows)
+                    rows = [(new[r[F.fid]], *r[1:]) for r in rows]
+                    meshes = [(new[m[M.fid]], *m[1:]) for m in meshes]
+                    edges = [(new[e[_E_FID]], *e[1:]) for e in edges]
+                writer.write_raw(rows, geoms, meshes, edges)
+                if progress is not None:
+                    progress(len(rows))
+    except BaseException:
+        dst.close()
+        raise
+    return dst

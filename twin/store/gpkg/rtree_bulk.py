@@ -1,0 +1,171 @@
+"""Building a twin's SQLite R*Tree in one pass, for an import into an empty twin.
+
+SQLite's R*Tree module inserts one entry at a time (choose a leaf, split
+full nodes, re-insert): 10-15 us an entry once the tree outgrows the cache,
+the largest cost of loading a million features. It has no bulk build, but
+its tables are a documented file format (``ext/rtree/rtree.c``, "Database
+Format of R-Tree Tables"), which SQLite keeps readable as every file
+format: so we write them directly, as GDAL's GeoPackage driver does for its
+own spatial indexes:
+
+* ``<name>_node(nodeno, data)``: one blob per node, ``node_size`` bytes
+  (fixed when the table was created: the length of the root's blob). The
+  blob starts with the tree depth (2 bytes, big-endian, root only; 0
+  elsewhere) and the number of cells (2 bytes), then the cells: an 8-byte
+  big-endian id (a feature key in a leaf, a child node number above) and
+  the box as big-endian float32 ``min, max`` per dimension. Node 1 is the
+  root.
+* ``<name>_rowid(rowid, nodeno)``: the leaf of every entry.
+* ``<name>_parent(nodeno, parentnode)``: the parent of every other node.
+
+Entries are sorted along a Hilbert curve through their plan centres and
+packed into full nodes, level by level (a packed Hilbert R-tree: nodes
+cover compact areas, so searches visit few). Boxes are rounded to float32
+outwards exactly as SQLite rounds them (``rtreeValueDown``/``Up``), so the
+index holds the very values row-by-row inserts would; ``rtreecheck()``
+accepts the result, and later inserts and deletes work on it as on any tree.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+
+_LEAF_BITS = 24  # leaf numbers packed with entry ids (16 million leaves)
+_CELL = np.dtype([("id", ">i8"), ("box", ">f4", (6,))])
+_TOWARDS = 1.0 - 1.0 / 8388608.0  # SQLite's RNDTOWARDS
+_AWAY = 1.0 + 1.0 / 8388608.0  # SQLite's RNDAWAY
+
+
+def round_down(d: np.ndarray) -> np.ndarray:
+    """float64 -> float32, never above ``d`` (SQLite's ``rtreeValueDown``)."""
+    d = np.asarray(d, dtype=np.float64)
+    f = d.astype(np.float32)
+    over = f.astype(np.float64) > d
+    f[over] = (d[over] * np.where(d[over] < 0, _AWAY, _TOWARDS)).astype(np.float32)
+    return f
+
+
+def round_up(d: np.ndarray) -> np.ndarray:
+    """float64 -> float32, never below ``d`` (SQLite's ``rtreeValueUp``)."""
+    d = np.asarray(d, dtype=np.float64)
+    f = d.astype(np.float32)
+    under = f.astype(np.float64) < d
+    f[under] = (d[under] * np.where(d[under] < 0, _TOWARDS, _AWAY)).astype(np.float32)
+    return f
+
+
+def hilbert_keys(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
+    """Positions along a Hilbert curve of ``2**bits`` cells a side through
+    the points' bounding square (the classic rotate-and-flip walk, for all
+    points at once).
+
+    Parameters
+    ----------
+    x, y : (n,) float
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    side = (1 << bits) - 1
+    span = max(float(np.ptp(x)) if len(x) else 0.0, float(np.ptp(y)) if len(y) else 0.0) or 1.0
+    ix = np.clip(((x - (x.min() if len(x) else 0)) / span * side), 0, side).astype(np.int64)
+    iy = np.clip(((y - (y.min() if len(y) else 0)) / span * side), 0, side).astype(np.int64)
+    d = np.zeros(len(x), np.int64)
+    s = 1 << (bits - 1)
+    while s > 0:
+        rx = (ix & s) > 0
+        ry = (iy & s) > 0
+        d += s * s * ((3 * rx) ^ ry)
+        # rotate the quadrant so that the curve inside it runs the standard way
+        flip = ~ry & rx
+        ix = np.where(flip, side - ix, ix)
+        iy = np.where(flip, side - iy, iy)
+        swap = ~ry
+        ix, iy = np.where(swap, iy, ix), np.where(swap, ix, iy)
+        s >>= 1
+    return d
+
+
+def bulk_load(conn: sqlite3.Connection, table: str, ids: np.ndarray, boxes: np.ndarray) -> int:
+    """Fill the empty 3D R*Tree ``table`` with ``ids`` and their ``boxes``.
+
+    Parameters
+    ----------
+    ids : (n,) int
+        Entry ids (feature keys), unique.
+    boxes : (n, 6) float
+        ``minx, maxx, miny, maxy, minz, maxz`` in SQLite's column order.
+
+    Returns the depth of the tree built.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 6)
+    if conn.execute(f'SELECT COUNT(*) FROM "{table}_rowid"').fetchone()[0]:
+        raise RuntimeError(f"R-tree {table} is not empty: a bulk load needs an empty one")
+    if not len(ids):
+        return 0
+    node_size = conn.execute(f'SELECT length(data) FROM "{table}_node" WHERE nodeno = 1'
+                             ).fetchone()[0]
+    fanout = (node_size - 4) // _CELL.itemsize
+    f32 = np.empty((len(ids), 6), np.float32)
+    f32[:, 0::2] = round_down(boxes[:, 0::2])
+    f32[:, 1::2] = round_up(boxes[:, 1::2])
+    order = np.argsort(hilbert_keys((boxes[:, 0] + boxes[:, 1]) / 2,
+                                    (boxes[:, 2] + boxes[:, 3]) / 2), kind="stable")
+    level_ids, level_boxes = ids[order], f32[order]
+
+    node_rows: list[tuple[int, bytes]] = []
+    parent_rows: list[tuple[int, int]] = []
+    leaves: tuple[np.ndarray, int] | None = None
+    next_node = 2
+    depth = 0
+    while True:
+        n = len(level_ids)
+        is_root = n <= fanout
+        starts = np.arange(0, n, fanout)
+        numbers = np.array([1]) if is_root else np.arange(next_node, next_node + len(starts))
+        next_node += 0 if is_root else len(starts)
+        cells = np.empty(n, _CELL)
+        cells["id"] = level_ids
+        cells["box"] = level_boxes
+        raw = cells.tobytes()
+        for k, (a, number) in enumerate(zip(starts, numbers)):
+            b = min(a + fanout, n)
+            head = int(depth if is_root else 0).to_bytes(2, "big") + int(b - a).to_bytes(2, "big")
+            body = raw[a * _CELL.itemsize:b * _CELL.itemsize]
+            node_rows.append((int(number), head + body + bytes(node_size - 4 - len(body))))
+        if leaves is None:  # entry k of the leaf level is in leaf numbers[0] + k // fanout
+            leaves = (level_ids, int(numbers[0]))
+        else:
+            owner = np.repeat(numbers, np.diff(np.append(starts, n)))
+            parent_rows += zip(level_ids.tolist(), owner.tolist())
+        if is_root:
+            break
+        # the next level up: one cell per node, its box around its children's
+        level_boxes = np.empty((len(starts), 6), np.float32)
+        level_boxes[:, 0::2] = np.minimum.reduceat(cells["box"][:, 0::2], starts, axis=0)
+        level_boxes[:, 1::2] = np.maximum.reduceat(cells["box"][:, 1::2], starts, axis=0)
+        level_ids = numbers
+        depth += 1
+    conn.execute(f'DELETE FROM "{table}_node"')
+    conn.execute(f'DELETE FROM "{table}_parent"')
+    conn.executemany(f'INSERT INTO "{table}_node" VALUES (?, ?)', node_rows)
+    # a million (entry, leaf) rows: SQLite reads them from one JSON array, in
+    # entry order (appended to the table's B-tree, no Python values bound one
+    # by one), each pair packed in one integer
+    ordered, first_leaf = leaves  # type: ignore[misc]
+    leaf = first_leaf + np.arange(len(ordered)) // fanout
+    by_id = np.argsort(ordered, kind="stable")
+    if ordered.min() >= 0 and ordered.max() < (1 << (62 - _LEAF_BITS)) and \
+            leaf.max() < (1 << _LEAF_BITS):
+        packed = (ordered[by_id] << _LEAF_BITS) | leaf[by_id]
+        conn.execute(f'INSERT INTO "{table}_rowid" (rowid, nodeno) SELECT value >> '
+                     f'{_LEAF_BITS}, value & {(1 << _LEAF_BITS) - 1} FROM json_each(?)',
+                     (json.dumps(packed.tolist()),))
+    else:  # keys beyond what the packing holds
+        conn.executemany(f'INSERT INTO "{table}_rowid" (rowid, nodeno) VALUES (?, ?)',
+                         zip(ordered[by_id].tolist(), leaf[by_id].tolist()))
+    conn.executemany(f'INSERT INTO "{table}_parent" VALUES (?, ?)', parent_rows)
+    return depth

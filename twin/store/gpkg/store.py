@@ -1,0 +1,437 @@
+"""The embedded twin store: one SQLite file in GeoPackage form.
+
+The layout of the file is described in :mod:`twin.store.gpkg.schema`.
+
+Concurrency: WAL journal, one writer and any number of readers; a reader
+never waits for an import and sees the twin as it was before it. Writers
+queue on SQLite's lock (30 s, then "database is locked").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pyproj import CRS
+
+from ... import __version__
+from ...crs import identify, parse_crs, require_projected_metric, vertical_datum_of
+from ...errors import LayerError, NotATwinError, NotFoundError, OptionError, StoreError, TwinError
+from ...layers import STANDARD_LAYERS, Layer
+from ..base import BatchWriter, TwinInfo
+from ..codec import DEFAULT_TILE_SIZE
+from ..meta import check_origin, new_meta, now, srs_id_of
+from ..migrate import SCHEMA_VERSION, check_version, pending
+from ..querysql import SQLITE
+from ..rows import BATCH_COLUMNS
+from ..sqlstore import STREAM_CHUNK, SqlTwinStore, import_errors
+from . import blob
+from .schema import (
+    FORMAT_NAME,
+    GPKG_APPLICATION_ID,
+    GPKG_USER_VERSION,
+    LAYER_SELECT,
+    MIGRATIONS,
+    insert_layer,
+    layer_from_row,
+    recompute_extents,
+    record_migration,
+    schema_statements,
+)
+from .writer import GpkgBatchWriter
+
+
+class GeoPackageStore(SqlTwinStore):
+    """A twin kept in one GeoPackage file. Open with :func:`twin.store.open_twin`
+    or create with :func:`twin.store.create_twin`."""
+
+    dialect = SQLITE
+
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
+        super().__init__()
+        self.path = str(path)
+        self.readonly = readonly
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        p = Path(self.path)
+        if not p.exists():
+            raise StoreError(f"{self.path}: no such twin file (create one with 'twin init')")
+        if p.is_dir():
+            raise NotATwinError(f"{self.path} is a directory, not a twin file")
+        self._meta = self._load_meta()
+        self._crs = CRS.from_wkt(self._meta["crs_wkt"])
+        self._srs_id = int(self._meta["srs_id"])
+
+    # -- connections ----------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                   check_same_thread=False, timeout=30.0)
+        else:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=30.0)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA foreign_keys = OFF")
+        if not self.readonly:
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA cache_size = -65536")
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for c in self._conns:
+                try:
+                    c.close()
+                except sqlite3.Error:  # already closed by its thread
+                    pass
+            self._conns.clear()
+        self._local = threading.local()
+
+    def _load_meta(self) -> dict[str, str]:
+        try:
+            conn = self._conn
+            tables = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise NotATwinError(f"{self.path} is not a twin: not an SQLite file ({exc})") from None
+        if "twin_meta" not in tables:
+            self.close()
+            kind = "a GeoPackage" if "gpkg_contents" in tables else "an SQLite database"
+            raise NotATwinError(
+                f"{self.path} is {kind} but not a twin (no twin_meta table); "
+                "create a twin with 'twin init'"
+            )
+        meta = dict(conn.execute("SELECT key, value FROM twin_meta"))
+        if meta.get("format") != FORMAT_NAME:
+            self.close()
+            raise NotATwinError(f"{self.path}: twin_meta does not mark a twin file")
+        try:
+            if check_version(int(meta.get("schema_version", "0")), self.path,
+                             meta.get("toolkit_version", "?"), readonly=self.readonly):
+                self._upgrade()
+                meta = dict(conn.execute("SELECT key, value FROM twin_meta"))
+        except BaseException:
+            self.close()
+            raise
+        return meta
+
+    def _upgrade(self) -> None:
+        """Bring an older twin to this toolkit's layout, in one transaction."""
+        with self._write_lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            found = -1
+            try:
+                # read again under the write lock: another process may have upgraded it
+                meta = dict(conn.execute("SELECT key, value FROM twin_meta"))
+                found = int(meta.get("schema_version", "0"))
+                for step in pending(found, MIGRATIONS):
+                    step.apply(conn, meta)
+                    record_migration(conn, step.version, step.description, now())
+                if found < SCHEMA_VERSION:
+                    conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'schema_version'",
+                                 (str(SCHEMA_VERSION),))
+                    conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'toolkit_version'",
+                                 (__version__,))
+                    _bump_revision(conn)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(
+                        f"{self.path}: upgrading the twin from schema version {found} to "
+                        f"{SCHEMA_VERSION} failed, the twin is unchanged: {exc}") from exc
+                raise
+
+    # -- creation -------------------------------------------------------
+    @classmethod
+    def create(
+        cls, path: str | os.PathLike, crs: Any, *, vertical_datum: str | None = None,
+        origin: tuple[float, float, float] | None = None, overwrite: bool = False,
+    ) -> GeoPackageStore:
+        full = parse_crs(crs, what="twin CRS")
+        horizontal = require_projected_metric(full)
+        vdatum = vertical_datum or vertical_datum_of(full) or "unspecified"
+        p = Path(path)
+        if p.exists():
+            if not overwrite:
+                raise StoreError(f"{p} already exists; pass overwrite=True (--force) to replace it")
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(p) + suffix).unlink(missing_ok=True)
+        origin = check_origin(origin)
+        ident = identify(horizontal)
+        srs_id = srs_id_of(ident)
+        try:
+            conn = sqlite3.connect(str(p), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot create {p}: {exc}") from None
+        try:
+            conn.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("BEGIN")
+            for stmt in schema_statements():
+                conn.execute(stmt)
+            srs_rows = [
+                ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian"),
+                ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic"),
+                ("WGS 84 geodetic", 4326, "EPSG", 4326, CRS.from_epsg(4326).to_wkt(),
+                 "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
+            ]
+            if srs_id != 4326:
+                srs_rows.append((ident.name, srs_id, ident.organization,
+                                 ident.code if ident.code else srs_id, ident.wkt, "twin CRS"))
+            conn.executemany("INSERT INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)", srs_rows)
+            meta = new_meta(FORMAT_NAME, horizontal, srs_id, vdatum, origin)
+            meta["next_fid"] = "1"
+            conn.executemany("INSERT INTO twin_meta VALUES (?, ?)", list(meta.items()))
+            # registering one attributes table also stops GDAL from listing the
+            # store's private tables as layers; GIS users see the import history
+            conn.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
+                "VALUES ('twin_batches', 'attributes', 'twin_batches', 'Import batches')")
+            for pos, layer in enumerate(STANDARD_LAYERS):
+                insert_layer(conn, layer, pos, srs_id)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(p) + suffix).unlink(missing_ok=True)
+            raise
+        conn.close()
+        return cls(p)
+
+    # -- primitives of SqlTwinStore -----------------------------------------------
+    def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def _stream(self, sql: str, params: Iterable[Any]) -> Iterator[list[tuple]]:
+        cur = self._conn.execute(sql, tuple(params))
+        try:
+            while True:
+                rows = cur.fetchmany(STREAM_CHUNK)
+                if not rows:
+                    return
+                yield rows
+        finally:
+            cur.close()
+
+    def _decode_geometries(self, values: list[Any]) -> np.ndarray:
+        return blob.decode(values)
+
+    # -- metadata -------------------------------------------------------
+    @property
+    def crs(self) -> CRS:
+        return self._crs
+
+    @property
+    def srs_id(self) -> int:
+        return self._srs_id
+
+    @property
+    def tile_size(self) -> float:
+        return float(self._meta.get("tile_size") or DEFAULT_TILE_SIZE)
+
+    @property
+    def vertical_datum(self) -> str:
+        return self._meta.get("vertical_datum") or "unspecified"
+
+    @property
+    def origin(self) -> tuple[float, float, float] | None:
+        raw = self._conn.execute("SELECT value FROM twin_meta WHERE key='origin'").fetchone()
+        if raw is None or raw[0] in (None, "null"):
+            return None
+        return tuple(json.loads(raw[0]))  # type: ignore[return-value]
+
+    def revision(self) -> int:
+        row = self._conn.execute("SELECT value FROM twin_meta WHERE key = 'revision'").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def now(self) -> str:
+        return now()
+
+    def layers(self) -> list[Layer]:
+        return [layer_from_row(r) for r in self._conn.execute(LAYER_SELECT).fetchall()]
+
+    def add_layer(self, layer: Layer) -> None:
+        if layer.standard:
+            raise LayerError(f"layer {layer.name!r}: user layers cannot be marked standard")
+        with self._transaction() as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = ? UNION ALL "
+                "SELECT 1 FROM twin_layers WHERE name = ?", (layer.name, layer.name)
+            ).fetchone()
+            if exists:
+                raise LayerError(f"layer {layer.name!r} already exists in {self.path}")
+            pos = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM twin_layers"
+                               ).fetchone()[0]
+            insert_layer(conn, layer, pos, self._srs_id)
+
+    def layer_extents(self) -> dict[str, tuple[float, float, float, float]]:
+        rows = self._conn.execute(
+            "SELECT c.table_name, c.min_x, c.min_y, c.max_x, c.max_y FROM gpkg_contents c "
+            "JOIN twin_layers l ON l.name = c.table_name WHERE c.min_x IS NOT NULL")
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+    def info(self) -> TwinInfo:
+        conn = self._conn
+        by_layer = dict(conn.execute(
+            "SELECT layer, COUNT(*) FROM twin_features GROUP BY layer ORDER BY layer"))
+        total = sum(by_layer.values())
+        b = conn.execute("SELECT MIN(min_x), MIN(min_y), MIN(min_z), MAX(max_x), MAX(max_y), "
+                         "MAX(max_z) FROM twin_features").fetchone()
+        mesh_count, tri = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(n_faces), 0) FROM twin_meshes").fetchone()
+        return TwinInfo(
+            path=self.path, crs=self._crs, vertical_datum=self.vertical_datum,
+            origin=self.origin, schema_version=int(self._meta["schema_version"]),
+            toolkit_version=self._meta.get("toolkit_version", "?"),
+            feature_count=total, features_by_layer=by_layer,
+            bounds=tuple(b) if b[0] is not None else None,  # type: ignore[arg-type]
+            batch_count=conn.execute("SELECT COUNT(*) FROM twin_batches").fetchone()[0],
+            mesh_count=mesh_count, triangle_count=tri,
+            edge_count=conn.execute("SELECT COUNT(*) FROM twin_edges").fetchone()[0],
+            extra={"file_size": os.path.getsize(self.path), "backend": "GeoPackage"},
+        )
+
+    # -- writing --------------------------------------------------------
+    def _require_writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.path} is open read-only")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The one way to write: an immediate transaction, committed whole or
+        rolled back whole (one writer per process and per file)."""
+        self._require_writable()
+        with self._write_lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                _bump_revision(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def import_batch(self, source: str, format: str, converter: str,
+                     converter_version: str, *, on_conflict: str = "error"
+                     ) -> Iterator[BatchWriter]:
+        """One import as one transaction.
+
+        Usage::
+
+            with store.import_batch("city.json", "CityJSON 2.0", "cityjson", "0.1") as b:
+                b.add(features)
+                b.skip("obj-17", "no geometry")
+
+        If the block fails on bad input, a file or the database, everything
+        is rolled back and :class:`~twin.errors.ImportFailedError` is raised
+        naming ``source``; the twin is exactly as it was. Other exceptions
+        (bugs) are rolled back too and pass unchanged.
+        """
+        if on_conflict not in ("error", "replace"):
+            raise OptionError(f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
+        with import_errors(source, (sqlite3.Error,)), self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO twin_batches (source, format, converter, converter_version, "
+                "started, status) VALUES (?, ?, ?, ?, ?, 'running')",
+                (source, format, converter, converter_version, now()))
+            writer = GpkgBatchWriter(self, conn, cur.lastrowid, on_conflict)
+            yield writer
+            writer.finish()
+
+    def counters(self) -> tuple[int, int]:
+        """``(next batch id, next feature key)``: ids a removed batch had are
+        not given again."""
+        seq = self._conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'twin_batches'").fetchone()
+        top = self._conn.execute("SELECT COALESCE(MAX(fid), 0) FROM twin_features").fetchone()[0]
+        next_fid = int(self._conn.execute("SELECT value FROM twin_meta WHERE key = 'next_fid'"
+                                          ).fetchone()[0])
+        return (seq[0] if seq else 0) + 1, max(next_fid, top + 1)
+
+    @contextmanager
+    def restore(self, batches: list[tuple], counters: tuple[int, int] = (1, 1)
+                ) -> Iterator[GpkgBatchWriter]:
+        """Fill this empty twin with another twin's batches (rows of
+        :data:`~twin.store.rows.BATCH_COLUMNS`) and then, through the writer
+        yielded, its rows (:meth:`~twin.store.writer.ChunkedBatchWriter.write_raw`):
+        one transaction, like an import; ``counters`` are the source's
+        :meth:`counters`. For :func:`twin.store.copy.copy_twin`."""
+        with import_errors(self.path, (sqlite3.Error,)), self._transaction() as conn:
+            if conn.execute("SELECT EXISTS (SELECT 1 FROM twin_features) OR "
+                            "EXISTS (SELECT 1 FROM twin_batches)").fetchone()[0]:
+                raise StoreError(f"{self.path} is not empty: a copy goes into a new twin")
+            conn.executemany(f"INSERT INTO twin_batches ({', '.join(BATCH_COLUMNS)}) VALUES "
+                             f"({', '.join('?' * len(BATCH_COLUMNS))})", batches)
+            writer = GpkgBatchWriter(self, conn, 0, "error")
+            yield writer
+            if writer.bulk:
+                writer.build_indexes()
+            writer.build_rtree()
+            top = conn.execute("SELECT COALESCE(MAX(fid), 0) FROM twin_features").fetchone()[0]
+            conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",
+                         (str(max(top + 1, counters[1])),))
+            last = max(counters[0] - 1, max((b[0] for b in batches), default=0))
+            conn.execute("DELETE FROM sqlite_sequence WHERE name = 'twin_batches'")
+            if last:
+                conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('twin_batches', ?)",
+                             (last,))
+            conn.execute("UPDATE twin_batches SET fid_min = r.lo, fid_max = r.hi FROM "
+                         "(SELECT batch_id, MIN(fid) lo, MAX(fid) hi FROM twin_features "
+                         "GROUP BY batch_id) r WHERE r.batch_id = twin_batches.id")
+            recompute_extents(conn)
+
+    def remove_batch(self, batch_id: int) -> int:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT fid_min, fid_max FROM twin_batches WHERE id = ?",
+                               (batch_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"import batch {batch_id} does not exist in {self.path}")
+            lo, hi = row
+            n = 0
+            if lo is not None:
+                for table, col in (("twin_rtree", "id"), ("twin_meshes", "fid"),
+                                   ("twin_edges", "fid")):
+                    conn.execute(f"DELETE FROM {table} WHERE {col} BETWEEN ? AND ?", (lo, hi))
+                n = conn.execute("DELETE FROM twin_features WHERE fid BETWEEN ? AND ?",
+                                 (lo, hi)).rowcount
+            conn.execute("DELETE FROM twin_batches WHERE id = ?", (batch_id,))
+            recompute_extents(conn)
+        return n
+
+    def set_origin(self, origin: tuple[float, float, float]) -> None:
+        """Set the local rendering origin (viewers render relative to it)."""
+        with self._transaction() as conn:
+            conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'origin'",
+                         (json.dumps([float(v) for v in origin]),))
+
+
+def _bump_revision(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT OR IGNORE INTO twin_meta VALUES ('revision', '0')")
+    conn.execute("UPDATE twin_meta SET value = CAST(value AS INTEGER) + 1 "
+                 "WHERE key = 'revision'")

@@ -1,0 +1,205 @@
+"""Writing an import's rows into the GeoPackage (one SQLite transaction).
+
+**Bulk load.** Keeping the id, layer and parent indexes up to date row by
+row costs more than the rows themselves once a table outgrows the page
+cache. An import into an empty twin therefore drops them first and builds
+them again, sorted, when the import ends; so does a large import into a
+twin, once it has written more features than the twin held before. Inside
+the import's transaction, so a failed import gets them back as they were.
+Without the id index, an id that comes twice is found when the unique index
+is built again (the error names it, as the row-by-row check would).
+An empty twin's R*Tree is built once at the end too, packed in one pass
+(:mod:`.rtree_bulk`); a twin that holds features gets its new entries chunk
+by chunk, copied by SQLite from the rows just written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...errors import FeatureError
+from ..codec import report_json
+from ..rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, MESH_COLUMNS
+from ..writer import ChunkedBatchWriter, PreparedChunk
+from . import blob
+from .rtree_bulk import bulk_load
+from .schema import FEATURE_INDEXES, UNBOUNDED, grow_extents, recompute_extents
+
+if TYPE_CHECKING:
+    from .store import GeoPackageStore
+
+#: An import switches to the bulk path after this many features at least.
+BULK_MIN_FEATURES = 100_000
+
+_INSERT_FEATURE = (f"INSERT INTO twin_features ({', '.join(FEATURE_COLUMNS)}) VALUES "
+                   f"({', '.join('?' * len(FEATURE_COLUMNS))})")
+_INSERT_MESH = f"INSERT INTO twin_meshes VALUES ({','.join('?' * len(MESH_COLUMNS))})"
+_INSERT_EDGE = f"INSERT INTO twin_edges VALUES ({','.join('?' * len(EDGE_ROW_COLUMNS))})"
+_SQL_VARS = 900
+#: A range of features into the R-tree; unknown heights span all z.
+_FILL_RTREE = (f"INSERT INTO twin_rtree SELECT fid, min_x, max_x, min_y, max_y, "
+               f"COALESCE(min_z, {-UNBOUNDED!r}), COALESCE(max_z, {UNBOUNDED!r}) "
+               f"FROM twin_features WHERE fid BETWEEN ? AND ? AND min_x IS NOT NULL")  # bound values per statement, below SQLite's oldest limit (999)
+
+
+class GpkgBatchWriter(ChunkedBatchWriter):
+    """One import into a :class:`~twin.store.gpkg.GeoPackageStore`."""
+
+    def __init__(self, store: GeoPackageStore, conn: sqlite3.Connection, batch_id: int,
+                 on_conflict: str):
+        super().__init__({layer.name: layer for layer in store.layers()}, batch_id,
+                         on_conflict, store.tile_size)
+        self.store = store
+        self.conn = conn
+        next_fid = int(conn.execute(
+            "SELECT value FROM twin_meta WHERE key = 'next_fid'").fetchone()[0])
+        top = conn.execute("SELECT MAX(fid) FROM twin_features").fetchone()[0]
+        self.next_fid = max(next_fid, (top or 0) + 1)
+        self.first_fid = self.next_fid
+        #: rows the twin may hold (an upper bound: the highest key)
+        self.existing = top or 0
+        self.bulk = False
+        #: an empty twin's R-tree is built once at the end (rtree_bulk)
+        self.rtree_later = self.existing == 0 and not conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM twin_rtree_rowid)").fetchone()[0]
+        self._rtree_ids: list[np.ndarray] = []
+        self._rtree_boxes: list[np.ndarray] = []
+        if self.existing == 0:
+            self._go_bulk()
+
+    # -- ChunkedBatchWriter hooks ---------------------------------------------
+    def _allocate_fids(self, n: int) -> Sequence[int]:
+        fids = range(self.next_fid, self.next_fid + n)
+        self.next_fid += n
+        return fids
+
+    def _encode_geometries(self, geoms: np.ndarray, promote: np.ndarray) -> list[Any]:
+        return blob.encode(geoms, self.store.srs_id, promote_multi=promote)
+
+    def _write(self, p: PreparedChunk) -> None:
+        conn = self.conn
+        if not self.bulk:
+            self._check_existing(p.ids)
+        conn.executemany(_INSERT_FEATURE, p.rows)
+        if self.rtree_later:
+            self._keep_for_rtree(p)
+        else:
+            # SQLite copies the chunk's bounds into the R-tree by itself (no
+            # Python values to bind, and the GIL is free meanwhile)
+            conn.execute(_FILL_RTREE, (p.rows[0][0], p.rows[-1][0]))
+        if p.mesh_rows:
+            conn.executemany(_INSERT_MESH, p.mesh_rows)
+        if p.edge_rows:
+            conn.executemany(_INSERT_EDGE, p.edge_rows)
+        if not self.bulk and self.on_conflict == "error" and \
+                self.count >= max(BULK_MIN_FEATURES, self.existing):
+            self._go_bulk()  # a large import: cheaper to build the indexes once
+
+    def _keep_for_rtree(self, p: PreparedChunk) -> None:
+        b = p.bounds
+        known = ~np.isnan(b[:, 0])
+        if not known.any():
+            return
+        z_unknown = np.isnan(b[:, 2]) | np.isnan(b[:, 5])
+        boxes = np.column_stack([b[:, 0], b[:, 3], b[:, 1], b[:, 4],
+                                 np.where(z_unknown, -UNBOUNDED, b[:, 2]),
+                                 np.where(z_unknown, UNBOUNDED, b[:, 5])])
+        self._rtree_ids.append(np.array([r[0] for r in p.rows], np.int64)[known])
+        self._rtree_boxes.append(boxes[known])
+
+    def build_rtree(self) -> None:
+        """The R-tree of an import into an empty twin, in one pass."""
+        if self.rtree_later and self._rtree_ids:
+            bulk_load(self.conn, "twin_rtree", np.concatenate(self._rtree_ids),
+                      np.concatenate(self._rtree_boxes))
+        self._rtree_ids, self._rtree_boxes = [], []
+
+    # -- the row-by-row path ------------------------------------------------------
+    def _check_existing(self, ids: list[str]) -> None:
+        conn = self.conn
+        existing: list[tuple] = []
+        for i in range(0, len(ids), _SQL_VARS):
+            part = ids[i:i + _SQL_VARS]
+            existing += conn.execute(
+                f"SELECT fid, feature_id, batch_id FROM twin_features WHERE feature_id IN "
+                f"({','.join('?' * len(part))})", part).fetchall()
+        if not existing:
+            return
+        again = next((e for e in existing if e[2] == self.id), None)
+        if again is not None:
+            raise FeatureError(f"feature {again[1]!r} appears twice in this import", again[1])
+        if self.on_conflict == "error":
+            _fid, name, b = existing[0]
+            raise _exists(name, b)
+        old = [e[0] for e in existing]
+        self.count_replaced(e[2] for e in existing)
+        for i in range(0, len(old), _SQL_VARS):
+            part = old[i:i + _SQL_VARS]
+            marks = ",".join("?" * len(part))
+            conn.execute(f"DELETE FROM twin_rtree WHERE id IN ({marks})", part)
+            conn.execute(f"DELETE FROM twin_meshes WHERE fid IN ({marks})", part)
+            conn.execute(f"DELETE FROM twin_edges WHERE fid IN ({marks})", part)
+            conn.execute(f"DELETE FROM twin_features WHERE fid IN ({marks})", part)
+        self.replaced += len(old)
+
+    # -- the bulk path ------------------------------------------------------------
+    def _go_bulk(self) -> None:
+        for name in FEATURE_INDEXES:
+            self.conn.execute(f"DROP INDEX IF EXISTS {name}")
+        self.bulk = True
+
+    def build_indexes(self) -> None:
+        conn = self.conn
+        for sql in FEATURE_INDEXES.values():
+            try:
+                conn.execute(sql)
+            except sqlite3.IntegrityError:  # only the unique id index can fail
+                row = conn.execute(
+                    "SELECT feature_id, MIN(batch_id) FROM twin_features GROUP BY feature_id "
+                    "HAVING COUNT(*) > 1 LIMIT 1").fetchone()
+                if row is None:
+                    raise
+                if row[1] == self.id:
+                    raise FeatureError(f"feature {row[0]!r} appears twice in this import",
+                                       row[0]) from None
+                raise _exists(row[0], row[1]) from None
+
+    # -- the end --------------------------------------------------------------------
+    def finish(self) -> None:
+        """Indexes, extents, origin and the batch's record (inside the import's
+        transaction)."""
+        conn = self.conn
+        if self.bulk:
+            self.build_indexes()
+        self.build_rtree()
+        conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",
+                     (str(self.next_fid),))
+        if self.replaced:
+            recompute_extents(conn)
+        elif self.extents:
+            grow_extents(conn, self.extents)
+        b = self.batch_bounds()
+        if self.store.origin is None and b is not None:
+            origin = [round((b[0] + b[3]) / 2, -2), round((b[1] + b[4]) / 2, -2),
+                      0.0 if np.isnan(b[2]) else round(b[2], 0)]
+            conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'origin'",
+                         (json.dumps(origin),))
+        self.update_replaced_batches(conn, "?")
+        report = self.final_report()
+        conn.execute(
+            "UPDATE twin_batches SET finished = ?, status = 'complete', feature_count = ?, "
+            "report = ?, fid_min = ?, fid_max = ? WHERE id = ?",
+            (self.store.now(), self.count, report_json(report),
+             self.first_fid if self.count else None, self.next_fid - 1 if self.count else None,
+             self.id))
+
+
+def _exists(feature_id: str, batch: int) -> FeatureError:
+    return FeatureError(
+        f"feature {feature_id!r} already exists in the twin (import batch {batch}); "
+        f"remove that batch or import with on_conflict='replace' (--replace)", feature_id)

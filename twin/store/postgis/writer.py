@@ -1,0 +1,188 @@
+"""Writing an import's rows into PostgreSQL with COPY (one transaction).
+
+Each prepared chunk goes in with binary ``COPY ... FROM STDIN``: features,
+meshes and edges (and, in the partitioned layout, the id directory
+``twin_ids``), a few thousand rows per statement. Geometries travel as
+EWKB (the server's ``geometry`` reads it directly), free attributes as the
+JSON text the ``json`` column keeps.
+
+Feature keys come from the sequence ``twin_fid_seq``, drawn on a second
+connection outside the import's transaction: two imports from two clients
+never wait for each other for keys (their keys interleave; a batch's
+features are found by ``batch_id``).
+
+Another client may commit the same feature id while this import runs: the
+unique index makes the second writer wait for the first to commit and then
+fail; the import is rolled back with an error naming the id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+
+from ...attributes import TYPED_ATTRIBUTES
+from ...errors import FeatureError
+from ..codec import report_json
+from ..rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, MESH_COLUMNS
+from ..writer import ChunkedBatchWriter, PreparedChunk
+from .schema import grow_extents, recompute_extents
+
+if TYPE_CHECKING:
+    from .store import PostGISStore
+
+_PG_COPY_TYPES = {"real": "float8", "integer": "int8", "text": "text"}
+# binary COPY: each value in the column's wire format; geometry reads EWKB and
+# json reads its text, so they are sent as bytea and text
+_FEATURE_TYPES = (["int8"] + ["text"] * 6 + ["bytea"] + ["float8"] * 6 + ["text", "int8", "text"]
+                  + [_PG_COPY_TYPES[a.kind] for a in TYPED_ATTRIBUTES.values()] + ["int8"])
+_MESH_TYPES = ["int8", "text", "int4", "int4", "float8", "float8", "float8", "bytea", "bytea",
+               "bytea", "text", "int8"]
+_EDGE_TYPES = ["int8", "text", "text", "text", "int8"]
+_ID_TYPES = ["text", "int8", "int8"]
+
+_COPY_FEATURES = f"COPY twin_features ({', '.join(FEATURE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_COPY_MESHES = f"COPY twin_meshes ({', '.join(MESH_COLUMNS)}, tile) FROM STDIN (FORMAT BINARY)"
+_COPY_EDGES = (f"COPY twin_edges ({', '.join(EDGE_ROW_COLUMNS)}, tile) FROM STDIN "
+               "(FORMAT BINARY)")
+_COPY_IDS = "COPY twin_ids (feature_id, tile, fid) FROM STDIN (FORMAT BINARY)"
+_KEY_RE = re.compile(r"Key \((?:feature_id)\)=\((.*)\) already exists", re.S)
+
+
+def ewkb(geoms: np.ndarray, promote: np.ndarray, srid: int) -> list[bytes | None]:
+    """Geometries as EWKB with the twin's SRID (``None`` stays ``None``);
+    where ``promote``, a polygon becomes a multipolygon of one part."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    out: list[bytes | None] = [None] * len(geoms)
+    present = ~shapely.is_missing(geoms)
+    if not present.any():
+        return out
+    if promote.any():
+        idx = np.flatnonzero(promote & present)
+        geoms[idx] = shapely.multipolygons(geoms[idx], indices=np.arange(len(idx)))
+    idx = np.flatnonzero(present)
+    g = shapely.set_srid(geoms[idx], srid)
+    wkb = shapely.to_wkb(g, output_dimension=3, byte_order=1, flavor="extended",
+                         include_srid=True)
+    for k, i in enumerate(idx):
+        out[i] = wkb[k]
+    return out
+
+
+class PgBatchWriter(ChunkedBatchWriter):
+    """One import into a :class:`~twin.store.postgis.PostGISStore`."""
+
+    def __init__(self, store: PostGISStore, conn: Any, keys_conn: Any, batch_id: int,
+                 on_conflict: str):
+        super().__init__({layer.name: layer for layer in store.layers()}, batch_id,
+                         on_conflict, store.tile_size)
+        self.store = store
+        self.conn = conn
+        self.keys_conn = keys_conn
+        self.partitioned = store.partitioned
+        self.fid_min: int | None = None
+        self.fid_max: int | None = None
+        self._pg = store.psycopg
+
+    # -- ChunkedBatchWriter hooks ---------------------------------------------
+    def _allocate_fids(self, n: int) -> Sequence[int]:
+        fids = self.keys_conn.execute(
+            "SELECT array_agg(nextval('twin_fid_seq')) FROM generate_series(1, %s)",
+            (n,)).fetchone()[0]
+        fids.sort()
+        if fids:
+            self.fid_min = fids[0] if self.fid_min is None else min(self.fid_min, fids[0])
+            self.fid_max = fids[-1] if self.fid_max is None else max(self.fid_max, fids[-1])
+        return fids
+
+    def _encode_geometries(self, geoms: np.ndarray, promote: np.ndarray) -> list[Any]:
+        return ewkb(geoms, promote, self.store.srs_id)
+
+    def _write(self, p: PreparedChunk) -> None:
+        try:
+            self._check_existing(p.ids)
+            self._copy(p)
+        except self._pg.errors.UniqueViolation as exc:
+            m = _KEY_RE.search(exc.diag.message_detail or "")
+            name = m.group(1) if m else "?"
+            raise FeatureError(
+                f"feature {name!r} already exists in the twin: another import committed it "
+                "while this one ran (import again to replace it or to see its batch)",
+                name) from None
+
+    def _copy(self, p: PreparedChunk) -> None:
+        cur = self.conn.cursor()
+        tile_of = {r[0]: r[-1] for r in p.rows}
+        with cur.copy(_COPY_FEATURES) as cp:
+            cp.set_types(_FEATURE_TYPES)
+            for row in p.rows:
+                cp.write_row(row)
+        if self.partitioned:
+            with cur.copy(_COPY_IDS) as cp:
+                cp.set_types(_ID_TYPES)
+                for row in p.rows:
+                    cp.write_row((row[1], row[-1], row[0]))
+        if p.mesh_rows:
+            with cur.copy(_COPY_MESHES) as cp:
+                cp.set_types(_MESH_TYPES)
+                for row in p.mesh_rows:
+                    cp.write_row((*row, tile_of[row[0]]))
+        if p.edge_rows:
+            with cur.copy(_COPY_EDGES) as cp:
+                cp.set_types(_EDGE_TYPES)
+                for row in p.edge_rows:
+                    cp.write_row((*row, tile_of[row[0]]))
+
+    def _check_existing(self, ids: list[str]) -> None:
+        existing = self.conn.execute(
+            "SELECT fid, feature_id, batch_id, tile FROM twin_features "
+            "WHERE feature_id = ANY(%s)", (ids,)).fetchall()
+        if not existing:
+            return
+        again = next((e for e in existing if e[2] == self.id), None)
+        if again is not None:
+            raise FeatureError(f"feature {again[1]!r} appears twice in this import", again[1])
+        if self.on_conflict == "error":
+            _fid, name, b, _tile = existing[0]
+            raise FeatureError(
+                f"feature {name!r} already exists in the twin (import batch {b}); remove that "
+                "batch or import with on_conflict='replace' (--replace)", name)
+        fids = [e[0] for e in existing]
+        self.count_replaced(e[2] for e in existing)
+        for table in ("twin_meshes", "twin_edges", "twin_features"):
+            self.conn.execute(f"DELETE FROM {table} WHERE fid = ANY(%s)", (fids,))
+        if self.partitioned:
+            self.conn.execute("DELETE FROM twin_ids WHERE feature_id = ANY(%s)",
+                              ([e[1] for e in existing],))
+        self.replaced += len(existing)
+
+    # -- the end --------------------------------------------------------------------
+    def finish(self) -> None:
+        """Extents, origin and the batch's record, inside the import's
+        transaction; shared rows are updated in one fixed order (layers by
+        name, then the origin, then the batch, then the revision) so that
+        concurrent imports queue instead of deadlocking."""
+        conn = self.conn
+        if self.replaced:
+            recompute_extents(conn)
+        elif self.extents:
+            grow_extents(conn, self.extents)
+        b = self.batch_bounds()
+        if b is not None:
+            origin = [round((b[0] + b[3]) / 2, -2), round((b[1] + b[4]) / 2, -2),
+                      0.0 if np.isnan(b[2]) else round(b[2], 0)]
+            conn.execute("UPDATE twin_meta SET value = %s WHERE key = 'origin' AND "
+                         "(value IS NULL OR value = 'null')", (json.dumps(origin),))
+        self.update_replaced_batches(conn, "%s")
+        report = self.final_report()
+        conn.execute(
+            "UPDATE twin_batches SET finished = %s, status = 'complete', feature_count = %s, "
+            "report = %s, fid_min = %s, fid_max = %s WHERE id = %s",
+            (self.store.now(), self.count, report_json(report),
+             self.fid_min if self.count else None, self.fid_max if self.count else None,
+             self.id))

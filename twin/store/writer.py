@@ -1,0 +1,312 @@
+"""The part of an import that is the same on every backend.
+
+An import streams features from a converter. They are checked and turned
+into rows here, a chunk of a few thousand at a time, while the backend
+writes the previous chunk on a worker thread (SQLite and the PostgreSQL
+client release the GIL while they work, so the two overlap). What a backend
+adds is how rows reach its tables (:meth:`ChunkedBatchWriter._write`), how
+feature keys are handed out and how geometries are encoded.
+
+The report an import leaves with its batch (``features``, ``replaced``,
+``by_layer``, ``by_type``, ``skipped_count``, ``skipped``, ``warnings``,
+``seconds``, and whatever the converter added) is built here too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from abc import abstractmethod
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+
+from ..errors import FeatureError, GeometryError, LayerError
+from ..layers import Layer
+from ..model import Feature, Mesh
+from .base import BatchWriter
+from .codec import encode_meshes, split_attributes, tile_keys
+from .rows import BOUNDS_SLICE, F
+
+#: Features per chunk handed to the backend.
+CHUNK = 2000
+#: Skipped elements listed one by one in a report (all are counted).
+MAX_SKIPS_LISTED = 10000
+
+_NAN6 = (math.nan,) * 6
+
+
+@dataclass(frozen=True)
+class PreparedChunk:
+    """A chunk of features turned into rows, ready for the writer thread.
+
+    ``rows`` follow :data:`twin.store.rows.FEATURE_COLUMNS`; ``mesh_rows`` and
+    ``edge_rows`` the mesh and edge columns. ``bounds`` is ``(n, 6)``: the
+    3D bounds per row (NaN where unknown)."""
+
+    ids: list[str]
+    rows: list[tuple]
+    bounds: np.ndarray
+    mesh_rows: list[tuple]
+    edge_rows: list[tuple]
+
+
+def check_feature(f: Any, layers: dict[str, Layer]) -> tuple[Layer, Any, bool]:
+    """``(layer, 2D geometry to store, promote to multi)`` for a feature, or a
+    clear error: an unknown layer, or a geometry the layer does not hold.
+
+    Footprints are stored 2D (``MULTIPOLYGON`` layers: a polygon is promoted
+    to a multipolygon of one part); lines and points keep their heights."""
+    if not isinstance(f, Feature):
+        raise FeatureError(f"expected a Feature, got {type(f).__name__}")
+    layer = layers.get(f.layer)
+    if layer is None:
+        raise LayerError(
+            f"feature {f.id!r}: layer {f.layer!r} does not exist; add it first or use one "
+            f"of {', '.join(sorted(layers))}")
+    fp = f.footprint
+    gt = layer.geometry_type
+    promote = False
+    if fp is not None and not fp.is_empty:
+        kind = fp.geom_type
+        if gt == "MULTIPOLYGON":
+            if kind == "Polygon":
+                promote = True
+            elif kind != "MultiPolygon":
+                raise GeometryError(
+                    f"feature {f.id!r}: layer {layer.name!r} holds polygons, got a {kind}",
+                    f.id)
+            if fp.has_z:
+                fp = shapely.force_2d(fp)
+        elif gt == "LINESTRING":
+            if kind == "MultiLineString" and len(fp.geoms) == 1:
+                fp = fp.geoms[0]
+            elif kind != "LineString":
+                raise GeometryError(
+                    f"feature {f.id!r}: layer {layer.name!r} holds lines, got a {kind}", f.id)
+        elif gt == "POINT" and kind != "Point":
+            raise GeometryError(
+                f"feature {f.id!r}: layer {layer.name!r} holds points, got a {kind}", f.id)
+    return layer, fp, promote
+
+
+def duplicate_in(ids: Sequence[str]) -> str | None:
+    """The first id that appears twice in ``ids``, or ``None``."""
+    if len(set(ids)) == len(ids):
+        return None
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            return i
+        seen.add(i)
+    return None  # pragma: no cover - the set sizes said there is one
+
+
+class ChunkedBatchWriter(BatchWriter):
+    """Checks, encodes and counts an import's features; a backend writes them.
+
+    Subclasses implement :meth:`_allocate_fids`, :meth:`_encode_geometries`
+    and :meth:`_write`, and call :meth:`final_report` when the import ends.
+    """
+
+    def __init__(self, layers: dict[str, Layer], batch_id: int, on_conflict: str,
+                 tile_size: float):
+        self.id = batch_id
+        self.layers = layers
+        self.on_conflict = on_conflict
+        self.tile_size = tile_size
+        self.count = 0
+        self.replaced = 0
+        #: earlier batch -> how many of its features this import replaced
+        self.replaced_from: dict[int, int] = {}
+        self.by_layer: dict[str, int] = {}
+        self.by_type: dict[str, int] = {}
+        self.skipped: list[dict[str, str]] = []
+        self.skipped_count = 0
+        self.warnings: list[str] = []
+        self.report: dict[str, Any] = {}
+        self.started = time.perf_counter()
+        #: per layer: (6,) [xmin, ymin, zmin, xmax, ymax, zmax] of this import's features
+        self.extents: dict[str, np.ndarray] = {}
+
+    # -- backend hooks -----------------------------------------------------
+    @abstractmethod
+    def _allocate_fids(self, n: int) -> Sequence[int]:
+        """Keys for the next ``n`` features, in insertion order."""
+
+    @abstractmethod
+    def _encode_geometries(self, geoms: np.ndarray, promote: np.ndarray) -> list[Any]:
+        """The stored form of 2D geometries (``None`` stays ``None``)."""
+
+    @abstractmethod
+    def _write(self, chunk: PreparedChunk) -> None:
+        """Write one prepared chunk (runs on the writer thread)."""
+
+    # -- the BatchWriter interface ------------------------------------------
+    def skip(self, source_id: str, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_SKIPS_LISTED:
+            self.skipped.append({"source_id": str(source_id), "reason": reason})
+
+    def add(self, features: Iterable[Feature]) -> int:
+        """Insert features in chunks. Preparing a chunk (checks, encoding) and
+        the converter producing the next features run on this thread while
+        one worker writes the previous chunk. Errors from either side end the
+        import."""
+        n = 0
+        pending: Future | None = None
+        chunk: list[Feature] = []
+
+        def submit(part: list[Feature]) -> None:
+            nonlocal pending, n
+            prepared = self._prepare(part)
+            if pending is not None:
+                pending.result()  # the previous chunk is written (or its error raised)
+            pending = pool.submit(self._write, prepared)
+            n += len(part)
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="twin-writer") as pool:
+            try:
+                for feat in features:
+                    chunk.append(feat)
+                    if len(chunk) >= CHUNK:
+                        submit(chunk)
+                        chunk = []
+                if chunk:
+                    submit(chunk)
+                if pending is not None:
+                    pending.result()
+                    pending = None
+            finally:
+                if pending is not None:  # an error here: let the writer stop first
+                    pending.exception()
+        return n
+
+    # -- preparing ------------------------------------------------------------
+    def _prepare(self, feats: list[Feature]) -> PreparedChunk:
+        """Everything about a chunk that needs no database: checks and rows."""
+        ids = [f.id for f in feats] if all(isinstance(f, Feature) for f in feats) else None
+        if ids is None:
+            bad = next(f for f in feats if not isinstance(f, Feature))
+            raise FeatureError(f"expected a Feature, got {type(bad).__name__}")
+        dup = duplicate_in(ids)
+        if dup is not None:
+            raise FeatureError(f"feature {dup!r} appears twice in this import", dup)
+        layers = self.layers
+        checked = [check_feature(f, layers) for f in feats]
+        geoms = self._encode_geometries(np.array([c[1] for c in checked], dtype=object),
+                                        np.array([c[2] for c in checked], bool))
+        bounds = np.array([f.bbox if f.bbox is not None else _NAN6 for f in feats],
+                          dtype=np.float64).reshape(-1, 6)
+        tiles = tile_keys(bounds, self.tile_size).tolist()
+        fids = self._allocate_fids(len(feats))
+        rows: list[tuple] = []
+        edge_rows: list[tuple] = []
+        mesh_fids: list[int] = []
+        mesh_lods: list[str] = []
+        mesh_list: list[Mesh] = []
+        by_layer, by_type = self.by_layer, self.by_type
+        for f, fid, geom, tile in zip(feats, fids, geoms, tiles):
+            typed, free = split_attributes(f.attributes, f.id)
+            b = f.bbox
+            if b is None:  # a semantic object without geometry (a group, a storey record)
+                rows.append((fid, f.id, f.layer, f.type, f.name, f.parent, f.lod, geom,
+                             None, None, None, None, None, None, f.source_id, self.id,
+                             free, *typed, tile))
+            else:
+                z_known = not (math.isnan(b[2]) or math.isnan(b[5]))
+                zlo, zhi = (b[2], b[5]) if z_known else (None, None)
+                rows.append((fid, f.id, f.layer, f.type, f.name, f.parent, f.lod, geom,
+                             b[0], b[1], zlo, b[3], b[4], zhi, f.source_id, self.id, free,
+                             *typed, tile))
+            for lod, mesh in f.meshes.items():
+                if mesh.n_vertices:
+                    mesh_fids.append(fid)
+                    mesh_lods.append(lod)
+                    mesh_list.append(mesh)
+            if f.edge is not None:
+                edge_rows.append((fid, f.edge.network, f.edge.start, f.edge.end))
+            by_layer[f.layer] = by_layer.get(f.layer, 0) + 1
+            by_type[f.type] = by_type.get(f.type, 0) + 1
+        mesh_rows = [(fid_, lod_, *enc) for fid_, lod_, enc in
+                     zip(mesh_fids, mesh_lods, encode_meshes(mesh_list))]
+        self._grow_extents([f.layer for f in feats], bounds)
+        self.count += len(feats)
+        return PreparedChunk(ids, rows, bounds, mesh_rows, edge_rows)
+
+    def write_raw(self, rows: list[tuple], geoms: np.ndarray, mesh_rows: list[tuple],
+                  edge_rows: list[tuple]) -> None:
+        """Write rows read from another twin as they are (a copy): feature rows
+        in :data:`~twin.store.rows.FEATURE_COLUMNS` order with their geometries
+        decoded in ``geoms``, mesh and edge rows as stored. Keys are kept."""
+        encoded = self._encode_geometries(geoms, np.zeros(len(rows), bool))
+        g = F.geom
+        rows = [(*r[:g], e, *r[g + 1:]) for r, e in zip(rows, encoded)]
+        bounds = np.array([[np.nan if v is None else v for v in r[BOUNDS_SLICE]]
+                           for r in rows], dtype=np.float64).reshape(-1, 6)
+        self.count += len(rows)
+        self._write(PreparedChunk([r[F.feature_id] for r in rows], rows, bounds,
+                                  mesh_rows, edge_rows))
+
+    def _grow_extents(self, layer_names: list[str], bounds: np.ndarray) -> None:
+        names = np.array(layer_names, dtype=object)
+        known = ~np.isnan(bounds[:, 0])
+        for name in set(layer_names):
+            sel = (names == name) & known
+            if not sel.any():
+                continue
+            # fmin/fmax skip NaN (unknown heights) unless all are NaN
+            new = np.concatenate([np.fmin.reduce(bounds[sel, :3], axis=0),
+                                  np.fmax.reduce(bounds[sel, 3:], axis=0)])
+            old = self.extents.get(name)
+            if old is not None:
+                new = np.concatenate([np.fmin(old[:3], new[:3]), np.fmax(old[3:], new[3:])])
+            self.extents[name] = new
+
+    def count_replaced(self, batch_ids: Iterable[int]) -> None:
+        """Note the batches that held the features this import replaces."""
+        for b in batch_ids:
+            self.replaced_from[int(b)] = self.replaced_from.get(int(b), 0) + 1
+
+    def update_replaced_batches(self, conn: Any, mark: str) -> None:
+        """Earlier batches whose features this import replaced hold fewer now:
+        their counts drop and their reports say by which batch (``mark`` is the
+        backend's parameter mark, ``?`` or ``%s``; batches in a fixed order so
+        that concurrent imports queue instead of deadlocking)."""
+        for old, n in sorted(self.replaced_from.items()):
+            row = conn.execute(f"SELECT report FROM twin_batches WHERE id = {mark}",
+                               (old,)).fetchone()
+            rep = json.loads(row[0]) if row and row[0] else {}
+            by = rep.setdefault("replaced_by", {})
+            by[str(self.id)] = by.get(str(self.id), 0) + n
+            conn.execute(f"UPDATE twin_batches SET feature_count = feature_count - {mark}, "
+                         f"report = {mark} WHERE id = {mark}",
+                         (n, json.dumps(rep, ensure_ascii=False), old))
+
+    def batch_bounds(self) -> tuple[float, float, float, float, float, float] | None:
+        """The 3D bounds of this import's features so far (z NaN if unknown),
+        or ``None`` when none has bounds."""
+        if not self.extents:
+            return None
+        e = np.array(list(self.extents.values()))
+        lo = np.fmin.reduce(e[:, :3], axis=0)
+        hi = np.fmax.reduce(e[:, 3:], axis=0)
+        return (*map(float, lo), *map(float, hi))  # type: ignore[return-value]
+
+    def final_report(self) -> dict[str, Any]:
+        """The report kept with the batch (the converter's entries included)."""
+        self.report.update({
+            "features": self.count, "replaced": self.replaced,
+            "replaced_from": {str(k): v for k, v in sorted(self.replaced_from.items())},
+            "by_layer": self.by_layer,
+            "by_type": self.by_type, "skipped_count": self.skipped_count,
+            "skipped": self.skipped, "warnings": self.warnings,
+            "seconds": round(time.perf_counter() - self.started, 3),
+        })
+        return self.report
+
