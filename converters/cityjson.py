@@ -52,12 +52,14 @@ from pyproj import CRS
 from twin.attributes import coerce_typed
 from twin.crs import parse_crs, transform_xyz
 from twin.errors import ConversionError, TwinError
+from twin.layers import STANDARD_LAYERS
 from twin.model import Edge, Feature
 
 from . import cityjson_report
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
 from .cityjson_schema import schema_errors
-from .cityjson_geometry import ObjectGeometry, VertexSet, chunk_geometry
+from .cityjson_geometry import GeometryReport, ObjectGeometry, VertexSet, chunk_geometry
+from .cityjson_structure import GeometryUnreadable
 from .triangulate import TriangulationReport
 
 NAME = "cityjson"
@@ -91,9 +93,6 @@ TYPED_FROM_CITYJSON = {
     "storeysBelowGround": "storeys_below", "yearOfConstruction": "year_built",
     "roofType": "roof_type", "function": "function",
 }
-
-#: Layers whose map geometry is a polygon (a line or point cannot stand for it).
-_POLYGON_LAYERS = ("buildings", "terrain", "roads", "landuse", "vegetation", "water")
 
 # -- reading ------------------------------------------------------------------
 def _load_json(path: Path) -> dict:
@@ -143,33 +142,41 @@ class _OutsideGc:
             gc.enable()
 
 
-def _seq_lines(path: Path) -> Iterator[tuple[int, dict]]:
-    with open(path, encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield no, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConversionError(f"{path}: line {no} is not valid JSON: {exc}",
-                                      str(path)) from None
+def _seq_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    no = 0
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for no, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ConversionError(f"{path}: line {no} is not valid JSON: {exc}",
+                                          str(path)) from None
+                yield no, value
+    except UnicodeDecodeError as exc:
+        raise ConversionError(f"{path}: line {no + 1} is not UTF-8 text: {exc}",
+                              str(path)) from None
 
 
 # -- the file ------------------------------------------------------------------
 class _Model:
     """What a file (or a CityJSONSeq header) says about all of its objects."""
 
-    def __init__(self, header: dict, ctx: ConversionContext, path: Path):
+    def __init__(self, header: dict, ctx: ConversionContext, path: Path,
+                 what: str = "the file"):
         self.path = path
         self.version = str(header.get("version", "?"))
         if self.version not in ("1.0", "1.1", "2.0"):
             raise ConversionError(
                 f"{path}: CityJSON version {self.version!r} is not supported; this converter "
                 "reads 1.0, 1.1 and 2.0", str(path))
-        tr = header.get("transform")
-        self.scale = np.asarray(tr["scale"], float) if tr else np.ones(3)
-        self.translate = np.asarray(tr["translate"], float) if tr else np.zeros(3)
+        self.scale, self.translate = _transform(header, self.version, path, what)
         meta = header.get("metadata") or {}
+        if not isinstance(meta, dict):
+            raise ConversionError(f"{path}: \"metadata\" of {what} must be a JSON object",
+                                  str(path))
         self.crs = self._crs(meta, ctx)
         self.twin_crs = ctx.twin_crs
         # a compound CRS (RD New + NAP) over the twin's own plan CRS: heights are
@@ -177,9 +184,7 @@ class _Model:
         plan = self.crs.sub_crs_list[0] if self.crs.is_compound else self.crs
         twin_plan = ctx.twin_crs.sub_crs_list[0] if ctx.twin_crs.is_compound else ctx.twin_crs
         self._same_plan = plan == twin_plan
-        self.templates = header.get("geometry-templates")
-        self.template_vertices = np.asarray(
-            self.templates["vertices-templates"], float) if self.templates else np.zeros((0, 3))
+        self.templates, self.template_vertices = _templates(header, path)
         self.prefix = ctx.options.get("id_prefix") or "cityjson"
         ctx.report["cityjson_version"] = self.version
         ctx.report["metadata"] = {k: v for k, v in meta.items()
@@ -221,15 +226,17 @@ class _Model:
     def instance(self, geom: dict, source: np.ndarray, vbase: int, vcount: int
                  ) -> tuple[dict, np.ndarray]:
         """A GeometryInstance as its template's geometry over world vertices
-        (twin CRS); the reference point indexes ``source`` from ``vbase``."""
+        (twin CRS): the template's vertices through the instance's 4x4
+        ``transformationMatrix``, moved to its reference vertex (``source``
+        from ``vbase``, ``vcount`` of them)."""
         if not self.templates:
-            raise ConversionError("GeometryInstance without geometry-templates")
+            raise GeometryUnreadable("a GeometryInstance, but the file has no geometry-templates")
         tpl = self.templates["templates"][geom["template"]]
         m = np.asarray(geom["transformationMatrix"], float).reshape(4, 4)
         ref_index = geom["boundaries"][0]
         if not isinstance(ref_index, int) or not 0 <= ref_index < vcount:
-            raise IndexError(f"reference vertex {ref_index!r} out of range (the file has "
-                             f"{vcount} vertices)")
+            raise GeometryUnreadable(f"reference vertex {ref_index!r} out of range (the file "
+                                     f"has {vcount} vertices)")
         tv = self.template_vertices
         world = (np.column_stack([tv, np.ones(len(tv))]) @ m.T)[:, :3] + source[vbase + ref_index]
         return tpl, self.reproject(world)
@@ -238,6 +245,55 @@ class _Model:
         if len(v) == 0 or self.crs == self.twin_crs or self._same_plan:
             return v
         return transform_xyz(self.crs, self.twin_crs, v, source=str(self.path))
+
+
+def _transform(header: dict, version: str, path: Path, what: str
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``transform.scale`` and ``translate`` of a file or CityJSONSeq header:
+    vertices are integers times the scale plus the translation. CityJSON 1.1
+    and 2.0 require them (without, the vertices' unit is unknown: millimetre
+    integers read as metres put a model 1,000 times too large); 1.0 files
+    may store real coordinates without."""
+    tr = header.get("transform")
+    if tr is None:
+        if version == "1.0":
+            return np.ones(3), np.zeros(3)
+        raise ConversionError(
+            f"{path}: not valid CityJSON {version}: {what} has no \"transform\", which "
+            f"CityJSON {version} requires (the scale and translation of the integer "
+            "vertices); without it the coordinates are unknown", str(path))
+    parts = []
+    for key in ("scale", "translate"):
+        v = tr.get(key) if isinstance(tr, dict) else None
+        ok = isinstance(v, list) and len(v) == 3 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+        arr = np.asarray(v, float) if ok else None
+        if arr is None or not np.isfinite(arr).all() or (key == "scale" and (arr <= 0).any()):
+            raise ConversionError(
+                f"{path}: \"transform.{key}\" of {what} must be three finite numbers"
+                f"{' above zero' if key == 'scale' else ''}, not {v!r:.80}", str(path))
+        parts.append(arr)
+    return parts[0], parts[1]
+
+
+def _templates(header: dict, path: Path) -> tuple[dict | None, np.ndarray]:
+    """The file's ``geometry-templates`` and their vertices ``(n, 3)``."""
+    tpl = header.get("geometry-templates")
+    if tpl is None:
+        return None, np.zeros((0, 3))
+    if not isinstance(tpl, dict) or not isinstance(tpl.get("templates"), list):
+        raise ConversionError(f"{path}: \"geometry-templates\" must be an object with a "
+                              "\"templates\" list", str(path))
+    try:
+        v = np.asarray(tpl.get("vertices-templates", []), dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        v = None
+    if v is not None and v.size == 0:
+        v = v.reshape(0, 3)
+    if v is None or v.ndim != 2 or v.shape[1] != 3 or not np.isfinite(v).all():
+        raise ConversionError(f"{path}: \"geometry-templates.vertices-templates\" must be a "
+                              "list of [x, y, z] numbers", str(path))
+    return tpl, v
 
 
 def _attributes(obj: dict, fid: str, warnings: list[str]) -> dict[str, Any]:
@@ -269,7 +325,7 @@ class _Features:
     def __init__(self, model: _Model, ctx: ConversionContext):
         self.model, self.ctx = model, ctx
         self.tri = TriangulationReport()
-        self.appearance = {"geometries_with_appearance": 0}
+        self.geometry = GeometryReport()
         self.counts: dict[str, int] = {}  # by type, and objects without geometry
         self.warnings = ctx.report.setdefault("warnings", [])
         self.needed: set[str] = set()  # children whose extent a parent will want
@@ -284,7 +340,7 @@ class _Features:
 
     def chunk(self, items: list[tuple[str, dict, int, int]], vertices: VertexSet
               ) -> Iterator[Feature]:
-        geos, skipped = chunk_geometry(items, vertices, self.model, self.tri, self.appearance)
+        geos, skipped = chunk_geometry(items, vertices, self.model, self.tri, self.geometry)
         for i, (oid, obj, _, _) in enumerate(items):
             geo = geos[i]
             if geo is None:
@@ -341,8 +397,6 @@ class _Features:
         model, counts = self.model, self.counts
         otype = str(obj["type"])
         fid = f"{model.prefix}:{oid}"
-        if not geo.meshes and geo.footprint is None:
-            counts["without_geometry"] = counts.get("without_geometry", 0) + 1
         parents = obj.get("parents") or []
         attrs = _attributes(obj, fid, self.warnings)
         # what a twin export recorded about features that are no CityJSON type
@@ -355,15 +409,11 @@ class _Features:
             meshes = {str(lod_names.get(k, k)): m for k, m in meshes.items()}
         edge = Edge(*map(str, edge_rec)) if isinstance(edge_rec, list) and \
             len(edge_rec) == 3 else None
-        fp = geo.lines if geo.lines is not None and layer not in _POLYGON_LAYERS \
-            else geo.footprint
-        if fp is not None and layer in _POLYGON_LAYERS and \
-                fp.geom_type not in ("Polygon", "MultiPolygon"):
-            fp = None  # a line or point cannot stand for these layers' polygons
-        if fp is not None and fp.geom_type == "GeometryCollection":
-            polys = [g for g in shapely.get_parts(fp) if g.geom_type in ("Polygon",
-                                                                          "MultiPolygon")]
-            fp = shapely.union_all(polys) if polys else None
+        fp, unfit = _map_geometry(geo, layer)
+        if unfit is not None:
+            self.geometry.leave_out(unfit[0], f"{model.path.name}: object {oid!r}: {unfit[1]}")
+        if not meshes and fp is None:
+            counts["without_geometry"] = counts.get("without_geometry", 0) + 1
         try:
             feat = Feature(
                 id=fid, layer=layer, type=ftype, name=attrs.pop("name", None),
@@ -380,6 +430,47 @@ class _Features:
         return feat
 
 
+#: The 2D geometry each standard layer holds (other layers hold any).
+_LAYER_GEOMETRY = {layer.name: layer.geometry_type for layer in STANDARD_LAYERS}
+
+
+#: Why points or lines were left out of the map, as the report counts it.
+LINES_ON_AREAS = "points or lines of an object on a layer of areas"
+NOT_ONE_LINE = "not one line or point, on a layer of lines or points"
+
+
+def _map_geometry(geo: ObjectGeometry, layer: str
+                  ) -> tuple[Any, tuple[str, str] | None]:
+    """The map geometry of an object on ``layer``, and where the layer
+    cannot hold its points or lines, why they were left out (a reason the
+    report counts, and the details).
+
+    A layer of areas takes the footprint (points and lines cannot stand for
+    an area); a layer of lines or points takes the object's one line or
+    point; other layers take its points and lines where it has any (a pipe,
+    a pole), else its footprint."""
+    fp, lines = geo.footprint, geo.lines
+    if fp is not None and fp.geom_type == "GeometryCollection":
+        polys = [g for g in shapely.get_parts(fp) if g.geom_type in ("Polygon",
+                                                                      "MultiPolygon")]
+        fp = shapely.union_all(polys) if polys else None
+    kind = _LAYER_GEOMETRY.get(layer, "GEOMETRY")
+    if kind == "MULTIPOLYGON":
+        area = fp if fp is not None and fp.geom_type in ("Polygon", "MultiPolygon") else None
+        return area, (None if lines is None else (
+            LINES_ON_AREAS, f"{lines.geom_type} left out: the layer {layer!r} holds areas"))
+    if kind in ("LINESTRING", "POINT"):
+        want = "LineString" if kind == "LINESTRING" else "Point"
+        one = lines if lines is not None else fp
+        if one is not None and one.geom_type == f"Multi{want}" and len(one.geoms) == 1:
+            one = one.geoms[0]
+        if one is None or one.geom_type == want:
+            return one, None
+        return None, (NOT_ONE_LINE,
+                      f"{one.geom_type} left out: the layer {layer!r} holds one {want} each")
+    return (lines if lines is not None else fp), None
+
+
 def _typed(ctx: ConversionContext, oid: str, obj: Any) -> bool:
     """Whether a city object can be converted at all (else it is skipped)."""
     if not isinstance(obj, dict):
@@ -391,13 +482,15 @@ def _typed(ctx: ConversionContext, oid: str, obj: Any) -> bool:
     return True
 
 
-def _appearance_report(doc: dict, appearance: dict, ctx: ConversionContext) -> None:
+def _appearance_report(doc: dict, geometry: GeometryReport, ctx: ConversionContext) -> None:
     app = doc.get("appearance") or {}
-    if app or appearance["geometries_with_appearance"]:
+    if not isinstance(app, dict):
+        app = {}
+    if app or geometry.with_appearance:
         ctx.report["appearance_not_imported"] = {
-            "materials": len(app.get("materials", [])),
-            "textures": len(app.get("textures", [])),
-            "geometries_with_appearance": appearance["geometries_with_appearance"],
+            "materials": _count(app.get("materials")),
+            "textures": _count(app.get("textures")),
+            "geometries_with_appearance": geometry.with_appearance,
             "note": "the twin keeps no materials or textures; layers are coloured by the "
                     "catalogue",
         }
@@ -456,12 +549,17 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
         _, header = next(lines)
     except StopIteration:
         raise ConversionError(f"{path}: empty CityJSONSeq file", str(path)) from None
-    if header.get("type") != "CityJSON":
+    if not isinstance(header, dict) or header.get("type") != "CityJSON":
         raise ConversionError(f"{path}: the first line must be the CityJSON header object",
                               str(path))
-    model = _Model(header, ctx, path)
+    model = _Model(header, ctx, path, what="the CityJSONSeq header (line 1)")
     validate = ctx.options.get("validate", True)
     invalid: list[str] = []
+    if validate:  # the header is a CityJSON document without objects
+        errs = schema_errors(header, model.version, limit=5)
+        invalid += [f"line 1 (header): {e}" for e in errs or ()]
+        if errs and ctx.strict:
+            raise ConversionError(f"{path}: line 1 (header): {errs[0]}", str(path))
     features = _Features(model, ctx)
     items: list[tuple[str, dict, int, int]] = []
     sources: list[np.ndarray] = []
@@ -475,8 +573,9 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
 
     no = 1
     for no, feat in lines:
-        if feat.get("type") != "CityJSONFeature":
-            ctx.skip(f"line {no}", f"not a CityJSONFeature (type {feat.get('type')!r})")
+        if not isinstance(feat, dict) or feat.get("type") != "CityJSONFeature":
+            kind = feat.get("type") if isinstance(feat, dict) else type(feat).__name__
+            ctx.skip(f"line {no}", f"not a CityJSONFeature (type {kind!r})")
             continue
         if validate and len(invalid) < 20:
             errs = schema_errors(feat, model.version, "cityjsonfeature", limit=3)
@@ -516,7 +615,16 @@ def _finish(ctx: ConversionContext, doc: dict, features: _Features) -> None:
         "degenerate_polygons": tri.degenerate_polygons, "non_planar": tri.non_planar,
         "examples": tri.examples,
     }
-    _appearance_report(doc, features.appearance, ctx)
+    geometry = features.geometry
+    if geometry.left_out:
+        ctx.report["geometries_left_out"] = {
+            "count": sum(geometry.left_out.values()), "by_reason": dict(geometry.left_out),
+            "examples": list(geometry.examples)}
+    _appearance_report(doc, geometry, ctx)
+
+
+def _count(x: Any) -> int:
+    return len(x) if isinstance(x, list) else 0
 
 
 def _sniff(head: bytes) -> bool:
