@@ -479,6 +479,15 @@ def _typed(ctx: ConversionContext, oid: str, obj: Any) -> bool:
     if not obj.get("type") or not isinstance(obj["type"], str):
         ctx.skip(oid, "city object without a type")
         return False
+    for key in ("parents", "children"):
+        ids = obj.get(key)
+        if ids is not None and not (isinstance(ids, list) and
+                                    all(isinstance(i, str) for i in ids)):
+            ctx.skip(oid, f"\"{key}\" is not a list of object ids")
+            return False
+    if not isinstance(obj.get("attributes") or {}, dict):
+        ctx.skip(oid, "\"attributes\" is not a JSON object")
+        return False
     return True
 
 

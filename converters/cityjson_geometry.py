@@ -231,6 +231,11 @@ def chunk_geometry(items: list[tuple[str, dict, int, int]], vertices: VertexSet,
                     extra.append(gverts)
                     n_extra += len(gverts)
                 gtype = geom.get("type")
+                if not isinstance(gtype, str):
+                    left_out.append((UNKNOWN_TYPE, f"{oid!r}: geometry {k} has no type "
+                                                   f"({gtype!r:.40} instead)"))
+                    gtype = None
+                    continue
                 if gtype in ("MultiPoint", "MultiLineString"):
                     own = gverts if gverts is not None else vertices.twin[vbase:vbase + vcount]
                     lines.setdefault(oi, []).extend(_points_and_lines(geom, own))

@@ -307,7 +307,8 @@ def _object_skeleton(obj: Any, seen: set | None = None) -> Any:
     obj = dict(obj)
     geoms = []
     for g in obj["geometry"]:
-        ph = _PLACEHOLDER.get(g.get("type")) if isinstance(g, dict) else None
+        gtype = g.get("type") if isinstance(g, dict) else None
+        ph = _PLACEHOLDER.get(gtype) if isinstance(gtype, str) else None
         if ph is not None:
             g = {k: v for k, v in g.items() if k not in ("material", "texture")}
             g["boundaries"] = ph[0]
@@ -316,7 +317,7 @@ def _object_skeleton(obj: Any, seen: set | None = None) -> Any:
                 surfaces = g["semantics"].get("surfaces")
                 if seen is not None and isinstance(surfaces, list):
                     g["semantics"]["surfaces"] = _distinct(
-                        surfaces, seen, (obj.get("type"), g.get("type")))
+                        surfaces, seen, (repr(obj.get("type")), gtype))
         geoms.append(g)
     obj["geometry"] = geoms
     return obj

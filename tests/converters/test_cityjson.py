@@ -8,19 +8,24 @@ import collections
 import json
 from pathlib import Path
 
+from typing import Any
+
 import jsonschema
 import numpy as np
 import pytest
 from builders import REPO, dump_twin, small_city
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from referencing import Registry, Resource
 
 import twin
 from converters import import_file
 from converters.cityjson import LAYER_BY_TYPE
 from converters.cityjson_export import export_cityjson
-from twin.errors import ImportFailedError
+from twin.errors import ConversionError, ImportFailedError
 
 CJ = REPO / "sample_models" / "cityjson"
+MULTI_LOD_TEXT = (CJ / "cjio_multi_lod.json").read_text()
 SCHEMAS = REPO / "converters" / "schemas" / "cityjson" / "2.0.2"
 
 
@@ -489,3 +494,54 @@ def test_a_broken_transform_is_refused_with_its_name(tmp_path, transform, what):
     path.write_text(json.dumps(doc))
     with _twin(tmp_path) as store, pytest.raises(ImportFailedError, match=what):
         import_file(store, path)
+
+
+_JUNK = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**70), st.floats(),
+                  st.text(max_size=3), st.lists(st.integers(-2, 400), max_size=4),
+                  st.dictionaries(st.sampled_from(["type", "values", "surfaces", "boundaries",
+                                                   "lod"]), st.integers(0, 3), max_size=2),
+                  st.just([[]]), st.just([]), st.just({}))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_damage_to_a_geometry_skips_its_object_or_is_read(tmp_path_factory, data):
+    """One value anywhere in an object (its geometries: a Solid, a
+    template's instance, lines, points; its parents, attributes) or in the
+    file's templates replaced by junk:
+    the converter never fails on the object; it is read or skipped with a
+    reason, and the other objects are read as they are. Damaged templates
+    may refuse the whole file, with a clear error."""
+    doc = json.loads(MULTI_LOD_TEXT)
+    victim = next(iter(doc["CityObjects"]))
+    doc["geometry-templates"] = {
+        "templates": [{"type": "MultiSurface", "lod": "2", "boundaries": [[[0, 1, 2]]]}],
+        "vertices-templates": [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]}
+    doc["CityObjects"][victim]["geometry"] += [
+        {"type": "GeometryInstance", "template": 0, "boundaries": [0],
+         "transformationMatrix": [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]},
+        {"type": "MultiLineString", "lod": "0", "boundaries": [[0, 1], [1, 2]]},
+        {"type": "MultiPoint", "lod": "0", "boundaries": [0, 1]}]
+    start = data.draw(st.sampled_from(["templates", "object", "geometry", "geometry"]))
+    in_templates = start == "templates"
+    node: Any = doc if in_templates else doc["CityObjects"] if start == "object" else \
+        doc["CityObjects"][victim]
+    key: Any = {"templates": "geometry-templates", "object": victim}.get(start, "geometry")
+    while True:  # walk down to a random place
+        child = node[key]
+        keys = list(range(len(child))) if isinstance(child, list) else \
+            list(child) if isinstance(child, dict) else []
+        if not keys or data.draw(st.integers(0, 3)) == 0:
+            break
+        node, key = child, data.draw(st.sampled_from(keys))
+    node[key] = data.draw(_JUNK)
+    path = tmp_path_factory.mktemp("fuzz") / "damaged.city.json"
+    path.write_text(json.dumps(doc))
+    try:
+        feats, _report, skipped = _convert(path)
+    except ConversionError as exc:
+        assert in_templates and "geometry-templates" in str(exc)
+        return
+    assert len(feats) + len(skipped) == 10
+    assert {f.source_id for f in feats} | {s for s, _ in skipped} == set(doc["CityObjects"])
+    assert all(s == victim for s, _ in skipped)
