@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import shapely
 from pyproj import CRS
 
@@ -95,13 +96,23 @@ TYPED_FROM_CITYJSON = {
 }
 
 # -- reading ------------------------------------------------------------------
+def parse_json(data: bytes | str) -> Any:
+    """JSON text parsed by orjson (a third of ``json``'s time on a city
+    model); text orjson refuses goes through ``json`` again, so that what
+    is read, and how an error is worded, stay those of the standard parser
+    (which also takes ``NaN`` and integers beyond 64 bits)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 def _load_json(path: Path) -> dict:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ConversionError(f"{path}: larger than {MAX_FILE_BYTES} bytes; split it or "
                               "convert it to CityJSONSeq (cjio export jsonl)", str(path))
     try:
-        with open(path, "rb") as fh:
-            doc = json.load(fh)
+        doc = parse_json(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConversionError(f"{path}: not valid JSON: {exc}", str(path)) from None
     if not isinstance(doc, dict) or doc.get("type") != "CityJSON":
@@ -150,7 +161,7 @@ def _seq_lines(path: Path) -> Iterator[tuple[int, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    value = json.loads(line)
+                    value = parse_json(line)
                 except json.JSONDecodeError as exc:
                     raise ConversionError(f"{path}: line {no} is not valid JSON: {exc}",
                                           str(path)) from None

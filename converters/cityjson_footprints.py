@@ -36,6 +36,10 @@ from .triangulate import clean_rings
 #: Plan area (square metres) under which a polygon is taken to have none.
 MIN_AREA = 1e-6
 
+#: Edge keys (group, start and end vertex packed in one integer) stay below
+#: this many bits; larger files number the vertices in use afresh first.
+KEY_BITS = 62
+
 
 def ring_plan_areas(verts: np.ndarray, flat: np.ndarray, ring_sizes: np.ndarray
                     ) -> np.ndarray:
@@ -59,9 +63,10 @@ def ring_plan_areas(verts: np.ndarray, flat: np.ndarray, ring_sizes: np.ndarray
     nxt = np.arange(1, len(flat) + 1)
     full = ring_sizes > 0
     nxt[(starts + ring_sizes - 1)[full]] = starts[full]  # each ring's last wraps to its first
-    xy = verts[flat, :2] - verts[flat[starts[ring]], :2]
-    q = xy[nxt]
-    cross = xy[:, 0] * q[:, 1] - q[:, 0] * xy[:, 1]
+    first = flat[starts][ring]
+    x = verts[flat, 0] - verts[first, 0]
+    y = verts[flat, 1] - verts[first, 1]
+    cross = x * y[nxt] - x[nxt] * y
     return np.bincount(ring, weights=cross, minlength=n_rings) / 2
 
 
@@ -197,12 +202,15 @@ def trace_outlines(verts: np.ndarray, flat: np.ndarray, sizes: np.ndarray,
     nxt[starts + sizes - 1] = starts
     ring = np.repeat(np.arange(len(sizes)), sizes)
     back = clockwise[ring]
-    vid, compact = np.unique(flat, return_inverse=True)  # small keys: vertex ids in use
-    a, b = compact.reshape(-1), compact[nxt].reshape(-1)
-    start = np.where(back, b, a)
-    end = np.where(back, a, b)
     grp = owner[ring]
-    span = len(vid)
+    span = len(verts)
+    if (int(grp[-1]) + 1) * span * span >= 1 << KEY_BITS:  # too large: number those in use
+        vid, compact = np.unique(flat, return_inverse=True)
+        flat, span = compact.reshape(-1), len(vid)
+    else:
+        vid = None
+    start = np.where(back, flat[nxt], flat)
+    end = np.where(back, flat, flat[nxt])
     fwd = (grp * span + start) * span + end
     rev = (grp * span + end) * span + start
     # an inner edge is walked both ways (a sorted search: np.isin would hash)
@@ -227,7 +235,7 @@ def trace_outlines(verts: np.ndarray, flat: np.ndarray, sizes: np.ndarray,
         return {}
     n = np.array([len(lp) for lp in loops])
     edges = np.concatenate(loops)
-    xy = verts[vid[e_start[edges]], :2]
+    xy = verts[e_start[edges] if vid is None else vid[e_start[edges]], :2]
     loop_area = ring_plan_areas(xy, np.arange(len(xy)), n)
     polys, groups = _loop_polygons(xy, n, loop_area, np.array(loop_group))
     if not len(groups):

@@ -30,6 +30,7 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -287,10 +288,14 @@ def skeleton(doc: dict) -> dict:
     semantic and appearance values) and the vertex list cut down to valid
     placeholders: the schema then checks everything else in milliseconds,
     and the converter checks the bulk arrays itself (index ranges, ring
-    sizes, integer types) with numpy."""
+    sizes, integer types) with numpy. The texture vertices are cut to one
+    too (:func:`texture_vertices_error` checks them all)."""
     out = dict(doc)
     if isinstance(doc.get("vertices"), list):
         out["vertices"] = doc["vertices"][:1]
+    app = doc.get("appearance")
+    if isinstance(app, dict) and isinstance(app.get("vertices-texture"), list):
+        out["appearance"] = {**app, "vertices-texture": app["vertices-texture"][:1]}
     objs = doc.get("CityObjects")
     if isinstance(objs, dict):
         seen: set = set()
@@ -368,6 +373,9 @@ def schema_errors(doc: dict, version: str, kind: str = "cityjson", limit: int = 
                               .get("required", ()))
     if not collect(v, skel, "", required=root_required) or not isinstance(objects, dict):
         return out
+    texture = texture_vertices_error(doc)
+    if texture is not None:
+        out.append(texture)
     schema_of: dict[str, str | None] = {}
     counts: dict[str, int] = {}
     for obj in objects.values():
@@ -392,6 +400,21 @@ def schema_errors(doc: dict, version: str, kind: str = "cityjson", limit: int = 
         if len(out) >= limit:
             break
     return out
+
+
+def texture_vertices_error(doc: dict) -> str | None:
+    """What the schema would say of ``appearance.vertices-texture`` (a list
+    of ``[u, v]`` number pairs), checked over the whole list in a few
+    C-level passes: ``None`` when it is one."""
+    app = doc.get("appearance")
+    vt = app.get("vertices-texture") if isinstance(app, dict) else None
+    if vt is None:
+        return None
+    # type() by type(): bool is an int to Python and numpy, but no JSON number
+    if not isinstance(vt, list) or set(map(type, vt)) - {list} or set(map(len, vt)) - {2} \
+            or set(map(type, chain.from_iterable(vt))) - {int, float}:
+        return "appearance.vertices-texture must be a list of [u, v] number pairs"
+    return None
 
 
 def _name_missing(msg: str, instance: Any, required: frozenset[str]) -> str:

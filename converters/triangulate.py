@@ -269,16 +269,22 @@ def triangulate_rings(vertices: np.ndarray, flat: np.ndarray, ring_sizes: np.nda
             plane = np.take_along_axis(pts, keep_cols, axis=1)
             # ring ends relative to their polygon's first vertex, as earcut wants them
             ends_all = (np.cumsum(sizes_g) - vstart[poly_g]).astype(np.uint32)
-            for k, s, c, nr, r0 in zip(rest.tolist(), gs[rest].tolist(), gc_[rest].tolist(),
-                                       n_rings[general[rest]].tolist(),
-                                       first_g[rest].tolist()):
-                tri = mapbox_earcut.triangulate_float64(plane[s:s + c], ends_all[r0:r0 + nr])
-                if len(tri) == 0:
-                    skipped.append(general[k:k + 1])
-                    reasons.append("could not be triangulated")
-                    continue
-                tri_parts.append(idx_all[s + tri.reshape(-1, 3).astype(np.int64)])
-                tri_owner.append(np.full(len(tri) // 3, k))
+            # one earcut call per polygon, nothing else in the loop: the indices
+            # are shifted and gathered for all of them at once afterwards
+            earcut = mapbox_earcut.triangulate_float64
+            starts_r = gs[rest].tolist()
+            found = [earcut(plane[s:s + c], ends_all[r0:r0 + nr]) for s, c, nr, r0 in zip(
+                starts_r, gc_[rest].tolist(), n_rings[general[rest]].tolist(),
+                first_g[rest].tolist())]
+            n_idx = np.fromiter(map(len, found), np.int64, len(found))
+            failed = rest[n_idx == 0]
+            if len(failed):
+                skipped.append(general[failed])
+                reasons += ["could not be triangulated"] * len(failed)
+            if n_idx.any():
+                local = np.concatenate(found).astype(np.int64)
+                tri_parts.append(idx_all[np.repeat(gs[rest], n_idx) + local].reshape(-1, 3))
+                tri_owner.append(np.repeat(rest, n_idx // 3))
         if tri_parts:
             t = np.concatenate(tri_parts)
             own = np.concatenate(tri_owner)

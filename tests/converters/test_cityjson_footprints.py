@@ -130,25 +130,32 @@ CELLS = st.sets(st.tuples(st.integers(0, N - 1), st.integers(0, N - 1)), min_siz
 
 
 @settings(max_examples=150, deadline=None)
-@given(cells=CELLS, data=st.data())
-def test_footprints_traced_or_merged_equal_a_plain_union(cells, data):
+@given(cells=CELLS, data=st.data(), key_bits=st.sampled_from([62, 8]))
+def test_footprints_traced_or_merged_equal_a_plain_union(cells, data, key_bits):
     """Patches of unit squares (holes, several parts, triangles, faces turned
     down): the footprint is the union of the squares; it is traced without
-    GEOS unless two squares meet at a corner only."""
-    split = {c: data.draw(st.booleans()) for c in cells}
-    down = {c: data.draw(st.booleans()) for c in cells}
-    verts, polys = _grid(cells, split, down, N)
-    flat, sizes, poly_rings = _flat(polys)
-    area = polygon_plan_areas(ring_plan_areas(verts, flat, sizes), poly_rings)
-    owner = np.zeros(len(polys), np.int64)
-    expected = shapely.union_all([Polygon([(X0 + i, Y0 + j), (X0 + i + 1, Y0 + j),
-                                           (X0 + i + 1, Y0 + j + 1), (X0 + i, Y0 + j + 1)])
-                                  for i, j in cells])
-    fp = object_footprints(verts, flat, sizes, poly_rings, np.ones(len(polys), bool), owner,
-                           area)[0]
-    assert fp.symmetric_difference(expected).area < 1e-9
-    traced = trace_outlines(verts, flat, sizes, area < 0, owner, np.abs(area))
-    assert (0 in traced) == (not _pinched(cells, N))
-    if traced:
-        assert traced[0].symmetric_difference(expected).area < 1e-9
-        assert traced[0].area == len(cells)
+    GEOS unless two squares meet at a corner only. (Few key bits: vertices
+    numbered afresh, as for a file of many millions.)"""
+    from converters import cityjson_footprints
+
+    cityjson_footprints.KEY_BITS = key_bits
+    try:
+        split = {c: data.draw(st.booleans()) for c in cells}
+        down = {c: data.draw(st.booleans()) for c in cells}
+        verts, polys = _grid(cells, split, down, N)
+        flat, sizes, poly_rings = _flat(polys)
+        area = polygon_plan_areas(ring_plan_areas(verts, flat, sizes), poly_rings)
+        owner = np.zeros(len(polys), np.int64)
+        expected = shapely.union_all([Polygon([(X0 + i, Y0 + j), (X0 + i + 1, Y0 + j),
+                                               (X0 + i + 1, Y0 + j + 1), (X0 + i, Y0 + j + 1)])
+                                      for i, j in cells])
+        fp = object_footprints(verts, flat, sizes, poly_rings, np.ones(len(polys), bool), owner,
+                               area)[0]
+        assert fp.symmetric_difference(expected).area < 1e-9
+        traced = trace_outlines(verts, flat, sizes, area < 0, owner, np.abs(area))
+        assert (0 in traced) == (not _pinched(cells, N))
+        if traced:
+            assert traced[0].symmetric_difference(expected).area < 1e-9
+            assert traced[0].area == len(cells)
+    finally:
+        cityjson_footprints.KEY_BITS = 62

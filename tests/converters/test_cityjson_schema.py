@@ -54,6 +54,12 @@ MUTATIONS = {
         type="+Wall"),
     "bad transform": lambda d: d["transform"].update(scale=[1, 1]),
     "no transform": lambda d: d.pop("transform"),
+    "texture vertex of three numbers": lambda d: d["appearance"]["vertices-texture"].append(
+        [0.1, 0.2, 0.3]),
+    "texture vertex a text": lambda d: d["appearance"]["vertices-texture"][5].__setitem__(
+        0, "0.5"),
+    "texture vertex a boolean": lambda d: d["appearance"]["vertices-texture"][5].__setitem__(
+        0, True),
     "part without its parent": lambda d: _first(d, "BuildingPart").pop("parents"),
     "bad version": lambda d: d.update(version="2.7"),
     "object with extra root member": lambda d: _first(d, "LandUse").update(
