@@ -545,3 +545,18 @@ def test_any_damage_to_a_geometry_skips_its_object_or_is_read(tmp_path_factory, 
     assert len(feats) + len(skipped) == 10
     assert {f.source_id for f in feats} | {s for s, _ in skipped} == set(doc["CityObjects"])
     assert all(s == victim for s, _ in skipped)
+
+
+def test_what_orjson_refuses_is_read_as_the_standard_parser_reads_it(tmp_path):
+    """An integer beyond 64 bits (orjson refuses it) is read by json again:
+    the file converts as before; broken JSON keeps json's own message."""
+    doc = json.loads(MULTI_LOD_TEXT)
+    next(iter(doc["CityObjects"].values()))["attributes"]["+serial"] = 2**70
+    text = json.dumps(doc)
+    path = tmp_path / "big.city.json"
+    path.write_text(text)
+    feats, _, skipped = _convert(path)
+    assert not skipped and feats[0].attributes["+serial"] == 2**70
+    path.write_text(MULTI_LOD_TEXT[:-20])
+    with pytest.raises(ConversionError, match=r"not valid JSON: .*line \d+ column \d+"):
+        _convert(path)
