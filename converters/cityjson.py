@@ -154,21 +154,16 @@ class _OutsideGc:
 
 
 def _seq_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    no = 0
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for no, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    value = parse_json(line)
-                except json.JSONDecodeError as exc:
-                    raise ConversionError(f"{path}: line {no} is not valid JSON: {exc}",
-                                          str(path)) from None
-                yield no, value
-    except UnicodeDecodeError as exc:
-        raise ConversionError(f"{path}: line {no + 1} is not UTF-8 text: {exc}",
-                              str(path)) from None
+    with open(path, "rb") as fh:  # orjson reads bytes (and checks they are UTF-8)
+        for no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                value = parse_json(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ConversionError(f"{path}: line {no} is not valid JSON (UTF-8): {exc}",
+                                      str(path)) from None
+            yield no, value
 
 
 # -- the file ------------------------------------------------------------------
