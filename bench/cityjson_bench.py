@@ -70,7 +70,8 @@ def ours(path: Path, twin_crs: str, crs: str | None) -> tuple[int, int]:
             # what the API's scenes read: meshes and the typed attributes a GLB shows
             feats = store.query(twin.Query(with_meshes=True, free_attributes=False))
             colours = {x.name: x.colour for x in store.layers()}
-            glb, _table = merged_glb(feats, store.origin, colours)
+            # a twin of features without geometry has no origin (merged_glb needs one)
+            glb, _table = merged_glb(feats, store.origin or (0.0, 0.0, 0.0), colours)
         return res.features, len(glb)
 
 
