@@ -163,9 +163,12 @@ def object_footprints(verts: np.ndarray, flat: np.ndarray, ring_sizes: np.ndarra
     sizes = sizes[ok]
     polys_of_rings = polys_of_rings[ok]  # ascending
     owner = poly_object[polys_of_rings]
-    # objects with a polygon with holes are no single patch without holes
     new = run_starts(polys_of_rings)
-    simple = ~member(owner, owner[~new])
+    # one polygon of one ring (an LoD2 building's ground surface) is its own
+    # outline; objects with a polygon with holes are no single patch without holes
+    one = run_starts(owner)  # rings that start an object and are followed by the next
+    one[:-1] &= one[1:]
+    simple = ~member(owner, owner[~new]) & ~one
     out = trace_outlines(verts, flat[np.repeat(simple, sizes)], sizes[simple],
                          poly_area[polys_of_rings[simple]] < 0, owner[simple],
                          np.abs(poly_area[polys_of_rings[simple]]))
