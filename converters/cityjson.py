@@ -570,9 +570,10 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
     model = _Model(header, ctx, path, what="the CityJSONSeq header (line 1)")
     validate = ctx.options.get("validate", True)
     invalid: list[str] = []
+    header_errors: list[str] = []
     if validate:  # the header is a CityJSON document without objects
         errs = schema_errors(header, model.version, limit=5)
-        invalid += [f"line 1 (header): {e}" for e in errs or ()]
+        header_errors = [f"line 1 (header): {e}" for e in errs or ()]
         if errs and ctx.strict:
             raise ConversionError(f"{path}: line 1 (header): {errs[0]}", str(path))
     features = _Features(model, ctx)
@@ -592,7 +593,7 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
             kind = feat.get("type") if isinstance(feat, dict) else type(feat).__name__
             ctx.skip(f"line {no}", f"not a CityJSONFeature (type {kind!r})")
             continue
-        if validate and len(invalid) < 20:
+        if validate and len(invalid) < 20 - len(header_errors):
             errs = schema_errors(feat, model.version, "cityjsonfeature", limit=3)
             if errs:
                 invalid += [f"line {no}: {e}" for e in errs]
@@ -615,6 +616,8 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
     yield from features.finish()
     ctx.progress(no, None)
     if validate:
+        # the features' first errors, then the header's (20 in all at most)
+        invalid = invalid[:20 - len(header_errors)] + header_errors
         ctx.report["schema"] = invalid or ("valid" if model.version != "1.0" else
                                            "no schema for CityJSON 1.0: geometric checks only")
     _finish(ctx, header, features)

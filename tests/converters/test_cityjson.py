@@ -196,6 +196,8 @@ def test_extensions_and_their_attributes_are_kept(tmp_path):
         assert f.attributes["+noise-buildingHabitants"] == 4
         # the file writes LoDs as numbers, which CityJSON 1.1 forbids: reported, imported
         assert any("geometry" in e for e in src["schema"])
+        # its header is checked too: 1.1 wants a URL for the CRS, not this URN
+        assert src["schema"][-1].startswith("line 1 (header): metadata.referenceSystem")
 
 
 def test_cityjson_1_0_with_urn_crs(tmp_path):
