@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
