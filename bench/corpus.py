@@ -296,8 +296,9 @@ def _extent(r: dict[str, Any]) -> str:
     if "size" not in r:
         return "no geometry"
     w, d, h = r["size"]
-    text = f"{w:,.0f} x {d:,.0f} x {h:,.0f} m" if max(w, d) >= 10 else \
-        f"{w:.1f} x {d:.1f} x {h:.1f} m"
+    fmt = ",.0f" if max(w, d) >= 10 else ".1f"
+    text = (f"{w:{fmt}} x {d:{fmt}} m (2D)" if h != h else  # NaN: heights unknown
+            f"{w:{fmt}} x {d:{fmt}} x {h:{fmt}} m")
     if "lonlat" in r:
         text += f" at {r['lonlat'][0]:.4f}, {r['lonlat'][1]:.4f}"
     else:
@@ -336,6 +337,9 @@ something else than the source counts: an IFC model's storeys, building and
 site are features too, and every IfcBuilding gets an LoD1 envelope;
 EPANET/SWMM nodes and links become features one for one; a LandXML TIN
 surface is one terrain feature.
+
+What a run showed is written below its table (findings of that run; a new
+run replaces the table, not the findings).
 
 """
 
@@ -377,8 +381,10 @@ def main() -> None:
         lines.append(line)
         print(line, flush=True)
     if args.out:
+        old = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
+        findings = old[old.index("\n## Findings"):] if "\n## Findings" in old else ""
         args.out.write_text(HEADER + f"Run of {started}, {len(files)} files from `{data}`.\n\n"
-                            + "\n".join(lines) + "\n", encoding="utf-8")
+                            + "\n".join(lines) + "\n" + findings, encoding="utf-8")
 
 
 if __name__ == "__main__":
