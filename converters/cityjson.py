@@ -39,25 +39,22 @@ objects is full, so files larger than memory import.
 
 from __future__ import annotations
 
-import gc
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import CRS
 
 from twin.attributes import coerce_typed
-from twin.crs import parse_crs, transform_xyz
 from twin.errors import ConversionError, TwinError
+from twin.layers import STANDARD_LAYERS
 from twin.model import Edge, Feature
 
 from . import cityjson_report
-from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
+from .base import ConversionContext, ConverterSpec
+from .cityjson_geometry import GeometryReport, ObjectGeometry, VertexSet, chunk_geometry
+from .cityjson_read import Model, OutsideGc, load_json, seq_lines
 from .cityjson_schema import schema_errors
-from .cityjson_geometry import ObjectGeometry, VertexSet, chunk_geometry
 from .triangulate import TriangulationReport
 
 NAME = "cityjson"
@@ -92,154 +89,6 @@ TYPED_FROM_CITYJSON = {
     "roofType": "roof_type", "function": "function",
 }
 
-#: Layers whose map geometry is a polygon (a line or point cannot stand for it).
-_POLYGON_LAYERS = ("buildings", "terrain", "roads", "landuse", "vegetation", "water")
-
-# -- reading ------------------------------------------------------------------
-def _load_json(path: Path) -> dict:
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise ConversionError(f"{path}: larger than {MAX_FILE_BYTES} bytes; split it or "
-                              "convert it to CityJSONSeq (cjio export jsonl)", str(path))
-    try:
-        with open(path, "rb") as fh:
-            doc = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConversionError(f"{path}: not valid JSON: {exc}", str(path)) from None
-    if not isinstance(doc, dict) or doc.get("type") != "CityJSON":
-        raise ConversionError(f"{path}: not a CityJSON file (no \"type\": \"CityJSON\")",
-                              str(path))
-    return doc
-
-
-class _OutsideGc:
-    """The cycle collector kept off a parsed document.
-
-    Off while the document is parsed (a parse makes no cycles, but its
-    millions of lists would each trigger passes that walk all of them again:
-    two thirds of ``json.load``'s time on a large city model); then, from
-    :meth:`parsed` to the end of the block, everything alive is left out of
-    the collector's passes (``gc.freeze``): the document is freed by
-    reference counting as usual, and conversion no longer pays for walks
-    over it (10 to 15% of its time). Freezing is left alone where the
-    process already uses ``gc.freeze`` for its own ends."""
-
-    def __enter__(self) -> _OutsideGc:
-        self.was_enabled = gc.isenabled()
-        self.froze = False
-        gc.disable()
-        return self
-
-    def parsed(self) -> None:
-        if not gc.get_freeze_count():
-            gc.freeze()
-            self.froze = True
-        if self.was_enabled:
-            gc.enable()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.froze:
-            gc.unfreeze()
-        if self.was_enabled:
-            gc.enable()
-
-
-def _seq_lines(path: Path) -> Iterator[tuple[int, dict]]:
-    with open(path, encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield no, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConversionError(f"{path}: line {no} is not valid JSON: {exc}",
-                                      str(path)) from None
-
-
-# -- the file ------------------------------------------------------------------
-class _Model:
-    """What a file (or a CityJSONSeq header) says about all of its objects."""
-
-    def __init__(self, header: dict, ctx: ConversionContext, path: Path):
-        self.path = path
-        self.version = str(header.get("version", "?"))
-        if self.version not in ("1.0", "1.1", "2.0"):
-            raise ConversionError(
-                f"{path}: CityJSON version {self.version!r} is not supported; this converter "
-                "reads 1.0, 1.1 and 2.0", str(path))
-        tr = header.get("transform")
-        self.scale = np.asarray(tr["scale"], float) if tr else np.ones(3)
-        self.translate = np.asarray(tr["translate"], float) if tr else np.zeros(3)
-        meta = header.get("metadata") or {}
-        self.crs = self._crs(meta, ctx)
-        self.twin_crs = ctx.twin_crs
-        # a compound CRS (RD New + NAP) over the twin's own plan CRS: heights are
-        # already in the file's vertical datum, the plan needs no transformation
-        plan = self.crs.sub_crs_list[0] if self.crs.is_compound else self.crs
-        twin_plan = ctx.twin_crs.sub_crs_list[0] if ctx.twin_crs.is_compound else ctx.twin_crs
-        self._same_plan = plan == twin_plan
-        self.templates = header.get("geometry-templates")
-        self.template_vertices = np.asarray(
-            self.templates["vertices-templates"], float) if self.templates else np.zeros((0, 3))
-        self.prefix = ctx.options.get("id_prefix") or "cityjson"
-        ctx.report["cityjson_version"] = self.version
-        ctx.report["metadata"] = {k: v for k, v in meta.items()
-                                  if k in ("title", "identifier", "referenceDate",
-                                           "datasetTitle", "referenceSystem",
-                                           "pointOfContact", "datasetReferenceDate")}
-        if header.get("extensions"):
-            ctx.report["extensions"] = sorted(header["extensions"])
-        extra_root = sorted(k for k in header if k.startswith("+"))
-        if extra_root:
-            ctx.report["extension_root_properties"] = extra_root
-
-    def _crs(self, meta: dict, ctx: ConversionContext) -> CRS:
-        if ctx.source_crs is not None:
-            ctx.report["crs_from"] = "option"
-            return ctx.source_crs
-        ref = meta.get("referenceSystem")
-        if ref is None and isinstance(meta.get("crs"), dict):  # pre-1.0 {"crs": {"epsg": N}}
-            ref = meta["crs"].get("epsg")
-        if ref is None:
-            raise ConversionError(
-                f"{self.path}: the file names no CRS (metadata.referenceSystem); give the "
-                "CRS of its coordinates with --crs", str(self.path))
-        ctx.report["crs_from"] = "metadata.referenceSystem"
-        return parse_crs(str(ref) if not isinstance(ref, int) else f"EPSG:{ref}",
-                         what=f"{self.path}: referenceSystem")
-
-    def source_vertices(self, raw: Any, where: str) -> np.ndarray:
-        """``vertices`` dequantised, in the file's CRS."""
-        try:
-            v = np.asarray(raw if raw is not None else [], dtype=np.float64)
-        except (TypeError, ValueError):
-            v = None
-        if v is None or not (v.ndim == 2 and v.shape[1] == 3 or v.size == 0):
-            raise ConversionError(f"{where}: \"vertices\" must be a list of [x, y, z] numbers",
-                                  str(self.path))
-        return v.reshape(-1, 3) * self.scale + self.translate
-
-    def instance(self, geom: dict, source: np.ndarray, vbase: int, vcount: int
-                 ) -> tuple[dict, np.ndarray]:
-        """A GeometryInstance as its template's geometry over world vertices
-        (twin CRS); the reference point indexes ``source`` from ``vbase``."""
-        if not self.templates:
-            raise ConversionError("GeometryInstance without geometry-templates")
-        tpl = self.templates["templates"][geom["template"]]
-        m = np.asarray(geom["transformationMatrix"], float).reshape(4, 4)
-        ref_index = geom["boundaries"][0]
-        if not isinstance(ref_index, int) or not 0 <= ref_index < vcount:
-            raise IndexError(f"reference vertex {ref_index!r} out of range (the file has "
-                             f"{vcount} vertices)")
-        tv = self.template_vertices
-        world = (np.column_stack([tv, np.ones(len(tv))]) @ m.T)[:, :3] + source[vbase + ref_index]
-        return tpl, self.reproject(world)
-
-    def reproject(self, v: np.ndarray) -> np.ndarray:
-        if len(v) == 0 or self.crs == self.twin_crs or self._same_plan:
-            return v
-        return transform_xyz(self.crs, self.twin_crs, v, source=str(self.path))
-
-
 def _attributes(obj: dict, fid: str, warnings: list[str]) -> dict[str, Any]:
     attrs = dict(obj.get("attributes") or {})
     for src, dst in TYPED_FROM_CITYJSON.items():
@@ -266,10 +115,10 @@ class _Features:
     takes its children's extent: it waits until they are built (or until the
     end), keeping only their footprints and bounds meanwhile."""
 
-    def __init__(self, model: _Model, ctx: ConversionContext):
+    def __init__(self, model: Model, ctx: ConversionContext):
         self.model, self.ctx = model, ctx
         self.tri = TriangulationReport()
-        self.appearance = {"geometries_with_appearance": 0}
+        self.geometry = GeometryReport()
         self.counts: dict[str, int] = {}  # by type, and objects without geometry
         self.warnings = ctx.report.setdefault("warnings", [])
         self.needed: set[str] = set()  # children whose extent a parent will want
@@ -284,7 +133,7 @@ class _Features:
 
     def chunk(self, items: list[tuple[str, dict, int, int]], vertices: VertexSet
               ) -> Iterator[Feature]:
-        geos, skipped = chunk_geometry(items, vertices, self.model, self.tri, self.appearance)
+        geos, skipped = chunk_geometry(items, vertices, self.model, self.tri, self.geometry)
         for i, (oid, obj, _, _) in enumerate(items):
             geo = geos[i]
             if geo is None:
@@ -341,8 +190,6 @@ class _Features:
         model, counts = self.model, self.counts
         otype = str(obj["type"])
         fid = f"{model.prefix}:{oid}"
-        if not geo.meshes and geo.footprint is None:
-            counts["without_geometry"] = counts.get("without_geometry", 0) + 1
         parents = obj.get("parents") or []
         attrs = _attributes(obj, fid, self.warnings)
         # what a twin export recorded about features that are no CityJSON type
@@ -355,15 +202,11 @@ class _Features:
             meshes = {str(lod_names.get(k, k)): m for k, m in meshes.items()}
         edge = Edge(*map(str, edge_rec)) if isinstance(edge_rec, list) and \
             len(edge_rec) == 3 else None
-        fp = geo.lines if geo.lines is not None and layer not in _POLYGON_LAYERS \
-            else geo.footprint
-        if fp is not None and layer in _POLYGON_LAYERS and \
-                fp.geom_type not in ("Polygon", "MultiPolygon"):
-            fp = None  # a line or point cannot stand for these layers' polygons
-        if fp is not None and fp.geom_type == "GeometryCollection":
-            polys = [g for g in shapely.get_parts(fp) if g.geom_type in ("Polygon",
-                                                                          "MultiPolygon")]
-            fp = shapely.union_all(polys) if polys else None
+        fp, unfit = _map_geometry(geo, layer)
+        if unfit is not None:
+            self.geometry.leave_out(unfit[0], f"{model.path.name}: object {oid!r}: {unfit[1]}")
+        if not meshes and fp is None:
+            counts["without_geometry"] = counts.get("without_geometry", 0) + 1
         try:
             feat = Feature(
                 id=fid, layer=layer, type=ftype, name=attrs.pop("name", None),
@@ -380,6 +223,47 @@ class _Features:
         return feat
 
 
+#: The 2D geometry each standard layer holds (other layers hold any).
+_LAYER_GEOMETRY = {layer.name: layer.geometry_type for layer in STANDARD_LAYERS}
+
+
+#: Why points or lines were left out of the map, as the report counts it.
+LINES_ON_AREAS = "points or lines of an object on a layer of areas"
+NOT_ONE_LINE = "not one line or point, on a layer of lines or points"
+
+
+def _map_geometry(geo: ObjectGeometry, layer: str
+                  ) -> tuple[Any, tuple[str, str] | None]:
+    """The map geometry of an object on ``layer``, and where the layer
+    cannot hold its points or lines, why they were left out (a reason the
+    report counts, and the details).
+
+    A layer of areas takes the footprint (points and lines cannot stand for
+    an area); a layer of lines or points takes the object's one line or
+    point; other layers take its points and lines where it has any (a pipe,
+    a pole), else its footprint."""
+    fp, lines = geo.footprint, geo.lines
+    if fp is not None and fp.geom_type == "GeometryCollection":
+        polys = [g for g in shapely.get_parts(fp) if g.geom_type in ("Polygon",
+                                                                      "MultiPolygon")]
+        fp = shapely.union_all(polys) if polys else None
+    kind = _LAYER_GEOMETRY.get(layer, "GEOMETRY")
+    if kind == "MULTIPOLYGON":
+        area = fp if fp is not None and fp.geom_type in ("Polygon", "MultiPolygon") else None
+        return area, (None if lines is None else (
+            LINES_ON_AREAS, f"{lines.geom_type} left out: the layer {layer!r} holds areas"))
+    if kind in ("LINESTRING", "POINT"):
+        want = "LineString" if kind == "LINESTRING" else "Point"
+        one = lines if lines is not None else fp
+        if one is not None and one.geom_type == f"Multi{want}" and len(one.geoms) == 1:
+            one = one.geoms[0]
+        if one is None or one.geom_type == want:
+            return one, None
+        return None, (NOT_ONE_LINE,
+                      f"{one.geom_type} left out: the layer {layer!r} holds one {want} each")
+    return (lines if lines is not None else fp), None
+
+
 def _typed(ctx: ConversionContext, oid: str, obj: Any) -> bool:
     """Whether a city object can be converted at all (else it is skipped)."""
     if not isinstance(obj, dict):
@@ -388,16 +272,27 @@ def _typed(ctx: ConversionContext, oid: str, obj: Any) -> bool:
     if not obj.get("type") or not isinstance(obj["type"], str):
         ctx.skip(oid, "city object without a type")
         return False
+    for key in ("parents", "children"):
+        ids = obj.get(key)
+        if ids is not None and not (isinstance(ids, list) and
+                                    all(isinstance(i, str) for i in ids)):
+            ctx.skip(oid, f"\"{key}\" is not a list of object ids")
+            return False
+    if not isinstance(obj.get("attributes") or {}, dict):
+        ctx.skip(oid, "\"attributes\" is not a JSON object")
+        return False
     return True
 
 
-def _appearance_report(doc: dict, appearance: dict, ctx: ConversionContext) -> None:
+def _appearance_report(doc: dict, geometry: GeometryReport, ctx: ConversionContext) -> None:
     app = doc.get("appearance") or {}
-    if app or appearance["geometries_with_appearance"]:
+    if not isinstance(app, dict):
+        app = {}
+    if app or geometry.with_appearance:
         ctx.report["appearance_not_imported"] = {
-            "materials": len(app.get("materials", [])),
-            "textures": len(app.get("textures", [])),
-            "geometries_with_appearance": appearance["geometries_with_appearance"],
+            "materials": _count(app.get("materials")),
+            "textures": _count(app.get("textures")),
+            "geometries_with_appearance": geometry.with_appearance,
             "note": "the twin keeps no materials or textures; layers are coloured by the "
                     "catalogue",
         }
@@ -406,10 +301,10 @@ def _appearance_report(doc: dict, appearance: dict, ctx: ConversionContext) -> N
 def convert(ctx: ConversionContext) -> Iterator[Feature]:
     """Convert a CityJSON file (see the module documentation)."""
     path = ctx.source
-    with _OutsideGc() as outside_gc:
-        doc = _load_json(path)
+    with OutsideGc() as outside_gc:
+        doc = load_json(path)
         outside_gc.parsed()
-        model = _Model(doc, ctx, path)
+        model = Model(doc, ctx, path)
         features = _Features(model, ctx)
         if ctx.options.get("validate", True):
             errs = schema_errors(doc, model.version)
@@ -422,7 +317,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     _finish(ctx, doc, features)
 
 
-def _convert_doc(ctx: ConversionContext, doc: dict, model: _Model, features: _Features
+def _convert_doc(ctx: ConversionContext, doc: dict, model: Model, features: _Features
                  ) -> Iterator[Feature]:
     path = ctx.source
     objects = doc.get("CityObjects") or {}
@@ -451,17 +346,23 @@ def _convert_doc(ctx: ConversionContext, doc: dict, model: _Model, features: _Fe
 def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
     """Convert a CityJSONSeq file line by line (memory for one chunk of lines)."""
     path = ctx.source
-    lines = _seq_lines(path)
+    lines = seq_lines(path)
     try:
         _, header = next(lines)
     except StopIteration:
         raise ConversionError(f"{path}: empty CityJSONSeq file", str(path)) from None
-    if header.get("type") != "CityJSON":
+    if not isinstance(header, dict) or header.get("type") != "CityJSON":
         raise ConversionError(f"{path}: the first line must be the CityJSON header object",
                               str(path))
-    model = _Model(header, ctx, path)
+    model = Model(header, ctx, path, what="the CityJSONSeq header (line 1)")
     validate = ctx.options.get("validate", True)
     invalid: list[str] = []
+    header_errors: list[str] = []
+    if validate:  # the header is a CityJSON document without objects
+        errs = schema_errors(header, model.version, limit=5)
+        header_errors = [f"line 1 (header): {e}" for e in errs or ()]
+        if errs and ctx.strict:
+            raise ConversionError(f"{path}: line 1 (header): {errs[0]}", str(path))
     features = _Features(model, ctx)
     items: list[tuple[str, dict, int, int]] = []
     sources: list[np.ndarray] = []
@@ -475,10 +376,11 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
 
     no = 1
     for no, feat in lines:
-        if feat.get("type") != "CityJSONFeature":
-            ctx.skip(f"line {no}", f"not a CityJSONFeature (type {feat.get('type')!r})")
+        if not isinstance(feat, dict) or feat.get("type") != "CityJSONFeature":
+            kind = feat.get("type") if isinstance(feat, dict) else type(feat).__name__
+            ctx.skip(f"line {no}", f"not a CityJSONFeature (type {kind!r})")
             continue
-        if validate and len(invalid) < 20:
+        if validate and len(invalid) < 20 - len(header_errors):
             errs = schema_errors(feat, model.version, "cityjsonfeature", limit=3)
             if errs:
                 invalid += [f"line {no}: {e}" for e in errs]
@@ -501,6 +403,8 @@ def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
     yield from features.finish()
     ctx.progress(no, None)
     if validate:
+        # the features' first errors, then the header's (20 in all at most)
+        invalid = invalid[:20 - len(header_errors)] + header_errors
         ctx.report["schema"] = invalid or ("valid" if model.version != "1.0" else
                                            "no schema for CityJSON 1.0: geometric checks only")
     _finish(ctx, header, features)
@@ -516,7 +420,16 @@ def _finish(ctx: ConversionContext, doc: dict, features: _Features) -> None:
         "degenerate_polygons": tri.degenerate_polygons, "non_planar": tri.non_planar,
         "examples": tri.examples,
     }
-    _appearance_report(doc, features.appearance, ctx)
+    geometry = features.geometry
+    if geometry.left_out:
+        ctx.report["geometries_left_out"] = {
+            "count": sum(geometry.left_out.values()), "by_reason": dict(geometry.left_out),
+            "examples": list(geometry.examples)}
+    _appearance_report(doc, geometry, ctx)
+
+
+def _count(x: Any) -> int:
+    return len(x) if isinstance(x, list) else 0
 
 
 def _sniff(head: bytes) -> bool:

@@ -9,7 +9,12 @@
 * Each LoD mesh becomes a ``Solid`` when it closes a volume (LoD1 blocks,
   the envelopes of IFC buildings), else a ``MultiSurface``, of its
   triangles with the semantic surfaces of its face labels; vertices are
-  quantised with a millimetre ``transform``.
+  quantised with a millimetre ``transform``. Where the object's type does
+  not allow that geometry type (the schema's rules, read by
+  :func:`~converters.cityjson_schema.object_rules`), the next it allows is
+  written: a ``LandUse`` volume as a ``MultiSurface``, a ``TINRelief`` as
+  the ``CompositeSurface`` it must be. Points and lines go where the type
+  allows them; elsewhere they are left out and counted in the report.
 * IFC buildings keep their structure: storeys become ``BuildingStorey``,
   spaces ``BuildingRoom``, walls, slabs, columns, doors and windows
   ``BuildingConstructiveElement``, each under its nearest selected ancestor;
@@ -41,6 +46,7 @@ from twin.query import Query
 from twin.store.base import TwinStore
 
 from .cityjson import LAYER_BY_TYPE, TYPED_FROM_CITYJSON
+from .cityjson_schema import ObjectRule, object_rules
 
 SCALE = 0.001
 
@@ -67,12 +73,8 @@ _IFC_CONSTRUCTIVE = ("IfcWall", "IfcSlab", "IfcColumn", "IfcBeam", "IfcRoof", "I
                      "IfcRamp", "IfcRailing", "IfcCovering", "IfcCurtainWall", "IfcPlate",
                      "IfcMember", "IfcFooting", "IfcPile", "IfcDoor", "IfcWindow",
                      "IfcChimney", "IfcBuildingElementProxy")
-#: CityJSON types that must name a parent (second-level city objects).
-_NEEDS_PARENT = frozenset({
-    "BuildingPart", "BuildingInstallation", "BuildingConstructiveElement", "BuildingFurniture",
-    "BuildingRoom", "BuildingStorey", "BuildingUnit", "BridgePart", "BridgeInstallation",
-    "BridgeConstructiveElement", "BridgeRoom", "BridgeFurniture", "TunnelPart",
-    "TunnelInstallation", "TunnelConstructiveElement", "TunnelHollowSpace", "TunnelFurniture"})
+#: An extension type as CityJSON 2.0 writes one (``+`` and a capital letter).
+_EXTENSION_TYPE = re.compile(r"^\+[A-Z]\w+$")
 
 
 def _crs_url(store: TwinStore) -> str | None:
@@ -89,8 +91,13 @@ def _object_id(f: Feature) -> str:
     return f.id
 
 
+def _rule(ctype: str) -> ObjectRule:
+    rules = object_rules("2.0")
+    return rules["ExtensionObject"] if ctype.startswith("+") else rules[ctype]
+
+
 def _cityjson_type(f: Feature, has_parent: bool = True) -> str:
-    if f.type in LAYER_BY_TYPE or f.type.startswith("+"):
+    if f.type in LAYER_BY_TYPE or _EXTENSION_TYPE.match(f.type):
         t = f.type
     elif isinstance(f.attributes.get("ifc_class"), str):
         ifc = f.attributes["ifc_class"]
@@ -100,7 +107,7 @@ def _cityjson_type(f: Feature, has_parent: bool = True) -> str:
     else:
         t = TYPE_BY_LAYER.get(f.layer, "GenericCityObject")
     # an inner object exported without any of its ancestors stands on its own
-    return "GenericCityObject" if t in _NEEDS_PARENT and not has_parent else t
+    return "GenericCityObject" if _rule(t).needs_parent and not has_parent else t
 
 
 _LOD = re.compile(r"^[0-3](\.[0-3])?$")
@@ -175,17 +182,35 @@ class _Vertices:
         return np.concatenate(self.parts).tolist() if self.parts else []
 
 
-def _geometry(f: Feature, verts: _Vertices) -> list[dict]:
+#: The surface geometry types a mesh may become, by preference: a closed mesh
+#: a Solid where allowed; a TINRelief must be a CompositeSurface.
+_CLOSED = ("Solid", "MultiSurface", "CompositeSurface")
+_OPEN = ("MultiSurface", "CompositeSurface")
+
+
+def _allowed(rule: ObjectRule, gtype: str) -> bool:
+    return rule.geometry_types is None or gtype in rule.geometry_types
+
+
+def _geometry(f: Feature, verts: _Vertices, ctype: str, left_out: dict[str, int]
+              ) -> list[dict]:
+    """The CityJSON geometries of a feature as an object of type ``ctype``;
+    what that type cannot hold is counted in ``left_out`` (by geometry
+    type)."""
+    rule = _rule(ctype)
     out = []
     fp = f.footprint
     if fp is not None and fp.has_z and fp.geom_type in ("LineString", "Point"):
         # centrelines and node positions travel as LoD 0 lines and points
-        coords = np.asarray(fp.coords, dtype=np.float64)
-        base = verts.add(coords)
-        idx = list(range(base, base + len(coords)))
-        out.append({"type": "MultiLineString", "lod": "0", "boundaries": [idx]}
-                   if fp.geom_type == "LineString" else
-                   {"type": "MultiPoint", "lod": "0", "boundaries": idx})
+        gtype = "MultiLineString" if fp.geom_type == "LineString" else "MultiPoint"
+        if _allowed(rule, gtype):
+            coords = np.asarray(fp.coords, dtype=np.float64)
+            base = verts.add(coords)
+            idx = list(range(base, base + len(coords)))
+            out.append({"type": gtype, "lod": "0",
+                        "boundaries": [idx] if gtype == "MultiLineString" else idx})
+        else:
+            left_out[gtype] = left_out.get(gtype, 0) + 1
     for twin_lod, mesh in sorted(f.meshes.items()):
         if mesh.n_faces == 0:
             continue
@@ -193,7 +218,12 @@ def _geometry(f: Feature, verts: _Vertices) -> list[dict]:
         # a closed, consistently oriented mesh (an LoD1 envelope, a block) is a Solid,
         # its coincident vertices welded so that neighbouring faces share them
         wv, wf, kept = weld(mesh.vertices, mesh.faces)
-        solid = closed_shell(wf)
+        closed = closed_shell(wf)
+        gtype = next((t for t in (_CLOSED if closed else _OPEN) if _allowed(rule, t)), None)
+        if gtype is None:
+            left_out["mesh"] = left_out.get("mesh", 0) + 1
+            continue
+        solid = gtype == "Solid"
         v_out, f_out = (wv, wf) if solid else (mesh.vertices, mesh.faces)
         face_labels = mesh.face_labels
         if solid and face_labels is not None:
@@ -201,7 +231,7 @@ def _geometry(f: Feature, verts: _Vertices) -> list[dict]:
         base = verts.add(v_out)
         faces = (np.asarray(f_out) + base).tolist()
         surfaces = [[tri] for tri in faces]
-        g: dict[str, Any] = {"type": "Solid" if solid else "MultiSurface", "lod": lod,
+        g: dict[str, Any] = {"type": gtype, "lod": lod,
                              "boundaries": [surfaces] if solid else surfaces}
         labels = mesh.labels
         if face_labels is not None and labels and all(x in _SEMANTIC_TYPES for x in labels):
@@ -213,13 +243,14 @@ def _geometry(f: Feature, verts: _Vertices) -> list[dict]:
 
 
 def _city_object(f: Feature, verts: _Vertices, ids: dict[str, str],
-                 children: dict[str, list[str]], parent: str | None) -> dict[str, Any]:
+                 children: dict[str, list[str]], parent: str | None,
+                 left_out: dict[str, int]) -> dict[str, Any]:
     ctype = _cityjson_type(f, parent is not None)
     obj: dict[str, Any] = {"type": ctype}
     attrs = _attributes(f, ctype)
     if attrs:
         obj["attributes"] = attrs
-    geom = _geometry(f, verts)
+    geom = _geometry(f, verts, ctype, left_out)
     if geom:
         obj["geometry"] = geom
     if parent is not None:
@@ -280,7 +311,10 @@ def export_cityjson(store: TwinStore, out: str | Path | IO[str], query: Query | 
                     progress: Callable[[int, int | None], None] | None = None
                     ) -> dict[str, Any]:
     """Write the features ``query`` selects (default: all) as CityJSON 2.0
-    (``seq=False``) or CityJSONSeq. Returns a small report (counts, types)."""
+    (``seq=False``) or CityJSONSeq. Returns a small report: ``objects``,
+    ``by_type``, and ``left_out``, the geometries that the CityJSON type of
+    their object cannot hold (points or lines on a building, by geometry
+    type)."""
     query = query or Query()
     progress = progress or (lambda d, t: None)
     rows, lo, hi = _plan(store, query)
@@ -295,7 +329,7 @@ def export_cityjson(store: TwinStore, out: str | Path | IO[str], query: Query | 
         if parent is not None:
             children.setdefault(parent, []).append(fid)
     header = _header(store, lo, hi, translate)
-    report: dict[str, Any] = {"objects": 0, "by_type": {}}
+    report: dict[str, Any] = {"objects": 0, "by_type": {}, "left_out": {}}
 
     def features(ids: list[str]) -> Iterator[Feature]:
         return features_by_id(store, ids, meshes=True)
@@ -319,7 +353,8 @@ def export_cityjson(store: TwinStore, out: str | Path | IO[str], query: Query | 
             verts = _Vertices(translate)
             objects = {}
             for f in features([r[0] for r in rows]):
-                obj = _city_object(f, verts, cj_ids, children, parent_of[f.id])
+                obj = _city_object(f, verts, cj_ids, children, parent_of[f.id],
+                                   report["left_out"])
                 objects[cj_ids[f.id]] = obj
                 count(obj)
             doc = {**header, "CityObjects": objects, "vertices": verts.tolist()}
@@ -337,7 +372,8 @@ def export_cityjson(store: TwinStore, out: str | Path | IO[str], query: Query | 
                 verts = _Vertices(translate)
                 objects = {}
                 for f in features(family):
-                    obj = _city_object(f, verts, cj_ids, children, parent_of[f.id])
+                    obj = _city_object(f, verts, cj_ids, children, parent_of[f.id],
+                                       report["left_out"])
                     objects[cj_ids[f.id]] = obj
                     count(obj)
                 line = {"type": "CityJSONFeature", "id": cj_ids[root], "CityObjects": objects,

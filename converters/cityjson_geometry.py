@@ -5,14 +5,20 @@ flattens their boundaries (ring sizes, vertex indices, semantic values) into
 lists; everything after that runs over numpy arrays for the whole chunk:
 index checks, ring cleaning, triangulation (:func:`triangulate_rings`), one
 mesh per object and LoD with its own vertices, semantic labels per face,
-bounds, and footprints: ground polygons built by shapely in bulk, or for
-meshes without ground surfaces outlines traced from unshared edges, GEOS
-merging only what tracing cannot take (per-object numpy calls cost more
-than the work itself on small objects).
+bounds, and footprints (:mod:`converters.cityjson_footprints`).
+
+**One geometry per LoD.** CityJSON lets an object carry several geometries
+of the same LoD (a CityGML conversion often writes both an
+``lod2MultiSurface`` with semantic surfaces and an ``lod2Solid`` of the same
+faces). Merged, they would double every area and volume, so one is kept:
+the one with semantic surfaces, else the one with more surfaces, else the
+first in the file; the others are counted and named in the report.
 
 An object whose geometry cannot be read (an index out of range, a ring that
-is not a list, a semantic value pointing nowhere) is skipped with its reason;
-the other objects of the chunk are not affected.
+is not a list, a semantic value pointing nowhere) is skipped with its reason
+(:mod:`converters.cityjson_structure` puts it in words); the other objects of
+the chunk are not affected. A failure that the file does not explain is a
+bug of this module and propagates.
 """
 
 from __future__ import annotations
@@ -24,14 +30,20 @@ from typing import Any
 import numpy as np
 import shapely
 
-from twin.errors import ConversionError
 from twin.model import Mesh, lod_key
 
-from .ragged import gather, offsets, run_starts
-from .triangulate import TriangulationReport, clean_rings, triangulate_rings
+from .cityjson_arrays import Arrays, Gather, checked_arrays
+from .cityjson_footprints import (footprint_polygons, object_footprints, polygon_plan_areas,
+                                  ring_plan_areas)
+from .cityjson_structure import LEVELS, GeometryUnreadable, geometry_problem
+from .ragged import member, offsets, run_starts
+from .triangulate import TriangulationReport, triangulate_rings
 
 _SURFACE_DEPTH = {"MultiSurface": 1, "CompositeSurface": 1, "Solid": 2, "MultiSolid": 3,
                   "CompositeSolid": 3}
+
+#: Examples of left-out geometries kept for the report.
+_EXAMPLES = 20
 
 
 @dataclass
@@ -51,6 +63,28 @@ class VertexSet:
 
     twin: np.ndarray
     source: np.ndarray
+
+
+@dataclass
+class GeometryReport:
+    """What the geometry of a whole file showed besides its triangulation:
+    geometries with appearances (not imported), and geometries left out
+    (another of the same LoD kept, or a type CityJSON does not define),
+    counted by reason with the first examples."""
+
+    with_appearance: int = 0
+    left_out: dict[str, int] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+
+    def leave_out(self, reason: str, example: str) -> None:
+        self.left_out[reason] = self.left_out.get(reason, 0) + 1
+        if len(self.examples) < _EXAMPLES:
+            self.examples.append(example)
+
+
+#: Why a geometry was left out, as the report counts it.
+SAME_LOD = "another geometry of the same LoD kept"
+UNKNOWN_TYPE = "not a CityJSON geometry type"
 
 
 def surfaces(geom: dict) -> tuple[list, list]:
@@ -90,50 +124,50 @@ def _flatten_values(values: Any, shell_sizes: list[int]) -> list:
     return out
 
 
-class _Gather:
-    """The flat lists a chunk's surfaces are read into (see the module doc)."""
+@dataclass
+class _Surface:
+    """One surface geometry of an object, read but not yet gathered."""
 
-    def __init__(self) -> None:
-        self.flat: list = []
-        self.ring_sizes: list[int] = []
-        self.poly_rings: list[int] = []
-        self.sem: list = []
-        # per surface geometry
-        self.g_obj: list[int] = []
-        self.g_group: list[int] = []
-        self.g_polys: list[int] = []
-        self.g_flat: list[int] = []
-        self.g_base: list[int] = []
-        self.g_count: list[int] = []
-        self.g_remap: list[int] = []
-        self.remap: list[int] = []
-        self.g_labels: list[int] = []
+    k: int  # its index in the object's geometry list
+    geom: dict  # the template's geometry, for a GeometryInstance
+    gtype: str
+    lod: str
+    polys: list
+    sem: list
+    base: int  # where its vertex indices start in the chunk's vertices
+    count: int  # how many vertices they may index
+    semantic: bool  # whether it has semantic surfaces
 
-    def mark(self) -> tuple:
-        return tuple(len(x) for x in self._lists())
+    def describe(self) -> str:
+        return (f"geometry {self.k} ({self.gtype}, {len(self.polys)} surfaces"
+                f"{', with semantics' if self.semantic else ''})")
 
-    def rollback(self, mark: tuple) -> None:
-        for lst, n in zip(self._lists(), mark):
-            del lst[n:]
 
-    def _lists(self) -> tuple[list, ...]:
-        return (self.flat, self.ring_sizes, self.poly_rings, self.sem, self.g_obj,
-                self.g_group, self.g_polys, self.g_flat, self.g_base, self.g_count,
-                self.g_remap, self.remap, self.g_labels)
+def one_per_lod(found: list[_Surface]) -> tuple[list[_Surface], list[tuple[_Surface, _Surface]]]:
+    """The surface geometries kept, one per LoD (the one with semantic
+    surfaces, else the one with more surfaces, else the first), and the
+    others as ``(left out, kept instead)``."""
+    best: dict[str, _Surface] = {}
+    for s in found:
+        b = best.get(s.lod)
+        if b is None or (s.semantic, len(s.polys)) > (b.semantic, len(b.polys)):
+            best[s.lod] = s
+    kept = [s for s in found if best[s.lod] is s]
+    return kept, [(s, best[s.lod]) for s in found if best[s.lod] is not s]
 
 
 def chunk_geometry(items: list[tuple[str, dict, int, int]], vertices: VertexSet, model: Any,
-                   tri: TriangulationReport, appearance: dict
+                   tri: TriangulationReport, report: GeometryReport
                    ) -> tuple[list[ObjectGeometry | None], dict[int, str]]:
     """Meshes, footprints and lines of a chunk of city objects.
 
     ``items`` are ``(id, object, vertex base, vertex count)``: an object's
     boundaries index ``vertices`` from its base (a CityJSONSeq chunk stacks
     the vertices of several features). ``model`` places geometry instances
-    (``template``, ``reproject``) and names the file. Returns one
+    (``instance``, ``templates``) and names the file. Returns one
     :class:`ObjectGeometry` per item (``None`` for skipped ones) and the
     reasons of the skipped ones, by item index."""
-    g = _Gather()
+    g = Gather()
     groups: dict[tuple[int, str], int] = {}
     group_labels: list[list[str]] = []
     extra: list[np.ndarray] = []
@@ -141,19 +175,21 @@ def chunk_geometry(items: list[tuple[str, dict, int, int]], vertices: VertexSet,
     n_main = len(vertices.twin)
     lines: dict[int, list] = {}
     skipped: dict[int, str] = {}
-    for oi, (_oid, obj, vbase, vcount) in enumerate(items):
+    for oi, (oid, obj, vbase, vcount) in enumerate(items):
         mark = g.mark()
         extra_mark = (len(extra), n_extra)
         with_appearance = 0
+        left_out: list[tuple[str, str]] = []
         k, gtype = -1, None  # where a failure happened
         try:
             geoms = obj.get("geometry") or []
             if not isinstance(geoms, list):
-                raise ValueError("\"geometry\" is not a list")
+                raise GeometryUnreadable("\"geometry\" is not a list")
+            found: list[_Surface] = []
             for k, geom in enumerate(geoms):
                 gtype = None
                 if not isinstance(geom, dict):
-                    raise ValueError("not a JSON object")
+                    raise GeometryUnreadable("not a JSON object")
                 if "material" in geom or "texture" in geom:
                     with_appearance += 1
                 base, count = vbase, vcount
@@ -164,53 +200,53 @@ def chunk_geometry(items: list[tuple[str, dict, int, int]], vertices: VertexSet,
                     extra.append(gverts)
                     n_extra += len(gverts)
                 gtype = geom.get("type")
+                if not isinstance(gtype, str):
+                    left_out.append((UNKNOWN_TYPE, f"{oid!r}: geometry {k} has no type "
+                                                   f"({gtype!r:.40} instead)"))
+                    gtype = None
+                    continue
                 if gtype in ("MultiPoint", "MultiLineString"):
                     own = gverts if gverts is not None else vertices.twin[vbase:vbase + vcount]
                     lines.setdefault(oi, []).extend(_points_and_lines(geom, own))
                     continue
-                polys, sem = surfaces(geom)
-                if not polys:
+                if gtype not in LEVELS:
+                    left_out.append((UNKNOWN_TYPE, f"{oid!r}: geometry {k} of type {gtype!r} "
+                                                   "left out (not a CityJSON geometry type)"))
                     continue
-                lod = str(geom.get("lod", "0"))
-                gi = groups.setdefault((oi, lod), len(groups))
-                if gi == len(group_labels):
-                    group_labels.append([])
-                labels = group_labels[gi]
-                g.g_remap.append(len(g.remap))
-                names = [str(s.get("type", "")) for s in
-                         (geom.get("semantics") or {}).get("surfaces") or []]
-                for name in names:
-                    if name not in labels:
-                        labels.append(name)
-                    g.remap.append(labels.index(name))
-                g.g_labels.append(len(names))
-                rings = list(chain.from_iterable(polys))
-                g.ring_sizes.extend(map(len, rings))
-                before = len(g.flat)
-                g.flat.extend(chain.from_iterable(rings))
-                g.g_flat.append(len(g.flat) - before)
-                g.poly_rings.extend(map(len, polys))
-                g.sem.extend(sem)
-                g.g_obj.append(oi)
-                g.g_group.append(gi)
-                g.g_polys.append(len(polys))
-                g.g_base.append(base)
-                g.g_count.append(count)
-        except (IndexError, KeyError, TypeError, ValueError, AttributeError,
-                ConversionError) as exc:
-            g.rollback(mark)
-            del extra[extra_mark[0]:]
-            n_extra = extra_mark[1]
-            lines.pop(oi, None)
+                polys, sem = surfaces(geom)
+                if polys:
+                    semantics = geom.get("semantics") or {}
+                    found.append(_Surface(k, geom, gtype, str(geom.get("lod", "0")), polys, sem,
+                                          base, count, bool(semantics.get("surfaces"))))
+            kept, dropped = one_per_lod(found)
+            for s in kept:
+                k, gtype = s.k, s.gtype
+                _gather(g, s, oi, groups, group_labels)
+            for s, instead in dropped:
+                left_out.append((SAME_LOD, f"{oid!r}: LoD {s.lod}: {s.describe()} left out, "
+                                           f"{instead.describe()} kept"))
+        except GeometryUnreadable as exc:
             why = str(exc)
-            if isinstance(exc, (TypeError, AttributeError)):  # Python's words for bad nesting
-                why = f"its boundaries or semantics are not nested as a {gtype} needs ({exc})"
-            where = "" if k < 0 else f"geometry {k}{f' ({gtype})' if gtype else ''}: "
-            skipped[oi] = f"geometry cannot be read: {where}{why}"
+        except (IndexError, KeyError, TypeError, ValueError, AttributeError):
+            # Python's words for a file not nested as CityJSON says, or a bug here:
+            # only what the explicit walk finds in the file makes a reason to skip
+            problem = geometry_problem(obj.get("geometry"), getattr(model, "templates", None))
+            if problem is None:
+                raise
+            k, gtype, why = problem
+        else:
+            report.with_appearance += with_appearance
+            for reason, example in left_out:
+                report.leave_out(reason, f"{model.path.name}: object {example}")
             continue
-        appearance["geometries_with_appearance"] += with_appearance
+        g.rollback(mark)
+        del extra[extra_mark[0]:]
+        n_extra = extra_mark[1]
+        lines.pop(oi, None)
+        where = "" if k < 0 else f"geometry {k}{f' ({gtype})' if gtype else ''}: "
+        skipped[oi] = f"geometry cannot be read: {where}{why}"
     all_twin = np.concatenate([vertices.twin, *extra]) if extra else vertices.twin
-    arrays = _arrays(g, skipped)
+    arrays = checked_arrays(g, skipped)
     out: list[ObjectGeometry | None] = [None if oi in skipped else ObjectGeometry()
                                         for oi in range(len(items))]
     if arrays is not None:
@@ -218,152 +254,72 @@ def chunk_geometry(items: list[tuple[str, dict, int, int]], vertices: VertexSet,
     for oi, parts in lines.items():
         if out[oi] is not None:
             out[oi].lines = parts[0] if len(parts) == 1 else shapely.union_all(parts)
-    need = [oi for oi, o in enumerate(out) if o is not None and o.footprint is None
-            and o.meshes]
-    for oi, fp in zip(need, mesh_footprints([out[oi].meshes[max(out[oi].meshes, key=lod_key)]
-                                             for oi in need])):
-        out[oi].footprint = fp
     for o in out:
         if o is not None and o.footprint is None and o.lines is not None:
             o.footprint = o.lines
     return out, skipped
 
 
+def _gather(g: Gather, s: _Surface, oi: int, groups: dict[tuple[int, str], int],
+            group_labels: list[list[str]]) -> None:
+    """Append one surface geometry to the chunk's flat lists."""
+    gi = groups.setdefault((oi, s.lod), len(groups))
+    if gi == len(group_labels):
+        group_labels.append([])
+    labels = group_labels[gi]
+    g.g_remap.append(len(g.remap))
+    names = [str(x.get("type", "")) for x in (s.geom.get("semantics") or {}).get("surfaces")
+             or []]
+    for name in names:
+        if name not in labels:
+            labels.append(name)
+        g.remap.append(labels.index(name))
+    g.g_labels.append(len(names))
+    rings = list(chain.from_iterable(s.polys))
+    g.ring_sizes.extend(map(len, rings))
+    before = len(g.flat)
+    g.flat.extend(chain.from_iterable(rings))
+    g.g_flat.append(len(g.flat) - before)
+    g.poly_rings.extend(map(len, s.polys))
+    g.sem.extend(s.sem)
+    g.g_obj.append(oi)
+    g.g_group.append(gi)
+    g.g_polys.append(len(s.polys))
+    g.g_base.append(s.base)
+    g.g_count.append(s.count)
+
+
 def _points_and_lines(geom: dict, verts: np.ndarray) -> list:
+    b = geom.get("boundaries")
     if geom["type"] == "MultiPoint":
-        pts = verts[_indices(geom["boundaries"], len(verts))]
+        pts = verts[_indices(b, len(verts), "the points")]
         return [shapely.points(pts[0]) if len(pts) == 1 else shapely.multipoints(pts)]
-    return [shapely.linestrings(verts[_indices(ls, len(verts))]) for ls in geom["boundaries"]]
+    if not isinstance(b, list):
+        raise GeometryUnreadable("the boundaries of a MultiLineString must be a list of lines")
+    out = []
+    for i, line in enumerate(b):
+        idx = _indices(line, len(verts), f"line {i}")
+        if len(idx) < 2:
+            raise GeometryUnreadable(f"line {i} has {len(idx)} vertex, a line needs two")
+        out.append(shapely.linestrings(verts[idx]))
+    return out
 
 
-def _indices(values: Any, n: int) -> np.ndarray:
-    idx = np.asarray(values)
-    if idx.dtype.kind not in "iu":
-        raise TypeError("vertex indices must be integers")
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        raise IndexError(f"vertex index {int(idx.max())} out of range (the file has {n} "
-                         "vertices)")
+def _indices(values: Any, n: int, what: str) -> np.ndarray:
+    """Vertex indices as an array, checked: a flat non-empty list of
+    integers within the ``n`` vertices."""
+    if not isinstance(values, list) or not values or not all(
+            isinstance(x, int) and not isinstance(x, bool) for x in values):
+        raise GeometryUnreadable(f"{what}: not a non-empty list of vertex indices (integers)")
+    idx = np.asarray(values, dtype=np.int64)
+    if idx.min() < 0 or idx.max() >= n:
+        bad = int(idx[(idx < 0) | (idx >= n)][0])
+        raise GeometryUnreadable(f"{what}: vertex index {bad} out of range (the file has {n} "
+                                 "vertices)")
     return idx
 
 
-@dataclass
-class _Arrays:
-    flat: np.ndarray
-    ring_sizes: np.ndarray
-    poly_rings: np.ndarray
-    sem: np.ndarray  # float, nan where none
-    g_obj: np.ndarray
-    g_group: np.ndarray
-    g_polys: np.ndarray
-    g_flat: np.ndarray
-    g_base: np.ndarray
-    g_count: np.ndarray
-    g_remap: np.ndarray
-    g_labels: np.ndarray
-    remap: np.ndarray
-
-
-def _arrays(g: _Gather, skipped: dict[int, str]) -> _Arrays | None:
-    """The chunk's lists as arrays, with the objects whose bulk values are
-    wrong (indices that are no integers or out of range, semantic values that
-    point nowhere) skipped and their data dropped."""
-    if not g.g_obj:
-        return None
-    geo = {k: np.asarray(getattr(g, k), dtype=np.int64) for k in
-           ("g_obj", "g_group", "g_polys", "g_flat", "g_base", "g_count", "g_remap",
-            "g_labels")}
-    flat = _integers(g.flat)
-    sem = _semantic_values(g.sem)
-    if flat is None or sem is None:  # find the objects at fault
-        flat, sem = _blame_types(g, geo, skipped)
-    a = _Arrays(flat.astype(np.int64, copy=False), np.asarray(g.ring_sizes, np.int64),
-                np.asarray(g.poly_rings, np.int64), sem,
-                remap=np.asarray(g.remap, np.int64), **geo)
-    bad: dict[int, str] = {oi: skipped[oi] for oi in set(a.g_obj.tolist()) & set(skipped)}
-    limit = np.repeat(a.g_count, a.g_flat)
-    wrong = (a.flat < 0) | (a.flat >= limit)
-    if wrong.any():
-        geom_of = np.repeat(np.arange(len(a.g_obj)), a.g_flat)
-        for k in np.flatnonzero(wrong)[::-1].tolist():  # the first one of each object wins
-            bad[int(a.g_obj[geom_of[k]])] = skipped.get(int(a.g_obj[geom_of[k]])) or (
-                f"geometry cannot be read: vertex index {int(a.flat[k])} out of range (the "
-                f"file has {int(limit[k])} vertices)")
-    poly_geom = np.repeat(np.arange(len(a.g_obj)), a.g_polys)
-    s = a.sem
-    known = ~np.isnan(s)
-    n_labels = a.g_labels[poly_geom]
-    wrong = known & ((s < 0) | (s >= n_labels) | (s != np.round(s)))
-    for k in np.flatnonzero(wrong)[::-1].tolist():
-        oi = int(a.g_obj[poly_geom[k]])
-        bad.setdefault(oi, f"geometry cannot be read: semantic value {s[k]:g} points to "
-                           f"no surface (the geometry has {int(n_labels[k])})")
-    if bad:
-        skipped.update(bad)
-        a = _drop(a, np.isin(a.g_obj, list(bad)))
-        if a is None:
-            return None
-    a.flat = a.flat + np.repeat(a.g_base, a.g_flat)
-    return a
-
-
-def _integers(values: list) -> np.ndarray | None:
-    try:
-        f = np.array(values)
-    except (TypeError, ValueError):  # ragged: a list where an index should be
-        return None
-    return f if f.ndim == 1 and (f.dtype.kind in "iu" or not len(f)) else None
-
-
-def _semantic_values(sem: list) -> np.ndarray | None:
-    try:
-        s = np.array(sem, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return s if s.ndim == 1 else None
-
-
-def _blame_types(g: _Gather, geo: dict, skipped: dict[int, str]
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices and semantic values with the geometries of objects whose
-    values are no numbers replaced by harmless ones (those objects are
-    skipped and dropped later)."""
-    flat_out, sem_out = [], []
-    fpos = ppos = 0
-    for k, oi in enumerate(geo["g_obj"].tolist()):
-        nf, npoly = int(geo["g_flat"][k]), int(geo["g_polys"][k])
-        f = _integers(g.flat[fpos:fpos + nf])
-        s = _semantic_values(g.sem[ppos:ppos + npoly])
-        if f is None:
-            skipped.setdefault(oi, "geometry cannot be read: a vertex index is not an integer")
-            f = np.zeros(nf, np.int64)
-        if s is None:
-            skipped.setdefault(oi, "geometry cannot be read: a semantic value is not an "
-                                   "integer")
-            s = np.full(npoly, np.nan)
-        flat_out.append(f.astype(np.int64).reshape(-1))
-        sem_out.append(s)
-        fpos += nf
-        ppos += npoly
-    return np.concatenate(flat_out), np.concatenate(sem_out)
-
-
-def _drop(a: _Arrays, gone: np.ndarray) -> _Arrays | None:
-    """``a`` without the geometries ``gone`` (a mask over geometries)."""
-    if gone.all():
-        return None
-    if not gone.any():
-        return a
-    poly_gone = np.repeat(gone, a.g_polys)
-    ring_gone = np.repeat(poly_gone, a.poly_rings)
-    flat_gone = np.repeat(gone, a.g_flat)
-    keep = ~gone
-    return _Arrays(a.flat[~flat_gone], a.ring_sizes[~ring_gone], a.poly_rings[~poly_gone],
-                   a.sem[~poly_gone], a.g_obj[keep], a.g_group[keep], a.g_polys[keep],
-                   a.g_flat[keep], a.g_base[keep], a.g_count[keep], a.g_remap[keep],
-                   a.g_labels[keep], a.remap)
-
-
-def _meshes(a: _Arrays, verts: np.ndarray, groups: dict, group_labels: list[list[str]],
+def _meshes(a: Arrays, verts: np.ndarray, groups: dict, group_labels: list[list[str]],
             items: list, model: Any, tri: TriangulationReport,
             out: list[ObjectGeometry | None], skipped: dict[int, str]) -> None:
     """Triangulate the chunk and cut it into one mesh per object and LoD."""
@@ -404,28 +360,13 @@ def _meshes(a: _Arrays, verts: np.ndarray, groups: dict, group_labels: list[list
     local = inverse - v_start[np.searchsorted(present, group_of_face)][:, None]
     lo = np.minimum.reduceat(mesh_vertices, v_start, axis=0)
     hi = np.maximum.reduceat(mesh_vertices, v_start, axis=0)
-    # ground polygons of each object, for its footprint
-    ground_label = np.array([lab.index("GroundSurface") if "GroundSurface" in lab else -2
-                             for lab in group_labels], dtype=np.int64)
-    group_key = list(groups)
-    is_ground = (label >= 0) & (label == ground_label[poly_group])
-    if is_ground.any():
-        # the ground of one LoD, the highest that has one (the others repeat it)
-        best: dict[int, int] = {}
-        for gi in np.unique(poly_group[is_ground]).tolist():
-            oi, lod = group_key[gi]
-            if oi not in best or lod_key(lod) > lod_key(group_key[best[oi]][1]):
-                best[oi] = gi
-        chosen = np.zeros(len(group_key), bool)
-        chosen[list(best.values())] = True
-        is_ground &= chosen[poly_group]
-    grounds = _ground_polygons(a, verts, is_ground, poly_geom) if is_ground.any() else {}
     # vertices that reprojected to infinity (outside the CRS's area) spoil their mesh
     finite = np.isfinite(mesh_vertices).all(axis=1)
     bad_group = np.zeros(len(present), bool)
     if not finite.all():
         bad_group[np.searchsorted(v_start, np.flatnonzero(~finite), side="right") - 1] = True
     face_label = face_label.astype(np.int16)
+    group_key = list(groups)
     for k, gi in enumerate(present.tolist()):
         oi, lod = group_key[gi]
         o = out[oi]
@@ -444,187 +385,45 @@ def _meshes(a: _Arrays, verts: np.ndarray, groups: dict, group_labels: list[list
         box = (*lo[k].tolist(), *hi[k].tolist())
         o.bbox = box if o.bbox is None else (
             *np.minimum(o.bbox[:3], box[:3]).tolist(), *np.maximum(o.bbox[3:], box[3:]).tolist())
-    for oi, parts in grounds.items():
-        if out[oi] is None:
-            continue
-        fp = parts[0] if len(parts) == 1 else _union(np.array(parts, dtype=object))
-        if fp is not None and not fp.is_empty:
-            out[oi].footprint = _as_area(fp)
+    _footprints(a, verts, label, poly_group, groups, group_labels, present, out)
 
 
-def _ground_polygons(a: _Arrays, verts: np.ndarray, is_ground: np.ndarray,
-                     poly_geom: np.ndarray) -> dict[int, list]:
-    """Plan polygons of the ground surfaces, built in bulk; by object."""
-    ring_poly = np.repeat(np.arange(len(a.poly_rings)), a.poly_rings)
-    ring_ground = is_ground[ring_poly]
-    sizes = a.ring_sizes[ring_ground]
-    flat, sizes, distinct = clean_rings(
-        a.flat[gather(offsets(a.ring_sizes)[ring_ground], sizes)], sizes)
-    polys_of_rings = ring_poly[ring_ground]
-    # a ground polygon needs an outer ring of three distinct vertices; holes too
-    dead = polys_of_rings[run_starts(polys_of_rings) & (distinct < 3)]
-    ok = (distinct >= 3) & ~np.isin(polys_of_rings, dead)
-    if not ok.any():
-        return {}
-    sizes_ok = sizes[ok]
-    coords = verts[flat[gather(offsets(sizes)[ok], sizes_ok)]][:, :2]
-    ring_ids = np.repeat(np.arange(len(sizes_ok)), sizes_ok)
-    rings = shapely.linearrings(coords, indices=ring_ids)
-    poly_ids = polys_of_rings[ok]  # ascending
-    new = run_starts(poly_ids)
-    polys = shapely.polygons(rings, indices=np.cumsum(new) - 1)
-    owners = a.g_obj[poly_geom[poly_ids[new]]]
-    invalid = ~shapely.is_valid(polys)
-    if invalid.any():
-        polys[invalid] = shapely.make_valid(polys[invalid])
-    area = shapely.area(polys)
-    by_obj: dict[int, list] = {}
-    for oi, p in zip(owners[area > 1e-6].tolist(), polys[area > 1e-6]):
-        by_obj.setdefault(oi, []).append(p)
-    return by_obj
-
-
-def _as_area(g):
-    """Polygons of ``g`` (make_valid may add lines or points)."""
-    if g.geom_type in ("Polygon", "MultiPolygon"):
-        return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else None
-
-
-def mesh_footprints(meshes: list[Mesh]) -> list:
-    """The plan footprints of meshes without ground surfaces, all at once: a
-    closed solid's downward faces cover it once, without overlaps (closed
-    when they project to as much area as its upward faces do); else all of
-    its faces. ``None`` where a mesh has no face with plan area."""
-    if not meshes:
-        return []
-    nv = np.array([m.n_vertices for m in meshes])
-    nf = np.array([m.n_faces for m in meshes])
-    voff = np.repeat(offsets(nv), nf)
-    vidx = np.concatenate([m.faces for m in meshes]) + voff[:, None]  # ids unique per mesh
-    tris = np.concatenate([m.vertices for m in meshes])[vidx]
-    owner = np.repeat(np.arange(len(meshes)), nf)
-    nz = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])[:, 2]
-    up = np.bincount(owner, weights=np.where(nz > 0, nz, 0), minlength=len(meshes))
-    down = np.bincount(owner, weights=np.where(nz < 0, -nz, 0), minlength=len(meshes))
-    closed = (down > 0) & (np.abs(up - down) <= 1e-3 * np.maximum(up, down))
-    area = np.abs(nz) / 2
-    has_area = area > 1e-6
-    out: list = [None] * len(meshes)
-    # closed solids from their downward faces first; where that gives nothing,
-    # and for open meshes, from all faces
-    pending = np.ones(len(meshes), bool)
-    for select in (closed[owner] & (nz < 0), np.ones(len(tris), bool)):
-        pick = has_area & select & pending[owner]
-        if not pick.any():
-            continue
-        who, plan, a = owner[pick], tris[pick][:, :, :2], area[pick]
-        # most are one patch of triangles with one outline: traced, no GEOS union
-        traced = _outlines(plan, vidx[pick], nz[pick] < 0, who, a)
-        for k, poly in traced.items():
-            out[k] = poly
-            pending[k] = False
-        rest = pending[who]
-        if not rest.any():
-            continue
-        t = plan[rest]
-        polys = shapely.polygons(np.concatenate([t, t[:, :1]], axis=1))
-        who, a = who[rest], a[rest]
-        bounds = np.r_[np.flatnonzero(run_starts(who)), len(who)]
-        for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-            k = int(who[s])
-            out[k] = _plan_union(polys[s:e], float(a[s:e].sum()))
-            pending[k] = out[k] is None
-    return out
-
-
-def _outlines(tris: np.ndarray, vidx: np.ndarray, clockwise: np.ndarray, owner: np.ndarray,
-              area: np.ndarray) -> dict[int, Any]:
-    """Plan outlines of groups of triangles ``(m, 3, 2)`` (``owner``, ascending)
-    that form one patch without holes: the edges that no neighbour shares,
-    followed round once. A group is traced only where that gives one simple
-    ring whose area is the triangles' total (no overlaps, no gaps, no
-    holes, vertices shared by index); the others are left to GEOS."""
-    v = np.where(clockwise[:, None], vidx[:, [0, 2, 1]], vidx)  # all counter-clockwise
-    xy = np.where(clockwise[:, None, None], tris[:, [0, 2, 1]], tris)
-    start = v.reshape(-1)
-    end = v[:, [1, 2, 0]].reshape(-1)
-    grp = np.repeat(owner, 3)
-    span = int(vidx.max()) + 1
-    fwd = (grp * span + start) * span + end
-    rev = (grp * span + end) * span + start
-    # an inner edge is walked both ways, by its two triangles (a sorted search:
-    # np.isin would hash)
-    rev.sort()
-    at = np.minimum(np.searchsorted(rev, fwd), len(rev) - 1)
-    outer = rev[at] != fwd
-    if not outer.any():
-        return {}
-    e_start, e_end, e_grp = start[outer], end[outer], grp[outer]
-    e_xy = xy.reshape(-1, 2)[outer]
-    order = np.lexsort((e_start, e_grp))
-    e_start, e_end, e_grp, e_xy = e_start[order], e_end[order], e_grp[order], e_xy[order]
-    key_start = e_grp * span + e_start
-    key_end = e_grp * span + e_end
-    # one outgoing edge per vertex, or the outline is no simple ring
-    forked = np.zeros(len(key_start), bool)
-    forked[1:] = key_start[1:] == key_start[:-1]
-    nxt = np.searchsorted(key_start, key_end)
-    nxt = np.minimum(nxt, len(key_start) - 1)
-    broken = key_start[nxt] != key_end
-    bad_group = set(e_grp[forked | broken].tolist())
-    first = np.flatnonzero(run_starts(e_grp))  # sorted by group
-    counts = np.diff(np.r_[first, len(e_grp)])
-    groups = e_grp[first]
-    nxt_list = nxt.tolist()
-    rings, ring_groups = [], []
-    for g, f, c in zip(groups.tolist(), first.tolist(), counts.tolist()):
-        if g in bad_group:
-            continue
-        seq = [f]
-        e = nxt_list[f]
-        while e != f and len(seq) <= c:
-            seq.append(e)
-            e = nxt_list[e]
-        if len(seq) == c and e == f:  # one ring through every outline edge
-            rings.append(e_xy[seq])
-            ring_groups.append(g)
-    if not rings:
-        return {}
-    sizes = np.array([len(r) for r in rings])
-    polys = shapely.polygons(shapely.linearrings(np.concatenate(rings),
-                                                 indices=np.repeat(np.arange(len(rings)),
-                                                                   sizes)))
-    total = np.bincount(owner, weights=area)[ring_groups]
-    good = shapely.is_valid(polys) & (np.abs(shapely.area(polys) - total)
-                                      <= 1e-6 * np.maximum(total, 1.0))
-    return {g: p for g, p, ok in zip(ring_groups, polys, good.tolist()) if ok}
-
-
-def mesh_footprint(mesh: Mesh):
-    """The plan footprint of one mesh (:func:`mesh_footprints`)."""
-    return mesh_footprints([mesh])[0]
-
-
-def _union(polys: np.ndarray):
-    """The union of plan polygons (a coverage first, see :func:`_plan_union`)."""
-    return _plan_union(polys, float(shapely.area(polys).sum()))
-
-
-def _plan_union(polys: np.ndarray, total: float):
-    """The union of plan polygons (triangles, ground surfaces) of ``total``
-    area."""
-    if len(polys) == 1:
-        return polys[0]
-    # a floor, a terrain, a road are coverages: no two triangles overlap in plan,
-    # and GEOS merges those far faster; a coverage's union has exactly the
-    # triangles' total area, which tells the two cases apart
-    try:
-        u = shapely.coverage_union_all(polys)
-    except shapely.errors.GEOSException:  # GEOS noticed an overlap itself
-        u = None
-    if u is not None and u.is_valid and abs(u.area - total) <= 1e-6 * max(total, 1.0):
-        return u
-    u = shapely.union_all(polys, grid_size=1e-4)
-    return u if not u.is_empty else None
+def _footprints(a: Arrays, verts: np.ndarray, label: np.ndarray, poly_group: np.ndarray,
+                groups: dict[tuple[int, str], int], group_labels: list[list[str]],
+                present: np.ndarray, out: list[ObjectGeometry | None]) -> None:
+    """Each object's plan footprint from its polygons
+    (:mod:`converters.cityjson_footprints`): ground surfaces, else the
+    polygons of the LoD it shows."""
+    group_key = list(groups)
+    lods = sorted({lod for _, lod in group_key}, key=lod_key)
+    rank_of = {lod: i for i, lod in enumerate(lods)}
+    group_object = np.array([oi for oi, _ in group_key], np.int64)
+    group_rank = np.array([rank_of[lod] for _, lod in group_key], np.int64)
+    alive = np.array([out[oi] is not None for oi, _ in group_key], bool)
+    group_shown = np.zeros(len(group_key), bool)
+    group_shown[present] = True
+    group_shown &= alive
+    ground_label = np.array([lab.index("GroundSurface") if "GroundSurface" in lab else -2
+                             for lab in group_labels], dtype=np.int64)
+    is_ground = (label >= 0) & (label == ground_label[poly_group]) & alive[poly_group]
+    with np.errstate(invalid="ignore"):  # vertices outside the CRS's reach (their objects
+        # are skipped) give no area
+        area = polygon_plan_areas(ring_plan_areas(verts, a.flat, a.ring_sizes), a.poly_rings)
+    area = np.where(np.isfinite(area), area, 0.0)
+    poly_object = group_object[poly_group]
+    pick = footprint_polygons(area, poly_group, group_object, group_rank, group_shown,
+                              is_ground)
+    found = object_footprints(verts, a.flat, a.ring_sizes, a.poly_rings, pick, poly_object,
+                              area)
+    # ground surfaces that make no polygon (all degenerate): the shown LoD instead
+    lost = poly_object[pick & is_ground]
+    lost = lost[~member(lost, np.fromiter(found, np.int64, len(found)))]
+    if len(lost):
+        pick = footprint_polygons(area, poly_group, group_object, group_rank, group_shown,
+                                  np.zeros_like(is_ground)) & member(poly_object, lost)
+        found.update(object_footprints(verts, a.flat, a.ring_sizes, a.poly_rings, pick,
+                                       poly_object, area))
+    for oi, fp in found.items():
+        o = out[oi]
+        if o is not None and o.meshes:
+            o.footprint = fp

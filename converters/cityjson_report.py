@@ -1,12 +1,15 @@
 """What a CityJSON import says about itself: the schema verdict, the
-triangulation, and what the twin does not keep (appearances, extensions)."""
+triangulation, geometries left out (a second geometry of the same LoD,
+unknown types, lines on a layer of areas), and what the twin does not keep
+(appearances, extensions)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from .report import Note
+from .cityjson_geometry import SAME_LOD
+from .report import Note, examples
 
 
 def summarise(src: Mapping[str, Any]) -> list[Note]:
@@ -32,6 +35,17 @@ def summarise(src: Mapping[str, Any]) -> list[Note]:
                             "warn"))
         else:
             out.append(Note(text))
+    left = src.get("geometries_left_out")
+    if left:
+        reasons = "; ".join(f"{n} {why}" for why, n in sorted(left["by_reason"].items()))
+        rule = ("; of several geometries of one object and LoD the twin keeps one: the one "
+                "with semantic surfaces, else the one with more surfaces, else the first"
+                if SAME_LOD in left["by_reason"] else "")
+        out.append(Note(f"{left['count']} geometries left out ({reasons}){rule}", "warn"))
+        shown, more = examples(list(left.get("examples", [])), left["count"])
+        out += [Note(str(e), depth=2) for e in shown]
+        if more:
+            out.append(more)
     if src.get("objects_without_geometry"):
         out.append(Note(f"{src['objects_without_geometry']} objects without geometry"))
     app = src.get("appearance_not_imported")

@@ -28,7 +28,9 @@ import re
 import sys
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -286,10 +288,14 @@ def skeleton(doc: dict) -> dict:
     semantic and appearance values) and the vertex list cut down to valid
     placeholders: the schema then checks everything else in milliseconds,
     and the converter checks the bulk arrays itself (index ranges, ring
-    sizes, integer types) with numpy."""
+    sizes, integer types) with numpy. The texture vertices are cut to one
+    too (:func:`texture_vertices_error` checks them all)."""
     out = dict(doc)
     if isinstance(doc.get("vertices"), list):
         out["vertices"] = doc["vertices"][:1]
+    app = doc.get("appearance")
+    if isinstance(app, dict) and isinstance(app.get("vertices-texture"), list):
+        out["appearance"] = {**app, "vertices-texture": app["vertices-texture"][:1]}
     objs = doc.get("CityObjects")
     if isinstance(objs, dict):
         seen: set = set()
@@ -306,7 +312,8 @@ def _object_skeleton(obj: Any, seen: set | None = None) -> Any:
     obj = dict(obj)
     geoms = []
     for g in obj["geometry"]:
-        ph = _PLACEHOLDER.get(g.get("type")) if isinstance(g, dict) else None
+        gtype = g.get("type") if isinstance(g, dict) else None
+        ph = _PLACEHOLDER.get(gtype) if isinstance(gtype, str) else None
         if ph is not None:
             g = {k: v for k, v in g.items() if k not in ("material", "texture")}
             g["boundaries"] = ph[0]
@@ -315,7 +322,7 @@ def _object_skeleton(obj: Any, seen: set | None = None) -> Any:
                 surfaces = g["semantics"].get("surfaces")
                 if seen is not None and isinstance(surfaces, list):
                     g["semantics"]["surfaces"] = _distinct(
-                        surfaces, seen, (obj.get("type"), g.get("type")))
+                        surfaces, seen, (repr(obj.get("type")), gtype))
         geoms.append(g)
     obj["geometry"] = geoms
     return obj
@@ -351,19 +358,24 @@ def schema_errors(doc: dict, version: str, kind: str = "cityjson", limit: int = 
     objects = skel.get("CityObjects")
     out: list[str] = []
 
-    def collect(check, instance, prefix: str, exact=None) -> bool:
+    def collect(check, instance, prefix: str, exact=None, required=frozenset()) -> bool:
         error = _first_error(check, instance)
         if error is not None and exact is not None:  # its path in the object as written
             error = _first_error(check, exact()) or error
         if error is not None:  # "data.geometry[0].lod must be ..." or "data must be ..."
-            msg = error.message
+            msg = _name_missing(error.message, instance, required)
             msg = msg[5:] if msg.startswith("data.") else "the object" + msg[4:] \
                 if msg.startswith("data ") and prefix else msg
             out.append(f"{prefix.rstrip('/')}: {msg[:300]}" if prefix else msg[:300])
         return len(out) < limit
 
-    if not collect(v, skel, "") or not isinstance(objects, dict):
+    root_required = frozenset(_raw_schema(_SCHEMA_FOLDER[version], f"{kind}.schema.json")
+                              .get("required", ()))
+    if not collect(v, skel, "", required=root_required) or not isinstance(objects, dict):
         return out
+    texture = texture_vertices_error(doc)
+    if texture is not None:
+        out.append(texture)
     schema_of: dict[str, str | None] = {}
     counts: dict[str, int] = {}
     for obj in objects.values():
@@ -382,11 +394,39 @@ def schema_errors(doc: dict, version: str, kind: str = "cityjson", limit: int = 
             out.append(f"CityObjects/{oid}: type {otype!r} is not a CityJSON {version} type "
                        "(extension types start with '+')")
         elif not collect(check, obj, f"CityObjects/{oid}/",
-                         lambda oid=oid: _object_skeleton(doc["CityObjects"][oid])):
+                         lambda oid=oid: _object_skeleton(doc["CityObjects"][oid]),
+                         object_rules(version)[schema_of[otype]].required):
             break
         if len(out) >= limit:
             break
     return out
+
+
+def texture_vertices_error(doc: dict) -> str | None:
+    """What the schema would say of ``appearance.vertices-texture`` (a list
+    of ``[u, v]`` number pairs), checked over the whole list in a few
+    C-level passes: ``None`` when it is one."""
+    app = doc.get("appearance")
+    vt = app.get("vertices-texture") if isinstance(app, dict) else None
+    if vt is None:
+        return None
+    # type() by type(): bool is an int to Python and numpy, but no JSON number
+    if not isinstance(vt, list) or set(map(type, vt)) - {list} or set(map(len, vt)) - {2} \
+            or set(map(type, chain.from_iterable(vt))) - {int, float}:
+        return "appearance.vertices-texture must be a list of [u, v] number pairs"
+    return None
+
+
+def _name_missing(msg: str, instance: Any, required: frozenset[str]) -> str:
+    """A "must contain" message (plain fastjsonschema exceptions leave out
+    what is missing) completed with the members missing, where the failing
+    object is the one checked (its ``required`` known), else in words."""
+    if not msg.endswith("must contain "):
+        return msg
+    missing = sorted(required - set(instance)) if isinstance(instance, dict) else []
+    if msg.startswith("data must contain") and missing:
+        return f"{msg}{', '.join(repr(k) for k in missing)} (required)"
+    return f"{msg}every member its schema requires"
 
 
 def _first_error(check, instance):
@@ -397,3 +437,57 @@ def _first_error(check, instance):
     except fastjsonschema.JsonSchemaException as err:
         return err
     return None
+
+
+@dataclass(frozen=True)
+class ObjectRule:
+    """What the schema of one city object type allows."""
+
+    #: the geometry types its ``geometry`` may hold (``None``: any)
+    geometry_types: frozenset[str] | None
+    #: whether it must name a parent (a part or an element of another object)
+    needs_parent: bool
+    #: the members it must have
+    required: frozenset[str] = frozenset()
+
+
+@lru_cache(maxsize=4)
+def object_rules(version: str = "2.0") -> dict[str, ObjectRule]:
+    """Per city object type of ``version``, what its schema allows
+    (:class:`ObjectRule`), read from the vendored ``cityobjects.schema.json``:
+    every ``allOf`` part and ``$ref`` of a type applies, so the geometry
+    types it may hold are those all of its parts allow. ``ExtensionObject``
+    stands for the extension types (``+Name``)."""
+    folder = _SCHEMA_FOLDER[version]
+    doc = json.loads((SCHEMA_DIR / folder / "cityobjects.schema.json").read_text("utf-8"))
+    return {name: _rule(doc, node) for name, node in doc.items()
+            if isinstance(node, dict) and not name.startswith("_")}
+
+
+def _rule(doc: dict, node: Any) -> ObjectRule:
+    allowed: frozenset[str] | None = None
+    required: set[str] = set()
+    for part in _parts(doc, node):
+        required.update(part.get("required") or ())
+        geom = (part.get("properties") or {}).get("geometry")
+        items = geom.get("items") if isinstance(geom, dict) else None
+        if not isinstance(items, dict):
+            continue
+        refs = items.get("oneOf") or items.get("anyOf") or [items]
+        names = frozenset(r["$ref"].rsplit("/", 1)[-1] for r in refs
+                          if isinstance(r, dict) and "$ref" in r)
+        allowed = names if allowed is None else allowed & names
+    return ObjectRule(allowed, "parents" in required, frozenset(required))
+
+
+def _parts(doc: dict, node: Any) -> list[dict]:
+    """A type's schema and every schema it includes (``allOf``, local ``$ref``)."""
+    if not isinstance(node, dict):
+        return []
+    out = [node]
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        out += _parts(doc, doc.get(ref[2:]))
+    for sub in node.get("allOf") or ():
+        out += _parts(doc, sub)
+    return out

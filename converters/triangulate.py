@@ -97,7 +97,7 @@ def _split_quads(vertices: np.ndarray, flat: np.ndarray, starts: np.ndarray, ks:
     # twice the triangles' areas (projected on the normal): drop those of none
     area2 = np.concatenate([np.where(d02, t1, t3), np.where(d02, t2, t4)])
     keep = np.abs(area2) > 1e-12
-    return t[keep], own[keep]
+    return _turned(t[keep], area2[keep] < 0), own[keep]
 
 
 def clean_rings(flat: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray,
@@ -269,22 +269,28 @@ def triangulate_rings(vertices: np.ndarray, flat: np.ndarray, ring_sizes: np.nda
             plane = np.take_along_axis(pts, keep_cols, axis=1)
             # ring ends relative to their polygon's first vertex, as earcut wants them
             ends_all = (np.cumsum(sizes_g) - vstart[poly_g]).astype(np.uint32)
-            for k, s, c, nr, r0 in zip(rest.tolist(), gs[rest].tolist(), gc_[rest].tolist(),
-                                       n_rings[general[rest]].tolist(),
-                                       first_g[rest].tolist()):
-                tri = mapbox_earcut.triangulate_float64(plane[s:s + c], ends_all[r0:r0 + nr])
-                if len(tri) == 0:
-                    skipped.append(general[k:k + 1])
-                    reasons.append("could not be triangulated")
-                    continue
-                tri_parts.append(idx_all[s + tri.reshape(-1, 3).astype(np.int64)])
-                tri_owner.append(np.full(len(tri) // 3, k))
-        if tri_parts:
+            # one earcut call per polygon, nothing else in the loop: the indices
+            # are shifted and gathered for all of them at once afterwards
+            earcut = mapbox_earcut.triangulate_float64
+            starts_r = gs[rest].tolist()
+            found = [earcut(plane[s:s + c], ends_all[r0:r0 + nr]) for s, c, nr, r0 in zip(
+                starts_r, gc_[rest].tolist(), n_rings[general[rest]].tolist(),
+                first_g[rest].tolist())]
+            n_idx = np.fromiter(map(len, found), np.int64, len(found))
+            failed = rest[n_idx == 0]
+            if len(failed):
+                skipped.append(general[failed])
+                reasons += ["could not be triangulated"] * len(failed)
+            if n_idx.any():  # earcut turns them either way: turned like their polygon
+                local = np.concatenate(found).astype(np.int64)
+                t = idx_all[np.repeat(gs[rest], n_idx) + local].reshape(-1, 3)
+                own = np.repeat(rest, n_idx // 3)
+                a, b, c = vertices[t[:, 0]], vertices[t[:, 1]], vertices[t[:, 2]]
+                tri_parts.append(_turned(t, _cross_dot(b - a, c - a, units[own]) < 0))
+                tri_owner.append(own)
+        if tri_parts:  # quads and fans come turned already
             t = np.concatenate(tri_parts)
             own = np.concatenate(tri_owner)
-            a, b, c = vertices[t[:, 0]], vertices[t[:, 1]], vertices[t[:, 2]]
-            flip = _cross_dot(b - a, c - a, units[own]) < 0
-            t[flip] = t[flip][:, [0, 2, 1]]
             faces.append(t)
             owners.append(general[own])
     issues = RingIssues(poly_of_ring[counted], np.concatenate(skipped), reasons,
@@ -335,12 +341,20 @@ def _fans(idx: np.ndarray, starts: np.ndarray, counts: np.ndarray, ks: np.ndarra
     t = np.column_stack([idx[s], idx[s + j], idx[s + j + 1]])
     a, b, c = vertices[t[:, 0]], vertices[t[:, 1]], vertices[t[:, 2]]
     u, v = b - a, c - a
-    area2 = np.abs(_cross_dot(u, v, units[own]))
+    signed = _cross_dot(u, v, units[own])
     # no area: thinner than a micrometre (a straight corner next to the first
     # vertex, whose height is rounding noise at city coordinates)
     longest = np.maximum(np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1))
-    keep = area2 > 1e-6 * longest
-    return t[keep], own[keep]
+    keep = np.abs(signed) > 1e-6 * longest
+    return _turned(t[keep], signed[keep] < 0), own[keep]
+
+
+def _turned(t: np.ndarray, backwards: np.ndarray) -> np.ndarray:
+    """Triangles ``t`` with those turning ``backwards`` (clockwise about
+    their polygon's normal) reversed."""
+    if backwards.any():
+        t[backwards] = t[backwards][:, [0, 2, 1]]
+    return t
 
 
 def _newell(vertices: np.ndarray, idx: np.ndarray, sizes: np.ndarray) -> np.ndarray:

@@ -30,6 +30,9 @@ def export(path, fmt, out_path, tile_features, layers_, ids, wheres, bbox) -> No
     """Export the twin at PATH (or the selected features) to CityJSON 2.0 or
     CityJSONSeq: schema-valid, with the twin CRS, semantic surfaces, every
     LoD and the hierarchy; importing the file gives back the same features.
+    Each object gets the geometry types its CityJSON type allows (a
+    TINRelief a CompositeSurface, a LandUse no Solid); points and lines on
+    types that cannot hold them are left out, and counted.
 
     With --format 3dtiles, a 3D Tiles 1.1 tileset for browsers and GIS clients
     (CesiumJS, the web viewer with 'twin serve --tiles DIR'): a quadtree of
@@ -47,7 +50,13 @@ def export(path, fmt, out_path, tile_features, layers_, ids, wheres, bbox) -> No
                               progress=lambda d, t: bar.update(task, completed=d, total=t))
     types = ", ".join(f"{k} {v}" for k, v in sorted(rep["by_type"].items()))
     _err.print(f"wrote {rep['objects']} city objects to {out_path} in "
-               f"{time.perf_counter() - t0:.1f} s ({types or 'none'})", highlight=False)
+               f"{time.perf_counter() - t0:.1f} s ({types or 'none'})", highlight=False,
+               markup=False)
+    if rep["left_out"]:
+        what = ", ".join(f"{v} {k}" for k, v in sorted(rep["left_out"].items()))
+        _err.print(f"left out {what}: geometries that the CityJSON type of their object "
+                   "cannot hold (points or lines on a building, a land use or a relief)",
+                   style="yellow", highlight=False, markup=False)
 
 
 def _export_tiles(path: str, out_dir: str, layers: tuple[str, ...], max_features: int,

@@ -8,19 +8,24 @@ import collections
 import json
 from pathlib import Path
 
+from typing import Any
+
 import jsonschema
 import numpy as np
 import pytest
 from builders import REPO, dump_twin, small_city
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from referencing import Registry, Resource
 
 import twin
 from converters import import_file
 from converters.cityjson import LAYER_BY_TYPE
 from converters.cityjson_export import export_cityjson
-from twin.errors import ImportFailedError
+from twin.errors import ConversionError, ImportFailedError
 
 CJ = REPO / "sample_models" / "cityjson"
+MULTI_LOD_TEXT = (CJ / "cjio_multi_lod.json").read_text()
 SCHEMAS = REPO / "converters" / "schemas" / "cityjson" / "2.0.2"
 
 
@@ -195,6 +200,8 @@ def test_extensions_and_their_attributes_are_kept(tmp_path):
         assert f.attributes["+noise-buildingHabitants"] == 4
         # the file writes LoDs as numbers, which CityJSON 1.1 forbids: reported, imported
         assert any("geometry" in e for e in src["schema"])
+        # its header is checked too: 1.1 wants a URL for the CRS, not this URN
+        assert src["schema"][-1].startswith("line 1 (header): metadata.referenceSystem")
 
 
 def test_cityjson_1_0_with_urn_crs(tmp_path):
@@ -244,8 +251,16 @@ def test_bad_files_fail_clearly_and_change_nothing(tmp_path):
     (lambda g: g["semantics"]["values"][0].__setitem__(0, 9), "semantic value 9 points to no"),
     (lambda g: g["semantics"]["values"][0].__setitem__(0, "wall"), "semantic value is not an"),
     (lambda g: g.__setitem__("boundaries", None), "not nested as a Solid needs"),
+    (lambda g: g.__setitem__("semantics", ["RoofSurface"]), "semantics are a list"),
+    (lambda g: g["semantics"]["surfaces"].__setitem__(0, "RoofSurface"),
+     "semantics.surfaces[0] is a text"),
+    (lambda g: g.update(type="GeometryInstance", template=0), "no geometry-templates"),
+    (lambda g: g.update(type="MultiLineString", boundaries=[[0, 1], [2]]),
+     "line 1 has 1 vertex"),
 ])
 def test_an_unreadable_geometry_skips_only_its_object(tmp_path, damage, reason):
+    """Files nested as CityJSON does not say (however Python and numpy fail
+    on them) skip the object with a reason that says where and what."""
     doc = json.loads((CJ / "cjio_multi_lod.json").read_text())
     victim = next(iter(doc["CityObjects"]))
     geom = doc["CityObjects"][victim]["geometry"][2]  # the LoD 2.2 Solid, with semantics
@@ -323,65 +338,231 @@ def test_exports_pass_the_reference_schema_validator(tmp_path):
         assert [e.message for e in validator.iter_errors(doc)] == []
 
 
-def test_footprint_from_downward_faces_only_when_the_mesh_is_closed():
-    from shapely.geometry import Polygon as P
+def _convert(path: Path, crs: str = "EPSG:7415", **options) -> tuple[list, dict, list]:
+    """The converter alone (no store): features, report and skipped."""
+    from converters.base import ConversionContext
+    from converters.registry import converter_for
+    from twin.crs import parse_crs
 
-    from converters.cityjson_geometry import mesh_footprint
-    from twin.geometry import extrude_footprint
-
-    ell = P([(0, 0), (10, 0), (10, 4), (4, 4), (4, 9), (0, 9)])
-    solid = extrude_footprint(ell, 0.0, 6.0)
-    fp = mesh_footprint(solid)
-    assert fp.area == pytest.approx(ell.area) and fp.symmetric_difference(ell).area < 1e-6
-    # walls and a roof without a floor (open below), plus one small overhang face
-    # pointing down: the overhang alone must not be taken for the footprint
-    up = solid.vertices[solid.faces][:, :, 2].mean(axis=1) > 0
-    keep = solid.faces[up | (np.ptp(solid.vertices[solid.faces][:, :, 2], axis=1) > 0)]
-    over = np.array([[0, 0, 3.0], [1, 0, 3.0], [0, 1, 3.0]])
-    v = np.vstack([solid.vertices, over])
-    f = np.vstack([keep, [[len(solid.vertices), len(solid.vertices) + 2,
-                           len(solid.vertices) + 1]]])
-    fp = mesh_footprint(twin.Mesh(v, f))
-    assert fp.area == pytest.approx(ell.area, rel=1e-3)
+    skipped: list = []
+    ctx = ConversionContext(twin_crs=parse_crs(crs), source=path, source_crs=parse_crs(crs),
+                            options=options,
+                            skip=lambda sid, why: skipped.append((sid, why)))
+    feats = list(converter_for(path, None).run(ctx))
+    return feats, ctx.report, skipped
 
 
-def test_footprints_traced_or_merged_match_a_plain_union():
-    """Outlines traced from shared edges (one patch, one ring) and those left
-    to GEOS (a courtyard, overlapping faces, two separate parts) equal the
-    union of the plan triangles."""
-    import shapely
-    from shapely.geometry import Polygon as P
+def test_a_bug_in_the_reader_is_no_bad_file(tmp_path, monkeypatch):
+    """An error of our own code while reading a well-formed file propagates
+    as the bug it is, instead of skipping objects as 'badly nested'."""
+    from converters import cityjson_geometry
 
-    from converters.cityjson_geometry import _outlines, mesh_footprints
-    from twin.geometry import extrude_footprint
+    def broken(*args):
+        raise AttributeError("'NoneType' object has no attribute 'foo'")
 
-    ell = P([(0, 0), (10, 0), (10, 4), (4, 4), (4, 9), (0, 9)])
-    yard = P([(0, 0), (20, 0), (20, 20), (0, 20)], [[(5, 5), (5, 15), (15, 15), (15, 5)]])
-    two = shapely.MultiPolygon([P([(0, 0), (3, 0), (3, 3), (0, 3)]),
-                                P([(10, 0), (13, 0), (13, 3), (10, 3)])])
-    solids = [extrude_footprint(g, 0.0, 6.0) for g in (ell, yard, two)]
-    # an open roof of two overlapping sheets (no coverage): one square over another
-    sheet = extrude_footprint(P([(0, 0), (6, 0), (6, 6), (0, 6)]), 0.0, 1.0)
-    up = sheet.face_labels == 2  # the top faces
-    roof = twin.Mesh(np.vstack([sheet.vertices, sheet.vertices + [3, 3, 1]]),
-                     np.vstack([sheet.faces[up], sheet.faces[up] + len(sheet.vertices)]))
-    meshes = [*solids, roof]
-    fps = mesh_footprints(meshes)
-    expected = [ell, yard, two, shapely.union_all([P([(0, 0), (6, 0), (6, 6), (0, 6)]),
-                                                   P([(3, 3), (9, 3), (9, 9), (3, 9)])])]
-    for fp, e in zip(fps, expected):
-        assert fp.symmetric_difference(e).area < 1e-6
-    # which ones were traced: the L (one ring) only
-    m = solids[0]
-    t = m.vertices[m.faces]
-    nz = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])[:, 2]
-    down = nz < 0
-    traced = _outlines(t[down][:, :, :2], m.faces[down], np.ones(down.sum(), bool),
-                       np.zeros(down.sum(), np.int64), np.abs(nz[down]) / 2)
-    assert list(traced) == [0] and traced[0].symmetric_difference(ell).area < 1e-6
-    for m in solids[1:]:
-        t = m.vertices[m.faces]
-        nz = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])[:, 2]
-        down = nz < 0
-        assert _outlines(t[down][:, :, :2], m.faces[down], np.ones(down.sum(), bool),
-                         np.zeros(down.sum(), np.int64), np.abs(nz[down]) / 2) == {}
+    monkeypatch.setattr(cityjson_geometry, "_gather", broken)
+    with pytest.raises(AttributeError, match="no attribute 'foo'"):
+        _convert(CJ / "cjio_multi_lod.json")
+
+
+def _area(mesh) -> float:
+    t = mesh.vertices[mesh.faces]
+    return float(np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1).sum()
+                 / 2)
+
+
+@pytest.mark.parametrize("solid_first", [False, True])
+def test_two_geometries_of_one_lod_keep_the_one_with_semantics(tmp_path, solid_first):
+    """Rotterdam's LoD2 MultiSurfaces with semantics, each object given the
+    same faces again as a Solid without semantics (before or after it): one
+    is kept, not both (every area would double), and the report says which
+    were left out."""
+    doc = json.loads((CJ / "cjio_rotterdam_subset.json").read_text())
+    for obj in doc["CityObjects"].values():
+        ms = obj["geometry"][0]
+        solid = {"type": "Solid", "lod": ms["lod"], "boundaries": [ms["boundaries"]]}
+        obj["geometry"].insert(0 if solid_first else 1, solid)
+    path = tmp_path / "twice.city.json"
+    path.write_text(json.dumps(doc))
+    with _twin(tmp_path, "EPSG:28992", "ref.gpkg") as ref:
+        import_file(ref, CJ / "cjio_rotterdam_subset.json", crs="EPSG:28992")
+        expected = {f.id: f.meshes["2"] for f in ref.query(twin.Query(with_meshes=True))}
+    with _twin(tmp_path, "EPSG:28992") as store:
+        res = import_file(store, path, crs="EPSG:28992")
+        got = {f.id: f.meshes["2"] for f in store.query(twin.Query(with_meshes=True))}
+    assert res.features == 16 and res.skipped == 0
+    for fid, mesh in got.items():
+        assert _area(mesh) == pytest.approx(_area(expected[fid]), rel=1e-9)
+        assert mesh.labels == expected[fid].labels and mesh.label_counts()
+    left = res.report["source"]["geometries_left_out"]
+    assert left["count"] == 16 and left["by_reason"] == {
+        "another geometry of the same LoD kept": 16}
+    assert f"geometry {0 if solid_first else 1} (Solid, " in left["examples"][0]
+    assert "with semantics) kept" in left["examples"][0]
+    assert any("16 geometries left out" in n.text and n.level == "warn" for n in res.notes)
+
+
+def test_without_semantics_the_geometry_with_more_surfaces_is_kept(tmp_path):
+    doc = json.loads((CJ / "cjio_multi_lod.json").read_text())
+    for obj in doc["CityObjects"].values():
+        full = obj["geometry"][2]
+        full.pop("semantics")
+        partial = {"type": "MultiSurface", "lod": full["lod"],
+                   "boundaries": full["boundaries"][0][:-1]}
+        obj["geometry"].insert(2, partial)
+    path = tmp_path / "partial.city.json"
+    path.write_text(json.dumps(doc))
+    feats, report, skipped = _convert(path)
+    assert not skipped and len(feats) == 10
+    for f, obj in zip(feats, doc["CityObjects"].values()):
+        assert f.meshes["2.2"].n_faces >= len(obj["geometry"][3]["boundaries"][0])
+    assert report["geometries_left_out"]["count"] == 10
+    assert "geometry 2 (MultiSurface" in report["geometries_left_out"]["examples"][0]
+
+
+def test_lines_on_a_layer_of_areas_are_left_out_and_counted(tmp_path):
+    """A building's MultiLineString (CityJSON forbids it, the importer reads
+    on): the buildings layer holds areas, so the line is counted, not stored
+    silently nowhere."""
+    doc = json.loads((CJ / "cjio_multi_lod.json").read_text())
+    victim = next(iter(doc["CityObjects"].values()))
+    victim["geometry"].append({"type": "MultiLineString", "lod": "0",
+                               "boundaries": [[0, 1, 2]]})
+    path = tmp_path / "lines.city.json"
+    path.write_text(json.dumps(doc))
+    feats, report, skipped = _convert(path)
+    assert len(feats) == 10 and not skipped
+    assert report["geometries_left_out"]["by_reason"] == {
+        "points or lines of an object on a layer of areas": 1}
+    assert feats[0].footprint.geom_type in ("Polygon", "MultiPolygon")
+
+
+def _without_transform(src: Path, dst: Path) -> dict:
+    """``src`` with the transform taken out of its header (first line, or
+    the document)."""
+    if src.suffix == ".jsonl":
+        lines = src.read_text().splitlines()
+        header = json.loads(lines[0])
+        header.pop("transform")
+        dst.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+        return header
+    doc = json.loads(src.read_text())
+    doc.pop("transform")
+    dst.write_text(json.dumps(doc))
+    return doc
+
+
+@pytest.mark.parametrize("name", ["cjseq_3dbag_b2.city.jsonl", "cjdb_3dbag_extension.city.jsonl",
+                                  "cjseq_3dbag_b2.city.json"])
+def test_a_file_without_its_mandatory_transform_is_refused(tmp_path, name):
+    """CityJSON 1.1 and 2.0 vertices are integers scaled by the transform:
+    without it the model would be stored 1,000 times too large. The import
+    is refused (the twin unchanged) and the schema check says so too."""
+    from converters.cityjson_schema import schema_errors
+
+    src = CJ / name
+    header = _without_transform(src, tmp_path / name)
+    version = header["version"]
+    assert any("transform" in e for e in schema_errors(header, version))
+    with _twin(tmp_path) as store:
+        import_file(store, CJ / "cjseq_3dbag_b2.city.json")
+        before = dump_twin(store.path)
+        with pytest.raises(ImportFailedError,
+                           match=f"{name}: not valid CityJSON {version}: .* no \"transform\""):
+            import_file(store, tmp_path / name)
+        assert dump_twin(store.path) == before
+
+
+def test_a_cityjson_1_0_file_may_store_real_coordinates_without_a_transform(tmp_path):
+    doc = json.loads((CJ / "threejs_3db_sub_v1.0.json").read_text())
+    tr = doc.pop("transform")
+    doc["vertices"] = (np.array(doc["vertices"]) * tr["scale"] + tr["translate"]).tolist()
+    path = tmp_path / "real.json"
+    path.write_text(json.dumps(doc))
+    with _twin(tmp_path, name="a.gpkg") as a, _twin(tmp_path, name="b.gpkg") as b:
+        import_file(a, CJ / "threejs_3db_sub_v1.0.json")
+        import_file(b, path)
+        for f in a.query(twin.Query()):
+            np.testing.assert_allclose(b.get(f.id, meshes=False).bbox, f.bbox, atol=1e-6)
+
+
+@pytest.mark.parametrize("transform, what", [
+    ({"scale": [0.001, 0.001], "translate": [0, 0, 0]}, "transform.scale"),
+    ({"scale": [0.001, 0.001, 0], "translate": [0, 0, 0]}, "above zero"),
+    ({"scale": [0.001] * 3, "translate": [0, "x", 0]}, "transform.translate"),
+    ({"scale": [0.001] * 3}, "transform.translate"),
+    ("1 mm", "transform.scale"),
+])
+def test_a_broken_transform_is_refused_with_its_name(tmp_path, transform, what):
+    doc = json.loads((CJ / "cjseq_3dbag_b2.city.json").read_text())
+    doc["transform"] = transform
+    path = tmp_path / "bad.city.json"
+    path.write_text(json.dumps(doc))
+    with _twin(tmp_path) as store, pytest.raises(ImportFailedError, match=what):
+        import_file(store, path)
+
+
+_JUNK = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**70), st.floats(),
+                  st.text(max_size=3), st.lists(st.integers(-2, 400), max_size=4),
+                  st.dictionaries(st.sampled_from(["type", "values", "surfaces", "boundaries",
+                                                   "lod"]), st.integers(0, 3), max_size=2),
+                  st.just([[]]), st.just([]), st.just({}))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_damage_to_a_geometry_skips_its_object_or_is_read(tmp_path_factory, data):
+    """One value anywhere in an object (its geometries: a Solid, a
+    template's instance, lines, points; its parents, attributes) or in the
+    file's templates replaced by junk:
+    the converter never fails on the object; it is read or skipped with a
+    reason, and the other objects are read as they are. Damaged templates
+    may refuse the whole file, with a clear error."""
+    doc = json.loads(MULTI_LOD_TEXT)
+    victim = next(iter(doc["CityObjects"]))
+    doc["geometry-templates"] = {
+        "templates": [{"type": "MultiSurface", "lod": "2", "boundaries": [[[0, 1, 2]]]}],
+        "vertices-templates": [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]}
+    doc["CityObjects"][victim]["geometry"] += [
+        {"type": "GeometryInstance", "template": 0, "boundaries": [0],
+         "transformationMatrix": [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]},
+        {"type": "MultiLineString", "lod": "0", "boundaries": [[0, 1], [1, 2]]},
+        {"type": "MultiPoint", "lod": "0", "boundaries": [0, 1]}]
+    start = data.draw(st.sampled_from(["templates", "object", "geometry", "geometry"]))
+    in_templates = start == "templates"
+    node: Any = doc if in_templates else doc["CityObjects"] if start == "object" else \
+        doc["CityObjects"][victim]
+    key: Any = {"templates": "geometry-templates", "object": victim}.get(start, "geometry")
+    while True:  # walk down to a random place
+        child = node[key]
+        keys = list(range(len(child))) if isinstance(child, list) else \
+            list(child) if isinstance(child, dict) else []
+        if not keys or data.draw(st.integers(0, 3)) == 0:
+            break
+        node, key = child, data.draw(st.sampled_from(keys))
+    node[key] = data.draw(_JUNK)
+    path = tmp_path_factory.mktemp("fuzz") / "damaged.city.json"
+    path.write_text(json.dumps(doc))
+    try:
+        feats, _report, skipped = _convert(path)
+    except ConversionError as exc:
+        assert in_templates and "geometry-templates" in str(exc)
+        return
+    assert len(feats) + len(skipped) == 10
+    assert {f.source_id for f in feats} | {s for s, _ in skipped} == set(doc["CityObjects"])
+    assert all(s == victim for s, _ in skipped)
+
+
+def test_what_orjson_refuses_is_read_as_the_standard_parser_reads_it(tmp_path):
+    """An integer beyond 64 bits (orjson refuses it) is read by json again:
+    the file converts as before; broken JSON keeps json's own message."""
+    doc = json.loads(MULTI_LOD_TEXT)
+    next(iter(doc["CityObjects"].values()))["attributes"]["+serial"] = 2**70
+    text = json.dumps(doc)
+    path = tmp_path / "big.city.json"
+    path.write_text(text)
+    feats, _, skipped = _convert(path)
+    assert not skipped and feats[0].attributes["+serial"] == 2**70
+    path.write_text(MULTI_LOD_TEXT[:-20])
+    with pytest.raises(ConversionError, match=r"not valid JSON: .*line \d+ column \d+"):
+        _convert(path)

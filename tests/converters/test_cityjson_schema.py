@@ -53,6 +53,14 @@ MUTATIONS = {
     "extension object without its extension": lambda d: _first(d, "Road").update(
         type="+Wall"),
     "bad transform": lambda d: d["transform"].update(scale=[1, 1]),
+    "no transform": lambda d: d.pop("transform"),
+    "texture vertex of three numbers": lambda d: d["appearance"]["vertices-texture"].append(
+        [0.1, 0.2, 0.3]),
+    "texture vertex a text": lambda d: d["appearance"]["vertices-texture"][5].__setitem__(
+        0, "0.5"),
+    "texture vertex a boolean": lambda d: d["appearance"]["vertices-texture"][5].__setitem__(
+        0, True),
+    "part without its parent": lambda d: _first(d, "BuildingPart").pop("parents"),
     "bad version": lambda d: d.update(version="2.7"),
     "object with extra root member": lambda d: _first(d, "LandUse").update(
         parents="nobody"),
@@ -76,6 +84,19 @@ def test_fast_validation_agrees_with_the_reference(reference, name):
     ref = next(reference.iter_errors(doc), None)
     ours = schema_errors(doc, "2.0")
     assert bool(ours) == (ref is not None), (name, ours, ref and ref.message)
+
+
+def test_a_missing_member_is_named():
+    """fastjsonschema's plain messages leave out what is missing; ours name
+    it, for the document and for a city object."""
+    doc = _sample()
+    doc.pop("transform")
+    assert schema_errors(doc, "2.0") == ["data must contain 'transform' (required)"]
+    doc = _sample()
+    oid = next(k for k, o in doc["CityObjects"].items() if o["type"] == "BuildingPart")
+    doc["CityObjects"][oid].pop("parents")
+    assert schema_errors(doc, "2.0") == [
+        f"CityObjects/{oid}: the object must contain 'parents' (required)"]
 
 
 def test_errors_point_into_the_object_as_written():
