@@ -63,8 +63,9 @@ from ..errors import (
 from ..layers import STANDARD_LAYERS, Layer
 from ..model import Edge, Feature, ImportBatch, Mesh, Provenance
 from ..query import Filter, Query
-from . import gpkg_blob
+from . import gpkg_blob, writer_lock
 from .base import BatchWriter, TwinInfo, TwinStore
+from .jobs import JobBoard
 
 #: Version of the file layout written by this code.
 SCHEMA_VERSION = 1
@@ -268,6 +269,11 @@ class GeoPackageStore(TwinStore):
             self._local.conn = conn
         return conn
 
+    def job_board(self) -> JobBoard:
+        from .gpkg_jobs import SqliteJobBoard
+
+        return SqliteJobBoard(self.path)
+
     def close(self) -> None:
         with self._conns_lock:
             for c in self._conns:
@@ -468,7 +474,7 @@ class GeoPackageStore(TwinStore):
         self._require_writable()
         with self._write_lock:
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            writer_lock.begin_write(conn, self.path)  # fails fast, naming who writes
             try:
                 yield conn
                 conn.execute("INSERT OR IGNORE INTO twin_meta VALUES ('revision', '0')")
@@ -478,6 +484,8 @@ class GeoPackageStore(TwinStore):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                writer_lock.end_write(self.path)
 
     # -- writing --------------------------------------------------------
     @contextmanager
