@@ -50,6 +50,8 @@ ITEM_PARAMETERS = frozenset({"bbox", "bbox-crs", "crs", "limit", "offset", "f", 
 FILTER_FIELDS = ("type", "name", "parent")
 
 _ITEM_CHUNK = 500
+#: Largest offset a page may start at.
+MAX_OFFSET = 10**9
 
 
 def json_safe(value: Any) -> Any:
@@ -205,7 +207,8 @@ class ItemsRequest:
 def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_limit: int,
                         max_limit: int) -> ItemsRequest:
     """Check an ``/items`` query string; unknown parameters are a 400 as OGC
-    API - Features requires, property filters are ``name=value``."""
+    API - Features requires, property filters are ``name=value``, and a
+    ``limit`` above ``max_limit`` is capped to it, as the standard says."""
     def one(name: str) -> str | None:
         vals = params.get(name)
         if not vals:
@@ -214,7 +217,7 @@ def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_
             raise bad_request(f"parameter {name!r} was given {len(vals)} times; give it once")
         return vals[0]
 
-    def integer(name: str, default: int, lo: int, hi: int) -> int:
+    def integer(name: str, default: int, lo: int, hi: int | None) -> int:
         raw = one(name)
         if raw is None:
             return default
@@ -222,7 +225,7 @@ def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_
             v = int(raw)
         except ValueError:
             raise bad_request(f"{name} {raw!r} is not an integer") from None
-        if not lo <= v <= hi:
+        if v < lo or (hi is not None and v > hi):
             raise bad_request(f"{name} must be between {lo} and {hi}, got {v}")
         return v
 
@@ -255,8 +258,9 @@ def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_
     bbox = one("bbox")
     return ItemsRequest(
         layer=layer,
-        limit=integer("limit", default_limit, 1, max_limit),
-        offset=integer("offset", 0, 0, 10**9),
+        # a limit above the maximum is capped, not refused (OGC API - Features, 7.15.3)
+        limit=min(integer("limit", default_limit, 1, None), max_limit),
+        offset=integer("offset", 0, 0, MAX_OFFSET),
         bbox=parse_bbox(bbox) if bbox is not None else None,
         bbox_crs=one("bbox-crs"), crs=one("crs"), filters=tuple(filters),
     )

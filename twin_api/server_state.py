@@ -1,0 +1,98 @@
+"""What one server process holds while it runs: the twin opened read-only,
+the result cache, and (with a token) the job board, the import runner and
+the work directory for uploads. Built by the app's lifespan, closed with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.responses import Response
+
+from twin.store import open_twin
+from twin.store.base import TwinStore
+from twin.store.jobs import JobBoard, QueueLimits
+
+from .cache import Cached, ResultCache
+from .encoding import JSON, dumps
+from .jobs import ImportRunner
+from .settings import ApiSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServerState:
+    settings: ApiSettings
+    cache: ResultCache
+    store: TwinStore | None = None
+    board: JobBoard | None = None
+    runner: ImportRunner | None = None
+    work_dir: Path | None = None
+    _own_work_dir: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def for_settings(cls, settings: ApiSettings) -> ServerState:
+        return cls(settings, ResultCache(settings.cache_mb * 1024**2))
+
+    @property
+    def queue_limits(self) -> QueueLimits:
+        return QueueLimits(self.settings.max_queued_jobs, self.settings.max_queued_bytes)
+
+    def open(self) -> None:
+        s = self.settings
+        self.get_store()
+        if s.token is None:
+            return
+        self._own_work_dir = s.work_dir is None
+        self.work_dir = Path(s.work_dir or tempfile.mkdtemp(prefix="twin-uploads-"))
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.board = self.get_store().job_board()
+        self.runner = ImportRunner(s.twin_path, self.board, stale_after=s.job_stale_s)
+        self.runner.start()
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
+        if self.board is not None:
+            self.board.close()
+        if self._own_work_dir and self.work_dir is not None:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+        if self.store is not None:
+            self.store.close()
+        self.runner = self.board = self.store = None
+
+    def get_store(self) -> TwinStore:
+        """The twin, read-only (opened on first use when the app runs
+        without its lifespan, as in a bare test client call)."""
+        if self.store is None:
+            with self._lock:
+                if self.store is None:
+                    self.store = open_twin(self.settings.twin_path, readonly=True)
+        return self.store
+
+    def cached(self, store: TwinStore, key: Hashable, compute: Callable[[], Any], *,
+               media_type: str = JSON, headers: Callable[[Any], dict[str, str]] | None = None,
+               raw: bool = False) -> Response:
+        """A response computed once per twin revision: ``compute()`` returns a
+        JSON document (or bytes, with ``raw``); ``headers(result)`` adds
+        headers from the result."""
+        def make() -> Cached:
+            out = compute()
+            extra = tuple(headers(out).items()) if headers else ()
+            body = out[0] if raw else dumps(out)
+            return Cached(body, media_type, extra)
+
+        if self.cache.max_bytes == 0:
+            c = make()
+        else:
+            c = self.cache.get_or_compute(store.revision(), key, make)
+        return Response(c.body, media_type=c.media_type, headers=dict(c.headers))
