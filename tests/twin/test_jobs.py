@@ -23,7 +23,7 @@ def boards(city):
 
 def _queued(board: JobBoard, label: str, size: int = 10, limits=QueueLimits()) -> str:
     job = board.reserve(label, size, limits, who="token:abc")
-    board.enqueue(job.id, size, {"upload": f"/srv/{label}"})
+    board.enqueue(job.id, label, size, {"upload": f"/srv/{label}"})
     return job.id
 
 
@@ -31,7 +31,7 @@ def test_a_job_is_seen_by_every_process_and_hides_its_payload(boards):
     a, b = boards
     job = a.reserve("roads.geojson", 100, QueueLimits(), who="token:abc")
     assert job.status == "receiving" and b.get(job.id).label == "roads.geojson"
-    a.enqueue(job.id, 80, {"upload": "/srv/upload-1.geojson"})
+    a.enqueue(job.id, "roads.geojson", 80, {"upload": "/srv/upload-1.geojson"})
     seen = b.get(job.id)
     assert (seen.status, seen.size, seen.who) == ("queued", 80, "token:abc")
     assert seen.payload == {"upload": "/srv/upload-1.geojson"}
@@ -103,7 +103,7 @@ def test_a_stale_running_job_is_failed_and_stalled_uploads_forgotten(boards):
     with pytest.raises(NotFoundError):
         b.get(stalled)
     with pytest.raises(NotFoundError, match="stalled"):
-        a.enqueue(stalled, 10, {})
+        a.enqueue(stalled, "stalled.geojson", 10, {})
     assert b.claim("w2", stale_after=30).id == waiting
 
 

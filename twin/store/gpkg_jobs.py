@@ -81,11 +81,11 @@ class SqliteJobBoard(JobBoard):
                          (job_id, label, who, now, now, size))
         return self.get(job_id)
 
-    def enqueue(self, job_id: str, size: int, payload: dict[str, Any]) -> Job:
+    def enqueue(self, job_id: str, label: str, size: int, payload: dict[str, Any]) -> Job:
         with self._tx() as conn:
-            n = conn.execute("UPDATE jobs SET status = 'queued', size = ?, payload = ?, "
-                             "heartbeat = ? WHERE id = ? AND status = 'receiving'",
-                             (size, json.dumps(payload), time.time(), job_id)).rowcount
+            n = conn.execute("UPDATE jobs SET status = 'queued', label = ?, size = ?, "
+                             "payload = ?, heartbeat = ? WHERE id = ? AND status = 'receiving'",
+                             (label, size, json.dumps(payload), time.time(), job_id)).rowcount
         if n != 1:
             raise NotFoundError(f"import job {job_id!r} is not receiving an upload (it was "
                                 "forgotten after its upload stalled)")

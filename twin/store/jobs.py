@@ -95,8 +95,9 @@ class JobBoard(ABC):
         queue; :class:`QueueFullError` when the queue cannot take it."""
 
     @abstractmethod
-    def enqueue(self, job_id: str, size: int, payload: dict[str, Any]) -> Job:
-        """The upload of a ``receiving`` job has arrived (``size`` bytes): queue it."""
+    def enqueue(self, job_id: str, label: str, size: int, payload: dict[str, Any]) -> Job:
+        """The upload of a ``receiving`` job has arrived (the file ``label``,
+        ``size`` bytes): queue it."""
 
     @abstractmethod
     def touch(self, job_id: str) -> None:
