@@ -148,8 +148,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 queued = None
         except Exception as exc:  # not ready, whatever the cause: say so, do not fail
             log.warning("health check: not ready: %s", exc)
-            return json_response({"status": "unavailable", "live": True, "ready": False,
-                                  "detail": type(exc).__name__}, status=503,
+            p = ApiProblem(503, "Not ready", f"the twin cannot be read ({type(exc).__name__})",
+                           status_text="unavailable", live=True, ready=False)
+            return json_response(p.body(HEALTH_PATH), status=503, media_type=MEDIA_TYPE,
                                  headers={"Retry-After": "5"})
         return json_response({"status": "ok", "live": True, "ready": True,
                               "revision": revision, "imports": state.board is not None,

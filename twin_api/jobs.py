@@ -10,8 +10,9 @@ job leaves the twin unchanged. A job that finds the twin written by another
 program (a ``twin import`` on the command line) goes back to the queue and
 is tried again.
 
-Uploads are kept in the work directory under names the server chooses
-(``upload-<job id><extension>``); clients never see that path. The batch a
+Uploads are kept in the work directory, each in a folder the server names
+after its job (``job-<id>/<client's file name, sanitised>``); clients never
+see that path. The batch a
 job imports is recorded as ``<client's file name> (import job <id>)``.
 """
 
@@ -33,6 +34,7 @@ from twin.store.jobs import Job, JobBoard
 from twin.store.writer_lock import TwinBusyError
 
 from .problems import ApiProblem
+from .uploads import sanitise_filename
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +64,17 @@ def extension_of(filename: str) -> str:
 
 
 def upload_path(work_dir: Path, job_id: str, filename: str) -> Path:
-    """The server-chosen place of a job's upload (415 for a file type no
-    converter reads, before a byte is written)."""
-    return work_dir / f"upload-{job_id}{extension_of(filename)}"
+    """Where a job's upload is kept: a folder named by the server after the
+    job, and in it the client's file name, sanitised to one harmless path
+    component (:func:`twin_api.uploads.sanitise_filename`), so that the
+    converters derive ids from the name the client gave, as ``twin import``
+    does. 415 for a file type no converter reads, before a byte is written."""
+    extension_of(filename)
+    if filename != sanitise_filename(filename):
+        raise ApiProblem(400, "Bad request", f"{filename!r} is not a plain file name")
+    folder = work_dir / f"job-{job_id}"
+    folder.mkdir()
+    return folder / filename
 
 
 def batch_source(job: Job) -> str:
@@ -181,4 +191,14 @@ def _public(message: str, path: Path, job: Job) -> str:
 
 def _remove_upload(payload: dict[str, Any]) -> None:
     if payload.get("upload"):
-        Path(payload["upload"]).unlink(missing_ok=True)
+        remove_upload(Path(payload["upload"]))
+
+
+def remove_upload(path: Path) -> None:
+    """Remove an upload and the job's folder around it."""
+    path.unlink(missing_ok=True)
+    if path.parent.name.startswith("job-"):
+        try:
+            path.parent.rmdir()
+        except OSError:
+            pass

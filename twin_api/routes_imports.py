@@ -10,6 +10,7 @@ where a second file, an oversize file or a stalled upload ends it.
 # no "from __future__ import annotations": FastAPI reads the annotations of the
 # routes, which name types defined inside the router functions
 
+import shutil
 from typing import Annotated
 
 import anyio
@@ -69,6 +70,13 @@ def imports_router(state: ServerState) -> APIRouter:
             responses={202: {"description": "the job, queued; Location names it"},
                        **responses(400, 401, 403, 408, 413, 415, 429)})
     async def start_import(request: Request) -> Response:
+        try:
+            return await _start_import(request)
+        except ApiProblem as exc:  # refused: do not take the rest of the body either
+            exc.headers["Connection"] = "close"
+            raise
+
+    async def _start_import(request: Request) -> Response:
         who = authorise(request)
         limit = settings.max_upload_bytes
         declared = request.headers.get("content-length")
@@ -98,6 +106,7 @@ def imports_router(state: ServerState) -> APIRouter:
                 fields=frozenset({"crs", "format"}), progress=alive)
         except BaseException:
             await anyio.to_thread.run_sync(jobs.discard, job.id)
+            shutil.rmtree(state.work_dir / f"job-{job.id}", ignore_errors=True)
             raise
         request.state.access.update({"file": up.filename, "upload_bytes": up.size})
         queued = await anyio.to_thread.run_sync(

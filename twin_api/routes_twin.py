@@ -79,9 +79,8 @@ def twin_router(state: ServerState) -> APIRouter:
            responses=responses(400, 404))
     def below(s: Store, feature_id: str,
               depth: Annotated[float, Q(gt=0, le=200)] = 5.0, layers: Layers = None,
-              limit: Annotated[int, Q(ge=1, le=settings.max_limit)] = 1000,
-              crs: Crs = None) -> Response:
-        return json_response(svc.below(s, feature_id, depth, layers or (), limit, crs))
+              limit: Limit = min(1000, settings.max_limit), crs: Crs = None) -> Response:
+        return json_response(svc.below(s, feature_id, depth, layers or (), page(limit), crs))
 
     @r.get("/twin/features/{feature_id:path}", tags=t, response_model=dict,
            summary="A feature with attributes, hierarchy, meshes and provenance",
