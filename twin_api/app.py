@@ -14,12 +14,12 @@ limits, HEAD.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -66,12 +66,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        state.open()
+        await asyncio.get_running_loop().run_in_executor(state.executor, state.open)
         try:
             yield
         finally:
-            await anyio.to_thread.run_sync(state.close)
+            await asyncio.to_thread(state.close)
 
     app = FastAPI(
         title=settings.title, version=twin.__version__, lifespan=lifespan,
@@ -135,6 +134,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.get(HEALTH_PATH, tags=["Service"], response_model=dict,
              summary="Liveness and readiness for a load balancer (200 ready, 503 not)")
+    @state.blocking
     def health() -> Response:
         """Live: this process answers. Ready: the twin opens and reads (and,
         on a server with imports, the job board does)."""

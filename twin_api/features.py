@@ -52,6 +52,9 @@ FILTER_FIELDS = ("type", "name", "parent")
 _ITEM_CHUNK = 500
 #: Largest offset a page may start at.
 MAX_OFFSET = 10**9
+#: Pages up to this size are read whole (one answer with a Content-Length);
+#: larger ones are streamed.
+WHOLE_PAGE = 1000
 
 
 def json_safe(value: Any) -> Any:
@@ -274,13 +277,15 @@ def _query_string(params: Mapping[str, list[str]], **override: Any) -> str:
 
 def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], base: str
           ) -> tuple[dict[str, str], Iterator[bytes]]:
-    """A page of features as a GeoJSON FeatureCollection, streamed.
+    """A page of features as a GeoJSON FeatureCollection.
 
     Returns the response headers (``Content-Crs``) and an iterator of byte
-    chunks; the count is made first so that ``numberMatched``, the paging
-    links and the first bytes are ready before features are read.
+    chunks. A page of up to :data:`WHOLE_PAGE` features is read whole before
+    this returns (one query, and no count when the page is the last one: most
+    map requests); a larger page is streamed, its count made first so that
+    ``numberMatched``, the paging links and the first bytes are ready before
+    the features are read. An unknown collection is a 404 either way.
     """
-    store.layer(req.layer)  # 404 for an unknown collection
     out_crs = choose_crs(req.crs, store.crs, "crs")
     q = Query(layers=(req.layer,), filters=req.filters)
     if req.bbox is not None:
@@ -292,22 +297,21 @@ def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], 
             else replace(q, bbox=tb)
     elif req.bbox_crs is not None:
         choose_crs(req.bbox_crs, store.crs, "bbox-crs")
-    matched = store.count(q)
-    returned = max(0, min(req.limit, matched - req.offset))
-    url = f"{base}/collections/{req.layer}/items"
-    links = [_link(f"{url}?{_query_string(params)}", "self", GEOJSON),
-             _link(f"{base}/collections/{req.layer}", "collection", JSON)]
-    if req.offset + returned < matched:
-        links.append(_link(f"{url}?{_query_string(params, offset=req.offset + req.limit)}",
-                           "next", GEOJSON, "next page"))
-    if req.offset > 0:
-        links.append(_link(
-            f"{url}?{_query_string(params, offset=max(0, req.offset - req.limit))}",
-            "prev", GEOJSON, "previous page"))
-    head = {"type": "FeatureCollection", "numberMatched": matched, "numberReturned": returned,
-            "timeStamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "links": links}
     page = replace(q, limit=req.limit, offset=req.offset)
+    headers = {"Content-Crs": f"<{out_crs.uri}>"}
+    if req.limit <= WHOLE_PAGE:
+        feats = list(store.query(page))
+        last = len(feats) < req.limit and (feats or req.offset == 0)
+        matched = req.offset + len(feats) if last else store.count(q)
+        if matched == 0:
+            store.layer(req.layer)  # 404 for an unknown collection
+        text = json.dumps(_page_head(req, params, base, matched, len(feats)),
+                          ensure_ascii=False)
+        parts = feature_texts(feats, store.crs, out_crs)
+        return headers, iter([f'{text[:-1]},"features":[{",".join(parts)}]}}'.encode()])
+    store.layer(req.layer)
+    matched = store.count(q)
+    head = _page_head(req, params, base, matched, max(0, min(req.limit, matched - req.offset)))
 
     def stream() -> Iterator[bytes]:
         text = json.dumps(head, ensure_ascii=False)
@@ -331,7 +335,25 @@ def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], 
             yield flush()
         yield b"]}"
 
-    return {"Content-Crs": f"<{out_crs.uri}>"}, stream()
+    return headers, stream()
+
+
+def _page_head(req: ItemsRequest, params: Mapping[str, list[str]], base: str, matched: int,
+               returned: int) -> dict[str, Any]:
+    """A FeatureCollection without its features: counts, time, paging links."""
+    url = f"{base}/collections/{req.layer}/items"
+    links = [_link(f"{url}?{_query_string(params)}", "self", GEOJSON),
+             _link(f"{base}/collections/{req.layer}", "collection", JSON)]
+    if req.offset + returned < matched:
+        links.append(_link(f"{url}?{_query_string(params, offset=req.offset + req.limit)}",
+                           "next", GEOJSON, "next page"))
+    if req.offset > 0:
+        links.append(_link(
+            f"{url}?{_query_string(params, offset=max(0, req.offset - req.limit))}",
+            "prev", GEOJSON, "previous page"))
+    return {"type": "FeatureCollection", "numberMatched": matched, "numberReturned": returned,
+            "timeStamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "links": links}
 
 
 def item(store: TwinStore, layer: str, feature_id: str, crs: str | None, base: str

@@ -174,37 +174,41 @@ class Limits:
         return receive_
 
     async def _in_time(self, scope: Scope, receive, send) -> None:
-        started = asyncio.Event()
-        late = False
+        """Run the request in this task; if its answer has not begun when the
+        time is up, cancel it (work still queued for a thread is dropped,
+        running work finishes unseen) and answer 503. An answer that has
+        begun streams on without a limit."""
+        task = asyncio.current_task()
+        started = late = False
+
+        def expire() -> None:
+            nonlocal late
+            if not started:
+                late = True
+                task.cancel()
+
+        timer = asyncio.get_running_loop().call_later(self.timeout_s, expire)
 
         async def send_(msg: dict) -> None:
-            if late:
-                return  # the client was answered 503 already
+            nonlocal started
             if msg["type"] == "http.response.start":
-                started.set()
+                started = True
+                timer.cancel()
             await send(msg)
 
-        task = asyncio.ensure_future(self.app(scope, receive, send_))
-        begun = asyncio.ensure_future(started.wait())
-        done, _ = await asyncio.wait({task, begun}, timeout=self.timeout_s,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if task in done or begun in done:
-            begun.cancel()
-            await task  # an answer under way streams on without a time limit
-            return
-        late = True
-        begun.cancel()
-        task.add_done_callback(_log_late_failure)
-        await send_problem(send, ApiProblem(
-            503, "Request timeout",
-            f"the answer took longer than {self.timeout_s:g} s; the server is busy or the "
-            "request asks for too much (a smaller bbox, fewer layers, a smaller page)"),
-            scope["path"], (("Retry-After", "10"),))
-
-
-def _log_late_failure(task: asyncio.Future) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("a request answered 503 (too late) then failed: %r", task.exception())
+        try:
+            await self.app(scope, receive, send_)
+        except asyncio.CancelledError:
+            if not late:
+                raise
+            task.uncancel()
+            await send_problem(send, ApiProblem(
+                503, "Request timeout",
+                f"the answer took longer than {self.timeout_s:g} s; the server is busy or the "
+                "request asks for too much (a smaller bbox, fewer layers, a smaller page)"),
+                scope["path"], (("Retry-After", "10"),))
+        finally:
+            timer.cancel()
 
 
 class Head:

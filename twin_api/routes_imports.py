@@ -119,11 +119,13 @@ def imports_router(state: ServerState) -> APIRouter:
 
     @r.get(IMPORTS_PATH, summary="Import jobs, newest first (token needed)",
            response_model=dict, responses=responses(401, 403))
+    @state.blocking
     def list_imports(jobs: Board) -> Response:
         return json_response({"jobs": [j.public() for j in jobs.jobs()]})
 
     @r.get(IMPORTS_PATH + "/{job_id}", summary="One import job (token needed)",
            response_model=dict, responses=responses(401, 403, 404))
+    @state.blocking
     def get_import(job_id: str, jobs: Board) -> Response:
         return json_response(jobs.get(job_id).public())
 

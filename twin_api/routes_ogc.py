@@ -17,9 +17,6 @@ from .problems import responses
 from .server_state import ServerState
 
 GEOJSON = ogc.GEOJSON
-#: Pages up to this size are built whole (one thread hop, a Content-Length);
-#: larger ones are streamed.
-_WHOLE_PAGE = 1000
 #: Largest offset a page may start at.
 MAX_OFFSET = ogc.MAX_OFFSET
 
@@ -42,24 +39,29 @@ def ogc_router(state: ServerState) -> APIRouter:
         return state.get_store()
 
     Store = Annotated[TwinStore, Depends(store)]
+    blocking = state.blocking
     r = APIRouter(tags=["OGC API - Features"])
 
     @r.get("/", summary="Landing page", response_model=dict)
+    @blocking
     def landing(request: Request, f: str | None = None) -> Response:
         return json_response(ogc.landing(
             base_url(request), settings.title,
             "Buildings, public space and underground pipe networks on one map"))
 
     @r.get("/conformance", summary="Conformance classes", response_model=dict)
+    @blocking
     def conformance(f: str | None = None) -> Response:
         return json_response(ogc.conformance())
 
     @r.get("/collections", summary="The layers of the twin", response_model=dict)
+    @blocking
     def collections(request: Request, s: Store, f: str | None = None) -> Response:
         return json_response(ogc.collections(s, base_url(request)))
 
     @r.get("/collections/{collectionId}", summary="One layer", response_model=dict,
            responses=responses(404))
+    @blocking
     def collection(request: Request, s: Store, collectionId: str, f: str | None = None
                    ) -> Response:
         return json_response(ogc.collection(s, collectionId, base_url(request)))
@@ -68,6 +70,7 @@ def ogc_router(state: ServerState) -> APIRouter:
            response_class=StreamingResponse,
            responses={200: {"content": {GEOJSON: {}}, "description": "FeatureCollection"},
                       **responses(400, 404)})
+    @blocking
     def items(
         request: Request, s: Store, collectionId: str,
         limit: Annotated[int, Q(ge=1, description=f"page size; above {settings.max_limit} "
@@ -91,13 +94,14 @@ def ogc_router(state: ServerState) -> APIRouter:
         req = ogc.parse_items_request(collectionId, params, default_limit=settings.default_limit,
                                       max_limit=settings.max_limit)
         headers, body = ogc.items(s, req, params, base_url(request))
-        if req.limit <= _WHOLE_PAGE:
+        if req.limit <= ogc.WHOLE_PAGE:
             return Response(b"".join(body), media_type=GEOJSON, headers=headers)
-        return StreamingResponse(body, media_type=GEOJSON, headers=headers)
+        return StreamingResponse(state.stream(body), media_type=GEOJSON, headers=headers)
 
     @r.get("/collections/{collectionId}/items/{featureId:path}", summary="One feature",
            responses={200: {"content": {GEOJSON: {}}, "description": "Feature"},
                       **responses(400, 404)})
+    @blocking
     def item(request: Request, s: Store, collectionId: str, featureId: str,
              crs: str | None = None, f: str | None = None) -> Response:
         headers, doc = ogc.item(s, collectionId, featureId, crs, base_url(request))

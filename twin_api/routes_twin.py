@@ -39,6 +39,7 @@ def twin_router(state: ServerState) -> APIRouter:
         return state.get_store()
 
     Store = Annotated[TwinStore, Depends(store)]
+    blocking = state.blocking
     r = APIRouter()
     t = ["Twin"]
     a = ["Analyses"]
@@ -56,17 +57,20 @@ def twin_router(state: ServerState) -> APIRouter:
 
     @r.get("/twin", tags=t, summary="Summary of the twin: CRS, origin, extent, counts",
            response_model=dict)
+    @blocking
     def summary(s: Store) -> Response:
         return cached(s, ("summary",), lambda: {
             **svc.summary(s), "tiles": "/tiles/tileset.json" if settings.tiles_dir else None})
 
     @r.get("/twin/layers", tags=t, summary="The layer catalogue with styles and counts",
            response_model=dict)
+    @blocking
     def layers(s: Store) -> Response:
         return cached(s, ("layers",), lambda: svc.layer_catalogue(s))
 
     @r.get("/twin/features/{feature_id:path}/children", tags=t, summary="Children",
            response_model=dict, responses=responses(400, 404))
+    @blocking
     def children(s: Store, feature_id: str, limit: Limit = settings.default_limit,
                  offset: Offset = 0, crs: Crs = None) -> Response:
         s.get(feature_id, meshes=False)
@@ -77,6 +81,7 @@ def twin_router(state: ServerState) -> APIRouter:
     @r.get("/twin/features/{feature_id:path}/below", tags=t, response_model=dict,
            summary="What lies under a feature's footprint, down to depth metres",
            responses=responses(400, 404))
+    @blocking
     def below(s: Store, feature_id: str,
               depth: Annotated[float, Q(gt=0, le=200)] = 5.0, layers: Layers = None,
               limit: Limit = min(1000, settings.max_limit), crs: Crs = None) -> Response:
@@ -85,11 +90,13 @@ def twin_router(state: ServerState) -> APIRouter:
     @r.get("/twin/features/{feature_id:path}", tags=t, response_model=dict,
            summary="A feature with attributes, hierarchy, meshes and provenance",
            responses=responses(404))
+    @blocking
     def feature(s: Store, feature_id: str) -> Response:
         return json_response(svc.feature_detail(s, feature_id))
 
     @r.get("/twin/search", tags=t, summary="Features in a 2D bbox or 3D box of the twin CRS",
            response_model=dict, responses=responses(400))
+    @blocking
     def search(
         s: Store,
         bbox: Annotated[str | None, Q(description="xmin,ymin,xmax,ymax (twin CRS)")] = None,
@@ -109,6 +116,7 @@ def twin_router(state: ServerState) -> APIRouter:
 
     @r.get("/twin/around", tags=t, summary="The features nearest to a point",
            response_model=dict, responses=responses(400))
+    @blocking
     def around(s: Store, x: Annotated[float, Q(allow_inf_nan=False)],
                y: Annotated[float, Q(allow_inf_nan=False)],
                n: Annotated[int, Q(ge=1, le=1000)] = 10,
@@ -118,16 +126,19 @@ def twin_router(state: ServerState) -> APIRouter:
 
     @r.get("/twin/networks", tags=a, summary="The pipe networks with topology",
            response_model=dict)
+    @blocking
     def network_list(s: Store) -> Response:
         return cached(s, ("networks",), lambda: svc.network_list(s))
 
     @r.get("/twin/networks/{network}/check", tags=a, summary="Topology check of a network",
            response_model=dict, responses=responses(404))
+    @blocking
     def network_check(s: Store, network: str) -> Response:
         return cached(s, ("network_check", network), lambda: svc.network_check(s, network))
 
     @r.get("/twin/analyses/renewal", tags=a, summary="Pipes due for renewal, oldest first",
            response_model=dict, responses=responses(400))
+    @blocking
     def renewal(s: Store, layers: Layers = None,
                 min_age: Annotated[int, Q(ge=0, le=200)] = 20, year: Year = None) -> Response:
         ls = tuple(layers or ("heating",))
@@ -136,6 +147,7 @@ def twin_router(state: ServerState) -> APIRouter:
 
     @r.get("/indicators", tags=a, summary="City health check (城市体检) indicators",
            response_model=dict, responses=responses(400))
+    @blocking
     def indicators(s: Store, year: Year = None,
                    new_since: Annotated[int | None, Q(
                        ge=svc.YEARS[0], le=svc.YEARS[1],
@@ -148,6 +160,7 @@ def twin_router(state: ServerState) -> APIRouter:
 
     @r.get("/twin/analyses/ageing", tags=a, summary="Pipe length by age band",
            response_model=dict, responses=responses(400))
+    @blocking
     def ageing(s: Store, layers: Layers = None, year: Year = None) -> Response:
         ls = tuple(layers or ())
         y = svc.reference_year(year)
@@ -155,29 +168,34 @@ def twin_router(state: ServerState) -> APIRouter:
 
     @r.get("/twin/analyses/statistics", tags=a, summary="Network lengths by size, material",
            response_model=dict, responses=responses(400))
+    @blocking
     def statistics(s: Store, year: Year = None) -> Response:
         y = svc.reference_year(year)
         return cached(s, ("statistics", y), lambda: svc.statistics(s, y))
 
     @r.get("/twin/analyses/clearances", tags=a, summary="GB 50289 clearance violations",
            response_model=dict, responses=responses(400))
+    @blocking
     def clearances(s: Store, limit: Annotated[int, Q(ge=1, le=100_000)] = 1000) -> Response:
         return cached(s, ("clearances", limit), lambda: svc.clearances(s, limit))
 
     @r.get("/twin/analyses/isolation/{segment_id:path}", tags=a, response_model=dict,
            summary="Valves to close and what loses supply when a segment bursts",
            responses=responses(400, 404))
+    @blocking
     def isolation(s: Store, segment_id: str) -> Response:
         return cached(s, ("isolation", segment_id), lambda: svc.isolation(s, segment_id))
 
     @r.get("/twin/conflation", tags=t, response_model=dict,
            summary="BIM buildings linked to the GIS buildings they model, and which shows")
+    @blocking
     def conflation(s: Store) -> Response:
         return cached(s, ("conflation",), lambda: {"links": links(s)})
 
     @r.get("/twin/analyses/highlight", tags=a, response_model=dict,
            summary="An analysis result as coloured feature sets, for viewers",
            responses=responses(400, 404))
+    @blocking
     def highlight_sets(s: Store, analysis: Annotated[str, Q(
             max_length=300, description="renewal[:YEAR], clearance or isolation:SEGMENT_ID")],
             geometry: Annotated[bool, Q(description="add each group's 3D centrelines and "
@@ -191,6 +209,7 @@ def twin_router(state: ServerState) -> APIRouter:
            responses={200: {"content": {"model/gltf-binary": {}},
                             "description": "a binary glTF scene"},
                       **responses(400, 413)})
+    @blocking
     def scene(s: Store,
               bbox: Annotated[str | None, Q(description="xmin,ymin,xmax,ymax (twin CRS)")]
               = None,

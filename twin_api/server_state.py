@@ -5,11 +5,14 @@ the work directory for uploads. Built by the app's lifespan, closed with it.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from twin.store.jobs import JobBoard, QueueLimits
 
 from .cache import Cached, ResultCache
 from .encoding import JSON, dumps
+from .geo import warm_transformers
 from .jobs import ImportRunner
 from .settings import ApiSettings
 
@@ -38,6 +42,7 @@ class ServerState:
     work_dir: Path | None = None
     _own_work_dir: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _executor: ThreadPoolExecutor | None = None
 
     @classmethod
     def for_settings(cls, settings: ApiSettings) -> ServerState:
@@ -49,7 +54,7 @@ class ServerState:
 
     def open(self) -> None:
         s = self.settings
-        self.get_store()
+        warm_transformers(self.get_store().crs)
         if s.token is None:
             return
         self._own_work_dir = s.work_dir is None
@@ -59,7 +64,43 @@ class ServerState:
         self.runner = ImportRunner(s.twin_path, self.board, stale_after=s.job_stale_s)
         self.runner.start()
 
+    # -- the threads that answer -------------------------------------------
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The fixed threads that run the twin's queries. Unlike a pool that
+        retires idle threads and starts new ones (each opening another read
+        connection with its own page cache, never closed), these stay: the
+        memory of the server is bounded by ``settings.threads``."""
+        if self._executor is None:
+            with self._lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(self.settings.threads,
+                                                        thread_name_prefix="twin-api")
+        return self._executor
+
+    def blocking(self, fn: Callable) -> Callable:
+        """A route made of a blocking function: awaited on the fixed threads.
+        (Cancelling the request, as its time limit does, drops it from the
+        queue when it has not started yet.)"""
+        @functools.wraps(fn)
+        async def run(*args, **kwargs):
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.executor, functools.partial(fn, *args,
+                                                                               **kwargs))
+        return run
+
+    async def stream(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+        """A blocking iterator of chunks, pulled on the fixed threads."""
+        loop = asyncio.get_running_loop()
+        end = object()
+        while (chunk := await loop.run_in_executor(self.executor, next, chunks, end)) \
+                is not end:
+            yield chunk
+
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
         if self.runner is not None:
             self.runner.close()
         if self.board is not None:

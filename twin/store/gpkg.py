@@ -256,7 +256,9 @@ class GeoPackageStore(TwinStore):
         conn.execute("PRAGMA foreign_keys = OFF")
         if not self.readonly:
             conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA cache_size = -65536")
+        # a reader per server thread: 8 MiB of page cache each (the OS caches the file
+        # for all of them); the one writer keeps 64 MiB for bulk loads
+        conn.execute(f"PRAGMA cache_size = {-8192 if self.readonly else -65536}")
         with self._conns_lock:
             self._conns.append(conn)
         return conn
