@@ -286,6 +286,8 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = ap.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (latencies "
+          "follow it on a shared machine; CPU per request much less)")
 
     tmp = Path(args.out or tempfile.mkdtemp(prefix="api-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -389,6 +391,7 @@ def main() -> None:
                       f"{o['throughput_rps'] / max(t['throughput_rps'], 1e-9):.2f}x, p99 "
                       f"{t['p99_ms'] / max(o['p99_ms'], 1e-9):.2f}x lower, CPU/request "
                       f"{t['server_cpu_ms'] / max(o['server_cpu_ms'], 1e-9):.2f}x lower")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "n": args.n, "workers": args.workers, "store_bbox_p50_ms": floor,

@@ -160,6 +160,7 @@ def main() -> None:
 
     port = free_port()
     log = tmp / "access.log"
+    log.unlink(missing_ok=True)
     server = subprocess.Popen(
         [sys.executable, "-m", "twin_cli.main", "serve", str(path), "--port", str(port),
          "--workers", str(args.workers), "--log-level", "warning", "--rate-limit", "0",
@@ -178,6 +179,7 @@ def main() -> None:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit("server did not start: " + server.stderr.read().decode())
             time.sleep(0.2)
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"server up: {tree_rss_mb(server.pid):.1f} MB; {args.clients} clients for "
               f"{args.seconds:.0f} s, {len(urls)} URLs in the mix")
         res = asyncio.run(soak(base, urls, args.clients, args.seconds, args.every,

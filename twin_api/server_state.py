@@ -6,11 +6,14 @@ the work directory for uploads. Built by the app's lifespan, closed with it.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import functools
 import logging
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +33,28 @@ from .jobs import ImportRunner
 from .settings import ApiSettings
 
 log = logging.getLogger(__name__)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim") if name else None
+    except (OSError, AttributeError):  # not glibc: nothing to call
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Hand memory freed by a large computation back to the system.
+
+    The health-check indicators of a 100,000-feature twin hold some 120 MB
+    of Python objects while they are computed; once freed, glibc keeps most
+    of it in its arenas, so the server's memory stayed at its high-water
+    mark. ``malloc_trim`` returns the free pages (a no-op elsewhere)."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 @dataclass
@@ -127,9 +152,12 @@ class ServerState:
         JSON document (or bytes, with ``raw``); ``headers(result)`` adds
         headers from the result."""
         def make() -> Cached:
+            t0 = time.perf_counter()
             out = compute()
             extra = tuple(headers(out).items()) if headers else ()
             body = out[0] if raw else dumps(out)
+            if time.perf_counter() - t0 > 0.5:  # a big computation: give its memory back
+                release_memory()
             return Cached(body, media_type, extra)
 
         if self.cache.max_bytes == 0:
