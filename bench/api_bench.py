@@ -85,7 +85,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def bbox_boxes(store, count: int, rng: random.Random) -> list[tuple[float, float, float, float, int]]:
+def bbox_boxes(store, count: int, rng: random.Random
+               ) -> list[tuple[float, float, float, float, int]]:
     """Twin-CRS boxes around random points, each holding 1..100 buildings."""
     out = []
     while len(out) < count:
