@@ -164,7 +164,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     viewer_dir = Path(settings.viewer_dir) if settings.viewer_dir else _PACKAGED_VIEWER
     built = (viewer_dir / "node_modules" / "three" / "build" / "three.module.js").is_file()
     if (viewer_dir / "index.html").is_file() and built:
-        app.mount("/viewer", StaticFiles(directory=viewer_dir, html=True), name="viewer")
+        # node_modules may be a link (pnpm, a shared checkout): links inside the folder
+        # are followed; '..' in a request still cannot leave it
+        app.mount("/viewer", StaticFiles(directory=viewer_dir, html=True, follow_symlink=True),
+                  name="viewer")
     else:
         @app.get("/viewer", include_in_schema=False)
         @app.get("/viewer/{rest:path}", include_in_schema=False)
