@@ -167,10 +167,12 @@ class ImportRunner:
                 "notes": res.report.get("notes", [])[:100]})
         except TwinBusyError as exc:  # another program writes the twin: wait in the queue
             keep_upload = True
-            self.board.requeue(job.id, self.worker, f"waiting: {exc}")
+            self.board.requeue(job.id, self.worker,
+                               f"waiting: {_public(str(exc), path, job, self.twin_path)}")
             self._stop.wait(BUSY_RETRY_S)
         except TwinError as exc:
-            self.board.finish(job.id, self.worker, error=_public(str(exc), path, job))
+            self.board.finish(job.id, self.worker,
+                              error=_public(str(exc), path, job, self.twin_path))
         except Exception as exc:  # a converter bug must not kill the runner; say what
             log.exception("import job %s failed", job.id)
             self.board.finish(job.id, self.worker, error=(
@@ -183,10 +185,12 @@ class ImportRunner:
                 _remove_upload(payload)
 
 
-def _public(message: str, path: Path, job: Job) -> str:
-    """An error message with the server's paths replaced by the client's name."""
+def _public(message: str, path: Path, job: Job, twin_path: str) -> str:
+    """A message with the server's paths replaced: the upload by the client's
+    file name, its folder by "the work directory", the twin by "the twin"."""
     out = message.replace(str(path), job.label)
-    return out.replace(str(path.parent), "the work directory")
+    out = out.replace(str(path.parent), "the work directory")
+    return out.replace(twin_path, "the twin")
 
 
 def _remove_upload(payload: dict[str, Any]) -> None:

@@ -171,7 +171,8 @@ async def receive_upload(
     not multipart, 413 past ``max_bytes`` of file data, 408 when no byte
     arrives for ``idle_timeout_s``, 400 for a malformed or unexpected body.
     On any failure the file is removed. ``progress(bytes_so_far)`` is awaited
-    every few megabytes."""
+    every few megabytes and at least every 10 s (a slow upload
+    is still alive)."""
     kind, opts = parse_options_header(content_type or "")
     if kind != b"multipart/form-data":
         raise ApiProblem(415, "Unsupported media type",
@@ -184,6 +185,8 @@ async def receive_upload(
     parser = MultipartParser(boundary, rec.callbacks(), max_size=max_bytes + ENVELOPE_BYTES)
     received = 0
     reported = 0
+    loop = asyncio.get_running_loop()
+    last_report = loop.time()
     ok = False
     try:
         it = chunks.__aiter__()
@@ -206,8 +209,10 @@ async def receive_upload(
             if rec.pending:
                 data, rec.pending = bytes(rec.pending), bytearray()
                 await anyio.to_thread.run_sync(rec.out.write, data)
-            if progress is not None and received - reported >= 4 * 1024**2:
-                reported = received
+            now = loop.time()
+            if progress is not None and (received - reported >= 4 * 1024**2
+                                         or now - last_report >= 10):
+                reported, last_report = received, now
                 await progress(received)
         if not rec.ended:
             raise bad_request("the upload ended before the multipart body's closing boundary")

@@ -107,6 +107,7 @@ def test_the_queue_is_bounded_and_answers_429_with_retry_after(place):
                 notes = [c.get(f"/twin/imports/{i}", headers=AUTH).json()["note"] or ""
                          for i in ids]
                 assert any("another program" in n for n in notes), notes
+                assert not any(str(place) in n for n in notes)  # no server path
         finally:
             other.execute("ROLLBACK")
             other.close()
