@@ -105,10 +105,13 @@ def import_file(
     store: TwinStore, path: str | Path, *, crs: Any = None, format: str | None = None,
     options: dict[str, Any] | None = None, on_conflict: str = "error", strict: bool = False,
     force: bool = False, progress: Callable[[int, int | None], None] | None = None,
+    source_label: str | None = None,
 ) -> ImportResult:
     """Convert ``path`` and add its features to ``store`` in one transaction.
 
-    ``crs`` overrides the source file's CRS. With ``strict`` the first element
+    ``source_label`` is recorded as the batch's source instead of ``path``
+    (the API records the client's file name and job, not where the server
+    kept the upload). ``crs`` overrides the source file's CRS. With ``strict`` the first element
     that cannot be converted fails the import; otherwise it is skipped,
     counted and named in the report. Any failure leaves the twin unchanged
     and raises :class:`~twin.errors.ImportFailedError` naming the file; so
@@ -127,7 +130,7 @@ def import_file(
     src_crs = parse_crs(crs, what="source CRS (--crs)") if crs is not None else None
     t0 = time.perf_counter()
     placement = PlacementCheck(store.crs, str(p), force=force)
-    with store.import_batch(str(p), spec.format, spec.name, spec.version,
+    with store.import_batch(source_label or str(p), spec.format, spec.name, spec.version,
                             on_conflict=on_conflict) as batch:
         skip = _Skips(batch.skip, strict, p)
         ground, ground_from = _ground_source(store, opts)
@@ -151,7 +154,7 @@ def import_file(
                                          + placed)
     report = dict(batch.report)
     return ImportResult(
-        source=str(p), batch_id=batch.id, converter=spec.name,
+        source=source_label or str(p), batch_id=batch.id, converter=spec.name,
         features=int(report.get("features", 0)), skipped=int(report.get("skipped_count", 0)),
         seconds=time.perf_counter() - t0, report=report,
     )

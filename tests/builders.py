@@ -75,7 +75,9 @@ def dump_twin(path: Path | str) -> dict[str, list]:
     if str(path).startswith("postgresql://"):
         from pgcluster import dump_schema
 
-        return dump_schema(str(path))
+        rows = dump_schema(str(path))
+        rows.pop("twin_jobs", None)  # the API's job board, not the twin (a GeoPackage keeps it
+        return rows                  # in a file beside the twin)
     conn = sqlite3.connect(path)
     try:
         names = [r[0] for r in conn.execute(

@@ -31,6 +31,7 @@ _ALL_BACKENDS = {
     _TESTS / "twin" / "test_store.py": BACKENDS,
     _TESTS / "twin" / "analysis": ("gpkg", "postgis"),
     _TESTS / "twin" / "test_indicators.py": ("gpkg", "postgis"),
+    _TESTS / "twin" / "test_jobs.py": ("gpkg", "postgis"),
     _TESTS / "api": ("gpkg", "postgis"),
 }
 

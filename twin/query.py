@@ -10,6 +10,7 @@ expressions that the CLI and the API share::
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,28 @@ _FILTER_RE = re.compile(
 
 #: Most values an ``in`` filter may list.
 MAX_IN_VALUES = 1000
+#: Most filters one query may combine (each is one more AND term: SQL engines
+#: bound the depth of an expression, SQLite at 1,000).
+MAX_FILTERS = 100
+#: Most values all the filters of one query may compare against together
+#: (each is a bound SQL parameter; SQLite allows 32,766 in one statement).
+MAX_FILTER_VALUES = 10_000
+#: Whole numbers a filter, ``limit`` or ``offset`` may hold: the range of a
+#: signed 64-bit integer, what SQL databases store.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _check_number(field: str, value: Any) -> None:
+    """A filter value a database can compare against: integers within 64
+    bits, floats finite (``inf`` and ``nan`` order against nothing)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise QueryError(
+            f"filter on {field!r}: {value} is outside the range of whole numbers a twin "
+            f"stores ({INT64_MIN} to {INT64_MAX})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise QueryError(f"filter on {field!r}: {value} is not a finite number")
 
 
 @dataclass(frozen=True)
@@ -53,6 +76,8 @@ class Filter:
             if not vals or len(vals) > MAX_IN_VALUES:
                 raise QueryError(f"'in' needs 1 to {MAX_IN_VALUES} values, got {len(vals)}")
             object.__setattr__(self, "value", vals)
+        for v in self.value if self.op == "in" else (self.value,):
+            _check_number(self.field, v)
 
 
 def _parse_scalar(text: str) -> Any:
@@ -64,9 +89,10 @@ def _parse_scalar(text: str) -> Any:
     except ValueError:
         pass
     try:
-        return float(t)
+        v = float(t)
     except ValueError:
         return t
+    return v if math.isfinite(v) else t  # 'nan', 'inf', '1e999': text, not a number
 
 
 def parse_filter(expression: str) -> Filter:
@@ -138,7 +164,14 @@ class Query:
             if isinstance(val, str):
                 val = (val,)
             object.__setattr__(self, name, tuple(val))
+        if len(self.filters) > MAX_FILTERS:
+            raise QueryError(f"{len(self.filters)} filters in one query; at most {MAX_FILTERS} "
+                             "may be combined")
         filters = tuple(parse_filter(f) if isinstance(f, str) else f for f in self.filters)
+        n_values = sum(len(f.value) if f.op == "in" else 1 for f in filters)
+        if n_values > MAX_FILTER_VALUES:
+            raise QueryError(f"the filters of one query compare against {n_values} values; at "
+                             f"most {MAX_FILTER_VALUES} are allowed")
         object.__setattr__(self, "filters", filters)
         if self.bbox is not None:
             b = tuple(float(v) for v in self.bbox)
@@ -161,9 +194,9 @@ class Query:
             )
         if self.within is not None and self.within.geom_type not in ("Polygon", "MultiPolygon"):
             raise QueryError(f"'within' needs a polygon, got a {self.within.geom_type}")
-        if self.limit is not None and self.limit < 0:
-            raise QueryError(f"limit must be >= 0, got {self.limit}")
-        if self.offset < 0:
-            raise QueryError(f"offset must be >= 0, got {self.offset}")
+        for name in ("limit", "offset"):
+            val = getattr(self, name)
+            if val is not None and not 0 <= val <= INT64_MAX:
+                raise QueryError(f"{name} must be between 0 and {INT64_MAX}, got {val}")
         if self.order not in ("fid", "id"):
             raise QueryError(f"order {self.order!r} is not valid, must be 'fid' or 'id'")

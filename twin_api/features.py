@@ -50,6 +50,11 @@ ITEM_PARAMETERS = frozenset({"bbox", "bbox-crs", "crs", "limit", "offset", "f", 
 FILTER_FIELDS = ("type", "name", "parent")
 
 _ITEM_CHUNK = 500
+#: Largest offset a page may start at.
+MAX_OFFSET = 10**9
+#: Pages up to this size are read whole (one answer with a Content-Length);
+#: larger ones are streamed.
+WHOLE_PAGE = 1000
 
 
 def json_safe(value: Any) -> Any:
@@ -205,7 +210,8 @@ class ItemsRequest:
 def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_limit: int,
                         max_limit: int) -> ItemsRequest:
     """Check an ``/items`` query string; unknown parameters are a 400 as OGC
-    API - Features requires, property filters are ``name=value``."""
+    API - Features requires, property filters are ``name=value``, and a
+    ``limit`` above ``max_limit`` is capped to it, as the standard says."""
     def one(name: str) -> str | None:
         vals = params.get(name)
         if not vals:
@@ -214,7 +220,7 @@ def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_
             raise bad_request(f"parameter {name!r} was given {len(vals)} times; give it once")
         return vals[0]
 
-    def integer(name: str, default: int, lo: int, hi: int) -> int:
+    def integer(name: str, default: int, lo: int, hi: int | None) -> int:
         raw = one(name)
         if raw is None:
             return default
@@ -222,7 +228,7 @@ def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_
             v = int(raw)
         except ValueError:
             raise bad_request(f"{name} {raw!r} is not an integer") from None
-        if not lo <= v <= hi:
+        if v < lo or (hi is not None and v > hi):
             raise bad_request(f"{name} must be between {lo} and {hi}, got {v}")
         return v
 
@@ -255,8 +261,9 @@ def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_
     bbox = one("bbox")
     return ItemsRequest(
         layer=layer,
-        limit=integer("limit", default_limit, 1, max_limit),
-        offset=integer("offset", 0, 0, 10**9),
+        # a limit above the maximum is capped, not refused (OGC API - Features, 7.15.3)
+        limit=min(integer("limit", default_limit, 1, None), max_limit),
+        offset=integer("offset", 0, 0, MAX_OFFSET),
         bbox=parse_bbox(bbox) if bbox is not None else None,
         bbox_crs=one("bbox-crs"), crs=one("crs"), filters=tuple(filters),
     )
@@ -270,13 +277,15 @@ def _query_string(params: Mapping[str, list[str]], **override: Any) -> str:
 
 def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], base: str
           ) -> tuple[dict[str, str], Iterator[bytes]]:
-    """A page of features as a GeoJSON FeatureCollection, streamed.
+    """A page of features as a GeoJSON FeatureCollection.
 
     Returns the response headers (``Content-Crs``) and an iterator of byte
-    chunks; the count is made first so that ``numberMatched``, the paging
-    links and the first bytes are ready before features are read.
+    chunks. A page of up to :data:`WHOLE_PAGE` features is read whole before
+    this returns (one query, and no count when the page is the last one: most
+    map requests); a larger page is streamed, its count made first so that
+    ``numberMatched``, the paging links and the first bytes are ready before
+    the features are read. An unknown collection is a 404 either way.
     """
-    store.layer(req.layer)  # 404 for an unknown collection
     out_crs = choose_crs(req.crs, store.crs, "crs")
     q = Query(layers=(req.layer,), filters=req.filters)
     if req.bbox is not None:
@@ -288,22 +297,21 @@ def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], 
             else replace(q, bbox=tb)
     elif req.bbox_crs is not None:
         choose_crs(req.bbox_crs, store.crs, "bbox-crs")
-    matched = store.count(q)
-    returned = max(0, min(req.limit, matched - req.offset))
-    url = f"{base}/collections/{req.layer}/items"
-    links = [_link(f"{url}?{_query_string(params)}", "self", GEOJSON),
-             _link(f"{base}/collections/{req.layer}", "collection", JSON)]
-    if req.offset + returned < matched:
-        links.append(_link(f"{url}?{_query_string(params, offset=req.offset + req.limit)}",
-                           "next", GEOJSON, "next page"))
-    if req.offset > 0:
-        links.append(_link(
-            f"{url}?{_query_string(params, offset=max(0, req.offset - req.limit))}",
-            "prev", GEOJSON, "previous page"))
-    head = {"type": "FeatureCollection", "numberMatched": matched, "numberReturned": returned,
-            "timeStamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "links": links}
     page = replace(q, limit=req.limit, offset=req.offset)
+    headers = {"Content-Crs": f"<{out_crs.uri}>"}
+    if req.limit <= WHOLE_PAGE:
+        feats = list(store.query(page))
+        last = len(feats) < req.limit and (feats or req.offset == 0)
+        matched = req.offset + len(feats) if last else store.count(q)
+        if matched == 0:
+            store.layer(req.layer)  # 404 for an unknown collection
+        text = json.dumps(_page_head(req, params, base, matched, len(feats)),
+                          ensure_ascii=False)
+        parts = feature_texts(feats, store.crs, out_crs)
+        return headers, iter([f'{text[:-1]},"features":[{",".join(parts)}]}}'.encode()])
+    store.layer(req.layer)
+    matched = store.count(q)
+    head = _page_head(req, params, base, matched, max(0, min(req.limit, matched - req.offset)))
 
     def stream() -> Iterator[bytes]:
         text = json.dumps(head, ensure_ascii=False)
@@ -327,7 +335,25 @@ def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], 
             yield flush()
         yield b"]}"
 
-    return {"Content-Crs": f"<{out_crs.uri}>"}, stream()
+    return headers, stream()
+
+
+def _page_head(req: ItemsRequest, params: Mapping[str, list[str]], base: str, matched: int,
+               returned: int) -> dict[str, Any]:
+    """A FeatureCollection without its features: counts, time, paging links."""
+    url = f"{base}/collections/{req.layer}/items"
+    links = [_link(f"{url}?{_query_string(params)}", "self", GEOJSON),
+             _link(f"{base}/collections/{req.layer}", "collection", JSON)]
+    if req.offset + returned < matched:
+        links.append(_link(f"{url}?{_query_string(params, offset=req.offset + req.limit)}",
+                           "next", GEOJSON, "next page"))
+    if req.offset > 0:
+        links.append(_link(
+            f"{url}?{_query_string(params, offset=max(0, req.offset - req.limit))}",
+            "prev", GEOJSON, "previous page"))
+    return {"type": "FeatureCollection", "numberMatched": matched, "numberReturned": returned,
+            "timeStamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "links": links}
 
 
 def item(store: TwinStore, layer: str, feature_id: str, crs: str | None, base: str

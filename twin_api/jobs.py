@@ -1,38 +1,51 @@
-"""Imports over the API: uploads run as background jobs, one at a time.
+"""Import jobs of a server: uploads on disk, jobs on the twin's board, and
+the runner that imports them one at a time.
 
-The server picks every file name (``upload-<random><known extension>`` in its
-work directory): a client's file name is kept as a label only, never used as
-a path. Uploads are bounded in size; jobs run one after another on one worker
-thread because the twin has one writer; each job is one import transaction,
-so a failed job leaves the twin unchanged.
+Every server process (``twin serve --workers N``) runs one
+:class:`ImportRunner`. The jobs themselves are kept on the twin's job board
+(:mod:`twin.store.jobs`), so any process answers any job's status, and the
+board hands the next job to one runner only while no other job runs: the
+twin has one writer, and each job is one import transaction, so a failed
+job leaves the twin unchanged. A job that finds the twin written by another
+program (a ``twin import`` on the command line) goes back to the queue and
+is tried again.
+
+Uploads are kept in the work directory, each in a folder the server names
+after its job (``job-<id>/<client's file name, sanitised>``); clients never
+see that path. The batch a
+job imports is recorded as ``<client's file name> (import job <id>)``.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-import shutil
-import tempfile
+import os
+import socket
 import threading
 import time
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from converters.importer import import_file
 from converters.registry import formats
-from twin.errors import TwinError
+from twin.errors import StoreError, TwinError
 from twin.store import open_twin
+from twin.store.jobs import Job, JobBoard
+from twin.store.writer_lock import TwinBusyError
 
 from .problems import ApiProblem
+from .uploads import sanitise_filename
 
 log = logging.getLogger(__name__)
 
-#: Jobs remembered (the oldest finished ones are forgotten first).
-MAX_JOBS = 200
-_COPY_CHUNK = 1024 * 1024
+#: Finished jobs remembered (the oldest are forgotten first).
+KEEP_FINISHED = 200
+#: Seconds between two heartbeats of a running job.
+HEARTBEAT_S = 2.0
+#: Seconds a runner waits before it looks at the queue again unprompted.
+POLL_S = 0.5
+#: Seconds before a job that found the twin busy is tried again.
+BUSY_RETRY_S = 5.0
 
 
 def known_extensions() -> list[str]:
@@ -50,115 +63,147 @@ def extension_of(filename: str) -> str:
                      f"{', '.join(sorted(known_extensions()))}")
 
 
-@dataclass
-class Job:
-    id: str
-    label: str
-    status: str = "queued"  # queued, running, succeeded, failed
-    created: float = field(default_factory=time.time)
-    finished: float | None = None
-    done: int = 0
-    total: int | None = None
-    result: dict[str, Any] | None = None
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "file": self.label, "status": self.status,
-                "progress": {"done": self.done, "total": self.total},
-                "created": self.created, "finished": self.finished,
-                "result": self.result, "error": self.error}
+def upload_path(work_dir: Path, job_id: str, filename: str) -> Path:
+    """Where a job's upload is kept: a folder named by the server after the
+    job, and in it the client's file name, sanitised to one harmless path
+    component (:func:`twin_api.uploads.sanitise_filename`), so that the
+    converters derive ids from the name the client gave, as ``twin import``
+    does. 415 for a file type no converter reads, before a byte is written."""
+    extension_of(filename)
+    if filename != sanitise_filename(filename):
+        raise ApiProblem(400, "Bad request", f"{filename!r} is not a plain file name")
+    folder = work_dir / f"job-{job_id}"
+    folder.mkdir()
+    return folder / filename
 
 
-class ImportJobs:
-    """The queue of import jobs of one server."""
+def batch_source(job: Job) -> str:
+    """What the twin records as the source of a job's batch: the client's
+    file name and the job, never a path of the server."""
+    return f"{job.label} (import job {job.id})"
 
-    def __init__(self, twin_path: str, work_dir: str | None, max_bytes: int):
+
+class ImportRunner:
+    """Runs the jobs of the board, one at a time across every process."""
+
+    def __init__(self, twin_path: str, board: JobBoard, *, stale_after: float):
         self.twin_path = twin_path
-        self.max_bytes = max_bytes
-        self._own_dir = work_dir is None
-        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="twin-api-"))
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twin-import")
+        self.board = board
+        self.stale_after = stale_after
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="twin-import", daemon=True)
+        self._last_expire = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """A job was queued: look now rather than at the next poll."""
+        self._wake.set()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._own_dir:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
+        """Stop taking jobs; a running import is finished first."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join()
 
-    def get(self, job_id: str) -> Job:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
-            raise ApiProblem(404, "Not found", f"import job {job_id!r} does not exist")
-        return job
+    # -- the loop ------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._expire()
+                job = self.board.claim(self.worker, stale_after=self.stale_after)
+            except TwinError:
+                log.exception("the job board of %s failed", self.twin_path)
+                job = None
+            if job is None:
+                self._wake.wait(POLL_S)
+                self._wake.clear()
+                continue
+            self._run(job)
 
-    def list(self) -> list[Job]:
-        with self._lock:
-            return list(self._jobs.values())
+    def _expire(self) -> None:
+        now = time.monotonic()
+        if now - self._last_expire < min(5.0, self.stale_after / 4):
+            return
+        self._last_expire = now
+        for job in self.board.expire(stale_after=self.stale_after, keep_finished=KEEP_FINISHED):
+            _remove_upload(job.payload)
 
-    def save_upload(self, filename: str, stream: BinaryIO) -> Path:
-        """Copy an upload into the work directory under a server-chosen name,
-        refusing it once it exceeds the size limit."""
-        ext = extension_of(filename)
-        dest = self.work_dir / f"upload-{secrets.token_hex(12)}{ext}"
-        written = 0
+    def _run(self, job: Job) -> None:
+        payload = job.payload
+        path = Path(payload.get("upload", ""))
+        done = {"n": 0, "total": None}
+        beating = threading.Event()
+
+        def beat() -> None:
+            while not beating.wait(HEARTBEAT_S):
+                try:
+                    self.board.heartbeat(job.id, self.worker, done["n"], done["total"])
+                except TwinError:
+                    log.exception("heartbeat of import job %s failed", job.id)
+
+        def progress(n: int, total: int | None) -> None:
+            done["n"], done["total"] = n, total
+
+        heart = threading.Thread(target=beat, name="twin-import-heartbeat", daemon=True)
+        heart.start()
+        keep_upload = False
         try:
-            with open(dest, "xb") as out:
-                while chunk := stream.read(_COPY_CHUNK):
-                    written += len(chunk)
-                    if written > self.max_bytes:
-                        raise ApiProblem(413, "Upload too large",
-                                         f"{filename!r} exceeds the {self.max_bytes} bytes an "
-                                         "upload may have")
-                    out.write(chunk)
-        except BaseException:
-            dest.unlink(missing_ok=True)
-            raise
-        if written == 0:
-            dest.unlink(missing_ok=True)
-            raise ApiProblem(400, "Bad request", f"{filename!r} is empty")
-        return dest
-
-    def submit(self, label: str, path: Path, options: dict[str, Any]) -> Job:
-        job = Job(id=secrets.token_hex(8), label=label[:200])
-        with self._lock:
-            self._jobs[job.id] = job
-            while len(self._jobs) > MAX_JOBS:
-                oldest = next(iter(self._jobs.values()))
-                if oldest.status in ("queued", "running"):
-                    break
-                self._jobs.popitem(last=False)
-        self._pool.submit(self._run, job, path, options)
-        return job
-
-    def _run(self, job: Job, path: Path, options: dict[str, Any]) -> None:
-        job.status = "running"
-
-        def progress(done: int, total: int | None) -> None:
-            job.done, job.total = done, total
-
-        try:
+            if not path.is_file():
+                raise StoreError(f"the upload of {job.label!r} was lost (the server restarted "
+                                "without a lasting work directory); upload it again")
             with open_twin(self.twin_path) as store:
-                res = import_file(store, path, crs=options.get("crs"),
-                                  format=options.get("format"),
-                                  options=options.get("options") or {},
-                                  on_conflict=options.get("on_conflict", "error"),
-                                  force=bool(options.get("force", False)), progress=progress)
-            job.result = {"batch": res.batch_id, "converter": res.converter,
-                          "features": res.features, "skipped": res.skipped,
-                          "seconds": round(res.seconds, 3),
-                          "skipped_elements": res.report.get("skipped", [])[:100]}
-            job.status = "succeeded"
+                res = import_file(store, path, crs=payload.get("crs"),
+                                  format=payload.get("format"), progress=progress,
+                                  force=bool(payload.get("force", False)),
+                                  source_label=batch_source(job))
+            self.board.finish(job.id, self.worker, result={
+                "batch": res.batch_id, "converter": res.converter, "features": res.features,
+                "skipped": res.skipped, "seconds": round(res.seconds, 3),
+                "skipped_elements": res.report.get("skipped", [])[:100],
+                "notes": res.report.get("notes", [])[:100]})
+        except TwinBusyError as exc:  # another program writes the twin: wait in the queue
+            keep_upload = True
+            self.board.requeue(job.id, self.worker,
+                               f"waiting: {_public(str(exc), path, job, self.twin_path)}")
+            self._stop.wait(BUSY_RETRY_S)
         except TwinError as exc:
-            job.error = str(exc).replace(str(path), job.label)
-            job.status = "failed"
-        except Exception as exc:  # a converter bug must not kill the worker; say what
+            self.board.finish(job.id, self.worker,
+                              error=_public(str(exc), path, job, self.twin_path))
+        except Exception as exc:  # a converter bug must not kill the runner; say what
             log.exception("import job %s failed", job.id)
-            job.error = f"internal error while importing {job.label!r}: {type(exc).__name__}"
-            job.status = "failed"
+            self.board.finish(job.id, self.worker, error=(
+                f"internal error while importing {job.label!r}: {type(exc).__name__}; the "
+                "import was rolled back, the twin is unchanged"))
         finally:
-            job.finished = time.time()
-            path.unlink(missing_ok=True)
+            beating.set()
+            heart.join()
+            if not keep_upload:
+                _remove_upload(payload)
 
+
+def _public(message: str, path: Path, job: Job, twin_path: str) -> str:
+    """A message with the server's paths replaced: the upload by the client's
+    file name, its folder by "the work directory", the twin by "the twin"."""
+    out = message.replace(str(path), job.label)
+    out = out.replace(str(path.parent), "the work directory")
+    return out.replace(twin_path, "the twin")
+
+
+def _remove_upload(payload: dict[str, Any]) -> None:
+    if payload.get("upload"):
+        remove_upload(Path(payload["upload"]))
+
+
+def remove_upload(path: Path) -> None:
+    """Remove an upload and the job's folder around it."""
+    path.unlink(missing_ok=True)
+    if path.parent.name.startswith("job-"):
+        try:
+            path.parent.rmdir()
+        except OSError:
+            pass

@@ -72,3 +72,26 @@ def to_openapi30(doc: dict[str, Any]) -> dict[str, Any]:
         paths[path] = new_item
     out["paths"] = paths
     return out
+
+
+def document_problems(doc: dict[str, Any], everywhere: tuple[int, ...],
+                      problem_schema: dict[str, Any], responses: dict[int, dict[str, Any]],
+                      except_: dict[str, tuple[int, ...]] | None = None) -> dict[str, Any]:
+    """Say what the server really answers: the framework's ``422`` goes (its
+    validation errors are answered 400 here, documented per operation), the
+    problem schema is added, and the ``everywhere`` codes (limits any request
+    can meet) are added to every operation, minus those ``except_[path]``
+    names."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas["Problem"] = problem_schema
+    for path, item in doc.get("paths", {}).items():
+        skip = (except_ or {}).get(path, ())
+        for op in item.values():
+            res = op.setdefault("responses", {})
+            res.pop("422", None)
+            for code in everywhere:
+                if code not in skip:
+                    res.setdefault(str(code), responses[code])
+    return doc

@@ -7,10 +7,9 @@ Every error the API returns has ``type``, ``title``, ``status`` and a
 
 from __future__ import annotations
 
-from typing import Any
-
 import logging
 from pathlib import PurePath
+from typing import Any
 
 from twin.errors import (
     AnalysisError,
@@ -35,13 +34,16 @@ MEDIA_TYPE = "application/problem+json"
 
 
 class ApiProblem(Exception):
-    """An error response: HTTP ``status``, a short ``title`` and the ``detail``."""
+    """An error response: HTTP ``status``, a short ``title`` and the ``detail``
+    (and response ``headers``, such as ``Retry-After``)."""
 
-    def __init__(self, status: int, title: str, detail: str, **extra: Any):
+    def __init__(self, status: int, title: str, detail: str, *,
+                 headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
+        self.headers = dict(headers or {})
         self.extra = extra
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
@@ -100,3 +102,35 @@ def from_twin_error(exc: TwinError, hide: str | None = None) -> ApiProblem:
         name = PurePath(exc.source).name  # the file, never the server's folder
         return ApiProblem(status, title, detail.replace(exc.source, name), source=name)
     return ApiProblem(status, title, detail)
+
+
+#: What each error status means here, for the OpenAPI document.
+STATUS_TEXT = {
+    400: "Bad request: a parameter is invalid (the detail names it)",
+    401: "The endpoint needs 'Authorization: Bearer <token>'",
+    403: "Imports are disabled: the server has no token",
+    404: "No such resource (collection, feature, network or job)",
+    408: "The upload stalled",
+    413: "Too large (request body, upload, or scene)",
+    414: "The request target is too long",
+    415: "Unsupported file type or media type",
+    429: "Too many requests (this client's rate, or the import queue is full); see "
+         "Retry-After",
+    503: "The twin is unavailable, or the answer took too long; see Retry-After",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries of problem documents for ``codes``."""
+    return {code: {"description": STATUS_TEXT[code],
+                   "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+            for code in codes}
+
+
+#: The JSON schema of a problem document (RFC 9457).
+PROBLEM_SCHEMA = {
+    "type": "object", "required": ["type", "title", "status", "detail"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                   "status": {"type": "integer"}, "detail": {"type": "string"},
+                   "instance": {"type": "string"}},
+}

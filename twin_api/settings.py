@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from twin.errors import ConfigError
 #: Environment variables read by :meth:`ApiSettings.from_env` (``twin serve``
 #: passes its options this way to uvicorn's worker processes).
 ENV_PREFIX = "TWIN_API_"
+#: RFC 6750's b64token: what a bearer token may be made of.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,26 @@ class ApiSettings:
         packaged one when it has been built, else no viewer).
     tiles_dir : a 3D Tiles export of the twin (``twin export --format 3dtiles``)
         served at ``/tiles``; the web viewer streams it instead of one scene.
+    max_queued_jobs, max_queued_bytes : how many imports may wait (uploads
+        still arriving included) and how many bytes their uploads and the
+        running one's may hold; beyond either, ``429`` with ``Retry-After``.
+    rate_limit, rate_burst : requests per second each client address may make
+        on average, and in one burst (a token bucket); ``0`` turns it off.
+    max_request_bytes : largest body of a request other than an upload, and
+        largest request target (path and query).
+    request_timeout_s : a request whose answer has not begun after this many
+        seconds is answered ``503`` with ``Retry-After``.
+    upload_idle_timeout_s : an upload that sends nothing for this long is
+        answered ``408``.
+    threads : the worker threads that answer requests (each keeps its own
+        read connection and page cache: memory is bounded by this).
+    cache_mb : memory for results kept per twin revision (indicators,
+        statistics, scenes).
+    access_log : ``None``: requests are logged as JSON lines through the
+        ``twin_api.access`` logger; ``twin serve`` sends them to this file
+        (``-``: standard error).
+    job_stale_s : an import whose process has not signalled for this long
+        is taken for dead (and failed); an upload silent this long, forgotten.
     """
 
     twin_path: str
@@ -47,6 +70,17 @@ class ApiSettings:
     work_dir: str | None = None
     viewer_dir: str | None = None
     tiles_dir: str | None = None
+    max_queued_jobs: int = 20
+    max_queued_bytes: int = 2 * 1024**3
+    rate_limit: float = 100.0
+    rate_burst: int = 200
+    max_request_bytes: int = 64 * 1024
+    request_timeout_s: float = 30.0
+    upload_idle_timeout_s: float = 30.0
+    threads: int = 8
+    cache_mb: int = 64
+    access_log: str | None = None
+    job_stale_s: float = 60.0
 
     def __post_init__(self) -> None:
         from twin.store import is_server
@@ -56,8 +90,20 @@ class ApiSettings:
         if self.tiles_dir is not None and not (Path(self.tiles_dir) / "tileset.json").is_file():
             raise ConfigError(f"{self.tiles_dir}: no tileset.json there (make one with "
                             "'twin export --format 3dtiles --out DIR')")
-        if self.token is not None and len(self.token) < 16:
-            raise ConfigError("the API token must be at least 16 characters long")
+        if self.token is not None:
+            if len(self.token) < 16:
+                raise ConfigError("the API token must be at least 16 characters long")
+            if not _B64TOKEN.fullmatch(self.token):
+                raise ConfigError("the API token may hold only letters, digits and - . _ ~ + / "
+                                "(and = at its end): what an 'Authorization: Bearer' header "
+                                "can carry (RFC 6750)")
+        for name in ("max_queued_jobs", "max_queued_bytes", "max_upload_bytes", "rate_burst",
+                     "max_request_bytes", "threads", "request_timeout_s",
+                     "upload_idle_timeout_s", "job_stale_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.rate_limit < 0 or self.cache_mb < 0:
+            raise ConfigError("rate_limit and cache_mb must not be negative (0 turns them off)")
         if not 1 <= self.default_limit <= self.max_limit:
             raise ConfigError(
                 f"default_limit ({self.default_limit}) must be between 1 and max_limit "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,6 +75,23 @@ def layer_catalogue(store: TwinStore) -> dict[str, Any]:
     return {"layers": [layer_json(x, counts.get(x.name, 0)) for x in store.layers()]}
 
 
+def require_layers(store: TwinStore, names: Sequence[str]) -> tuple[str, ...]:
+    """The layer names a request gave, each one checked: an unknown layer in
+    a query parameter is a bad request (400) on every endpoint, naming the
+    layers there are (a path naming an unknown collection is a 404)."""
+    known = [x.name for x in store.layers()]
+    for name in names:
+        if name not in known:
+            raise bad_request(f"layer {name!r} does not exist; layers: {', '.join(known)}")
+    return tuple(names)
+
+
+def public_source(source: str) -> str:
+    """A batch's source as clients see it: the file name without the
+    directories of the machine that imported it."""
+    return re.split(r"[\\/]", source)[-1] if source else source
+
+
 def _brief(f) -> dict[str, Any]:
     return {"id": f.id, "layer": f.layer, "type": f.type, "name": f.name}
 
@@ -92,7 +110,8 @@ def feature_detail(store: TwinStore, feature_id: str) -> dict[str, Any]:
         "children": store.count(Query(parent=f.id)),
         "edge": dataclasses.asdict(f.edge) if f.edge else None,
         "source_id": f.source_id,
-        "provenance": dataclasses.asdict(prov) if prov else None,
+        "provenance": {**dataclasses.asdict(prov),
+                       "source_file": public_source(prov.source_file)} if prov else None,
         "geometry_type": f.footprint.geom_type if f.footprint is not None else None,
     })
 
@@ -117,6 +136,7 @@ def twin_crs_choice(store: TwinStore, crs: str | None) -> CrsChoice:
 def below(store: TwinStore, feature_id: str, depth: float, layers: Sequence[str], limit: int,
           crs: str | None) -> dict[str, Any]:
     """What lies under a feature's footprint, from its base down ``depth`` metres."""
+    require_layers(store, layers)
     f = store.get(feature_id, meshes=False)
     if f.footprint is None or f.bbox is None or math.isnan(f.bbox[2]):
         raise bad_request(f"feature {feature_id!r} has no footprint with known heights to "
@@ -139,6 +159,7 @@ def below(store: TwinStore, feature_id: str, depth: float, layers: Sequence[str]
 def around(store: TwinStore, x: float, y: float, n: int, radius: float | None,
            layers: Sequence[str], crs: str | None) -> dict[str, Any]:
     """The ``n`` features nearest to a point of the twin CRS, with distances."""
+    require_layers(store, layers)
     hits = store.nearest(x, y, n, layers=tuple(layers), max_distance=radius)
     feats = features_geojson([h[0] for h in hits], store.crs, twin_crs_choice(store, crs))
     for doc, (_, d) in zip(feats, hits):
@@ -146,13 +167,19 @@ def around(store: TwinStore, x: float, y: float, n: int, radius: float | None,
     return {"type": "FeatureCollection", "numberReturned": len(feats), "features": feats}
 
 
-def _year(year: int | None) -> int:
+#: Reference years an analysis may be asked for.
+YEARS = (1800, 2200)
+
+
+def reference_year(year: int | None) -> int:
+    """The year an analysis is made for (this year unless one is given)."""
     return year if year is not None else dt.date.today().year
 
 
 def renewal(store: TwinStore, layers: Sequence[str], min_age: int, year: int | None
             ) -> dict[str, Any]:
-    y = _year(year)
+    require_layers(store, layers)
+    y = reference_year(year)
     rl = renewal_list(load_segments(store, tuple(layers)), y, min_age, tuple(layers))
     return json_safe({**dataclasses.asdict(rl), "year": y, "length_m": rl.length_m,
                    "share_by_length": rl.share_by_length})
@@ -163,19 +190,20 @@ def indicators(store: TwinStore, year: int | None, new_since: int | None, county
     """The city health check (城市体检) indicators."""
     from twin.analysis.indicators import health_check
 
-    check = health_check(store, year=_year(year), new_since=new_since, county_town=county_town,
-                         main_city=main_city)
+    check = health_check(store, year=reference_year(year), new_since=new_since,
+                         county_town=county_town, main_city=main_city)
     return json_safe(check.to_dict())
 
 
 def ageing(store: TwinStore, layers: Sequence[str], year: int | None) -> dict[str, Any]:
-    y = _year(year)
+    require_layers(store, layers)
+    y = reference_year(year)
     seg = load_segments(store, tuple(layers) if layers else None)
     return {"year": y, "bands": [_asdict(r) for r in age_bands(seg, y)]}
 
 
 def statistics(store: TwinStore, year: int | None) -> dict[str, Any]:
-    y = _year(year)
+    y = reference_year(year)
     return {"year": y, "networks": [_asdict(r) for r in
                                     network_statistics(load_segments(store), y)]}
 
@@ -207,8 +235,7 @@ def network_check(store: TwinStore, network: str) -> dict[str, Any]:
 def scene_query(store: TwinStore, bbox: Sequence[float] | None, layers: Sequence[str],
                 ids: Sequence[str], max_area_km2: float, max_features: int) -> Query:
     """The query behind a GLB scene; refuses scenes too large to send."""
-    for name in layers:
-        store.layer(name)  # NotFoundError naming the layer and the ones that exist
+    require_layers(store, layers)
     if bbox is None and not ids:
         raise bad_request("a scene needs a bbox (xmin,ymin,xmax,ymax in the twin CRS) or ids")
     if bbox is not None:
@@ -236,6 +263,16 @@ def highlight_sets(store: TwinStore, analysis: str, geometry: bool) -> dict:
     centrelines and points relative to the twin's origin, for thick lines)."""
     from viewer.highlight import highlight, highlight_geometry
 
+    name, _, arg = analysis.strip().partition(":")
+    if name.lower() == "renewal" and arg:
+        try:
+            year = int(arg)
+        except ValueError:
+            raise bad_request(f"analysis {analysis!r}: the year must be a number, as in "
+                              "renewal:2025") from None
+        if not YEARS[0] <= year <= YEARS[1]:
+            raise bad_request(f"analysis {analysis!r}: the year must be between {YEARS[0]} "
+                              f"and {YEARS[1]}")
     hl = highlight(store, analysis)
     out = hl.as_dict()
     if geometry:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 import uvicorn
@@ -14,6 +19,7 @@ from twin_api.app import create_app
 from twin_api.settings import ApiSettings
 
 from api_helpers import TOKEN
+from builders import REPO
 
 
 @pytest.fixture
@@ -44,12 +50,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live_server(demo_twin):
-    """``twin serve``'s app under uvicorn on 127.0.0.1, in a thread: real HTTP."""
+@contextmanager
+def served(app):
+    """``app`` under uvicorn on 127.0.0.1, in a thread: real HTTP; yields the URL."""
     port = _free_port()
-    config = uvicorn.Config(create_app(ApiSettings(str(demo_twin))), host="127.0.0.1",
-                            port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -58,6 +64,50 @@ def live_server(demo_twin):
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the API server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def live_server(demo_twin):
+    """``twin serve``'s app under uvicorn on 127.0.0.1, in a thread: real HTTP."""
+    with served(create_app(ApiSettings(str(demo_twin)))) as url:
+        yield url
+
+
+@contextmanager
+def twin_serve(twin_path, *options: str, env: dict[str, str] | None = None):
+    """``twin serve TWIN OPTIONS`` in its own process group (the real command,
+    worker processes and all); yields ``(url, process)``."""
+    port = _free_port()
+    full_env = {**os.environ, **(env or {}),
+                "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "twin_cli.main", "serve", str(twin_path), "--port", str(port),
+         "--log-level", "warning", "--access-log", "off", *options],
+        env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("twin serve did not start: " + proc.stderr.read().decode())
+            time.sleep(0.1)
+        yield url, proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        proc.stderr.close()

@@ -70,7 +70,7 @@ def test_failed_import_leaves_the_twin_unchanged(writable_api, city):
     r = writable_api.post("/twin/imports", headers=AUTH, files={"file": ("broken.geojson", bad)})
     job = _wait(writable_api, r.headers["location"])
     assert job["status"] == "failed" and "broken.geojson" in job["error"]
-    assert "upload-" not in job["error"]  # the server's own path is not shown
+    assert "uploads" not in job["error"]  # the server's own path is not shown
     assert dump_twin(city.path) == before
 
 
@@ -83,3 +83,24 @@ def test_upload_bounds(writable_api):
     r = writable_api.post("/twin/imports", headers=AUTH, files={"file": ("e.geojson", b"")})
     assert r.status_code == 400
     assert writable_api.get("/twin/imports/nope", headers=AUTH).status_code == 404
+
+
+def test_a_refused_placement_fails_the_job_until_forced(writable_api, city):
+    """Local coordinates (a model near 0,0) in an EPSG:4546 twin: the job fails
+    naming the check and --force's API twin; force=true imports it."""
+    doc = json.loads(_geojson())
+    for f in doc["features"]:
+        ring = f["geometry"]["coordinates"][0]
+        f["geometry"]["coordinates"][0] = [[x - X0, y - Y0] for x, y in ring]
+    data = json.dumps(doc).encode()
+    before = dump_twin(city.path)
+    r = writable_api.post("/twin/imports", headers=AUTH, files={"file": ("local.geojson", data)})
+    job = _wait(writable_api, r.headers["location"])
+    assert job["status"] == "failed" and "area of use" in job["error"], job
+    assert "--force" in job["error"] and "uploads" not in job["error"]
+    assert dump_twin(city.path) == before
+    r = writable_api.post("/twin/imports", headers=AUTH, data={"force": "true"},
+                          files={"file": ("local.geojson", data)})
+    job = _wait(writable_api, r.headers["location"])
+    assert job["status"] == "succeeded" and job["result"]["features"] == 2, job
+    assert any("placement check overridden" in n["text"] for n in job["result"]["notes"])

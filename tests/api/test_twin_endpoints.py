@@ -118,8 +118,10 @@ def test_scene_limits(api, city):
     assert api.get("/twin/scene.glb").status_code == 400
     huge = api.get("/twin/scene.glb", params={"bbox": "500000,4400000,600000,4500000"})
     assert huge.status_code == 400 and "km^2" in huge.json()["detail"]
-    assert api.get("/twin/scene.glb", params={"bbox": f"{X0},{Y0},{X0 + 1},{Y0 + 1}",
-                                              "layers": "nope"}).status_code == 404
+    unknown = api.get("/twin/scene.glb", params={"bbox": f"{X0},{Y0},{X0 + 1},{Y0 + 1}",
+                                                 "layers": "nope"})
+    assert unknown.status_code == 400 and "layer 'nope' does not exist" in \
+        unknown.json()["detail"]
 
 
 def test_unknown_routes_and_methods_are_problems(api):

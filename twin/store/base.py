@@ -19,6 +19,7 @@ from pyproj import CRS
 from ..layers import Layer
 from ..model import Feature, ImportBatch, Mesh
 from ..query import Query
+from .jobs import JobBoard
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,11 @@ class TwinStore(ABC):
     @abstractmethod
     def edges(self, network: str | None = None) -> Iterator[tuple[str, str, str, str]]:
         """``(feature_id, network, start, end)`` of every network edge."""
+
+    @abstractmethod
+    def job_board(self) -> JobBoard:
+        """The board of import jobs kept with this twin, shared by every
+        process serving it (see :mod:`twin.store.jobs`); the caller closes it."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -32,6 +32,8 @@ from ..migrate import SCHEMA_VERSION, check_version, pending
 from ..querysql import SQLITE
 from ..rows import BATCH_COLUMNS
 from ..sqlstore import STREAM_CHUNK, SqlTwinStore, import_errors
+from .. import writer_lock
+from ..jobs import JobBoard
 from . import blob
 from .schema import (
     FORMAT_NAME,
@@ -84,7 +86,9 @@ class GeoPackageStore(SqlTwinStore):
         conn.execute("PRAGMA foreign_keys = OFF")
         if not self.readonly:
             conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA cache_size = -65536")
+        # a reader per server thread: 8 MiB of page cache each (the OS caches the file
+        # for all of them); the one writer keeps 64 MiB for bulk loads
+        conn.execute(f"PRAGMA cache_size = {-8192 if self.readonly else -65536}")
         with self._conns_lock:
             self._conns.append(conn)
         return conn
@@ -96,6 +100,11 @@ class GeoPackageStore(SqlTwinStore):
             conn = self._connect()
             self._local.conn = conn
         return conn
+
+    def job_board(self) -> JobBoard:
+        from ..gpkg_jobs import SqliteJobBoard
+
+        return SqliteJobBoard(self.path)
 
     def close(self) -> None:
         with self._conns_lock:
@@ -177,7 +186,7 @@ class GeoPackageStore(SqlTwinStore):
         if p.exists():
             if not overwrite:
                 raise StoreError(f"{p} already exists; pass overwrite=True (--force) to replace it")
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", "-board", "-board-wal", "-board-shm"):
                 Path(str(p) + suffix).unlink(missing_ok=True)
         origin = check_origin(origin)
         ident = identify(horizontal)
@@ -327,7 +336,7 @@ class GeoPackageStore(SqlTwinStore):
         self._require_writable()
         with self._write_lock:
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            writer_lock.begin_write(conn, self.path)  # fails fast, naming who writes
             try:
                 yield conn
                 _bump_revision(conn)
@@ -335,6 +344,8 @@ class GeoPackageStore(SqlTwinStore):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                writer_lock.end_write(self.path)
 
     @contextmanager
     def import_batch(self, source: str, format: str, converter: str,

@@ -196,7 +196,7 @@ LAYER_INSERT = ("INSERT INTO twin_layers (name, title, title_zh, grp, colour, ge
 
 #: Tables of a twin (dropped when ``twin init --force`` replaces one).
 TWIN_TABLES = ("twin_features", "twin_meshes", "twin_edges", "twin_ids", "twin_batches",
-               "twin_layers", "twin_meta", "twin_migrations")
+               "twin_layers", "twin_meta", "twin_migrations", "twin_jobs")
 
 
 def recompute_extents(conn: Any) -> None:

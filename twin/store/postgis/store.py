@@ -38,6 +38,7 @@ from ...crs import identify, parse_crs, require_projected_metric, vertical_datum
 from ...errors import LayerError, NotATwinError, NotFoundError, OptionError, StoreError, TwinError
 from ...layers import STANDARD_LAYERS, Layer
 from ..base import BatchWriter, TwinInfo
+from ..jobs import JobBoard
 from ..codec import DEFAULT_TILE_SIZE
 from ..location import ServerLocation, parse_server
 from ..meta import check_origin, new_meta, now, srs_id_of
@@ -256,6 +257,11 @@ class PostGISStore(SqlTwinStore):
     def _require_writable(self) -> None:
         if self.readonly:
             raise StoreError(f"{self.path} is open read-only")
+
+    def job_board(self) -> JobBoard:
+        from .jobs import PgJobBoard
+
+        return PgJobBoard(self.location)
 
     def close(self) -> None:
         self._pool.close()
