@@ -37,6 +37,7 @@ from .jobs import ImportJobs
 from .openapi30 import to_openapi30
 from .problems import MEDIA_TYPE, ApiProblem, from_twin_error
 from .settings import ApiSettings
+from .viewer_api import viewer_router
 
 log = logging.getLogger(__name__)
 
@@ -341,6 +342,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
                             opacity={"terrain": 0.6})
         return Response(data, media_type="model/gltf-binary",
                         headers={"X-Feature-Count": str(n)})
+
+    app.include_router(viewer_router(store, settings))  # the web viewer's data
 
     # -- imports (only with a token) -----------------------------------------
     imp = ["Imports"]
