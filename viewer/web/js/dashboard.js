@@ -54,7 +54,7 @@ export class Dashboard {
     let res = null;
     if (key) {
       res = await this.viewer.api.json(
-        `twin/viewer/indicators/${encodeURIComponent(key)}?year=${this.year}&geometry=true`);
+        `twin/viewer/indicators/${encodeURIComponent(key)}?year=${this.viewer.state.year}&geometry=true`);
       byId("highlight").value = "";
     }
     this.viewer.analysis.show(res);

@@ -57,7 +57,7 @@ export class Views {
     const p0 = cam.position.clone(), t0 = ctl.target.clone();
     const p1 = new THREE.Vector3().fromArray(view.camera), t1 = new THREE.Vector3().fromArray(view.target);
     const start = performance.now();
-    return new Promise((resolve) => {
+    this.moving = new Promise((resolve) => {
       const step = () => {
         const t = ms > 0 ? Math.min(1, (performance.now() - start) / ms) : 1;
         const e = t * t * (3 - 2 * t);
@@ -69,6 +69,7 @@ export class Views {
       };
       step();
     });
+    return this.moving;
   }
 
   /** Start a tour of `views` (default: the saved views); show the first. */
