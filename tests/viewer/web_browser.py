@@ -29,11 +29,12 @@ QUERY = "?sun=2025-06-21T10:00:00%2B08:00&year=2025"
 
 
 @contextmanager
-def serve(twin_path, tiles_dir=None):
+def serve(twin_path, tiles_dir=None, viewer_dir=None):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = ApiSettings(str(twin_path), tiles_dir=str(tiles_dir) if tiles_dir else None)
+    settings = ApiSettings(str(twin_path), tiles_dir=str(tiles_dir) if tiles_dir else None,
+                           viewer_dir=str(viewer_dir) if viewer_dir else None)
     srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                         log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)

@@ -254,8 +254,9 @@ async function load() {
     chunk.applyStyle((row, layer) => viewer.analysis.styleOf(row, layer));
     viewer.layers.applyTo(chunk);
     chunk.setClipping(viewer.section.planes);
-    viewer.stage.requestRender();
+    viewer.stage.requestRender(true);
   });
+  viewer.source.addEventListener("chunk-removed", () => viewer.stage.requestRender(true));
   viewer.source.addEventListener("change", () => viewer.stage.requestRender());
   viewer.stage.scene.add(viewer.source.root);
   if (tiled) {

@@ -54,7 +54,7 @@ export class Layers {
   set(name, change) {
     Object.assign(this.state[name], change);
     for (const c of this.viewer.source.chunks) if (c.layer === name) this.applyTo(c);
-    this.viewer.stage.requestRender();
+    this.viewer.stage.requestRender(true);
   }
 
   /** X-ray: the surface see-through so that the networks under it show. */

@@ -16,6 +16,9 @@ export class Stage {
     renderer.localClippingEnabled = true;
     renderer.shadowMap.enabled = true;
     renderer.shadowMap.type = THREE.PCFShadowMap;
+    // shadows depend on the sun and the scene, not on the camera: the shadow map is
+    // redrawn when they change (requestRender(true)), not on every orbit frame
+    renderer.shadowMap.autoUpdate = false;
     container.appendChild(renderer.domElement);
     this.renderer = renderer;
     this.scene = new THREE.Scene();
@@ -24,6 +27,19 @@ export class Stage {
     this.controls = new OrbitControls(this.camera, renderer.domElement);
     this.controls.maxPolarAngle = Math.PI; // free to look from below ground
     this.controls.addEventListener("change", () => this.requestRender());
+    // while the camera moves on a slow machine (software WebGL), draw at half
+    // resolution; the full picture comes back when the hand lets go
+    this.pixelRatio = window.devicePixelRatio;
+    this.frameMs = 0;
+    this.controls.addEventListener("start", () => {
+      if (this.frameMs > 80) this.renderer.setPixelRatio(this.pixelRatio / 2);
+    });
+    this.controls.addEventListener("end", () => {
+      if (this.renderer.getPixelRatio() !== this.pixelRatio) {
+        this.renderer.setPixelRatio(this.pixelRatio);
+        this.requestRender();
+      }
+    });
     this.hemi = new THREE.HemisphereLight(0xffffff, 0x8a7f70, 1.5);
     this.scene.add(this.hemi);
     this.sun = new THREE.DirectionalLight(0xfff4e0, 2.2);
@@ -56,14 +72,22 @@ export class Stage {
     this.requestRender();
   }
 
-  requestRender() { this.dirty = true; }
+  /** Draw a frame soon; `shadows`: the scene or the sun changed, redraw the shadow map. */
+  requestRender(shadows = false) {
+    this.dirty = true;
+    if (shadows) this.renderer.shadowMap.needsUpdate = true;
+  }
 
   /** The render loop; `before()` runs each animation frame (tiles streaming) and
    * returns true while it needs frames. */
   start(before = () => false) {
-    const loop = () => {
+    let last = 0;
+    const loop = (now) => {
       const busy = before();
       if (this.dirty || busy) {
+        // how long frames take here (between two drawn frames in a row)
+        if (last && now - last < 2000) this.frameMs = 0.8 * this.frameMs + 0.2 * (now - last);
+        last = now;
         this.dirty = false;
         this.controls.update();
         // the near plane follows the viewing distance: depth precision for coplanar
@@ -77,7 +101,7 @@ export class Stage {
         this.renderer.render(this.scene, this.camera);
         this.frames += 1;
         for (const fn of this.frameHooks) fn();
-      }
+      } else last = 0;
       requestAnimationFrame(loop);
     };
     requestAnimationFrame(loop);
@@ -117,7 +141,7 @@ export class Stage {
     this.skyCamera.update(this.renderer, this.skyScene);
     this.scene.background = this.skyTarget.texture;
     this.sunInfo = { date: date.toISOString(), azimuth: p.azimuth, altitude: p.altitude, direction: dir.toArray() };
-    this.requestRender();
+    this.requestRender(true);
     return this.sunInfo;
   }
 
