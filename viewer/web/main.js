@@ -243,7 +243,7 @@ async function load() {
   viewer.dashboard = new Dashboard(viewer);
   viewer.section = new SectionBox(viewer);
   viewer.measure = new Measure(viewer);
-  viewer.views = new Views(viewer, summary.crs?.uri + ":" + b.join(","));
+  viewer.views = new Views(viewer, summary.crs?.uri + ":" + b.join(","), config.tour);
   const basemap = params.get("basemap") ? { url: params.get("basemap"), attribution: params.get("attribution") || "" }
     : config.basemap;
   viewer.basemap = new Basemap(viewer, basemap);
@@ -271,6 +271,10 @@ async function load() {
     await viewer.source.load();
     fill(byId("status"), `${[...viewer.source.rows()].length.toLocaleString("en")} features shown`);
   }
+  // the lowest ground (terrain) in the viewer frame: below it the camera sees the networks
+  const ground = new THREE.Box3();
+  for (const ch of viewer.source.chunks) if (ch.layer === "terrain") ground.union(new THREE.Box3().setFromObject(ch.object));
+  viewer.groundLevel = ground.isEmpty() ? undefined : ground.min.y;
   const box = viewer.stage.bounds;
   const c = box.getCenter(new THREE.Vector3()), size = box.getSize(new THREE.Vector3());
   state.home = () => {
@@ -307,6 +311,9 @@ viewer.stage.start(() => {
   if (!viewer.source) return false;
   viewer.source.update(viewer.stage.camera, viewer.stage.renderer);
   return viewer.source.mode === "tiles" && viewer.source.progress < 1;
+});
+viewer.stage.beforeFrame.push(() => {
+  if (viewer.layers) viewer.layers.exposure(viewer.stage.camera.position.y);
 });
 viewer.stage.frameHooks.push(() => {
   if (state.ready && state.firstFrameAt === undefined) state.firstFrameAt = performance.now() - state.t0;

@@ -12,6 +12,7 @@ import { fill, byId } from "./dom.js";
 
 const TILE = 256;
 const MAX_ACROSS = 8; // tiles across the extent at most
+const REPLACED = ["terrain", "landuse"];
 
 /** Web Mercator tile coordinates (fractional) of a longitude/latitude at zoom z. */
 export function tileXY(lon, lat, z) {
@@ -47,7 +48,16 @@ export class Basemap {
   async enable(on) {
     const v = this.viewer;
     if (this.mesh) { v.stage.scene.remove(this.mesh); this.mesh.material.map.dispose(); this.mesh = null; }
-    if (v.layers.state.terrain) v.layers.set("terrain", { visible: !on || !this._terrainBox() });
+    // the map takes the place of the twin's own ground: terrain and land use
+    for (const name of REPLACED) {
+      if (!v.layers.state[name]) continue;
+      if (on) { this.saved = this.saved || {}; this.saved[name] = v.layers.state[name].visible; }
+      const visible = on ? false : (this.saved?.[name] ?? true);
+      v.layers.set(name, { visible });
+      const box = document.querySelector(`#layers li[data-layer="${name}"] input[type=checkbox]`);
+      if (box) box.checked = visible;
+    }
+    if (!on) this.saved = null;
     fill(byId("attribution"), on ? this.config.attribution || "" : "");
     if (!on) return null;
     const grid = await v.api.json("twin/viewer/map?n=9");
@@ -93,6 +103,7 @@ export class Basemap {
     geom.setAttribute("position", new THREE.Float32BufferAttribute(pos, 3));
     geom.setAttribute("uv", new THREE.Float32BufferAttribute(uv, 2));
     geom.setIndex(index);
+    geom.computeVertexNormals();
     const mat = new THREE.MeshLambertMaterial({ map: texture, side: THREE.DoubleSide,
       polygonOffset: true, polygonOffsetFactor: 14, polygonOffsetUnits: 28 });
     this.mesh = new THREE.Mesh(geom, mat);

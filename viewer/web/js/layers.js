@@ -14,6 +14,7 @@ export class Layers {
     this.catalogue = catalogue; // /twin/viewer/catalogue
     this.state = {}; // name -> {visible, opacity}
     this.group = {};
+    this.exposed = false;
     for (const g of catalogue.groups) for (const l of g.layers) this.group[l.name] = g.name;
   }
 
@@ -31,7 +32,8 @@ export class Layers {
     const obj = chunk.object;
     const m = chunk.material;
     const opacity = st ? st.opacity * st.xray : 1;
-    obj.visible = st ? st.visible : true;
+    obj.visible = (st ? st.visible : true) && (this.group[chunk.layer] !== "underground" ||
+      this.exposed);
     const base = m.userData.baseOpacity ?? 1;
     m.opacity = base * opacity;
     const blend = m.opacity < 1 || chunk.faded;
@@ -49,6 +51,26 @@ export class Layers {
     // the ground takes the shadows (walls would take their own as acne: no normals)
     obj.receiveShadow = surface && chunk.kind !== "lines";
     if (chunk.kind === "lines") obj.renderOrder = 2;
+  }
+
+  /** Whether anything under the ground can be seen: X-ray, a surface layer hidden or
+   * see-through, no ground at all, a highlight (it fades the ground), the section box
+   * or the base map on, or the camera under the ground.
+   * Otherwise the networks are not drawn at all: hidden by opaque ground, they would
+   * cost most of a frame in software WebGL for nothing. */
+  exposure(cameraY) {
+    const v = this.viewer;
+    const surfaceOpen = this.names().some((n) => this.group[n] === "surface" &&
+      (!this.state[n].visible || this.state[n].opacity * this.state[n].xray < 1));
+    const noGround = !this.names().some((n) => this.group[n] === "surface");
+    const exposed = !!(noGround || surfaceOpen || v.section?.on || v.basemap?.mesh ||
+      v.analysis?.highlight || cameraY < (v.groundLevel ?? -Infinity) + 1);
+    if (exposed !== this.exposed) {
+      this.exposed = exposed;
+      for (const c of v.source.chunks) if (this.group[c.layer] === "underground") this.applyTo(c);
+      v.stage.requestRender(true);
+    }
+    return exposed;
   }
 
   set(name, change) {

@@ -15,7 +15,8 @@ export class Stage {
     renderer.setPixelRatio(window.devicePixelRatio);
     renderer.localClippingEnabled = true;
     renderer.shadowMap.enabled = true;
-    renderer.shadowMap.type = THREE.PCFShadowMap;
+    // one depth test per pixel: PCF's filtering costs half a frame in software WebGL
+    renderer.shadowMap.type = THREE.BasicShadowMap;
     // shadows depend on the sun and the scene, not on the camera: the shadow map is
     // redrawn when they change (requestRender(true)), not on every orbit frame
     renderer.shadowMap.autoUpdate = false;
@@ -27,24 +28,11 @@ export class Stage {
     this.controls = new OrbitControls(this.camera, renderer.domElement);
     this.controls.maxPolarAngle = Math.PI; // free to look from below ground
     this.controls.addEventListener("change", () => this.requestRender());
-    // while the camera moves on a slow machine (software WebGL), draw at half
-    // resolution; the full picture comes back when the hand lets go
-    this.pixelRatio = window.devicePixelRatio;
-    this.frameMs = 0;
-    this.controls.addEventListener("start", () => {
-      if (this.frameMs > 80) this.renderer.setPixelRatio(this.pixelRatio / 2);
-    });
-    this.controls.addEventListener("end", () => {
-      if (this.renderer.getPixelRatio() !== this.pixelRatio) {
-        this.renderer.setPixelRatio(this.pixelRatio);
-        this.requestRender();
-      }
-    });
     this.hemi = new THREE.HemisphereLight(0xffffff, 0x8a7f70, 1.5);
     this.scene.add(this.hemi);
     this.sun = new THREE.DirectionalLight(0xfff4e0, 2.2);
     this.sun.castShadow = true;
-    this.sun.shadow.mapSize.set(2048, 2048);
+    this.sun.shadow.mapSize.set(4096, 4096);
     this.sun.shadow.bias = -0.0004;
     this.scene.add(this.sun, this.sun.target);
     this.sky = new Sky();
@@ -58,6 +46,7 @@ export class Stage {
     this.sunInfo = null;
     this.dirty = true;
     this.frameHooks = [];
+    this.beforeFrame = [];
     this.frames = 0;
     this.resize();
     window.addEventListener("resize", () => this.resize());
@@ -81,15 +70,12 @@ export class Stage {
   /** The render loop; `before()` runs each animation frame (tiles streaming) and
    * returns true while it needs frames. */
   start(before = () => false) {
-    let last = 0;
-    const loop = (now) => {
+    const loop = () => {
       const busy = before();
       if (this.dirty || busy) {
-        // how long frames take here (between two drawn frames in a row)
-        if (last && now - last < 2000) this.frameMs = 0.8 * this.frameMs + 0.2 * (now - last);
-        last = now;
         this.dirty = false;
         this.controls.update();
+        for (const fn of this.beforeFrame) fn();
         // the near plane follows the viewing distance: depth precision for coplanar
         // ground layers and for pipes a metre under them, from close-ups to the city
         const d = this.camera.position.distanceTo(this.controls.target);
@@ -101,7 +87,7 @@ export class Stage {
         this.renderer.render(this.scene, this.camera);
         this.frames += 1;
         for (const fn of this.frameHooks) fn();
-      } else last = 0;
+      }
       requestAnimationFrame(loop);
     };
     requestAnimationFrame(loop);

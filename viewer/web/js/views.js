@@ -8,8 +8,10 @@ import * as THREE from "three";
 import { h, fill, byId } from "./dom.js";
 
 export class Views {
-  constructor(viewer, key) {
+  constructor(viewer, key, shipped = []) {
     this.viewer = viewer;
+    this.shipped = Array.isArray(shipped) ? shipped : []; // config.json's "tour"
+
     this.key = `twin-viewer-views:${key}`;
     this.tour = null; // {views, index}
   }
@@ -72,8 +74,8 @@ export class Views {
     return this.moving;
   }
 
-  /** Start a tour of `views` (default: the saved views); show the first. */
-  startTour(views = this.list()) {
+  /** Start a tour of `views` (default: the saved views, else config.json's tour). */
+  startTour(views = this.list().length ? this.list() : this.shipped) {
     if (!views.length) throw new Error("no views to tour: save a view first");
     this.tour = { views, index: -1 };
     byId("tour-bar").hidden = false;
