@@ -13,6 +13,7 @@ import { LineSegmentsGeometry } from "three/addons/lines/LineSegmentsGeometry.js
 import { LineMaterial } from "three/addons/lines/LineMaterial.js";
 
 const TEX_WIDTH = 1024;
+const WHITE = new THREE.Color(1, 1, 1);
 
 /** Material of a chunk: Lambert (cheap in software WebGL), flat-shaded (no normals
  * are shipped), with the style texture patched into the shaders. */
@@ -91,14 +92,16 @@ export class Chunk {
     let faded = false;
     if (this.kind === "lines") {
       const colours = new Float32Array(this.segmentRow.length * 6);
+      this.rowAlpha = new Float32Array(this.rows.length).fill(1);
       for (let s = 0; s < this.segmentRow.length; s++) {
         const st = fn(this.rows[this.segmentRow[s]], this.layer);
+        this.rowAlpha[this.segmentRow[s]] = st.alpha;
         tmp.copy(st.colour ?? this.baseColour);
-        if (st.alpha < 1) faded = true;
+        // wide lines have no per-segment alpha: a faded one pales towards white
+        if (st.alpha < 1) tmp.lerp(WHITE, 1 - st.alpha);
         colours.set([tmp.r, tmp.g, tmp.b, tmp.r, tmp.g, tmp.b], s * 6);
       }
       this.object.geometry.setColors(colours);
-      this.faded = faded;
       return;
     }
     const data = this.texture.image.data;
@@ -117,7 +120,7 @@ export class Chunk {
 
   /** The alpha a row is drawn with (picking passes through faded features). */
   alphaOf(k) {
-    if (this.kind === "lines") return this.faded ? 0.2 : 1;
+    if (this.kind === "lines") return this.rowAlpha ? this.rowAlpha[k] : 1;
     return this.texture.image.data[k * 4 + 3] / 255;
   }
 
