@@ -349,9 +349,3 @@ def scene(store: TwinStore, q: Query) -> tuple[bytes, int, int]:
     data, stats = web_scene_glb(feats, store.origin or (0.0, 0.0, 0.0), colours,
                                 crs=crs_uri(store.crs), line_layers=lines)
     return data, stats.features, stats.merged + stats.instanced + stats.lines
-
-
-def check_grid(n: int) -> int:
-    if not 2 <= n <= 64:
-        raise QueryError(f"grid size n must be between 2 and 64, got {n}")
-    return n
