@@ -222,8 +222,9 @@ async function colourChoices() {
 }
 
 async function load() {
-  const [summary, catalogue, config] = await Promise.all([
+  const [summary, catalogue, grid, config] = await Promise.all([
     viewer.api.json("twin"), viewer.api.json("twin/viewer/catalogue"),
+    viewer.api.json("twin/viewer/map?n=2"),
     fetch("config.json").then((r) => (r.ok ? r.json() : {})).catch(() => ({}))]);
   const b = summary.bounds;
   if (!b) throw new Error("the twin is empty: import something first (twin import ...)");
@@ -260,6 +261,9 @@ async function load() {
   viewer.source.addEventListener("change", () => viewer.stage.requestRender());
   viewer.stage.scene.add(viewer.source.root);
   if (tiled) {
+    // a whole city streams: a shadow map over kilometres would be redrawn for every tile
+    // that arrives and still resolve metres; the sun lights it without shadows
+    viewer.stage.shadows = false;
     // tiles carry every layer with meshes: all but plain lines (road centrelines)
     for (const g of catalogue.groups) {
       for (const l of g.layers) if (l.features > 0 && (l.geometry_type !== "LINESTRING" || l.code)) viewer.layers.add(l.name);
@@ -290,7 +294,6 @@ async function load() {
   state.mode = viewer.source.mode;
   state.tilesLoaded = () => viewer.source.tilesLoaded || 0;
   bindControls();
-  const grid = await viewer.api.json("twin/viewer/map?n=2");
   state.lonlat = grid.centre;
   state.setSun(params.get("sun") || config.sun || defaultSun());
   state.ready = true;

@@ -28,6 +28,14 @@ export class Stage {
     this.controls = new OrbitControls(this.camera, renderer.domElement);
     this.controls.maxPolarAngle = Math.PI; // free to look from below ground
     this.controls.addEventListener("change", () => this.requestRender());
+    // the sky (a cube map lookup per background pixel, a third of a frame in software
+    // WebGL on a city-wide view) gives way to its horizon colour while the camera moves
+    this.controls.addEventListener("start", () => {
+      if (this.skyColour) this.scene.background = this.skyColour;
+    });
+    this.controls.addEventListener("end", () => {
+      if (this.skyColour) { this.scene.background = this.skyTarget.texture; this.requestRender(); }
+    });
     this.hemi = new THREE.HemisphereLight(0xffffff, 0x8a7f70, 1.5);
     this.scene.add(this.hemi);
     this.sun = new THREE.DirectionalLight(0xfff4e0, 2.2);
@@ -39,11 +47,18 @@ export class Stage {
     this.sky.material.uniforms.turbidity.value = 4;
     this.sky.material.uniforms.rayleigh.value = 1.2;
     this.sky.scale.setScalar(10);
+    // the sky model gives radiance far above 1; render targets skip tone mapping, so an
+    // exposure curve here keeps its blue gradient instead of a white clamp
+    this.sky.material.onBeforeCompile = (shader) => {
+      shader.fragmentShader = shader.fragmentShader.replace("#include <tonemapping_fragment>",
+        "gl_FragColor.rgb = 1.0 - exp(-gl_FragColor.rgb * 0.8);\n#include <tonemapping_fragment>");
+    };
     this.skyScene = new THREE.Scene();
     this.skyScene.add(this.sky);
     this.skyTarget = new THREE.WebGLCubeRenderTarget(256);
     this.skyCamera = new THREE.CubeCamera(1, 100, this.skyTarget);
     this.sunInfo = null;
+    this.shadows = true; // off for streamed cities (see main.js)
     this.dirty = true;
     this.frameHooks = [];
     this.beforeFrame = [];
@@ -121,11 +136,19 @@ export class Stage {
     this.sun.position.copy(c).addScaledVector(dir, r * 3);
     const day = Math.max(0, Math.min(1, (p.altitude + 4) / 14)); // dusk to full day
     this.sun.intensity = 2.4 * day;
-    this.sun.castShadow = p.altitude > 0;
+    this.sun.castShadow = this.shadows && p.altitude > 0;
     this.hemi.intensity = 0.35 + 1.15 * day;
     this.sky.material.uniforms.sunPosition.value.copy(dir);
     this.skyCamera.update(this.renderer, this.skyScene);
     this.scene.background = this.skyTarget.texture;
+    // the sky some 15 degrees above the horizon towards the sun (face +x or -x; rows
+    // above and below the middle, whichever is sky rather than the white below it)
+    const face = dir.x >= 0 ? 0 : 1, a = new Uint8Array(4), b = new Uint8Array(4);
+    this.renderer.readRenderTargetPixels(this.skyTarget, 128, 94, 1, 1, a, face);
+    this.renderer.readRenderTargetPixels(this.skyTarget, 128, 162, 1, 1, b, face);
+    const px = a[0] + a[1] + a[2] < b[0] + b[1] + b[2] ? a : b;
+    this.skyColour = new THREE.Color().setRGB(px[0] / 255, px[1] / 255, px[2] / 255,
+      THREE.LinearSRGBColorSpace);
     this.sunInfo = { date: date.toISOString(), azimuth: p.azimuth, altitude: p.altitude, direction: dir.toArray() };
     this.requestRender(true);
     return this.sunInfo;
