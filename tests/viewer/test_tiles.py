@@ -146,7 +146,9 @@ def test_viewer_streams_the_tiles_and_picks_a_feature_in_them(tiles_server, tmp_
         tops[t["id"]] = [(box[0] + box[3]) / 2, (box[1] + box[4]) / 2, box[5] - 0.5]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1000, "height": 700})
+        # the viewer's Content-Security-Policy forbids the string evaluation of
+        # Playwright's polling
+        page = browser.new_page(viewport={"width": 1000, "height": 700}, bypass_csp=True)
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{tiles_server}/viewer/?tiles=1")

@@ -28,7 +28,7 @@ def pages(demo_twin, tmp_path_factory):
             out[mode] = page
         # the stream has settled: every tile the home view needs is in
         out["tiles"].wait_for_function("window.twinViewer.loadProgress() === 1 && "
-                                       "window.twinViewer.tilesLoaded() > 0", timeout=120_000)
+                                       "window.twinViewer.tilesLoaded > 0", timeout=120_000)
         yield out
         for page in out.values():
             assert not page.errors

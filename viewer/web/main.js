@@ -292,7 +292,7 @@ async function load() {
   viewer.layers.render(byId("layers"));
   state.layers = viewer.layers.state;
   state.mode = viewer.source.mode;
-  state.tilesLoaded = () => viewer.source.tilesLoaded || 0;
+  Object.defineProperty(state, "tilesLoaded", { get: () => viewer.source.tilesLoaded || 0 });
   bindControls();
   state.lonlat = grid.centre;
   state.setSun(params.get("sun") || config.sun || defaultSun());
