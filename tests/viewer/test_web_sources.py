@@ -70,10 +70,14 @@ def test_a_highlight_colours_the_same_features(pages):
     for page in pages.values():
         page.evaluate("window.twinViewer.home()")
     pages["tiles"].wait_for_function("window.twinViewer.loadProgress() === 1", timeout=60_000)
-    coloured = _both(pages, "window.twinViewer.showHighlight('renewal').then(() => "
-                     "window.twinViewer.colouredIds())")
-    loaded = set(pages["tiles"].evaluate("window.twinViewer.featureIds()"))
+    _both(pages, "window.twinViewer.showHighlight('renewal').then(() => null)")
+    pages["tiles"].wait_for_function("window.twinViewer.loadProgress() === 1", timeout=60_000)
+    # what is coloured and what is loaded, read in one go: tiles keep streaming
+    coloured, loaded = {}, {}
+    for mode, page in pages.items():
+        coloured[mode], loaded[mode] = page.evaluate(
+            "[window.twinViewer.colouredIds(), window.twinViewer.featureIds()]")
     assert len(coloured["scene"]) > 100 and len(coloured["tiles"]) > 50
     # the same features, as far as the stream has brought them in
-    assert coloured["tiles"] == sorted(set(coloured["scene"]) & loaded)
+    assert coloured["tiles"] == sorted(set(coloured["scene"]) & set(loaded["tiles"]))
     _both(pages, "window.twinViewer.showHighlight('')")
