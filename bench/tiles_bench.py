@@ -81,7 +81,8 @@ def open_in_browser(path: Path, tiles_dir: Path | None, shot: Path) -> dict:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page = browser.new_page(viewport={"width": 1280, "height": 800},
+                                    bypass_csp=True)  # Playwright polls with string eval
             t0 = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}/viewer/" + ("?tiles=1" if tiles_dir else ""))
             page.wait_for_function("window.twinViewer && (window.twinViewer.ready || "

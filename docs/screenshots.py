@@ -1,10 +1,11 @@
 """Rewrite the README's pictures from the demo twin (`make demo-build` first).
 
-    python docs/screenshots.py [out/demo.gpkg]
+    python docs/screenshots.py [out/demo.gpkg] [--web]   # --web: the web viewer's only
 
 Serves the twin on a free loopback port, drives Debian's Chromium (software
 WebGL) through the web viewer, renders the health-check report and the
 PyVista snapshots (EGL): docs/img/web_viewer.png, web_viewer_underground.png,
+web_viewer_colours.png, web_viewer_dashboard.png, web_viewer_section.png,
 health_report.png, desktop_iso.png, desktop_underground.png, desktop_renewal.png.
 """
 
@@ -56,7 +57,12 @@ def desktop(twin_path: Path) -> None:
                  highlight=highlight(store, "renewal:2025"))
 
 
-def main(twin_path: Path) -> None:
+WEB = ("web_viewer.png", "web_viewer_underground.png", "web_viewer_colours.png",
+       "web_viewer_dashboard.png", "web_viewer_section.png")
+
+
+def main(twin_path: Path, web_only: bool = False) -> None:
+    """Every picture, or with ``web_only`` the web viewer's alone."""
     from click.testing import CliRunner
 
     from twin_cli.main import cli
@@ -69,17 +75,34 @@ def main(twin_path: Path) -> None:
         if res.exit_code:
             raise SystemExit(res.output)
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.goto(report.as_uri())
-        page.screenshot(path=str(IMG / "health_report.png"), full_page=True)
+        if not web_only:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(report.as_uri())
+            page.screenshot(path=str(IMG / "health_report.png"), full_page=True)
 
-        page = browser.new_page(viewport={"width": 1280, "height": 760})
-        page.goto(f"{url}/viewer/")
+        # the web viewer: a fixed sun and year so that pictures repeat
+        page = browser.new_page(viewport={"width": 1280, "height": 760}, bypass_csp=True,
+                                timezone_id="Asia/Shanghai")
+        page.goto(f"{url}/viewer/?sun=2025-06-21T10:00:00%2B08:00&year=2025")
         page.wait_for_function("window.twinViewer && window.twinViewer.ready", timeout=180_000)
+        page.wait_for_function("window.twinViewer.panelsReady === true", timeout=180_000)
         page.wait_for_timeout(1500)
         page.screenshot(path=str(IMG / "web_viewer.png"))
 
-        pid = page.evaluate("Object.keys(window.twinViewer.features).find(k => "
+        page.evaluate("window.twinViewer.colourBy('year_built')")
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(IMG / "web_viewer_colours.png"))
+        page.evaluate("window.twinViewer.colourBy('')")
+
+        page.click("#tabs button[data-tab=tab-check]")
+        page.click("#indicators li[data-key=heating_renewal]")
+        page.wait_for_function("window.twinViewer.indicator === 'heating_renewal'")
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(IMG / "web_viewer_dashboard.png"))
+        page.click("#indicators li[data-key=heating_renewal]")
+        page.click("#tabs button[data-tab=tab-map]")
+
+        pid = page.evaluate("window.twinViewer.featureIds('heating').find(k => "
                             "k.includes('RL-EW-3-4'))")
         page.evaluate(f"window.twinViewer.flyTo({pid!r})")
         page.click("#layers li[data-layer=buildings] input[type=checkbox]")
@@ -90,13 +113,27 @@ def main(twin_path: Path) -> None:
         page.wait_for_function("window.twinViewer.picked !== null", timeout=30_000)
         page.wait_for_timeout(800)
         page.screenshot(path=str(IMG / "web_viewer_underground.png"))
+        page.click("#underground")
+        page.click("#layers li[data-layer=buildings] input[type=checkbox]")
+        page.click("#close")
+
+        page.evaluate("window.twinViewer.home()")
+        page.click("#tabs button[data-tab=tab-tools]")
+        page.check("#section")
+        for plane, value in (("x:min", 30), ("x:max", 62), ("y:min", 35), ("y:max", 70)):
+            page.fill(f"#section-box input[data-plane='{plane}']", str(value))
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(IMG / "web_viewer_section.png"))
         browser.close()
     srv.should_exit = True
-    desktop(twin_path)
-    for name in ("health_report.png", "web_viewer.png", "web_viewer_underground.png",
-                 "desktop_iso.png", "desktop_underground.png", "desktop_renewal.png"):
+    if not web_only:
+        desktop(twin_path)
+    others = ("health_report.png", "desktop_iso.png", "desktop_underground.png",
+              "desktop_renewal.png")
+    for name in WEB + (() if web_only else others):
         sys.stdout.write(f"wrote {IMG / name}\n")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "out" / "demo.gpkg")
+    args = [a for a in sys.argv[1:] if a != "--web"]
+    main(Path(args[0]) if args else ROOT / "out" / "demo.gpkg", web_only="--web" in sys.argv)

@@ -42,6 +42,7 @@ from .routes_ogc import ogc_router
 from .routes_twin import twin_router
 from .server_state import ServerState
 from .settings import ApiSettings
+from .viewer_api import viewer_router
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(ogc_router(state))
     app.include_router(twin_router(state))
     app.include_router(imports_router(state))
+    app.include_router(viewer_router(state))  # the web viewer's data
 
     @app.get(HEALTH_PATH, tags=["Service"], response_model=dict,
              summary="Liveness and readiness for a load balancer (200 ready, 503 not)")

@@ -176,12 +176,14 @@ def _has_mesh(f: Feature) -> bool:
     return m is not None and m.n_faces > 0
 
 
-def drawn_by_children(features: Sequence[Feature], parent_of: ParentOf | None = None
-                      ) -> frozenset[str]:
+def drawn_by_children(features: Sequence[Feature], parent_of: ParentOf | None = None,
+                      has_mesh: Callable[[Feature], bool] | None = None) -> frozenset[str]:
     """Ids of the envelope features (``buildings`` layer) that have a
     descendant with a mesh among ``features``: the scene draws those
     descendants instead. Parents are followed through ``features`` first,
     then through ``parent_of`` (an IFC element's storey may not be selected).
+    ``has_mesh`` tells which features draw a mesh (default: those holding
+    one; a caller that read features without their meshes says otherwise).
 
     >>> from twin.model import Feature
     >>> from twin.geometry import extrude_footprint
@@ -204,8 +206,9 @@ def drawn_by_children(features: Sequence[Feature], parent_of: ParentOf | None = 
         return parent_of(fid) if parent_of is not None else None
 
     above: set[str] = set()  # every ancestor of a meshed feature
+    meshed = has_mesh or _has_mesh
     for f in features:
-        if not _has_mesh(f):
+        if not meshed(f):
             continue
         p, depth = f.parent, 0
         while p is not None and p not in above and depth < MAX_DEPTH:

@@ -43,6 +43,7 @@ from twin.query import Query
 from twin.store.base import TwinStore
 
 from .gltf import merged_glb
+from .scene import TwinLookups, drawn_by_children
 
 MAX_DEPTH = 12
 #: A tile split for having too many features keeps 1/PROMINENT of them itself.
@@ -152,8 +153,14 @@ def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[st
     out = Path(out_dir)
     (out / "tiles").mkdir(parents=True, exist_ok=True)
     hidden = hidden_by_conflation(store)
+    listed = [f for f in store.query(Query(layers=tuple(layers), free_attributes=False))
+              if f.id not in hidden]
+    # as in every scene, a building whose parts are drawn is not drawn itself
+    # (read without meshes: a feature with a default LoD has one)
+    hidden = hidden | drawn_by_children(listed, TwinLookups.of(store).parent_of,
+                                        has_mesh=lambda f: f.lod is not None)
     ids, boxes = [], []
-    for f in store.query(Query(layers=tuple(layers), free_attributes=False)):
+    for f in listed:
         if f.bbox is None or f.id in hidden or any(np.isnan(f.bbox)):
             continue
         ids.append(f.id)
