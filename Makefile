@@ -37,6 +37,7 @@ demo-build: $(STAMP)
 	$(BIN)/twin info $(DEMO)
 
 test: $(STAMP) $(VIEWER_STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

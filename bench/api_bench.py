@@ -63,8 +63,9 @@ from pyproj import Transformer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import twin  # noqa: E402
 from store_bench import EXTENT, X0, Y0, make_chunk  # noqa: E402
+
+import twin  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 EPSG4546 = "http://www.opengis.net/def/crs/EPSG/0/4546"

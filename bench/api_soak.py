@@ -37,9 +37,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import twin  # noqa: E402
 from api_bench import bbox_requests, build, free_port  # noqa: E402
 from store_bench import EXTENT, X0, Y0  # noqa: E402
+
+import twin  # noqa: E402
 
 
 def tree_rss_mb(pid: int) -> float:

@@ -59,7 +59,8 @@ def source_count(path: Path) -> int:
 
 
 def main() -> None:
-    print(f"{'file':45} {'source':>7} {'twin':>7} {'skipped':>7} {'s':>6}  first reasons / warnings")
+    print(f"{'file':45} {'source':>7} {'twin':>7} {'skipped':>7} {'s':>6}  "
+          "first reasons / warnings")
     with tempfile.TemporaryDirectory() as tmp:
         for k, (name, (twin_crs, crs, opts)) in enumerate(CASES.items()):
             path = DATA / name

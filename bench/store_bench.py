@@ -274,7 +274,8 @@ def report(figures: dict, args) -> None:
           " that (with commit)\n")
     p = figures["backends"].get("postgis")
     if p and g:
-        w(f"PostGIS / GeoPackage: import {p['insert_incl_commit_features_per_s'] / g['insert_incl_commit_features_per_s']:.2f}x, "
+        rate = "insert_incl_commit_features_per_s"
+        w(f"PostGIS / GeoPackage: import {p[rate] / g[rate]:.2f}x, "
           f"bbox p50 {p['bbox2d']['store_p50_ms'] / g['bbox2d']['store_p50_ms']:.2f}x, "
           f"3D box p50 {p['box3d']['store_p50_ms'] / g['box3d']['store_p50_ms']:.2f}x\n")
 

@@ -52,7 +52,9 @@ RAF_PROBE = """
 window.__frames = [];
 let clears = 0;
 const clear = WebGL2RenderingContext.prototype.clear;
-WebGL2RenderingContext.prototype.clear = function (...a) { clears += 1; return clear.apply(this, a); };
+WebGL2RenderingContext.prototype.clear = function (...a) {
+  clears += 1; return clear.apply(this, a);
+};
 const raf = window.requestAnimationFrame.bind(window);
 window.requestAnimationFrame = (fn) => raf((t) => {
   const start = performance.now(), before = clears;
@@ -125,11 +127,11 @@ def report(title: str, old: dict, new: dict) -> None:
 
 
 def main() -> None:
-    from playwright.sync_api import sync_playwright
-
     from builders import demo_sources
-    from converters import import_file
+    from playwright.sync_api import sync_playwright
     from tiles_bench import build_city
+
+    from converters import import_file
     from viewer.tiles3d import export_3dtiles
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

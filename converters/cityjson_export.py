@@ -336,7 +336,7 @@ def export_cityjson(store: TwinStore, out: str | Path | IO[str], query: Query | 
 
     cj_ids = {fid: cid for fid, _, cid in rows}
     used = set()
-    for fid, cid in cj_ids.items():
+    for cid in cj_ids.values():
         if cid in used:
             raise ExportError(f"two selected features export to the same CityJSON id {cid!r}")
         used.add(cid)

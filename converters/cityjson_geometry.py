@@ -33,8 +33,12 @@ import shapely
 from twin.model import Mesh, lod_key
 
 from .cityjson_arrays import Arrays, Gather, checked_arrays
-from .cityjson_footprints import (footprint_polygons, object_footprints, polygon_plan_areas,
-                                  ring_plan_areas)
+from .cityjson_footprints import (
+    footprint_polygons,
+    object_footprints,
+    polygon_plan_areas,
+    ring_plan_areas,
+)
 from .cityjson_structure import LEVELS, GeometryUnreadable, geometry_problem
 from .ragged import member, offsets, run_starts
 from .triangulate import TriangulationReport, triangulate_rings
@@ -156,7 +160,7 @@ def one_per_lod(found: list[_Surface]) -> tuple[list[_Surface], list[tuple[_Surf
     return kept, [(s, best[s.lod]) for s in found if best[s.lod] is not s]
 
 
-def chunk_geometry(items: list[tuple[str, dict, int, int]], vertices: VertexSet, model: Any,
+def chunk_geometry(items: list[tuple[str, dict, int, int]], vertices: VertexSet, model: Any,  # noqa: C901,E501 - one pass over a chunk, kept whole for speed
                    tri: TriangulationReport, report: GeometryReport
                    ) -> tuple[list[ObjectGeometry | None], dict[int, str]]:
     """Meshes, footprints and lines of a chunk of city objects.

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import shapely
 from pyproj import CRS
-from shapely.geometry import LineString, shape
+from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from twin.attributes import TYPED_ATTRIBUTES, coerce_typed

@@ -343,7 +343,9 @@ def summarise(src: Mapping[str, Any]) -> list[Note]:
     if src.get("multipart_features"):
         out.append(Note(f"{src['multipart_features']} multi-part lines split into "
                         f"{src['parts']} parts (ids suffixed #1, #2, ...)", "warn"))
-    out.append(Note(f"topology from {'start/end columns' if 'start' in src.get('fields', {}) else 'line ends within ' + format(src.get('snap_m', 0.0), 'g') + ' m'}"))
+    how = ("start/end columns" if "start" in src.get("fields", {})
+           else f"line ends within {src.get('snap_m', 0.0):g} m")
+    out.append(Note(f"topology from {how}"))
     return out + pipe_notes(src)
 
 

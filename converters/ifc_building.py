@@ -13,9 +13,10 @@ height. For a BIM model both are derived from the elements:
 * **Top**: the 70th percentile of the building's top surface, sampled on a
   grid over the footprint (:mod:`converters.top_surface`) where it is
   roofed (2 m or more above the ground floor), as 3D BAG's LoD1.2 blocks
-  do. The highest point would make the block as tall as a gable wall, a chimney or a lift shaft; the eaves alone would drop every
-  attic. For a flat roof the percentile is the roof; for a pitched roof it
-  lies between eaves and ridge (CityGML 3.0 calls such a height
+  do. The highest point would make the block as tall as a gable wall, a
+  chimney or a lift shaft; the eaves alone would drop every attic. For a
+  flat roof the percentile is the roof; for a pitched roof it lies between
+  eaves and ridge (CityGML 3.0 calls such a height
   ``generalRoof``). The highest point is kept as ``roof_max_m``, and
   ``height`` is measured to it from the ground floor (CityGML's
   ``measuredHeight``).

@@ -27,7 +27,8 @@ from twin.model import Edge, Feature
 from .ifc_georef import local_origin
 from .ifc_semantics import is_segment, system_of, text_name
 
-def network_topology(model, elements, codes, meshes, placer, unit, prefix, ctx, axes):
+
+def network_topology(model, elements, codes, meshes, placer, unit, prefix, ctx, axes):  # noqa: C901 - to split with the IFC speed work
     """Edges for segments and positions for nodes, from the port connections.
 
     Ports of segments that connect directly to each other (no chamber or

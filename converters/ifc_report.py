@@ -68,7 +68,8 @@ def summarise(src: Mapping[str, Any]) -> list[Note]:
             f"{k} {v}" for k, v in src["elements_by_class"].items())))
     geo = src.get("geometry")
     if geo:
-        out.append(Note(f"geometry: {geo['converted']} of {geo['requested']} elements; " + ", ".join(
+        out.append(Note(f"geometry: {geo['converted']} of {geo['requested']} elements; "
+                        + ", ".join(
             f"{k['kernel']} {k['converted']}/{k['requested']} in {k['seconds']:.1f} s"
             + (" (crashed)" if k["crashed"] else "") for k in geo["kernels"])))
         for i, k in enumerate(geo["kernels"]):

@@ -254,8 +254,8 @@ def plausible(xyz: np.ndarray) -> np.ndarray:
         a[:, :2], nan=np.inf, posinf=np.inf, neginf=np.inf)) < MAX_PLAN_COORDINATE, axis=1)
     if a.shape[1] > 2:
         z = a[:, 2]
-        ok &= np.isnan(z) | (np.isfinite(z) & (np.abs(np.nan_to_num(z, posinf=np.inf,
-                                                                       neginf=np.inf)) < MAX_HEIGHT))
+        zabs = np.abs(np.nan_to_num(z, posinf=np.inf, neginf=np.inf))
+        ok &= np.isnan(z) | (np.isfinite(z) & (zabs < MAX_HEIGHT))
     return ok
 
 

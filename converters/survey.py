@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from shapely.geometry import LineString, Point
 
 from twin.crs import parse_crs, transform_xyz
 from twin.errors import ConversionError, GeometryError
@@ -182,13 +181,13 @@ def _columns(header: list[str], mapping: dict[str, list[str]]) -> dict[str, str]
     """Canonical field -> the table's column, for the fields present."""
     lower = {h.lower(): h for h in header}
     out = {}
-    for field, names in mapping.items():
+    for key, names in mapping.items():
         for n in names:
             if n in header:
-                out[field] = n
+                out[key] = n
                 break
             if n.lower() in lower:
-                out[field] = lower[n.lower()]
+                out[key] = lower[n.lower()]
                 break
     return out
 
@@ -411,9 +410,9 @@ def _segment(sid, row, cols, points, profile) -> LinkRow:
         attrs["diameter_mm"] = dia
     if width is not None:
         attrs["width_mm"], attrs["height_mm"] = width, height
-    for field, key in (("material", "material"), ("pressure", "pressure_class"),
-                       ("owner", "owner"), ("burial", "burial")):
-        val = row.get(cols.get(field, ""), "")
+    for column, key in (("material", "material"), ("pressure", "pressure_class"),
+                        ("owner", "owner"), ("burial", "burial")):
+        val = row.get(cols.get(column, ""), "")
         if val:
             attrs[key] = val
     if row.get(cols.get("cables", ""), ""):

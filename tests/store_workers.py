@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from builders import GROUND, X0, Y0
 from shapely.geometry import Point
 
 import twin
-
-from builders import GROUND, X0, Y0
 
 
 def points(prefix: str, n: int) -> list[twin.Feature]:

@@ -14,7 +14,6 @@ a failed transformation raises instead of returning ``inf``.
 from __future__ import annotations
 
 import threading
-
 from dataclasses import dataclass
 
 import numpy as np

@@ -28,7 +28,8 @@ def ancestors(store: TwinStore, feature_id: str) -> list[Feature]:
     parent = store.get(feature_id, meshes=False).parent
     while parent is not None:
         if parent in seen or len(out) >= MAX_DEPTH:
-            raise HierarchyError(f"feature {feature_id!r}: the parent chain loops at {parent!r}", feature_id)
+            raise HierarchyError(
+                f"feature {feature_id!r}: the parent chain loops at {parent!r}", feature_id)
         seen.add(parent)
         found = list(store.query(Query(ids=(parent,))))
         if not found:

@@ -36,7 +36,8 @@ def network_graph(store: TwinStore, network: str) -> nx.MultiGraph:
     """The topology of ``network`` (e.g. ``"RL"`` or a model's network name).
 
     Node attributes: ``pos`` ``(x, y, z)`` when known; ``type`` for nodes that
-    are features; for point features also ``feature`` and ``ground`` (their Z). Edge keys are feature ids;
+    are features; for point features also ``feature`` and ``ground`` (their
+    Z). Edge keys are feature ids;
     edge attributes: ``feature``, ``type``, ``attributes``, ``geometry``,
     ``start``/``end`` (the feature's own direction), and for centrelines
     ``length`` (3D where known), ``ends`` and ``half_height``.
@@ -115,6 +116,20 @@ PASS_THROUGH_TYPES = ("Junction", "Bend", "Tee", "Cross", "Reducer", "MaterialCh
 GRAVITY_NETWORKS = ("PS", "YS", "WS")
 
 
+def _duplicate_groups(g: nx.MultiGraph) -> tuple[tuple[str, ...], ...]:
+    """Groups of two or more segments of the same type joining the same two
+    nodes (a weir or pump beside a conduit is a real parallel link)."""
+    pairs: Counter = Counter()
+    members: dict[tuple, list[str]] = {}
+    for u, v, k in g.edges(keys=True):
+        if u == v:
+            continue
+        key = ((u, v) if str(u) <= str(v) else (v, u), g.edges[u, v, k].get("type") or "")
+        pairs[key] += 1
+        members.setdefault(key, []).append(k)
+    return tuple(tuple(sorted(members[p])) for p, c in sorted(pairs.items()) if c > 1)
+
+
 def validate_network(g: nx.MultiGraph, *, tolerance: float = 0.05, max_depth: float = 10.0,
                      gravity: bool | None = None) -> NetworkReport:
     """Check a network graph and report (never repair).
@@ -140,7 +155,7 @@ def validate_network(g: nx.MultiGraph, *, tolerance: float = 0.05, max_depth: fl
         # "YS" or "YS:<file>:<system>": the CJJ 61 code comes first
         gravity = str(g.graph.get("network", "")).split(":")[0] in GRAVITY_NETWORKS
     zero, off, uphill, above, deep = [], [], [], [], []
-    for u, v, k, data in g.edges(keys=True, data=True):
+    for _u, _v, k, data in g.edges(keys=True, data=True):
         if data.get("length") is not None and data["length"] < tolerance:
             zero.append(k)
         ends = data.get("ends")
@@ -164,16 +179,7 @@ def validate_network(g: nx.MultiGraph, *, tolerance: float = 0.05, max_depth: fl
     dangling = sorted(n for n, deg in g.degree() if deg == 1 and (
         "feature" not in g.nodes[n] or g.nodes[n].get("type") in PASS_THROUGH_TYPES))
     loops = sorted(k for u, v, k in g.edges(keys=True) if u == v)
-    pairs: Counter = Counter()
-    members: dict[tuple, list[str]] = {}
-    for u, v, k in g.edges(keys=True):
-        if u == v:
-            continue
-        # a weir or pump beside a conduit is a real parallel link: same type only
-        key = ((u, v) if str(u) <= str(v) else (v, u), g.edges[u, v, k].get("type") or "")
-        pairs[key] += 1
-        members.setdefault(key, []).append(k)
-    dups = tuple(tuple(sorted(members[p])) for p, c in sorted(pairs.items()) if c > 1)
+    dups = _duplicate_groups(g)
     unplaced = sorted(n for n in g.nodes if "pos" not in g.nodes[n])
     comps = nx.number_connected_components(g) if g.number_of_nodes() else 0
     problems = []

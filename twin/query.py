@@ -72,7 +72,8 @@ class Filter:
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_.:\-]*$", self.field):
             raise QueryError(f"field name {self.field!r} is not valid")
         if self.op == "in":
-            vals = tuple(self.value) if isinstance(self.value, (list, tuple, set)) else (self.value,)
+            many = isinstance(self.value, (list, tuple, set))
+            vals = tuple(self.value) if many else (self.value,)
             if not vals or len(vals) > MAX_IN_VALUES:
                 raise QueryError(f"'in' needs 1 to {MAX_IN_VALUES} values, got {len(vals)}")
             object.__setattr__(self, "value", vals)

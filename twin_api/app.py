@@ -37,6 +37,7 @@ from .middleware import AccessLog, Errors, Head, Limits, RateLimit
 from .openapi30 import document_problems, to_openapi30
 from .problems import MEDIA_TYPE, PROBLEM_SCHEMA, ApiProblem, from_twin_error, responses
 from .ratelimit import RateLimiter
+from .routes_analyses import analyses_router
 from .routes_imports import IMPORTS_PATH, ignore_disconnect, imports_router
 from .routes_ogc import ogc_router
 from .routes_twin import twin_router
@@ -132,6 +133,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     # -- routes -------------------------------------------------------------
     app.include_router(ogc_router(state))
     app.include_router(twin_router(state))
+    app.include_router(analyses_router(state))
     app.include_router(imports_router(state))
     app.include_router(viewer_router(state))  # the web viewer's data
 

@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 import numpy as np
-
 from starlette.responses import Response
 
 from .features import json_safe

@@ -28,8 +28,16 @@ from twin.model import Feature
 from twin.query import Filter, Query, parse_filter
 from twin.store.base import TwinStore
 
-from .geo import CRS84, CrsChoice, bbox_to_crs84, bbox_to_twin, choose_crs, crs_uri, \
-    reproject_geometries, supported_crs
+from .geo import (
+    CRS84,
+    CrsChoice,
+    bbox_to_crs84,
+    bbox_to_twin,
+    choose_crs,
+    crs_uri,
+    reproject_geometries,
+    supported_crs,
+)
 from .problems import bad_request
 
 GEOJSON = "application/geo+json"
@@ -352,7 +360,7 @@ def _page_head(req: ItemsRequest, params: Mapping[str, list[str]], base: str, ma
             f"{url}?{_query_string(params, offset=max(0, req.offset - req.limit))}",
             "prev", GEOJSON, "previous page"))
     return {"type": "FeatureCollection", "numberMatched": matched, "numberReturned": returned,
-            "timeStamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "timeStamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "links": links}
 
 

@@ -9,18 +9,15 @@ x/easting first.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import threading
-
 import numpy as np
 import shapely
-from pyproj import CRS
-from shapely.geometry.base import BaseGeometry
-
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 from pyproj.exceptions import ProjError
+from shapely.geometry.base import BaseGeometry
 
 from twin.crs import parse_crs
 from twin.errors import CRSError

@@ -30,7 +30,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .problems import MEDIA_TYPE, ApiProblem
@@ -91,7 +91,7 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_)
         finally:
-            line = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            line = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                     "client": _client(scope), "method": scope["method"], "path": scope["path"],
                     "status": status or 500, "bytes": sent,
                     "ms": round((time.perf_counter() - t0) * 1000, 2)}

@@ -91,7 +91,7 @@ def from_twin_error(exc: TwinError, hide: str | None = None) -> ApiProblem:
     detail = str(exc)
     if hide:
         detail = detail.replace(hide, "the twin")
-    for cls, status, title in STATUS_OF:
+    for cls, status, title in STATUS_OF:  # noqa: B007 - the match is used after the loop
         if isinstance(exc, cls):
             break
     else:

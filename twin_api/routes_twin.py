@@ -1,8 +1,9 @@
-"""Twin and analysis routes: HTTP in, :mod:`twin_api.twin_service` out.
+"""Twin routes (summary, catalogue, features, search, scenes): HTTP in,
+:mod:`twin_api.twin_service` out. The analyses are in
+:mod:`twin_api.routes_analyses`.
 
 Results that take long and change only with the twin (the summary, the
-catalogue, the analyses, the health-check indicators, GLB scenes) are kept
-per twin revision (:meth:`ServerState.cached`).
+catalogue, GLB scenes) are kept per twin revision (:meth:`ServerState.cached`).
 """
 
 # no "from __future__ import annotations": FastAPI reads the annotations of the
@@ -25,11 +26,9 @@ from . import twin_service as svc
 from .encoding import json_response
 from .features import MAX_OFFSET
 from .geo import crs_uri
+from .params import MAX_LIST, Layers
 from .problems import responses
 from .server_state import ServerState
-
-#: Most values a repeatable parameter (``layers``, ``type``, ``where``) takes.
-MAX_LIST = 100
 
 
 def twin_router(state: ServerState) -> APIRouter:
@@ -43,18 +42,15 @@ def twin_router(state: ServerState) -> APIRouter:
     blocking = state.blocking
     r = APIRouter()
     t = ["Twin"]
-    a = ["Analyses"]
-    Layers = Annotated[list[str] | None, Q(description="layer names (repeatable; an unknown "
-                                           "layer is a 400)", max_length=MAX_LIST)]
     Crs = Annotated[str | None, Q(description="output CRS URI (default: the twin's CRS)")]
     Limit = Annotated[int, Q(ge=1, description=f"page size; above {settings.max_limit} it is "
                              "capped to that")]
     Offset = Annotated[int, Q(ge=0, le=MAX_OFFSET)]
-    Year = Annotated[int | None, Q(ge=svc.YEARS[0], le=svc.YEARS[1],
-                                   description="reference year")]
 
     def page(limit: int) -> int:
         return min(limit, settings.max_limit)
+
+    below_limit = min(1000, settings.max_limit)
 
     @r.get("/twin", tags=t, summary="Summary of the twin: CRS, origin, extent, counts",
            response_model=dict)
@@ -85,7 +81,7 @@ def twin_router(state: ServerState) -> APIRouter:
     @blocking
     def below(s: Store, feature_id: str,
               depth: Annotated[float, Q(gt=0, le=200)] = 5.0, layers: Layers = None,
-              limit: Limit = min(1000, settings.max_limit), crs: Crs = None) -> Response:
+              limit: Limit = below_limit, crs: Crs = None) -> Response:
         return json_response(svc.below(s, feature_id, depth, layers or (), page(limit), crs))
 
     @r.get("/twin/features/{feature_id:path}", tags=t, response_model=dict,
@@ -125,85 +121,11 @@ def twin_router(state: ServerState) -> APIRouter:
                layers: Layers = None, crs: Crs = None) -> Response:
         return json_response(svc.around(s, x, y, n, radius, layers or (), crs))
 
-    @r.get("/twin/networks", tags=a, summary="The pipe networks with topology",
-           response_model=dict)
-    @blocking
-    def network_list(s: Store) -> Response:
-        return cached(s, ("networks",), lambda: svc.network_list(s))
-
-    @r.get("/twin/networks/{network}/check", tags=a, summary="Topology check of a network",
-           response_model=dict, responses=responses(404))
-    @blocking
-    def network_check(s: Store, network: str) -> Response:
-        return cached(s, ("network_check", network), lambda: svc.network_check(s, network))
-
-    @r.get("/twin/analyses/renewal", tags=a, summary="Pipes due for renewal, oldest first",
-           response_model=dict, responses=responses(400))
-    @blocking
-    def renewal(s: Store, layers: Layers = None,
-                min_age: Annotated[int, Q(ge=0, le=200)] = 20, year: Year = None) -> Response:
-        ls = tuple(layers or ("heating",))
-        y = svc.reference_year(year)
-        return cached(s, ("renewal", ls, min_age, y), lambda: svc.renewal(s, ls, min_age, y))
-
-    @r.get("/indicators", tags=a, summary="City health check (城市体检) indicators",
-           response_model=dict, responses=responses(400))
-    @blocking
-    def indicators(s: Store, year: Year = None,
-                   new_since: Annotated[int | None, Q(
-                       ge=svc.YEARS[0], le=svc.YEARS[1],
-                       description="first build year of new buildings (default year - 5)")]
-                   = None,
-                   county_town: bool = False, main_city: bool = False) -> Response:
-        y = svc.reference_year(year)
-        return cached(s, ("indicators", y, new_since, county_town, main_city),
-                      lambda: svc.indicators(s, y, new_since, county_town, main_city))
-
-    @r.get("/twin/analyses/ageing", tags=a, summary="Pipe length by age band",
-           response_model=dict, responses=responses(400))
-    @blocking
-    def ageing(s: Store, layers: Layers = None, year: Year = None) -> Response:
-        ls = tuple(layers or ())
-        y = svc.reference_year(year)
-        return cached(s, ("ageing", ls, y), lambda: svc.ageing(s, ls, y))
-
-    @r.get("/twin/analyses/statistics", tags=a, summary="Network lengths by size, material",
-           response_model=dict, responses=responses(400))
-    @blocking
-    def statistics(s: Store, year: Year = None) -> Response:
-        y = svc.reference_year(year)
-        return cached(s, ("statistics", y), lambda: svc.statistics(s, y))
-
-    @r.get("/twin/analyses/clearances", tags=a, summary="GB 50289 clearance violations",
-           response_model=dict, responses=responses(400))
-    @blocking
-    def clearances(s: Store, limit: Annotated[int, Q(ge=1, le=100_000)] = 1000) -> Response:
-        return cached(s, ("clearances", limit), lambda: svc.clearances(s, limit))
-
-    @r.get("/twin/analyses/isolation/{segment_id:path}", tags=a, response_model=dict,
-           summary="Valves to close and what loses supply when a segment bursts",
-           responses=responses(400, 404))
-    @blocking
-    def isolation(s: Store, segment_id: str) -> Response:
-        return cached(s, ("isolation", segment_id), lambda: svc.isolation(s, segment_id))
-
     @r.get("/twin/conflation", tags=t, response_model=dict,
            summary="BIM buildings linked to the GIS buildings they model, and which shows")
     @blocking
     def conflation(s: Store) -> Response:
         return cached(s, ("conflation",), lambda: {"links": links(s)})
-
-    @r.get("/twin/analyses/highlight", tags=a, response_model=dict,
-           summary="An analysis result as coloured feature sets, for viewers",
-           responses=responses(400, 404))
-    @blocking
-    def highlight_sets(s: Store, analysis: Annotated[str, Q(
-            max_length=300, description="renewal[:YEAR], clearance or isolation:SEGMENT_ID")],
-            geometry: Annotated[bool, Q(description="add each group's 3D centrelines and "
-                                        "points, relative to the twin's origin")] = False
-    ) -> Response:
-        return cached(s, ("highlight", analysis, geometry),
-                      lambda: svc.highlight_sets(s, analysis, geometry))
 
     @r.get("/twin/scene.glb", tags=t, summary="A GLB scene of a bbox and layers",
            response_class=Response,

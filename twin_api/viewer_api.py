@@ -20,8 +20,8 @@ from twin.store.base import TwinStore
 
 from . import twin_service as svc
 from . import viewer_service as vsvc
+from .params import MAX_LIST
 from .problems import responses
-from .routes_twin import MAX_LIST
 from .server_state import ServerState
 
 #: Layers whose attribute tables a router keeps (the least recently used go first).

@@ -9,7 +9,8 @@ import click
 import twin
 
 from .options import TWIN, floats
-from .output import err_console as _err, progress as progress_bar
+from .output import err_console as _err
+from .output import progress as progress_bar
 
 
 @click.command()

@@ -11,7 +11,8 @@ import click
 import twin
 
 from .options import TWIN, field_mapping, floats
-from .output import console, print_notes, progress as progress_bar, styled
+from .output import console, print_notes, styled
+from .output import progress as progress_bar
 
 
 @click.command("import")
@@ -57,9 +58,10 @@ from .output import console, print_notes, progress as progress_bar, styled
 @click.option("--json", "as_json", is_flag=True, help="Print the import reports as JSON.")
 def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | None,
             layer: str | None, id_prefix: str | None, points: str | None, profile: str | None,
-            fields: tuple[str, ...], source_layer: str | None, dem: str | None, dem_crs: str | None, snap: float | None, origin: str | None,
-            rotation: float | None, utility: str | None, kernels: str | None, replace: bool, strict: bool,
-            force: bool, as_json: bool) -> None:
+            fields: tuple[str, ...], source_layer: str | None, dem: str | None,
+            dem_crs: str | None, snap: float | None, origin: str | None,
+            rotation: float | None, utility: str | None, kernels: str | None, replace: bool,
+            strict: bool, force: bool, as_json: bool) -> None:
     """Import source files into a twin, each as one transaction (batch).
 
     A file that fails leaves the twin exactly as it was; elements that cannot

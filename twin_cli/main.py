@@ -258,7 +258,8 @@ def _read_polygon(text: str):
             return shapely.geometry.shape(geom)
         return shapely.from_wkt(src)
     except Exception as exc:  # noqa: BLE001 - report any parse failure clearly
-        raise click.BadParameter(f"--within: cannot read a polygon from {text[:60]!r}: {exc}")
+        raise click.BadParameter(
+            f"--within: cannot read a polygon from {text[:60]!r}: {exc}") from None
 
 
 def _write(rows, fmt: str, sink, store) -> int:
@@ -280,7 +281,8 @@ def _write(rows, fmt: str, sink, store) -> int:
         w = None
         for f, d in rows:
             props = f.to_geojson()["properties"]
-            row = {"id": f.id, **{k: v for k, v in props.items() if not isinstance(v, (dict, list))},
+            plain = {k: v for k, v in props.items() if not isinstance(v, (dict, list))}
+            row = {"id": f.id, **plain,
                    "wkt": f.footprint.wkt if f.footprint is not None else ""}
             if d is not None:
                 row["distance"] = round(d, 3)

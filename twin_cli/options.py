@@ -13,7 +13,8 @@ def floats(text: str, n: int | tuple[int, ...], what: str) -> tuple[float, ...]:
     try:
         vals = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise click.BadParameter(f"{what} must be {n} comma-separated numbers, got {text!r}")
+        raise click.BadParameter(
+            f"{what} must be {n} comma-separated numbers, got {text!r}") from None
     if len(vals) not in counts:
         raise click.BadParameter(f"{what} must be {n} comma-separated numbers, got {text!r}")
     return vals

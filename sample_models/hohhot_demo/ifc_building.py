@@ -20,8 +20,8 @@ from pathlib import Path
 import ifcopenshell
 import ifcopenshell.api.aggregate
 import ifcopenshell.api.context
-import ifcopenshell.api.georeference
 import ifcopenshell.api.geometry
+import ifcopenshell.api.georeference
 import ifcopenshell.api.material
 import ifcopenshell.api.project
 import ifcopenshell.api.pset

@@ -13,13 +13,12 @@ from contextlib import contextmanager
 
 import pytest
 import uvicorn
+from api_helpers import TOKEN
+from builders import REPO
 from fastapi.testclient import TestClient
 
 from twin_api.app import create_app
 from twin_api.settings import ApiSettings
-
-from api_helpers import TOKEN
-from builders import REPO
 
 
 @pytest.fixture

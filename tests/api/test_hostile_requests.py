@@ -9,14 +9,13 @@ import socket
 import time
 
 import pytest
+from api_helpers import TOKEN
 from builders import X0, Y0, run_sql
+from conftest import served
 from fastapi.testclient import TestClient
 
 from twin_api.app import create_app
 from twin_api.settings import ApiSettings
-
-from api_helpers import TOKEN
-from conftest import served
 
 BIG = 2**63
 

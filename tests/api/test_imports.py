@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from builders import X0, Y0, dump_twin
-
 from api_helpers import TOKEN
+from builders import X0, Y0, dump_twin
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from api_helpers import TOKEN
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -22,8 +23,6 @@ from schemathesis.checks import (
 from twin_api.app import create_app
 from twin_api.settings import ApiSettings
 
-from api_helpers import TOKEN
-
 pytestmark = pytest.mark.slow
 
 #: Examples per operation and mode: about a minute for the whole document.
@@ -32,8 +31,9 @@ EXAMPLES = {GenerationMode.POSITIVE: 60, GenerationMode.NEGATIVE: 30}
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory):
-    import twin
     from builders import small_city
+
+    import twin
 
     path = tmp_path_factory.mktemp("fuzz") / "city.gpkg"
     with twin.create_twin(path, "EPSG:4546") as store:
@@ -83,7 +83,7 @@ def test_generated_requests_get_no_5xx_and_only_documented_answers(fuzz_schema):
             @given(case=op.as_strategy(generation_mode=mode))
             @settings(max_examples=n, deadline=None, database=None,
                       suppress_health_check=list(HealthCheck))
-            def check(case):
+            def check(case, op=op):
                 response = case.call(headers={"Authorization": f"Bearer {TOKEN}"})
                 calls[op.label] = calls.get(op.label, 0) + 1
                 case.validate_response(response, checks=checks)

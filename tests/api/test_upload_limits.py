@@ -12,12 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx2 as httpx
 import pytest
+from api_helpers import TOKEN, disk_bytes, push_upload
 from builders import X0, Y0, small_city
+from conftest import twin_serve
 
 import twin
-
-from api_helpers import TOKEN, disk_bytes, push_upload
-from conftest import twin_serve
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MB = 1024**2

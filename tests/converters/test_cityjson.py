@@ -7,7 +7,6 @@ from __future__ import annotations
 import collections
 import json
 from pathlib import Path
-
 from typing import Any
 
 import jsonschema

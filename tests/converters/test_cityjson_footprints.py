@@ -11,9 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Polygon
 
-from converters.cityjson_footprints import (footprint_polygons, object_footprints,
-                                            polygon_plan_areas, ring_plan_areas,
-                                            trace_outlines)
+from converters.cityjson_footprints import (
+    footprint_polygons,
+    object_footprints,
+    polygon_plan_areas,
+    ring_plan_areas,
+    trace_outlines,
+)
 
 # Delft, in metres: areas must survive coordinates of this size
 X0, Y0 = 85_000.0, 447_000.0

@@ -11,7 +11,11 @@ from shapely.geometry import box
 import twin
 from converters import import_file
 from twin.conflation import (
-    hidden_by_conflation, links, match_footprint, match_twin, set_map_geometry,
+    hidden_by_conflation,
+    links,
+    match_footprint,
+    match_twin,
+    set_map_geometry,
 )
 
 CJ = REPO / "sample_models" / "cityjson"

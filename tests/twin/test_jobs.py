@@ -21,7 +21,9 @@ def boards(city):
     b.close()
 
 
-def _queued(board: JobBoard, label: str, size: int = 10, limits=QueueLimits()) -> str:
+def _queued(board: JobBoard, label: str, size: int = 10, limits: QueueLimits | None = None
+            ) -> str:
+    limits = limits or QueueLimits()
     job = board.reserve(label, size, limits, who="token:abc")
     board.enqueue(job.id, label, size, {"upload": f"/srv/{label}"})
     return job.id

@@ -8,8 +8,15 @@ from hypothesis import strategies as st
 
 import twin
 from twin.errors import QueryError
-from twin.query import INT64_MAX, INT64_MIN, MAX_FILTER_VALUES, MAX_FILTERS, Filter, Query, \
-    parse_filter
+from twin.query import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_FILTER_VALUES,
+    MAX_FILTERS,
+    Filter,
+    Query,
+    parse_filter,
+)
 
 
 @settings(max_examples=200, deadline=None)

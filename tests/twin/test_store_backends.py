@@ -9,17 +9,16 @@ import time
 
 import numpy as np
 import pytest
+from builders import GROUND, X0, Y0, building, dump_twin, run_sql, small_city
 from click.testing import CliRunner
+from pgcluster import drop_schema, new_schema_name, with_params
 from shapely.geometry import Point
+from store_workers import import_and_wait
 
 import twin
 from twin.store.codec import tile_keys
 from twin.store.copy import copy_twin
 from twin.store.migrate import Migration
-
-from builders import GROUND, X0, Y0, building, dump_twin, run_sql, small_city
-from pgcluster import drop_schema, new_schema_name, with_params
-from store_workers import import_and_wait
 
 postgis_only = pytest.mark.backends("postgis")
 

@@ -5,6 +5,7 @@ import sqlite3
 
 import numpy as np
 import pytest
+from builders import GROUND, X0, Y0, dump_twin, small_city
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point
@@ -12,8 +13,6 @@ from shapely.geometry import Point
 import twin
 from twin.store.gpkg import writer as gpkg_writer
 from twin.store.gpkg.rtree_bulk import bulk_load, hilbert_keys
-
-from builders import GROUND, X0, Y0, dump_twin, small_city
 
 _RTREE = "CREATE VIRTUAL TABLE r USING rtree(id, minx, maxx, miny, maxy, minz, maxz)"
 

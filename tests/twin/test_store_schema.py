@@ -7,13 +7,12 @@ from pathlib import Path
 import numpy as np
 import pyogrio
 import pytest
+from builders import dump_twin, small_city
 
 import twin
 from twin.store import SCHEMA_VERSION
 from twin.store.codec import tile_keys
 from twin.store.migrate import Migration
-
-from builders import dump_twin, small_city
 
 V1 = Path(__file__).parent / "data" / "twin_schema1.gpkg"
 
@@ -125,7 +124,8 @@ def test_an_upgraded_twin_is_still_read_by_gdal(v1_twin):
 
 
 def test_a_failed_upgrade_leaves_the_twin_as_it_was(v1_twin, monkeypatch):
-    from twin.store.gpkg import schema, store as gpkg_store
+    from twin.store.gpkg import schema
+    from twin.store.gpkg import store as gpkg_store
 
     def breaks(conn, meta):
         schema.MIGRATIONS[0].apply(conn, meta)  # the real step, then a failing disk

@@ -117,7 +117,7 @@ def test_a_glb_scene_carries_2d_pipes_as_lines_and_counts_them(pipes2d):
 def test_outlines_keep_every_vertex_and_put_it_at_the_origin_height(lines, origin_z):
     feats = [twin.Feature(id=f"l{i}", layer="heating", type="PipeSegment",
                           footprint=LineString(c)) for i, c in enumerate(lines)]
-    for f, c, o in zip(feats, lines, outlines(feats, origin_z)):
+    for c, o in zip(lines, outlines(feats, origin_z)):
         assert o.heights == ORIGIN and len(o.lines) == 1
         assert np.allclose(o.lines[0][:, :2], np.array(c))
         assert np.allclose(o.lines[0][:, 2], origin_z)

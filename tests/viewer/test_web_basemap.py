@@ -71,8 +71,9 @@ def test_base_map_tiles_cover_the_twin_and_show_under_it(demo_twin, tile_server,
     ys = sorted({int(p.split("/")[3].split(".")[0]) for p in asked})
     assert len(asked) == res["tiles"] and all(p.startswith(f"/{z}/") for p in asked)
     # the centre of the twin (pyproj here, independent of the viewer) is on a tile asked for
-    import twin
     from pyproj import Transformer
+
+    import twin
 
     with twin.open_twin(demo_twin, readonly=True) as store:
         bb = store.info().bounds

@@ -18,7 +18,7 @@ from twin_api.settings import ApiSettings
 from viewer.gltf import read_glb_json, to_gltf_axes
 from viewer.web_scene import shape_key, web_scene_glb
 
-O = (559000.0, 4520800.0, 1050.0)
+ORIGIN = (559000.0, 4520800.0, 1050.0)
 COLOURS = {"buildings": "#d9d0c1", "pipe_nodes": "#555555", "heating": "#f08c00"}
 
 
@@ -39,23 +39,24 @@ def _features():
     # stretched (radius and depth) per node
     unit = extrude_footprint(Point(0, 0).buffer(1.0, quad_segs=4), -1.0, 0.0)
     for k in range(12):
-        x, y = O[0] + 10 * k, O[1] + 3 * k
+        x, y = ORIGIN[0] + 10 * k, ORIGIN[1] + 3 * k
         r, depth = 0.6 + 0.05 * k, 2 + k * 0.1
-        v = unit.vertices * [r, r, depth] + [x, y, O[2]]
+        v = unit.vertices * [r, r, depth] + [x, y, ORIGIN[2]]
         feats.append(twin.Feature(id=f"mh{k}", layer="pipe_nodes", type="Manhole",
-                                  footprint=Point(x, y, O[2]),
+                                  footprint=Point(x, y, ORIGIN[2]),
                                   meshes={"1": twin.Mesh(v, unit.faces)}))
     for k, (w, h) in enumerate([(20, 30), (12, 9), (31, 60)]):
-        fp = box(O[0] + 40 * k, O[1] + 50, O[0] + 40 * k + w, O[1] + 50 + w * 0.7 + k)
+        x, y = ORIGIN[0] + 40 * k, ORIGIN[1] + 50
+        fp = box(x, y, x + w, y + w * 0.7 + k)
         feats.append(twin.Feature(id=f"b{k}", layer="buildings", type="Building", footprint=fp,
-                                  meshes={"1": extrude_footprint(fp, O[2], O[2] + h)},
+                                  meshes={"1": extrude_footprint(fp, ORIGIN[2], ORIGIN[2] + h)},
                                   attributes={"storeys": h // 3}))
     return feats
 
 
 def test_repeated_shapes_are_instanced_and_place_back_where_they_were():
     feats = _features()
-    glb, stats = web_scene_glb(feats, O, COLOURS, min_instances=8)
+    glb, stats = web_scene_glb(feats, ORIGIN, COLOURS, min_instances=8)
     doc = read_glb_json(glb)
     assert stats.instanced == 1 and stats.instances == 12 and stats.features == 15
     node = next(n for n in doc["nodes"] if n["extras"]["kind"] == "instanced")
@@ -69,13 +70,13 @@ def test_repeated_shapes_are_instanced_and_place_back_where_they_were():
     s = _accessor(glb, doc, ext["SCALE"])
     for k, f in enumerate(feats[:12]):  # instance k is row k, at the feature's own vertices
         placed = t[k] + unit * s[k]
-        assert np.allclose(placed, to_gltf_axes(f.mesh.vertices, O), atol=1e-3)
+        assert np.allclose(placed, to_gltf_axes(f.mesh.vertices, ORIGIN), atol=1e-3)
     assert "EXT_mesh_gpu_instancing" in doc["extensionsUsed"]
 
 
 def test_merged_meshes_carry_each_vertex_s_feature_row():
     feats = _features()
-    glb, stats = web_scene_glb(feats, O, COLOURS, min_instances=8)
+    glb, stats = web_scene_glb(feats, ORIGIN, COLOURS, min_instances=8)
     doc = read_glb_json(glb)
     node = next(n for n in doc["nodes"] if n["extras"]["kind"] == "merged")
     rows = node["extras"]["features"]
@@ -85,11 +86,11 @@ def test_merged_meshes_carry_each_vertex_s_feature_row():
     fid = _accessor(glb, doc, prim["attributes"]["_FEATURE_ID_0"])
     idx = _accessor(glb, doc, prim["indices"])
     for k, f in enumerate(feats[12:]):
-        assert np.allclose(pos[fid == k], to_gltf_axes(f.mesh.vertices, O), atol=1e-3)
+        assert np.allclose(pos[fid == k], to_gltf_axes(f.mesh.vertices, ORIGIN), atol=1e-3)
     tri = idx.reshape(-1, 3)
     assert (fid[tri].min(axis=1) == fid[tri].max(axis=1)).all()  # no triangle spans features
     # with a higher threshold nothing is instanced and every feature is merged
-    _, flat = web_scene_glb(feats, O, COLOURS, min_instances=100)
+    _, flat = web_scene_glb(feats, ORIGIN, COLOURS, min_instances=100)
     assert flat.instanced == 0 and flat.merged == 2 and flat.features == 15
 
 

@@ -277,7 +277,6 @@ def test_views_match_the_stored_images(plain, view, tmp_path):
     assert diff_share(img[:, ::-1], ref) > 0.05
     other = "normal" if view != "normal" else "underground"
     from PIL import Image
-
     from web_browser import REF
 
     with Image.open(REF / f"web_{other}.png") as im:

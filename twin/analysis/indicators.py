@@ -197,7 +197,8 @@ def pipes_by_age(store: TwinStore, year: int, layer: str, title: str, title_zh: 
         "% of length aged 20+ years", "length per age band (years in service)",
         f"layer {layer}: install_year, centreline length",
         _cov(known, len(seg), f"{layer} segments with a build year"),
-        details={"bands": [{"band": r.band, "segments": r.segments, "km": r.length_km} for r in rows]},
+        details={"bands": [{"band": r.band, "segments": r.segments, "km": r.length_km}
+                           for r in rows]},
         note=None if known else f"the twin has no {layer} pipes" if not len(seg)
         else f"no {layer} pipe has an install year")
 

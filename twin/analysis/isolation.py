@@ -43,7 +43,7 @@ class IsolationResult:
         return tuple(sorted(set(self.isolated_segments) | set(self.cut_off_segments)))
 
 
-def isolate(graph: nx.MultiGraph, failed: str, *, node_types: dict[str, str],
+def isolate(graph: nx.MultiGraph, failed: str, *, node_types: dict[str, str],  # noqa: C901
             serves: dict[str, str] | None = None,
             nearest_segment: dict[str, str] | None = None) -> IsolationResult:
     """Isolation of the segment ``failed`` in ``graph`` (see :func:`twin.network.network_graph`).

@@ -10,7 +10,7 @@ committed change) and ``tile_size`` (metres, of the partition key).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from .migrate import SCHEMA_VERSION
 
 def now() -> str:
     """The time stamps of batches and migrations: UTC, to the second."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def check_origin(origin: Any) -> tuple[float, float, float] | None:

@@ -40,7 +40,7 @@ from ..query import Query
 from .base import TwinStore
 from .codec import TYPED_INDEX, decode_mesh, free_json, rows_to_features
 from .querysql import SELECT_SQL, Compiled, Dialect, compile_query
-from .rows import BATCH_COLUMNS, EDGE_ROW_COLUMNS, FEATURE_COLUMNS, F, MESH_COLUMNS
+from .rows import BATCH_COLUMNS, EDGE_ROW_COLUMNS, FEATURE_COLUMNS, MESH_COLUMNS, F
 
 #: Rows fetched per round trip when streaming a query.
 STREAM_CHUNK = 2000

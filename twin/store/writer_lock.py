@@ -31,7 +31,7 @@ import sqlite3
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..errors import StoreError
 from .board import connect_board
@@ -78,7 +78,7 @@ class WriterRecord:
 
     def describe(self, now: float | None = None) -> str:
         held = max(0.0, (now or time.time()) - self.started)
-        since = datetime.fromtimestamp(self.started, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        since = datetime.fromtimestamp(self.started, UTC).strftime("%Y-%m-%d %H:%M:%S")
         return (f"{self.command!r} (pid {self.pid} on host {self.host}) since {since} UTC "
                 f"({_duration(held)})")
 

@@ -131,7 +131,7 @@ def bulk_load(conn: sqlite3.Connection, table: str, ids: np.ndarray, boxes: np.n
         cells["id"] = level_ids
         cells["box"] = level_boxes
         raw = cells.tobytes()
-        for k, (a, number) in enumerate(zip(starts, numbers)):
+        for a, number in zip(starts, numbers):
             b = min(a + fanout, n)
             head = int(depth if is_root else 0).to_bytes(2, "big") + int(b - a).to_bytes(2, "big")
             body = raw[a * _CELL.itemsize:b * _CELL.itemsize]

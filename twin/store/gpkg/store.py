@@ -23,17 +23,17 @@ from pyproj import CRS
 
 from ... import __version__
 from ...crs import identify, parse_crs, require_projected_metric, vertical_datum_of
-from ...errors import LayerError, NotATwinError, NotFoundError, OptionError, StoreError, TwinError
+from ...errors import LayerError, NotATwinError, NotFoundError, OptionError, StoreError
 from ...layers import STANDARD_LAYERS, Layer
+from .. import writer_lock
 from ..base import BatchWriter, TwinInfo
 from ..codec import DEFAULT_TILE_SIZE
+from ..jobs import JobBoard
 from ..meta import check_origin, new_meta, now, srs_id_of
 from ..migrate import SCHEMA_VERSION, check_version, pending
 from ..querysql import SQLITE
 from ..rows import BATCH_COLUMNS
 from ..sqlstore import STREAM_CHUNK, SqlTwinStore, import_errors
-from .. import writer_lock
-from ..jobs import JobBoard
 from . import blob
 from .schema import (
     FORMAT_NAME,
@@ -365,7 +365,8 @@ class GeoPackageStore(SqlTwinStore):
         (bugs) are rolled back too and pass unchanged.
         """
         if on_conflict not in ("error", "replace"):
-            raise OptionError(f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
+            raise OptionError(
+                f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
         with import_errors(source, (sqlite3.Error,)), self._transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO twin_batches (source, format, converter, converter_version, "

@@ -40,11 +40,11 @@ _INSERT_FEATURE = (f"INSERT INTO twin_features ({', '.join(FEATURE_COLUMNS)}) VA
                    f"({', '.join('?' * len(FEATURE_COLUMNS))})")
 _INSERT_MESH = f"INSERT INTO twin_meshes VALUES ({','.join('?' * len(MESH_COLUMNS))})"
 _INSERT_EDGE = f"INSERT INTO twin_edges VALUES ({','.join('?' * len(EDGE_ROW_COLUMNS))})"
-_SQL_VARS = 900
+_SQL_VARS = 900  # bound values per statement, below SQLite's oldest limit (999)
 #: A range of features into the R-tree; unknown heights span all z.
 _FILL_RTREE = (f"INSERT INTO twin_rtree SELECT fid, min_x, max_x, min_y, max_y, "
                f"COALESCE(min_z, {-UNBOUNDED!r}), COALESCE(max_z, {UNBOUNDED!r}) "
-               f"FROM twin_features WHERE fid BETWEEN ? AND ? AND min_x IS NOT NULL")  # bound values per statement, below SQLite's oldest limit (999)
+               f"FROM twin_features WHERE fid BETWEEN ? AND ? AND min_x IS NOT NULL")
 
 
 class GpkgBatchWriter(ChunkedBatchWriter):

@@ -35,11 +35,11 @@ from pyproj import CRS
 
 from ... import __version__
 from ...crs import identify, parse_crs, require_projected_metric, vertical_datum_of
-from ...errors import LayerError, NotATwinError, NotFoundError, OptionError, StoreError, TwinError
+from ...errors import LayerError, NotATwinError, NotFoundError, OptionError, StoreError
 from ...layers import STANDARD_LAYERS, Layer
 from ..base import BatchWriter, TwinInfo
-from ..jobs import JobBoard
 from ..codec import DEFAULT_TILE_SIZE
+from ..jobs import JobBoard
 from ..location import ServerLocation, parse_server
 from ..meta import check_origin, new_meta, now, srs_id_of
 from ..migrate import SCHEMA_VERSION, check_version, pending
@@ -357,7 +357,8 @@ class PostGISStore(SqlTwinStore):
         """One import as one transaction (see
         :meth:`twin.store.gpkg.GeoPackageStore.import_batch`)."""
         if on_conflict not in ("error", "replace"):
-            raise OptionError(f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
+            raise OptionError(
+                f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
         with import_errors(source, (self.psycopg.Error,)), self._pool.borrow() as keys, \
                 self._transaction() as tx:
             batch_id = tx.execute(

@@ -1,0 +1,108 @@
+"""Analysis routes (pipe networks, renewal, ageing, statistics, clearances,
+isolation, highlights, the health-check indicators): HTTP in,
+:mod:`twin_api.twin_service` out, every result kept per twin revision
+(:meth:`ServerState.cached`): they take long and change only with the twin.
+"""
+
+# no "from __future__ import annotations": FastAPI reads the annotations of the routes
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi import Query as Q
+from fastapi.responses import Response
+
+from twin.store.base import TwinStore
+
+from . import twin_service as svc
+from .params import Layers, Year
+from .problems import responses
+from .server_state import ServerState
+
+
+def analyses_router(state: ServerState) -> APIRouter:
+    cached = state.cached
+
+    async def store() -> TwinStore:
+        return state.get_store()
+
+    Store = Annotated[TwinStore, Depends(store)]
+    blocking = state.blocking
+    r = APIRouter()
+    a = ["Analyses"]
+
+    @r.get("/twin/networks", tags=a, summary="The pipe networks with topology",
+           response_model=dict)
+    @blocking
+    def network_list(s: Store) -> Response:
+        return cached(s, ("networks",), lambda: svc.network_list(s))
+
+    @r.get("/twin/networks/{network}/check", tags=a, summary="Topology check of a network",
+           response_model=dict, responses=responses(404))
+    @blocking
+    def network_check(s: Store, network: str) -> Response:
+        return cached(s, ("network_check", network), lambda: svc.network_check(s, network))
+
+    @r.get("/twin/analyses/renewal", tags=a, summary="Pipes due for renewal, oldest first",
+           response_model=dict, responses=responses(400))
+    @blocking
+    def renewal(s: Store, layers: Layers = None,
+                min_age: Annotated[int, Q(ge=0, le=200)] = 20, year: Year = None) -> Response:
+        ls = tuple(layers or ("heating",))
+        y = svc.reference_year(year)
+        return cached(s, ("renewal", ls, min_age, y), lambda: svc.renewal(s, ls, min_age, y))
+
+    @r.get("/indicators", tags=a, summary="City health check (城市体检) indicators",
+           response_model=dict, responses=responses(400))
+    @blocking
+    def indicators(s: Store, year: Year = None,
+                   new_since: Annotated[int | None, Q(
+                       ge=svc.YEARS[0], le=svc.YEARS[1],
+                       description="first build year of new buildings (default year - 5)")]
+                   = None,
+                   county_town: bool = False, main_city: bool = False) -> Response:
+        y = svc.reference_year(year)
+        return cached(s, ("indicators", y, new_since, county_town, main_city),
+                      lambda: svc.indicators(s, y, new_since, county_town, main_city))
+
+    @r.get("/twin/analyses/ageing", tags=a, summary="Pipe length by age band",
+           response_model=dict, responses=responses(400))
+    @blocking
+    def ageing(s: Store, layers: Layers = None, year: Year = None) -> Response:
+        ls = tuple(layers or ())
+        y = svc.reference_year(year)
+        return cached(s, ("ageing", ls, y), lambda: svc.ageing(s, ls, y))
+
+    @r.get("/twin/analyses/statistics", tags=a, summary="Network lengths by size, material",
+           response_model=dict, responses=responses(400))
+    @blocking
+    def statistics(s: Store, year: Year = None) -> Response:
+        y = svc.reference_year(year)
+        return cached(s, ("statistics", y), lambda: svc.statistics(s, y))
+
+    @r.get("/twin/analyses/clearances", tags=a, summary="GB 50289 clearance violations",
+           response_model=dict, responses=responses(400))
+    @blocking
+    def clearances(s: Store, limit: Annotated[int, Q(ge=1, le=100_000)] = 1000) -> Response:
+        return cached(s, ("clearances", limit), lambda: svc.clearances(s, limit))
+
+    @r.get("/twin/analyses/isolation/{segment_id:path}", tags=a, response_model=dict,
+           summary="Valves to close and what loses supply when a segment bursts",
+           responses=responses(400, 404))
+    @blocking
+    def isolation(s: Store, segment_id: str) -> Response:
+        return cached(s, ("isolation", segment_id), lambda: svc.isolation(s, segment_id))
+
+    @r.get("/twin/analyses/highlight", tags=a, response_model=dict,
+           summary="An analysis result as coloured feature sets, for viewers",
+           responses=responses(400, 404))
+    @blocking
+    def highlight_sets(s: Store, analysis: Annotated[str, Q(
+            max_length=300, description="renewal[:YEAR], clearance or isolation:SEGMENT_ID")],
+            geometry: Annotated[bool, Q(description="add each group's 3D centrelines and "
+                                        "points, relative to the twin's origin")] = False
+    ) -> Response:
+        return cached(s, ("highlight", analysis, geometry),
+                      lambda: svc.highlight_sets(s, analysis, geometry))
+
+    return r
