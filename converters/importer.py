@@ -13,6 +13,7 @@ import numpy as np
 from twin.conflation import gis_candidates
 from twin.crs import parse_crs
 from twin.errors import ConversionError, ImportFailedError
+from twin.hierarchy import ParentLoopGuard
 from twin.query import Query
 from twin.store.base import TwinStore
 from twin.terrain import TerrainSampler
@@ -83,6 +84,15 @@ def _existing_ids(store: TwinStore) -> Callable[[Iterable[str]], set[str]]:
     return existing
 
 
+def _parent_of(store: TwinStore) -> Callable[[str], str | None]:
+    """The parent of a feature the twin holds (``None`` if none or unknown)."""
+    def parent(fid: str) -> str | None:
+        for f in store.query(Query(ids=(fid,), free_attributes=False)):
+            return f.parent
+        return None
+    return parent
+
+
 class _Skips:
     """Counts the skipped elements of one import and keeps the first reasons."""
 
@@ -141,7 +151,8 @@ def import_file(
             buildings_near=lambda footprint: gis_candidates(store, footprint),
             existing_ids=_existing_ids(store) if on_conflict == "error" else None,
         )
-        added = batch.add(placement.screen(spec.run(ctx), skip))
+        loops = ParentLoopGuard(_parent_of(store))
+        added = batch.add(loops.screen(placement.screen(spec.run(ctx), skip), skip))
         if added == 0 and skip.count:
             raise ConversionError(
                 f"{p}: nothing imported: all {skip.count} elements were skipped; the first: "

@@ -6,7 +6,7 @@ any :class:`~twin.store.base.TwinStore`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from .errors import HierarchyError
 from .model import Feature
@@ -57,3 +57,53 @@ def descendants(store: TwinStore, feature_id: str, *, max_depth: int | None = No
                 nxt.append(child.id)
                 yield child, depth
         level = nxt
+
+
+class ParentLoopGuard:
+    """Keeps parent loops out of an import, as its features stream past.
+
+    A feature whose parent chain comes back to itself (its own parent, or
+    ``a -> b -> a``) would make the hierarchy endless; the feature that
+    closes the loop is skipped with ``skip(id, reason)`` naming the loop,
+    and the others pass on in their order. The chain is followed through
+    this import's features first and then through ``parent_of`` (the
+    twin's features: an id to its parent, ``None`` when unknown or without
+    parent), at most :data:`MAX_DEPTH` steps."""
+
+    def __init__(self, parent_of: Callable[[str], str | None]) -> None:
+        self._parents: dict[str, str | None] = {}
+        self._outside = parent_of
+        self._outside_seen: dict[str, str | None] = {}
+
+    def _parent(self, fid: str) -> str | None:
+        if fid in self._parents:
+            return self._parents[fid]
+        if fid not in self._outside_seen:
+            self._outside_seen[fid] = self._outside(fid)
+        return self._outside_seen[fid]
+
+    def loop(self, fid: str, parent: str | None) -> list[str] | None:
+        """The loop that ``fid`` with ``parent`` would close, as the chain of
+        ids from ``fid`` back to it, or ``None``."""
+        chain = [fid]
+        node = parent
+        while node is not None and len(chain) <= MAX_DEPTH:
+            chain.append(node)
+            if node == fid:
+                return chain
+            node = self._parent(node)
+        return chain if len(chain) > MAX_DEPTH else None
+
+    def screen(self, features: Iterable[Feature],
+               skip: Callable[[str, str], None]) -> Iterator[Feature]:
+        for f in features:
+            found = self.loop(f.id, f.parent) if f.parent is not None else None
+            if found is not None:
+                if found[-1] == f.id:
+                    reason = "the parent chain loops: " + " -> ".join(found)
+                else:
+                    reason = f"the parent chain is deeper than {MAX_DEPTH} levels"
+                skip(f.source_id or f.id, reason)
+                continue
+            self._parents[f.id] = f.parent
+            yield f

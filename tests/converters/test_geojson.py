@@ -83,6 +83,42 @@ def test_bad_elements_are_skipped_counted_and_named(empty_twin, tmp_path):
     assert dump_twin(empty_twin.path) == before
 
 
+def test_parent_loops_are_skipped_naming_the_loop(empty_twin, tmp_path):
+    """An object that is its own parent, or two that are each other's, never
+    reach the twin: the one that closes the loop is skipped and named with
+    the loop; the rest of the file, a proper chain included, is imported."""
+    sq = {"type": "Polygon", "coordinates": [[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]]}
+    src = write(tmp_path / "h.geojson", [
+        feat("site", sq),
+        feat("hall", sq, parent="site"),
+        feat("self", sq, parent="self"),
+        feat("a", sq, parent="b"),
+        feat("b", sq, parent="a"),
+    ], crs={"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4546"}},
+        twin={"layer": "buildings"})
+    res = import_file(empty_twin, src, force=True)
+    reasons = {s["source_id"]: s["reason"] for s in res.report["skipped"]}
+    assert res.features == 3 and res.skipped == 2
+    assert reasons["self"] == "the parent chain loops: geojson:h:self -> geojson:h:self"
+    assert reasons["b"] == ("the parent chain loops: geojson:h:b -> geojson:h:a"
+                            " -> geojson:h:b")
+    from twin.hierarchy import ancestors
+    assert [f.id for f in ancestors(empty_twin, "geojson:h:hall")] == ["geojson:h:site"]
+    assert [f.id for f in ancestors(empty_twin, "geojson:h:a")] == []  # b never stored
+    # nor can a later file close a loop through the twin's features: 'x' names a
+    # parent the twin does not hold yet ('y', allowed); 'y' then names 'x'
+    import_file(empty_twin, write(tmp_path / "h1.geojson", [feat("x", sq, parent="y")],
+                                  crs={"type": "name",
+                                       "properties": {"name": "urn:ogc:def:crs:EPSG::4546"}},
+                                  twin={"layer": "buildings", "id_prefix": "t"}), force=True)
+    src2 = write(tmp_path / "h2.geojson", [feat("y", sq, parent="x"), feat("z", sq)],
+                 crs={"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4546"}},
+                 twin={"layer": "buildings", "id_prefix": "t"})
+    res2 = import_file(empty_twin, src2, force=True)
+    assert res2.features == 1
+    assert res2.report["skipped"][0]["reason"] == "the parent chain loops: t:y -> t:x -> t:y"
+
+
 def test_pipes_get_meshes_and_topology(empty_twin, tmp_path):
     src = write(tmp_path / "net.geojson", [
         feat("a", {"type": "LineString", "coordinates": [[0, 0, -2], [50, 0, -2.5]]},
