@@ -38,6 +38,7 @@ demo-build: $(STAMP)
 
 test: $(STAMP) $(VIEWER_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

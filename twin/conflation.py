@@ -28,7 +28,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from .errors import QueryError
-from .query import Query
+from .query import Query, parse_filter
 from .store.base import TwinStore
 
 #: Intersection over union from which footprints are one building.
@@ -90,7 +90,8 @@ def gis_candidates(store: TwinStore, footprint: BaseGeometry,
 def _bim_buildings(store: TwinStore):
     """The IFC buildings of the twin (the only ones that carry links), selected
     in the store: the API asks for links on every scene it draws."""
-    return store.query(Query(layers=("buildings",), filters=("ifc_class=IfcBuilding",)))
+    return store.query(Query(layers=("buildings",),
+                             filters=(parse_filter("ifc_class=IfcBuilding"),)))
 
 
 def links(store: TwinStore) -> list[dict]:

@@ -275,7 +275,7 @@ def road_density(store: TwinStore) -> Indicator:
                          "km/km²", "", "layers road_centrelines, roads", "no roads",
                          target=">= 8.5 km/km²", note="the twin has no roads")
     length = 0.0
-    how = Counter()
+    how: Counter[str] = Counter()
     if centrelines:  # the standard measure: centreline length
         length = float(shapely.length(shapely.force_2d(
             np.array([f.footprint for f in centrelines], dtype=object))).sum())

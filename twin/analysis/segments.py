@@ -59,7 +59,8 @@ class SegmentTable:
     @property
     def assumed_depth(self) -> np.ndarray:
         """Segments whose heights are (at least partly) assumed, not measured."""
-        return np.array(["assumed" in str(d) for d in self.depth_source], dtype=bool)
+        sources = self.depth_source if self.depth_source is not None else ()
+        return np.array(["assumed" in str(d) for d in sources], dtype=bool)
 
     def __len__(self) -> int:
         return len(self.ids)

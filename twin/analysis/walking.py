@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -93,7 +94,8 @@ class StreetNetwork:
             coords = shapely.get_coordinates(part)
             start, end = self._node(coords[0]), self._node(coords[-1])
             stops = sorted(on_part.get(i, []))
-            prev, prev_at = start, 0.0
+            prev: Any = start  # an end node, then access nodes
+            prev_at = 0.0
             for along, k in stops:
                 if along <= _SNAP:
                     node_of[k] = start

@@ -168,7 +168,7 @@ def tile_keys(bounds: np.ndarray, size: float = DEFAULT_TILE_SIZE) -> np.ndarray
 
 
 # -- rows to features ---------------------------------------------------------
-def rows_to_features(rows: Sequence[Sequence[Any]], geoms: Sequence[Any],
+def rows_to_features(rows: Sequence[Sequence[Any]], geoms: Sequence[Any] | np.ndarray,
                      meshes: dict[int, dict[str, Mesh]], with_meshes: bool,
                      free_attributes: bool,
                      provenance: Callable[[int, str | None], Provenance]) -> list[Feature]:

@@ -45,6 +45,11 @@ class RowPositions:
     def __len__(self) -> int:
         return len(self.columns)
 
+    def __getattr__(self, name: str) -> int:
+        # only reached for a name that is not a column (columns are set above);
+        # declared so that type checkers know every column is an int
+        raise AttributeError(f"no column {name!r} among {self.columns}")
+
 
 #: The typed attributes, in column order.
 TYPED = tuple(TYPED_ATTRIBUTES)

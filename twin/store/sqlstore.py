@@ -58,11 +58,18 @@ def import_errors(source: str, database_errors: tuple[type[BaseException], ...]
         yield
     except StoreError:
         raise
-    except (TwinError, OSError, *database_errors) as exc:
+    except (TwinError, OSError) + tuple(database_errors) as exc:
         raise ImportFailedError(
             f"import of {source} failed and was rolled back, the twin is unchanged: {exc}",
             source=source,
         ) from exc
+
+
+def _outline(f: Feature) -> Any:
+    """A feature's footprint, else its 2D box (a bbox query's features have one)."""
+    if f.footprint is not None or f.bbox is None:
+        return f.footprint
+    return shapely.box(f.bbox[0], f.bbox[1], f.bbox[3], f.bbox[4])
 
 
 class SqlTwinStore(TwinStore):
@@ -214,9 +221,7 @@ class SqlTwinStore(TwinStore):
             r = radius if max_distance is None else min(radius, max_distance)
             feats = list(self.query(Query(layers=layers, bbox=(x - r, y - r, x + r, y + r))))
             if feats:
-                geoms = np.array([f.footprint if f.footprint is not None else
-                                  shapely.box(f.bbox[0], f.bbox[1], f.bbox[3], f.bbox[4])
-                                  for f in feats], dtype=object)
+                geoms = np.array([_outline(f) for f in feats], dtype=object)
                 d = shapely.distance(shapely.force_2d(geoms), pt)
                 order = np.argsort(d, kind="stable")
                 hits = [(feats[i], float(d[i])) for i in order if d[i] <= r]
@@ -267,7 +272,8 @@ class SqlTwinStore(TwinStore):
     # -- batches and edits ----------------------------------------------------------
     def batches(self) -> list[ImportBatch]:
         rows = self._read(f"SELECT {', '.join(BATCH_COLUMNS)} FROM twin_batches ORDER BY id")
-        return [ImportBatch(*r[:9], report=json.loads(r[9]) if r[9] else {}) for r in rows]
+        return [ImportBatch(*r[:9], report=json.loads(r[9]) if r[9] else {})  # type: ignore[misc]
+                for r in rows]
 
     def update_attributes(self, feature_id: str, values: dict[str, Any]) -> Feature:
         """Set (or, with ``None``, remove) attributes of one feature in place;

@@ -42,8 +42,8 @@ def encode(geoms: np.ndarray, srs_id: int, promote_multi: np.ndarray | None = No
         wkb2[has_z] = wkb3
     bounds = shapely.bounds(g)
     if promote_multi is not None:
-        for k in np.flatnonzero(promote_multi[idx]):
-            wkb2[k] = _MULTI_POLYGON_ONE + wkb2[k]
+        for j in np.flatnonzero(promote_multi[idx]):
+            wkb2[j] = _MULTI_POLYGON_ONE + wkb2[j]
     pack = _HEADER.pack
     for k, i in enumerate(idx):
         b = bounds[k]

@@ -372,7 +372,7 @@ class GeoPackageStore(SqlTwinStore):
                 "INSERT INTO twin_batches (source, format, converter, converter_version, "
                 "started, status) VALUES (?, ?, ?, ?, ?, 'running')",
                 (source, format, converter, converter_version, now()))
-            writer = GpkgBatchWriter(self, conn, cur.lastrowid, on_conflict)
+            writer = GpkgBatchWriter(self, conn, int(cur.lastrowid or 0), on_conflict)
             yield writer
             writer.finish()
 
