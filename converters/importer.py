@@ -13,6 +13,7 @@ import numpy as np
 from twin.conflation import gis_candidates
 from twin.crs import parse_crs
 from twin.errors import ConversionError, ImportFailedError
+from twin.extras import missing_extra
 from twin.hierarchy import ParentLoopGuard
 from twin.query import Query
 from twin.store.base import TwinStore
@@ -112,6 +113,21 @@ class _Skips:
 
 
 def import_file(
+    store: TwinStore, path: str | Path, **kwargs: Any) -> ImportResult:
+    """Convert ``path`` and add its features to ``store`` in one transaction
+    (see :func:`_import_file` for the options); a converter whose library
+    this installation left out raises :class:`~twin.errors.MissingExtraError`
+    naming the file and the extra to install."""
+    try:
+        return _import_file(store, path, **kwargs)
+    except ModuleNotFoundError as exc:
+        err = missing_extra(exc, f"importing {Path(path).name}")
+        if err is None:
+            raise
+        raise err from exc
+
+
+def _import_file(
     store: TwinStore, path: str | Path, *, crs: Any = None, format: str | None = None,
     options: dict[str, Any] | None = None, on_conflict: str = "error", strict: bool = False,
     force: bool = False, progress: Callable[[int, int | None], None] | None = None,

@@ -116,3 +116,9 @@ class AnalysisError(TwinError, ValueError):
 class ExportError(TwinError, ValueError):
     """The selection cannot be written in the asked format: nothing to write,
     or two features that would get the same id there."""
+
+
+class MissingExtraError(TwinError, ImportError):
+    """A part of the toolkit needs a library that this installation left out
+    (installed without the extra that brings it); the message names the
+    work, the library and the ``pip install`` that adds it."""

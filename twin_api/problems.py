@@ -21,6 +21,7 @@ from twin.errors import (
     HierarchyError,
     ImportFailedError,
     LayerError,
+    MissingExtraError,
     NotFoundError,
     OptionError,
     QueryError,
@@ -77,6 +78,7 @@ STATUS_OF: tuple[tuple[type[TwinError], int, str], ...] = (
     (ExportError, 422, "Export not possible"),
     (StoreError, 503, "Twin unavailable"),  # NotATwinError, SchemaVersionError
     (ConfigError, 500, "Server misconfigured"),
+    (MissingExtraError, 501, "Not installed on this server"),  # an extra left out
 )
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 
 import twin
 from twin.errors import TwinError
+from twin.extras import missing_extra
 
 from .options import NEW_TWIN, TWIN, floats
 from .output import STATUS_STYLE, console, err_console, styled
@@ -37,7 +38,14 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(ctx.params.get("debug"))
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except ModuleNotFoundError as exc:  # a library of an extra left out
+                sub = ctx.invoked_subcommand
+                err = missing_extra(exc, f"'twin {sub}'" if sub else "this command")
+                if err is None:
+                    raise
+                raise err from exc
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except (TwinError, OSError) as exc:
