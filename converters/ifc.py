@@ -104,13 +104,13 @@ def _refuse_existing(ctx: ConversionContext, ids: list[str]) -> None:
 
 
 def _kernel_run(run: dict[str, Any], m: _Model) -> dict[str, Any]:
-    """A kernel run's record with its pending elements named (id, class, name)."""
-    if run.get("pending"):
+    """A kernel run's record with the elements it crashed on named (id, class, name)."""
+    if run.get("crashed_on"):
         named = []
-        for sid in run["pending"]:
+        for sid in run["crashed_on"]:
             e = m.model.by_id(sid)
             named.append(f"{m.fid(e)} ({e.is_a()} {text_name(e)!r})")
-        run["pending"] = named
+        run["crashed_on"] = named
     return run
 
 
