@@ -486,3 +486,18 @@ def test_lod1_block_is_not_as_tall_as_a_chimney_nor_as_wide_as_its_terrace(tmp_p
     assert b.footprint.area == pytest.approx(200.0, rel=1e-3)
     store.close()
 
+
+@pytest.mark.parametrize("path", [FZK, DUPLEX], ids=["ifc4", "ifc2x3"])
+def test_property_sets_read_once_are_ifcopenshells_own(path):
+    """The shared cache of property sets gives every product what
+    ifcopenshell's ``get_psets`` gives it (type sets under the element's)."""
+    import ifcopenshell.util.element as ue
+
+    from converters.ifc_semantics import property_sets
+
+    model = ifcopenshell.open(str(path))
+    cache: dict = {}
+    products = model.by_type("IfcProduct")
+    for p in products:
+        assert property_sets(p, ue.get_type(p), cache) == ue.get_psets(p), p
+    assert cache
