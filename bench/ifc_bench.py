@@ -16,7 +16,8 @@ seconds, elements and triangles for each, and the ratio of our CPU to the
 floor's (target: <= 1.5, with every element that any kernel can build).
 The machine's other load inflates wall seconds, much less CPU seconds.
 
-Usage: ``python bench/ifc_bench.py [FILE] [--crs EPSG:xxxx] [--world] [--occ]``
+Usage: ``python bench/ifc_bench.py [FILE] [--crs EPSG:xxxx] [--origin X,Y,Z] [--world]
+[--occ]``
 (default: the 27 MB Janesville restaurant from ../shared/data/ifc, placed
 by its site's latitude/longitude, in UTM 19N).
 """
@@ -75,11 +76,11 @@ def iterator_run(path: Path, kernel: str, world: bool) -> tuple[float, float, in
     return cpu() - c0, time.perf_counter() - t0, n, tri
 
 
-def our_run(path: Path, crs: str) -> tuple[float, float, int, int, dict]:
+def our_run(path: Path, crs: str, options: dict) -> tuple[float, float, int, int, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         c0, t0 = cpu(), time.perf_counter()
         with twin.create_twin(Path(tmp) / "b.gpkg", crs) as store:
-            res = import_file(store, path)
+            res = import_file(store, path, options=options)
         seconds, wall = cpu() - c0, time.perf_counter() - t0
     geo = res.report["source"]["geometry"]
     return seconds, wall, geo["converted"], geo["triangles"], geo
@@ -89,6 +90,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("file", nargs="?", type=Path, default=DEFAULT)
     ap.add_argument("--crs", default="EPSG:26919", help="twin CRS (default UTM 19N)")
+    ap.add_argument("--origin", help="X,Y[,Z] of the local origin, for a file without "
+                    "georeferencing")
     ap.add_argument("--world", action="store_true", help="also manifold in world coordinates")
     ap.add_argument("--occ", action="store_true", help="also the slow OpenCASCADE run")
     args = ap.parse_args()
@@ -104,7 +107,9 @@ def main() -> None:
     if args.occ:
         rows.append(("ifcopenshell opencascade, local",
                      *iterator_run(args.file, "opencascade", False)))
-    ours = our_run(args.file, args.crs)
+    options = {"origin": tuple(float(v) for v in args.origin.split(","))} if args.origin \
+        else {}
+    ours = our_run(args.file, args.crs, options)
     rows.append(("twin import (chain, whole import)", *ours[:4]))
     print(f"{'run':36s} {'cpu s':>8s} {'wall s':>8s} {'elements':>9s} {'triangles':>10s}")
     for name, sec, wall, n, tri in rows:
