@@ -207,28 +207,37 @@ def _unpack(pipe: Any, head: struct.Struct) -> tuple:
     return head.unpack(_exactly(pipe, head.size))
 
 
+#: Runs the worker file as a module of its own: argv = [-c, file, fd].
+_LAUNCH = ("import importlib.util, sys; "
+           "spec = importlib.util.spec_from_file_location('ifc_worker', sys.argv.pop(1)); "
+           "worker = importlib.util.module_from_spec(spec); spec.loader.exec_module(worker); "
+           "worker.main()")
+
+
 def _run_worker(path: str, text: str | None, stream: _Stream,
                 threads: int) -> tuple[bool, int | None, str]:
     """Run one worker process over ``stream``'s request; returns ``(finished,
     exit_code, crash)`` (``crash``: how it ended, when it did not finish).
 
-    The worker is a plain ``python -m converters.ifc_worker`` (not
-    multiprocessing, which would re-import the caller's main script): the
-    request goes in through stdin, the shapes come back through a private
-    pipe, so that nothing the kernel prints can corrupt them.
+    The worker is :mod:`converters.ifc_worker` loaded by file (not
+    multiprocessing, which would re-import the caller's main script, nor
+    ``-m``, which would import the ``converters`` package: half a second of
+    numpy, shapely and the twin at every start): the request goes in through
+    stdin, the shapes come back through a private pipe, so that nothing the
+    kernel prints can corrupt them.
     """
     read_fd, write_fd = os.pipe()
-    env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    request = {"path": path, "text": text, "kernels": stream.chain, "ids": stream.queue,
-               "later": stream.skip, "one_by_one": stream.one_by_one, "threads": threads}
+    request = {"path": os.path.abspath(path), "text": text, "kernels": stream.chain,
+               "ids": stream.queue, "later": stream.skip, "one_by_one": stream.one_by_one,
+               "threads": threads}
     finished = False
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "converters.ifc_worker", str(write_fd)],
+            [sys.executable, "-c", _LAUNCH, str(Path(__file__).with_name("ifc_worker.py")),
+             str(write_fd)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
-            pass_fds=(write_fd,), env=env, cwd=root,
+            pass_fds=(write_fd,), cwd=root,
         )
         os.close(write_fd)
         try:

@@ -1,6 +1,7 @@
 """The geometry worker process and the binary stream it writes.
 
-A worker (``python -m converters.ifc_worker FD``) reads its request, a
+A worker (this file run by itself, ``python ifc_worker.py FD``, without the
+``converters`` package and what it imports) reads its request, a
 pickled dict, from stdin, opens the IFC file once and runs a chain of
 ifcopenshell geometry kernels over the requested elements: each kernel gets
 what the ones before it did not deliver. It writes to the file descriptor
@@ -147,6 +148,11 @@ def run(out: BinaryIO, request: dict) -> None:  # pragma: no cover - runs in the
     out.flush()
 
 
+def main() -> None:  # pragma: no cover - the worker process
+    """The worker: the request from stdin, the stream to the descriptor in argv[1]."""
+    with open(int(sys.argv[1]), "wb", buffering=1 << 20) as out:
+        run(out, pickle.load(sys.stdin.buffer))
+
+
 if __name__ == "__main__":  # pragma: no cover - the worker process
-    with open(int(sys.argv[1]), "wb", buffering=1 << 20) as _out:
-        run(_out, pickle.load(sys.stdin.buffer))
+    main()
