@@ -84,10 +84,21 @@ class _Placer:
                              source=str(self.ctx.source))
 
 
-def _mesh(shape: Any, placer: _Placer) -> Mesh:
+def _placed(shapes: dict[int, Any], placer: _Placer) -> Iterator[tuple[int, Any]]:
+    """``(step id, vertices in the twin CRS)`` of each shape: all placed in one
+    call (a transformer call has a fixed cost of about a millisecond)."""
+    if not shapes:
+        return
+    sids = list(shapes)
+    placed = placer(np.concatenate([shapes[s].vertices for s in sids]))
+    ends = np.cumsum([len(shapes[s].vertices) for s in sids])
+    yield from zip(sids, np.split(placed, ends[:-1]))
+
+
+def _mesh(shape: Any, vertices: np.ndarray) -> Mesh:
     labels = shape.materials
     fl = shape.material_index if labels else None
-    return Mesh(placer(shape.vertices), shape.faces, fl, labels)
+    return Mesh(vertices, shape.faces, fl, labels)
 
 
 def _refuse_existing(ctx: ConversionContext, ids: list[str]) -> None:
@@ -104,13 +115,13 @@ def _refuse_existing(ctx: ConversionContext, ids: list[str]) -> None:
 
 
 def _kernel_run(run: dict[str, Any], m: _Model) -> dict[str, Any]:
-    """A kernel run's record with its pending elements named (id, class, name)."""
-    if run.get("pending"):
+    """A kernel run's record with the elements it crashed on named (id, class, name)."""
+    if run.get("crashed_on"):
         named = []
-        for sid in run["pending"]:
+        for sid in run["crashed_on"]:
             e = m.model.by_id(sid)
             named.append(f"{m.fid(e)} ({e.is_a()} {text_name(e)!r})")
-        run["pending"] = named
+        run["crashed_on"] = named
     return run
 
 
@@ -160,13 +171,27 @@ class _Model:
                 self.building_of[p.id()] = b.id()
         self.meshes: dict[int, Mesh] = {}
         self.outlines: dict[int, Any] = {}
+        self.psets: dict[int, dict[str, Any]] = {}  # property sets read, by step id
+        self._storeys: dict[int, Any] = {}  # storey above each container, by step id
+
+    def storey(self, e: Any) -> Any | None:
+        """:func:`storey_of` ``e``, remembered per container: elements share them."""
+        import ifcopenshell.util.element as ue
+
+        up = ue.get_container(e) or ue.get_aggregate(e)
+        if up is None:
+            return None
+        key = up.id()
+        if key not in self._storeys:
+            self._storeys[key] = storey_of(e)
+        return self._storeys[key]
 
     def fid(self, entity: Any) -> str:
         return f"{self.prefix}:{entity.GlobalId}"
 
     def storey_attributes(self, e: Any, attrs: dict[str, Any]) -> None:
         """The storey an element or space is on: its name, id and elevation."""
-        storey = storey_of(e)
+        storey = self.storey(e)
         if storey is None:
             return
         if storey.Name:
@@ -225,9 +250,9 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         ctx.report.setdefault("no_geometry", []).append(
             {"id": m.fid(e), "class": e.is_a(), "name": text_name(e), "reason": reason})
 
-    for sid, shape in geom.meshes.items():
+    for sid, vertices in _placed(geom.meshes, m.placer):
         try:
-            m.meshes[sid] = _mesh(shape, m.placer)
+            m.meshes[sid] = _mesh(geom.meshes[sid], vertices)
         except GeometryError as exc:
             e = model.by_id(sid)
             ctx.skip(m.fid(e), f"{e.is_a()} {e.Name!r}: geometry unusable: {exc}")
@@ -268,7 +293,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
 def _element_feature(e: Any, m: _Model, codes: dict, edges: dict, net_features: dict,
                      alignments: Alignments) -> Feature:
     sid = e.id()
-    attrs = attributes_of(e)
+    attrs = attributes_of(e, m.psets)
     m.storey_attributes(e, attrs)
     mesh = m.meshes.get(sid)
     code = codes.get(sid)
@@ -313,7 +338,7 @@ def _element_feature(e: Any, m: _Model, codes: dict, edges: dict, net_features: 
 def _spatial_feature(sp: Any, m: _Model) -> Feature | None:
     import ifcopenshell.util.element as ue
 
-    attrs = attributes_of(sp)
+    attrs = attributes_of(sp, m.psets)
     whole = ue.get_aggregate(sp)
     parent = m.fid(whole) if whole is not None and not whole.is_a("IfcProject") else None
     mesh = m.meshes.get(sp.id())

@@ -5,33 +5,39 @@ converts nearly everything but is slow; ``manifold`` and ``cgal-simple`` are
 several times faster on ordinary building geometry but give no shape for a
 share of the elements, and can crash the process on some files (``manifold``
 segfaults on the duplex sample). :func:`element_meshes` therefore runs a
-*chain* of kernels, each in a worker process:
+*chain* of kernels in one worker process (:mod:`converters.ifc_worker`),
+which opens the file once:
 
-1. the fast kernel converts every element it can;
+1. the fast kernel converts every element it can, on all cores;
 2. each later kernel gets only the elements that are still missing;
 3. a worker that dies (a segfault inside the kernel) loses nothing already
-   sent: the elements it had not sent go on to the next kernel.
+   sent. A new worker takes the same kernel on from there, one element at a
+   time, each announced before it starts: when that one dies too, the
+   element it died on is known. It is skipped by that kernel alone (the
+   next kernel gets it) and the kernel resumes after it. Which kernel
+   converts which element is thus the same on every run, whatever the
+   threads did before the first crash.
 
 Coverage is the robust kernel's, time is close to the fast kernel's. Each
-element that no kernel could convert is returned with the reason.
+element that no kernel could convert is returned with the reason. A crash
+is recorded with how the worker ended (the signal, or the exception a
+Python error ended with) and the elements it crashed on; its standard error
+is not quoted: it holds the kernel's warnings about other elements.
 
-When a worker crashes, the run records how (the signal, or the exception
-a Python error ended with) and which elements it had not delivered yet:
-the one it crashed on is among them (the kernel works on several at once,
-so which one is not known unless one was left). Its standard error is not
-quoted: it holds the kernel's warnings about other elements, which would
-mislead.
-
-Geometry comes in world coordinates (``use-world-coords``), in metres, with
-per-triangle material names.
+The kernel works in each element's local coordinates and sends a geometry
+shared by several elements once; the placement is applied here with numpy.
+Meshes come in world coordinates, in metres, with per-triangle material
+names.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -43,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from .ifc_worker import HEAD_B, HEAD_E, HEAD_G, HEAD_K
+
 #: The default kernel chain: fast first, robust last.
 DEFAULT_KERNELS: tuple[str, ...] = ("manifold", "opencascade")
 KERNELS = ("manifold", "cgal-simple", "cgal", "opencascade")
@@ -50,8 +58,6 @@ KERNELS = ("manifold", "cgal-simple", "cgal", "opencascade")
 #: Classes whose geometry is never imported as element meshes: openings are
 #: voids cut from their hosts, annotations are drawing symbols.
 EXCLUDED_CLASSES = ("IfcOpeningElement", "IfcAnnotation", "IfcGrid", "IfcVirtualElement")
-
-_BATCH = 64
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +78,10 @@ class ElementMesh:
 
 @dataclass
 class KernelRun:
-    """What one kernel of the chain did; after a crash, how it ended
-    (``crash``) and the elements it had not delivered (``pending``, step
-    ids), among which is the one it crashed on."""
+    """What one kernel of the chain did; after a crash, how it first ended
+    (``crash``) and the elements it crashed on (``crashed_on``, step ids:
+    the next kernel got them). A crash with no element named happened with
+    several at work at once, and one at a time the kernel did them all."""
 
     kernel: str
     requested: int
@@ -83,16 +90,17 @@ class KernelRun:
     crashed: bool = False
     exit_code: int | None = None
     crash: str | None = None
-    pending: tuple[int, ...] = ()
+    crashed_on: tuple[int, ...] = ()
 
     def describe(self) -> dict[str, Any]:
-        """A JSON-able record (the first 20 pending elements)."""
+        """A JSON-able record (the first 20 elements it crashed on)."""
         out: dict[str, Any] = {"kernel": self.kernel, "requested": self.requested,
                                "converted": self.converted, "seconds": round(self.seconds, 3),
                                "crashed": self.crashed}
         if self.crashed:
             out.update(crash=self.crash, exit_code=self.exit_code,
-                       pending_count=len(self.pending), pending=list(self.pending[:20]))
+                       crashed_on_count=len(self.crashed_on),
+                       crashed_on=list(self.crashed_on[:20]))
         return out
 
 
@@ -130,75 +138,106 @@ class GeometryResult:
     runs: list[KernelRun] = field(default_factory=list)
 
 
-def _settings(ifcgeom: Any) -> Any:
-    s = ifcgeom.settings()
-    s.set("use-world-coords", True)
-    s.set("weld-vertices", True)
-    s.set("apply-default-materials", True)
-    return s
+def _world(verts: np.ndarray, matrix: tuple[float, ...]) -> np.ndarray:
+    """Local ``(n, 3)`` vertices placed by a column-major 4 x 4 matrix."""
+    m = np.asarray(matrix, dtype=np.float64).reshape(4, 4).T
+    return verts @ m[:3, :3].T + m[:3, 3]
 
 
-def _shape_arrays(shape: Any, kernel: str) -> tuple:
-    """The shape as plain arrays (read through the buffers, not Python tuples)."""
-    g = shape.geometry
-    verts = np.frombuffer(g.verts_buffer, dtype=np.float64).reshape(-1, 3).copy()
-    faces = np.frombuffer(g.faces_buffer, dtype=np.int32).reshape(-1, 3).copy()
-    mids = np.frombuffer(g.material_ids_buffer, dtype=np.int32).copy() \
-        if hasattr(g, "material_ids_buffer") else np.asarray(g.material_ids, dtype=np.int32)
-    if len(mids) != len(faces):
-        mids = np.full(len(faces), -1, dtype=np.int32)
-    names = tuple((m.name or "") for m in g.materials)
-    return (int(shape.id), verts, faces, mids, names, kernel)
+class _Stream:
+    """Reads one worker's records; remembers where the worker got to."""
 
+    def __init__(self, chain: list[str], queue: list[int], skip: list[int],
+                 one_by_one: bool, take: Callable[[ElementMesh], None],
+                 start: Callable[[int, list[int]], None]) -> None:
+        self.chain, self.queue, self.skip, self.one_by_one = chain, queue, skip, one_by_one
+        self.take, self.start = take, start
+        self.kernel: int | None = None  # index in ``chain`` of the kernel at work
+        self.pass_ids: list[int] = []  # what that kernel was given, in its order
+        self.begun: int | None = None  # one-by-one: the element it is at
+        self.delivered: set[int] = set()
+        self.geometry: dict[int, tuple] = {}
 
-def _worker(out: Any, request: dict) -> None:  # pragma: no cover - runs in the child process
-    """Convert ``request['ids']`` with ``request['kernel']``; pickle shapes to ``out``."""
-    import ifcopenshell
-    import ifcopenshell.geom as ifcgeom
+    def _next_pass(self, index: int) -> list[int]:
+        """The elements the kernel ``index`` of the chain gets (as the worker)."""
+        if index == 0:
+            return list(self.queue)
+        left = [i for i in self.pass_ids if i not in self.delivered]
+        return sorted(set(left) | set(self.skip)) if index == 1 else left
 
-    text, kernel = request["text"], request["kernel"]
-    model = (ifcopenshell.file.from_string(text) if text is not None
-             else ifcopenshell.open(request["path"]))
-    elements = [model.by_id(i) for i in request["ids"]]
-    it = ifcgeom.iterator(_settings(ifcgeom), model, max(1, request["threads"]),
-                          include=elements, geometry_library=kernel)
-    batch: list[tuple] = []
-    if it.initialize():
+    def read(self, pipe: Any) -> bool:
+        """Read records until ``D`` (``True``) or the end of the pipe."""
         while True:
-            batch.append(_shape_arrays(it.get(), kernel))
-            if len(batch) >= _BATCH:
-                pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
-                out.flush()
-                batch = []
-            if not it.next():
-                break
-    if batch:
-        pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
-    pickle.dump(None, out)
-    out.flush()
+            tag = pipe.read(1)
+            if tag == b"D":
+                return True
+            if tag == b"K":
+                (index,) = _unpack(pipe, HEAD_K)
+                self.pass_ids = self._next_pass(index)
+                self.kernel, self.begun, self.delivered = index, None, set()
+                self.start(index, self.pass_ids)
+            elif tag == b"B":
+                (self.begun,) = _unpack(pipe, HEAD_B)
+            elif tag == b"G":
+                gid, nv, nf, nn = _unpack(pipe, HEAD_G)
+                raw = _exactly(pipe, 24 * nv + 16 * nf + nn)
+                verts = np.frombuffer(raw, np.float64, 3 * nv).reshape(-1, 3)
+                faces = np.frombuffer(raw, np.int32, 3 * nf, 24 * nv).reshape(-1, 3)
+                mids = np.frombuffer(raw, np.int32, nf, 24 * nv + 12 * nf)
+                names = tuple(json.loads(raw[24 * nv + 16 * nf:].decode()))
+                self.geometry[gid] = (verts, faces, mids, names)
+            elif tag == b"E":
+                sid, gid, *matrix = _unpack(pipe, HEAD_E)
+                verts, faces, mids, names = self.geometry[gid]
+                self.delivered.add(sid)
+                self.take(ElementMesh(sid, _world(verts, matrix), faces, mids, names,
+                                      self.chain[self.kernel or 0]))
+            else:
+                return False
 
 
-def _run_kernel(path: str, text: str | None, kernel: str, ids: list[int], threads: int,
-                on_shape: Callable[[ElementMesh], None]) -> tuple[bool, int | None, str]:
-    """Run one kernel in a child Python process; returns ``(finished,
+def _exactly(pipe: Any, n: int) -> bytes:
+    data = pipe.read(n)
+    if len(data) != n:
+        raise EOFError
+    return data
+
+
+def _unpack(pipe: Any, head: struct.Struct) -> tuple:
+    return head.unpack(_exactly(pipe, head.size))
+
+
+#: Runs the worker file as a module of its own: argv = [-c, file, fd].
+_LAUNCH = ("import importlib.util, sys; "
+           "spec = importlib.util.spec_from_file_location('ifc_worker', sys.argv.pop(1)); "
+           "worker = importlib.util.module_from_spec(spec); spec.loader.exec_module(worker); "
+           "worker.main()")
+
+
+def _run_worker(path: str, text: str | None, stream: _Stream,
+                threads: int) -> tuple[bool, int | None, str]:
+    """Run one worker process over ``stream``'s request; returns ``(finished,
     exit_code, crash)`` (``crash``: how it ended, when it did not finish).
 
-    The child is a plain ``python -m converters.ifc_geometry`` (not
-    multiprocessing, which would re-import the caller's main script): the
-    request goes in through stdin, the shapes come back pickled through a
-    private pipe, so that nothing the kernel prints can corrupt them.
+    The worker is :mod:`converters.ifc_worker` loaded by file (not
+    multiprocessing, which would re-import the caller's main script, nor
+    ``-m``, which would import the ``converters`` package: half a second of
+    numpy, shapely and the twin at every start): the request goes in through
+    stdin, the shapes come back through a private pipe, so that nothing the
+    kernel prints can corrupt them.
     """
     read_fd, write_fd = os.pipe()
-    env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    request = {"path": path, "text": text, "kernel": kernel, "ids": ids, "threads": threads}
+    request = {"path": os.path.abspath(path), "text": text, "kernels": stream.chain,
+               "ids": stream.queue, "later": stream.skip, "one_by_one": stream.one_by_one,
+               "threads": threads}
     finished = False
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "converters.ifc_geometry", str(write_fd)],
+            [sys.executable, "-c", _LAUNCH, str(Path(__file__).with_name("ifc_worker.py")),
+             str(write_fd)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
-            pass_fds=(write_fd,), env=env, cwd=root,
+            pass_fds=(write_fd,), cwd=root,
         )
         os.close(write_fd)
         try:
@@ -208,17 +247,11 @@ def _run_kernel(path: str, text: str | None, kernel: str, ids: list[int], thread
                 proc.stdin.close()
             except BrokenPipeError:
                 pass
-            with os.fdopen(read_fd, "rb") as pipe:
-                while True:
-                    try:
-                        batch = pickle.load(pipe)
-                    except (EOFError, pickle.UnpicklingError):
-                        break
-                    if batch is None:
-                        finished = True
-                        break
-                    for sid, verts, faces, mids, names, kern in batch:
-                        on_shape(ElementMesh(sid, verts, faces, mids, names, kern))
+            with os.fdopen(read_fd, "rb", buffering=1 << 20) as pipe:
+                try:
+                    finished = stream.read(pipe)
+                except EOFError:
+                    finished = False
         finally:
             try:
                 proc.wait(timeout=60)
@@ -233,6 +266,82 @@ def _run_kernel(path: str, text: str | None, kernel: str, ids: list[int], thread
     return finished, proc.returncode, crash
 
 
+def _check_kernels(kernels: tuple[str, ...], path: str) -> None:
+    for k in kernels:
+        if k not in KERNELS:
+            # imported here: the worker processes run this module and need no twin
+            from twin.errors import ConversionError
+
+            raise ConversionError(f"geometry kernel {k!r} is not known, must be one of "
+                                  f"{', '.join(KERNELS)}", source=path)
+
+
+class _Chain:
+    """The kernels' runs over one file, across worker restarts."""
+
+    def __init__(self, kernels: tuple[str, ...], progress: Callable[[int], None] | None):
+        self.kernels, self.progress = kernels, progress
+        self.result = GeometryResult()
+        self.runs: dict[int, KernelRun] = {}
+        self.base = 0  # index of the first kernel of the current worker
+        self.clock = time.perf_counter()
+        self.at: int | None = None  # the kernel at work
+
+    def _lap(self) -> None:
+        now = time.perf_counter()
+        if self.at is not None:
+            self.runs[self.at].seconds += now - self.clock
+        self.clock = now
+
+    def start(self, index: int, ids: list[int]) -> None:
+        self._lap()
+        self.at = self.base + index
+        if self.at not in self.runs:
+            self.runs[self.at] = KernelRun(kernel=self.kernels[self.at], requested=len(ids))
+
+    def take(self, mesh: ElementMesh) -> None:
+        if mesh.step_id not in self.result.meshes and len(mesh.faces):
+            self.result.meshes[mesh.step_id] = mesh
+            assert self.at is not None
+            self.runs[self.at].converted += 1
+            if self.progress is not None:
+                self.progress(len(self.result.meshes))
+
+    def crashed(self, stream: _Stream, code: int | None, crash: str,
+                note: dict[int, str]) -> tuple[list[int], list[int]] | None:
+        """After a worker died: the kernel at work resumes one by one where it
+        stopped, skipping only the element it crashed on. Returns its new
+        ``(queue, skip)``, or ``None`` when the worker died before any kernel
+        started."""
+        self._lap()
+        if stream.kernel is None:
+            return None
+        run = self.runs[self.at]
+        run.crashed, run.exit_code = True, code
+        run.crash = run.crash or crash
+        meshes = self.result.meshes
+        order = stream.pass_ids
+        if stream.one_by_one and stream.kernel == 0:
+            if stream.begun is None or stream.begun in meshes:
+                # died outside any element (building the kernel): it is skipped
+                queue, culprit = [], [i for i in order if i not in meshes]
+            else:
+                culprit = [stream.begun]
+                queue = [i for i in order[order.index(stream.begun) + 1:] if i not in meshes]
+            run.crashed_on += tuple(culprit)
+            for i in culprit:
+                note[i] = f"the {run.kernel} kernel crashed ({crash}) on it"
+        else:  # several at once: which one is not known; go one by one
+            queue = [i for i in order if i not in meshes]
+        log.info("the %s kernel crashed (%s); it resumes one element at a time with %d "
+                 "left", run.kernel, crash, len(queue))
+        return queue, list(run.crashed_on)
+
+
+#: Worker restarts after crashes, at most, for one file.
+MAX_RESTARTS = 64
+
+
 def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = DEFAULT_KERNELS,
                    text: str | None = None, threads: int | None = None,
                    progress: Callable[[int], None] | None = None) -> GeometryResult:
@@ -243,49 +352,34 @@ def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = 
     the number of geometry threads per kernel (default: all cores).
     ``progress(n)`` is called with the number of elements converted so far.
     """
-    for k in kernels:
-        if k not in KERNELS:
-            # imported here: the worker processes run this module and need no twin
-            from twin.errors import ConversionError
-
-            raise ConversionError(f"geometry kernel {k!r} is not known, must be one of "
-                                  f"{', '.join(KERNELS)}", source=path)
+    _check_kernels(kernels, path)
     threads = threads or os.cpu_count() or 1
-    result = GeometryResult()
     todo = sorted(set(ids))
-    crash_note: dict[int, str] = {}
-
-    def take(mesh: ElementMesh) -> None:
-        if mesh.step_id not in result.meshes and len(mesh.faces):
-            result.meshes[mesh.step_id] = mesh
-            run.converted += 1
-            if progress is not None:
-                progress(len(result.meshes))
-
-    for kernel in kernels:
-        if not todo:
+    chain = _Chain(kernels, progress)
+    note: dict[int, str] = {}
+    queue, skip, one_by_one = todo, [], False
+    for _ in range(MAX_RESTARTS + 1):
+        stream = _Stream(list(kernels[chain.base:]), queue, skip, one_by_one,
+                         chain.take, chain.start)
+        finished, code, crash = _run_worker(path, text, stream, threads)
+        if finished:
+            chain._lap()
             break
-        run = KernelRun(kernel=kernel, requested=len(todo))
-        t0 = time.perf_counter()
-        finished, code, crash = _run_kernel(path, text, kernel, todo, threads, take)
-        run.seconds = time.perf_counter() - t0
-        run.crashed, run.exit_code = not finished, code
-        result.runs.append(run)
-        todo = [i for i in todo if i not in result.meshes]
-        if not finished:
-            run.crash, run.pending = crash, tuple(todo)
-            log.info("the %s kernel crashed (%s) with %d of %d elements not converted "
-                        "yet; they go on to the next kernel", kernel, crash, len(todo),
-                        run.requested)
+        resume = chain.crashed(stream, code, crash, note)
+        if resume is None:
             for i in todo:
-                crash_note.setdefault(i, f"the {kernel} kernel crashed ({crash}) before "
-                                         "converting it, on it or on another element")
+                note.setdefault(i, f"the geometry worker ended before converting it ({crash})")
+            break
+        chain.base += stream.kernel or 0
+        queue, skip = resume
+        one_by_one = True
+    else:
+        for i in todo:
+            note.setdefault(i, f"the geometry kernels crashed more than {MAX_RESTARTS} times")
+    result = chain.result
+    result.runs = [chain.runs[k] for k in sorted(chain.runs)]
     for i in todo:
-        result.failed[i] = crash_note.get(
-            i, f"no shape from any geometry kernel ({', '.join(kernels)})")
+        if i not in result.meshes:
+            result.failed[i] = note.get(
+                i, f"no shape from any geometry kernel ({', '.join(kernels)})")
     return result
-
-
-if __name__ == "__main__":  # pragma: no cover - the worker process
-    _out = os.fdopen(int(sys.argv[1]), "wb")
-    _worker(_out, pickle.load(sys.stdin.buffer))

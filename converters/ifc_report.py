@@ -14,17 +14,18 @@ def _km(metres: float) -> str:
 
 
 def _crash_note(k: Mapping[str, Any], later: bool) -> Note:
-    """Which kernel crashed, how, and on which element as far as known."""
-    n = int(k.get("pending_count", 0))
-    pending = list(k.get("pending", []))
+    """Which kernel crashed, how, and on which elements."""
+    n = int(k.get("crashed_on_count", 0))
+    named = list(k.get("crashed_on", []))
     if n == 0:
-        which = "after converting every element"
+        which = ("with several elements at work; one at a time it converted them all "
+                 "without crashing")
     elif n == 1:
-        which = f"on {pending[0]}"
+        which = f"on {named[0]}"
     else:
-        which = (f"on one of the {n} elements it had not converted yet (first: "
-                 f"{', '.join(pending[:3])})")
-    then = "; the next kernel took them over" if later and n else ""
+        which = f"on {n} elements ({', '.join(named[:3])}{' ...' if n > 3 else ''})"
+    then = ("; the next kernel took " + ("it" if n == 1 else "them") + " over"
+            if later and n else "")
     return Note(f"the {k['kernel']} kernel crashed ({k['crash']}) {which}{then}", "warn",
                 depth=2)
 

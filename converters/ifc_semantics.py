@@ -162,14 +162,48 @@ def _plain(value: Any) -> Any:
     return str(value)[:_MAX_TEXT]
 
 
-def attributes_of(element: Any) -> dict[str, Any]:
+def _definition(definition: Any, cache: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The properties of a property set or quantity set, read once per set
+    (exporters relate one set to many elements)."""
+    import ifcopenshell.util.element as ue
+
+    key = definition.id()
+    got = cache.get(key)
+    if got is None:
+        got = cache[key] = ue.get_property_definition(definition)
+    return got
+
+
+def property_sets(element: Any, etype: Any | None, cache: dict[int, dict[str, Any]]
+                  ) -> dict[str, dict[str, Any]]:
+    """What ``ifcopenshell.util.element.get_psets(element)`` gives for an
+    occurrence (its type's sets, then its own over them), with each set read
+    once into ``cache`` across elements."""
+    psets: dict[str, dict[str, Any]] = {}
+    if etype is not None:
+        for definition in etype.HasPropertySets or []:
+            psets.setdefault(definition.Name, {}).update(_definition(definition, cache))
+    for rel in getattr(element, "IsDefinedBy", None) or []:
+        if not rel.is_a("IfcRelDefinesByProperties"):
+            continue
+        definition = rel.RelatingPropertyDefinition
+        members = definition.wrappedValue if definition.is_a("IfcPropertySetDefinitionSet") \
+            else (definition,)
+        for d in members:
+            psets.setdefault(d.Name, {}).update(_definition(d, cache))
+    return psets
+
+
+def attributes_of(element: Any, cache: dict[int, dict[str, Any]] | None = None
+                  ) -> dict[str, Any]:
     """Twin attributes of an IFC element.
 
     ``ifc_class``, ``ifc_guid``, ``predefined_type``, ``object_type``,
     ``ifc_type`` (the type object's name), ``material`` (one name, or the
     names of a layer set joined by ``/``), and every property and quantity
     as ``"<set name>.<property>"`` (type properties first, the element's
-    own overriding them).
+    own overriding them). ``cache`` keeps the property sets read, for the
+    next elements of the same model.
     """
     import ifcopenshell.util.element as ue
 
@@ -188,7 +222,8 @@ def attributes_of(element: Any) -> dict[str, Any]:
         names = [m.Name for m in materials if getattr(m, "Name", None)]
         if names:
             attrs["material"] = "/".join(dict.fromkeys(names))
-    for set_name, props in ue.get_psets(element).items():
+    sets = property_sets(element, etype, {} if cache is None else cache)
+    for set_name, props in sets.items():
         for prop, value in props.items():
             if prop == "id":
                 continue

@@ -36,6 +36,7 @@ the source CRS and where it came from).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -117,6 +118,12 @@ class AreaOfUse:
 
     @classmethod
     def of(cls, crs: CRS) -> AreaOfUse | None:
+        """The area of use of ``crs``, worked out once per CRS (a third of a
+        second: PROJ's database and a densified box)."""
+        return _area_of(crs)
+
+    @classmethod
+    def _compute(cls, crs: CRS) -> AreaOfUse | None:
         aou = crs.area_of_use
         if aou is None:
             return None
@@ -133,6 +140,11 @@ class AreaOfUse:
     def describe(self) -> str:
         w, s, e, n = self.lonlat
         return f"lon {w:g}..{e:g}, lat {s:g}..{n:g} ({self.name})"
+
+
+@functools.lru_cache(maxsize=64)
+def _area_of(crs: CRS) -> AreaOfUse | None:
+    return AreaOfUse._compute(crs)
 
 
 def _lonlat(crs: CRS, box: Box) -> Box | None:

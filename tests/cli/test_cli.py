@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import shutil
 
 import pytest
 from builders import DEMO_DIR
@@ -28,13 +29,26 @@ def run(runner, *args, ok=True):
     return res
 
 
-@pytest.fixture
-def demo_path(tmp_path, runner):
-    path = tmp_path / "d.gpkg"
+@pytest.fixture(scope="session")
+def built_demo(tmp_path_factory):
+    """The demo twin built once through the CLI (init, then import)."""
+    runner = CliRunner()
+    path = tmp_path_factory.mktemp("cli_demo") / "d.gpkg"
     run(runner, "init", path, "--crs", "EPSG:4546", "--vertical-datum", "1985 NHD")
     run(runner, "import", DEMO_DIR / "buildings.city.json", DEMO_DIR / "pipes.geojson",
         DEMO_DIR / "pipe_nodes.geojson", "--id-prefix", "hohhot", "--twin", path)
+    # closed: no write-ahead log is left beside it, the files copy as they are
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(("-wal", "-shm"))]
     return path
+
+
+@pytest.fixture
+def demo_path(tmp_path, built_demo):
+    """A copy of the built demo twin (the GeoPackage and its jobs board), for
+    a test to change as it likes."""
+    for f in built_demo.parent.iterdir():
+        shutil.copyfile(f, tmp_path / f.name)
+    return tmp_path / built_demo.name
 
 
 def test_help_lists_commands(runner):

@@ -114,24 +114,75 @@ def test_fzk_hierarchy_and_building_envelope(fzk):
     assert walls[0].attributes.get("storey")
 
 
-def test_duplex_fast_kernel_crash_falls_back_without_losing_elements(tmp_path):
+def test_local_shapes_placed_here_match_the_kernels_world_coordinates():
+    """The worker sends local shapes and their placement; placed with numpy
+    they are the kernel's own world-coordinate shapes, element by element,
+    material by material."""
+    import ifcopenshell.geom as geom
+
+    path = FZK
+    model = ifcopenshell.open(str(path))
+    products = _geometric_products(model)
+    ours = element_meshes(str(path), [p.id() for p in products], kernels=("manifold",))
+    settings = geom.settings()
+    settings.set("use-world-coords", True)
+    settings.set("weld-vertices", True)
+    settings.set("apply-default-materials", True)
+    it = geom.iterator(settings, model, 1, include=products, geometry_library="manifold")
+    seen = 0
+    assert it.initialize()
+    while True:
+        shape = it.get()
+        g = shape.geometry
+        mine = ours.meshes[int(shape.id)]
+        world = np.frombuffer(g.verts_buffer, dtype=np.float64).reshape(-1, 3)
+        np.testing.assert_allclose(mine.vertices, world, atol=1e-6)
+        np.testing.assert_array_equal(
+            mine.faces, np.frombuffer(g.faces_buffer, dtype=np.int32).reshape(-1, 3))
+        assert mine.materials == tuple(m.name for m in g.materials)
+        np.testing.assert_array_equal(
+            mine.material_index, np.frombuffer(g.material_ids_buffer, dtype=np.int32))
+        seen += 1
+        if not it.next():
+            break
+    assert seen == len(ours.meshes) > 80
+
+
+@pytest.fixture(scope="module")
+def duplex_import(tmp_path_factory):
+    """duplex.ifc imported once for the module: ``(store, result)``."""
+    store = twin.create_twin(tmp_path_factory.mktemp("duplex") / "d.gpkg", "EPSG:26916")
+    res = import_file(store, DUPLEX)
+    yield store, res
+    store.close()
+
+
+def test_duplex_fast_kernel_crash_splits_the_same_way_on_every_run(duplex_import):
     model = ifcopenshell.open(str(DUPLEX))
     ids = [p.id() for p in _geometric_products(model)]
-    result = element_meshes(str(DUPLEX), ids, kernels=("manifold", "opencascade"))
-    assert [r.kernel for r in result.runs][0] == "manifold"
-    # manifold segfaults on this file: the worker died, and opencascade did the rest
-    assert result.runs[0].crashed is True
-    assert len(result.meshes) + len(result.failed) == len(ids)
-    assert len(result.meshes) == len(ids) == 236
-    # how far manifold gets before it dies varies (threads): opencascade finished the rest
-    kernels = {m.kernel for m in result.meshes.values()}
-    assert "opencascade" in kernels and kernels <= {"manifold", "opencascade"}
-    assert result.runs[1].converted == len(ids) - result.runs[0].converted
+    first = element_meshes(str(DUPLEX), ids, kernels=("manifold", "opencascade"))
+    assert [r.kernel for r in first.runs] == ["manifold", "opencascade"]
+    # manifold segfaults on this file: it resumed one element at a time,
+    # skipping only the elements it died on, which opencascade converted
+    manifold, occ = first.runs
+    assert manifold.crashed is True and manifold.crash.startswith("killed by SIGSEGV")
+    assert len(first.meshes) == len(ids) == 236 and not first.failed
+    assert manifold.crashed_on and set(manifold.crashed_on) <= set(ids)
+    assert occ.requested == len(manifold.crashed_on) == occ.converted
+    by_kernel = {sid: m.kernel for sid, m in first.meshes.items()}
+    assert {sid for sid, k in by_kernel.items() if k == "opencascade"} == set(manifold.crashed_on)
+    assert manifold.converted == len(ids) - len(manifold.crashed_on)
+    # the same split in another run, the module's import (the threads' timing
+    # before the first crash varies from run to run)
+    kernels = duplex_import[1].report["source"]["geometry"]["kernels"]
+    assert [(k["kernel"], k["converted"]) for k in kernels] == \
+        [("manifold", manifold.converted), ("opencascade", occ.converted)]
+    assert [name.split(" ")[0] for name in kernels[0]["crashed_on"]] == \
+        [f"ifc:{model.by_id(sid).GlobalId}" for sid in manifold.crashed_on]
 
 
-def test_duplex_ifc2x3_imports_with_storeys_below_ground(tmp_path):
-    store = twin.create_twin(tmp_path / "d.gpkg", "EPSG:26916")
-    res = import_file(store, DUPLEX)
+def test_duplex_ifc2x3_imports_with_storeys_below_ground(duplex_import):
+    store, res = duplex_import
     model = ifcopenshell.open(str(DUPLEX))
     assert res.report["source"]["schema"] == "IFC2X3"
     got = collections.Counter(f.attributes["ifc_class"] for f in _features(store))
@@ -157,13 +208,12 @@ def test_duplex_ifc2x3_imports_with_storeys_below_ground(tmp_path):
     # quotes nothing of the worker's other output
     (crash,) = [k for k in res.report["source"]["geometry"]["kernels"] if k["crashed"]]
     assert crash["kernel"] == "manifold" and crash["crash"].startswith("killed by SIGSEGV")
-    assert crash["pending_count"] == 236 - crash["converted"]
-    assert all(p.startswith("ifc:") and "(Ifc" in p for p in crash["pending"])
+    assert crash["crashed_on_count"] == 236 - crash["converted"] > 0
+    assert all(p.startswith("ifc:") and "(Ifc" in p for p in crash["crashed_on"])
     note = next(n.text for n in res.notes if "kernel crashed" in n.text)
     assert note.startswith("the manifold kernel crashed (killed by SIGSEGV (segmentation "
-                           "fault)) on one of the") and crash["pending"][0] in note
+                           "fault)) on ") and crash["crashed_on"][0] in note
     assert note.endswith("the next kernel took them over") and "\n" not in note
-    store.close()
 
 
 @pytest.fixture(scope="module")
@@ -443,3 +493,19 @@ def test_lod1_block_is_not_as_tall_as_a_chimney_nor_as_wide_as_its_terrace(tmp_p
     assert b.attributes["height"] == pytest.approx(12.0, abs=1e-6)
     assert b.footprint.area == pytest.approx(200.0, rel=1e-3)
     store.close()
+
+
+@pytest.mark.parametrize("path", [FZK, DUPLEX], ids=["ifc4", "ifc2x3"])
+def test_property_sets_read_once_are_ifcopenshells_own(path):
+    """The shared cache of property sets gives every product what
+    ifcopenshell's ``get_psets`` gives it (type sets under the element's)."""
+    import ifcopenshell.util.element as ue
+
+    from converters.ifc_semantics import property_sets
+
+    model = ifcopenshell.open(str(path))
+    cache: dict = {}
+    products = model.by_type("IfcProduct")
+    for p in products:
+        assert property_sets(p, ue.get_type(p), cache) == ue.get_psets(p), p
+    assert cache
