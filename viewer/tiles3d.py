@@ -7,8 +7,13 @@ volumes: towers before sheds) as its own content and hands the rest down,
 refined by ``ADD``: from afar a renderer shows the prominent buildings of
 the whole city, and fills in the rest only near the camera. Each content is
 one GLB (:func:`viewer.gltf.merged_glb`: one mesh per layer, catalogue
-colours, ``EXT_mesh_features`` feature ids, the feature ids and key
-attributes in each layer node's ``extras``).
+colours, ``EXT_mesh_features`` feature ids indexing an
+``EXT_structural_metadata`` property table per layer with each feature's
+id, layer, type, name and typed key attributes, which CesiumJS reads when a
+feature is picked or styled; the same rows in each layer node's ``extras``
+for the project's web viewer). The glTF extensions are declared in each
+GLB, not in the tileset (3D Tiles lists there only extensions of the
+tileset JSON itself).
 
 Placement on the globe: each content's vertices are relative to a local
 frame at its centre (x along grid east, y along grid north, z up, metres),
@@ -254,7 +259,6 @@ def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[st
                              "heights": "twin heights used as ellipsoidal heights (no geoid "
                                         "model): offset by the local geoid undulation"}},
         "geometricError": float(side / 4),
-        "extensionsUsed": ["EXT_mesh_features"],
         "root": tree,
     }
     (out / "tileset.json").write_text(json.dumps(tileset), encoding="utf-8")

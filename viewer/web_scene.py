@@ -40,6 +40,7 @@ import shapely
 from twin.model import Feature
 
 from .gltf import KEY_ATTRIBUTES, hex_to_rgba, to_gltf_axes
+from .gltf_metadata import MetadataWriter
 from .scene import Ground, Outline, ParentOf, SceneCounts, plan_scene
 
 _FLOAT, _UINT16, _UINT32 = 5126, 5123, 5125
@@ -106,14 +107,18 @@ class _Blob:
         self.views: list[dict] = []
         self.accessors: list[dict] = []
 
-    def _view(self, raw: bytes, target: int | None) -> int:
-        self.data.extend(b"\0" * ((-len(self.data)) % 4))
+    def _view(self, raw: bytes, target: int | None, align: int = 4) -> int:
+        self.data.extend(b"\0" * ((-len(self.data)) % align))
         view = {"buffer": 0, "byteOffset": len(self.data), "byteLength": len(raw)}
         if target is not None:
             view["target"] = target
         self.data.extend(raw)
         self.views.append(view)
         return len(self.views) - 1
+
+    def metadata_view(self, raw: bytes) -> int:
+        """A buffer view of property table values (8-byte aligned, no target)."""
+        return self._view(raw, None, align=8)
 
     def floats(self, a: np.ndarray, kind: str, bounds: bool = False,
                target: int | None = _ARRAY_BUFFER) -> int:
@@ -199,6 +204,7 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
         by_layer.setdefault(f.layer, [])
         outlined.setdefault(f.layer, []).append((f, out))
     blob = _Blob()
+    meta = MetadataWriter()
     materials: list[dict] = []
     meshes: list[dict] = []
     nodes: list[dict] = []
@@ -243,7 +249,13 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
                                            target=None),
                 "SCALE": blob.floats(np.array([m[3] for m in members]), "VEC3",
                                      target=None)}}}
-            node(layer, "instanced", [feature_row(m[0]) for m in members],
+            rows = [feature_row(m[0]) for m in members]
+            ext["EXT_mesh_gpu_instancing"]["attributes"]["_FEATURE_ID_0"] = blob.floats(
+                np.arange(len(members), dtype=np.float32), "SCALAR", target=None)
+            ext["EXT_instance_features"] = {"featureIds": [
+                {"featureCount": len(rows), "attribute": 0,
+                 "propertyTable": meta.table(layer, rows)}]}
+            node(layer, "instanced", rows,
                  {"name": f"{layer}:instanced", "primitives": [prim]}, extensions=ext)
             n_inst += 1
             n_instances += len(members)
@@ -253,13 +265,14 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
             faces = np.concatenate([f.mesh.faces + s for (f, _), s in zip(merged, starts)])
             pos = np.concatenate([v for _, v in merged])
             fid = np.repeat(np.arange(len(merged), dtype=np.float32), counts)
+            rows = [feature_row(f) for f, _ in merged]
             prim = {"attributes": {"POSITION": blob.floats(pos, "VEC3", bounds=True),
                                    "_FEATURE_ID_0": blob.floats(fid, "SCALAR")},
                     "indices": blob.indices(faces, len(pos)), "material": mat,
                     "extensions": {"EXT_mesh_features": {"featureIds": [
-                        {"featureCount": len(merged), "attribute": 0}]}}}
-            node(layer, "merged", [feature_row(f) for f, _ in merged],
-                 {"name": f"{layer}:merged", "primitives": [prim]})
+                        {"featureCount": len(merged), "attribute": 0,
+                         "propertyTable": meta.table(layer, rows)}]}}}
+            node(layer, "merged", rows, {"name": f"{layer}:merged", "primitives": [prim]})
             n_merged += 1
         drawn = [(f, _centreline(f)) for f in feats] if layer in line_layers else []
         drawn += [(f, _outline_parts(out)) for f, out in outlined.get(layer, [])]
@@ -280,12 +293,16 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
                 prim = {"attributes": {
                     "POSITION": blob.floats(np.concatenate(segs), "VEC3", bounds=True),
                     "_FEATURE_ID_0": blob.floats(np.concatenate(fids), "SCALAR")},
-                    "mode": _LINES, "material": mat}
+                    "mode": _LINES, "material": mat,
+                    "extensions": {"EXT_mesh_features": {"featureIds": [
+                        {"featureCount": len(rows), "attribute": 0,
+                         "propertyTable": meta.table(layer, rows)}]}}}
                 node(layer, "lines", rows, {"name": f"{layer}:lines", "primitives": [prim]})
                 n_lines += 1
-    used = ["EXT_mesh_features"] if n_merged else []
+    used = ["EXT_mesh_features", "EXT_structural_metadata"] if meta else []
     if n_inst:
-        used.append("EXT_mesh_gpu_instancing")
+        used += ["EXT_mesh_gpu_instancing", "EXT_instance_features"]
+    metadata = meta.finish(blob.metadata_view) if meta else None
     doc = {"asset": {"version": "2.0", "generator": "digital-twin-city web scene",
                      "extras": {"origin": [float(x) for x in o], "crs": crs,
                                 "axes": "x=east, y=up, z=-north, metres from origin",
@@ -297,6 +314,8 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
         doc["buffers"] = [{"byteLength": len(blob.data) + (-len(blob.data)) % 4}]
     if used:
         doc["extensionsUsed"] = used
+    if metadata:
+        doc["extensions"] = {"EXT_structural_metadata": metadata}
     glb = _glb(doc, bytes(blob.data))
     return glb, SceneStats(n_feat, n_merged, n_inst, n_instances, n_lines, len(glb),
                            plan.counts)

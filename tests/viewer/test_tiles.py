@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uvicorn
+from metadata_reader import property_tables
 from pyproj import CRS, Transformer
 
 import twin
@@ -43,6 +44,8 @@ def test_tileset_is_a_3d_tiles_1_1_quadtree_with_prominent_features_first(tiles,
     out, rep = tiles
     ts = json.loads((out / "tileset.json").read_text())
     assert ts["asset"]["version"] == "1.1" and ts["geometricError"] > 0
+    # glTF extensions are the contents' own, not the tileset JSON's
+    assert "extensionsUsed" not in ts
     with_content = [(t, d) for t, d in _walk(ts["root"]) if "content" in t]
     assert len(with_content) == rep.tiles >= 4 and rep.levels >= 2
     with twin.open_twin(demo_twin, readonly=True) as store:
@@ -63,13 +66,17 @@ def test_tileset_is_a_3d_tiles_1_1_quadtree_with_prominent_features_first(tiles,
         assert (t["geometricError"] > 0) == bool(t.get("children"))
         if "content" not in t:
             continue
-        doc = read_glb_json((out / t["content"]["uri"]).read_bytes())
-        assert "EXT_mesh_features" in doc["extensionsUsed"]
+        glb = (out / t["content"]["uri"]).read_bytes()
+        doc = read_glb_json(glb)
+        assert {"EXT_mesh_features", "EXT_structural_metadata"} <= set(doc["extensionsUsed"])
+        tables = property_tables(glb)
         for node in doc["nodes"]:
             assert len(node["matrix"]) == 16
             prim = doc["meshes"][node["mesh"]]["primitives"][0]
             fc = prim["extensions"]["EXT_mesh_features"]["featureIds"][0]
             assert fc["featureCount"] == len(node["extras"]["features"])
+            # the metadata a 3D Tiles client reads: the same rows as the extras
+            assert tables[fc["propertyTable"]] == node["extras"]["features"]
             assert "_FEATURE_ID_0" in prim["attributes"]
             n += fc["featureCount"]
             by_depth.setdefault(depth, []).extend(
