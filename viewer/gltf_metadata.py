@@ -108,6 +108,8 @@ class MetadataWriter:
             types[cls] = {}
             defs = {}
             for name, values in props.items():
+                if all(v is None for v in values):
+                    continue  # no feature has it: no property (and no empty column)
                 t = column_type(values)
                 types[cls][name] = t
                 d: dict = {"type": "SCALAR", "componentType": t} if t in ("INT32", "FLOAT64") \
@@ -123,7 +125,9 @@ class MetadataWriter:
         for cls, layer, rows in self._tables:
             props = {}
             for name in _names(rows):
-                props[name] = _column(types[cls][name], _values(rows, name, layer), add_view)
+                values = _values(rows, name, layer)
+                if any(v is not None for v in values):  # a column of no values is left out
+                    props[name] = _column(types[cls][name], values, add_view)
             tables.append({"name": layer, "class": cls, "count": len(rows), "properties": props})
         return {"schema": {"id": "digital_twin_city", "classes": classes},
                 "propertyTables": tables}
