@@ -9,7 +9,7 @@ a client can place picks back in the twin CRS.
 Two layouts:
 
 - :func:`scene_glb` one node per feature, its id, layer, type, name and key
-  attributes in the node's ``extras`` and, typed, in its layer's
+  attributes in the node's ``extras`` and, typed, in the GLB's
   ``EXT_structural_metadata`` property table (each vertex's
   ``_FEATURE_ID_0``, declared by ``EXT_mesh_features``, is the feature's
   row): what a viewer needs to pick a feature and show its attributes
@@ -19,7 +19,7 @@ Two layouts:
   (:func:`viewer.scene.plan_scene`); the asset's ``extras["counts"]`` says
   how many of each (:class:`viewer.scene.SceneCounts`).
 - :func:`merged_glb` one mesh per layer with a per-vertex feature index
-  (``_FEATURE_ID_0`` as in ``EXT_mesh_features``) into the layer's
+  (``_FEATURE_ID_0`` as in ``EXT_mesh_features``) into the GLB's
   ``EXT_structural_metadata`` property table, the same rows in ``extras``:
   few draw calls for large tiles (3D Tiles content).
 
@@ -199,20 +199,15 @@ def scene_glb(features: Iterable[Feature], origin: Sequence[float], colours: Map
     mats = _materials(b, colours, opacity or {})
     layer_nodes: dict[str, int] = {}
     meta = MetadataWriter()
-    tables: dict[str, tuple[int, list[dict]]] = {}
 
     def add_node(f: Feature, prims: list[gl.Primitive], ex: dict) -> None:
-        if f.layer not in tables:
-            rows: list[dict] = []
-            tables[f.layer] = (meta.table(f.layer, rows), rows)
-        t, rows = tables[f.layer]
-        for p in prims:  # every vertex of the feature: its row in the layer's table
+        row = meta.add(f.layer, [_extras(f)])
+        for p in prims:  # every vertex of the feature: its row in the property table
             n = b.gltf.accessors[p.attributes.POSITION].count
             p.attributes._FEATURE_ID_0 = b.scalars(  # type: ignore[attr-defined]
-                np.full(n, len(rows), dtype=np.float32))
+                np.full(n, row, dtype=np.float32))
             p.extensions = {"EXT_mesh_features": {"featureIds": [
-                {"featureCount": 1, "attribute": 0, "propertyTable": t}]}}
-        rows.append(_extras(f))
+                {"featureCount": 1, "attribute": 0, "propertyTable": 0}]}}
         b.gltf.meshes.append(gl.Mesh(name=f.id, primitives=prims))
         b.gltf.nodes.append(gl.Node(name=f.id, mesh=len(b.gltf.meshes) - 1, extras=ex))
         node = len(b.gltf.nodes) - 1
@@ -266,15 +261,15 @@ def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Ma
                *, crs: str = "", opacity: Mapping[str, float] | None = None,
                extras: Mapping | None = None, linear: np.ndarray | None = None,
                node_matrix: Sequence[float] | None = None) -> tuple[bytes, list[dict]]:
-    """A GLB with one mesh per layer; each vertex carries its feature's index
-    in its layer's feature table (``_FEATURE_ID_0``, declared as
-    ``EXT_mesh_features`` feature ids as 3D Tiles 1.1 expects). The table is
-    the layer's ``EXT_structural_metadata`` property table (typed columns:
-    what CesiumJS reads when a feature is picked or styled, see
-    :mod:`viewer.gltf_metadata`) and, the same rows as JSON, the layer node's
-    ``extras["features"]`` (what the project's web viewer reads: three.js
-    does not parse the metadata extension). Returns ``(glb, table)`` with the
-    tables of all layers one after the other."""
+    """A GLB with one mesh per layer; each vertex carries its feature's row
+    in the GLB's ``EXT_structural_metadata`` property table
+    (``_FEATURE_ID_0``, declared as ``EXT_mesh_features`` feature ids as 3D
+    Tiles 1.1 expects; typed columns: what CesiumJS reads when a feature is
+    picked or styled, see :mod:`viewer.gltf_metadata`). The layers' rows
+    follow one another in the table; a layer node's ``extras["features"]``
+    holds its rows as JSON and ``extras["feature_offset"]`` the row of the
+    first (what the project's web viewer reads: three.js does not parse the
+    metadata extension). Returns ``(glb, table)``, the table's rows."""
     by_layer: dict[str, list[Feature]] = {}
     for f in features:
         if f.mesh is not None and f.mesh.n_faces:
@@ -292,7 +287,7 @@ def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Ma
             m = f.mesh
             verts.append(m.vertices)
             faces.append(m.faces + base)
-            fids.append(np.full(m.n_vertices, k, dtype=np.float32))
+            fids.append(np.full(m.n_vertices, first + k, dtype=np.float32))
             base += m.n_vertices
             table.append(_extras(f))
         v = to_gltf_axes(np.concatenate(verts), origin, linear)
@@ -303,13 +298,13 @@ def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Ma
         # 3D Tiles 1.1 feature ids (EXT_mesh_features): the vertex attribute indexes
         # this layer's rows of the feature table
         prim.extensions = {"EXT_mesh_features": {"featureIds": [
-            {"featureCount": len(feats), "attribute": 0,
-             "propertyTable": meta.table(layer, table[first:])}]}}
+            {"featureCount": len(feats), "attribute": 0, "propertyTable": 0}]}}
+        meta.add(layer, table[first:])
         b.gltf.meshes.append(gl.Mesh(name=layer, primitives=[prim]))
         b.gltf.nodes.append(gl.Node(name=layer, mesh=len(b.gltf.meshes) - 1, extras={
             "layer": layer}, matrix=list(node_matrix) if node_matrix is not None else None))
         b.gltf.scenes[0].nodes.append(len(b.gltf.nodes) - 1)
-        late[len(b.gltf.nodes) - 1] = {"features": table[first:]}
+        late[len(b.gltf.nodes) - 1] = {"features": table[first:], "feature_offset": first}
     if by_layer:
         b.gltf.extensionsUsed = ["EXT_mesh_features", "EXT_structural_metadata"]
     metadata = meta.finish(b.metadata_view) if meta else None

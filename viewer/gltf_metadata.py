@@ -8,12 +8,15 @@ extensions that work together:
   vertex's feature id, how many features there are, and which **property
   table** describes them;
 - ``EXT_structural_metadata`` at the top of the glTF holds a **schema** (here
-  one class per twin layer, with typed properties: ``id``, ``layer``,
-  ``type``, ``name`` and the key attributes the features of that layer have)
-  and the **property tables**: one column per property, row ``k`` the feature
-  whose vertices carry id ``k``, the values in the binary chunk (strings as
-  UTF-8 with offsets, integers as ``INT32``, numbers as ``FLOAT64``,
-  booleans as bits).
+  one class, ``feature``, with typed properties: ``id``, ``layer``, ``type``,
+  ``name`` and the key attributes the features have) and a **property
+  table**: one column per property, row ``k`` the feature whose vertices
+  carry id ``k``, the values in the binary chunk (strings as UTF-8 with
+  offsets, integers as ``INT32``, numbers as ``FLOAT64``, booleans as bits).
+
+One table per GLB, every layer in it, because CesiumJS picks and styles a
+model through one property table only; a client tells layers apart by the
+``layer`` property (a style such as ``${layer} === 'buildings'``).
 
 A missing value (a feature without that attribute) is the property's
 ``noData`` value, which a client reads as "no value". This module only
@@ -24,7 +27,6 @@ types and encodes the rows; the GLB writers (:mod:`viewer.gltf`,
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -36,13 +38,6 @@ INT_NO_DATA = -(2 ** 31)
 #: ``noData`` of number columns: the lowest float64 (JSON has no NaN).
 FLOAT_NO_DATA = -1.7976931348623157e308
 _INT32 = (-(2 ** 31) + 1, 2 ** 31 - 1)
-_IDENT = re.compile(r"[^A-Za-z0-9_]")
-
-
-def class_id(layer: str) -> str:
-    """A schema identifier for a layer (``^[a-zA-Z_][a-zA-Z0-9_]*$``)."""
-    ident = _IDENT.sub("_", layer) or "layer"
-    return ident if not ident[0].isdigit() else f"_{ident}"
 
 
 def column_type(values: Sequence[object]) -> str:
@@ -74,63 +69,58 @@ def _text(v: object) -> str:
 
 
 class MetadataWriter:
-    """Collects property tables, then writes them and returns the extension.
+    """Collects the rows of a GLB's one property table, then writes it.
 
-    ``add_view(raw) -> index`` appends a buffer view (at an offset that is a
-    multiple of 8, as the extension requires) and returns its index.
-    :meth:`table` only records the rows, so that a class shared by several
-    tables (one layer's merged, instanced and line nodes) is typed over all
-    of them; :meth:`finish` writes the columns.
+    CesiumJS picks and styles a glTF model through a single property table
+    (``Model.featureTableId``), so every feature of a GLB, whatever its
+    layer, is one row of one table of one class (``feature``), and feature
+    ids are unique in the GLB: each node's ids start at the offset
+    :meth:`add` returns. :meth:`add` only records the rows, so that each
+    column is typed over all of them; :meth:`finish` writes the columns,
+    ``add_view(raw) -> index`` appending a buffer view at an offset that is
+    a multiple of 8, as the extension requires.
     """
 
+    CLASS = "feature"
+
     def __init__(self) -> None:
-        self._tables: list[tuple[str, str, list[dict]]] = []
+        self._rows: list[dict] = []
 
-    def __bool__(self) -> bool:
-        return bool(self._tables)
+    def __len__(self) -> int:
+        return len(self._rows)
 
-    def table(self, layer: str, rows: list[dict]) -> int:
-        """Record the property table of ``rows`` (dicts with at least ``id``)
-        of ``layer``; returns its index among the property tables."""
-        self._tables.append((class_id(layer), layer, rows))
-        return len(self._tables) - 1
+    def add(self, layer: str, rows: Sequence[dict]) -> int:
+        """Record ``rows`` (dicts with at least ``id``) of ``layer``; returns
+        the feature id of the first (the others follow in order)."""
+        first = len(self._rows)
+        self._rows.extend({**r, "layer": r.get("layer", layer)} for r in rows)
+        return first
 
     def finish(self, add_view: Callable[[bytes], int]) -> dict:
         """Write every column; returns the ``EXT_structural_metadata`` object."""
-        columns: dict[str, dict[str, list]] = {}  # class -> property -> all values
-        for cls, layer, rows in self._tables:
-            props = columns.setdefault(cls, {})
-            for name in _names(rows):
-                props.setdefault(name, []).extend(_values(rows, name, layer))
-        classes: dict[str, dict] = {}
-        types: dict[str, dict[str, str]] = {}
-        for cls, props in columns.items():
-            types[cls] = {}
-            defs = {}
-            for name, values in props.items():
-                if all(v is None for v in values):
-                    continue  # no feature has it: no property (and no empty column)
-                t = column_type(values)
-                types[cls][name] = t
-                d: dict = {"type": "SCALAR", "componentType": t} if t in ("INT32", "FLOAT64") \
-                    else {"type": t}
-                if name == "id":
-                    d["required"] = True
-                elif any(v is None for v in values):
-                    d["noData"] = {"INT32": INT_NO_DATA, "FLOAT64": FLOAT_NO_DATA}.get(t, "")
-                defs[name] = d
-            layer = next(la for c, la, _ in self._tables if c == cls)
-            classes[cls] = {"name": layer, "properties": defs}
-        tables = []
-        for cls, layer, rows in self._tables:
-            props = {}
-            for name in _names(rows):
-                values = _values(rows, name, layer)
-                if any(v is not None for v in values):  # a column of no values is left out
-                    props[name] = _column(types[cls][name], values, add_view)
-            tables.append({"name": layer, "class": cls, "count": len(rows), "properties": props})
-        return {"schema": {"id": "digital_twin_city", "classes": classes},
-                "propertyTables": tables}
+        rows = self._rows
+        defs: dict[str, dict] = {}
+        columns: dict[str, dict] = {}
+        for name in _names(rows):
+            values = [r.get(name) for r in rows]
+            if all(v is None for v in values):
+                continue  # no feature has it: no property (and no empty column)
+            t = column_type(values)
+            d: dict = {"type": "SCALAR", "componentType": t} if t in ("INT32", "FLOAT64") \
+                else {"type": t}
+            if name in ("id", "layer"):
+                d["required"] = True
+            elif any(v is None for v in values):
+                d["noData"] = {"INT32": INT_NO_DATA, "FLOAT64": FLOAT_NO_DATA}.get(t, "")
+            defs[name] = d
+            columns[name] = _column(t, values, add_view)
+        return {"schema": {"id": "digital_twin_city", "classes": {self.CLASS: {
+                    "name": "Twin feature",
+                    "description": "A feature of the twin: its id, layer, object type, "
+                                   "name and key attributes",
+                    "properties": defs}}},
+                "propertyTables": [{"name": "features", "class": self.CLASS,
+                                    "count": len(rows), "properties": columns}]}
 
 
 def _names(rows: list[dict]) -> list[str]:
@@ -138,12 +128,6 @@ def _names(rows: list[dict]) -> list[str]:
     for r in rows:
         seen.update(dict.fromkeys(r))
     return list(seen)
-
-
-def _values(rows: list[dict], name: str, layer: str) -> list:
-    if name == "layer":
-        return [r.get("layer", layer) for r in rows]
-    return [r.get(name) for r in rows]
 
 
 def _column(t: str, values: list, add_view: Callable[[bytes], int]) -> dict:

@@ -1,6 +1,7 @@
 """Feature attributes as EXT_structural_metadata property tables, indexed by the
-EXT_mesh_features ids of every GLB layout: typed columns that read back as the
-features' values, the same rows as the extras the project's web viewer reads."""
+EXT_mesh_features ids of every GLB layout: one table per GLB (CesiumJS picks
+through one), typed columns that read back as the features' values, the same
+rows as the extras the project's web viewer reads."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from metadata_reader import glb_parts, property_tables
 import twin
 from twin.geometry import extrude_footprint
 from viewer.gltf import merged_glb, scene_glb
-from viewer.gltf_metadata import class_id, column_type
+from viewer.gltf_metadata import column_type
 from viewer.web_scene import web_scene_glb
 
 ORIGIN = (500000.0, 4400000.0, 1000.0)
@@ -33,6 +34,12 @@ def _building(i: int, attrs: dict) -> twin.Feature:
     return twin.Feature(id=f"b:{i}", layer="buildings", type="Building", name=f"楼 {i}",
                         meshes={"1": extrude_footprint(fp, ORIGIN[2], ORIGIN[2] + 10)},
                         attributes={k: v for k, v in attrs.items() if v is not None})
+
+
+def _floats(doc: dict, blob: bytes, accessor: int) -> np.ndarray:
+    acc = doc["accessors"][accessor]
+    view = doc["bufferViews"][acc["bufferView"]]
+    return np.frombuffer(blob, np.float32, acc["count"], view.get("byteOffset", 0))
 
 
 def _same(got, want) -> bool:
@@ -68,7 +75,6 @@ def test_column_types_follow_the_values():
     assert column_type([True, False]) == "BOOLEAN"
     assert column_type([True, None]) == "STRING"  # booleans have no noData
     assert column_type(["a", 1]) == "STRING"
-    assert class_id("water supply") == "water_supply" and class_id("3d") == "_3d"
 
 
 def test_web_scene_tables_cover_merged_instanced_and_line_nodes():
@@ -87,22 +93,28 @@ def test_web_scene_tables_cover_merged_instanced_and_line_nodes():
                            attributes={"diameter_mm": 200 + i}) for i in range(2)]
     glb, stats = web_scene_glb(feats, ORIGIN, COLOURS, min_instances=8)
     assert stats.instanced == 1 and stats.merged == 1 and stats.lines == 1
-    doc, _ = glb_parts(glb)
+    doc, blob = glb_parts(glb)
     assert {"EXT_mesh_features", "EXT_structural_metadata", "EXT_mesh_gpu_instancing",
             "EXT_instance_features"} <= set(doc["extensionsUsed"])
-    tables = property_tables(glb)
+    [table] = property_tables(glb)  # one per GLB: CesiumJS picks through one
+    assert len(table) == len(feats)
     for node in doc["nodes"]:
         prim = doc["meshes"][node["mesh"]]["primitives"][0]
         if node["extras"]["kind"] == "instanced":
             ids = node["extensions"]["EXT_instance_features"]["featureIds"][0]
-            assert "_FEATURE_ID_0" in node["extensions"]["EXT_mesh_gpu_instancing"]["attributes"]
+            acc = node["extensions"]["EXT_mesh_gpu_instancing"]["attributes"]["_FEATURE_ID_0"]
         else:
             ids = prim["extensions"]["EXT_mesh_features"]["featureIds"][0]
-        rows = tables[ids["propertyTable"]]
-        assert ids["featureCount"] == len(rows) == len(node["extras"]["features"])
+            acc = prim["attributes"]["_FEATURE_ID_0"]
+        first = node["extras"]["feature_offset"]
+        rows = table[first:first + ids["featureCount"]]
+        assert ids["propertyTable"] == 0 and len(rows) == len(node["extras"]["features"])
+        k = _floats(doc, blob, acc)
+        assert k.min() == first and k.max() == first + len(rows) - 1
         for row, extra in zip(rows, node["extras"]["features"]):
             assert row["layer"] == node["extras"]["layer"]
             assert {k: v for k, v in row.items() if k != "layer"} == extra
+    tables = [table]
     by_id = {r["id"]: r for rows in tables for r in rows}
     assert by_id["h:1"]["diameter_mm"] == 201 and by_id["mh:3"]["depth_m"] == 2.0
     assert by_id["b:2"]["storeys"] == 3
@@ -127,9 +139,7 @@ def test_scene_glb_nodes_point_into_their_layer_table():
             continue
         for prim in doc["meshes"][node["mesh"]]["primitives"]:
             ids = prim["extensions"]["EXT_mesh_features"]["featureIds"][0]
-            acc = doc["accessors"][prim["attributes"]["_FEATURE_ID_0"]]
-            view = doc["bufferViews"][acc["bufferView"]]
-            k = np.frombuffer(blob, np.float32, acc["count"], view["byteOffset"])
+            k = _floats(doc, blob, prim["attributes"]["_FEATURE_ID_0"])
             assert len(set(k.tolist())) == 1  # every vertex of a feature: its row
             row = tables[ids["propertyTable"]][int(k[0])]
             assert row["id"] == node["extras"]["id"] and row["layer"] == node["extras"]["layer"]

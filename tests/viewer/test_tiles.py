@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uvicorn
-from metadata_reader import property_tables
+from metadata_reader import glb_parts, property_tables
 from pyproj import CRS, Transformer
 
 import twin
@@ -32,6 +32,13 @@ def tiles(demo_twin, tmp_path_factory):
     with twin.open_twin(demo_twin, readonly=True) as store:
         rep = export_3dtiles(store, out, max_features=600)
     return out, rep
+
+
+def _ids(doc, glb, prim):
+    acc = doc["accessors"][prim["attributes"]["_FEATURE_ID_0"]]
+    view = doc["bufferViews"][acc["bufferView"]]
+    _, blob = glb_parts(glb)
+    return np.frombuffer(blob, np.float32, acc["count"], view.get("byteOffset", 0))
 
 
 def _walk(tile, depth=0):
@@ -75,8 +82,13 @@ def test_tileset_is_a_3d_tiles_1_1_quadtree_with_prominent_features_first(tiles,
             prim = doc["meshes"][node["mesh"]]["primitives"][0]
             fc = prim["extensions"]["EXT_mesh_features"]["featureIds"][0]
             assert fc["featureCount"] == len(node["extras"]["features"])
-            # the metadata a 3D Tiles client reads: the same rows as the extras
-            assert tables[fc["propertyTable"]] == node["extras"]["features"]
+            # the metadata a 3D Tiles client reads (one table per GLB, as CesiumJS
+            # picks through one): the same rows as the extras, from the node's offset
+            assert fc["propertyTable"] == 0 and len(tables) == 1
+            first = node["extras"]["feature_offset"]
+            assert tables[0][first:first + fc["featureCount"]] == node["extras"]["features"]
+            ids = _ids(doc, glb, prim)
+            assert ids.min() == first and ids.max() == first + fc["featureCount"] - 1
             assert "_FEATURE_ID_0" in prim["attributes"]
             n += fc["featureCount"]
             by_depth.setdefault(depth, []).extend(
