@@ -260,7 +260,8 @@ def _outline_primitives(b: _Builder, out: Outline, origin: Sequence[float],
 def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Mapping[str, str],
                *, crs: str = "", opacity: Mapping[str, float] | None = None,
                extras: Mapping | None = None, linear: np.ndarray | None = None,
-               node_matrix: Sequence[float] | None = None) -> tuple[bytes, list[dict]]:
+               node_matrix: Sequence[float] | None = None, metadata: bool = True
+               ) -> tuple[bytes, list[dict]]:
     """A GLB with one mesh per layer; each vertex carries its feature's row
     in the GLB's ``EXT_structural_metadata`` property table
     (``_FEATURE_ID_0``, declared as ``EXT_mesh_features`` feature ids as 3D
@@ -269,7 +270,9 @@ def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Ma
     follow one another in the table; a layer node's ``extras["features"]``
     holds its rows as JSON and ``extras["feature_offset"]`` the row of the
     first (what the project's web viewer reads: three.js does not parse the
-    metadata extension). Returns ``(glb, table)``, the table's rows."""
+    metadata extension). ``metadata=False`` leaves the property table out
+    (extras and feature ids only, as the tiles were before; the benchmark's
+    baseline). Returns ``(glb, table)``, the table's rows."""
     by_layer: dict[str, list[Feature]] = {}
     for f in features:
         if f.mesh is not None and f.mesh.n_faces:
@@ -298,17 +301,19 @@ def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Ma
         # 3D Tiles 1.1 feature ids (EXT_mesh_features): the vertex attribute indexes
         # this layer's rows of the feature table
         prim.extensions = {"EXT_mesh_features": {"featureIds": [
-            {"featureCount": len(feats), "attribute": 0, "propertyTable": 0}]}}
-        meta.add(layer, table[first:])
+            {"featureCount": len(feats), "attribute": 0,
+             **({"propertyTable": 0} if metadata else {})}]}}
+        if metadata:
+            meta.add(layer, table[first:])
         b.gltf.meshes.append(gl.Mesh(name=layer, primitives=[prim]))
         b.gltf.nodes.append(gl.Node(name=layer, mesh=len(b.gltf.meshes) - 1, extras={
             "layer": layer}, matrix=list(node_matrix) if node_matrix is not None else None))
         b.gltf.scenes[0].nodes.append(len(b.gltf.nodes) - 1)
         late[len(b.gltf.nodes) - 1] = {"features": table[first:], "feature_offset": first}
     if by_layer:
-        b.gltf.extensionsUsed = ["EXT_mesh_features", "EXT_structural_metadata"]
-    metadata = meta.finish(b.metadata_view) if meta else None
-    return b.finish(late, metadata), table
+        b.gltf.extensionsUsed = ["EXT_mesh_features"] + (["EXT_structural_metadata"]
+                                                         if metadata else [])
+    return b.finish(late, meta.finish(b.metadata_view) if meta else None), table
 
 
 def _with_json(glb: bytes, doc: dict) -> bytes:

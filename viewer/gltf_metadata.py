@@ -106,12 +106,15 @@ class MetadataWriter:
             if all(v is None for v in values):
                 continue  # no feature has it: no property (and no empty column)
             t = column_type(values)
+            no_data = {"INT32": INT_NO_DATA, "FLOAT64": FLOAT_NO_DATA}.get(t, "")
+            if None in values and t != "STRING" and no_data in values:
+                t, no_data = "STRING", ""  # a real value equal to the sentinel: as text
             d: dict = {"type": "SCALAR", "componentType": t} if t in ("INT32", "FLOAT64") \
                 else {"type": t}
             if name in ("id", "layer"):
                 d["required"] = True
             elif any(v is None for v in values):
-                d["noData"] = {"INT32": INT_NO_DATA, "FLOAT64": FLOAT_NO_DATA}.get(t, "")
+                d["noData"] = no_data
             defs[name] = d
             columns[name] = _column(t, values, add_view)
         return {"schema": {"id": "digital_twin_city", "classes": {self.CLASS: {

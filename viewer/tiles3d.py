@@ -152,8 +152,11 @@ class TilesetReport:
 
 def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[str] = (),
                    max_features: int = 1500,
-                   progress: Callable[[int, int | None], None] | None = None) -> TilesetReport:
-    """Write ``tileset.json`` and ``tiles/*.glb`` under ``out_dir``."""
+                   progress: Callable[[int, int | None], None] | None = None,
+                   metadata: bool = True) -> TilesetReport:
+    """Write ``tileset.json`` and ``tiles/*.glb`` under ``out_dir``
+    (``metadata=False``: without the property tables, see
+    :func:`viewer.gltf.merged_glb`)."""
     progress = progress or (lambda d, t: None)
     out = Path(out_dir)
     (out / "tiles").mkdir(parents=True, exist_ok=True)
@@ -218,7 +221,8 @@ def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[st
         node_matrix = np.linalg.inv(_Y_UP_TO_Z_UP) @ rigid @ _Y_UP_TO_Z_UP
         glb, _table = merged_glb(feats, centre, colours, crs=crs.to_string(),
                                  extras={"tile": [n.level, n.x, n.y]}, linear=stretch,
-                                 node_matrix=[float(v) for v in node_matrix.T.ravel()])
+                                 node_matrix=[float(v) for v in node_matrix.T.ravel()],
+                                 metadata=metadata)
         name = f"tiles/{n.level}_{n.x}_{n.y}.glb"
         (out / name).write_bytes(glb)
         written += 1

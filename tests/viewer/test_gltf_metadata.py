@@ -77,6 +77,14 @@ def test_column_types_follow_the_values():
     assert column_type(["a", 1]) == "STRING"
 
 
+def test_a_value_equal_to_the_no_data_sentinel_is_kept():
+    from viewer.gltf_metadata import FLOAT_NO_DATA
+
+    feats = [_building(0, {"height": FLOAT_NO_DATA}), _building(1, {})]
+    [rows] = property_tables(merged_glb(feats, ORIGIN, COLOURS)[0])
+    assert rows[0]["height"] == str(FLOAT_NO_DATA) and "height" not in rows[1]
+
+
 def test_web_scene_tables_cover_merged_instanced_and_line_nodes():
     from shapely.geometry import LineString, box
 
