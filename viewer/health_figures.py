@@ -74,6 +74,11 @@ def _svg(plt: Any, fig: Any) -> str:
     return text[text.index("<svg"):]
 
 
+def _band_start(band: str) -> int:
+    head = band.rstrip("+").split("-")[0]
+    return int(head) if head.isdigit() else 0
+
+
 def age_chart(check: HealthCheck) -> str:
     """Bars of pipe length per age band, one colour per network (heating
     included), as inline SVG."""
@@ -81,9 +86,10 @@ def age_chart(check: HealthCheck) -> str:
     with _pyplot() as plt:
         fig, ax = plt.subplots(figsize=(7.2, 3.4))
         width = 0.8 / max(1, len(series))
-        labels: list[str] = []
+        # every band of any network, youngest first, unknown last
+        labels = sorted({b["band"] for _, _, bands in series for b in bands},
+                        key=lambda band: (band == "unknown", _band_start(band)))
         for gi, (key, name, bands) in enumerate(series):
-            labels = labels or [b["band"] for b in bands]
             xs = [labels.index(b["band"]) + gi * width for b in bands if b["band"] in labels]
             ax.bar(xs, [b["km"] for b in bands if b["band"] in labels], width,
                    label=name, color=NETWORK_COLOURS.get(key), gid=f"series-{key}")

@@ -62,6 +62,23 @@ def test_html_is_chinese_first_with_targets_from_the_plan(report, demo_gpkg):
                                                      "water_supply_age"]
 
 
+def test_age_chart_has_every_band_of_every_network():
+    from twin.analysis.indicators import HealthCheck, Indicator
+    from viewer.health_figures import age_chart
+
+    def ind(key, bands):
+        return Indicator(key, key, key, 1.0, "%", "", "", "", details={
+            "bands": [{"band": b, "segments": 1, "km": 1.0} for b in bands]})
+
+    check = HealthCheck(2025, 2020, False, (ind("heating_renewal", ["0-9", "10-19"]),
+                                            ind("gas_age", ["40+", "unknown", "0-9"])))
+    svg = age_chart(check)
+    ticks = [t for t in ("0-9", "10-19", "40+", "未知 unknown") if f">{t}<" in svg]
+    assert ticks == ["0-9", "10-19", "40+", "未知 unknown"]
+    assert svg.index(">0-9<") < svg.index(">10-19<") < svg.index(">40+<")
+    assert 'id="series-heating_renewal"' in svg and 'id="series-gas_age"' in svg
+
+
 def _drawn(poly: Polygon) -> np.ndarray:
     """The polygon filled black on white as the map fills it, as RGB pixels."""
     import matplotlib
