@@ -9,8 +9,9 @@ DEMO := out/demo.gpkg
 PORT ?= 8000
 
 VIEWER_STAMP := viewer/web/node_modules/.installed
+TOOLS_STAMP := tests/tools/node_modules/.installed
 
-.PHONY: demo demo-build viewer test bench clean
+.PHONY: demo demo-build viewer tools test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +26,15 @@ $(VIEWER_STAMP): viewer/web/package.json viewer/web/package-lock.json
 
 viewer: $(VIEWER_STAMP)
 
+# the third-party clients the tests run (not shipped): the Khronos glTF validator and
+# CesiumJS pinned by tests/tools/package-lock.json, and CesiumJS's 3D Tiles validator
+$(TOOLS_STAMP): tests/tools/package.json tests/tools/package-lock.json
+	cd tests/tools && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/tools && npm install --no-save --no-audit --no-fund --loglevel=error 3d-tiles-validator@0.6.1
+	touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
+
 demo: demo-build viewer
 	@echo "open http://127.0.0.1:$(PORT)/viewer/ (3D viewer) or http://127.0.0.1:$(PORT)/ (API)"
 	$(BIN)/twin serve $(DEMO) --port $(PORT)
@@ -36,7 +46,7 @@ demo-build: $(STAMP)
 	$(BIN)/twin import sample_models/hohhot_demo/survey/lines.csv --points sample_models/hohhot_demo/survey/points.csv --crs EPSG:4546 --twin $(DEMO)
 	$(BIN)/twin info $(DEMO)
 
-test: $(STAMP) $(VIEWER_STAMP)
+test: $(STAMP) $(VIEWER_STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
@@ -45,4 +55,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/store_bench.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache viewer/web/node_modules
+	rm -rf $(VENV) out .pytest_cache viewer/web/node_modules tests/tools/node_modules

@@ -8,7 +8,12 @@ viewer loading the demo-sized scene (the first N_SCENE buildings of the same
 city's density as one GLB scene, which is how the viewer opens small twins; the whole
 city cannot be one scene: the API refuses scenes over 20,000 features).
 
-Usage: ``python bench/tiles_bench.py [--n 100000]``
+With ``--export-only`` it measures the export alone: the tiles with their
+``EXT_structural_metadata`` property tables (what CesiumJS reads) against
+the same tiles without them (extras and feature ids only, as before), in
+bytes and seconds, the ratio of the two printed.
+
+Usage: ``python bench/tiles_bench.py [--n 100000] [--export-only]``
 """
 
 from __future__ import annotations
@@ -103,11 +108,36 @@ def open_in_browser(path: Path, tiles_dir: Path | None, shot: Path) -> dict:
     return {"ready_s": ready, "loaded_s": loaded, "tiles": tiles}
 
 
+def export_metadata_cost(path: Path, out: Path, repeat: int = 3) -> None:
+    """Tiles with property tables against tiles without (the baseline, same run);
+    the fastest of ``repeat`` exports of each."""
+    results = {}
+    with twin.open_twin(path, readonly=True) as store:
+        for metadata in (False, True, False, True) * ((repeat + 1) // 2):
+            t0 = time.perf_counter()
+            rep = export_3dtiles(store, out / f"tiles_{metadata}", metadata=metadata)
+            dt = time.perf_counter() - t0
+            best = results.get(metadata)
+            results[metadata] = (min(dt, best[0]) if best else dt, rep.bytes, rep.tiles)
+    (t0, b0, n0), (t1, b1, n1) = results[False], results[True]
+    print(f"tiles without metadata (baseline): {n0} tiles, {b0 / 1e6:.1f} MB, {t0:.2f} s",
+          flush=True)
+    print(f"tiles with EXT_structural_metadata: {n1} tiles, {b1 / 1e6:.1f} MB, {t1:.2f} s "
+          f"= {b1 / b0:.2f}x the bytes, {t1 / t0:.2f}x the time", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=100_000, help="buildings in the city")
     ap.add_argument("--shots", default=None, help="folder for the screenshots")
+    ap.add_argument("--export-only", action="store_true",
+                    help="only the export, with and without metadata")
     args = ap.parse_args()
+    if args.export_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            build_city(Path(tmp) / "city.gpkg", args.n)
+            export_metadata_cost(Path(tmp) / "city.gpkg", Path(tmp))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         shots = Path(args.shots) if args.shots else tmp

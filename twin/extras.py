@@ -40,6 +40,7 @@ EXTRAS: dict[str, str] = {
     "multipart": "api",
     "python_multipart": "api",
     "psycopg": "postgis",
+    "playwright": "viewer",
 }
 
 PACKAGE = "digital-twin-city"

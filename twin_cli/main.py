@@ -360,10 +360,17 @@ def _batch_count(b: twin.ImportBatch) -> str:
 @click.option("--county-town", is_flag=True, help="Apply the county-town targets (<= 18 "
               "storeys, >= 70% of new housing floor area at <= 6 storeys).")
 @click.option("--main-city", is_flag=True, help="Apply the 40% prefabrication target.")
+@click.option("--pdf", "pdf", is_flag=True, help="Also print the report to a PDF next to the "
+              "HTML (the --out name with .pdf; A4, printed by Chromium).")
 def health_check_cmd(path: str, out_path: str | None, json_path: str | None, year: int | None,
-                     new_since: int | None, county_town: bool, main_city: bool) -> None:
-    """Compute the city health check (城市体检) indicators of a twin."""
+                     new_since: int | None, county_town: bool, main_city: bool,
+                     pdf: bool) -> None:
+    """Compute the city health check (城市体检) indicators of a twin; with --out,
+    the report (Chinese first, English alongside) as HTML, and with --pdf as PDF."""
     import datetime
+
+    if pdf and not out_path:
+        raise click.UsageError("--pdf prints the HTML report: give --out report.html too")
 
     from twin.analysis.indicators import health_check
 
@@ -374,7 +381,8 @@ def health_check_cmd(path: str, out_path: str | None, json_path: str | None, yea
         if out_path:
             from viewer.health_report import render_html
 
-            Path(out_path).write_text(render_html(check, store), encoding="utf-8")
+            page = render_html(check, store)
+            Path(out_path).write_text(page, encoding="utf-8")
     if json_path:
         text = json.dumps(check.to_dict(), indent=2, ensure_ascii=False, default=str)
         if json_path == "-":
@@ -389,6 +397,11 @@ def health_check_cmd(path: str, out_path: str | None, json_path: str | None, yea
     console().print(t)
     if out_path:
         click.echo(f"report written to {out_path}")
+    if pdf and out_path:
+        from viewer.health_report import render_pdf
+
+        pdf_path = render_pdf(page, Path(out_path).with_suffix(".pdf"))
+        click.echo(f"PDF written to {pdf_path}")
 
 
 @cli.command()

@@ -9,15 +9,24 @@ a client can place picks back in the twin CRS.
 Two layouts:
 
 - :func:`scene_glb` one node per feature, its id, layer, type, name and key
-  attributes in the node's ``extras``: what a viewer needs to pick a feature
-  and show its attributes without another request. Right for API scenes of a
+  attributes in the node's ``extras`` and, typed, in the GLB's
+  ``EXT_structural_metadata`` property table (each vertex's
+  ``_FEATURE_ID_0``, declared by ``EXT_mesh_features``, is the feature's
+  row): what a viewer needs to pick a feature and show its attributes
+  without another request. Right for API scenes of a
   few thousand features. Features without a mesh are drawn as lines or
   points, a building whose parts have meshes by its parts
   (:func:`viewer.scene.plan_scene`); the asset's ``extras["counts"]`` says
   how many of each (:class:`viewer.scene.SceneCounts`).
 - :func:`merged_glb` one mesh per layer with a per-vertex feature index
-  (``_FEATURE_ID_0`` as in ``EXT_mesh_features``) and a feature table in
-  ``extras``: few draw calls for large tiles (3D Tiles content).
+  (``_FEATURE_ID_0`` as in ``EXT_mesh_features``) into the GLB's
+  ``EXT_structural_metadata`` property table, the same rows in ``extras``:
+  few draw calls for large tiles (3D Tiles content).
+
+The metadata (:mod:`viewer.gltf_metadata`) is what CesiumJS and other 3D
+Tiles clients read; the ``extras`` what the project's web viewer reads
+(three.js does not parse the metadata extension); both are written from the
+same rows.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import pygltflib as gl
 
 from twin.model import Feature, Mesh
 
+from .gltf_metadata import MetadataWriter
 from .scene import Ground, Outline, ParentOf, plan_scene
 
 #: Attributes copied into node extras (when a feature has them).
@@ -75,8 +85,8 @@ class _Builder:
     gltf: gl.GLTF2
     blob: bytearray
 
-    def _view(self, data: bytes, target: int | None) -> int:
-        pad = (-len(self.blob)) % 4
+    def _view(self, data: bytes, target: int | None, align: int = 4) -> int:
+        pad = (-len(self.blob)) % align
         self.blob.extend(b"\0" * pad)
         self.gltf.bufferViews.append(gl.BufferView(
             buffer=0, byteOffset=len(self.blob), byteLength=len(data), target=target))
@@ -107,8 +117,14 @@ class _Builder:
             bufferView=view, componentType=ctype, count=len(flat), type="SCALAR"))
         return len(self.gltf.accessors) - 1
 
-    def finish(self, node_extras: Mapping[int, dict] | None = None) -> bytes:
-        """The GLB. ``node_extras`` (by node index) are added to the JSON after
+    def metadata_view(self, data: bytes) -> int:
+        """A buffer view of property table values (8-byte aligned, no target)."""
+        return self._view(data, None, align=8)
+
+    def finish(self, node_extras: Mapping[int, dict] | None = None,
+               metadata: dict | None = None) -> bytes:
+        """The GLB. ``node_extras`` (by node index) and the
+        ``EXT_structural_metadata`` object are added to the JSON after
         pygltflib wrote it: large feature tables pass through its dataclass
         conversion (a deep copy of every value) many times slower than
         through ``json``."""
@@ -116,11 +132,13 @@ class _Builder:
         self.gltf.buffers = [gl.Buffer(byteLength=len(self.blob))]
         self.gltf.set_binary_blob(bytes(self.blob))
         glb = b"".join(self.gltf.save_to_bytes())
-        if not node_extras:
+        if not node_extras and not metadata:
             return glb
         doc = read_glb_json(glb)
-        for i, extras in node_extras.items():
+        for i, extras in (node_extras or {}).items():
             doc["nodes"][i].setdefault("extras", {}).update(extras)
+        if metadata:
+            doc.setdefault("extensions", {})["EXT_structural_metadata"] = metadata
         return _with_json(glb, doc)
 
 
@@ -180,8 +198,16 @@ def scene_glb(features: Iterable[Feature], origin: Sequence[float], colours: Map
     b = _new(origin, crs, {**(dict(extras) if extras else {}), "counts": asdict(plan.counts)})
     mats = _materials(b, colours, opacity or {})
     layer_nodes: dict[str, int] = {}
+    meta = MetadataWriter()
 
     def add_node(f: Feature, prims: list[gl.Primitive], ex: dict) -> None:
+        row = meta.add(f.layer, [_extras(f)])
+        for p in prims:  # every vertex of the feature: its row in the property table
+            n = b.gltf.accessors[p.attributes.POSITION].count
+            p.attributes._FEATURE_ID_0 = b.scalars(  # type: ignore[attr-defined]
+                np.full(n, row, dtype=np.float32))
+            p.extensions = {"EXT_mesh_features": {"featureIds": [
+                {"featureCount": 1, "attribute": 0, "propertyTable": 0}]}}
         b.gltf.meshes.append(gl.Mesh(name=f.id, primitives=prims))
         b.gltf.nodes.append(gl.Node(name=f.id, mesh=len(b.gltf.meshes) - 1, extras=ex))
         node = len(b.gltf.nodes) - 1
@@ -200,7 +226,10 @@ def scene_glb(features: Iterable[Feature], origin: Sequence[float], colours: Map
     for f, out in plan.outlined:
         prims, kinds = _outline_primitives(b, out, origin, mats.get(f.layer))
         add_node(f, prims, {**_extras(f), "drawn_as": kinds, "heights": out.heights})
-    return b.finish(), len(plan.meshed) + len(plan.outlined)
+    if meta:
+        b.gltf.extensionsUsed = ["EXT_mesh_features", "EXT_structural_metadata"]
+    metadata = meta.finish(b.metadata_view) if meta else None
+    return b.finish(metadata=metadata), len(plan.meshed) + len(plan.outlined)
 
 
 def _outline_primitives(b: _Builder, out: Outline, origin: Sequence[float],
@@ -231,12 +260,19 @@ def _outline_primitives(b: _Builder, out: Outline, origin: Sequence[float],
 def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Mapping[str, str],
                *, crs: str = "", opacity: Mapping[str, float] | None = None,
                extras: Mapping | None = None, linear: np.ndarray | None = None,
-               node_matrix: Sequence[float] | None = None) -> tuple[bytes, list[dict]]:
-    """A GLB with one mesh per layer; each vertex carries its feature's index
-    in its layer's feature table (``_FEATURE_ID_0``, declared as
-    ``EXT_mesh_features`` feature ids as 3D Tiles 1.1 expects), which is the
-    layer node's ``extras["features"]``. Returns ``(glb, table)`` with the
-    tables of all layers one after the other."""
+               node_matrix: Sequence[float] | None = None, metadata: bool = True
+               ) -> tuple[bytes, list[dict]]:
+    """A GLB with one mesh per layer; each vertex carries its feature's row
+    in the GLB's ``EXT_structural_metadata`` property table
+    (``_FEATURE_ID_0``, declared as ``EXT_mesh_features`` feature ids as 3D
+    Tiles 1.1 expects; typed columns: what CesiumJS reads when a feature is
+    picked or styled, see :mod:`viewer.gltf_metadata`). The layers' rows
+    follow one another in the table; a layer node's ``extras["features"]``
+    holds its rows as JSON and ``extras["feature_offset"]`` the row of the
+    first (what the project's web viewer reads: three.js does not parse the
+    metadata extension). ``metadata=False`` leaves the property table out
+    (extras and feature ids only, as the tiles were before; the benchmark's
+    baseline). Returns ``(glb, table)``, the table's rows."""
     by_layer: dict[str, list[Feature]] = {}
     for f in features:
         if f.mesh is not None and f.mesh.n_faces:
@@ -245,6 +281,7 @@ def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Ma
     mats = _materials(b, colours, opacity or {})
     table: list[dict] = []
     late: dict[int, dict] = {}
+    meta = MetadataWriter()
     for layer, feats in by_layer.items():
         verts, faces, fids = [], [], []
         base = 0
@@ -253,7 +290,7 @@ def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Ma
             m = f.mesh
             verts.append(m.vertices)
             faces.append(m.faces + base)
-            fids.append(np.full(m.n_vertices, k, dtype=np.float32))
+            fids.append(np.full(m.n_vertices, first + k, dtype=np.float32))
             base += m.n_vertices
             table.append(_extras(f))
         v = to_gltf_axes(np.concatenate(verts), origin, linear)
@@ -264,15 +301,19 @@ def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Ma
         # 3D Tiles 1.1 feature ids (EXT_mesh_features): the vertex attribute indexes
         # this layer's rows of the feature table
         prim.extensions = {"EXT_mesh_features": {"featureIds": [
-            {"featureCount": len(feats), "attribute": 0}]}}
+            {"featureCount": len(feats), "attribute": 0,
+             **({"propertyTable": 0} if metadata else {})}]}}
+        if metadata:
+            meta.add(layer, table[first:])
         b.gltf.meshes.append(gl.Mesh(name=layer, primitives=[prim]))
         b.gltf.nodes.append(gl.Node(name=layer, mesh=len(b.gltf.meshes) - 1, extras={
             "layer": layer}, matrix=list(node_matrix) if node_matrix is not None else None))
         b.gltf.scenes[0].nodes.append(len(b.gltf.nodes) - 1)
-        late[len(b.gltf.nodes) - 1] = {"features": table[first:]}
+        late[len(b.gltf.nodes) - 1] = {"features": table[first:], "feature_offset": first}
     if by_layer:
-        b.gltf.extensionsUsed = ["EXT_mesh_features"]
-    return b.finish(late), table
+        b.gltf.extensionsUsed = ["EXT_mesh_features"] + (["EXT_structural_metadata"]
+                                                         if metadata else [])
+    return b.finish(late, meta.finish(b.metadata_view) if meta else None), table
 
 
 def _with_json(glb: bytes, doc: dict) -> bytes:

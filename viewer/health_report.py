@@ -1,138 +1,134 @@
-"""The city health check as a self-contained HTML report (tables, charts, map).
+"""The city health check (城市体检) as a document an office files: one
+self-contained HTML page in Chinese first with English alongside, and a
+print-ready PDF of it.
 
-Charts and the map are drawn with matplotlib (Agg, no display) and embedded
-as PNG data URIs, so the report is one file that opens anywhere offline.
+The page holds the indicator table (value, the plan's target where one
+exists, status, how it was computed), the age chart of the pipe networks
+(heating, gas, water supply) and the map (:mod:`viewer.health_figures`);
+it opens anywhere offline. :func:`render_pdf` prints it to A4 with
+Chromium (through Playwright), as a browser's "save as PDF" would.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
+import os
 from pathlib import Path
-from typing import Any
 
 from twin.analysis.indicators import MET, NO_DATA, NO_TARGET, NOT_MET, HealthCheck
-from twin.query import Query
+from twin.errors import ExportError
 from twin.store.base import TwinStore
 
-
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def age_chart(check: HealthCheck) -> str:
-    """Bars of pipe length per age band, one group per network."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    groups = [i for i in check.indicators if i.key.endswith("_age") and i.details.get("bands")]
-    width = 0.8 / max(1, len(groups))
-    labels: list[str] = []
-    for gi, ind in enumerate(groups):
-        bands = ind.details["bands"]
-        labels = labels or [b["band"] for b in bands]
-        xs = [labels.index(b["band"]) + gi * width for b in bands if b["band"] in labels]
-        ax.bar(xs, [b["km"] for b in bands if b["band"] in labels], width, label=ind.title)
-    ax.set_xticks([i + width * (len(groups) - 1) / 2 for i in range(len(labels))], labels)
-    ax.set_xlabel("years in service")
-    ax.set_ylabel("km")
-    if groups:
-        ax.legend(fontsize=8)
-    else:  # no data: say so instead of empty axes
-        ax.text(0.5, 0.5, "no data: the twin has no pipes with an install year",
-                ha="center", va="center", transform=ax.transAxes, color="#9a6700")
-    ax.set_title("Pipe length by age band")
-    return _png(fig)
-
-
-def map_snapshot(store: TwinStore, year: int, min_age: int = 20) -> str:
-    """A plan map: buildings shaded by storeys, heating pipes red where they
-    are due for renewal, other pipes grey."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import shapely
-
-    fig, ax = plt.subplots(figsize=(7, 7))
-    for f in store.query(Query(layers=("roads", "landuse"))):
-        if f.footprint is not None and f.footprint.geom_type in ("Polygon", "MultiPolygon"):
-            for poly in getattr(f.footprint, "geoms", [f.footprint]):
-                x, y = poly.exterior.xy
-                ax.fill(x, y, color="#e6e6e6" if f.layer == "roads" else "#f3f0d8", lw=0)
-    cmap = plt.get_cmap("viridis")
-    for f in store.query(Query(layers=("buildings",))):
-        if f.footprint is None:
-            continue
-        s = f.attributes.get("storeys") or 1
-        for poly in getattr(f.footprint, "geoms", [f.footprint]):
-            x, y = poly.exterior.xy
-            ax.fill(x, y, color=cmap(min(s, 33) / 33), lw=0.2, ec="#333")
-    for f in store.query(Query(layers=("heating", "water_supply", "gas", "sewage"))):
-        if f.footprint is None:
-            continue
-        xy = shapely.get_coordinates(f.footprint)
-        old = f.layer == "heating" and (f.attributes.get("install_year") or year) <= year - min_age
-        ax.plot(xy[:, 0], xy[:, 1], color="#d7191c" if old else "#999999",
-                lw=1.6 if old else 0.5)
-    ax.set_aspect("equal")
-    ax.set_title(f"Buildings by storeys; heating pipes {min_age}+ years old in red")
-    ax.ticklabel_format(useOffset=False, style="plain")
-    ax.tick_params(labelsize=7)
-    return _png(fig)
-
+from .health_figures import age_chart, map_snapshot
 
 #: status -> (text in the Status column, row class)
-_STATUS = {MET: ("✔ met", "ok"), NOT_MET: ("✘ not met", "bad"), NO_DATA: ("no data", "nodata"),
-           NO_TARGET: ("", "")}
+_STATUS = {MET: ("✔ 达标 met", "ok"), NOT_MET: ("✘ 未达标 not met", "bad"),
+           NO_DATA: ("无数据 no data", "nodata"), NO_TARGET: ("", "")}
+#: Where Chromium is looked for (``TWIN_CHROMIUM`` first).
+CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+TITLE_ZH = "城市体检报告"
+TITLE_EN = "City health check"
+
+_CSS = """
+@page { size: A4; margin: 14mm 12mm; }
+body { font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", system-ui, sans-serif;
+       margin: 2em auto; max-width: 1100px; color: #222; }
+.en { color: #555; font-size: 0.9em; }
+table { border-collapse: collapse; width: 100%; }
+td, th { border-bottom: 1px solid #ddd; padding: 6px 8px; vertical-align: top; text-align: left; }
+thead { display: table-header-group; }
+tr { break-inside: avoid; }
+td.num { text-align: right; white-space: nowrap; }
+tr.ok td:nth-child(4) { color: #1a7f37; } tr.bad td:nth-child(4) { color: #cf222e; }
+tr.nodata td:nth-child(4) { color: #9a6700; }
+figure { margin: 1em 0; break-inside: avoid; }
+figure svg, figure img { max-width: 100%; height: auto; }
+@media print { body { margin: 0; max-width: none; } h2 { break-before: page; } }
+"""
 
 
-def render_html(check: HealthCheck, store: TwinStore, *, title: str = "City health check"
-                ) -> str:
-    """The report as one HTML document."""
+def _value(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:,.2f}".rstrip("0").rstrip(".")
+
+
+def render_html(check: HealthCheck, store: TwinStore, *, title: str = TITLE_EN) -> str:
+    """The report as one HTML document (Chinese first, English alongside)."""
     e = html.escape
     rows = []
     for i in check.indicators:
         status, css = _STATUS[i.status]
-        value = "n/a" if i.value is None else f"{i.value:,.2f}".rstrip("0").rstrip(".")
+        target = (f"{e(i.target_zh or '')}<br><span class='en'>{e(i.target)}</span>"
+                  if i.target else "-")
+        note = f"<br><i>说明 note:</i> {e(i.note)}" if i.note else ""
         rows.append(
-            f"<tr class='{css}' data-status='{e(i.status)}'>"
-            f"<td><b>{e(i.title)}</b><br><span lang='zh'>{e(i.title_zh)}</span></td>"
-            f"<td class='num'>{e(value)} {e(i.unit)}</td><td>{e(i.target or '-')}</td>"
-            f"<td>{e(status)}</td><td><small>{e(i.formula)}<br><i>data:</i> {e(i.data)}<br>"
-            f"<i>coverage:</i> {e(i.coverage)}{'<br><i>note:</i> ' + e(i.note) if i.note else ''}"
-            f"</small></td></tr>")
+            f"<tr class='{css}' data-status='{e(i.status)}' data-key='{e(i.key)}'>"
+            f"<td><b lang='zh'>{e(i.title_zh)}</b><br><span class='en'>{e(i.title)}</span></td>"
+            f"<td class='num'>{e(_value(i.value))} {e(i.unit)}</td><td>{target}</td>"
+            f"<td>{e(status)}</td><td><small>{e(i.formula)}<br><i>数据 data:</i> {e(i.data)}"
+            f"<br><i>覆盖 coverage:</i> {e(i.coverage)}{note}</small></td></tr>")
     info = store.info()
+    with_target = sum(1 for i in check.indicators if i.target)
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(title)} {check.year}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: 6px 8px; vertical-align: top; text-align: left; }}
-td.num {{ text-align: right; white-space: nowrap; }}
-tr.ok td:nth-child(4) {{ color: #1a7f37; }} tr.bad td:nth-child(4) {{ color: #cf222e; }}
-tr.nodata td:nth-child(4) {{ color: #9a6700; }}
-.figs {{ display: flex; flex-wrap: wrap; gap: 1em; }} img {{ max-width: 100%; }}
-</style></head><body>
-<h1>{e(title)} · 城市体检 {check.year}</h1>
-<p>Twin: {e(Path(info.path).name)} · CRS {e(info.crs.name)} ·
-{info.feature_count} features · new buildings: built {check.new_since} or later ·
-county town: {'yes' if check.county_town else 'no'}</p>
-<table><thead><tr><th>Indicator</th><th>Value</th><th>Target</th><th>Status</th>
-<th>How it was computed</th></tr></thead><tbody>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>{TITLE_ZH} {check.year} · {e(title)}</title>
+<style>{_CSS}</style></head><body>
+<h1>{TITLE_ZH} {check.year}<br><span class="en">{e(title)} {check.year}</span></h1>
+<p>孪生 twin: {e(Path(info.path).name)} · 坐标系 CRS {e(info.crs.name)} ·
+{info.feature_count} 个要素 features · 新建建筑 new buildings: {check.new_since} 年及以后
+built {check.new_since} or later · 县城 county town: {'是 yes' if check.county_town else '否 no'}
+· {with_target} / {len(check.indicators)} 项指标有规划目标 indicators with a target in the plan</p>
+<table><thead><tr><th>指标 Indicator</th><th>数值 Value</th><th>目标 Target</th>
+<th>状态 Status</th><th>计算方法 How it was computed</th></tr></thead><tbody>
 {''.join(rows)}
 </tbody></table>
-<h2>Pictures</h2>
-<div class="figs"><img id="age-chart" alt="pipe length by age band" src="{age_chart(check)}">
-<img id="map" alt="map snapshot" src="{map_snapshot(store, check.year)}"></div>
+<h2>图 Figures</h2>
+<figure id="age-chart">{age_chart(check)}
+<figcaption>各管网按管龄分段长度（供热、燃气、供水） Pipe length by age band (heating, gas,
+water supply)</figcaption></figure>
+<figure><img id="map" alt="地图 map" src="{map_snapshot(store, check.year)}">
+<figcaption>地图（网格北，比例尺见图内） Map (grid north; scale bar in the map)</figcaption>
+</figure>
 </body></html>
 """
+
+
+def chromium_path() -> str:
+    """Chromium for printing: ``$TWIN_CHROMIUM``, else a system install."""
+    env = os.environ.get("TWIN_CHROMIUM")
+    if env:
+        if not Path(env).is_file():
+            raise ExportError(f"TWIN_CHROMIUM={env}: no such file")
+        return env
+    for p in CHROMIUM_PATHS:
+        if Path(p).is_file():
+            return p
+    raise ExportError("the PDF report needs Chromium: install it (Debian: apt-get install "
+                      "chromium) or set TWIN_CHROMIUM to its path; the HTML report was written")
+
+
+def render_pdf(page_html: str, out: str | Path) -> Path:
+    """Print ``page_html`` to an A4 PDF at ``out`` with Chromium (backgrounds
+    and colours kept, the table header repeated on each page)."""
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        raise ExportError("the PDF report needs the playwright package "
+                          "(pip install playwright)") from exc
+    exe = chromium_path()
+    out = Path(out)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, args=["--headless",
+                                                                   "--no-sandbox"])
+            try:
+                page = browser.new_page()
+                page.set_content(page_html, wait_until="load")
+                page.emulate_media(media="print")
+                page.pdf(path=str(out), format="A4", print_background=True,
+                         prefer_css_page_size=True)
+            finally:
+                browser.close()
+    except PlaywrightError as exc:
+        raise ExportError(f"{out}: Chromium ({exe}) could not print the report: {exc}") from exc
+    return out

@@ -7,8 +7,13 @@ volumes: towers before sheds) as its own content and hands the rest down,
 refined by ``ADD``: from afar a renderer shows the prominent buildings of
 the whole city, and fills in the rest only near the camera. Each content is
 one GLB (:func:`viewer.gltf.merged_glb`: one mesh per layer, catalogue
-colours, ``EXT_mesh_features`` feature ids, the feature ids and key
-attributes in each layer node's ``extras``).
+colours, ``EXT_mesh_features`` feature ids indexing an
+``EXT_structural_metadata`` property table per layer with each feature's
+id, layer, type, name and typed key attributes, which CesiumJS reads when a
+feature is picked or styled; the same rows in each layer node's ``extras``
+for the project's web viewer). The glTF extensions are declared in each
+GLB, not in the tileset (3D Tiles lists there only extensions of the
+tileset JSON itself).
 
 Placement on the globe: each content's vertices are relative to a local
 frame at its centre (x along grid east, y along grid north, z up, metres),
@@ -147,8 +152,11 @@ class TilesetReport:
 
 def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[str] = (),
                    max_features: int = 1500,
-                   progress: Callable[[int, int | None], None] | None = None) -> TilesetReport:
-    """Write ``tileset.json`` and ``tiles/*.glb`` under ``out_dir``."""
+                   progress: Callable[[int, int | None], None] | None = None,
+                   metadata: bool = True) -> TilesetReport:
+    """Write ``tileset.json`` and ``tiles/*.glb`` under ``out_dir``
+    (``metadata=False``: without the property tables, see
+    :func:`viewer.gltf.merged_glb`)."""
     progress = progress or (lambda d, t: None)
     out = Path(out_dir)
     (out / "tiles").mkdir(parents=True, exist_ok=True)
@@ -213,7 +221,8 @@ def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[st
         node_matrix = np.linalg.inv(_Y_UP_TO_Z_UP) @ rigid @ _Y_UP_TO_Z_UP
         glb, _table = merged_glb(feats, centre, colours, crs=crs.to_string(),
                                  extras={"tile": [n.level, n.x, n.y]}, linear=stretch,
-                                 node_matrix=[float(v) for v in node_matrix.T.ravel()])
+                                 node_matrix=[float(v) for v in node_matrix.T.ravel()],
+                                 metadata=metadata)
         name = f"tiles/{n.level}_{n.x}_{n.y}.glb"
         (out / name).write_bytes(glb)
         written += 1
@@ -254,7 +263,6 @@ def export_3dtiles(store: TwinStore, out_dir: str | Path, *, layers: Sequence[st
                              "heights": "twin heights used as ellipsoidal heights (no geoid "
                                         "model): offset by the local geoid undulation"}},
         "geometricError": float(side / 4),
-        "extensionsUsed": ["EXT_mesh_features"],
         "root": tree,
     }
     (out / "tileset.json").write_text(json.dumps(tileset), encoding="utf-8")

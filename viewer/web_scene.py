@@ -20,8 +20,14 @@ has, per layer:
   pipe still reads on a city-wide view.
 
 Each node's ``extras`` carry ``layer``, ``kind`` (``merged``, ``instanced``
-or ``lines``) and ``features``: the rows (id, type, name and the key
-attributes of :data:`viewer.gltf.KEY_ATTRIBUTES`). Vertices are relative to
+or ``lines``), ``features``: the rows (id, type, name and the key
+attributes of :data:`viewer.gltf.KEY_ATTRIBUTES`), and ``feature_offset``:
+the feature id of its first row. Feature ids are unique in the GLB: they
+index its one ``EXT_structural_metadata`` property table, where every
+node's rows follow one another with their layer and typed attributes (what
+CesiumJS and other 3D Tiles clients read; ``EXT_instance_features`` gives
+the instances theirs); a node's row ``k`` is feature id
+``feature_offset + k``. Vertices are relative to
 the twin's origin in glTF axes (x = east, y = up, z = -north), as in
 :func:`viewer.gltf.to_gltf_axes`. No normals are written: viewers shade
 the flat faces of city models from screen-space derivatives.
@@ -40,6 +46,7 @@ import shapely
 from twin.model import Feature
 
 from .gltf import KEY_ATTRIBUTES, hex_to_rgba, to_gltf_axes
+from .gltf_metadata import MetadataWriter
 from .scene import Ground, Outline, ParentOf, SceneCounts, plan_scene
 
 _FLOAT, _UINT16, _UINT32 = 5126, 5123, 5125
@@ -106,14 +113,18 @@ class _Blob:
         self.views: list[dict] = []
         self.accessors: list[dict] = []
 
-    def _view(self, raw: bytes, target: int | None) -> int:
-        self.data.extend(b"\0" * ((-len(self.data)) % 4))
+    def _view(self, raw: bytes, target: int | None, align: int = 4) -> int:
+        self.data.extend(b"\0" * ((-len(self.data)) % align))
         view = {"buffer": 0, "byteOffset": len(self.data), "byteLength": len(raw)}
         if target is not None:
             view["target"] = target
         self.data.extend(raw)
         self.views.append(view)
         return len(self.views) - 1
+
+    def metadata_view(self, raw: bytes) -> int:
+        """A buffer view of property table values (8-byte aligned, no target)."""
+        return self._view(raw, None, align=8)
 
     def floats(self, a: np.ndarray, kind: str, bounds: bool = False,
                target: int | None = _ARRAY_BUFFER) -> int:
@@ -169,6 +180,25 @@ def _outline_parts(out: Outline) -> list[np.ndarray]:
     return parts
 
 
+def _segments(drawn: list[tuple[Feature, list[np.ndarray]]], o: np.ndarray
+              ) -> tuple[list[dict], list[np.ndarray], list[np.ndarray]]:
+    """Rows, segment vertex pairs (glTF axes) and their rows (k: the k-th row)."""
+    rows: list[dict] = []
+    segs: list[np.ndarray] = []
+    fids: list[np.ndarray] = []
+    for f, parts in drawn:
+        if not parts:
+            continue
+        for p in parts:
+            if len(p) < 2:
+                continue
+            seg = np.stack([p[:-1], p[1:]], axis=1).reshape(-1, 3)
+            segs.append(to_gltf_axes(seg, o))
+            fids.append(np.full(len(seg), len(rows), dtype=np.float32))
+        rows.append(feature_row(f))
+    return rows, segs, fids
+
+
 def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
                   colours: Mapping[str, str], *, crs: str = "",
                   opacity: Mapping[str, float] | None = None,
@@ -199,6 +229,7 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
         by_layer.setdefault(f.layer, [])
         outlined.setdefault(f.layer, []).append((f, out))
     blob = _Blob()
+    meta = MetadataWriter()
     materials: list[dict] = []
     meshes: list[dict] = []
     nodes: list[dict] = []
@@ -214,10 +245,14 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
                               "metallicFactor": 0.0, "roughnessFactor": 0.85}})
         return len(materials) - 1
 
-    def node(layer: str, kind: str, rows: list[dict], mesh: dict, **extra) -> None:
+    def node(layer: str, kind: str, rows: list[dict], first: int, mesh: dict, **extra) -> None:
         meshes.append(mesh)
         nodes.append({"name": f"{layer}:{kind}", "mesh": len(meshes) - 1,
-                      "extras": {"layer": layer, "kind": kind, "features": rows}, **extra})
+                      "extras": {"layer": layer, "kind": kind, "features": rows,
+                                 "feature_offset": first}, **extra})
+
+    def feature_ids(n: int) -> dict:
+        return {"featureIds": [{"featureCount": n, "attribute": 0, "propertyTable": 0}]}
 
     for layer, feats in by_layer.items():
         mat = material(layer)
@@ -243,7 +278,13 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
                                            target=None),
                 "SCALE": blob.floats(np.array([m[3] for m in members]), "VEC3",
                                      target=None)}}}
-            node(layer, "instanced", [feature_row(m[0]) for m in members],
+            rows = [feature_row(m[0]) for m in members]
+            first = meta.add(layer, rows)
+            ext["EXT_mesh_gpu_instancing"]["attributes"]["_FEATURE_ID_0"] = blob.floats(
+                np.arange(first, first + len(members), dtype=np.float32), "SCALAR",
+                target=None)
+            ext["EXT_instance_features"] = feature_ids(len(rows))
+            node(layer, "instanced", rows, first,
                  {"name": f"{layer}:instanced", "primitives": [prim]}, extensions=ext)
             n_inst += 1
             n_instances += len(members)
@@ -252,40 +293,35 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
             faces = np.concatenate([f.mesh.faces + s for (f, _), s in zip(merged, starts)])
             pos = np.concatenate([v for _, v in merged])
-            fid = np.repeat(np.arange(len(merged), dtype=np.float32), counts)
+            rows = [feature_row(f) for f, _ in merged]
+            first = meta.add(layer, rows)
+            fid = np.repeat(np.arange(first, first + len(merged), dtype=np.float32), counts)
             prim = {"attributes": {"POSITION": blob.floats(pos, "VEC3", bounds=True),
                                    "_FEATURE_ID_0": blob.floats(fid, "SCALAR")},
                     "indices": blob.indices(faces, len(pos)), "material": mat,
-                    "extensions": {"EXT_mesh_features": {"featureIds": [
-                        {"featureCount": len(merged), "attribute": 0}]}}}
-            node(layer, "merged", [feature_row(f) for f, _ in merged],
+                    "extensions": {"EXT_mesh_features": feature_ids(len(rows))}}
+            node(layer, "merged", rows, first,
                  {"name": f"{layer}:merged", "primitives": [prim]})
             n_merged += 1
         drawn = [(f, _centreline(f)) for f in feats] if layer in line_layers else []
         drawn += [(f, _outline_parts(out)) for f, out in outlined.get(layer, [])]
         n_feat += len(outlined.get(layer, []))
         if drawn:
-            rows, segs, fids = [], [], []
-            for f, parts in drawn:
-                if not parts:
-                    continue
-                for p in parts:
-                    if len(p) < 2:
-                        continue
-                    seg = np.stack([p[:-1], p[1:]], axis=1).reshape(-1, 3)
-                    segs.append(to_gltf_axes(seg, o))
-                    fids.append(np.full(len(seg), len(rows), dtype=np.float32))
-                rows.append(feature_row(f))
+            rows, segs, fids = _segments(drawn, o)
             if segs:
+                first = meta.add(layer, rows)
                 prim = {"attributes": {
                     "POSITION": blob.floats(np.concatenate(segs), "VEC3", bounds=True),
-                    "_FEATURE_ID_0": blob.floats(np.concatenate(fids), "SCALAR")},
-                    "mode": _LINES, "material": mat}
-                node(layer, "lines", rows, {"name": f"{layer}:lines", "primitives": [prim]})
+                    "_FEATURE_ID_0": blob.floats(np.concatenate(fids) + first, "SCALAR")},
+                    "mode": _LINES, "material": mat,
+                    "extensions": {"EXT_mesh_features": feature_ids(len(rows))}}
+                node(layer, "lines", rows, first,
+                     {"name": f"{layer}:lines", "primitives": [prim]})
                 n_lines += 1
-    used = ["EXT_mesh_features"] if n_merged else []
+    used = ["EXT_mesh_features", "EXT_structural_metadata"] if meta else []
     if n_inst:
-        used.append("EXT_mesh_gpu_instancing")
+        used += ["EXT_mesh_gpu_instancing", "EXT_instance_features"]
+    metadata = meta.finish(blob.metadata_view) if meta else None
     doc = {"asset": {"version": "2.0", "generator": "digital-twin-city web scene",
                      "extras": {"origin": [float(x) for x in o], "crs": crs,
                                 "axes": "x=east, y=up, z=-north, metres from origin",
@@ -297,6 +333,8 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
         doc["buffers"] = [{"byteLength": len(blob.data) + (-len(blob.data)) % 4}]
     if used:
         doc["extensionsUsed"] = used
+    if metadata:
+        doc["extensions"] = {"EXT_structural_metadata": metadata}
     glb = _glb(doc, bytes(blob.data))
     return glb, SceneStats(n_feat, n_merged, n_inst, n_instances, n_lines, len(glb),
                            plan.counts)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uvicorn
+from metadata_reader import glb_parts, property_tables
 from pyproj import CRS, Transformer
 
 import twin
@@ -33,6 +34,13 @@ def tiles(demo_twin, tmp_path_factory):
     return out, rep
 
 
+def _ids(doc, glb, prim):
+    acc = doc["accessors"][prim["attributes"]["_FEATURE_ID_0"]]
+    view = doc["bufferViews"][acc["bufferView"]]
+    _, blob = glb_parts(glb)
+    return np.frombuffer(blob, np.float32, acc["count"], view.get("byteOffset", 0))
+
+
 def _walk(tile, depth=0):
     yield tile, depth
     for c in tile.get("children", []):
@@ -43,6 +51,8 @@ def test_tileset_is_a_3d_tiles_1_1_quadtree_with_prominent_features_first(tiles,
     out, rep = tiles
     ts = json.loads((out / "tileset.json").read_text())
     assert ts["asset"]["version"] == "1.1" and ts["geometricError"] > 0
+    # glTF extensions are the contents' own, not the tileset JSON's
+    assert "extensionsUsed" not in ts
     with_content = [(t, d) for t, d in _walk(ts["root"]) if "content" in t]
     assert len(with_content) == rep.tiles >= 4 and rep.levels >= 2
     with twin.open_twin(demo_twin, readonly=True) as store:
@@ -63,13 +73,22 @@ def test_tileset_is_a_3d_tiles_1_1_quadtree_with_prominent_features_first(tiles,
         assert (t["geometricError"] > 0) == bool(t.get("children"))
         if "content" not in t:
             continue
-        doc = read_glb_json((out / t["content"]["uri"]).read_bytes())
-        assert "EXT_mesh_features" in doc["extensionsUsed"]
+        glb = (out / t["content"]["uri"]).read_bytes()
+        doc = read_glb_json(glb)
+        assert {"EXT_mesh_features", "EXT_structural_metadata"} <= set(doc["extensionsUsed"])
+        tables = property_tables(glb)
         for node in doc["nodes"]:
             assert len(node["matrix"]) == 16
             prim = doc["meshes"][node["mesh"]]["primitives"][0]
             fc = prim["extensions"]["EXT_mesh_features"]["featureIds"][0]
             assert fc["featureCount"] == len(node["extras"]["features"])
+            # the metadata a 3D Tiles client reads (one table per GLB, as CesiumJS
+            # picks through one): the same rows as the extras, from the node's offset
+            assert fc["propertyTable"] == 0 and len(tables) == 1
+            first = node["extras"]["feature_offset"]
+            assert tables[0][first:first + fc["featureCount"]] == node["extras"]["features"]
+            ids = _ids(doc, glb, prim)
+            assert ids.min() == first and ids.max() == first + fc["featureCount"] - 1
             assert "_FEATURE_ID_0" in prim["attributes"]
             n += fc["featureCount"]
             by_depth.setdefault(depth, []).extend(

@@ -83,7 +83,9 @@ def test_merged_meshes_carry_each_vertex_s_feature_row():
     assert [r["id"] for r in rows] == ["b0", "b1", "b2"] and rows[1]["storeys"] == 3
     prim = doc["meshes"][node["mesh"]]["primitives"][0]
     pos = _accessor(glb, doc, prim["attributes"]["POSITION"])
-    fid = _accessor(glb, doc, prim["attributes"]["_FEATURE_ID_0"])
+    # feature ids are unique in the GLB: the node's rows start at its offset
+    fid = _accessor(glb, doc, prim["attributes"]["_FEATURE_ID_0"]) - \
+        node["extras"]["feature_offset"]
     idx = _accessor(glb, doc, prim["indices"])
     for k, f in enumerate(feats[12:]):
         assert np.allclose(pos[fid == k], to_gltf_axes(f.mesh.vertices, ORIGIN), atol=1e-3)

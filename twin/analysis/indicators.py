@@ -38,6 +38,9 @@ from .walking import StreetNetwork
 GRID_DETOUR = 4 / np.pi
 
 
+#: The plan that sets the ageing targets of gas, water supply and heating pipes.
+RENEWAL_PLAN = "城市燃气管道等老化更新改造实施方案（2022—2025年）"
+
 #: The statuses an indicator can have.
 MET, NOT_MET, NO_DATA, NO_TARGET = "met", "not met", "no data", "no target"
 
@@ -64,6 +67,8 @@ class Indicator:
     meets: bool | None = None
     note: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    #: the target in Chinese (the report is Chinese first)
+    target_zh: str | None = None
     #: ``"met"``, ``"not met"``, ``"no data"`` or ``"no target"`` (derived)
     status: str = field(init=False, default=NO_TARGET)
 
@@ -179,26 +184,39 @@ def heating_renewal(store: TwinStore, year: int, min_age: int = 20) -> Indicator
         "layer heating: install_year, centreline length",
         _cov(known, rl.total_segments, "heating segments with a build year"),
         target="renew all heating pipes in service 20 years or more", meets=len(rl.items) == 0,
+        target_zh=f"运行{min_age}年以上的供热管道全部更新改造（{RENEWAL_PLAN}）",
         note=None if known else "the twin has no heating pipes" if not rl.total_segments
         else "no heating pipe has an install year",
         details={"count": len(rl.items), "km": round(km, 3), "total_km": round(total_km, 3),
-                 "unknown_age_segments": rl.unknown_age_segments})
+                 "unknown_age_segments": rl.unknown_age_segments,
+                 "bands": [{"band": r.band, "segments": r.segments, "km": r.length_km}
+                           for r in age_bands(seg, year)] if known else [],
+                 "min_age": min_age})
 
 
-def pipes_by_age(store: TwinStore, year: int, layer: str, title: str, title_zh: str
-                 ) -> Indicator:
+def pipes_by_age(store: TwinStore, year: int, layer: str, title: str, title_zh: str,
+                 min_age: int = 20) -> Indicator:
+    """Length per age band, and the share in service ``min_age`` years or
+    more: the age from which the renewal plan (:data:`RENEWAL_PLAN`) has a
+    network's pipes renewed (gas 20 years, water supply 30)."""
     seg = load_segments(store, (layer,))
     rows = age_bands(seg, year)
     total = sum(r.length_km for r in rows)
-    old = sum(r.length_km for r in rows if r.band not in ("unknown",) and _band_min(r.band) >= 20)
+    old = sum(r.length_km for r in rows
+              if r.band not in ("unknown",) and _band_min(r.band) >= min_age)
     known = int((seg.install_year >= 0).sum())
+    what, what_zh = {"gas": ("gas", "燃气"), "water_supply": ("water supply", "供水")}.get(
+        layer, (layer, layer))
     return Indicator(
         f"{layer}_age", title, title_zh, _share(old, total) if known else None,
-        "% of length aged 20+ years", "length per age band (years in service)",
+        f"% of length aged {min_age}+ years", "length per age band (years in service)",
         f"layer {layer}: install_year, centreline length",
         _cov(known, len(seg), f"{layer} segments with a build year"),
         details={"bands": [{"band": r.band, "segments": r.segments, "km": r.length_km}
-                           for r in rows]},
+                           for r in rows], "min_age": min_age},
+        target=f"renew all {what} pipes in service {min_age} years or more",
+        target_zh=f"使用{min_age}年以上的{what_zh}管道全部更新改造（{RENEWAL_PLAN}）",
+        meets=old == 0,
         note=None if known else f"the twin has no {layer} pipes" if not len(seg)
         else f"no {layer} pipe has an install year")
 
@@ -223,6 +241,7 @@ def high_rise_residential(b: _Buildings, county_town: bool) -> Indicator:
         "layer buildings: function, storeys",
         _cov(int(known.sum()), int(res.sum()), "residential buildings with storeys"),
         target="county towns: none above 18 storeys" if county_town else None,
+        target_zh="县城新建住宅最高不超过18层" if county_town else None,
         meets=bool(high.sum() == 0) if county_town else None,
         note="no residential building with a storey count" if not known.any() else
         None if county_town else "the target applies to county towns; this twin is not "
@@ -245,6 +264,7 @@ def new_low_rise_share(b: _Buildings, new_since: int, county_town: bool) -> Indi
         _cov(int(new.sum()), int((_residential(b) & (b.year >= new_since)).sum()),
              "new residential buildings with floor area and storeys"),
         target=">= 70% in county towns" if county_town else None,
+        target_zh="县城新建住宅中6层及以下不低于70%" if county_town else None,
         meets=(_share(low, area) or 0) >= 70 if county_town and area > 0 else None,
         details={"new_buildings": int(new.sum()), "floor_area_m2": round(float(area), 1)})
 
@@ -302,6 +322,7 @@ def road_density(store: TwinStore) -> Indicator:
         f"built-up area: {area_from}",
         _cov(sum(how.values()), len(centrelines) or len(roads), "roads with geometry"),
         target=">= 8.5 km/km²", meets=value is not None and value >= 8.5,
+        target_zh="建成区路网密度不低于8.5公里/平方公里",
         details={"road_km": round(length / 1000, 3), "built_up_km2": round(km2, 4)})
 
 
@@ -315,7 +336,8 @@ def green_share(b: _Buildings, new_since: int) -> Indicator:
         "% of new buildings", "new buildings with green_star >= 1 / new buildings with a rating",
         "layer buildings: year_built, green_star",
         _cov(int(known.sum()), int(new.sum()), "new buildings with a green-building rating"),
-        target="100% of new urban buildings", meets=bool(known.any() and green.sum() ==
+        target="100% of new urban buildings", target_zh="城镇新建建筑全面执行绿色建筑标准（100%）",
+        meets=bool(known.any() and green.sum() ==
                                                          known.sum()) if known.any() else None,
         details={"by_star": {str(k): int(v) for k, v in
                              sorted(Counter(b.green[known].tolist()).items())}})
@@ -335,6 +357,8 @@ def prefab_share(b: _Buildings, new_since: int, main_city: bool) -> Indicator:
         _cov(int(new.sum()), int((b.year >= new_since).sum()),
              "new buildings with the prefabricated flag and a floor area"),
         target=f">= {target:.0f}%" + (" (main cities)" if main_city else ""),
+        target_zh=f"装配式建筑占新建建筑面积比例不低于{target:.0f}%"
+        + ("（重点推进地区）" if main_city else ""),
         meets=value is not None and value >= target,
         details={"new_floor_area_m2": round(float(area), 1),
                  "prefabricated_m2": round(float(pre), 1)})
@@ -365,6 +389,7 @@ def clearance_violations(store: TwinStore) -> Indicator:
         "(not counting unconfirmed crossings of two pipes of assumed depth)",
         "all utility layers (centrelines, sizes, depth_source) and building footprints",
         _cov(c.segments, c.segments, "pipe segments checked"), target="none",
+        target_zh="无净距不足（GB 50289）",
         meets=len(v) == 0,
         note=(f"{len(c.unconfirmed)} more crossings between pipes of assumed depth need a "
               "survey (unconfirmed)") if c.unconfirmed else None,
@@ -442,7 +467,8 @@ def health_check(store: TwinStore, *, year: int, new_since: int | None = None,
     return HealthCheck(year, new_since, county_town, (
         heating_renewal(store, year),
         pipes_by_age(store, year, "gas", "Gas pipes by age", "燃气管网管龄"),
-        pipes_by_age(store, year, "water_supply", "Water supply pipes by age", "供水管网管龄"),
+        pipes_by_age(store, year, "water_supply", "Water supply pipes by age", "供水管网管龄",
+                     min_age=30),
         high_rise_residential(b, county_town),
         new_low_rise_share(b, new_since, county_town),
         road_density(store),

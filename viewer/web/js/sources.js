@@ -42,7 +42,16 @@ class SceneSource extends EventTarget {
       if (!ud || !Array.isArray(ud.features) || !ud.layer) return;
       const kind = ud.kind || (o.isInstancedMesh ? "instanced" : "merged");
       const mesh = o.isMesh || o.isLineSegments ? o : o.children.find((c) => c.isMesh);
-      if (mesh) found.push([mesh, ud.layer, ud.features, kind]);
+      if (!mesh) return;
+      // feature ids are unique in a GLB (they index its one EXT_structural_metadata
+      // property table, what CesiumJS reads); this node's rows start at its offset
+      const offset = ud.feature_offset || 0;
+      const ids = mesh.geometry.getAttribute("_feature_id_0");
+      if (offset && ids && kind !== "instanced") {
+        for (let i = 0; i < ids.count; i++) ids.setX(i, ids.getX(i) - offset);
+        ids.needsUpdate = true;
+      }
+      found.push([mesh, ud.layer, ud.features, kind]);
     });
     const chunks = [];
     for (const [mesh, layer, rows, kind] of found) {
