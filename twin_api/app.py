@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -35,6 +35,7 @@ from twin.store import is_server
 from .encoding import json_response
 from .middleware import AccessLog, Errors, Head, Limits, RateLimit
 from .openapi30 import document_problems, to_openapi30
+from .params import refuse_unknown_parameters
 from .problems import MEDIA_TYPE, PROBLEM_SCHEMA, ApiProblem, from_twin_error, responses
 from .ratelimit import RateLimiter
 from .routes_analyses import analyses_router
@@ -49,8 +50,9 @@ log = logging.getLogger(__name__)
 
 _PACKAGED_VIEWER = Path(__file__).resolve().parent.parent / "viewer" / "web"
 HEALTH_PATH = "/health"
-#: Codes any request can meet (limits of the middleware), on every operation.
-EVERYWHERE = (413, 414, 429, 503)
+#: Codes any request can meet (an unknown query parameter, the limits of the
+#: middleware), on every operation.
+EVERYWHERE = (400, 413, 414, 429, 503)
 
 
 def _problem_response(p: ApiProblem, request: Request) -> JSONResponse:
@@ -83,6 +85,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             "endpoints for applications: hierarchy, 3D box queries, pipe-network analyses "
             "and GLB scenes."),
         openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+        dependencies=[Depends(refuse_unknown_parameters)],
     )
     app.state.server = state
 

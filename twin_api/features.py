@@ -254,8 +254,9 @@ def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_
             continue
         if name not in TYPED_ATTRIBUTES and name not in FILTER_FIELDS:
             raise bad_request(
-                f"unknown query parameter {name!r}; parameters: "
-                f"{', '.join(sorted(ITEM_PARAMETERS))}, or a property filter on one of "
+                f"unknown query parameter {name!r} on /collections/{{collectionId}}/items; "
+                f"it takes: {', '.join(sorted(ITEM_PARAMETERS))}, or a property filter on "
+                "one of "
                 f"{', '.join((*FILTER_FIELDS, *TYPED_ATTRIBUTES))}")
         for v in vals:
             value: Any = v
