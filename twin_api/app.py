@@ -22,6 +22,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -53,6 +54,9 @@ HEALTH_PATH = "/health"
 #: Codes any request can meet (an unknown query parameter, the limits of the
 #: middleware), on every operation.
 EVERYWHERE = (400, 413, 414, 429, 503)
+#: Response headers a page on another origin may read (CORS).
+CORS_EXPOSED = ("Content-Crs", "Retry-After", "X-Feature-Count", "X-Draw-Calls",
+                "X-Features-Without-Mesh", "Location")
 
 
 def _problem_response(p: ApiProblem, request: Request) -> JSONResponse:
@@ -198,6 +202,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(RateLimit, limiter=RateLimiter(settings.rate_limit, settings.rate_burst)
                        if settings.rate_limit > 0 else None, exempt=frozenset({HEALTH_PATH}))
     app.add_middleware(AccessLog)
+    if settings.cors_list():  # outermost: preflights and every answer, errors included
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_list(),
+            allow_methods=["GET", "HEAD", "POST"], allow_headers=["Authorization"],
+            expose_headers=list(CORS_EXPOSED), max_age=600)
     return app
 
 
