@@ -28,6 +28,7 @@ from typing import Any
 
 import shapely
 from pyproj import CRS
+from pyproj.exceptions import ProjError
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -391,6 +392,6 @@ def geometry_to_twin(geom: BaseGeometry, choice: CrsChoice, twin_crs: CRS) -> Ba
 
     try:
         return shapely.transform(dense, fn)
-    except Exception as exc:  # pyproj's ProjError: name the literal
+    except ProjError as exc:  # a point outside the CRS's domain: name the literal
         raise QueryError(f"the filter's spatial literal cannot be transformed into the "
                          f"twin CRS: {exc}") from None
