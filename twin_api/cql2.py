@@ -1,7 +1,9 @@
 """CQL2 filters (OGC API - Features Part 3) as twin queries.
 
 A ``filter`` parameter in CQL2 text or CQL2 JSON is read by pygeofilter
-(the parser pygeoapi uses) and its syntax tree translated here into a
+(the parser pygeoapi uses; CQL2 text is first turned into CQL2 JSON by the
+``cql2`` parser, since pygeofilter's text grammar cannot read ``NOT``
+before a bracketed ``AND``) and its syntax tree translated here into a
 :class:`twin.query.Condition` that the stores compile to SQL (both
 backends), plus at most one spatial literal, tested exactly on the feature
 footprints. Nothing is evaluated in Python but the spatial test.
@@ -22,11 +24,13 @@ the number of comparisons and the depth of the conditions.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import shapely
+from lark.exceptions import LarkError
 from pyproj import CRS
 from pyproj.exceptions import ProjError
 from shapely.geometry import box, shape
@@ -140,12 +144,19 @@ def _json_nesting(node: Any) -> int:
 
 
 def _bbox_literals(node: Any) -> Any:
-    """``{"bbox": [...]}`` as a GeoJSON polygon: pygeofilter's JSON parser
-    reads a bbox's four numbers in the wrong order."""
+    """CQL2 JSON as pygeofilter reads it: ``{"bbox": [...]}`` as a GeoJSON
+    polygon (pygeofilter reads a bbox's four numbers in the wrong order) and
+    ``between`` with the standard's three arguments."""
     if isinstance(node, list):
         return [_bbox_literals(v) for v in node]
     if not isinstance(node, dict):
         return node
+    if node.get("op") == "between" and isinstance(node.get("args"), list) \
+            and len(node["args"]) == 3:
+        # CQL2 1.0 writes [property, low, high]; pygeofilter reads the draft's
+        # [property, [low, high]]
+        a, lo, hi = node["args"]
+        node = {**node, "args": [a, [lo, hi]]}
     if set(node) == {"bbox"}:
         b = node["bbox"]
         if (not isinstance(b, list) or len(b) not in (4, 6)
@@ -156,11 +167,29 @@ def _bbox_literals(node: Any) -> Any:
     return {k: _bbox_literals(v) for k, v in node.items()}
 
 
+def _text_to_json(text: str) -> Any:
+    """CQL2 text as CQL2 JSON, by the ``cql2`` parser (pest grammar of the
+    standard; pygeofilter's own text grammar cannot read ``NOT`` before a
+    bracketed ``AND``/``OR``)."""
+    import cql2
+
+    try:
+        return cql2.parse_text(text).to_json()
+    except cql2.ParseError as exc:
+        msg = str(exc)
+        where = re.search(r"-->\s*(\d+):(\d+)", msg)
+        said = re.search(r"=\s*(.+)$", msg.strip())
+        at = f" at line {where.group(1)}, column {where.group(2)}" if where else ""
+        raise bad_request(f"filter is not CQL2 text{at}: "
+                          f"{said.group(1) if said else msg.splitlines()[0]}") from None
+    except ValueError as exc:
+        raise bad_request(f"filter is not CQL2 text: {exc}") from None
+
+
 def parse_ast(text: str, lang: str | None) -> Any:
-    """pygeofilter's syntax tree of a filter, after the size checks."""
-    from lark.exceptions import LarkError
+    """pygeofilter's syntax tree of a filter, after the size checks (CQL2
+    text is first turned into CQL2 JSON)."""
     from pygeofilter.parsers.cql2_json import parse as parse_json
-    from pygeofilter.parsers.cql2_text import parse as parse_text
 
     lang = lang or "cql2-text"
     if lang == "cql-text":  # the draft's name, which older clients (GDAL 3.6) send
@@ -180,23 +209,16 @@ def parse_ast(text: str, lang: str | None) -> Any:
             raise bad_request(f"filter is not JSON (filter-lang=cql2-json): {exc}") from None
         if _json_nesting(doc) > MAX_NESTING:
             raise bad_request(f"filter nests objects and lists more than {MAX_NESTING} deep")
-        try:
-            return parse_json(_bbox_literals(doc))
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-            raise bad_request(f"filter is not CQL2 JSON: {type(exc).__name__}: {exc}"
-                              ) from None
-    if _text_nesting(text) > MAX_NESTING:
-        raise bad_request(f"filter nests brackets more than {MAX_NESTING} deep")
+        what = "CQL2 JSON"
+    else:
+        if _text_nesting(text) > MAX_NESTING:
+            raise bad_request(f"filter nests brackets more than {MAX_NESTING} deep")
+        doc = _text_to_json(text)
+        what = "CQL2 text"
     try:
-        return parse_text(text)
-    except LarkError as exc:
-        where = ""
-        if getattr(exc, "column", None) is not None:
-            where = f" at column {exc.column}"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise bad_request(f"filter is not CQL2 text{where}: {first}") from None
-    except (ValueError, TypeError) as exc:
-        raise bad_request(f"filter is not CQL2 text: {exc}") from None
+        return parse_json(_bbox_literals(doc))
+    except (LarkError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise bad_request(f"filter is not {what}: {type(exc).__name__}: {exc}") from None
 
 
 # -- translation -------------------------------------------------------------------

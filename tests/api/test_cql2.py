@@ -64,6 +64,8 @@ def test_queryables_are_the_layers_typed_attributes_as_json_schema(api):
     ("roof_type IS NULL AND id <> 'test:B2'", ["test:B1", "test:B3"]),
     ("roof_type IS NOT NULL", []),
     ("18 < storeys", ["test:B2"]),
+    ("NOT (storeys > 5 AND function = 'residential')", ["test:B3"]),
+    ("NOT (NOT (name LIKE '%1')) OR function = 'it''s'", ["test:B1"]),
 ])
 def test_cql2_text_filters(api, text, want):
     r = api.get("/collections/buildings/items", params={"filter": text})
@@ -108,7 +110,7 @@ def test_spatial_filters_in_crs84_and_in_the_twin_crs(api):
 
 
 @pytest.mark.parametrize("params, fragment", [
-    ({"filter": "storeys >"}, "not CQL2 text at column"),
+    ({"filter": "storeys >"}, "not CQL2 text at line 1, column 10: expected"),
     ({"filter": "colour = 'grey'"}, "'colour' is not a queryable; queryables: geometry, id"),
     ({"filter": "diameter_mm > 3"}, "'diameter_mm' is not a queryable"),
     ({"filter": "storeys = 'six'"}, "'storeys' is an integer; 'six' is text"),
@@ -143,3 +145,89 @@ def test_deep_json_filters_are_refused_before_parsing(api):
 def test_a_filter_on_an_unknown_collection_is_404(api):
     r = api.get("/collections/nope/items", params={"filter": "x = 1"})
     assert r.status_code == 404
+
+
+# -- any condition, written in both encodings, selects what the store selects ------
+
+_OPS_TEXT = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def _lit(v) -> str:
+    return f"'{v}'" if isinstance(v, str) else repr(v)
+
+
+def _text(c) -> str:
+    from twin.query import Filter
+
+    if isinstance(c, Filter):
+        if c.op == "isnull":
+            return f"{c.field} IS NULL"
+        if c.op == "in":
+            return f"{c.field} IN ({', '.join(map(_lit, c.value))})"
+        if c.op == "like":
+            return f"{c.field} LIKE {_lit(c.value)}"
+        return f"{c.field} {_OPS_TEXT[c.op]} {_lit(c.value)}"
+    if c.op == "not":
+        return f"NOT ({_text(c.args[0])})"
+    return "(" + f" {c.op.upper()} ".join(_text(a) for a in c.args) + ")"
+
+
+def _json(c) -> dict:
+    from twin.query import Filter
+
+    if isinstance(c, Filter):
+        prop = {"property": c.field}
+        if c.op == "isnull":
+            return {"op": "isNull", "args": [prop]}
+        if c.op == "in":
+            return {"op": "in", "args": [prop, list(c.value)]}
+        op = {"!=": "<>"}.get(c.op, c.op)
+        return {"op": op, "args": [prop, c.value]}
+    return {"op": c.op, "args": [_json(a) for a in c.args]}
+
+
+def _conditions():
+    from hypothesis import strategies as st
+
+    from twin.query import Condition, Filter
+
+    leaves = st.one_of(
+        st.builds(Filter, st.sampled_from(["storeys", "year_built"]),
+                  st.sampled_from(list(_OPS_TEXT)), st.integers(0, 2030)),
+        st.builds(Filter, st.just("height"), st.sampled_from(["<", ">="]),
+                  st.floats(0, 70, allow_nan=False).map(lambda v: round(v, 2))),
+        st.builds(Filter, st.sampled_from(["function", "name"]), st.sampled_from(["=", "!="]),
+                  st.sampled_from(["residential", "school", "Building 2"])),
+        st.builds(Filter, st.just("name"), st.just("like"),
+                  st.sampled_from(["Building _", "%3", "b%"])),
+        st.builds(Filter, st.just("storeys"), st.just("in"),
+                  st.lists(st.sampled_from([4, 6, 20, 7]), min_size=1, max_size=3).map(tuple)),
+        st.builds(Filter, st.sampled_from(["roof_type", "function"]), st.just("isnull"),
+                  st.none()),
+    )
+    return st.recursive(leaves, lambda inner: st.one_of(
+        st.builds(Condition, st.sampled_from(["and", "or"]),
+                  st.lists(inner, min_size=2, max_size=3).map(tuple)),
+        st.builds(Condition, st.just("not"), st.tuples(inner))), max_leaves=6)
+
+
+def test_any_condition_in_text_and_json_selects_what_the_store_selects(api, city):
+    from hypothesis import HealthCheck, given, settings
+
+    import twin
+    from twin.query import Condition
+
+    @settings(max_examples=40, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(cond=_conditions())
+    def check(cond):
+        where = cond if isinstance(cond, Condition) else Condition("and", (cond,))
+        want = sorted(f.id for f in city.query(twin.Query(layers=("buildings",),
+                                                           where=where)))
+        text = api.get("/collections/buildings/items", params={"filter": _text(cond)})
+        js = api.get("/collections/buildings/items", params={
+            "filter": json.dumps(_json(cond)), "filter-lang": "cql2-json"})
+        assert _ids(text) == want, _text(cond)
+        assert _ids(js) == want, _json(cond)
+
+    check()
