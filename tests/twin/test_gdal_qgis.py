@@ -87,6 +87,12 @@ def test_a_spatial_filter_goes_through_the_index(city):
     assert out.stdout.count("OGRFeature(buildings)") == 1
     has = _ogrinfo("-ro", city.path, "-sql", "SELECT HasSpatialIndex('heating', 'geom')")
     assert "= 1" in has.stdout, has.stdout + has.stderr
+    # GDAL's join starts from the R*Tree, not from a whole layer
+    sql = out.stderr.split("ResetStatement(", 1)[1].rsplit(")", 1)[0].split(")\n")[0]
+    conn = sqlite3.connect(city.path)
+    plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql)]
+    conn.close()
+    assert "twin_rtree VIRTUAL TABLE" in plan[0], plan
     # and the GDAL that pyogrio ships (a newer one) reads through it too
     meta, _, _, fields = pyogrio.raw.read(city.path, layer="buildings", bbox=box)
     assert list(fields[list(meta["fields"]).index("feature_id")]) == ["test:B3"]
