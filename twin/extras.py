@@ -40,6 +40,8 @@ EXTRAS: dict[str, str] = {
     "multipart": "api",
     "python_multipart": "api",
     "psycopg": "postgis",
+    "pygeofilter": "api",
+    "cql2": "api",
     "playwright": "viewer",
 }
 

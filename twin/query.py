@@ -20,6 +20,14 @@ from shapely.geometry.base import BaseGeometry
 from .errors import QueryError
 
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "like")
+#: What a :class:`Filter` may also be (not written as a short expression):
+#: ``isnull``, true where the field has no value (its value is ``None``).
+FILTER_OPERATORS = (*OPERATORS, "isnull")
+#: How a :class:`Condition` combines its parts.
+COMBINATIONS = ("and", "or", "not")
+#: Deepest nesting of conditions in one query (SQL engines bound the depth of
+#: an expression; SQLite's parser at 1,000, its stack far earlier).
+MAX_DEPTH = 20
 
 #: Fields every feature has (besides its attributes).
 CORE_FIELDS = ("id", "layer", "type", "name", "parent", "lod", "batch", "source_id")
@@ -65,9 +73,10 @@ class Filter:
     value: Any
 
     def __post_init__(self) -> None:
-        if self.op not in OPERATORS:
+        if self.op not in FILTER_OPERATORS:
             raise QueryError(
-                f"operator {self.op!r} is not valid, must be one of {', '.join(OPERATORS)}"
+                f"operator {self.op!r} is not valid, must be one of "
+                f"{', '.join(FILTER_OPERATORS)}"
             )
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_.:\-]*$", self.field):
             raise QueryError(f"field name {self.field!r} is not valid")
@@ -120,6 +129,53 @@ def parse_filter(expression: str) -> Filter:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """Filters combined with AND, OR or NOT, nested: what a CQL2 filter
+    (OGC API - Features Part 3) says about a feature's fields, as a value the
+    stores compile to SQL.
+
+    ``op`` is ``"and"``, ``"or"`` (one or more ``args``) or ``"not"`` (one);
+    ``args`` are :class:`Filter` or :class:`Condition` values.
+
+    >>> Condition("or", (Filter("storeys", ">", 18), Filter("name", "isnull", None))).leaves()
+    2
+    """
+
+    op: str
+    args: tuple[Filter | Condition, ...]
+
+    def __post_init__(self) -> None:
+        if self.op not in COMBINATIONS:
+            raise QueryError(f"combination {self.op!r} is not valid, must be one of "
+                             f"{', '.join(COMBINATIONS)}")
+        args = tuple(self.args)
+        want = "exactly one part" if self.op == "not" else "at least one part"
+        if not args or (self.op == "not" and len(args) != 1):
+            raise QueryError(f"{self.op.upper()} needs {want}, got {len(args)}")
+        for a in args:
+            if not isinstance(a, (Filter, Condition)):
+                raise QueryError(f"a part of {self.op.upper()} must be a filter or a "
+                                 f"condition, got {type(a).__name__}")
+        object.__setattr__(self, "args", args)
+        if self.depth() > MAX_DEPTH:
+            raise QueryError(f"conditions nested {self.depth()} deep; at most {MAX_DEPTH} "
+                             "levels are allowed")
+
+    def depth(self) -> int:
+        return 1 + max((a.depth() if isinstance(a, Condition) else 0) for a in self.args)
+
+    def filters(self) -> list[Filter]:
+        """Every filter inside, depth first."""
+        out: list[Filter] = []
+        for a in self.args:
+            out.extend(a.filters() if isinstance(a, Condition) else [a])
+        return out
+
+    def leaves(self) -> int:
+        return len(self.filters())
+
+
+@dataclass(frozen=True)
 class Query:
     """A selection of features.
 
@@ -128,6 +184,7 @@ class Query:
     ids : feature ids to fetch.
     layers, types : restrict to these layers / object types.
     filters : attribute filters (:class:`Filter` or expression strings).
+    where : a :class:`Condition` (AND/OR/NOT of filters), ANDed with the rest.
     bbox : ``(xmin, ymin, xmax, ymax)`` in the twin CRS; features whose 3D
         bounds meet it in plan.
     box3d : ``(xmin, ymin, zmin, xmax, ymax, zmax)``: features whose 3D bounds
@@ -147,6 +204,7 @@ class Query:
     layers: tuple[str, ...] = ()
     types: tuple[str, ...] = ()
     filters: tuple[Filter, ...] = ()
+    where: Condition | None = None
     bbox: tuple[float, float, float, float] | None = None
     box3d: tuple[float, float, float, float, float, float] | None = None
     within: BaseGeometry | None = None
@@ -169,7 +227,13 @@ class Query:
             raise QueryError(f"{len(self.filters)} filters in one query; at most {MAX_FILTERS} "
                              "may be combined")
         filters = tuple(parse_filter(f) if isinstance(f, str) else f for f in self.filters)
-        n_values = sum(len(f.value) if f.op == "in" else 1 for f in filters)
+        if self.where is not None and not isinstance(self.where, Condition):
+            raise QueryError(f"where must be a Condition, got {type(self.where).__name__}")
+        inner = self.where.filters() if self.where is not None else []
+        if len(filters) + len(inner) > MAX_FILTERS:
+            raise QueryError(f"{len(filters) + len(inner)} filters in one query; at most "
+                             f"{MAX_FILTERS} may be combined")
+        n_values = sum(len(f.value) if f.op == "in" else 1 for f in (*filters, *inner))
         if n_values > MAX_FILTER_VALUES:
             raise QueryError(f"the filters of one query compare against {n_values} values; at "
                              f"most {MAX_FILTER_VALUES} are allowed")

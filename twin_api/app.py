@@ -20,8 +20,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -35,6 +36,7 @@ from twin.store import is_server
 from .encoding import json_response
 from .middleware import AccessLog, Errors, Head, Limits, RateLimit
 from .openapi30 import document_problems, to_openapi30
+from .params import refuse_unknown_parameters
 from .problems import MEDIA_TYPE, PROBLEM_SCHEMA, ApiProblem, from_twin_error, responses
 from .ratelimit import RateLimiter
 from .routes_analyses import analyses_router
@@ -49,8 +51,12 @@ log = logging.getLogger(__name__)
 
 _PACKAGED_VIEWER = Path(__file__).resolve().parent.parent / "viewer" / "web"
 HEALTH_PATH = "/health"
-#: Codes any request can meet (limits of the middleware), on every operation.
-EVERYWHERE = (413, 414, 429, 503)
+#: Codes any request can meet (an unknown query parameter, the limits of the
+#: middleware), on every operation.
+EVERYWHERE = (400, 413, 414, 429, 503)
+#: Response headers a page on another origin may read (CORS).
+CORS_EXPOSED = ("Content-Crs", "Retry-After", "X-Feature-Count", "X-Draw-Calls",
+                "X-Features-Without-Mesh", "Location")
 
 
 def _problem_response(p: ApiProblem, request: Request) -> JSONResponse:
@@ -83,6 +89,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             "endpoints for applications: hierarchy, 3D box queries, pipe-network analyses "
             "and GLB scenes."),
         openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+        dependencies=[Depends(refuse_unknown_parameters)],
     )
     app.state.server = state
 
@@ -195,6 +202,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(RateLimit, limiter=RateLimiter(settings.rate_limit, settings.rate_burst)
                        if settings.rate_limit > 0 else None, exempt=frozenset({HEALTH_PATH}))
     app.add_middleware(AccessLog)
+    if settings.cors_list():  # outermost: preflights and every answer, errors included
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_list(),
+            allow_methods=["GET", "HEAD", "POST"], allow_headers=["Authorization"],
+            expose_headers=list(CORS_EXPOSED), max_age=600)
     return app
 
 

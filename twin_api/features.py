@@ -49,11 +49,23 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    # Part 3 (filtering) and the CQL2 classes it uses: see twin_api/cql2.py
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
 ]
+#: The link relation of a collection's queryables (Part 3).
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+SCHEMA_JSON = "application/schema+json"
 
 #: Query parameters of ``/items`` that are not property filters.
 ITEM_PARAMETERS = frozenset({"bbox", "bbox-crs", "crs", "limit", "offset", "f", "datetime",
-                             "where"})
+                             "where", "filter", "filter-lang", "filter-crs"})
 #: Feature fields (besides the typed attributes) usable as ``name=value`` filters.
 FILTER_FIELDS = ("type", "name", "parent")
 
@@ -155,6 +167,11 @@ def collection_json(layer: Layer, extent: tuple | None, twin_crs: CRS, base: str
         "links": [
             _link(url, "self", JSON),
             _link(f"{url}/items", "items", GEOJSON, f"{layer.title} as GeoJSON"),
+            _link(f"{url}/queryables", QUERYABLES_REL, SCHEMA_JSON,
+                  "the properties a filter may name"),
+            # the same under the draft's relation name, which GDAL 3.6 looks for
+            _link(f"{url}/queryables", "queryables", SCHEMA_JSON,
+                  "the properties a filter may name"),
         ],
         "style": {"colour": layer.colour, "group": layer.group,
                   "geometry_type": layer.geometry_type},
@@ -213,6 +230,10 @@ class ItemsRequest:
     bbox_crs: str | None
     crs: str | None
     filters: tuple[Filter, ...]
+    #: a CQL2 filter (Part 3): its text, language and the CRS of its literals
+    filter: str | None = None
+    filter_lang: str | None = None
+    filter_crs: str | None = None
 
 
 def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_limit: int,
@@ -254,8 +275,9 @@ def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_
             continue
         if name not in TYPED_ATTRIBUTES and name not in FILTER_FIELDS:
             raise bad_request(
-                f"unknown query parameter {name!r}; parameters: "
-                f"{', '.join(sorted(ITEM_PARAMETERS))}, or a property filter on one of "
+                f"unknown query parameter {name!r} on /collections/{{collectionId}}/items; "
+                f"it takes: {', '.join(sorted(ITEM_PARAMETERS))}, or a property filter on "
+                "one of "
                 f"{', '.join((*FILTER_FIELDS, *TYPED_ATTRIBUTES))}")
         for v in vals:
             value: Any = v
@@ -274,6 +296,7 @@ def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_
         offset=integer("offset", 0, 0, MAX_OFFSET),
         bbox=parse_bbox(bbox) if bbox is not None else None,
         bbox_crs=one("bbox-crs"), crs=one("crs"), filters=tuple(filters),
+        filter=one("filter"), filter_lang=one("filter-lang"), filter_crs=one("filter-crs"),
     )
 
 
@@ -296,6 +319,10 @@ def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], 
     """
     out_crs = choose_crs(req.crs, store.crs, "crs")
     q = Query(layers=(req.layer,), filters=req.filters)
+    if req.filter is not None:
+        q = with_cql2(store, q, req)
+    elif req.filter_lang is not None or req.filter_crs is not None:
+        raise bad_request("filter-lang and filter-crs need a filter")
     if req.bbox is not None:
         choice = choose_crs(req.bbox_crs, store.crs, "bbox-crs")
         b = req.bbox
@@ -346,6 +373,26 @@ def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], 
     return headers, stream()
 
 
+def with_cql2(store: TwinStore, q: Query, req: ItemsRequest) -> Query:
+    """``q`` restricted by the request's CQL2 filter (Part 3)."""
+    from . import cql2
+
+    layer = store.layer(req.layer)  # 404 before any filter error
+    tree = cql2.parse_ast(req.filter or "", req.filter_lang)
+    choice = choose_crs(req.filter_crs, store.crs, "filter-crs")
+    got = cql2.translate(tree, req.layer, cql2.layer_queryables(layer), choice, store.crs)
+    if got.geometry is not None:
+        q = replace(q, within=got.geometry, predicate=got.predicate)
+    return replace(q, where=got.where)
+
+
+def queryables(store: TwinStore, name: str, base: str) -> dict[str, Any]:
+    """The JSON Schema of what a collection's filters may name (Part 3)."""
+    from .cql2 import queryables_schema
+
+    return queryables_schema(store.layer(name), f"{base}/collections/{name}/queryables")
+
+
 def _page_head(req: ItemsRequest, params: Mapping[str, list[str]], base: str, matched: int,
                returned: int) -> dict[str, Any]:
     """A FeatureCollection without its features: counts, time, paging links."""
@@ -382,4 +429,4 @@ def item(store: TwinStore, layer: str, feature_id: str, crs: str | None, base: s
 
 
 __all__ = ["CONFORMANCE", "collection", "collections", "conformance", "item",
-           "items", "landing", "parse_items_request"]
+           "items", "landing", "parse_items_request", "queryables"]

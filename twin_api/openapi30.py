@@ -19,10 +19,12 @@ def _schema(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     out = {k: _schema(v) for k, v in node.items()}
+    # the alternatives were converted first: their {"type": "null"} is {"nullable": True}
+    null = ({"type": "null"}, {"nullable": True})
     for key in ("anyOf", "oneOf"):
         alts = out.get(key)
-        if isinstance(alts, list) and any(a == {"type": "null"} for a in alts):
-            rest = [a for a in alts if a != {"type": "null"}]
+        if isinstance(alts, list) and any(a in null for a in alts):
+            rest = [a for a in alts if a not in null]
             out.pop(key)
             if len(rest) == 1:
                 merged = dict(rest[0])

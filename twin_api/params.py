@@ -5,8 +5,11 @@
 from typing import Annotated
 
 from fastapi import Query as Q
+from fastapi import Request
+from fastapi.routing import APIRoute
 
 from . import twin_service as svc
+from .problems import bad_request
 
 #: Most values a repeatable parameter (``layers``, ``type``, ``where``) takes.
 MAX_LIST = 100
@@ -14,3 +17,45 @@ MAX_LIST = 100
 Layers = Annotated[list[str] | None, Q(description="layer names (repeatable; an unknown "
                                        "layer is a 400)", max_length=MAX_LIST)]
 Year = Annotated[int | None, Q(ge=svc.YEARS[0], le=svc.YEARS[1], description="reference year")]
+
+
+# -- unknown query parameters: one rule on every endpoint ----------------------
+
+#: Routes that take parameters beyond those they declare (``/items``: property
+#: filters ``name=value``); they check their query strings themselves.
+FREE_PARAMETERS = frozenset({"/collections/{collectionId}/items"})
+
+_DECLARED: dict[int, frozenset[str]] = {}
+
+
+def declared_parameters(route: APIRoute) -> frozenset[str]:
+    """The query parameter names ``route`` declares (its own and its
+    dependencies'), by the names clients send (aliases)."""
+    key = id(route)
+    names = _DECLARED.get(key)
+    if names is None:
+        found: set[str] = set()
+        todo = [route.dependant]
+        while todo:
+            dep = todo.pop()
+            found.update(f.alias for f in dep.query_params)
+            todo.extend(dep.dependencies)
+        names = _DECLARED[key] = frozenset(found)
+    return names
+
+
+async def refuse_unknown_parameters(request: Request) -> None:
+    """An app-wide dependency: a query parameter the endpoint does not declare
+    is a 400 naming it and the ones it takes (OGC API - Features asks this of
+    ``/items``; the same rule holds on every endpoint, so a misspelt
+    ``layer=`` for ``layers=`` is not silently ignored)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or route.path in FREE_PARAMETERS:
+        return
+    allowed = declared_parameters(route)
+    unknown = sorted({k for k in request.query_params if k not in allowed})
+    if unknown:
+        takes = ", ".join(sorted(allowed)) if allowed else "none"
+        raise bad_request(f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(map(repr, unknown))} on {route.path_format}; "
+                          f"it takes: {takes}")

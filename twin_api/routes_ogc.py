@@ -3,7 +3,7 @@
 # no "from __future__ import annotations": FastAPI reads the annotations of the
 # routes, which name types defined inside the router functions
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Query as Q
@@ -86,6 +86,16 @@ def ogc_router(state: ServerState) -> APIRouter:
         = None,
         type: str | None = None, name: str | None = None,
         f: str | None = None,
+        # Part 3: CQL2 filters (twin_api/cql2.py)
+        filter: Annotated[str | None, Q(description=(
+            "CQL2 filter on the collection's queryables, e.g. \"storeys > 18 AND "
+            "material = 'PE'\" or S_INTERSECTS(geometry, BBOX(...))"))] = None,
+        filter_lang: Annotated[Literal["cql2-text", "cql2-json", "cql-text"] | None,
+                               Q(alias="filter-lang", description=(
+                                   "cql2-text (default) or cql2-json; cql-text, the draft's "
+                                   "name that GDAL 3.6 sends, is read as cql2-text"))] = None,
+        filter_crs: Annotated[str | None, Q(alias="filter-crs", description=(
+            "CRS of the filter's spatial literals (default CRS84)"))] = None,
     ) -> Response:
         """Features of one layer, paged. Any typed attribute (``storeys``,
         ``install_year``, ``diameter_mm``, ...) may also be given as a
@@ -97,6 +107,21 @@ def ogc_router(state: ServerState) -> APIRouter:
         if req.limit <= ogc.WHOLE_PAGE:
             return Response(b"".join(body), media_type=GEOJSON, headers=headers)
         return StreamingResponse(state.stream(body), media_type=GEOJSON, headers=headers)
+
+    @r.get("/collections/{collectionId}/queryables",
+           summary="What a filter on the layer may name (JSON Schema)",
+           responses={200: {"content": {"application/schema+json": {}, JSON: {}},
+                            "description": "JSON Schema of the queryables"},
+                      **responses(404)})
+    @blocking
+    def queryables(request: Request, s: Store, collectionId: str, f: str | None = None
+                   ) -> Response:
+        # JSON Schema's own media type, unless the client asks for JSON only (GDAL 3.6)
+        accept = request.headers.get("accept", "*/*")
+        media = ogc.SCHEMA_JSON if ogc.SCHEMA_JSON in accept or "*/*" in accept or \
+            JSON not in accept else JSON
+        return json_response(ogc.queryables(s, collectionId, base_url(request)),
+                             media_type=media)
 
     @r.get("/collections/{collectionId}/items/{featureId:path}", summary="One feature",
            responses={200: {"content": {GEOJSON: {}}, "description": "Feature"},

@@ -14,6 +14,8 @@ from twin.errors import ConfigError
 ENV_PREFIX = "TWIN_API_"
 #: RFC 6750's b64token: what a bearer token may be made of.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: A web origin: scheme, host and optional port (RFC 6454), no path.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class ApiSettings:
     access_log : ``None``: requests are logged as JSON lines through the
         ``twin_api.access`` logger; ``twin serve`` sends them to this file
         (``-``: standard error).
+    cors_origins : web origins (``https://maps.example.org``, comma-separated; ``*``
+        for any) whose pages may read the API and the tiles (CORS); ``None``
+        (the default): none, browsers keep other origins' pages out.
     job_stale_s : an import whose process has not signalled for this long
         is taken for dead (and failed); an upload silent this long, forgotten.
     """
@@ -81,6 +86,7 @@ class ApiSettings:
     cache_mb: int = 64
     access_log: str | None = None
     job_stale_s: float = 60.0
+    cors_origins: str | None = None
 
     def __post_init__(self) -> None:
         from twin.store import is_server
@@ -104,10 +110,18 @@ class ApiSettings:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.rate_limit < 0 or self.cache_mb < 0:
             raise ConfigError("rate_limit and cache_mb must not be negative (0 turns them off)")
+        for origin in self.cors_list():
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ConfigError(f"CORS origin {origin!r} is not an origin: write "
+                                  "scheme://host[:port] without a path (or * for any)")
         if not 1 <= self.default_limit <= self.max_limit:
             raise ConfigError(
                 f"default_limit ({self.default_limit}) must be between 1 and max_limit "
                 f"({self.max_limit})")
+
+    def cors_list(self) -> list[str]:
+        """The CORS origins, one string each."""
+        return [o.strip() for o in (self.cors_origins or "").split(",") if o.strip()]
 
     def to_env(self) -> dict[str, str]:
         """The settings as environment variables (for worker processes)."""

@@ -62,12 +62,14 @@ def assert_same_features(a: list, b: list) -> None:
 def without_moments(dump: dict) -> dict:
     """A dump without what a copy cannot keep: when it was made and how often
     it changed since (twin_meta ``created``, ``revision``; GeoPackage
-    ``last_change``)."""
+    ``last_change``, ``layer_styles.update_time``)."""
     out = dict(dump)
     out["twin_meta"] = [r for r in dump["twin_meta"]
                         if not r.startswith(("('created'", "('revision'"))]
     if "gpkg_contents" in dump:
         out["gpkg_contents"] = [r.rsplit(", '20", 1)[0] for r in dump["gpkg_contents"]]
+    if "layer_styles" in dump:  # each style's update_time: when the copy wrote it
+        out["layer_styles"] = [r.rsplit(", '20", 1)[0] for r in dump["layer_styles"]]
     return out
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..attributes import TYPED_ATTRIBUTES
 from ..errors import QueryError
-from ..query import Filter, Query
+from ..query import Condition, Filter, Query
 from .rows import CORE_FIELD_SQL, EDGE_COLUMNS, FEATURE_COLUMNS
 
 #: Every read column, qualified: the features ``f`` left-joined with their edges ``e``.
@@ -155,11 +155,33 @@ def compile_query(q: Query, dialect: Dialect) -> Compiled:
         sql, p = filter_sql(flt, dialect)
         where.append(sql)
         params += p
+    if q.where is not None:
+        sql, p = condition_sql(q.where, dialect)
+        where.append(sql)
+        params += p
     order = "f.fid" if q.order == "fid" else "f.feature_id"
     return Compiled(source, tuple(where), tuple(params), order)
 
 
+def condition_sql(cond: Condition, dialect: Dialect) -> tuple[str, list[Any]]:
+    """A nested AND/OR/NOT of filters as one parenthesised SQL condition
+    (SQL's three-valued logic: a comparison with a missing value is unknown,
+    so neither it nor its NOT selects the feature, as in CQL2)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for a in cond.args:
+        sql, p = condition_sql(a, dialect) if isinstance(a, Condition) else \
+            filter_sql(a, dialect)
+        parts.append(sql)
+        params += p
+    if cond.op == "not":
+        return f"(NOT {parts[0]})", params
+    return "(" + f" {cond.op.upper()} ".join(parts) + ")", params
+
+
 def _check_filter_values(flt: Filter) -> None:
+    if flt.op == "isnull":
+        return
     spec = TYPED_ATTRIBUTES.get(flt.field)
     vals = flt.value if flt.op == "in" else (flt.value,)
     if spec is not None and spec.kind != "text" and flt.op != "like":
@@ -180,6 +202,11 @@ def filter_sql(flt: Filter, dialect: Dialect) -> tuple[str, list[Any]]:
     _check_filter_values(flt)
     vals = list(flt.value) if flt.op == "in" else [flt.value]
     spec = TYPED_ATTRIBUTES.get(flt.field)
+    if flt.op == "isnull":
+        if flt.field in CORE_FIELD_SQL or spec is not None:
+            return f"{CORE_FIELD_SQL.get(flt.field) or f'f.{flt.field}'} IS NULL", []
+        col, p = dialect.json_any(flt.field)
+        return f"{col} IS NULL", p
     if flt.field in CORE_FIELD_SQL or spec is not None:
         col = CORE_FIELD_SQL.get(flt.field) or f"f.{flt.field}"
         text = flt.field in _TEXT_CORE or (spec is not None and spec.kind == "text")

@@ -34,7 +34,7 @@ from ..migrate import SCHEMA_VERSION, check_version, pending
 from ..querysql import SQLITE
 from ..rows import BATCH_COLUMNS
 from ..sqlstore import STREAM_CHUNK, SqlTwinStore, import_errors
-from . import blob
+from . import blob, qgis
 from .schema import (
     FORMAT_NAME,
     GPKG_APPLICATION_ID,
@@ -72,6 +72,31 @@ class GeoPackageStore(SqlTwinStore):
         self._meta = self._load_meta()
         self._crs = CRS.from_wkt(self._meta["crs_wkt"])
         self._srs_id = int(self._meta["srs_id"])
+        if not self.readonly:
+            self._complete_for_gis()
+
+    def _complete_for_gis(self) -> None:
+        """Styles and spatial index views for QGIS (:mod:`.qgis`) in a twin made
+        before they were written: added on a writable open, once. The twin's
+        data and revision are untouched; a twin another process is writing
+        gets them on a later open."""
+        layers = self.layers()
+        if not qgis.missing(self._conn, layers):
+            return
+        with self._write_lock:
+            conn = self._conn
+            try:
+                writer_lock.begin_write(conn, self.path, wait_s=0.0)
+            except writer_lock.TwinBusyError:
+                return  # someone writes now; the next writable open completes it
+            try:
+                qgis.ensure_all(conn, layers)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            finally:
+                writer_lock.end_write(self.path)
 
     # -- connections ----------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -220,8 +245,10 @@ class GeoPackageStore(SqlTwinStore):
             conn.execute(
                 "INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
                 "VALUES ('twin_batches', 'attributes', 'twin_batches', 'Import batches')")
+            qgis.ensure_tables(conn)
             for pos, layer in enumerate(STANDARD_LAYERS):
                 insert_layer(conn, layer, pos, srs_id)
+                qgis.register_layer(conn, layer)
             conn.execute("COMMIT")
         except BaseException:
             conn.close()
@@ -296,6 +323,8 @@ class GeoPackageStore(SqlTwinStore):
             pos = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM twin_layers"
                                ).fetchone()[0]
             insert_layer(conn, layer, pos, self._srs_id)
+            qgis.ensure_tables(conn)
+            qgis.register_layer(conn, layer)
 
     def layer_extents(self) -> dict[str, tuple[float, float, float, float]]:
         rows = self._conn.execute(

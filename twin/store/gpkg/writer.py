@@ -26,7 +26,7 @@ from ...errors import FeatureError
 from ..codec import report_json
 from ..rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, MESH_COLUMNS
 from ..writer import ChunkedBatchWriter, PreparedChunk
-from . import blob
+from . import blob, qgis
 from .rtree_bulk import bulk_load
 from .schema import FEATURE_INDEXES, UNBOUNDED, grow_extents, recompute_extents
 
@@ -155,6 +155,7 @@ class GpkgBatchWriter(ChunkedBatchWriter):
 
     def build_indexes(self) -> None:
         conn = self.conn
+        qgis.planner_stats(conn)  # dropping the layer index dropped its statistics
         for sql in FEATURE_INDEXES.values():
             try:
                 conn.execute(sql)
