@@ -262,6 +262,40 @@ def test_ogrinfo_lists_every_layer_with_its_srid_and_feature_count(city):
             assert index in " ".join(r[0] for r in plan), plan
 
 
+@postgis_only
+def test_qgis_finds_a_default_style_per_layer_in_the_catalogue_colour(city):
+    """QGIS reads a PostgreSQL layer's default style from ``layer_styles``: one
+    row per layer view, QML and SLD in the catalogue colour, the same documents
+    as the GeoPackage's; a style a user saved as default stays the default."""
+    from defusedxml import ElementTree
+
+    from twin.store.styles import style_qml
+
+    rows = run_sql(city.path, "SELECT f_table_schema, f_table_name, f_geometry_column, "
+                              "styleqml::text, stylesld::text, useasdefault, owner "
+                              "FROM layer_styles ORDER BY f_table_name")
+    schema = run_sql(city.path, "SELECT current_schema()")[0][0]
+    layers = {la.name: la for la in city.layers()}
+    assert sorted(r[1] for r in rows) == sorted(layers)
+    for sch, name, geom, qml, sld, default, owner in rows:
+        la = layers[name]
+        assert (sch, geom, default, owner) == (schema, "geom", True, "digital-twin-city")
+        r, g, b = (int(la.colour[i:i + 2], 16) for i in (1, 3, 5))
+        assert f"{r},{g},{b},255" in qml and la.colour in sld
+        assert ElementTree.fromstring(sld).tag.endswith("StyledLayerDescriptor")
+        assert ElementTree.fromstring(qml).tag == "qgis"
+        assert qml == style_qml(la)
+    # a user's default style of a new layer's name is kept; ours is added beside it
+    run_sql(city.path, "INSERT INTO layer_styles (f_table_schema, f_table_name, stylename, "
+                       "useasdefault, owner) VALUES (current_schema(), 'kiosks', 'mine', true, "
+                       "'clerk')")
+    city.add_layer(twin.Layer(name="kiosks", title="Kiosks", group="surface",
+                              colour="#aa3300", geometry_type="POINT"))
+    got = run_sql(city.path, "SELECT owner, useasdefault FROM layer_styles WHERE "
+                             "f_table_name = 'kiosks' ORDER BY owner")
+    assert got == [("clerk", True), ("digital-twin-city", False)]
+
+
 # -- partitions ---------------------------------------------------------------------------
 @pytest.mark.backends("postgis_part")
 def test_the_partitioned_layout_spreads_rows_by_tile_and_keeps_ids_unique(city):

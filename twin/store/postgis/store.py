@@ -46,6 +46,7 @@ from ..migrate import SCHEMA_VERSION, check_version, pending
 from ..querysql import Dialect
 from ..rows import BATCH_COLUMNS
 from ..sqlstore import STREAM_CHUNK, SqlTwinStore, import_errors
+from . import qgis
 from .connection import ConnectionPool, psycopg_module, quote_ident
 from .schema import (
     FORMAT_NAME,
@@ -212,7 +213,7 @@ class PostGISStore(SqlTwinStore):
                         cur.executemany("INSERT INTO twin_meta VALUES (%s, %s)",
                                         list(meta.items()))
                     for pos, layer in enumerate(STANDARD_LAYERS):
-                        _add_layer(conn, layer, pos, srs_id)
+                        _add_layer(conn, layer, pos, srs_id, loc.schema)
         except pg.Error as exc:
             raise StoreError(f"{loc}: cannot create the twin: {str(exc).strip()}") from None
         finally:
@@ -317,7 +318,7 @@ class PostGISStore(SqlTwinStore):
                 raise LayerError(f"layer {layer.name!r} already exists in {self.path}")
             pos = tx.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM twin_layers"
                              ).fetchone()[0]
-            _add_layer(tx.conn, layer, pos, self._srs_id)
+            _add_layer(tx.conn, layer, pos, self._srs_id, self.location.schema)
         self.ensure_spatial_indexes()
 
     def layer_extents(self) -> dict[str, tuple[float, float, float, float]]:
@@ -460,10 +461,11 @@ def _bump_revision(conn: Any) -> None:
     conn.execute("UPDATE twin_meta SET value = (value::bigint + 1)::text WHERE key = 'revision'")
 
 
-def _add_layer(conn: Any, layer: Layer, position: int, srid: int) -> None:
+def _add_layer(conn: Any, layer: Layer, position: int, srid: int, schema: str) -> None:
     conn.execute(LAYER_INSERT, layer_row(layer, position))
     for stmt in layer_statements(layer, srid):
         conn.execute(stmt)
+    qgis.write_style(conn, layer, schema)
 
 
 def _ensure_postgis(conn: Any, loc: ServerLocation, pg: Any) -> None:
@@ -497,4 +499,7 @@ def _drop_twin(conn: Any) -> None:
         conn.execute(f"DROP VIEW IF EXISTS {quote_ident(name)}")
     for table in TWIN_TABLES:
         conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+    if conn.execute("SELECT to_regclass('layer_styles') IS NOT NULL").fetchone()[0]:
+        conn.execute("DELETE FROM layer_styles WHERE owner = %s AND f_table_schema = "
+                     "current_schema()", (qgis.OWNER,))
     conn.execute("DROP SEQUENCE IF EXISTS twin_fid_seq")
