@@ -27,10 +27,9 @@ $(VIEWER_STAMP): viewer/web/package.json viewer/web/package-lock.json
 viewer: $(VIEWER_STAMP)
 
 # the third-party clients the tests run (not shipped): the Khronos glTF validator and
-# CesiumJS pinned by tests/tools/package-lock.json, and CesiumJS's 3D Tiles validator
+# CesiumJS, pinned by tests/tools/package-lock.json
 $(TOOLS_STAMP): tests/tools/package.json tests/tools/package-lock.json
 	cd tests/tools && npm ci --no-audit --no-fund --loglevel=error
-	cd tests/tools && npm install --no-save --no-audit --no-fund --loglevel=error 3d-tiles-validator@0.6.1
 	touch $(TOOLS_STAMP)
 
 tools: $(TOOLS_STAMP)
