@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
+from twin import __version__
 from twin.attributes import TYPED_ATTRIBUTES
 from twin.errors import NotFoundError
 from twin.layers import Layer
@@ -49,6 +50,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    # this toolkit's own (twin_api.federation.capabilities reads them)
+    "urn:digital-twin-city:conf:items-where",
+    "urn:digital-twin-city:conf:indicator-parts",
+    "urn:digital-twin-city:conf:etag",
 ]
 
 #: Query parameters of ``/items`` that are not property filters.
@@ -124,7 +129,7 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str
 
 def landing(base: str, title: str, description: str) -> dict[str, Any]:
     return {
-        "title": title, "description": description,
+        "title": title, "description": description, "version": __version__,
         "links": [
             _link(f"{base}/", "self", JSON, "this document"),
             _link(f"{base}/openapi.json", "service-desc", OPENAPI, "the API definition"),

@@ -57,6 +57,11 @@ class ApiSettings:
         (``-``: standard error).
     job_stale_s : an import whose process has not signalled for this long
         is taken for dead (and failed); an upload silent this long, forgotten.
+    members_file : a TOML file naming member twins (a region's cities and
+        counties, :mod:`twin_api.federation.config`); the server then offers
+        the federated search, roll-up and region scene under ``/federation``.
+    private : every request (but ``/health``) must carry the token, reads
+        included: a member twin that only its region may read.
     """
 
     twin_path: str
@@ -81,6 +86,8 @@ class ApiSettings:
     cache_mb: int = 64
     access_log: str | None = None
     job_stale_s: float = 60.0
+    members_file: str | None = None
+    private: bool = False
 
     def __post_init__(self) -> None:
         from twin.store import is_server
@@ -90,6 +97,11 @@ class ApiSettings:
         if self.tiles_dir is not None and not (Path(self.tiles_dir) / "tileset.json").is_file():
             raise ConfigError(f"{self.tiles_dir}: no tileset.json there (make one with "
                             "'twin export --format 3dtiles --out DIR')")
+        if self.private and self.token is None:
+            raise ConfigError("a private server needs a token (--token-file or "
+                              "$TWIN_API_TOKEN): every request must carry it")
+        if self.members_file is not None and not Path(self.members_file).is_file():
+            raise ConfigError(f"{self.members_file}: no such members file")
         if self.token is not None:
             if len(self.token) < 16:
                 raise ConfigError("the API token must be at least 16 characters long")
@@ -126,7 +138,9 @@ class ApiSettings:
             if raw is None:
                 continue
             typ = field.type if isinstance(field.type, str) else field.type.__name__
-            if typ.startswith("int"):
+            if typ.startswith("bool"):
+                kw[name] = raw == "True"
+            elif typ.startswith("int"):
                 kw[name] = int(raw)
             elif typ.startswith("float"):
                 kw[name] = float(raw)

@@ -1,0 +1,38 @@
+"""A private server: every request must carry the bearer token.
+
+``twin serve --private`` serves a twin that only its holders of the token
+may read (a county twin read by its region, say): any request but the load
+balancer's ``/health`` without ``Authorization: Bearer <token>`` is answered
+``401`` with ``WWW-Authenticate`` (RFC 6750), before any route runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .auth import bearer_token, token_matches
+from .middleware import send_problem
+from .problems import ApiProblem
+
+
+class RequireToken:
+    """``token=None``: a public server, every request passes."""
+
+    def __init__(self, app, token: str | None, exempt: frozenset[str] = frozenset()):
+        self.app = app
+        self.token = token
+        self.exempt = exempt
+
+    async def __call__(self, scope: dict[str, Any], receive, send) -> None:
+        if self.token is None or scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        auth = next((v.decode("latin-1") for k, v in scope["headers"]
+                     if k == b"authorization"), None)
+        if token_matches(bearer_token(auth), self.token):
+            await self.app(scope, receive, send)
+            return
+        problem = ApiProblem(401, "Unauthorized", "this twin is private: send "
+                             "'Authorization: Bearer <token>'")
+        await send_problem(send, problem, scope["path"],
+                           (("WWW-Authenticate", 'Bearer realm="twin"'),))
