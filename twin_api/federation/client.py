@@ -2,7 +2,7 @@
 
 Every request to a member has a time limit (connecting, and each wait for
 its answer), is retried a bounded number of times when the network failed
-or the member answered 502/503/504 (with a short backoff), and may bring at
+or the member answered 429/502/503/504 (with a short backoff), and may bring at
 most :data:`MAX_BODY_BYTES`. A failure is a :class:`MemberFailure` naming
 the member and why, in a few words a person can act on (``down``,
 ``timeout``, ``http error``, ``unauthorized``, ``bad answer``): the
@@ -33,7 +33,7 @@ from .config import Member
 MAX_BODY_BYTES = 64 * 1024**2
 #: Memory for kept answers, per member.
 CACHE_BYTES = 32 * 1024**2
-_RETRY_STATUS = frozenset({502, 503, 504})
+_RETRY_STATUS = frozenset({429, 502, 503, 504})
 _BACKOFF_S = 0.2
 
 

@@ -142,12 +142,13 @@ def _number(where: str, table: dict, key: str, default: float, lo: float, hi: fl
 def _member(where: str, table: dict, base: Path, environ: dict[str, str]) -> Member:
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: must be a table")
+    name = _name(where, table)
+    where = f"{where} ({name})"
     unknown = sorted(set(table) - _MEMBER_KEYS)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
-                          f"{', '.join(sorted(_MEMBER_KEYS))}")
-    name = _name(where, table)
-    where = f"{where} ({name})"
+                          f"{', '.join(sorted(_MEMBER_KEYS))} (a token goes in an "
+                          "environment variable or a file, never in this file)")
     url = _text(where, table, "url").rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
