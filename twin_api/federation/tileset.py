@@ -33,7 +33,8 @@ def tile_path_ok(path: str) -> bool:
         and "//" not in path
 
 
-def _root(m: Member, client: MemberClient, caps) -> tuple[dict[str, Any], str]:
+def _root(m: Member, client: MemberClient, caps
+          ) -> tuple[dict[str, Any], str, list | None]:
     if caps.tiles is None:
         raise MemberFailure(Failure(m.name, "unsupported", "serves no 3D Tiles (start its "
                                     "'twin serve' with --tiles)"))
@@ -47,7 +48,9 @@ def _root(m: Member, client: MemberClient, caps) -> tuple[dict[str, Any], str]:
             and isinstance(err, (int, float))):
         raise MemberFailure(Failure(m.name, "bad answer", f"{caps.tiles} has no root with a "
                                     "region bounding volume and a geometric error"))
-    return root, caps.tiles
+    extras = doc.get("asset", {}).get("extras") if isinstance(doc.get("asset"), dict) else None
+    frame = extras.get("local_frame") if isinstance(extras, dict) else None
+    return root, caps.tiles, frame if isinstance(frame, list) and len(frame) == 16 else None
 
 
 def region_tileset(service: FederationService, own: dict[str, Any] | None) -> dict[str, Any]:
@@ -55,7 +58,9 @@ def region_tileset(service: FederationService, own: dict[str, Any] | None) -> di
     children = []
     listed = []
     failures = []
+    frames = []
     if own is not None:
+        frames.append(own.get("asset", {}).get("extras", {}).get("local_frame"))
         r = own["root"]
         children.append({"boundingVolume": r["boundingVolume"],
                          "geometricError": r["geometricError"],
@@ -65,7 +70,8 @@ def region_tileset(service: FederationService, own: dict[str, Any] | None) -> di
         if isinstance(res, Failure):
             failures.append(res.to_dict())
             continue
-        root, path = res
+        root, path, frame = res
+        frames.append(frame)
         children.append({"boundingVolume": {"region": root["boundingVolume"]["region"]},
                          "geometricError": root["geometricError"],
                          "content": {"uri": f"members/{m.name}{path}"}})
@@ -81,7 +87,9 @@ def region_tileset(service: FederationService, own: dict[str, Any] | None) -> di
     return {
         "asset": {"version": "1.1", "generator": "digital-twin-city federation",
                   "extras": {"federation": service.federation.name, "members": listed,
-                             "partial": bool(failures), "failures": failures}},
+                             "partial": bool(failures), "failures": failures,
+                             # the first twin's frame: where a viewer centres the region
+                             "local_frame": next((f for f in frames if f), None)}},
         "geometricError": error,
         "root": {"boundingVolume": {"region": box}, "geometricError": error,
                  "refine": "ADD", "children": children},
