@@ -134,7 +134,7 @@ def main() -> None:
         twin.create_twin(region, "EPSG:4546").close()
         (d / "county.token").write_text(TOKEN)
         city_url = stack.enter_context(serve(demo))
-        county_url = stack.enter_context(serve(county, "--private", "--token-file",
+        county_url = stack.enter_context(serve(county, "--read-token-file",
                                                str(d / "county.token")))
         (d / "members.toml").write_text(
             '[federation]\nname = "region"\nlevel = "region"\n\n'

@@ -204,8 +204,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
                        max_target=settings.max_request_bytes,
                        timeout_s=settings.request_timeout_s,
                        reads_own_body=lambda path: path == IMPORTS_PATH)
-    app.add_middleware(RequireToken, token=settings.token if settings.private else None,
-                       exempt=frozenset({HEALTH_PATH}))
+    app.add_middleware(RequireToken, tokens=(settings.read_token, settings.token)
+                       if settings.read_token else (), exempt=frozenset({HEALTH_PATH}))
     app.add_middleware(RateLimit, limiter=RateLimiter(settings.rate_limit, settings.rate_burst)
                        if settings.rate_limit > 0 else None, exempt=frozenset({HEALTH_PATH}))
     app.add_middleware(AccessLog)

@@ -60,8 +60,9 @@ class ApiSettings:
     members_file : a TOML file naming member twins (a region's cities and
         counties, :mod:`twin_api.federation.config`); the server then offers
         the federated search, roll-up and region scene under ``/federation``.
-    private : every request (but ``/health``) must carry the token, reads
-        included: a member twin that only its region may read.
+    read_token : when set, every request (but ``/health``) must carry it (or
+        the import ``token``), reads included: a member twin that only its
+        region may read. It enables no imports.
     """
 
     twin_path: str
@@ -87,7 +88,7 @@ class ApiSettings:
     access_log: str | None = None
     job_stale_s: float = 60.0
     members_file: str | None = None
-    private: bool = False
+    read_token: str | None = None
 
     def __post_init__(self) -> None:
         from twin.store import is_server
@@ -97,16 +98,15 @@ class ApiSettings:
         if self.tiles_dir is not None and not (Path(self.tiles_dir) / "tileset.json").is_file():
             raise ConfigError(f"{self.tiles_dir}: no tileset.json there (make one with "
                             "'twin export --format 3dtiles --out DIR')")
-        if self.private and self.token is None:
-            raise ConfigError("a private server needs a token (--token-file or "
-                              "$TWIN_API_TOKEN): every request must carry it")
         if self.members_file is not None and not Path(self.members_file).is_file():
             raise ConfigError(f"{self.members_file}: no such members file")
-        if self.token is not None:
-            if len(self.token) < 16:
-                raise ConfigError("the API token must be at least 16 characters long")
-            if not _B64TOKEN.fullmatch(self.token):
-                raise ConfigError("the API token may hold only letters, digits and - . _ ~ + / "
+        for what, tok in (("API token", self.token), ("read token", self.read_token)):
+            if tok is None:
+                continue
+            if len(tok) < 16:
+                raise ConfigError(f"the {what} must be at least 16 characters long")
+            if not _B64TOKEN.fullmatch(tok):
+                raise ConfigError(f"the {what} may hold only letters, digits and - . _ ~ + / "
                                 "(and = at its end): what an 'Authorization: Bearer' header "
                                 "can carry (RFC 6750)")
         for name in ("max_queued_jobs", "max_queued_bytes", "max_upload_bytes", "rate_burst",

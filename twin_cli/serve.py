@@ -60,13 +60,16 @@ from .options import TWIN
               default=None, help="A TOML file naming member twins (a region's cities and "
                                  "counties): adds the federated search, indicator roll-up "
                                  "and region scene under /federation (docs/federation.md).")
-@click.option("--private", is_flag=True, help="Every request must carry the token, reads "
-                                               "included (a member only its region reads).")
+@click.option("--read-token-file", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="File holding a token every request must then carry, reads "
+                                 "included (also $TWIN_API_READ_TOKEN): a member twin only its "
+                                 "region reads. It enables no imports.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(path, host, port, workers, title, token_file, max_limit, tiles_dir, work_dir,
           max_upload_mb, max_queued, max_queued_mb, rate_limit, rate_burst, request_timeout,
-          threads, max_connections, access_log, members_file, private, log_level) -> None:
+          threads, max_connections, access_log, members_file, read_token_file, log_level
+          ) -> None:
     """Serve the twin at PATH: OGC API - Features for QGIS and GDAL (add
     http://HOST:PORT as an "OGC API - Features" connection), twin endpoints
     under /twin, the API documentation at /docs, a health check for load
@@ -93,7 +96,8 @@ def serve(path, host, port, workers, title, token_file, max_limit, tiles_dir, wo
         rate_burst=rate_burst, request_timeout_s=request_timeout, threads=threads,
         access_log=None if access_log == "off" else access_log,
         members_file=str(Path(members_file).resolve()) if members_file else None,
-        private=private)
+        read_token=Path(read_token_file).read_text().strip() if read_token_file else
+        os.environ.get("TWIN_API_READ_TOKEN") or None)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"serving {path} at http://{shown}:{port}/ (viewer: http://{shown}:{port}/viewer/, "
                f"API docs: http://{shown}:{port}/docs); imports "

@@ -29,12 +29,15 @@ token_file = "county.token"
 TOML
 pids=""
 trap 'kill $pids 2>/dev/null' EXIT INT TERM
-"$BIN/twin" serve "$OUT/county.gpkg" --port 8002 --private --token-file "$OUT/county.token" \
+"$BIN/twin" serve "$OUT/county.gpkg" --port 8002 --read-token-file "$OUT/county.token" \
     --tiles "$OUT/county_tiles" --title "Tumed Left Banner (county)" --access-log off &
 pids="$pids $!"
 "$BIN/twin" serve "$OUT/demo.gpkg" --port 8001 --title "Hohhot (city)" --access-log off &
 pids="$pids $!"
-sleep 3
+tries=0   # wait for both members (a minute at most), then show them
+until "$BIN/twin" federation check "$OUT/members.toml" >/dev/null 2>&1 || [ $tries -ge 60 ]; do
+    tries=$((tries + 1)); sleep 1
+done
 "$BIN/twin" federation check "$OUT/members.toml" || true
 echo "region: http://127.0.0.1:8000/federation/members, /federation/search?layer=buildings, /federation/indicators, /federation/tileset.json"
 "$BIN/twin" serve "$OUT/region.gpkg" --port 8000 --members "$OUT/members.toml" \
