@@ -64,6 +64,7 @@ class _Kept:
     etag: str | None
     last_modified: str | None
     fresh_until: float
+    parsed: Any = None  # the JSON document, once read (kept answers are not changed)
 
 
 def _max_age(cache_control: str) -> float | None:
@@ -159,12 +160,18 @@ class MemberClient:
             ) -> tuple[bytes, str]:
         """The body and media type of ``GET path?params``, revalidated when
         kept from before; raises :class:`MemberFailure`."""
+        _, body, ctype = self._get(path, params)
+        return body, ctype
+
+    def _get(self, path: str, params: list[tuple[str, str]] | dict[str, Any] | None
+             ) -> tuple[_Kept | None, bytes, str]:
+        """The answer and, when it is the one kept, its :class:`_Kept`."""
         items = [(k, str(v)) for k, v in (params.items() if isinstance(params, dict)
                                           else params or [])]
         key = path + ("?" + urlencode(items) if items else "")
         kept = self._get_kept(key)
         if kept is not None and kept.fresh_until > time.monotonic():
-            return kept.body, kept.content_type
+            return kept, kept.body, kept.content_type
         headers: dict[str, str] = {}
         if kept is not None and kept.etag:
             headers["If-None-Match"] = kept.etag
@@ -173,7 +180,7 @@ class MemberClient:
         status, h, body = self._send(path, items, headers)
         if status == 304 and kept is not None:
             self.revalidated += 1
-            return kept.body, kept.content_type
+            return kept, kept.body, kept.content_type
         if status in (401, 403):
             raise self._fail("unauthorized", f"HTTP {status} from {path}: "
                              + ("the token was refused" if self.member.has_token else
@@ -186,17 +193,24 @@ class MemberClient:
         if "no-store" not in cc.lower() and (h.get("etag") or h.get("last-modified")
                                              or _max_age(cc)):
             age = _max_age(cc) if "no-cache" not in cc.lower() else None
-            self._keep(key, _Kept(body, ctype, h.get("etag"), h.get("last-modified"),
-                                  time.monotonic() + (age or 0)))
-        return body, ctype
+            new = _Kept(body, ctype, h.get("etag"), h.get("last-modified"),
+                        time.monotonic() + (age or 0))
+            self._keep(key, new)
+            return new, body, ctype
+        return None, body, ctype
 
     def get_json(self, path: str, params: list[tuple[str, str]] | dict[str, Any] | None = None
                  ) -> Any:
-        body, _ = self.get(path, params)
+        kept, body, _ = self._get(path, params)
+        if kept is not None and kept.parsed is not None:
+            return kept.parsed
         try:
-            return json.loads(body)
+            doc = json.loads(body)
         except ValueError as exc:
             raise self._fail("bad answer", f"{path}: not JSON ({exc})") from exc
+        if kept is not None:
+            kept.parsed = doc
+        return doc
 
 
 def _detail(body: bytes) -> str:
