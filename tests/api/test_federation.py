@@ -4,6 +4,7 @@ down, private or older (:mod:`twin_api.federation`)."""
 
 from __future__ import annotations
 
+import json
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,7 +295,6 @@ def _first_content(tile: dict) -> str:
 def test_federation_check_reports_each_member(levels, tmp_path):
     r = CliRunner().invoke(cli, ["federation", "check", "--json", str(levels.members)])
     assert r.exit_code == 0, r.output
-    import json
 
     rows = {m["member"]: m for m in json.loads(r.output)["members"]}
     assert all(m["reachable"] for m in rows.values())
@@ -327,3 +327,23 @@ def test_a_bad_members_file_is_refused_naming_the_member(tmp_path, entry, messag
     with pytest.raises(ConfigError, match="member 1 \\(hohhot\\)") as e:
         load_federation(path, environ={})
     assert message in str(e.value) and str(path) in str(e.value)
+
+
+def test_twin_serve_read_token_file_and_members_options(levels, tmp_path):
+    """The real command: a private twin answers its read token only, and a
+    region started with --members answers for its members."""
+    from conftest import twin_serve
+
+    members = members_toml(tmp_path / "members.toml", [
+        {"name": "tumed-left", "level": "county", "url": levels.urls["tumed-left"],
+         "token_file": str(token_file(tmp_path)), "timeout_s": 60}])
+    with twin_serve(levels.twins["tumed-left"], "--read-token-file",
+                    str(token_file(tmp_path))) as (county, _), \
+            twin_serve(levels.twins["nei-mongol"], "--members", str(members)) as (region, _):
+        assert httpx.get(f"{county}/twin", timeout=30).status_code == 401
+        assert httpx.get(f"{county}/twin", headers=_auth("tumed-left"),
+                         timeout=30).status_code == 200
+        doc = httpx.get(f"{region}/federation/members", timeout=60).json()
+    [row] = doc["members"]
+    assert row["member"] == "tumed-left" and row["reachable"] and row["token"]
+    assert TOKEN not in json.dumps(doc)  # a token never leaves the server
