@@ -347,3 +347,43 @@ def test_twin_serve_read_token_file_and_members_options(levels, tmp_path):
     [row] = doc["members"]
     assert row["member"] == "tumed-left" and row["reachable"] and row["token"]
     assert TOKEN not in json.dumps(doc)  # a token never leaves the server
+
+
+def test_slow_and_failing_members_are_bounded_and_named():
+    """A member that hangs, or answers 503 or 500, on a real server: each
+    request gives up after its timeout, a 503 is retried a bounded number of
+    times, a 500 is not, and every failure says which and why."""
+    import asyncio
+    import time
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from twin_api.federation.client import MemberFailure
+
+    calls = {"slow": 0, "busy": 0, "broken": 0}
+
+    async def answer(request):
+        what = request.path_params["what"]
+        calls[what] += 1
+        if what == "slow":
+            await asyncio.sleep(5)
+        status = {"slow": 200, "busy": 503, "broken": 500}[what]
+        return JSONResponse({"detail": f"{what} here"}, status_code=status)
+
+    with served(Starlette(routes=[Route("/{what}", answer)])) as url:
+        client = MemberClient(Member("flaky", "county", url, timeout_s=0.5, retries=2))
+        try:
+            for what, reason, tries in (("slow", "timeout", 3), ("busy", "http error", 3),
+                                        ("broken", "http error", 1)):
+                t0 = time.monotonic()
+                with pytest.raises(MemberFailure) as e:
+                    client.get_json(f"/{what}")
+                assert time.monotonic() - t0 < 3 * 0.5 + 0.6 + 1.0  # timeouts + backoff
+                assert e.value.failure.member == "flaky"
+                assert e.value.failure.reason == reason, e.value.failure
+                assert calls[what] == tries, what
+            assert "broken here" in str(e.value)  # the member's own problem detail
+        finally:
+            client.close()

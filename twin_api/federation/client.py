@@ -153,6 +153,9 @@ class MemberClient:
                                              f"({type(exc).__name__})")
             except httpx.TransportError as exc:
                 last = self._fail("down", f"{path}: {type(exc).__name__}: {exc}"[:300])
+            except httpx.HTTPError as exc:  # an answer that cannot be read (bad encoding)
+                raise self._fail("bad answer", f"{path}: {type(exc).__name__}: "
+                                               f"{exc}"[:300]) from exc
         assert last is not None
         raise last
 
