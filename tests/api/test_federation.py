@@ -387,3 +387,13 @@ def test_slow_and_failing_members_are_bounded_and_named():
             assert "broken here" in str(e.value)  # the member's own problem detail
         finally:
             client.close()
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"layer": "buildings", "cursor": "bm90IGEgY3Vyc29y"}, "cursor: not a cursor of this search"),
+    ({"layer": "buildings", "bbox": "559000,4520800,559100,4520900"}, "in WGS 84"),
+    ({"layer": "../twin"}, "is not a layer name"),
+])
+def test_bad_federated_questions_are_400s_naming_the_parameter(levels, params, message):
+    r = httpx.get(f"{levels.region}/federation/search", params=params, timeout=60)
+    assert r.status_code == 400 and message in r.json()["detail"], r.text
