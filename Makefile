@@ -1,6 +1,7 @@
 # Two commands set up a fresh machine:
 #   make demo   builds the demo twin of a Hohhot district and serves it (API, viewer)
 #   make test   runs the whole test suite
+#   make demo-federation   a region, a city and a county twin on loopback (docs/federation.md)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ PORT ?= 8000
 VIEWER_STAMP := viewer/web/node_modules/.installed
 TOOLS_STAMP := tests/tools/node_modules/.installed
 
-.PHONY: demo demo-build viewer tools test bench clean
+.PHONY: demo demo-build demo-federation viewer tools test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +45,16 @@ demo-build: $(STAMP)
 	$(BIN)/twin import sample_models/hohhot_demo/*.geojson sample_models/hohhot_demo/buildings.city.json sample_models/hohhot_demo/community_centre.ifc --id-prefix hohhot --twin $(DEMO)
 	$(BIN)/twin import sample_models/hohhot_demo/survey/lines.csv --points sample_models/hohhot_demo/survey/points.csv --crs EPSG:4546 --twin $(DEMO)
 	$(BIN)/twin info $(DEMO)
+
+# three levels on loopback: region :8000 over the Hohhot city :8001 and a county :8002
+demo-federation: demo-build viewer
+	$(BIN)/twin init out/region.gpkg --crs EPSG:4546 --vertical-datum "1985 National Height Datum" --force
+	$(BIN)/python sample_models/county_demo/generate.py out/county
+	$(BIN)/twin init out/county.gpkg --crs EPSG:4546 --vertical-datum "1985 National Height Datum" --force
+	$(BIN)/twin import out/county/county_town.geojson --twin out/county.gpkg
+	rm -rf out/county_tiles
+	$(BIN)/twin export out/county.gpkg --format 3dtiles --out out/county_tiles
+	sh sample_models/county_demo/federation.sh $(BIN) out
 
 test: $(STAMP) $(VIEWER_STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check .

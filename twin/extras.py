@@ -42,6 +42,7 @@ EXTRAS: dict[str, str] = {
     "psycopg": "postgis",
     "pygeofilter": "api",
     "cql2": "api",
+    "httpx2": "api",
     "playwright": "viewer",
 }
 

@@ -33,10 +33,12 @@ import twin
 from twin.errors import StoreError, TwinError
 from twin.store import is_server
 
+from .conditional import Validators
 from .encoding import json_response
 from .middleware import AccessLog, Errors, Head, Limits, RateLimit
 from .openapi30 import document_problems, to_openapi30
 from .params import refuse_unknown_parameters
+from .private import RequireToken
 from .problems import MEDIA_TYPE, PROBLEM_SCHEMA, ApiProblem, from_twin_error, responses
 from .ratelimit import RateLimiter
 from .routes_analyses import analyses_router
@@ -67,6 +69,14 @@ def _problem_response(p: ApiProblem, request: Request) -> JSONResponse:
         headers.setdefault("Retry-After", "5")
     return JSONResponse(p.body(request.url.path), status_code=p.status,
                         media_type=MEDIA_TYPE, headers=headers)
+
+
+def _federation_routes(app: FastAPI, state: ServerState) -> None:
+    """``/federation`` when the server names member twins (a twin of twins)."""
+    if state.settings.members_file:
+        from .routes_federation import federation_router
+
+        app.include_router(federation_router(state))
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -143,6 +153,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(analyses_router(state))
     app.include_router(imports_router(state))
     app.include_router(viewer_router(state))  # the web viewer's data
+    _federation_routes(app, state)
 
     @app.get(HEALTH_PATH, tags=["Service"], response_model=dict,
              summary="Liveness and readiness for a load balancer (200 ready, 503 not)")
@@ -194,11 +205,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     # -- middleware, innermost first ------------------------------------------
     app.add_middleware(Errors)
+    app.add_middleware(Validators)
     app.add_middleware(Head)
     app.add_middleware(Limits, max_body=settings.max_request_bytes,
                        max_target=settings.max_request_bytes,
                        timeout_s=settings.request_timeout_s,
                        reads_own_body=lambda path: path == IMPORTS_PATH)
+    app.add_middleware(RequireToken, tokens=(settings.read_token, settings.token)
+                       if settings.read_token else (), exempt=frozenset({HEALTH_PATH}))
     app.add_middleware(RateLimit, limiter=RateLimiter(settings.rate_limit, settings.rate_burst)
                        if settings.rate_limit > 0 else None, exempt=frozenset({HEALTH_PATH}))
     app.add_middleware(AccessLog)

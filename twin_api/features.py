@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
+from twin import __version__
 from twin.attributes import TYPED_ATTRIBUTES
 from twin.errors import NotFoundError
 from twin.layers import Layer
@@ -58,6 +59,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    # this toolkit's own (twin_api.federation.capabilities reads them)
+    "urn:digital-twin-city:conf:items-where",
+    "urn:digital-twin-city:conf:indicator-parts",
+    "urn:digital-twin-city:conf:etag",
 ]
 #: The link relation of a collection's queryables (Part 3).
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
@@ -136,7 +141,7 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str
 
 def landing(base: str, title: str, description: str) -> dict[str, Any]:
     return {
-        "title": title, "description": description,
+        "title": title, "description": description, "version": __version__,
         "links": [
             _link(f"{base}/", "self", JSON, "this document"),
             _link(f"{base}/openapi.json", "service-desc", OPENAPI, "the API definition"),

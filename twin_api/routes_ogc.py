@@ -12,6 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from twin.store.base import TwinStore
 
 from . import features as ogc
+from .conditional import revision_tag
 from .encoding import JSON, json_response
 from .problems import responses
 from .server_state import ServerState
@@ -103,7 +104,9 @@ def ogc_router(state: ServerState) -> APIRouter:
         params = multi_params(request)
         req = ogc.parse_items_request(collectionId, params, default_limit=settings.default_limit,
                                       max_limit=settings.max_limit)
+        tag = revision_tag(settings.twin_path, s.revision())  # before: never newer than the body
         headers, body = ogc.items(s, req, params, base_url(request))
+        headers["ETag"] = tag
         if req.limit <= ogc.WHOLE_PAGE:
             return Response(b"".join(body), media_type=GEOJSON, headers=headers)
         return StreamingResponse(state.stream(body), media_type=GEOJSON, headers=headers)

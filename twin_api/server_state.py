@@ -68,6 +68,8 @@ class ServerState:
     _own_work_dir: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _executor: ThreadPoolExecutor | None = None
+    #: called when the server stops (the federation's member clients)
+    on_close: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def for_settings(cls, settings: ApiSettings) -> ServerState:
@@ -134,6 +136,9 @@ class ServerState:
             shutil.rmtree(self.work_dir, ignore_errors=True)
         if self.store is not None:
             self.store.close()
+        for fn in self.on_close:
+            fn()
+        self.on_close.clear()
         self.runner = self.board = self.store = None
 
     def get_store(self) -> TwinStore:

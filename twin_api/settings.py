@@ -62,6 +62,12 @@ class ApiSettings:
         (the default): none, browsers keep other origins' pages out.
     job_stale_s : an import whose process has not signalled for this long
         is taken for dead (and failed); an upload silent this long, forgotten.
+    members_file : a TOML file naming member twins (a region's cities and
+        counties, :mod:`twin_api.federation.config`); the server then offers
+        the federated search, roll-up and region scene under ``/federation``.
+    read_token : when set, every request (but ``/health``) must carry it (or
+        the import ``token``), reads included: a member twin that only its
+        region may read. It enables no imports.
     """
 
     twin_path: str
@@ -87,6 +93,8 @@ class ApiSettings:
     access_log: str | None = None
     job_stale_s: float = 60.0
     cors_origins: str | None = None
+    members_file: str | None = None
+    read_token: str | None = None
 
     def __post_init__(self) -> None:
         from twin.store import is_server
@@ -96,11 +104,15 @@ class ApiSettings:
         if self.tiles_dir is not None and not (Path(self.tiles_dir) / "tileset.json").is_file():
             raise ConfigError(f"{self.tiles_dir}: no tileset.json there (make one with "
                             "'twin export --format 3dtiles --out DIR')")
-        if self.token is not None:
-            if len(self.token) < 16:
-                raise ConfigError("the API token must be at least 16 characters long")
-            if not _B64TOKEN.fullmatch(self.token):
-                raise ConfigError("the API token may hold only letters, digits and - . _ ~ + / "
+        if self.members_file is not None and not Path(self.members_file).is_file():
+            raise ConfigError(f"{self.members_file}: no such members file")
+        for what, tok in (("API token", self.token), ("read token", self.read_token)):
+            if tok is None:
+                continue
+            if len(tok) < 16:
+                raise ConfigError(f"the {what} must be at least 16 characters long")
+            if not _B64TOKEN.fullmatch(tok):
+                raise ConfigError(f"the {what} may hold only letters, digits and - . _ ~ + / "
                                 "(and = at its end): what an 'Authorization: Bearer' header "
                                 "can carry (RFC 6750)")
         for name in ("max_queued_jobs", "max_queued_bytes", "max_upload_bytes", "rate_burst",
@@ -140,7 +152,9 @@ class ApiSettings:
             if raw is None:
                 continue
             typ = field.type if isinstance(field.type, str) else field.type.__name__
-            if typ.startswith("int"):
+            if typ.startswith("bool"):
+                kw[name] = raw == "True"
+            elif typ.startswith("int"):
                 kw[name] = int(raw)
             elif typ.startswith("float"):
                 kw[name] = float(raw)

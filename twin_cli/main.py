@@ -462,6 +462,7 @@ def conflate(path: str, rematch: bool, show: str | None, bim_id: str | None,
 
 def _register() -> None:
     from .export import export
+    from .federation import federation
     from .import_cmd import import_
     from .pipes import pipes
     from .serve import serve
@@ -476,6 +477,7 @@ def _register() -> None:
     cli.add_command(serve)
     cli.add_command(copy)
     cli.add_command(upgrade)
+    cli.add_command(federation)
 
 
 _register()

@@ -60,15 +60,25 @@ from .options import TWIN
               help="A web origin (https://maps.example.org; repeatable; '*' for any) whose "
                    "pages may read the API and the 3D Tiles from the browser (CORS). "
                    "Default: none.")
+@click.option("--members", "members_file", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="A TOML file naming member twins (a region's cities and "
+                                 "counties): adds the federated search, indicator roll-up "
+                                 "and region scene under /federation (docs/federation.md).")
+@click.option("--read-token-file", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="File holding a token every request must then carry, reads "
+                                 "included (also $TWIN_API_READ_TOKEN): a member twin only its "
+                                 "region reads. It enables no imports.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(path, host, port, workers, title, token_file, max_limit, tiles_dir, work_dir,
           max_upload_mb, max_queued, max_queued_mb, rate_limit, rate_burst, request_timeout,
-          threads, max_connections, access_log, cors_origins, log_level) -> None:
+          threads, max_connections, access_log, cors_origins, members_file, read_token_file,
+          log_level) -> None:
     """Serve the twin at PATH: OGC API - Features for QGIS and GDAL (add
     http://HOST:PORT as an "OGC API - Features" connection), twin endpoints
     under /twin, the API documentation at /docs, a health check for load
-    balancers at /health and the 3D viewer at /viewer."""
+    balancers at /health and the 3D viewer at /viewer. With --members, the
+    twin of a region or city over its members' twins at /federation."""
     import uvicorn
 
     from twin.store import is_server
@@ -89,7 +99,10 @@ def serve(path, host, port, workers, title, token_file, max_limit, tiles_dir, wo
         max_queued_bytes=max_queued_mb * 1024**2, rate_limit=rate_limit,
         rate_burst=rate_burst, request_timeout_s=request_timeout, threads=threads,
         access_log=None if access_log == "off" else access_log,
-        cors_origins=",".join(cors_origins) or None)
+        cors_origins=",".join(cors_origins) or None,
+        members_file=str(Path(members_file).resolve()) if members_file else None,
+        read_token=Path(read_token_file).read_text().strip() if read_token_file else
+        os.environ.get("TWIN_API_READ_TOKEN") or None)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"serving {path} at http://{shown}:{port}/ (viewer: http://{shown}:{port}/viewer/, "
                f"API docs: http://{shown}:{port}/docs); imports "

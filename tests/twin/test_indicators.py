@@ -259,3 +259,33 @@ def test_a_twin_with_buildings_only_has_no_data_for_pipes(tmp_path):
     assert "no data" in rows[hc["heating_renewal"].title]
     assert "not met" in rows[hc["residential_over_18_storeys"].title]
     assert "data-status='not met'" in page and "data-status='no data'" in page
+
+
+def test_numerators_and_denominators_make_each_value(hand, demo_check):
+    """What a region sums: each measured indicator's value is remade from its
+    numerator and denominator, and an unmeasured one has neither."""
+    from twin.analysis.rollup import combine
+
+    hand_check = health_check(hand, year=2025, new_since=2020, county_town=True)
+    assert hand_check["heating_renewal"].numerator == pytest.approx(0.1)  # km due
+    assert hand_check["heating_renewal"].denominator == pytest.approx(0.4)  # of all km
+    assert hand_check["prefabricated_share"].denominator == pytest.approx(4000.0)
+    measured = 0
+    for check in (hand_check, demo_check):
+        for i in check.indicators:
+            if i.value is None:
+                assert i.numerator is None and i.denominator is None, i.key
+                continue
+            measured += 1
+            again = combine(i.rollup, i.numerator, i.denominator)
+            assert again == pytest.approx(i.value, abs=0.01), i.key
+    assert measured >= 15
+
+
+def test_combine_totals_parts_not_averages():
+    from twin.analysis.rollup import combine
+
+    # 1 of 2 km old in a county, 10 of 100 km in a city: 10.78 %, not (50 + 10) / 2
+    assert combine("share", 1 + 10, 2 + 100) == pytest.approx(10.78)
+    with pytest.raises(ValueError, match="'mean' is not one of share, ratio, sum"):
+        combine("mean", 1, 2)

@@ -31,6 +31,7 @@ from ..query import Query
 from ..store.base import TwinStore
 from .ageing import age_bands, renewal_list
 from .clearance import check_twin_clearances
+from .rollup import ROLLUPS
 from .segments import load_segments
 from .walking import StreetNetwork
 
@@ -69,10 +70,25 @@ class Indicator:
     details: dict[str, Any] = field(default_factory=dict)
     #: the target in Chinese (the report is Chinese first)
     target_zh: str | None = None
+    #: what the value is made of, so that a region can total its members'
+    #: indicators (:func:`combine`) instead of averaging their percentages:
+    #: ``"share"`` (value = 100 x numerator / denominator), ``"ratio"``
+    #: (numerator / denominator) or ``"sum"`` (value = numerator; the
+    #: denominator, when given, is what was examined); ``None`` for both when
+    #: nothing was measured
+    numerator: float | None = None
+    denominator: float | None = None
+    rollup: str = "sum"
     #: ``"met"``, ``"not met"``, ``"no data"`` or ``"no target"`` (derived)
     status: str = field(init=False, default=NO_TARGET)
 
     def __post_init__(self) -> None:  # plain Python values, never numpy scalars
+        if self.rollup not in ROLLUPS:
+            raise ValueError(f"rollup {self.rollup!r} is not one of {', '.join(ROLLUPS)}")
+        for name in ("numerator", "denominator"):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, round(float(v), 6))
         if self.value is not None:
             object.__setattr__(self, "value", float(self.value))
         if self.value is None:  # nothing measured: no target can be met or missed
@@ -166,6 +182,17 @@ def _share(part: float, whole: float) -> float | None:
     return round(100.0 * part / whole, 2) if whole > 0 else None
 
 
+def _parts(measured: Any, numerator: float, denominator: float | None, rollup: str
+           ) -> dict[str, Any]:
+    """The numerator and denominator of a value (``None`` when nothing was
+    measured), and how a region totals them."""
+    if not measured:
+        return {"rollup": rollup}
+    return {"numerator": float(numerator),
+            "denominator": None if denominator is None else float(denominator),
+            "rollup": rollup}
+
+
 def _cov(have: int, total: int, what: str) -> str:
     return f"{have} of {total} {what}"
 
@@ -191,7 +218,8 @@ def heating_renewal(store: TwinStore, year: int, min_age: int = 20) -> Indicator
                  "unknown_age_segments": rl.unknown_age_segments,
                  "bands": [{"band": r.band, "segments": r.segments, "km": r.length_km}
                            for r in age_bands(seg, year)] if known else [],
-                 "min_age": min_age})
+                 "min_age": min_age},
+        **_parts(known > 0, km, total_km, "share"))
 
 
 def pipes_by_age(store: TwinStore, year: int, layer: str, title: str, title_zh: str,
@@ -217,6 +245,7 @@ def pipes_by_age(store: TwinStore, year: int, layer: str, title: str, title_zh: 
         target=f"renew all {what} pipes in service {min_age} years or more",
         target_zh=f"使用{min_age}年以上的{what_zh}管道全部更新改造（{RENEWAL_PLAN}）",
         meets=old == 0,
+        **_parts(known > 0, old, total, "share"),
         note=None if known else f"the twin has no {layer} pipes" if not len(seg)
         else f"no {layer} pipe has an install year")
 
@@ -247,7 +276,8 @@ def high_rise_residential(b: _Buildings, county_town: bool) -> Indicator:
         None if county_town else "the target applies to county towns; this twin is not "
         "marked as one (county_town=False)",
         details={"ids": [b.ids[i] for i in np.flatnonzero(high)][:200],
-                 "share_pct": _share(float(high.sum()), float(known.sum()))})
+                 "share_pct": _share(float(high.sum()), float(known.sum()))},
+        **_parts(known.any(), high.sum(), known.sum(), "sum"))
 
 
 def new_low_rise_share(b: _Buildings, new_since: int, county_town: bool) -> Indicator:
@@ -266,7 +296,8 @@ def new_low_rise_share(b: _Buildings, new_since: int, county_town: bool) -> Indi
         target=">= 70% in county towns" if county_town else None,
         target_zh="县城新建住宅中6层及以下不低于70%" if county_town else None,
         meets=(_share(low, area) or 0) >= 70 if county_town and area > 0 else None,
-        details={"new_buildings": int(new.sum()), "floor_area_m2": round(float(area), 1)})
+        details={"new_buildings": int(new.sum()), "floor_area_m2": round(float(area), 1)},
+        **_parts(area > 0, low, area, "share"))
 
 
 def _road_length(r, how: Counter) -> float:
@@ -323,7 +354,8 @@ def road_density(store: TwinStore) -> Indicator:
         _cov(sum(how.values()), len(centrelines) or len(roads), "roads with geometry"),
         target=">= 8.5 km/km²", meets=value is not None and value >= 8.5,
         target_zh="建成区路网密度不低于8.5公里/平方公里",
-        details={"road_km": round(length / 1000, 3), "built_up_km2": round(km2, 4)})
+        details={"road_km": round(length / 1000, 3), "built_up_km2": round(km2, 4)},
+        **_parts(value is not None, length / 1000, km2, "ratio"))
 
 
 def green_share(b: _Buildings, new_since: int) -> Indicator:
@@ -340,7 +372,8 @@ def green_share(b: _Buildings, new_since: int) -> Indicator:
         meets=bool(known.any() and green.sum() ==
                                                          known.sum()) if known.any() else None,
         details={"by_star": {str(k): int(v) for k, v in
-                             sorted(Counter(b.green[known].tolist()).items())}})
+                             sorted(Counter(b.green[known].tolist()).items())}},
+        **_parts(known.any(), green.sum(), known.sum(), "share"))
 
 
 def prefab_share(b: _Buildings, new_since: int, main_city: bool) -> Indicator:
@@ -361,7 +394,8 @@ def prefab_share(b: _Buildings, new_since: int, main_city: bool) -> Indicator:
         + ("（重点推进地区）" if main_city else ""),
         meets=value is not None and value >= target,
         details={"new_floor_area_m2": round(float(area), 1),
-                 "prefabricated_m2": round(float(pre), 1)})
+                 "prefabricated_m2": round(float(pre), 1)},
+        **_parts(value is not None, pre, area, "share"))
 
 
 def retrofit_area(b: _Buildings) -> Indicator:
@@ -375,7 +409,8 @@ def retrofit_area(b: _Buildings) -> Indicator:
         _cov(int(known.sum()), len(b.ids), "buildings with the retrofit flag and a floor area"),
         details={"buildings": int(done.sum()),
                  "share_of_floor_area_pct": _share(float(b.floor_area[done].sum()),
-                                                   float(b.floor_area[known].sum()))})
+                                                   float(b.floor_area[known].sum()))},
+        **_parts(known.any(), b.floor_area[done].sum(), b.floor_area[known].sum(), "sum"))
 
 
 def clearance_violations(store: TwinStore) -> Indicator:
@@ -393,7 +428,8 @@ def clearance_violations(store: TwinStore) -> Indicator:
         meets=len(v) == 0,
         note=(f"{len(c.unconfirmed)} more crossings between pipes of assumed depth need a "
               "survey (unconfirmed)") if c.unconfirmed else None,
-        details={"by_rule": dict(by_rule.most_common(20)), "unconfirmed": len(c.unconfirmed)})
+        details={"by_rule": dict(by_rule.most_common(20)), "unconfirmed": len(c.unconfirmed)},
+        **_parts(c.segments > 0, len(v), c.segments, "sum"))
 
 
 def walkable_services(store: TwinStore, b: _Buildings, minutes: float = 15.0,
@@ -451,7 +487,8 @@ def walkable_services(store: TwinStore, b: _Buildings, minutes: float = 15.0,
         details={"reach_m": reach, "routed": bool(streets),
                  "facilities": {k: len(v) for k, v in kinds.items()},
                  "median_walk_m": {k: round(float(np.median(v)), 1) for k, v in dists.items()},
-                 "unreachable": {k: int(np.isinf(v).sum()) for k, v in dists.items()}})
+                 "unreachable": {k: int(np.isinf(v).sum()) for k, v in dists.items()}},
+        **_parts(True, ok.sum(), len(res), "share"))
 
 
 def health_check(store: TwinStore, *, year: int, new_since: int | None = None,

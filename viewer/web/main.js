@@ -232,7 +232,12 @@ async function load() {
   state.year = Number(params.get("year")) || new Date().getFullYear();
   fill(byId("title"), `Digital twin: ${summary.features.toLocaleString("en")} features`);
   const wantTiles = params.get("tiles");
-  const tiled = summary.tiles && wantTiles !== "0" && (wantTiles === "1" || summary.features > 20000);
+  // ?region=1 on a region's server (twin serve --members): its own and its members'
+  // 3D Tiles as one scene, members' tilesets opened as the camera nears them
+  const region = params.get("region") === "1";
+  if (region) summary.tiles = "/federation/tileset.json";
+  const tiled = summary.tiles && wantTiles !== "0" &&
+    (region || wantTiles === "1" || summary.features > 20000);
   const options = { lineWidth: 2, resolution: viewer.stage.resolution };
   viewer.source = tiled ? new TilesSource(viewer.api, summary, options)
     : new GlbSource(viewer.api, summary, options);
