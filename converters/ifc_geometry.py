@@ -322,11 +322,12 @@ class _Chain:
         meshes = self.result.meshes
         order = stream.pass_ids
         if stream.one_by_one and stream.kernel == 0:
-            if stream.begun is None or stream.begun in meshes:
-                # died outside any element (building the kernel): it is skipped
+            if stream.begun is None:
+                # died before its first element (building the kernel): it is skipped
                 queue, culprit = [], [i for i in order if i not in meshes]
             else:
-                culprit = [stream.begun]
+                # died on the element it had begun, or after delivering it
+                culprit = [] if stream.begun in meshes else [stream.begun]
                 queue = [i for i in order[order.index(stream.begun) + 1:] if i not in meshes]
             run.crashed_on += tuple(culprit)
             for i in culprit:
@@ -338,8 +339,9 @@ class _Chain:
         return queue, list(run.crashed_on)
 
 
-#: Worker restarts after crashes, at most, for one file.
-MAX_RESTARTS = 64
+#: Crashes of one kernel, at most, for one file: after as many, what it has
+#: left goes on to the next kernel.
+MAX_CRASHES = 32
 
 
 def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = DEFAULT_KERNELS,
@@ -358,7 +360,8 @@ def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = 
     chain = _Chain(kernels, progress)
     note: dict[int, str] = {}
     queue, skip, one_by_one = todo, [], False
-    for _ in range(MAX_RESTARTS + 1):
+    crashes = [0] * len(kernels)
+    while True:
         stream = _Stream(list(kernels[chain.base:]), queue, skip, one_by_one,
                          chain.take, chain.start)
         finished, code, crash = _run_worker(path, text, stream, threads)
@@ -373,9 +376,13 @@ def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = 
         chain.base += stream.kernel or 0
         queue, skip = resume
         one_by_one = True
-    else:
-        for i in todo:
-            note.setdefault(i, f"the geometry kernels crashed more than {MAX_RESTARTS} times")
+        crashes[chain.base] += 1
+        if crashes[chain.base] >= MAX_CRASHES and queue:
+            # this kernel crashes on too much of the file: the rest skips it
+            for i in queue:
+                note.setdefault(i, f"the {kernels[chain.base]} kernel crashed {MAX_CRASHES} "
+                                   "times on this file before reaching it")
+            queue, skip = [], sorted(set(queue) | set(skip))
     result = chain.result
     result.runs = [chain.runs[k] for k in sorted(chain.runs)]
     for i in todo:

@@ -114,7 +114,7 @@ class Georef:
         alternative would have put it (``twin_xy``, ``distance_m`` from
         this placement along the ellipsoid)."""
         out: dict[str, Any] = {
-            "method": self.method, "crs": self.crs.to_string(),
+            "method": self.method, "crs": crs_label(self.crs),
             "origin": [round(v, 4) for v in self.origin],
             "rotation_deg": round(math.degrees(self.rotation), 6),
             "scale": self.scale, "notes": list(self.notes),
@@ -130,11 +130,27 @@ class Georef:
             other = alt.origin_lonlat()
             dist = (_GEOD.inv(ll[0], ll[1], other[0], other[1])[2]
                     if ll is not None and other is not None else None)
-            alts.append({"method": alt.method, "crs": alt.crs.to_string(),
+            alts.append({"method": alt.method, "crs": crs_label(alt.crs),
                          "twin_xy": [round(v, 3) for v in xy] if xy is not None else None,
                          "distance_m": round(dist, 3) if dist is not None else None})
         out["alternatives"] = alts
         return out
+
+
+def crs_label(crs: CRS) -> str:
+    """``crs.to_string()``, without PROJ's search of its whole database for an
+    authority code when the CRS was made from a PROJ string (over a second
+    for the transverse Mercator of a site's latitude/longitude, which none
+    matches): such a CRS is labelled by its string (``to_string`` would name
+    the authority code of an EPSG CRS written as a PROJ string).
+
+    >>> crs_label(local_tm(49.1, 8.43)).startswith("+proj=tmerc +lat_0=49.1")
+    True
+    >>> crs_label(CRS.from_user_input("EPSG:31467"))
+    'EPSG:31467'
+    """
+    srs = crs.srs or ""
+    return srs if srs.startswith("+proj=") else crs.to_string()
 
 
 def local_tm(lat: float, lon: float) -> CRS:

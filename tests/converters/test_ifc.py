@@ -181,6 +181,22 @@ def test_duplex_fast_kernel_crash_splits_the_same_way_on_every_run(duplex_import
         [f"ifc:{model.by_id(sid).GlobalId}" for sid in manifold.crashed_on]
 
 
+def test_a_kernel_that_crashes_too_often_hands_the_rest_to_the_next(monkeypatch):
+    """After MAX_CRASHES crashes of one kernel, what it has left goes on to
+    the next kernel at once (duplex: manifold crashes on 8 elements)."""
+    from converters import ifc_geometry
+
+    monkeypatch.setattr(ifc_geometry, "MAX_CRASHES", 2)
+    model = ifcopenshell.open(str(DUPLEX))
+    ids = [p.id() for p in _geometric_products(model)]
+    res = element_meshes(str(DUPLEX), ids, kernels=("manifold", "opencascade"))
+    manifold, occ = res.runs
+    # the first crash (several elements at work) names none, the second one
+    assert len(manifold.crashed_on) == 1
+    assert len(res.meshes) == 236 and not res.failed
+    assert occ.requested == 236 - manifold.converted == occ.converted
+
+
 def test_duplex_ifc2x3_imports_with_storeys_below_ground(duplex_import):
     store, res = duplex_import
     model = ifcopenshell.open(str(DUPLEX))
