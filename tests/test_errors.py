@@ -27,6 +27,7 @@ EXPECTED_STATUS = {
     "ConversionError": 422, "ImportFailedError": 422, "ExportError": 422,
     "StoreError": 503, "NotATwinError": 503, "SchemaVersionError": 503,
     "ConfigError": 500,
+    "MissingExtraError": 501,
 }
 
 

@@ -25,6 +25,7 @@ from .errors import (  # noqa: E402
     HierarchyError,
     ImportFailedError,
     LayerError,
+    MissingExtraError,
     NotATwinError,
     NotFoundError,
     OptionError,
@@ -41,8 +42,8 @@ from .store import TwinStore, create_twin, open_twin  # noqa: E402
 __all__ = [
     "AnalysisError", "CRSError", "ConfigError", "ConversionError", "Edge", "ExportError",
     "Feature", "FeatureError", "Filter", "GeometryError", "HierarchyError", "ImportBatch",
-    "ImportFailedError", "Layer", "LayerError", "Mesh", "NotATwinError", "NotFoundError",
-    "OptionError", "Provenance", "Query", "QueryError", "STANDARD_LAYERS",
+    "ImportFailedError", "Layer", "LayerError", "Mesh", "MissingExtraError", "NotATwinError",
+    "NotFoundError", "OptionError", "Provenance", "Query", "QueryError", "STANDARD_LAYERS",
     "SchemaVersionError", "StoreError", "TwinError", "TwinStore", "__version__", "create_twin",
     "layer_for_utility_code", "open_twin", "parse_filter",
 ]
