@@ -81,6 +81,8 @@ class ApiSettings:
     cache_mb: int = 64
     access_log: str | None = None
     job_stale_s: float = 60.0
+    #: serve the twin as it was right after this import batch (read-only)
+    as_of: int | None = None
 
     def __post_init__(self) -> None:
         from twin.store import is_server
@@ -102,6 +104,9 @@ class ApiSettings:
                      "upload_idle_timeout_s", "job_stale_s"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.as_of is not None and (self.as_of < 0 or self.token is not None):
+            raise ConfigError("as_of must be a batch number >= 0, and a twin served as of a "
+                              "batch is read-only (no token)")
         if self.rate_limit < 0 or self.cache_mb < 0:
             raise ConfigError("rate_limit and cache_mb must not be negative (0 turns them off)")
         if not 1 <= self.default_limit <= self.max_limit:

@@ -15,7 +15,7 @@ from rich.table import Table
 import twin
 from twin.errors import TwinError
 
-from .options import NEW_TWIN, TWIN, floats
+from .options import NEW_TWIN, TWIN, as_of_option, dated, floats
 from .output import STATUS_STYLE, console, err_console, styled
 
 _err = err_console
@@ -208,15 +208,18 @@ def layers(path: str, add_name: str | None, title: str | None, group: str, colou
               show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of standard output.")
+@as_of_option
 def query(path: str, ids, layers_, types, wheres, bbox, box3d, within, predicate, near, near_n,
           children_of, descendants_of, ancestors_of, batch, limit, offset, fmt,
-          out_path) -> None:
+          out_path, as_of) -> None:
     """Select features and print them as a table, GeoJSON or CSV.
 
-    Results stream: the twin is never loaded whole into memory.
+    Results stream: the twin is never loaded whole into memory. With --as-of,
+    the twin as it was then (the feature versions valid at that moment).
     """
     poly = _read_polygon(within) if within else None
-    with twin.open_twin(path, readonly=True) as store:
+    with twin.open_twin(path, readonly=True) as opened:
+        store = dated(opened, as_of)
         if ancestors_of or descendants_of:
             from twin.hierarchy import ancestors, descendants
 
@@ -352,15 +355,19 @@ def _batch_count(b: twin.ImportBatch) -> str:
 @click.option("--county-town", is_flag=True, help="Apply the county-town targets (<= 18 "
               "storeys, >= 70% of new housing floor area at <= 6 storeys).")
 @click.option("--main-city", is_flag=True, help="Apply the 40% prefabrication target.")
+@as_of_option
 def health_check_cmd(path: str, out_path: str | None, json_path: str | None, year: int | None,
-                     new_since: int | None, county_town: bool, main_city: bool) -> None:
-    """Compute the city health check (城市体检) indicators of a twin."""
+                     new_since: int | None, county_town: bool, main_city: bool,
+                     as_of: str | None) -> None:
+    """Compute the city health check (城市体检) indicators of a twin (with
+    --as-of: of the twin as it was then, e.g. last year's check again)."""
     import datetime
 
     from twin.analysis.indicators import health_check
 
     year = year or datetime.date.today().year
-    with twin.open_twin(path, readonly=True) as store:
+    with twin.open_twin(path, readonly=True) as opened:
+        store = dated(opened, as_of)
         check = health_check(store, year=year, new_since=new_since, county_town=county_town,
                              main_city=main_city)
         if out_path:
