@@ -88,10 +88,14 @@ def update_notes(upd: Mapping[str, Any] | None) -> list[Note]:
     """What an update by identity did: counts, what changed, how far
     geometry moved, what was retired.
 
-    >>> [n.text for n in update_notes({"added": 1, "changed": 2, "unchanged": 5,
+    >>> for n in update_notes({"added": 1, "changed": 2, "unchanged": 5,
     ...     "retired": 1, "what_changed": {"height": 1, "geometry": 1},
-    ...     "moved": {"count": 1, "max_m": 2.0, "mean_m": 2.0}, "retired_ids": ["b:3"]})]
-    ['update: 1 added, 2 changed, 5 unchanged, 1 retired', 'changed: geometry 1, height 1', 'geometry moved: 1 features, up to 2.00 m (mean 2.00 m)', 'retired: b:3']
+    ...     "moved": {"count": 1, "max_m": 2.0, "mean_m": 2.0}, "retired_ids": ["b:3"]}):
+    ...     print(n.text)
+    update: 1 added, 2 changed, 5 unchanged, 1 retired
+    changed: geometry 1, height 1
+    geometry moved: 1 features, up to 2.00 m (mean 2.00 m)
+    retired: b:3
     """
     if not upd:
         return []
