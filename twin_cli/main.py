@@ -447,6 +447,7 @@ def conflate(path: str, rematch: bool, show: str | None, bim_id: str | None,
 
 
 def _register() -> None:
+    from .diff_cmd import diff
     from .export import export
     from .import_cmd import import_
     from .pipes import pipes
@@ -455,6 +456,7 @@ def _register() -> None:
     from .view import snapshot, view
 
     cli.add_command(export)
+    cli.add_command(diff)
     cli.add_command(import_)
     cli.add_command(snapshot)
     cli.add_command(view)
