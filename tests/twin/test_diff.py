@@ -4,8 +4,7 @@ twins, on hand-made twins whose changes are known."""
 from __future__ import annotations
 
 import pytest
-from builders import X0, Y0, building, small_city
-from test_versions import second_year, update
+from builders import X0, Y0, building, second_year, small_city, update
 
 import twin
 from twin.diff import diff_twins

@@ -1,0 +1,60 @@
+"""Time on the API: ``as_of`` on the twin endpoints, OGC ``datetime`` on
+items (instants and intervals: the features whose validity intersects)."""
+
+from __future__ import annotations
+
+import pytest
+from builders import X0, Y0, second_year, small_city, update
+from fastapi.testclient import TestClient
+
+from twin_api.app import create_app
+from twin_api.settings import ApiSettings
+
+
+@pytest.fixture
+def history_api(empty_twin):
+    first = update(empty_twin, small_city())
+    second = update(empty_twin, second_year(), retire="layers")
+    with TestClient(create_app(ApiSettings(empty_twin.path))) as client:
+        yield client, first.id, second.id
+
+
+def building_storeys(doc) -> list[tuple]:
+    return sorted((f["id"], f["properties"]["storeys"]) for f in doc["features"])
+
+
+def test_items_datetime_instants_and_intervals(history_api):
+    client, first, second = history_api
+    url = "/collections/buildings/items"
+    now = client.get(url).json()
+    assert building_storeys(now) == [("test:B1", 7), ("test:B2", 20), ("test:B4", 3)]
+    then = client.get(url, params={"datetime": str(first)}).json()
+    assert building_storeys(then) == [("test:B1", 6), ("test:B2", 20), ("test:B3", 4)]
+    assert then["numberMatched"] == 3
+    assert client.get(url, params={"datetime": "2000-01-01T00:00:00Z"}).json()[
+        "features"] == []
+    assert building_storeys(client.get(url, params={"datetime": "2999-12-31"}).json()) == \
+        building_storeys(now)
+    # an interval: every version valid at some moment of it, both of building 1
+    every = client.get(url, params={"datetime": "../2999-12-31"}).json()
+    assert building_storeys(every) == [("test:B1", 6), ("test:B1", 7), ("test:B2", 20),
+                                       ("test:B3", 4), ("test:B4", 3)]
+    since = client.get(url, params={"datetime": f"{first}/.."}).json()
+    assert building_storeys(since) == building_storeys(every)  # ended after batch 1
+    later = client.get(url, params={"datetime": f"{second}/.."}).json()
+    assert building_storeys(later) == building_storeys(now)
+    bad = client.get(url, params={"datetime": "yesterday"})
+    assert bad.status_code == 400 and "neither an import batch" in bad.text
+
+
+def test_twin_endpoints_take_as_of(history_api):
+    client, first, _second = history_api
+    f = client.get("/twin/features/test:B1", params={"as_of": str(first)}).json()
+    assert f["attributes"]["storeys"] == 6
+    assert client.get("/twin/features/test:B1").json()["attributes"]["storeys"] == 7
+    assert client.get("/twin/features/test:B3").status_code == 404
+    box = f"{X0 + 70},{Y0 + 20},{X0 + 90},{Y0 + 40}"
+    hits = client.get("/twin/search", params={"bbox": box, "as_of": str(first)}).json()
+    assert [h["id"] for h in hits["features"]] == ["test:B3"]
+    assert client.get("/twin/search", params={"bbox": box}).json()["features"] == []
+    assert client.get("/twin/search", params={"bbox": box, "as_of": "99"}).status_code == 400
