@@ -96,9 +96,53 @@ _STATUS = {MET: ("✔ met", "ok"), NOT_MET: ("✘ not met", "bad"), NO_DATA: ("n
            NO_TARGET: ("", "")}
 
 
-def render_html(check: HealthCheck, store: TwinStore, *, title: str = "City health check"
-                ) -> str:
-    """The report as one HTML document."""
+def trend_chart(history: list) -> str:
+    """Small multiples: each indicator's value over the kept years, the
+    ones with a warning (预警) in red."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [t for t in history if any(p[1] is not None for p in t.points)]
+    cols = 3
+    rows = max(1, -(-len(shown) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(10, 2.2 * rows), squeeze=False)
+    for ax in axes.flat[len(shown):]:
+        ax.axis("off")
+    for ax, t in zip(axes.flat, shown):
+        pts = [(y, v) for y, v, _s in t.points if v is not None]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-",
+                color="#cf222e" if t.warnings else "#0969da")
+        ax.set_title(t.title[:40] + (" (预警)" if t.warnings else ""), fontsize=8)
+        ax.set_xticks([p[0] for p in pts])
+        ax.tick_params(labelsize=7)
+        ax.set_ylabel(t.unit[:20], fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _trend_section(history: list) -> str:
+    if not history:
+        return ""
+    e = html.escape
+    rows = []
+    for t in history:
+        pts = " → ".join(f"{y}: {'n/a' if v is None else f'{v:,.2f}'}" for y, v, _s in t.points)
+        warn = ", ".join(t.warnings)
+        rows.append(f"<tr class='{'bad' if warn else 'ok'}' data-warning='{e(warn)}'>"
+                    f"<td>{e(t.title)}</td><td>{e(pts)} {e(t.unit)}</td>"
+                    f"<td>{('预警: ' + e(warn)) if warn else ''}</td></tr>")
+    return (f"<h2>Trends over the kept years</h2><table><thead><tr><th>Indicator</th>"
+            f"<th>Values</th><th>Warning</th></tr></thead><tbody>{''.join(rows)}</tbody>"
+            f"</table><img id='trend-chart' alt='indicator trends' "
+            f"src='{trend_chart(history)}'>")
+
+
+def render_html(check: HealthCheck, store: TwinStore, *, title: str = "City health check",
+                history: list | None = None) -> str:
+    """The report as one HTML document (with ``history``, the trends of
+    :func:`twin.analysis.trends.trends`)."""
     e = html.escape
     rows = []
     for i in check.indicators:
@@ -134,5 +178,6 @@ county town: {'yes' if check.county_town else 'no'}</p>
 <h2>Pictures</h2>
 <div class="figs"><img id="age-chart" alt="pipe length by age band" src="{age_chart(check)}">
 <img id="map" alt="map snapshot" src="{map_snapshot(store, check.year)}"></div>
+{_trend_section(history or [])}
 </body></html>
 """

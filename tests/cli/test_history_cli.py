@@ -74,3 +74,22 @@ def test_replace_and_update_exclude_each_other(tmp_path):
     assert res.exit_code == 2
     res = CliRunner().invoke(cli, ["query", str(tmp_path), "--as-of", "x"])
     assert res.exit_code == 2
+
+
+def test_health_check_history_on_the_command_line(tmp_path):
+    twin_path = tmp_path / "t.gpkg"
+    run("init", twin_path, "--crs", "EPSG:4546")
+    run("import", nodes(tmp_path / "y1.geojson", [("V1", 0, 1990)]), "--twin", twin_path,
+        "--update", "--id-prefix", "w")
+    run("health-check", twin_path, "--year", "2024", "--save")
+    run("import", nodes(tmp_path / "y2.geojson", [("V1", 0, 1990), ("V2", 9, 2025)]),
+        "--twin", twin_path, "--update", "--id-prefix", "w")
+    out = run("health-check", twin_path, "--year", "2025", "--save", "--out",
+              tmp_path / "h.html", "--json", tmp_path / "h.json", "--evaluate", "2020:2025")
+    assert "evaluation 2020-2025" in out and "2024:" in out and "2025:" in out
+    doc = json.loads((tmp_path / "h.json").read_text())
+    assert [p[0] for p in doc["trends"][0]["points"]] == [2024, 2025]
+    page = (tmp_path / "h.html").read_text()
+    assert "Trends over the kept years" in page and "trend-chart" in page
+    res = CliRunner().invoke(cli, ["health-check", str(twin_path), "--evaluate", "2025"])
+    assert res.exit_code == 2 and "FIRST:LAST" in res.output

@@ -91,8 +91,10 @@ def test_an_old_twin_is_upgraded_on_a_writable_open_and_keeps_every_row(v1_twin)
     # schema 3 adds the history of versions (empty) and a digest per feature
     assert changed == {"twin_features", "twin_meta", "twin_migrations", "twin_history",
                        "twin_history_rtree", "twin_history_rtree_node",
-                       "twin_history_rtree_parent", "twin_history_rtree_rowid"}
+                       "twin_history_rtree_parent", "twin_history_rtree_rowid",
+                       "twin_health_checks"}
     assert not new["twin_history"] and not new["twin_history_rtree"]
+    assert not new["twin_health_checks"]
     conn = sqlite3.connect(v1_twin)
     rows = conn.execute("SELECT fid, min_x, min_y, min_z, max_x, max_y, max_z, tile "
                         "FROM twin_features ORDER BY fid").fetchall()

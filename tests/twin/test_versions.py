@@ -131,7 +131,8 @@ def test_a_schema_2_twin_is_upgraded_and_its_digests_match_a_reimport(twin_locat
     update(store, small_city())
     store.close()
     # back to the layout of schema 2, as a twin written by the previous toolkit
-    for sql in ("DROP TABLE twin_history", "ALTER TABLE twin_features DROP COLUMN digest",
+    for sql in ("DROP TABLE twin_history", "DROP TABLE twin_health_checks",
+                "ALTER TABLE twin_features DROP COLUMN digest",
                 "UPDATE twin_meta SET value = '2' WHERE key = 'schema_version'"):
         run_sql(twin_location, sql)
     if not twin_location.startswith("postgresql"):

@@ -74,6 +74,8 @@ def copy_twin(src: TwinStore, dst_location: str, *, overwrite: bool = False,
                     meshes = [(new[m[M.fid]], *m[1:]) for m in meshes]
                     edges = [(new[e[_E_FID]], *e[1:]) for e in edges]
                 writer.write_raw(rows, geoms, meshes, edges, history=True)
+        for hc in src.health_checks():  # type: ignore[attr-defined]
+            dst.save_health_check(hc["year"], hc["report"], hc["as_of_batch"])  # type: ignore
     except BaseException:
         dst.close()
         raise

@@ -321,6 +321,31 @@ class SqlTwinStore(TwinStore):
         return [tuple(r) for r in self._read(  # type: ignore[misc]
             sql, [self.as_of, *params, self.as_of, self.as_of, *params])]
 
+    # -- health checks (schema 3) ---------------------------------------------------
+    def save_health_check(self, year: int, report: dict[str, Any],
+                          as_of_batch: int | None = None) -> None:
+        """Keep a health check's indicators (``HealthCheck.to_dict()``) for
+        ``year`` in the twin, replacing that year's earlier run; ``as_of_batch``:
+        the twin state it was computed on (``None``: the latest batch)."""
+        if as_of_batch is None:
+            last = self._read("SELECT MAX(id) FROM twin_batches")[0][0]
+            as_of_batch = None if last is None else int(last)
+        from .meta import now
+
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM twin_health_checks WHERE year = ?", (int(year),))
+            conn.execute("INSERT INTO twin_health_checks VALUES (?, ?, ?, ?)",
+                         (int(year), now(), as_of_batch,
+                          json.dumps(report, ensure_ascii=False, default=str)))
+
+    def health_checks(self) -> list[dict[str, Any]]:
+        """The stored health checks, by year: ``{"year", "computed",
+        "as_of_batch", "report"}`` each."""
+        return [{"year": int(r[0]), "computed": r[1], "as_of_batch": r[2],
+                 "report": json.loads(r[3])} for r in self._read(
+                     "SELECT year, computed, as_of_batch, report FROM twin_health_checks "
+                     "ORDER BY year")]
+
     # -- copies ---------------------------------------------------------------------
     def raw_batches(self) -> list[tuple]:
         """The import batches as stored (:data:`~twin.store.rows.BATCH_COLUMNS`)."""

@@ -54,6 +54,11 @@ _SQL_VARS = 900
 
 Exec = Callable[[str, Sequence[Any]], Any]
 
+#: The stored health checks (schema 3): one per year, the indicators as JSON
+#: (``HealthCheck.to_dict``), when they were computed and as of which batch.
+HEALTH_CHECKS_TABLE = ("CREATE TABLE twin_health_checks (year INTEGER PRIMARY KEY, "
+                       "computed TEXT NOT NULL, as_of_batch BIGINT, report TEXT NOT NULL)")
+
 
 def check_retire(mode: str | None, on_conflict: str) -> None:
     """A clear error for a retire mode that is not one, or without updates."""

@@ -40,7 +40,7 @@ from ...layers import Layer
 from ..codec import DEFAULT_TILE_SIZE, tile_keys
 from ..migrate import Migration
 from ..rows import layer_view_columns
-from ..versions import fill_digests
+from ..versions import HEALTH_CHECKS_TABLE, fill_digests
 
 FORMAT_NAME = "digital-twin-gpkg"
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -160,7 +160,8 @@ def schema_statements() -> list[str]:
     sql = _SCHEMA.format(features=features_table_sql(),
                          indexes=";\n".join(FEATURE_INDEXES.values()),
                          migrations=_MIGRATIONS_TABLE)
-    return [s for s in sql.split(";") if s.strip()] + list(HISTORY_STATEMENTS)
+    return [s for s in sql.split(";") if s.strip()] + list(HISTORY_STATEMENTS) + [
+        HEALTH_CHECKS_TABLE]
 
 
 def insert_layer(conn: sqlite3.Connection, layer: Layer, position: int, srs_id: int) -> None:
@@ -282,10 +283,11 @@ def _v3(conn: sqlite3.Connection, meta: dict[str, str]) -> None:
     """Version 2 -> 3: feature versions. Every current row gets its digest
     (computed from the stored values, as an import computes it), and the
     history of earlier versions starts empty (``twin_history`` with its
-    indexes and R*Tree)."""
+    indexes and R*Tree), as does ``twin_health_checks``."""
     conn.execute("ALTER TABLE twin_features ADD COLUMN digest TEXT")
     for stmt in HISTORY_STATEMENTS:
         conn.execute(stmt)
+    conn.execute(HEALTH_CHECKS_TABLE)
     fill_digests(lambda sql, p=(): conn.execute(sql, tuple(p)))
 
 

@@ -47,7 +47,7 @@ from ...attributes import TYPED_ATTRIBUTES
 from ...layers import Layer
 from ..migrate import Migration
 from ..rows import layer_view_columns
-from ..versions import fill_digests
+from ..versions import HEALTH_CHECKS_TABLE, fill_digests
 from .connection import quote_ident
 
 FORMAT_NAME = "digital-twin-postgis"
@@ -140,6 +140,7 @@ def history_statements() -> list[str]:
         "CREATE INDEX twin_history_batch ON twin_history (batch_id)",
         "CREATE INDEX twin_history_bounds ON twin_history USING gist "
         "(ST_MakeEnvelope(min_x, min_y, max_x, max_y))",
+        HEALTH_CHECKS_TABLE,
     ]
 
 
@@ -211,9 +212,9 @@ LAYER_INSERT = ("INSERT INTO twin_layers (name, title, title_zh, grp, colour, ge
                 "code, attributes, standard, position) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
 
 #: Tables of a twin (dropped when ``twin init --force`` replaces one).
-TWIN_TABLES = ("twin_features", "twin_history", "twin_meshes", "twin_edges", "twin_ids",
-               "twin_batches",
-               "twin_layers", "twin_meta", "twin_migrations", "twin_jobs")
+TWIN_TABLES = ("twin_features", "twin_history", "twin_health_checks", "twin_meshes",
+               "twin_edges", "twin_ids", "twin_batches", "twin_layers", "twin_meta",
+               "twin_migrations", "twin_jobs")
 
 
 def recompute_extents(conn: Any) -> None:
