@@ -183,3 +183,16 @@ def test_a_copy_keeps_the_history(empty_twin, tmp_path):
         b3 = run_sql(dup.path, "SELECT retired_batch FROM twin_history WHERE feature_id = ?",
                      ("test:B3",))
         assert [r[0] for r in b3] == [store.batches()[-1].id]
+
+
+def test_retiring_keeps_to_the_features_of_the_same_converter(empty_twin):
+    store = empty_twin
+    update(store, small_city())  # converter "tests"
+    with store.import_batch("model.ifc", "IFC", "ifc", "1", on_conflict="update",
+                            retire_missing="layers") as b:
+        b.add([building(7, X0 + 200, Y0, 3)])
+    assert b.report["update"]["retired"] == 0  # an IFC never retires another's buildings
+    with store.import_batch("model.ifc", "IFC", "ifc", "1", on_conflict="update",
+                            retire_missing="layers") as b:
+        b.add([building(8, X0 + 230, Y0, 3)])
+    assert b.report["update"]["retired_ids"] == ["test:B7"]

@@ -20,8 +20,8 @@ current version of the same id by its digest
   written;
 * **retired** (``retire_missing``): current features of the layers the
   delivery holds (``"layers"``), or of those layers inside the delivery's
-  plan extent (``"extent"``), that the delivery does not hold move to the
-  history with no successor.
+  plan extent (``"extent"``), brought by the same converter, that the
+  delivery does not hold move to the history with no successor.
 
 An update that adds, changes and retires nothing is rolled back whole: the
 twin, its revision and its batch list stay exactly as they were.
@@ -199,16 +199,22 @@ def superseding_batch(exec_: Exec, batch_id: int) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
-def retire_candidates(exec_: Exec, seen: Seen, mode: str) -> list[tuple[int, str, int]]:
+def retire_candidates(exec_: Exec, seen: Seen, mode: str, converter: str | None
+                      ) -> list[tuple[int, str, int]]:
     """``(fid, feature id, batch)`` of current features the delivery no
-    longer holds: in its layers (``"layers"``), and inside its plan extent
-    (``"extent"``: bounds wholly inside)."""
+    longer holds: brought by the same converter (a CityJSON delivery never
+    retires a building an IFC model brought), in the delivery's layers
+    (``"layers"``), and inside its plan extent (``"extent"``: bounds wholly
+    inside)."""
     if not seen.layers:
         return []
     layers = sorted(seen.layers)
     sql = (f"SELECT fid, feature_id, batch_id FROM twin_features WHERE layer IN "
            f"({','.join('?' * len(layers))})")
     params: list[Any] = list(layers)
+    if converter is not None:
+        sql += " AND batch_id IN (SELECT id FROM twin_batches WHERE converter = ?)"
+        params.append(converter)
     if mode == "extent":
         if seen.extent is None:
             return []

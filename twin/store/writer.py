@@ -134,6 +134,8 @@ class ChunkedBatchWriter(BatchWriter):
         self.retire_missing = retire_missing
         self.seen = Seen()
         self.log = UpdateLog()
+        #: the converter of this import (retiring keeps to its features)
+        self.converter: str | None = None
         self.layers = layers
         self.on_conflict = on_conflict
         self.tile_size = tile_size
@@ -375,7 +377,8 @@ class ChunkedBatchWriter(BatchWriter):
         if self.on_conflict != "update":
             return
         if self.retire_missing:
-            gone = retire_candidates(self._exec, self.seen, self.retire_missing)
+            gone = retire_candidates(self._exec, self.seen, self.retire_missing,
+                                     self.converter)
             if gone:
                 fids = [g[0] for g in gone]
                 move_to_history(self._exec, fids, self.id)

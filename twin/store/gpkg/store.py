@@ -396,6 +396,7 @@ class GeoPackageStore(SqlTwinStore):
                     "started, status) VALUES (?, ?, ?, ?, ?, 'running')",
                     (source, format, converter, converter_version, now()))
                 writer = GpkgBatchWriter(self, conn, cur.lastrowid, on_conflict, retire_missing)
+                writer.converter = converter
                 yield writer
                 writer.finish()
                 if writer.nothing_changed:

@@ -381,6 +381,7 @@ class PostGISStore(SqlTwinStore):
                     (source, format, converter, converter_version, now())).fetchone()[0]
                 writer = PgBatchWriter(self, tx.conn, keys, batch_id, on_conflict,
                                        retire_missing)
+                writer.converter = converter
                 yield writer
                 writer.finish()
                 if writer.nothing_changed:
