@@ -98,7 +98,8 @@ def analyses_router(state: ServerState) -> APIRouter:
            responses=responses(400, 404))
     @blocking
     def highlight_sets(s: Store, analysis: Annotated[str, Q(
-            max_length=300, description="renewal[:YEAR], clearance or isolation:SEGMENT_ID")],
+            max_length=300, description="renewal[:YEAR], clearance, isolation:SEGMENT_ID or "
+                                        "changes:DATE|BATCH")],
             geometry: Annotated[bool, Q(description="add each group's 3D centrelines and "
                                         "points, relative to the twin's origin")] = False
     ) -> Response:

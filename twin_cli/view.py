@@ -19,7 +19,8 @@ _COMMON = [
                  help="Only features in this 2D box (twin CRS)."),
     click.option("--highlight", default=None, metavar="ANALYSIS",
                  help="Colour an analysis result, the rest faded: renewal[:YEAR], clearance, "
-                      "isolation:SEGMENT_ID."),
+                      "isolation:SEGMENT_ID, changes:DATE|BATCH (added green, changed "
+                      "amber)."),
 ]
 
 

@@ -11,8 +11,10 @@ from typing import Any
 
 from twin.diff import ChangeSet, _plan
 
-#: Colours of the kinds of change (also those of the viewers' highlight).
-COLOURS = {"added": "#2da44e", "removed": "#cf222e", "changed": "#d4a72c"}
+from .highlight import ADDED, CHANGED, REMOVED
+
+#: Colours of the kinds of change (those of the viewers' ``changes:`` highlight).
+COLOURS = {"added": ADDED, "removed": REMOVED, "changed": CHANGED}
 #: The page loads nothing and runs nothing: its map is a data URI.
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 #: Changes listed one by one in the report (all are counted and mapped).

@@ -114,7 +114,7 @@ def trend_chart(history: list) -> str:
         pts = [(y, v) for y, v, _s in t.points if v is not None]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-",
                 color="#cf222e" if t.warnings else "#0969da")
-        ax.set_title(t.title[:40] + (" (预警)" if t.warnings else ""), fontsize=8)
+        ax.set_title(t.title[:40] + (" (warning)" if t.warnings else ""), fontsize=8)
         ax.set_xticks([p[0] for p in pts])
         ax.tick_params(labelsize=7)
         ax.set_ylabel(t.unit[:20], fontsize=7)

@@ -78,3 +78,18 @@ def test_diff_of_two_twins_compares_by_value(empty_twin, tmp_path):
 def test_a_bad_tolerance_is_refused(empty_twin):
     with pytest.raises(twin.OptionError, match="tolerance must be >= 0"):
         diff_twins(empty_twin, empty_twin, tolerance=-1)
+
+
+def test_a_diff_as_a_highlight_for_the_viewers(empty_twin):
+    from viewer.highlight import ADDED, CHANGED, REMOVED, highlight
+
+    store = empty_twin
+    first = update(store, small_city())
+    update(store, second_year(), retire="layers")
+    hl = highlight(store, f"changes:{first.id}")
+    assert [(g.label, g.colour, set(g.ids)) for g in hl.groups] == [
+        ("added", ADDED, {"test:B4"}), ("changed", CHANGED, {"test:B1", "test:V2"}),
+        ("removed", REMOVED, {"test:B3"})]
+    assert "1 added, 2 changed, 1 removed" in hl.title and hl.notes
+    with pytest.raises(twin.TwinError, match="needs the moment"):
+        highlight(store, "changes")
