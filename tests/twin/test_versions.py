@@ -196,3 +196,12 @@ def test_retiring_keeps_to_the_features_of_the_same_converter(empty_twin):
                             retire_missing="layers") as b:
         b.add([building(8, X0 + 230, Y0, 3)])
     assert b.report["update"]["retired_ids"] == ["test:B7"]
+
+
+def test_an_edited_feature_gets_the_delivery_back_on_the_next_update(empty_twin):
+    store = empty_twin
+    update(store, small_city())
+    store.update_attributes("test:B2", {"storeys": 99})
+    b = update(store, small_city())
+    assert (b.report["update"]["changed"], b.report["update"]["unchanged"]) == (1, 7)
+    assert store.get("test:B2").attributes["storeys"] == 20

@@ -403,6 +403,9 @@ class SqlTwinStore(TwinStore):
                 else:
                     free[key] = val
             encoded = free_json(free, feature_id)
-            conn.execute(f"UPDATE twin_features SET {', '.join(sets + ['attributes = ?'])} "
+            # an edited feature no longer matches its delivery: the next update of
+            # that delivery writes a new version (digest unknown)
+            conn.execute(f"UPDATE twin_features SET "
+                         f"{', '.join(sets + ['attributes = ?', 'digest = NULL'])} "
                          "WHERE fid = ?", (*params, encoded, row[0]))
         return self.get(feature_id, meshes=False)
