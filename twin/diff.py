@@ -139,10 +139,36 @@ def _plain(v: Any) -> Any:
     return json.loads(json.dumps(v, default=str))
 
 
-def compare(a: Feature, b: Feature, tolerance: float) -> tuple[list[str], float, float,
-                                                               dict, dict]:
+def geometry_shifts(olds: list[Feature], news: list[Feature]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``(moved, reshaped)``, metres, of pairs of versions, in one vectorised
+    pass: how far the plan centroid moved, and the Hausdorff distance left
+    once that move is undone (``inf`` where only one side has a shape)."""
+    pa = np.array([_plan(f) for f in olds], dtype=object)
+    pb = np.array([_plan(f) for f in news], dtype=object)
+    n = len(pa)
+    moved, reshaped = np.zeros(n), np.zeros(n)
+    both = ~(shapely.is_missing(pa) | shapely.is_missing(pb))
+    reshaped[shapely.is_missing(pa) != shapely.is_missing(pb)] = math.inf
+    if not both.any():
+        return moved, reshaped
+    a, b = pa[both], pb[both]
+    ca, cb = shapely.get_coordinates(shapely.centroid(a)), shapely.get_coordinates(
+        shapely.centroid(b))
+    d = cb - ca
+    moved[both] = np.hypot(d[:, 0], d[:, 1])
+    coords, idx = shapely.get_coordinates(a, return_index=True)
+    shifted = shapely.set_coordinates(a.copy(), coords + d[idx])
+    reshaped[both] = shapely.hausdorff_distance(shifted, b)
+    return moved, reshaped
+
+
+def compare(a: Feature, b: Feature, tolerance: float,
+            shift: tuple[np.ndarray, np.ndarray] | None = None
+            ) -> tuple[list[str], float, float, dict, dict]:
     """``(what changed, moved m, reshaped m, values before, values after)``
-    of two versions of one feature."""
+    of two versions of one feature (``shift``: its :func:`geometry_shifts`,
+    when computed for many at once)."""
     what: list[str] = []
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
@@ -157,16 +183,9 @@ def compare(a: Feature, b: Feature, tolerance: float) -> tuple[list[str], float,
         if _differs(va, vb):
             what.append(k)
             before[k], after[k] = _plain(va), _plain(vb)
-    moved = reshaped = 0.0
-    pa, pb = _plan(a), _plan(b)
-    if pa is not None and pb is not None:
-        ca, cb = shapely.centroid(pa), shapely.centroid(pb)
-        dx, dy = cb.x - ca.x, cb.y - ca.y
-        moved = math.hypot(dx, dy)
-        shifted = shapely.affinity.translate(pa, dx, dy)
-        reshaped = float(shapely.hausdorff_distance(shifted, pb))
-    elif (pa is None) != (pb is None):
-        reshaped = math.inf
+    if shift is None:
+        shift = geometry_shifts([a], [b])
+    moved, reshaped = float(shift[0][0]), float(shift[1][0])
     if moved > tolerance:
         what.append("geometry: moved")
     if reshaped > tolerance:
@@ -231,8 +250,11 @@ def diff_twins(first: Any, second: Any, *, tolerance: float = 0.01,
     for i in range(0, len(maybe), _CHUNK):
         part = maybe[i:i + _CHUNK]
         olds = {f.id: f for f in _read(first, part)}
-        for f in _read(second, part):
-            what, moved, reshaped, before, after = compare(olds[f.id], f, tolerance)
+        news = list(_read(second, part))
+        mv, rs = geometry_shifts([olds[f.id] for f in news], news)
+        for k, f in enumerate(news):
+            what, moved, reshaped, before, after = compare(
+                olds[f.id], f, tolerance, (mv[k:k + 1], rs[k:k + 1]))
             if what:
                 out.changes.append(Change(f.id, f.layer, "changed", tuple(what), moved,
                                           reshaped, f, before, after))
