@@ -16,7 +16,7 @@ import twin
 from twin.errors import TwinError
 
 from .options import NEW_TWIN, TWIN, as_of_option, dated, floats
-from .output import STATUS_STYLE, console, err_console, styled
+from .output import console, err_console, styled
 
 _err = err_console
 
@@ -343,119 +343,6 @@ def _batch_count(b: twin.ImportBatch) -> str:
         ", ".join(later) + ")"
 
 
-@cli.command("health-check")
-@click.argument("path", type=TWIN)
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the HTML report here (tables, charts, map, trends).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the indicators as JSON here ('-' for stdout).")
-@click.option("--year", type=int, default=None, help="Year of the check (default: this year).")
-@click.option("--new-since", type=int, default=None,
-              help="First build year of 'new' buildings (default: year - 5).")
-@click.option("--county-town", is_flag=True, help="Apply the county-town targets (<= 18 "
-              "storeys, >= 70% of new housing floor area at <= 6 storeys).")
-@click.option("--main-city", is_flag=True, help="Apply the 40% prefabrication target.")
-@click.option("--save", is_flag=True,
-              help="Keep this run in the twin as the check of its year (replacing an "
-                   "earlier run of that year); the report then shows every indicator's trend "
-                   "over the kept years and warns (预警) where one got worse or crossed its "
-                   "target.")
-@click.option("--evaluate", default=None, metavar="FIRST:LAST",
-              help="Also print the evaluation of a period of kept years (五年一评估): each "
-                   "indicator in its first and last year, the change, better or worse.")
-@as_of_option
-def health_check_cmd(path: str, out_path: str | None, json_path: str | None, year: int | None,
-                     new_since: int | None, county_town: bool, main_city: bool, save: bool,
-                     evaluate: str | None, as_of: str | None) -> None:
-    """Compute the city health check (城市体检) indicators of a twin (with
-    --as-of: of the twin as it was then, e.g. last year's check again)."""
-    import datetime
-
-    from twin.analysis.indicators import health_check
-    from twin.analysis.trends import trends
-
-    year = year or datetime.date.today().year
-    period = _period(evaluate) if evaluate else None
-    with twin.open_twin(path, readonly=not save) as opened:
-        store = dated(opened, as_of)
-        check = health_check(store, year=year, new_since=new_since, county_town=county_town,
-                             main_city=main_city)
-        if save:
-            opened.save_health_check(year, check.to_dict(), getattr(store, "as_of", None))
-        kept = [h["report"] for h in opened.health_checks()]
-        if not any(int(k["year"]) == year for k in kept):
-            kept.append(check.to_dict())
-        history = trends(kept) if len(kept) > 1 else []
-        if out_path:
-            from viewer.health_report import render_html
-
-            Path(out_path).write_text(render_html(check, store, history=history),
-                                      encoding="utf-8")
-    if json_path:
-        doc = check.to_dict()
-        if history:
-            doc["trends"] = [t.to_dict() for t in history]
-        text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
-        if json_path == "-":
-            click.echo(text)
-            return
-        Path(json_path).write_text(text, encoding="utf-8")
-    _print_check(check, history)
-    if period:
-        _print_evaluation(kept, *period)
-    if out_path:
-        click.echo(f"report written to {out_path}")
-
-
-def _period(text: str) -> tuple[int, int]:
-    a, sep, b = text.partition(":")
-    try:
-        first, last = int(a), int(b)
-    except ValueError:
-        raise click.BadParameter(f"--evaluate must be FIRST:LAST years, got {text!r}") from None
-    if not sep or first > last:
-        raise click.BadParameter(f"--evaluate must be FIRST:LAST years, got {text!r}")
-    return first, last
-
-
-def _print_check(check, history) -> None:
-    warn = {t.key: t for t in history}
-    t = Table("indicator", "value", "target", "status", "coverage",
-              *(("trend", "warning") if history else ()))
-    for i in check.indicators:
-        row = [i.title, "n/a" if i.value is None else f"{i.value:g} {i.unit}",
-               i.target or "", styled(i.status if i.status in STATUS_STYLE else "",
-                                      STATUS_STYLE.get(i.status, "")), i.coverage]
-        if history:
-            tr = warn.get(i.key)
-            pts = tr.points if tr else ()
-            row.append(" → ".join(f"{y}: {'n/a' if v is None else f'{v:g}'}"
-                                  for y, v, _s in pts))
-            row.append(styled("预警 " + ", ".join(tr.warnings), "bold red")
-                       if tr and tr.warnings else "")
-        t.add_row(*row)
-    console().print(t)
-
-
-def _print_evaluation(kept, first: int, last: int) -> None:
-    from twin.analysis.trends import evaluation
-
-    rows = evaluation(kept, first, last)
-    t = Table("indicator", "from", "to", "change", "verdict",
-              title=f"evaluation {first}-{last} (五年一评估)")
-    for r in rows:
-        if r["from"] is None:
-            t.add_row(r["title"], "n/a", "n/a", "", "no data")
-            continue
-        verdict = {True: styled("better", "green"), False: styled("worse", "bold red"),
-                   None: "same"}[r["better"]]
-        t.add_row(r["title"], f"{r['from']:g} ({r['from_year']})", f"{r['to']:g} "
-                  f"({r['to_year']})", f"{r['change']:+g} {r['unit']}", verdict)
-    if not rows:
-        t.add_row("no kept health check in this period", "", "", "", "")
-    console().print(t)
-
-
 @cli.command()
 @click.argument("path", type=TWIN)
 @click.argument("network", required=False)
@@ -515,6 +402,7 @@ def conflate(path: str, rematch: bool, show: str | None, bim_id: str | None,
 def _register() -> None:
     from .diff_cmd import diff
     from .export import export
+    from .health_cmd import health_check_cmd
     from .import_cmd import import_
     from .pipes import pipes
     from .serve import serve
@@ -522,6 +410,7 @@ def _register() -> None:
     from .view import snapshot, view
 
     cli.add_command(export)
+    cli.add_command(health_check_cmd)
     cli.add_command(diff)
     cli.add_command(import_)
     cli.add_command(snapshot)

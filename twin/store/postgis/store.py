@@ -43,7 +43,6 @@ from ..jobs import JobBoard
 from ..location import ServerLocation, parse_server
 from ..meta import check_origin, new_meta, now, srs_id_of
 from ..migrate import SCHEMA_VERSION, check_version, pending
-from ..querysql import Dialect
 from ..rows import BATCH_COLUMNS
 from ..sqlstore import STREAM_CHUNK, SqlTwinStore, check_conflict, import_errors
 from ..versions import (
@@ -53,6 +52,7 @@ from ..versions import (
     restore_from_history,
 )
 from .connection import ConnectionPool, psycopg_module, quote_ident
+from .dialect import POSTGRES
 from .schema import (
     FORMAT_NAME,
     LAYER_INSERT,
@@ -71,48 +71,6 @@ _ALL_VERSIONS = ("(SELECT batch_id, fid FROM twin_features UNION ALL SELECT ba"
                  "tch_id, fid FROM twin_history)")
 
 
-class PostgresDialect(Dialect):
-    """The SQL of PostgreSQL/PostGIS where it differs from SQLite's."""
-
-    index_hint = ""
-    edge_on = "e.fid = f.fid AND e.tile = f.tile"
-
-    def box_source(self, box, table="twin_features"):
-        # the GiST index over the plan bounds (float4 boxes, rounded outwards)
-        return (f"{table} f {self.edge_join}",
-                ["ST_MakeEnvelope(f.min_x, f.min_y, f.max_x, f.max_y) && "
-                 "ST_MakeEnvelope(?, ?, ?, ?)"], [box[0], box[1], box[3], box[4]])
-
-    def batch_condition(self, batch):
-        return "f.batch_id = ?", [batch]
-
-    def json_number(self, field):
-        return ("(CASE WHEN json_typeof(f.attributes -> ?::text) = 'number' THEN "
-                "(f.attributes ->> ?::text)::double precision END)", [field, field])
-
-    def json_text(self, field):
-        return ("(CASE WHEN json_typeof(f.attributes -> ?::text) = 'string' THEN "
-                "f.attributes ->> ?::text END)", [field, field])
-
-    def json_any(self, field):
-        return "(f.attributes ->> ?::text)", [field]
-
-    def like(self, column):
-        # SQLite's LIKE ignores ASCII case and has no escape character
-        return f"{column} ILIKE ? ESCAPE ''"
-
-    def as_text(self, column):
-        return f"CAST({column} AS text)"
-
-    def offset_only(self):
-        return " OFFSET ?"
-
-    def finish(self, sql):
-        # psycopg's placeholders are %s; a literal % is written %%
-        return sql.replace("%", "%%").replace("?", "%s")
-
-
-POSTGRES = PostgresDialect()
 
 
 class _Tx:
