@@ -130,9 +130,9 @@ def _index(store: Any, layers: tuple[str, ...]) -> dict[str, tuple[str, str | No
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-def _read(store: Any, ids: list[str]) -> Iterator[Feature]:
+def _read(store: Any, ids: list[str], meshes: bool = False) -> Iterator[Feature]:
     for i in range(0, len(ids), _CHUNK):
-        yield from store.query(Query(ids=tuple(ids[i:i + _CHUNK]), with_meshes=True))
+        yield from store.query(Query(ids=tuple(ids[i:i + _CHUNK]), with_meshes=meshes))
 
 
 def _plain(v: Any) -> Any:
@@ -195,7 +195,7 @@ def compare(a: Feature, b: Feature, tolerance: float,
     if not (math.isnan(za) and math.isnan(zb)) and not abs(za - zb) <= tolerance:
         what.append("top_z")
         before["top_z"], after["top_z"] = _num(za), _num(zb)
-    if not what and _meshes_differ(a, b, tolerance):
+    if not what and a.meshes and b.meshes and _meshes_differ(a, b, tolerance):
         what.append("mesh")
     if not what and a.edge != b.edge:
         what.append("edge")
@@ -252,12 +252,20 @@ def diff_twins(first: Any, second: Any, *, tolerance: float = 0.01,
         olds = {f.id: f for f in _read(first, part)}
         news = list(_read(second, part))
         mv, rs = geometry_shifts([olds[f.id] for f in news], news)
+        same: list[str] = []
         for k, f in enumerate(news):
             what, moved, reshaped, before, after = compare(
                 olds[f.id], f, tolerance, (mv[k:k + 1], rs[k:k + 1]))
             if what:
                 out.changes.append(Change(f.id, f.layer, "changed", tuple(what), moved,
                                           reshaped, f, before, after))
+            else:
+                same.append(f.id)
+        # the rest differ, if at all, in their meshes only: read those now
+        olds = {f.id: f for f in _read(first, same, meshes=True)}
+        for f in _read(second, same, meshes=True):
+            if _meshes_differ(olds[f.id], f, tolerance):
+                out.changes.append(Change(f.id, f.layer, "changed", ("mesh",), feature=f))
             else:
                 out.unchanged += 1
     order = {"removed": 0, "changed": 1, "added": 2}

@@ -93,3 +93,24 @@ def test_a_diff_as_a_highlight_for_the_viewers(empty_twin):
     assert "1 added, 2 changed, 1 removed" in hl.title and hl.notes
     with pytest.raises(twin.TwinError, match="needs the moment"):
         highlight(store, "changes")
+
+
+def test_a_change_of_the_mesh_alone_is_found(empty_twin, tmp_path):
+    other = twin.create_twin(tmp_path / "other.gpkg", "EPSG:4546")
+    try:
+        b1 = building(1, X0, Y0, 6)
+        m = b1.meshes["1"]
+        v = m.vertices.copy()
+        v[0, :2] += 0.5  # one corner pulled in: same footprint, same bounds
+        dented = twin.Feature(id=b1.id, layer=b1.layer, type=b1.type, name=b1.name,
+                              footprint=b1.footprint, attributes=dict(b1.attributes),
+                              meshes={"1": twin.Mesh(v, m.faces)})
+        with empty_twin.import_batch("a", "t", "t", "1") as b:
+            b.add([b1])
+        with other.import_batch("b", "t", "t", "1") as b:
+            b.add([dented])
+        assert listed(diff_twins(empty_twin, other)) == {
+            ("test:B1", "buildings", "changed", ("mesh",))}
+        assert listed(diff_twins(empty_twin, other, tolerance=1.0)) == set()
+    finally:
+        other.close()
