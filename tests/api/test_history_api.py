@@ -58,3 +58,20 @@ def test_twin_endpoints_take_as_of(history_api):
     assert [h["id"] for h in hits["features"]] == ["test:B3"]
     assert client.get("/twin/search", params={"bbox": box}).json()["features"] == []
     assert client.get("/twin/search", params={"bbox": box, "as_of": "99"}).status_code == 400
+
+
+def test_a_server_as_of_a_batch_shows_that_state_everywhere(empty_twin):
+    from api_helpers import TOKEN
+
+    from twin.errors import ConfigError
+
+    first = update(empty_twin, small_city())
+    update(empty_twin, second_year(), retire="layers")
+    with TestClient(create_app(ApiSettings(empty_twin.path, as_of=first.id))) as client:
+        items = client.get("/collections/buildings/items").json()
+        assert building_storeys(items) == [("test:B1", 6), ("test:B2", 20), ("test:B3", 4)]
+        assert client.get("/twin/features/test:B3").status_code == 200
+    with pytest.raises(ConfigError, match="read-only"):
+        ApiSettings(empty_twin.path, as_of=first.id, token=TOKEN)
+    env = ApiSettings(empty_twin.path, as_of=first.id).to_env()
+    assert ApiSettings.from_env(env).as_of == first.id  # what every worker reads
