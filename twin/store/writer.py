@@ -140,6 +140,8 @@ class ChunkedBatchWriter(BatchWriter):
         self.on_conflict = on_conflict
         self.tile_size = tile_size
         self.count = 0
+        #: unchanged features an update did not write (counted on the writer thread)
+        self.dropped = 0
         self.replaced = 0
         #: earlier batch -> how many of its features this import replaced
         self.replaced_from: dict[int, int] = {}
@@ -364,7 +366,7 @@ class ChunkedBatchWriter(BatchWriter):
             self._history_moved(fids)
         if len(keep) == len(p.rows):
             return p
-        self.count -= len(p.rows) - len(keep)
+        self.dropped += len(p.rows) - len(keep)  # the writer thread's own counter
         rows = [p.rows[i] for i in keep]
         kept = {r[F.fid] for r in rows}
         return PreparedChunk([p.ids[i] for i in keep], rows, p.bounds[keep],
@@ -376,6 +378,8 @@ class ChunkedBatchWriter(BatchWriter):
         asked) and put the counts into the report."""
         if self.on_conflict != "update":
             return
+        self.count -= self.dropped  # every chunk is written: the threads are joined
+        self.dropped = 0
         if self.retire_missing:
             gone = retire_candidates(self._exec, self.seen, self.retire_missing,
                                      self.converter)
