@@ -18,13 +18,13 @@ from . import twin_service as svc
 from .params import Layers, Year
 from .problems import responses
 from .server_state import ServerState
+from .temporal import store_dependency
 
 
 def analyses_router(state: ServerState) -> APIRouter:
     cached = state.cached
 
-    async def store() -> TwinStore:
-        return state.get_store()
+    store = store_dependency(state)
 
     Store = Annotated[TwinStore, Depends(store)]
     blocking = state.blocking

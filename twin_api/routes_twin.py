@@ -29,17 +29,14 @@ from .geo import crs_uri
 from .params import MAX_LIST, Layers
 from .problems import responses
 from .server_state import ServerState
-from .temporal import dated_store
+from .temporal import store_dependency
 
 
 def twin_router(state: ServerState) -> APIRouter:
     settings = state.settings
     cached = state.cached
 
-    def store(as_of: Annotated[str | None, Q(
-            description="the twin as it was: after this import batch, or at the end of this "
-                        "date (2025-06-30) or at this time (UTC)")] = None) -> TwinStore:
-        return dated_store(state.get_store(), as_of)
+    store = store_dependency(state)
 
     Store = Annotated[TwinStore, Depends(store)]
     blocking = state.blocking

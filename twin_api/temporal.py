@@ -13,11 +13,26 @@ A batch number is the moment right after that import committed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query as Q
 
 from twin.query import INT64_MAX
 from twin.store import resolve_as_of
 from twin.store.base import TwinStore
+
+AS_OF_HELP = ("the twin as it was: after this import batch, or at the end of this date "
+              "(2025-06-30) or at this time (UTC)")
+
+
+def store_dependency(state: Any):
+    """The FastAPI dependency of the ``/twin`` routers: the served twin, or
+    its view as of the request's ``as_of``."""
+    def store(as_of: Annotated[str | None, Q(max_length=40, description=AS_OF_HELP)] = None
+              ) -> TwinStore:
+        return dated_store(state.get_store(), as_of)
+
+    return store
 
 
 def dated_store(store: TwinStore, as_of: str | None) -> TwinStore:

@@ -23,6 +23,7 @@ from . import viewer_service as vsvc
 from .params import MAX_LIST
 from .problems import responses
 from .server_state import ServerState
+from .temporal import store_dependency
 
 #: Layers whose attribute tables a router keeps (the least recently used go first).
 CACHED_LAYERS = 8
@@ -59,8 +60,7 @@ def viewer_router(state: ServerState) -> APIRouter:
     cached = state.cached
     blocking = state.blocking
 
-    async def store() -> TwinStore:
-        return state.get_store()
+    store = store_dependency(state)
 
     r = APIRouter(prefix="/twin/viewer", tags=["Web viewer"])
     Store = Annotated[TwinStore, Depends(store)]

@@ -75,3 +75,19 @@ def test_a_server_as_of_a_batch_shows_that_state_everywhere(empty_twin):
         ApiSettings(empty_twin.path, as_of=first.id, token=TOKEN)
     env = ApiSettings(empty_twin.path, as_of=first.id).to_env()
     assert ApiSettings.from_env(env).as_of == first.id  # what every worker reads
+
+
+def test_analyses_and_indicators_take_as_of(history_api):
+    client, first, _second = history_api
+    then = client.get("/indicators", params={"year": 2025, "as_of": str(first)}).json()
+    now = client.get("/indicators", params={"year": 2025}).json()
+    green = {d["key"]: d["coverage"] for d in then["indicators"]}["green_building_share"]
+    assert green.startswith("0 of 0 new buildings")  # building 4 (2024) came later
+    green = {d["key"]: d["coverage"] for d in now["indicators"]}["green_building_share"]
+    assert green.startswith("0 of 1 new buildings")
+    hl = client.get("/twin/analyses/highlight", params={"analysis": f"changes:{first}"}).json()
+    assert {g["label"]: g["ids"] for g in hl["groups"]} == {
+        "added": ["test:B4"], "changed": ["test:B1", "test:V2"], "removed": ["test:B3"]}
+    none = client.get("/twin/analyses/highlight", params={"analysis": f"changes:{first}",
+                                                           "as_of": str(first)}).json()
+    assert [g["ids"] for g in none["groups"]] == [[], [], []]
