@@ -28,7 +28,7 @@ def analyses_router(state: ServerState) -> APIRouter:
 
     Store = Annotated[TwinStore, Depends(store)]
     blocking = state.blocking
-    r = APIRouter()
+    r = APIRouter(responses=responses(400))  # every route takes as_of
     a = ["Analyses"]
 
     @r.get("/twin/networks", tags=a, summary="The pipe networks with topology",

@@ -40,7 +40,7 @@ def twin_router(state: ServerState) -> APIRouter:
 
     Store = Annotated[TwinStore, Depends(store)]
     blocking = state.blocking
-    r = APIRouter()
+    r = APIRouter(responses=responses(400))  # every route takes as_of
     t = ["Twin"]
     Crs = Annotated[str | None, Q(description="output CRS URI (default: the twin's CRS)")]
     Limit = Annotated[int, Q(ge=1, description=f"page size; above {settings.max_limit} it is "

@@ -62,7 +62,8 @@ def viewer_router(state: ServerState) -> APIRouter:
 
     store = store_dependency(state)
 
-    r = APIRouter(prefix="/twin/viewer", tags=["Web viewer"])
+    r = APIRouter(prefix="/twin/viewer", tags=["Web viewer"],
+                  responses=responses(400))  # every route takes as_of
     Store = Annotated[TwinStore, Depends(store)]
     cache = _ValuesCache(CACHED_LAYERS)
 
