@@ -96,9 +96,10 @@ class ChangeSet:
                          "before": c.before, "after": c.after} for c in self.changes],
         }
 
-    def to_geojson(self) -> dict[str, Any]:
-        """A GeoJSON FeatureCollection of the changes, in the twin CRS (its
-        ``crs`` member names it): each feature's footprint (or bounds) with
+    def to_geojson(self, crs: str | None = None) -> dict[str, Any]:
+        """A GeoJSON FeatureCollection of the changes, in the twin CRS (named
+        in a ``crs`` member when given, as GDAL reads it: ``urn:ogc:def:crs:
+        EPSG::4546``): each feature's footprint (or bounds) with
         ``id``, ``layer``, ``change`` (added / removed / changed), ``what``,
         ``moved_m``, ``reshaped_m`` and the changed values before and after."""
         feats = []
@@ -111,7 +112,11 @@ class ChangeSet:
                                "what": list(c.what), "moved_m": round(c.moved, 3),
                                "reshaped_m": round(c.reshaped, 3),
                                "before": c.before, "after": c.after}})
-        return {"type": "FeatureCollection", "features": feats}
+        doc: dict[str, Any] = {"type": "FeatureCollection"}
+        if crs:
+            doc["crs"] = {"type": "name", "properties": {"name": crs}}
+        doc["features"] = feats
+        return doc
 
 
 def _plan(f: Feature) -> Any:

@@ -60,6 +60,8 @@ def diff(first, second, from_, to, tolerance, layers, fmt, out_path, html_path) 
             left, right = a.at(ba), b_store.at(bb)
             cs = diff_twins(left, right, tolerance=tolerance, layers=layers,
                             first_name=_name(first, ba), second_name=_name(second or first, bb))
+            code = a.crs.to_epsg()
+            crs = f"urn:ogc:def:crs:EPSG::{code}" if code else None
         finally:
             if second:
                 b_store.close()
@@ -68,7 +70,7 @@ def diff(first, second, from_, to, tolerance, layers, fmt, out_path, html_path) 
 
         Path(html_path).write_text(render_html(cs), encoding="utf-8")
     if fmt in ("json", "geojson"):
-        doc = cs.to_dict() if fmt == "json" else cs.to_geojson()
+        doc = cs.to_dict() if fmt == "json" else cs.to_geojson(crs)
         text = json.dumps(doc, ensure_ascii=False, default=str)
         if out_path:
             Path(out_path).write_text(text, encoding="utf-8")

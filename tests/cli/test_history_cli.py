@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pyogrio
 from click.testing import CliRunner
 
 from twin_cli.main import cli
@@ -60,8 +61,11 @@ def test_update_as_of_diff_and_remove_on_the_command_line(tmp_path):
         ("w:V3", "removed", ()), ("w:V4", "added", ())}
     page = (tmp_path / "d.html").read_text()
     assert "w:V3" in page and "data:image/png;base64," in page
-    gj = json.loads(run("diff", twin_path, "--format", "geojson"))
-    assert len(gj["features"]) == 4
+    run("diff", twin_path, "--format", "geojson", "--out", tmp_path / "c.geojson")
+    gj = json.loads((tmp_path / "c.geojson").read_text())
+    assert len(gj["features"]) == 4 and "4546" in gj["crs"]["properties"]["name"]
+    info = pyogrio.read_info(tmp_path / "c.geojson")  # GDAL reads it, in the twin CRS
+    assert info["features"] == 4 and info["crs"] == "EPSG:4546"
     run("batches", twin_path, "--remove", "2")
     now = json.loads(run("query", twin_path, "--format", "geojson"))
     assert sorted((f["id"], f["properties"]["install_year"]) for f in now["features"]) == [
