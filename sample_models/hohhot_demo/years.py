@@ -4,7 +4,7 @@ Derived from the 2025 files beside this script, reproducibly (fixed seed),
 as a survey office and a BIM team would deliver them again:
 
 * ``buildings.city.json``: residential buildings built before 2000 get an
-  energy retrofit (about 15% of them a year), the oldest low buildings are
+  energy retrofit (three a year), the oldest low buildings are
   demolished (3 a year), new buildings go up on the empty land east of the
   district (2 a year, 15 to 18 storeys);
 * ``pipes.geojson``: heating mains and service pipes laid before 1996 are
@@ -65,9 +65,8 @@ def buildings(city: dict, year: int, rng: np.random.Generator) -> dict:
     old = sorted(k for k, o in objs.items() if o["attributes"].get("function") == "residential"
                  and o["attributes"].get("yearOfConstruction", 3000) < 2000
                  and not o["attributes"].get("energy_retrofit"))
-    for k in old:
-        if rng.random() < 0.15:
-            objs[k]["attributes"]["energy_retrofit"] = True
+    for i in rng.choice(len(old), size=min(3, len(old)), replace=False):
+        objs[old[int(i)]]["attributes"]["energy_retrofit"] = True
     oldest = sorted((o["attributes"].get("yearOfConstruction", 3000),
                      o["attributes"].get("storeysAboveGround", 99), k) for k, o in objs.items()
                     if o["attributes"].get("storeysAboveGround", 99) <= 6)
