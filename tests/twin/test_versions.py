@@ -205,3 +205,23 @@ def test_an_edited_feature_gets_the_delivery_back_on_the_next_update(empty_twin)
     b = update(store, small_city())
     assert (b.report["update"]["changed"], b.report["update"]["unchanged"]) == (1, 7)
     assert store.get("test:B2").attributes["storeys"] == 20
+
+
+@pytest.mark.backends("postgis", "postgis_part")
+def test_a_copy_into_a_server_keeps_the_history(twin_location, tmp_path):
+    from twin.store.copy import copy_twin
+
+    src = twin.create_twin(tmp_path / "src.gpkg", "EPSG:4546")
+    try:
+        first = update(src, small_city())
+        then = snapshot(src)
+        update(src, second_year(), retire="layers")
+        now = snapshot(src)
+        with copy_twin(src, twin_location, overwrite=True) as dup:
+            assert snapshot(dup) == now
+            assert snapshot(dup, as_of=first.id) == then
+            # and the copy takes the next update like the original
+            b = update(dup, second_year())
+            assert b.id == 0 and b.report["update"]["unchanged"] == 8
+    finally:
+        src.close()

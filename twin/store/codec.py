@@ -203,8 +203,9 @@ def rows_to_features(rows: Sequence[Sequence[Any]], geoms: Sequence[Any],
 
 # -- version digests --------------------------------------------------------------
 #: Columns of a feature row a version's digest leaves out: its key, its batch,
-#: the partition key (derived from the bounds) and the digest itself.
-_NOT_DIGESTED = frozenset(("fid", "batch_id", "tile", "digest"))
+#: the partition key (derived from the bounds), the digest itself and, in the
+#: history, the batch that ended the version.
+_NOT_DIGESTED = frozenset(("fid", "batch_id", "tile", "digest", "retired_batch"))
 
 
 def _digest_value(h: Any, v: Any) -> None:

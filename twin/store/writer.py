@@ -31,7 +31,7 @@ from ..layers import Layer
 from ..model import Feature, Mesh
 from .base import BatchWriter
 from .codec import encode_meshes, split_attributes, tile_keys, version_digests
-from .rows import BOUNDS_SLICE, FEATURE_COLUMNS, F
+from .rows import BOUNDS_SLICE, FEATURE_COLUMNS, HISTORY_COLUMNS, F
 from .versions import (
     MAX_CHANGES_LISTED,
     Seen,
@@ -288,6 +288,14 @@ class ChunkedBatchWriter(BatchWriter):
         encoded = self._encode_geometries(geoms, np.zeros(len(rows), bool))
         g = F.geom
         rows = [(*r[:g], e, *r[g + 1:]) for r, e in zip(rows, encoded)]
+        # digests of the rows as this store keeps them (its geometry encoding)
+        by_fid: dict[Any, list[tuple]] = {}
+        for mr in mesh_rows:
+            by_fid.setdefault(mr[0], []).append(mr)
+        digests = version_digests(HISTORY_COLUMNS if history else FEATURE_COLUMNS, rows,
+                                  by_fid, {e[0]: e for e in edge_rows})
+        d = F.digest
+        rows = [(*r[:d], dg, *r[d + 1:]) for r, dg in zip(rows, digests)]
         bounds = np.array([[np.nan if v is None else v for v in r[BOUNDS_SLICE]]
                            for r in rows], dtype=np.float64).reshape(-1, 6)
         if history:
