@@ -102,3 +102,39 @@ def _print(cs) -> None:
         out.print(t)
     if len(cs.changes) > 200:
         out.print(f"... {len(cs.changes) - 200} more (--format json lists them all)")
+
+
+@click.command("history")
+@click.argument("path", type=TWIN)
+@click.argument("feature_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def history(path, feature_id, as_json) -> None:
+    """Every version of one feature: from which import (and time) until which,
+    with what changed from the version before.
+
+    \b
+    Example:
+      twin history city.gpkg hohhot:B-0007
+    """
+    from twin.diff import compare
+
+    with twin.open_twin(path, readonly=True) as store:
+        versions = store.versions_of(feature_id)
+    if not versions:
+        raise click.ClickException(f"feature {feature_id!r} was never in {path}")
+    rows = []
+    for i, v in enumerate(versions):
+        what = compare(versions[i - 1]["feature"], v["feature"], 0.01)[0] if i else ["added"]
+        if v["retired_batch"] is not None and (i == len(versions) - 1):
+            what = [*what, "then retired"]
+        rows.append({"batch": v["batch"], "valid_from": v["valid_from"],
+                     "retired_batch": v["retired_batch"], "valid_to": v["valid_to"],
+                     "changes": what})
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    t = Table("batch", "valid from", "until batch", "valid to", "changes")
+    for r in rows:
+        t.add_row(str(r["batch"]), r["valid_from"] or "", str(r["retired_batch"] or "now"),
+                  r["valid_to"] or "", ", ".join(r["changes"]))
+    console().print(t)

@@ -400,7 +400,7 @@ def conflate(path: str, rematch: bool, show: str | None, bim_id: str | None,
 
 
 def _register() -> None:
-    from .diff_cmd import diff
+    from .diff_cmd import diff, history
     from .export import export
     from .health_cmd import health_check_cmd
     from .import_cmd import import_
@@ -412,6 +412,7 @@ def _register() -> None:
     cli.add_command(export)
     cli.add_command(health_check_cmd)
     cli.add_command(diff)
+    cli.add_command(history)
     cli.add_command(import_)
     cli.add_command(snapshot)
     cli.add_command(view)

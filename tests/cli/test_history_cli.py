@@ -66,6 +66,11 @@ def test_update_as_of_diff_and_remove_on_the_command_line(tmp_path):
     assert len(gj["features"]) == 4 and "4546" in gj["crs"]["properties"]["name"]
     info = pyogrio.read_info(tmp_path / "c.geojson")  # GDAL reads it, in the twin CRS
     assert info["features"] == 4 and info["crs"] == "EPSG:4546"
+    hist = json.loads(run("history", twin_path, "w:V1", "--json"))
+    assert [(h["batch"], h["retired_batch"], h["changes"]) for h in hist] == [
+        (1, 2, ["added"]), (2, None, ["install_year"])]
+    hist = json.loads(run("history", twin_path, "w:V3", "--json"))
+    assert [h["changes"] for h in hist] == [["added", "then retired"]]
     run("batches", twin_path, "--remove", "2")
     now = json.loads(run("query", twin_path, "--format", "geojson"))
     assert sorted((f["id"], f["properties"]["install_year"]) for f in now["features"]) == [

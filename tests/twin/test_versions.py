@@ -225,3 +225,19 @@ def test_a_copy_into_a_server_keeps_the_history(twin_location, tmp_path):
             assert b.id == 0 and b.report["update"]["unchanged"] == 8
     finally:
         src.close()
+
+
+def test_every_version_of_a_feature_with_its_validity(empty_twin):
+    store = empty_twin
+    first = update(store, small_city())
+    second = update(store, second_year(), retire="layers")
+    b1 = store.versions_of("test:B1")
+    assert [(v["batch"], v["retired_batch"], v["feature"].attributes["storeys"])
+            for v in b1] == [(first.id, second.id, 6), (second.id, None, 7)]
+    times = {b.id: b.finished for b in store.batches()}
+    assert (b1[0]["valid_from"], b1[0]["valid_to"], b1[1]["valid_to"]) == (
+        times[first.id], times[second.id], None)
+    assert set(b1[0]["feature"].meshes) == {"1"}  # the old version's mesh is kept
+    b3 = store.versions_of("test:B3")
+    assert [(v["batch"], v["retired_batch"]) for v in b3] == [(first.id, second.id)]
+    assert store.versions_of("test:nothing") == []

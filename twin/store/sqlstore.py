@@ -43,6 +43,7 @@ from .codec import TYPED_INDEX, decode_mesh, free_json, rows_to_features
 from .querysql import SELECT_SQL, Compiled, Dialect, compile_query
 from .rows import (
     BATCH_COLUMNS,
+    EDGE_COLUMNS,
     EDGE_ROW_COLUMNS,
     FEATURE_COLUMNS,
     HISTORY_COLUMNS,
@@ -320,6 +321,29 @@ class SqlTwinStore(TwinStore):
                f"twin_history f WHERE {as_of_condition('f', True)}{cond}")
         return [tuple(r) for r in self._read(  # type: ignore[misc]
             sql, [self.as_of, *params, self.as_of, self.as_of, *params])]
+
+    def versions_of(self, feature_id: str) -> list[dict[str, Any]]:
+        """Every version of a feature, oldest first: ``{"feature", "batch",
+        "valid_from", "retired_batch", "valid_to"}`` (``retired_batch`` and
+        ``valid_to`` ``None`` for the current one; times are those of the
+        imports in ``twin_batches``). Empty for an id the twin never held."""
+        cols = ", ".join(f"f.{c}" for c in FEATURE_COLUMNS)
+        edges = ", ".join(f"e.{c}" for c in EDGE_COLUMNS)
+        rows = self._read(
+            f"SELECT {cols}, {edges}, f.retired_batch FROM twin_history f "
+            f"{self.dialect.edge_join} WHERE f.feature_id = ? ORDER BY f.batch_id", (feature_id,))
+        rows += [(*r, None) for r in self._read(
+            f"SELECT {cols}, {edges} FROM twin_features f {self.dialect.edge_join} "
+            "WHERE f.feature_id = ?", (feature_id,))]
+        if not rows:
+            return []
+        when = {int(r[0]): r[1] for r in self._read("SELECT id, finished FROM twin_batches")}
+        feats = self._features([r[:-1] for r in rows], True)
+        return [{"feature": f, "batch": int(r[F.batch_id]),
+                 "valid_from": when.get(int(r[F.batch_id])),
+                 "retired_batch": None if r[-1] is None else int(r[-1]),
+                 "valid_to": None if r[-1] is None else when.get(int(r[-1]))}
+                for f, r in zip(feats, rows)]
 
     # -- health checks (schema 3) ---------------------------------------------------
     def save_health_check(self, year: int, report: dict[str, Any],
