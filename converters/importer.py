@@ -131,7 +131,7 @@ def _import_file(
     store: TwinStore, path: str | Path, *, crs: Any = None, format: str | None = None,
     options: dict[str, Any] | None = None, on_conflict: str = "error", strict: bool = False,
     force: bool = False, progress: Callable[[int, int | None], None] | None = None,
-    source_label: str | None = None,
+    source_label: str | None = None, retire_missing: str | None = None,
 ) -> ImportResult:
     """Convert ``path`` and add its features to ``store`` in one transaction.
 
@@ -147,6 +147,11 @@ def _import_file(
     features with absurd coordinates are skipped, and an import that lands
     far outside the twin CRS's area of use, or spans an implausible extent,
     is refused unless ``force`` (``--force``) accepts it with a warning.
+
+    ``on_conflict="update"`` updates by identity (:mod:`twin.store.versions`):
+    the report's ``update`` entry counts added, changed, unchanged and retired
+    features (``retire_missing``) and says what changed; an update that
+    changes nothing records no batch (``batch_id`` 0).
     """
     p = Path(path)
     if not p.is_file():
@@ -157,7 +162,7 @@ def _import_file(
     t0 = time.perf_counter()
     placement = PlacementCheck(store.crs, str(p), force=force)
     with store.import_batch(source_label or str(p), spec.format, spec.name, spec.version,
-                            on_conflict=on_conflict) as batch:
+                            on_conflict=on_conflict, retire_missing=retire_missing) as batch:
         skip = _Skips(batch.skip, strict, p)
         ground, ground_from = _ground_source(store, opts)
         ctx = ConversionContext(

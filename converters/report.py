@@ -76,10 +76,46 @@ def batch_notes(report: Mapping[str, Any]) -> list[Note]:
     by_type = ", ".join(f"{k} {v}" for k, v in sorted(report.get("by_type", {}).items()))
     if by_type:
         out.append(Note(f"by type: {by_type}"))
+    out += update_notes(report.get("update"))
     if report.get("replaced"):
         froms = ", ".join(f"{n} of batch {b}" for b, n in report.get("replaced_from", {}).items())
         out.append(Note(f"replaced {report['replaced']} existing features"
                         + (f" ({froms})" if froms else "")))
+    return out
+
+
+def update_notes(upd: Mapping[str, Any] | None) -> list[Note]:
+    """What an update by identity did: counts, what changed, how far
+    geometry moved, what was retired.
+
+    >>> for n in update_notes({"added": 1, "changed": 2, "unchanged": 5,
+    ...     "retired": 1, "what_changed": {"height": 1, "geometry": 1},
+    ...     "moved": {"count": 1, "max_m": 2.0, "mean_m": 2.0}, "retired_ids": ["b:3"]}):
+    ...     print(n.text)
+    update: 1 added, 2 changed, 5 unchanged, 1 retired
+    changed: geometry 1, height 1
+    geometry moved: 1 features, up to 2.00 m (mean 2.00 m)
+    retired: b:3
+    """
+    if not upd:
+        return []
+    out = [Note(f"update: {upd.get('added', 0)} added, {upd.get('changed', 0)} changed, "
+                f"{upd.get('unchanged', 0)} unchanged, {upd.get('retired', 0)} retired",
+                "ok" if upd.get("added") or upd.get("changed") or upd.get("retired") else "info")]
+    what = upd.get("what_changed") or {}
+    if what:
+        out.append(Note("changed: " + ", ".join(f"{k} {v}" for k, v in sorted(what.items())),
+                        depth=2))
+    moved = upd.get("moved") or {}
+    if moved.get("count"):
+        out.append(Note(f"geometry moved: {moved['count']} features, up to "
+                        f"{moved['max_m']:.2f} m (mean {moved['mean_m']:.2f} m)", depth=2))
+    retired = list(upd.get("retired_ids") or [])
+    if retired:
+        shown, more = examples(retired, int(upd.get("retired", len(retired))))
+        out.append(Note("retired: " + ", ".join(shown), "warn", depth=2))
+        if more:
+            out.append(more)
     return out
 
 
@@ -91,7 +127,7 @@ def skipped_notes(report: Mapping[str, Any]) -> list[Note]:
     ['skipped none of 120 elements']
     """
     n = int(report.get("skipped_count", 0))
-    total = n + int(report.get("features", 0))
+    total = n + int(report.get("received", report.get("features", 0)))
     if not n:
         return [Note(f"skipped none of {total} elements")] if total else []
     shown, more = examples(list(report.get("skipped", [])), n)

@@ -70,6 +70,27 @@ def small_city() -> list[twin.Feature]:
     return feats
 
 
+def second_year() -> list[twin.Feature]:
+    """The small city a year later: building 1 got a storey and moved 2 m
+    (re-surveyed), building 3 was demolished, building 4 is new, valve 2 was
+    renamed; everything else is as it was."""
+    feats = [f for f in small_city() if f.id not in ("test:B1", "test:B3", "test:V2")]
+    feats.append(building(1, X0 + 2, Y0, 7, function="residential", year_built=1995,
+                          colour="grey"))
+    feats.append(building(4, X0 + 120, Y0, 3, function="shop", year_built=2024))
+    v2 = node("test:V2", (X0 + 60, Y0 - 5, GROUND - 1.2))
+    feats.append(twin.Feature(id=v2.id, layer=v2.layer, type=v2.type, name="valve 2",
+                              footprint=v2.footprint, attributes=dict(v2.attributes)))
+    return feats
+
+
+def update(store, feats, retire=None):
+    with store.import_batch("city", "test", "tests", "1", on_conflict="update",
+                            retire_missing=retire) as b:
+        b.add(feats)
+    return b
+
+
 def dump_twin(path: Path | str) -> dict[str, list]:
     """Every row of every table of the twin, to compare states exactly."""
     if str(path).startswith("postgresql://"):

@@ -110,3 +110,59 @@ def test_service_connections_reach_every_building(demo):
     services = list(demo.query(twin.Query(layers=("water_supply",), types=("ServicePipe",))))
     served = {s.attributes["serves"] for s in services}
     assert served == blds
+
+
+@pytest.mark.slow
+def test_three_years_of_the_demo_as_updates_give_history_diff_and_trends(demo_gpkg,
+                                                                         tmp_path):
+    """The district's 2026 and 2027 deliveries (sample_models/hohhot_demo/years.py)
+    imported as updates onto a copy of the 2025 twin: each year's counts, the
+    diff over the period and a three-year health-check trend."""
+    import sys
+
+    from builders import DEMO_DIR
+
+    from converters import import_file
+    from twin.analysis.indicators import health_check
+    from twin.analysis.trends import trends
+    from twin.diff import diff_twins
+    from twin.store.copy import copy_twin
+
+    sys.path.insert(0, str(DEMO_DIR))
+    import years
+
+    years.main(tmp_path / "years")
+    with twin.open_twin(demo_gpkg, readonly=True) as src:
+        store = copy_twin(src, tmp_path / "demo.gpkg")
+    try:
+        base = store.batches()[-1].id
+        store.save_health_check(2025, health_check(store, year=2025).to_dict())
+        counts = {}
+        for y in years.YEARS:
+            for name in ("buildings.city.json", "pipes.geojson"):
+                r = import_file(store, tmp_path / "years" / str(y) / name,
+                                options={"id_prefix": "hohhot"}, on_conflict="update",
+                                retire_missing="layers")
+                u = r.report["update"]
+                counts[(y, name)] = (u["added"], u["changed"], u["retired"])
+            store.save_health_check(y, health_check(store, year=y).to_dict())
+        # each year 2 new, 3 retrofitted (changed), 3 demolished (retired)
+        assert counts[(2026, "buildings.city.json")] == (2, 3, 3)
+        assert counts[(2027, "buildings.city.json")] == (2, 3, 3)
+        assert all(counts[(y, "pipes.geojson")][0] == 0 and counts[(y, "pipes.geojson")][1] > 0
+                   for y in years.YEARS)  # heating pipes renewed, none added
+        cs = diff_twins(store.at(base), store)
+        n = cs.counts()["buildings"]
+        assert (n["added"], n["removed"]) == (4, 6)
+        assert cs.counts()["heating"]["changed"] == sum(
+            counts[(y, "pipes.geojson")][1] for y in years.YEARS)
+        kept = [h["report"] for h in store.health_checks()]
+        by_key = {t.key: t for t in trends(kept)}
+        assert [p[0] for p in by_key["heating_renewal"].points] == [2025, 2026, 2027]
+        old = [p[1] for p in by_key["heating_renewal"].points]
+        assert old[0] is not None and all(v is not None for v in old)
+        # renewed pipes leave the 20+ years band; the years passing bring others into it
+        assert by_key["energy_retrofit_area"].points[-1][1] >= \
+            by_key["energy_retrofit_area"].points[0][1]
+    finally:
+        store.close()

@@ -106,7 +106,7 @@ def test_a_parent_cycle_is_a_hierarchy_error_naming_the_feature(empty_twin):
 
 
 def test_an_unknown_conflict_option_is_an_option_error(empty_twin):
-    with pytest.raises(errors.OptionError, match="'merge'.*'error' or 'replace'"):
+    with pytest.raises(errors.OptionError, match="'merge'.*'error', 'replace' or 'update'"):
         with empty_twin.import_batch("x", "test", "tests", "1", on_conflict="merge"):
             pass
 

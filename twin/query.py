@@ -198,6 +198,12 @@ class Query:
     free_attributes : also decode the free-form attributes (on by default;
         off: the typed attributes only, for scenes and tiles, which show no
         others).
+    as_of : the twin as it was right after this import batch committed
+        (the versions valid then, :mod:`twin.store.versions`); ``None``: now.
+        :func:`twin.store.resolve_as_of` turns a date into a batch.
+    as_of_from : with ``as_of``, an interval: the versions valid at any
+        moment after batch ``as_of_from`` up to batch ``as_of`` (OGC
+        ``datetime`` intervals; several versions of one feature may match).
     """
 
     ids: tuple[str, ...] = ()
@@ -216,6 +222,8 @@ class Query:
     with_meshes: bool = False
     order: str = "fid"
     free_attributes: bool = True
+    as_of: int | None = None
+    as_of_from: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("ids", "layers", "types"):
@@ -263,5 +271,13 @@ class Query:
             val = getattr(self, name)
             if val is not None and not 0 <= val <= INT64_MAX:
                 raise QueryError(f"{name} must be between 0 and {INT64_MAX}, got {val}")
+        if self.as_of is not None and (isinstance(self.as_of, bool) or not isinstance(
+                self.as_of, int) or not 0 <= self.as_of <= INT64_MAX):
+            raise QueryError(f"as_of must be an import batch number >= 0, got {self.as_of!r}")
+        if self.as_of_from is not None and (self.as_of is None or isinstance(
+                self.as_of_from, bool) or not isinstance(self.as_of_from, int)
+                or not 0 <= self.as_of_from <= self.as_of):
+            raise QueryError(f"as_of_from must be a batch number from 0 to as_of "
+                             f"({self.as_of}), got {self.as_of_from!r}")
         if self.order not in ("fid", "id"):
             raise QueryError(f"order {self.order!r} is not valid, must be 'fid' or 'id'")

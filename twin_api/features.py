@@ -239,6 +239,14 @@ class ItemsRequest:
     filter: str | None = None
     filter_lang: str | None = None
     filter_crs: str | None = None
+    #: OGC ``datetime`` as given (``None``: now; see :mod:`twin_api.temporal`)
+    datetime: str | None = None
+
+
+def datetime_range(store: TwinStore, text: str | None) -> dict[str, Any]:
+    from .temporal import datetime_range as dr
+
+    return dr(store, text)
 
 
 def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_limit: int,
@@ -270,8 +278,6 @@ def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_
     if f is not None and f not in ("json", "geojson"):
         raise bad_request(f"f={f!r} is not offered; use f=json or f=geojson")
     when = one("datetime")
-    if when is not None and when not in ("..", "../.."):
-        raise bad_request("datetime: the twin's layers have no temporal extent to filter on")
     filters: list[Filter] = []
     for expr in params.get("where", []):
         filters.append(parse_filter(expr))
@@ -300,7 +306,7 @@ def parse_items_request(layer: str, params: Mapping[str, list[str]], *, default_
         limit=min(integer("limit", default_limit, 1, None), max_limit),
         offset=integer("offset", 0, 0, MAX_OFFSET),
         bbox=parse_bbox(bbox) if bbox is not None else None,
-        bbox_crs=one("bbox-crs"), crs=one("crs"), filters=tuple(filters),
+        bbox_crs=one("bbox-crs"), crs=one("crs"), filters=tuple(filters), datetime=when,
         filter=one("filter"), filter_lang=one("filter-lang"), filter_crs=one("filter-crs"),
     )
 
@@ -323,7 +329,8 @@ def items(store: TwinStore, req: ItemsRequest, params: Mapping[str, list[str]], 
     the features are read. An unknown collection is a 404 either way.
     """
     out_crs = choose_crs(req.crs, store.crs, "crs")
-    q = Query(layers=(req.layer,), filters=req.filters)
+    q = Query(layers=(req.layer,), filters=req.filters,
+              **datetime_range(store, req.datetime))
     if req.filter is not None:
         q = with_cql2(store, q, req)
     elif req.filter_lang is not None or req.filter_crs is not None:

@@ -18,17 +18,17 @@ from . import twin_service as svc
 from .params import Layers, Year
 from .problems import responses
 from .server_state import ServerState
+from .temporal import store_dependency
 
 
 def analyses_router(state: ServerState) -> APIRouter:
     cached = state.cached
 
-    async def store() -> TwinStore:
-        return state.get_store()
+    store = store_dependency(state)
 
     Store = Annotated[TwinStore, Depends(store)]
     blocking = state.blocking
-    r = APIRouter()
+    r = APIRouter(responses=responses(400))  # every route takes as_of
     a = ["Analyses"]
 
     @r.get("/twin/networks", tags=a, summary="The pipe networks with topology",
@@ -98,7 +98,8 @@ def analyses_router(state: ServerState) -> APIRouter:
            responses=responses(400, 404))
     @blocking
     def highlight_sets(s: Store, analysis: Annotated[str, Q(
-            max_length=300, description="renewal[:YEAR], clearance or isolation:SEGMENT_ID")],
+            max_length=300, description="renewal[:YEAR], clearance, isolation:SEGMENT_ID or "
+                                        "changes:DATE|BATCH")],
             geometry: Annotated[bool, Q(description="add each group's 3D centrelines and "
                                         "points, relative to the twin's origin")] = False
     ) -> Response:

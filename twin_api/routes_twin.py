@@ -29,18 +29,18 @@ from .geo import crs_uri
 from .params import MAX_LIST, Layers
 from .problems import responses
 from .server_state import ServerState
+from .temporal import store_dependency
 
 
 def twin_router(state: ServerState) -> APIRouter:
     settings = state.settings
     cached = state.cached
 
-    async def store() -> TwinStore:
-        return state.get_store()
+    store = store_dependency(state)
 
     Store = Annotated[TwinStore, Depends(store)]
     blocking = state.blocking
-    r = APIRouter()
+    r = APIRouter(responses=responses(400))  # every route takes as_of
     t = ["Twin"]
     Crs = Annotated[str | None, Q(description="output CRS URI (default: the twin's CRS)")]
     Limit = Annotated[int, Q(ge=1, description=f"page size; above {settings.max_limit} it is "

@@ -147,7 +147,10 @@ class ServerState:
         if self.store is None:
             with self._lock:
                 if self.store is None:
-                    self.store = open_twin(self.settings.twin_path, readonly=True)
+                    store = open_twin(self.settings.twin_path, readonly=True)
+                    if self.settings.as_of is not None:  # twin serve --as-of
+                        store = store.at(self.settings.as_of)  # type: ignore[attr-defined]
+                    self.store = store
         return self.store
 
     def cached(self, store: TwinStore, key: Hashable, compute: Callable[[], Any], *,
@@ -168,5 +171,7 @@ class ServerState:
         if self.cache.max_bytes == 0:
             c = make()
         else:
-            c = self.cache.get_or_compute(store.revision(), key, make)
+            # a view of the twin as of a batch caches apart from the twin now
+            c = self.cache.get_or_compute(store.revision(), (key, getattr(store, "as_of", None)),
+                                          make)
         return Response(c.body, media_type=c.media_type, headers=dict(c.headers))

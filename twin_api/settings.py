@@ -95,6 +95,8 @@ class ApiSettings:
     cors_origins: str | None = None
     members_file: str | None = None
     read_token: str | None = None
+    #: serve the twin as it was right after this import batch (read-only)
+    as_of: int | None = None
 
     def __post_init__(self) -> None:
         from twin.store import is_server
@@ -120,6 +122,9 @@ class ApiSettings:
                      "upload_idle_timeout_s", "job_stale_s"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.as_of is not None and (self.as_of < 0 or self.token is not None):
+            raise ConfigError("as_of must be a batch number >= 0, and a twin served as of a "
+                              "batch is read-only (no token)")
         if self.rate_limit < 0 or self.cache_mb < 0:
             raise ConfigError("rate_limit and cache_mb must not be negative (0 turns them off)")
         for origin in self.cors_list():

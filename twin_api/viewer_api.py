@@ -23,6 +23,7 @@ from . import viewer_service as vsvc
 from .params import MAX_LIST
 from .problems import responses
 from .server_state import ServerState
+from .temporal import store_dependency
 
 #: Layers whose attribute tables a router keeps (the least recently used go first).
 CACHED_LAYERS = 8
@@ -59,10 +60,10 @@ def viewer_router(state: ServerState) -> APIRouter:
     cached = state.cached
     blocking = state.blocking
 
-    async def store() -> TwinStore:
-        return state.get_store()
+    store = store_dependency(state)
 
-    r = APIRouter(prefix="/twin/viewer", tags=["Web viewer"])
+    r = APIRouter(prefix="/twin/viewer", tags=["Web viewer"],
+                  responses=responses(400))  # every route takes as_of
     Store = Annotated[TwinStore, Depends(store)]
     cache = _ValuesCache(CACHED_LAYERS)
 

@@ -8,7 +8,7 @@ import click
 
 import twin
 
-from .options import TWIN, floats
+from .options import TWIN, as_of_option, dated, floats
 from .output import err_console as _err
 from .output import progress as progress_bar
 
@@ -27,7 +27,8 @@ from .output import progress as progress_bar
 @click.option("--id", "ids", multiple=True, help="Only these features (repeatable).")
 @click.option("--where", "wheres", multiple=True, metavar="EXPR", help="Attribute filter.")
 @click.option("--bbox", default=None, metavar="XMIN,YMIN,XMAX,YMAX", help="2D box (twin CRS).")
-def export(path, fmt, out_path, tile_features, layers_, ids, wheres, bbox) -> None:
+@as_of_option
+def export(path, fmt, out_path, tile_features, layers_, ids, wheres, bbox, as_of) -> None:
     """Export the twin at PATH (or the selected features) to CityJSON 2.0 or
     CityJSONSeq: schema-valid, with the twin CRS, semantic surfaces, every
     LoD and the hierarchy; importing the file gives back the same features.
@@ -37,7 +38,11 @@ def export(path, fmt, out_path, tile_features, layers_, ids, wheres, bbox) -> No
 
     With --format 3dtiles, a 3D Tiles 1.1 tileset for browsers and GIS clients
     (CesiumJS, the web viewer with 'twin serve --tiles DIR'): a quadtree of
-    GLB tiles with feature ids, placed on the globe (EPSG:4978)."""
+    GLB tiles with feature ids, placed on the globe (EPSG:4978).
+
+    With --as-of, the twin as it was then (CityJSON formats)."""
+    if fmt == "3dtiles" and as_of is not None:
+        raise click.UsageError("--as-of exports CityJSON; 3D Tiles are made of the twin now")
     if fmt == "3dtiles":
         return _export_tiles(path, out_path, layers_, tile_features, bool(ids or wheres or bbox))
     from converters.cityjson_export import export_cityjson
@@ -45,7 +50,8 @@ def export(path, fmt, out_path, tile_features, layers_, ids, wheres, bbox) -> No
     q = twin.Query(ids=ids, layers=layers_, filters=wheres,
                    bbox=floats(bbox, 4, "--bbox") if bbox else None)
     t0 = time.perf_counter()
-    with twin.open_twin(path, readonly=True) as store, progress_bar() as bar:
+    with twin.open_twin(path, readonly=True) as opened, progress_bar() as bar:
+        store = dated(opened, as_of)
         task = bar.add_task(f"export {fmt}", total=None)
         rep = export_cityjson(store, out_path, q, seq=fmt == "cityjsonseq",
                               progress=lambda d, t: bar.update(task, completed=d, total=t))

@@ -50,7 +50,16 @@ from .output import progress as progress_bar
                    "system has no known type.")
 @click.option("--kernels", default=None, metavar="K1,K2",
               help="IFC: geometry kernel chain, fast first (default manifold,opencascade).")
-@click.option("--replace", is_flag=True, help="Replace features whose ids already exist.")
+@click.option("--replace", is_flag=True,
+              help="Replace features whose ids already exist (no history kept).")
+@click.option("--update", is_flag=True,
+              help="Update by identity: features whose ids exist get a new version when they "
+                   "changed (the earlier one is kept, see --as-of), none when not; a delivery "
+                   "that changes nothing records no batch.")
+@click.option("--retire-missing", type=click.Choice(["layers", "extent"]), default=None,
+              help="With --update: retire the current features of the delivery's layers "
+                   "(layers), or of those layers wholly inside its plan extent (extent), "
+                   "that the delivery no longer holds.")
 @click.option("--strict", is_flag=True, help="Fail on the first element that cannot be converted.")
 @click.option("--force", is_flag=True,
               help="Import even what the placement check refuses (far outside the twin CRS's "
@@ -61,7 +70,8 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
             fields: tuple[str, ...], source_layer: str | None, dem: str | None,
             dem_crs: str | None, snap: float | None, origin: str | None,
             rotation: float | None, utility: str | None, kernels: str | None, replace: bool,
-            strict: bool, force: bool, as_json: bool) -> None:
+            update: bool, retire_missing: str | None, strict: bool, force: bool,
+            as_json: bool) -> None:
     """Import source files into a twin, each as one transaction (batch).
 
     A file that fails leaves the twin exactly as it was; elements that cannot
@@ -88,6 +98,10 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
     """
     from converters import import_file
 
+    if replace and update:
+        raise click.UsageError("--replace and --update exclude each other")
+    if retire_missing and not update:
+        raise click.UsageError("--retire-missing needs --update")
     options = {k: v for k, v in (("layer", layer), ("id_prefix", id_prefix), ("points", points),
                                  ("profile", profile), ("snap", snap), ("rotation", rotation),
                                  ("source_layer", source_layer),
@@ -108,8 +122,9 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
                 bar.update(_t, completed=done, total=total)
 
             res = import_file(store, f, crs=crs, format=fmt, options=options,
-                              on_conflict="replace" if replace else "error", strict=strict,
-                              force=force, progress=progress)
+                              on_conflict="update" if update else
+                              "replace" if replace else "error", strict=strict,
+                              force=force, progress=progress, retire_missing=retire_missing)
             bar.remove_task(task)
             results.append(res)
             if not as_json:
@@ -121,6 +136,10 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
 
 def _print_import(res: Any) -> None:
     out = console(soft_wrap=True)
-    out.print(styled("imported", "bold green"), f"{res.source}: {res.features} features in "
-              f"{res.seconds:.2f} s (batch {res.batch_id}, converter {res.converter})")
+    if res.batch_id == 0:
+        out.print(styled("unchanged", "bold green"), f"{res.source}: nothing changed, no batch "
+                  f"recorded ({res.seconds:.2f} s, converter {res.converter})")
+    else:
+        out.print(styled("imported", "bold green"), f"{res.source}: {res.features} features in "
+                  f"{res.seconds:.2f} s (batch {res.batch_id}, converter {res.converter})")
     print_notes(out, res.notes)

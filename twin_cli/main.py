@@ -16,8 +16,8 @@ import twin
 from twin.errors import TwinError
 from twin.extras import missing_extra
 
-from .options import NEW_TWIN, TWIN, floats
-from .output import STATUS_STYLE, console, err_console, styled
+from .options import NEW_TWIN, TWIN, as_of_option, dated, floats
+from .output import console, err_console, styled
 
 _err = err_console
 
@@ -216,15 +216,18 @@ def layers(path: str, add_name: str | None, title: str | None, group: str, colou
               show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of standard output.")
+@as_of_option
 def query(path: str, ids, layers_, types, wheres, bbox, box3d, within, predicate, near, near_n,
           children_of, descendants_of, ancestors_of, batch, limit, offset, fmt,
-          out_path) -> None:
+          out_path, as_of) -> None:
     """Select features and print them as a table, GeoJSON or CSV.
 
-    Results stream: the twin is never loaded whole into memory.
+    Results stream: the twin is never loaded whole into memory. With --as-of,
+    the twin as it was then (the feature versions valid at that moment).
     """
     poly = _read_polygon(within) if within else None
-    with twin.open_twin(path, readonly=True) as store:
+    with twin.open_twin(path, readonly=True) as opened:
+        store = dated(opened, as_of)
         if ancestors_of or descendants_of:
             from twin.hierarchy import ancestors, descendants
 
@@ -348,62 +351,6 @@ def _batch_count(b: twin.ImportBatch) -> str:
         ", ".join(later) + ")"
 
 
-@cli.command("health-check")
-@click.argument("path", type=TWIN)
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the HTML report here (tables, charts, map).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the indicators as JSON here ('-' for stdout).")
-@click.option("--year", type=int, default=None, help="Year of the check (default: this year).")
-@click.option("--new-since", type=int, default=None,
-              help="First build year of 'new' buildings (default: year - 5).")
-@click.option("--county-town", is_flag=True, help="Apply the county-town targets (<= 18 "
-              "storeys, >= 70% of new housing floor area at <= 6 storeys).")
-@click.option("--main-city", is_flag=True, help="Apply the 40% prefabrication target.")
-@click.option("--pdf", "pdf", is_flag=True, help="Also print the report to a PDF next to the "
-              "HTML (the --out name with .pdf; A4, printed by Chromium).")
-def health_check_cmd(path: str, out_path: str | None, json_path: str | None, year: int | None,
-                     new_since: int | None, county_town: bool, main_city: bool,
-                     pdf: bool) -> None:
-    """Compute the city health check (城市体检) indicators of a twin; with --out,
-    the report (Chinese first, English alongside) as HTML, and with --pdf as PDF."""
-    import datetime
-
-    if pdf and not out_path:
-        raise click.UsageError("--pdf prints the HTML report: give --out report.html too")
-
-    from twin.analysis.indicators import health_check
-
-    year = year or datetime.date.today().year
-    with twin.open_twin(path, readonly=True) as store:
-        check = health_check(store, year=year, new_since=new_since, county_town=county_town,
-                             main_city=main_city)
-        if out_path:
-            from viewer.health_report import render_html
-
-            page = render_html(check, store)
-            Path(out_path).write_text(page, encoding="utf-8")
-    if json_path:
-        text = json.dumps(check.to_dict(), indent=2, ensure_ascii=False, default=str)
-        if json_path == "-":
-            click.echo(text)
-            return
-        Path(json_path).write_text(text, encoding="utf-8")
-    t = Table("indicator", "value", "target", "status", "coverage")
-    for i in check.indicators:
-        t.add_row(i.title, "n/a" if i.value is None else f"{i.value:g} {i.unit}",
-                  i.target or "", styled(i.status if i.status in STATUS_STYLE else "",
-                                         STATUS_STYLE.get(i.status, "")), i.coverage)
-    console().print(t)
-    if out_path:
-        click.echo(f"report written to {out_path}")
-    if pdf and out_path:
-        from viewer.health_report import render_pdf
-
-        pdf_path = render_pdf(page, Path(out_path).with_suffix(".pdf"))
-        click.echo(f"PDF written to {pdf_path}")
-
-
 @cli.command()
 @click.argument("path", type=TWIN)
 @click.argument("network", required=False)
@@ -461,8 +408,10 @@ def conflate(path: str, rematch: bool, show: str | None, bim_id: str | None,
 
 
 def _register() -> None:
+    from .diff_cmd import diff, history
     from .export import export
     from .federation import federation
+    from .health_cmd import health_check_cmd
     from .import_cmd import import_
     from .pipes import pipes
     from .serve import serve
@@ -470,6 +419,9 @@ def _register() -> None:
     from .view import snapshot, view
 
     cli.add_command(export)
+    cli.add_command(health_check_cmd)
+    cli.add_command(diff)
+    cli.add_command(history)
     cli.add_command(import_)
     cli.add_command(snapshot)
     cli.add_command(view)

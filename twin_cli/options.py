@@ -54,3 +54,19 @@ class TwinLocation(click.ParamType):
 TWIN = TwinLocation()
 #: A twin to create (file or server URL).
 NEW_TWIN = TwinLocation(exists=False)
+
+
+#: ``--as-of DATE|BATCH`` of the commands that read a twin.
+as_of_option = click.option(
+    "--as-of", "as_of", default=None, metavar="DATE|BATCH",
+    help="The twin as it was: after this import batch, or at the end of this date "
+         "(2025-06-30) or at this time (2025-06-30T12:00:00Z, UTC); see 'twin batches'.")
+
+
+def dated(store, as_of: str | None):
+    """The store itself, or its read-only view as of ``--as-of``."""
+    if as_of is None:
+        return store
+    from twin.store import resolve_as_of
+
+    return store.at(resolve_as_of(store, as_of))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .options import TWIN
+from .options import TWIN, as_of_option
 
 
 @click.command()
@@ -70,15 +70,20 @@ from .options import TWIN
                                  "region reads. It enables no imports.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@as_of_option
 def serve(path, host, port, workers, title, token_file, max_limit, tiles_dir, work_dir,
           max_upload_mb, max_queued, max_queued_mb, rate_limit, rate_burst, request_timeout,
           threads, max_connections, access_log, cors_origins, members_file, read_token_file,
-          log_level) -> None:
+          log_level, as_of) -> None:
     """Serve the twin at PATH: OGC API - Features for QGIS and GDAL (add
     http://HOST:PORT as an "OGC API - Features" connection), twin endpoints
     under /twin, the API documentation at /docs, a health check for load
     balancers at /health and the 3D viewer at /viewer. With --members, the
-    twin of a region or city over its members' twins at /federation."""
+    twin of a region or city over its members' twins at /federation.
+
+    With --as-of, the whole server shows the twin as it was then (read-only,
+    no imports); without, any request may ask for a moment itself
+    (/twin/...?as_of=, OGC items ?datetime=)."""
     import uvicorn
 
     from twin.store import is_server
@@ -87,6 +92,14 @@ def serve(path, host, port, workers, title, token_file, max_limit, tiles_dir, wo
 
     token = Path(token_file).read_text().strip() if token_file else \
         os.environ.get("TWIN_API_TOKEN") or None
+    batch = None
+    if as_of is not None:
+        if token:
+            raise click.UsageError("--as-of serves a past state, read-only: no --token-file")
+        from twin.store import open_twin, resolve_as_of
+
+        with open_twin(path, readonly=True) as store:
+            batch = resolve_as_of(store, as_of)
     own_dir = None
     if token and work_dir is None and workers > 1:  # one directory every worker sees
         work_dir = own_dir = tempfile.mkdtemp(prefix="twin-uploads-")
@@ -102,7 +115,7 @@ def serve(path, host, port, workers, title, token_file, max_limit, tiles_dir, wo
         cors_origins=",".join(cors_origins) or None,
         members_file=str(Path(members_file).resolve()) if members_file else None,
         read_token=Path(read_token_file).read_text().strip() if read_token_file else
-        os.environ.get("TWIN_API_READ_TOKEN") or None)
+        os.environ.get("TWIN_API_READ_TOKEN") or None, as_of=batch)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"serving {path} at http://{shown}:{port}/ (viewer: http://{shown}:{port}/viewer/, "
                f"API docs: http://{shown}:{port}/docs); imports "

@@ -9,7 +9,7 @@ import click
 
 import twin
 
-from .options import TWIN, floats
+from .options import TWIN, as_of_option, dated, floats
 from .output import err_console as _err
 
 _COMMON = [
@@ -19,7 +19,8 @@ _COMMON = [
                  help="Only features in this 2D box (twin CRS)."),
     click.option("--highlight", default=None, metavar="ANALYSIS",
                  help="Colour an analysis result, the rest faded: renewal[:YEAR], clearance, "
-                      "isolation:SEGMENT_ID."),
+                      "isolation:SEGMENT_ID, changes:DATE|BATCH (added green, changed "
+                      "amber)."),
 ]
 
 
@@ -53,7 +54,8 @@ def _highlight(store, spec: str | None):
 @click.option("--title", default=None, help="Text in the upper left corner (default: the "
               "highlight's summary).")
 @_common
-def snapshot(path, out_path, view, size, title, layers, bbox, highlight) -> None:
+@as_of_option
+def snapshot(path, out_path, view, size, title, layers, bbox, highlight, as_of) -> None:
     """Render the twin at PATH off-screen to a PNG (no display needed: EGL).
 
     \b
@@ -61,6 +63,7 @@ def snapshot(path, out_path, view, size, title, layers, bbox, highlight) -> None
       twin snapshot city.gpkg --out city.png
       twin snapshot city.gpkg --out pipes.png --view underground
       twin snapshot city.gpkg --out old.png --highlight renewal:2025 --view top
+      twin snapshot city.gpkg --out 2024.png --as-of 2024-12-31
     """
     from viewer.desktop import parse_view, render_snapshot
 
@@ -73,7 +76,8 @@ def snapshot(path, out_path, view, size, title, layers, bbox, highlight) -> None
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     t0 = time.perf_counter()
-    with twin.open_twin(path, readonly=True) as store:
+    with twin.open_twin(path, readonly=True) as opened:
+        store = dated(opened, as_of)
         hl = _highlight(store, highlight)
         _img, scene = render_snapshot(
             store, out_path, layers=_layers(layers), view=parse_view(view),

@@ -169,6 +169,30 @@ def _scale_bar_and_north(ax: Any, xmin: float, ymin: float, xmax: float, ymax: f
             fontweight="bold", zorder=10)
 
 
+def trend_chart(history: list) -> str:
+    """Small multiples: each indicator's value over the kept years (title in
+    Chinese and English), the ones with a warning (预警) in red."""
+    shown = [t for t in history if any(p[1] is not None for p in t.points)]
+    cols = 3
+    rows = max(1, -(-len(shown) // cols))
+    with _pyplot() as plt:
+        fig, axes = plt.subplots(rows, cols, figsize=(10, 2.2 * rows), squeeze=False)
+        for ax in axes.flat[len(shown):]:
+            ax.axis("off")
+        for ax, t in zip(axes.flat, shown):
+            pts = [(y, v) for y, v, _s in t.points if v is not None]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-",
+                    color="#cf222e" if t.warnings else "#0969da")
+            zh = getattr(t, "title_zh", "") or ""
+            ax.set_title((zh + " " if zh else "") + t.title[:40]
+                         + (" (预警 warning)" if t.warnings else ""), fontsize=8)
+            ax.set_xticks([p[0] for p in pts])
+            ax.tick_params(labelsize=7)
+            ax.set_ylabel(t.unit[:20], fontsize=7)
+        fig.tight_layout()
+        return _png(plt, fig)
+
+
 def map_snapshot(store: TwinStore, year: int, min_age: int = 20) -> str:
     """A plan map: land use and roads, buildings shaded by storeys (their
     courtyards open), heating pipes red where due for renewal, other pipes

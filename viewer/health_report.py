@@ -19,7 +19,7 @@ from twin.analysis.indicators import MET, NO_DATA, NO_TARGET, NOT_MET, HealthChe
 from twin.errors import ExportError
 from twin.store.base import TwinStore
 
-from .health_figures import age_chart, map_snapshot
+from .health_figures import age_chart, map_snapshot, trend_chart
 
 #: status -> (text in the Status column, row class)
 _STATUS = {MET: ("✔ 达标 met", "ok"), NOT_MET: ("✘ 未达标 not met", "bad"),
@@ -51,8 +51,28 @@ def _value(v: float | None) -> str:
     return "n/a" if v is None else f"{v:,.2f}".rstrip("0").rstrip(".")
 
 
-def render_html(check: HealthCheck, store: TwinStore, *, title: str = TITLE_EN) -> str:
-    """The report as one HTML document (Chinese first, English alongside)."""
+def _trend_section(history: list) -> str:
+    if not history:
+        return ""
+    e = html.escape
+    rows = []
+    for t in history:
+        pts = " → ".join(f"{y}: {'n/a' if v is None else f'{v:,.2f}'}" for y, v, _s in t.points)
+        warn = ", ".join(t.warnings)
+        rows.append(f"<tr class='{'bad' if warn else 'ok'}' data-warning='{e(warn)}'>"
+                    f"<td>{e(t.title)}</td><td>{e(pts)} {e(t.unit)}</td>"
+                    f"<td>{('预警: ' + e(warn)) if warn else ''}</td></tr>")
+    return (f"<h2>趋势 Trends over the kept years</h2><table><thead><tr>"
+            f"<th>指标 Indicator</th><th>历年值 Values</th><th>预警 Warning</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody>"
+            f"</table><img id='trend-chart' alt='indicator trends' "
+            f"src='{trend_chart(history)}'>")
+
+
+def render_html(check: HealthCheck, store: TwinStore, *, title: str = TITLE_EN,
+                history: list | None = None) -> str:
+    """The report as one HTML document (Chinese first, English alongside; with
+    ``history``, the trends of :func:`twin.analysis.trends.trends`)."""
     e = html.escape
     rows = []
     for i in check.indicators:
@@ -88,6 +108,7 @@ water supply)</figcaption></figure>
 <figure><img id="map" alt="地图 map" src="{map_snapshot(store, check.year)}">
 <figcaption>地图（网格北，比例尺见图内） Map (grid north; scale bar in the map)</figcaption>
 </figure>
+{_trend_section(history or [])}
 </body></html>
 """
 

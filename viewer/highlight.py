@@ -8,7 +8,10 @@ scene, the web viewer gets them from the API. A spec names the analysis:
 - ``clearance``: both features of every GB 50289 clearance violation, in red;
 - ``isolation:SEGMENT_ID``: a burst on that segment: the failed segment (red),
   the valves to close (blue), the segments shut off with it (orange) and the
-  buildings that lose supply (yellow).
+  buildings that lose supply (yellow);
+- ``changes:DATE|BATCH``: what changed since then (:mod:`twin.diff`): added
+  features green, changed amber, removed red (a removed feature is not in
+  the twin now: view the twin ``--as-of`` that moment to see it).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from twin.query import Query
 from twin.store.base import TwinStore
 
 RED, BLUE, ORANGE, YELLOW = "#e0161b", "#1f5fff", "#ff9a1f", "#ffd21f"
+#: The colours of a diff (``changes:``), as in the HTML change report.
+ADDED, REMOVED, CHANGED = "#2da44e", "#cf222e", "#d4a72c"
 
 
 @dataclass(frozen=True)
@@ -119,5 +124,27 @@ def highlight(store: TwinStore, spec: str) -> Highlight:
                             frozenset(r.isolated_segments) | frozenset(r.cut_off_segments)),
              HighlightGroup("without supply", YELLOW, frozenset(r.buildings_without_supply))),
             notes=(r.note,) if r.note else ())
-    raise QueryError(f"unknown highlight {spec!r}: use renewal[:YEAR], clearance or "
-                     "isolation:SEGMENT_ID")
+    if name == "changes":
+        return _changes(store, spec, arg)
+    raise QueryError(f"unknown highlight {spec!r}: use renewal[:YEAR], clearance, "
+                     "isolation:SEGMENT_ID or changes:DATE|BATCH")
+
+
+def _changes(store: TwinStore, spec: str, since: str) -> Highlight:
+    from twin.diff import diff_twins
+    from twin.store import resolve_as_of
+
+    if not since:
+        raise QueryError("highlight 'changes' needs the moment to compare with, as in "
+                         "changes:2024-12-31 or changes:10 (an import batch)")
+    batch = resolve_as_of(store, since)
+    cs = diff_twins(store.at(batch), store)  # type: ignore[attr-defined]
+    kinds = {k: frozenset(c.id for c in cs.by_kind(k)) for k in ("added", "changed", "removed")}
+    notes = (f"{len(kinds['removed'])} removed features are not in the twin now: view it as "
+             f"of batch {batch} to see them",) if kinds["removed"] else ()
+    return Highlight(
+        spec, f"Changes since batch {batch}: {len(kinds['added'])} added, "
+              f"{len(kinds['changed'])} changed, {len(kinds['removed'])} removed",
+        (HighlightGroup("added", ADDED, kinds["added"]),
+         HighlightGroup("changed", CHANGED, kinds["changed"]),
+         HighlightGroup("removed", REMOVED, kinds["removed"])), notes=notes)

@@ -338,18 +338,20 @@ def test_an_older_server_twin_is_refused_read_only_and_upgraded_writable(empty_t
 
     url = empty_twin.path
     empty_twin.close()
-    run_sql(url, "UPDATE twin_meta SET value = '1' WHERE key = 'schema_version'")
-    with pytest.raises(twin.SchemaVersionError, match="schema version 1 .*twin upgrade"):
+    old = twin.store.SCHEMA_VERSION - 1
+    run_sql(url, f"UPDATE twin_meta SET value = '{old}' WHERE key = 'schema_version'")
+    with pytest.raises(twin.SchemaVersionError, match=f"schema version {old} .*twin upgrade"):
         twin.open_twin(url, readonly=True)
 
     def step(tx, meta):
         tx.execute("CREATE TABLE twin_step_ran (at text)")
 
-    monkeypatch.setattr(pg_store, "MIGRATIONS", (Migration(2, "a step", step),))
+    monkeypatch.setattr(pg_store, "MIGRATIONS", (Migration(old + 1, "a step", step),))
     r = CliRunner().invoke(__import__("twin_cli.main", fromlist=["cli"]).cli, ["upgrade", url])
     assert r.exit_code == 0, r.output
-    assert "schema version 2" in r.output
-    assert run_sql(url, "SELECT version, description FROM twin_migrations") == [(2, "a step")]
+    assert f"schema version {old + 1}" in r.output
+    assert run_sql(url, "SELECT version, description FROM twin_migrations") == [
+        (old + 1, "a step")]
     assert run_sql(url, "SELECT to_regclass('twin_step_ran') IS NOT NULL") == [(True,)]
     with twin.open_twin(url, readonly=True) as store:
         assert store.info().schema_version == twin.store.SCHEMA_VERSION

@@ -20,9 +20,10 @@ from .base import BatchWriter, TwinInfo, TwinStore
 from .gpkg import GeoPackageStore
 from .location import is_server
 from .migrate import SCHEMA_VERSION
+from .versions import resolve_as_of
 
 __all__ = ["BatchWriter", "GeoPackageStore", "SCHEMA_VERSION", "TwinInfo", "TwinStore",
-           "create_twin", "is_server", "open_twin"]
+           "create_twin", "is_server", "open_twin", "resolve_as_of"]
 
 
 def _location(location: str | os.PathLike) -> str:

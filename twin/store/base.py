@@ -103,9 +103,12 @@ class TwinStore(ABC):
     @abstractmethod
     def import_batch(
         self, source: str, format: str, converter: str, converter_version: str,
-        *, on_conflict: str = "error",
+        *, on_conflict: str = "error", retire_missing: str | None = None,
     ) -> AbstractContextManager[BatchWriter]:
-        """A transaction for one import: all of it lands, or none of it."""
+        """A transaction for one import: all of it lands, or none of it.
+        ``on_conflict``: ``"error"``, ``"replace"`` or ``"update"`` (versions,
+        :mod:`twin.store.versions`; ``retire_missing`` ``"layers"`` or
+        ``"extent"`` retires what the delivery no longer holds)."""
 
     @abstractmethod
     def batches(self) -> list[ImportBatch]: ...

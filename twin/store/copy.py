@@ -30,7 +30,8 @@ _E_FID = EDGE_ROW_COLUMNS.index("fid")
 def keys_in_batch_order(store: TwinStore) -> bool:
     """Whether each batch's features are one key range, ranges in batch order."""
     ranges = store._read(  # type: ignore[attr-defined]
-        "SELECT batch_id, MIN(fid), MAX(fid) FROM twin_features GROUP BY batch_id "
+        "SELECT batch_id, MIN(fid), MAX(fid) FROM (SELECT batch_id, fid FROM twin_features "
+        "UNION ALL SELECT batch_id, fid FROM twin_history) v GROUP BY batch_id "
         "ORDER BY batch_id")
     return all(a[2] < b[1] for a, b in zip(ranges, ranges[1:]))
 
@@ -64,6 +65,17 @@ def copy_twin(src: TwinStore, dst_location: str, *, overwrite: bool = False,
                 writer.write_raw(rows, geoms, meshes, edges)
                 if progress is not None:
                     progress(len(rows))
+            # the earlier versions (schema 3), after the current ones
+            for rows, geoms, meshes, edges in src.raw_chunks(history=True):  # type: ignore
+                if renumber:
+                    new = {r[F.fid]: next_fid + k for k, r in enumerate(rows)}
+                    next_fid += len(rows)
+                    rows = [(new[r[F.fid]], *r[1:]) for r in rows]
+                    meshes = [(new[m[M.fid]], *m[1:]) for m in meshes]
+                    edges = [(new[e[_E_FID]], *e[1:]) for e in edges]
+                writer.write_raw(rows, geoms, meshes, edges, history=True)
+        for hc in src.health_checks():  # type: ignore[attr-defined]
+            dst.save_health_check(hc["year"], hc["report"], hc["as_of_batch"])  # type: ignore
     except BaseException:
         dst.close()
         raise

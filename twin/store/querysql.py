@@ -23,6 +23,7 @@ from ..attributes import TYPED_ATTRIBUTES
 from ..errors import QueryError
 from ..query import Condition, Filter, Query
 from .rows import CORE_FIELD_SQL, EDGE_COLUMNS, FEATURE_COLUMNS
+from .versions import as_of_condition
 
 #: Every read column, qualified: the features ``f`` left-joined with their edges ``e``.
 SELECT_SQL = ", ".join([f"f.{c}" for c in FEATURE_COLUMNS] + [f"e.{c}" for c in EDGE_COLUMNS])
@@ -63,15 +64,17 @@ class Dialect:
         """The features' edges (a network link has one)."""
         return f"LEFT JOIN twin_edges e ON {self.edge_on}"
 
-    def box_source(self, box: Box) -> tuple[str, list[str], list[Any]]:
-        """``(FROM clause, conditions, parameters)`` of a box search."""
+    def box_source(self, box: Box, table: str = "twin_features"
+                   ) -> tuple[str, list[str], list[Any]]:
+        """``(FROM clause, conditions, parameters)`` of a box search in the
+        current features or (``table`` ``twin_history``) the earlier versions."""
+        rtree = "twin_rtree" if table == "twin_features" else "twin_history_rtree"
         where = ["r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?"]
         params: list[Any] = [box[3], box[0], box[4], box[1]]
         if box[2] is not None:
             where.append("r.minz <= ? AND r.maxz >= ?")
             params += [box[5], box[2]]
-        return f"twin_rtree r JOIN twin_features f ON f.fid = r.id {self.edge_join}", where, \
-            params
+        return f"{rtree} r JOIN {table} f ON f.fid = r.id {self.edge_join}", where, params
 
     def batch_condition(self, batch: int) -> tuple[str, list[Any]]:
         # a batch's features are the fid range it was given (imports never interleave)
@@ -120,16 +123,22 @@ def query_box(q: Query) -> Box | None:
     return None
 
 
-def compile_query(q: Query, dialect: Dialect) -> Compiled:
+def compile_query(q: Query, dialect: Dialect, history: bool = False) -> Compiled:
     """The selection of ``q`` (everything but ``within``'s exact test and
-    paging) as SQL."""
+    paging) as SQL: over the current features, or (``history``) over the
+    earlier versions valid at ``q.as_of``."""
     where: list[str] = []
     params: list[Any] = []
-    source = f"twin_features f {dialect.edge_join}"
+    table = "twin_history" if history else "twin_features"
+    source = f"{table} f {dialect.edge_join}"
+    if q.as_of is not None:  # the versions valid right after batch as_of
+        where.append(as_of_condition("f", history))
+        since = q.as_of if q.as_of_from is None else q.as_of_from
+        params += [q.as_of, since] if history else [q.as_of]
     box = query_box(q)
     hint = ""
     if box is not None:
-        source, cond, p = dialect.box_source(box)
+        source, cond, p = dialect.box_source(box, table)
         where += cond
         params += p
         # the index is rounded outwards (R-tree: 32-bit floats): refine exactly

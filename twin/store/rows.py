@@ -19,6 +19,13 @@ Feature row (``FEATURE_COLUMNS``, as written):
 * ``attributes``: the free-form attributes as JSON text.
 * one column per typed attribute (:data:`twin.attributes.TYPED_ATTRIBUTES`).
 * ``tile``: the spatial partition key (:func:`twin.store.codec.tile_keys`).
+* ``digest``: a hash of everything the version holds (row, meshes, edge;
+  :func:`twin.store.codec.version_digests`): a re-import compares it to tell
+  an unchanged feature from a changed one without reading the feature.
+
+Earlier versions of features (schema 3) are kept in ``twin_history``: the
+same columns followed by ``retired_batch``, the import that replaced or
+retired the version (``HISTORY_COLUMNS``).
 
 Read rows (``SELECT_COLUMNS``) are the feature row followed by the edge's
 ``network``, ``start_node`` and ``end_node``, read as ``edge_network``,
@@ -58,7 +65,9 @@ CORE_COLUMNS = (
     "fid", "feature_id", "layer", "type", "name", "parent_id", "lod", "geom",
     "min_x", "min_y", "min_z", "max_x", "max_y", "max_z", "source_id", "batch_id", "attributes",
 )
-FEATURE_COLUMNS = CORE_COLUMNS + TYPED + ("tile",)
+FEATURE_COLUMNS = CORE_COLUMNS + TYPED + ("tile", "digest")
+#: The columns of ``twin_history``: a feature row and the batch that ended it.
+HISTORY_COLUMNS = FEATURE_COLUMNS + ("retired_batch",)
 EDGE_COLUMNS = ("network", "start_node", "end_node")
 SELECT_COLUMNS = FEATURE_COLUMNS + ("edge_network", "edge_start", "edge_end")
 

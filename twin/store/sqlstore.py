@@ -31,6 +31,7 @@ from ..errors import (
     FeatureError,
     ImportFailedError,
     NotFoundError,
+    OptionError,
     QueryError,
     StoreError,
     TwinError,
@@ -40,7 +41,16 @@ from ..query import Query
 from .base import TwinStore
 from .codec import TYPED_INDEX, decode_mesh, free_json, rows_to_features
 from .querysql import SELECT_SQL, Compiled, Dialect, compile_query
-from .rows import BATCH_COLUMNS, EDGE_ROW_COLUMNS, FEATURE_COLUMNS, MESH_COLUMNS, F
+from .rows import (
+    BATCH_COLUMNS,
+    EDGE_COLUMNS,
+    EDGE_ROW_COLUMNS,
+    FEATURE_COLUMNS,
+    HISTORY_COLUMNS,
+    MESH_COLUMNS,
+    F,
+)
+from .versions import as_of_condition, check_retire
 
 #: Rows fetched per round trip when streaming a query.
 STREAM_CHUNK = 2000
@@ -72,6 +82,14 @@ def _outline(f: Feature) -> Any:
     return shapely.box(f.bbox[0], f.bbox[1], f.bbox[3], f.bbox[4])
 
 
+def check_conflict(on_conflict: str, retire_missing: str | None = None) -> None:
+    """A clear error for an ``on_conflict`` or ``retire_missing`` that is not one."""
+    if on_conflict not in ("error", "replace", "update"):
+        raise OptionError(f"on_conflict {on_conflict!r} is not valid, must be 'error', "
+                          "'replace' or 'update'")
+    check_retire(retire_missing, on_conflict)
+
+
 class SqlTwinStore(TwinStore):
     """The shared half of the GeoPackage and PostGIS stores."""
 
@@ -80,6 +98,30 @@ class SqlTwinStore(TwinStore):
 
     def __init__(self) -> None:
         self._batch_info: dict[int, tuple] = {}
+        #: a view of the twin as of this batch (:meth:`at`), or ``None``: now
+        self.as_of: int | None = None
+
+    def at(self, as_of: int | None) -> SqlTwinStore:
+        """This twin as it was right after import batch ``as_of`` committed
+        (:func:`twin.store.resolve_as_of` turns a date into one): a read-only
+        view sharing this store's connections, whose queries, ``get``,
+        ``nearest`` and ``edges`` see the versions valid then. ``None``: this
+        store itself. Close the store, not the view."""
+        if as_of is None:
+            return self
+        import copy
+
+        view = copy.copy(self)
+        view.as_of = Query(as_of=as_of).as_of  # checked as a query checks it
+        view.readonly = True  # type: ignore[attr-defined]
+        return view
+
+    def _dated(self, q: Query) -> Query:
+        if self.as_of is None or q.as_of is not None:
+            return q
+        import dataclasses
+
+        return dataclasses.replace(q, as_of=self.as_of)
 
     # -- primitives -------------------------------------------------------------
     @abstractmethod
@@ -136,9 +178,13 @@ class SqlTwinStore(TwinStore):
                           batch_id=batch_id, converter=b[2], converter_version=b[3])
 
     def get(self, feature_id: str, *, meshes: bool = True) -> Feature:
-        rows = self._read(
-            f"SELECT {SELECT_SQL} FROM twin_features f {self.dialect.edge_join} "
-            "WHERE f.feature_id = ?", (feature_id,))
+        if self.as_of is not None:
+            rows = [r for chunk in self._stream(*self._compile_as_of(
+                Query(ids=(feature_id,), as_of=self.as_of))[:2]) for r in chunk]
+        else:
+            rows = self._read(
+                f"SELECT {SELECT_SQL} FROM twin_features f {self.dialect.edge_join} "
+                "WHERE f.feature_id = ?", (feature_id,))
         if not rows:
             raise NotFoundError(f"feature {feature_id!r} does not exist in {self.path}")
         return self._features(rows, meshes)[0]
@@ -149,11 +195,22 @@ class SqlTwinStore(TwinStore):
     def _compile(self, q: Query) -> Compiled:
         return compile_query(q, self.dialect)
 
+    def _compile_as_of(self, q: Query) -> tuple[str, list[Any], str]:
+        """``(SELECT without order, parameters, order column)``: over the current
+        features, or, as of a batch, over the versions valid then (the current
+        rows and the history's, one ``UNION ALL``)."""
+        c = self._compile(q)
+        if q.as_of is None:
+            return c.select(), list(c.params), c.order
+        h = compile_query(q, self.dialect, history=True)
+        return (f"SELECT * FROM ({c.select()} UNION ALL {h.select()}) u",
+                [*c.params, *h.params], "u." + c.order.split(".", 1)[1])
+
     def query(self, query: Query) -> Iterator[Feature]:
         """Stream the features selected by ``query`` (chunks of a few thousand)."""
-        c = self._compile(query)
-        sql = c.select() + f" ORDER BY {c.order}"
-        params = list(c.params)
+        query = self._dated(query)
+        select, params, order = self._compile_as_of(query)
+        sql = select + f" ORDER BY {order}"
         refine = query.within is not None
         if not refine:
             if query.limit is not None:
@@ -197,10 +254,14 @@ class SqlTwinStore(TwinStore):
                 close()
 
     def count(self, query: Query) -> int:
+        query = self._dated(query)
         if query.within is not None:
             return sum(1 for _ in self.query(query))
         c = self._compile(query)
         n = self._read(c.select("COUNT(*)"), c.params)[0][0]
+        if query.as_of is not None:
+            h = compile_query(query, self.dialect, history=True)
+            n += self._read(h.select("COUNT(*)"), h.params)[0][0]
         n = max(n - query.offset, 0)
         return min(n, query.limit) if query.limit is not None else n
 
@@ -234,27 +295,101 @@ class SqlTwinStore(TwinStore):
                 return hits[:n] if feats else []
 
     def edges(self, network: str | None = None) -> Iterator[tuple[str, str, str, str]]:
-        sql = ("SELECT f.feature_id, e.network, e.start_node, e.end_node FROM twin_edges e "
-               f"JOIN twin_features f ON {self.dialect.edge_on}")
+        features = "twin_features"
         params: list[Any] = []
+        if self.as_of is not None:  # the versions valid then, current or earlier
+            features = (f"(SELECT fid, feature_id, tile FROM twin_features WHERE "
+                        f"{as_of_condition('twin_features')} UNION ALL SELECT fid, feature_id, "
+                        f"tile FROM twin_history WHERE {as_of_condition('twin_history', True)})")
+            params += [self.as_of] * 3
+        sql = ("SELECT f.feature_id, e.network, e.start_node, e.end_node FROM twin_edges e "
+               f"JOIN {features} f ON {self.dialect.edge_on}")
         if network is not None:
             sql += " WHERE e.network = ?"
             params.append(network)
         for rows in self._stream(sql + " ORDER BY e.fid", params):
             yield from (tuple(r) for r in rows)  # type: ignore[misc]
 
+    def version_index(self, layers: tuple[str, ...] = ()) -> list[tuple[str, str, str | None]]:
+        """``(feature id, layer, digest)`` of every feature (of ``layers``)
+        this twin, or this view as of a batch, holds: what a diff compares
+        first, without reading the features."""
+        cond, params = "", []
+        if layers:
+            cond = f" AND layer IN ({','.join('?' * len(layers))})"
+            params = list(layers)
+        if self.as_of is None:
+            sql = f"SELECT feature_id, layer, digest FROM twin_features WHERE 1 = 1{cond}"
+            return [tuple(r) for r in self._read(sql, params)]  # type: ignore[misc]
+        sql = (f"SELECT feature_id, layer, digest FROM twin_features f WHERE "
+               f"{as_of_condition('f')}{cond} UNION ALL SELECT feature_id, layer, digest FROM "
+               f"twin_history f WHERE {as_of_condition('f', True)}{cond}")
+        return [tuple(r) for r in self._read(  # type: ignore[misc]
+            sql, [self.as_of, *params, self.as_of, self.as_of, *params])]
+
+    def versions_of(self, feature_id: str) -> list[dict[str, Any]]:
+        """Every version of a feature, oldest first: ``{"feature", "batch",
+        "valid_from", "retired_batch", "valid_to"}`` (``retired_batch`` and
+        ``valid_to`` ``None`` for the current one; times are those of the
+        imports in ``twin_batches``). Empty for an id the twin never held."""
+        cols = ", ".join(f"f.{c}" for c in FEATURE_COLUMNS)
+        edges = ", ".join(f"e.{c}" for c in EDGE_COLUMNS)
+        rows = self._read(
+            f"SELECT {cols}, {edges}, f.retired_batch FROM twin_history f "
+            f"{self.dialect.edge_join} WHERE f.feature_id = ? ORDER BY f.batch_id", (feature_id,))
+        rows += [(*r, None) for r in self._read(
+            f"SELECT {cols}, {edges} FROM twin_features f {self.dialect.edge_join} "
+            "WHERE f.feature_id = ?", (feature_id,))]
+        if not rows:
+            return []
+        when = {int(r[0]): r[1] for r in self._read("SELECT id, finished FROM twin_batches")}
+        feats = self._features([r[:-1] for r in rows], True)
+        return [{"feature": f, "batch": int(r[F.batch_id]),
+                 "valid_from": when.get(int(r[F.batch_id])),
+                 "retired_batch": None if r[-1] is None else int(r[-1]),
+                 "valid_to": None if r[-1] is None else when.get(int(r[-1]))}
+                for f, r in zip(feats, rows)]
+
+    # -- health checks (schema 3) ---------------------------------------------------
+    def save_health_check(self, year: int, report: dict[str, Any],
+                          as_of_batch: int | None = None) -> None:
+        """Keep a health check's indicators (``HealthCheck.to_dict()``) for
+        ``year`` in the twin, replacing that year's earlier run; ``as_of_batch``:
+        the twin state it was computed on (``None``: the latest batch)."""
+        if as_of_batch is None:
+            last = self._read("SELECT MAX(id) FROM twin_batches")[0][0]
+            as_of_batch = None if last is None else int(last)
+        from .meta import now
+
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM twin_health_checks WHERE year = ?", (int(year),))
+            conn.execute("INSERT INTO twin_health_checks VALUES (?, ?, ?, ?)",
+                         (int(year), now(), as_of_batch,
+                          json.dumps(report, ensure_ascii=False, default=str)))
+
+    def health_checks(self) -> list[dict[str, Any]]:
+        """The stored health checks, by year: ``{"year", "computed",
+        "as_of_batch", "report"}`` each."""
+        return [{"year": int(r[0]), "computed": r[1], "as_of_batch": r[2],
+                 "report": json.loads(r[3])} for r in self._read(
+                     "SELECT year, computed, as_of_batch, report FROM twin_health_checks "
+                     "ORDER BY year")]
+
     # -- copies ---------------------------------------------------------------------
     def raw_batches(self) -> list[tuple]:
         """The import batches as stored (:data:`~twin.store.rows.BATCH_COLUMNS`)."""
         return self._read(f"SELECT {', '.join(BATCH_COLUMNS)} FROM twin_batches ORDER BY id")
 
-    def raw_chunks(self) -> Iterator[tuple[list[tuple], np.ndarray, list[tuple], list[tuple]]]:
+    def raw_chunks(self, history: bool = False
+                   ) -> Iterator[tuple[list[tuple], np.ndarray, list[tuple], list[tuple]]]:
         """Every feature as stored, batch by batch in insertion order, a chunk
         at a time: ``(feature rows, their geometries decoded, mesh rows, edge
-        rows)``. For copies between twins (values are kept exactly)."""
-        cols = ", ".join(f"f.{c}" for c in FEATURE_COLUMNS)
+        rows)``. For copies between twins (values are kept exactly).
+        ``history``: the earlier versions (rows end with ``retired_batch``)."""
+        cols = ", ".join(f"f.{c}" for c in (HISTORY_COLUMNS if history else FEATURE_COLUMNS))
+        table = "twin_history" if history else "twin_features"
         mesh_cols, edge_cols = ", ".join(MESH_COLUMNS), ", ".join(EDGE_ROW_COLUMNS)
-        for rows in self._stream(f"SELECT {cols} FROM twin_features f "
+        for rows in self._stream(f"SELECT {cols} FROM {table} f "
                                  "ORDER BY f.batch_id, f.fid", ()):
             fids = [r[F.fid] for r in rows]
             meshes: list[tuple] = []
@@ -298,6 +433,9 @@ class SqlTwinStore(TwinStore):
                 else:
                     free[key] = val
             encoded = free_json(free, feature_id)
-            conn.execute(f"UPDATE twin_features SET {', '.join(sets + ['attributes = ?'])} "
+            # an edited feature no longer matches its delivery: the next update of
+            # that delivery writes a new version (digest unknown)
+            conn.execute(f"UPDATE twin_features SET "
+                         f"{', '.join(sets + ['attributes = ?', 'digest = NULL'])} "
                          "WHERE fid = ?", (*params, encoded, row[0]))
         return self.get(feature_id, meshes=False)

@@ -30,8 +30,18 @@ from ..errors import FeatureError, GeometryError, LayerError
 from ..layers import Layer
 from ..model import Feature, Mesh
 from .base import BatchWriter
-from .codec import encode_meshes, split_attributes, tile_keys
-from .rows import BOUNDS_SLICE, F
+from .codec import encode_meshes, split_attributes, tile_keys, version_digests
+from .rows import BOUNDS_SLICE, FEATURE_COLUMNS, HISTORY_COLUMNS, F
+from .versions import (
+    MAX_CHANGES_LISTED,
+    Seen,
+    UpdateLog,
+    check_retire,
+    fetch_rows,
+    move_to_history,
+    retire_candidates,
+    row_differences,
+)
 
 #: Features per chunk handed to the backend.
 CHUNK = 2000
@@ -54,6 +64,8 @@ class PreparedChunk:
     bounds: np.ndarray
     mesh_rows: list[tuple]
     edge_rows: list[tuple]
+    #: rows of ``twin_history`` (a copy's earlier versions, ``retired_batch`` last)
+    history: bool = False
 
 
 def check_feature(f: Any, layers: dict[str, Layer]) -> tuple[Layer, Any, bool]:
@@ -115,12 +127,21 @@ class ChunkedBatchWriter(BatchWriter):
     """
 
     def __init__(self, layers: dict[str, Layer], batch_id: int, on_conflict: str,
-                 tile_size: float):
+                 tile_size: float, retire_missing: str | None = None):
+        check_retire(retire_missing, on_conflict)
         self.id = batch_id
+        #: ``"layers"``/``"extent"``: retire what an update no longer holds
+        self.retire_missing = retire_missing
+        self.seen = Seen()
+        self.log = UpdateLog()
+        #: the converter of this import (retiring keeps to its features)
+        self.converter: str | None = None
         self.layers = layers
         self.on_conflict = on_conflict
         self.tile_size = tile_size
         self.count = 0
+        #: unchanged features an update did not write (counted on the writer thread)
+        self.dropped = 0
         self.replaced = 0
         #: earlier batch -> how many of its features this import replaced
         self.replaced_from: dict[int, int] = {}
@@ -146,6 +167,15 @@ class ChunkedBatchWriter(BatchWriter):
     @abstractmethod
     def _write(self, chunk: PreparedChunk) -> None:
         """Write one prepared chunk (runs on the writer thread)."""
+
+    @abstractmethod
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement (``?`` placeholders) in the import's transaction;
+        a cursor whose ``fetchall`` gives stored values (geometries as bytes)."""
+
+    def _history_moved(self, fids: list[int]) -> None:
+        """After current versions moved to the history: a backend's own
+        bookkeeping (the GeoPackage's R*Trees, PostGIS's id directory)."""
 
     # -- the BatchWriter interface ------------------------------------------
     def skip(self, source_id: str, reason: str) -> None:
@@ -217,13 +247,13 @@ class ChunkedBatchWriter(BatchWriter):
             if b is None:  # a semantic object without geometry (a group, a storey record)
                 rows.append((fid, f.id, f.layer, f.type, f.name, f.parent, f.lod, geom,
                              None, None, None, None, None, None, f.source_id, self.id,
-                             free, *typed, tile))
+                             free, *typed, tile, None))
             else:
                 z_known = not (math.isnan(b[2]) or math.isnan(b[5]))
                 zlo, zhi = (b[2], b[5]) if z_known else (None, None)
                 rows.append((fid, f.id, f.layer, f.type, f.name, f.parent, f.lod, geom,
                              b[0], b[1], zlo, b[3], b[4], zhi, f.source_id, self.id, free,
-                             *typed, tile))
+                             *typed, tile, None))
             for lod, mesh in f.meshes.items():
                 if mesh.n_vertices:
                     mesh_fids.append(fid)
@@ -235,23 +265,50 @@ class ChunkedBatchWriter(BatchWriter):
             by_type[f.type] = by_type.get(f.type, 0) + 1
         mesh_rows = [(fid_, lod_, *enc) for fid_, lod_, enc in
                      zip(mesh_fids, mesh_lods, encode_meshes(mesh_list))]
-        self._grow_extents([f.layer for f in feats], bounds)
+        by_fid: dict[int, list[tuple]] = {}
+        for mr in mesh_rows:
+            by_fid.setdefault(mr[0], []).append(mr)
+        digests = version_digests(FEATURE_COLUMNS, rows, by_fid, {e[0]: e for e in edge_rows})
+        d = F.digest
+        rows = [(*r[:d], dg) for r, dg in zip(rows, digests)]
+        layer_names = [f.layer for f in feats]
+        if self.on_conflict == "update":
+            self.seen.note(ids, layer_names, bounds)
+        self._grow_extents(layer_names, bounds)
         self.count += len(feats)
         return PreparedChunk(ids, rows, bounds, mesh_rows, edge_rows)
 
     def write_raw(self, rows: list[tuple], geoms: np.ndarray, mesh_rows: list[tuple],
-                  edge_rows: list[tuple]) -> None:
+                  edge_rows: list[tuple], history: bool = False) -> None:
         """Write rows read from another twin as they are (a copy): feature rows
         in :data:`~twin.store.rows.FEATURE_COLUMNS` order with their geometries
-        decoded in ``geoms``, mesh and edge rows as stored. Keys are kept."""
+        decoded in ``geoms``, mesh and edge rows as stored. Keys are kept.
+        ``history``: earlier versions (:data:`~twin.store.rows.HISTORY_COLUMNS`),
+        into the history."""
         encoded = self._encode_geometries(geoms, np.zeros(len(rows), bool))
         g = F.geom
         rows = [(*r[:g], e, *r[g + 1:]) for r, e in zip(rows, encoded)]
+        # digests of the rows as this store keeps them (its geometry encoding)
+        by_fid: dict[Any, list[tuple]] = {}
+        for mr in mesh_rows:
+            by_fid.setdefault(mr[0], []).append(mr)
+        digests = version_digests(HISTORY_COLUMNS if history else FEATURE_COLUMNS, rows,
+                                  by_fid, {e[0]: e for e in edge_rows})
+        d = F.digest
+        rows = [(*r[:d], dg, *r[d + 1:]) for r, dg in zip(rows, digests)]
         bounds = np.array([[np.nan if v is None else v for v in r[BOUNDS_SLICE]]
                            for r in rows], dtype=np.float64).reshape(-1, 6)
+        if history:
+            self._write_history(PreparedChunk([r[F.feature_id] for r in rows], rows, bounds,
+                                              mesh_rows, edge_rows, True))
+            return
         self.count += len(rows)
         self._write(PreparedChunk([r[F.feature_id] for r in rows], rows, bounds,
                                   mesh_rows, edge_rows))
+
+    def _write_history(self, p: PreparedChunk) -> None:
+        """Write a copy's earlier versions (backends add their index entries)."""
+        raise NotImplementedError
 
     def _grow_extents(self, layer_names: list[str], bounds: np.ndarray) -> None:
         names = np.array(layer_names, dtype=object)
@@ -267,6 +324,81 @@ class ChunkedBatchWriter(BatchWriter):
             if old is not None:
                 new = np.concatenate([np.fmin(old[:3], new[:3]), np.fmax(old[3:], new[3:])])
             self.extents[name] = new
+
+    # -- updates by identity (versions.py) -------------------------------------------
+    @property
+    def versions_ended(self) -> bool:
+        """Whether this import removed or ended current versions (extents
+        must then be computed again)."""
+        return bool(self.replaced or self.log.changed or self.log.retired)
+
+    @property
+    def nothing_changed(self) -> bool:
+        """An update that added, changed and retired nothing (it is rolled back)."""
+        log = self.log
+        return self.on_conflict == "update" and not (log.added or log.changed or log.retired)
+
+    def sort_versions(self, p: PreparedChunk, existing: list[tuple]) -> PreparedChunk:
+        """An update's chunk against the current versions of its ids
+        (``(fid, feature id, batch, digest)`` rows): unchanged features are
+        dropped, changed ones end their current version (moved to the
+        history), new ones are added. Returns what is left to write."""
+        log = self.log
+        cur = {e[1]: e for e in existing}
+        keep: list[int] = []
+        ended: list[tuple[int, int]] = []  # (old fid, row index)
+        for i, row in enumerate(p.rows):
+            e = cur.get(row[F.feature_id])
+            if e is None:
+                log.added += 1
+                keep.append(i)
+            elif e[3] == row[F.digest]:
+                log.unchanged += 1
+            else:
+                log.changed += 1
+                keep.append(i)
+                ended.append((int(e[0]), i))
+        if ended:
+            old = fetch_rows(self._exec, [o for o, _ in ended])
+            for o, i in ended:
+                what, moved = row_differences(old[o], p.rows[i])
+                for w in what:
+                    log.what[w] = log.what.get(w, 0) + 1
+                log.moved.append(moved)
+                if len(log.examples) < MAX_CHANGES_LISTED:
+                    log.examples.append({"id": p.rows[i][F.feature_id], "changed": what,
+                                         "moved_m": round(moved, 3)})
+            self.count_replaced(old[o][F.batch_id] for o, _ in ended)
+            fids = [o for o, _ in ended]
+            move_to_history(self._exec, fids, self.id)
+            self._history_moved(fids)
+        if len(keep) == len(p.rows):
+            return p
+        self.dropped += len(p.rows) - len(keep)  # the writer thread's own counter
+        rows = [p.rows[i] for i in keep]
+        kept = {r[F.fid] for r in rows}
+        return PreparedChunk([p.ids[i] for i in keep], rows, p.bounds[keep],
+                             [m for m in p.mesh_rows if m[0] in kept],
+                             [e for e in p.edge_rows if e[0] in kept])
+
+    def finish_update(self) -> None:
+        """An update's end: retire what the delivery no longer holds (if
+        asked) and put the counts into the report."""
+        if self.on_conflict != "update":
+            return
+        self.count -= self.dropped  # every chunk is written: the threads are joined
+        self.dropped = 0
+        if self.retire_missing:
+            gone = retire_candidates(self._exec, self.seen, self.retire_missing,
+                                     self.converter)
+            if gone:
+                fids = [g[0] for g in gone]
+                move_to_history(self._exec, fids, self.id)
+                self._history_moved(fids)
+                self.count_replaced(g[2] for g in gone)
+                self.log.retired += len(gone)
+                self.log.retired_ids += sorted(g[1] for g in gone)
+        self.report["update"] = self.log.to_dict()
 
     def count_replaced(self, batch_ids: Iterable[int]) -> None:
         """Note the batches that held the features this import replaces."""
@@ -301,7 +433,8 @@ class ChunkedBatchWriter(BatchWriter):
     def final_report(self) -> dict[str, Any]:
         """The report kept with the batch (the converter's entries included)."""
         self.report.update({
-            "features": self.count, "replaced": self.replaced,
+            "features": self.count, "received": len(self.seen.ids) or self.count,
+            "replaced": self.replaced,
             "replaced_from": {str(k): v for k, v in sorted(self.replaced_from.items())},
             "by_layer": self.by_layer,
             "by_type": self.by_type, "skipped_count": self.skipped_count,

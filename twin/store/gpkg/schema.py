@@ -40,6 +40,7 @@ from ...layers import Layer
 from ..codec import DEFAULT_TILE_SIZE, tile_keys
 from ..migrate import Migration
 from ..rows import layer_view_columns
+from ..versions import HEALTH_CHECKS_TABLE, fill_digests
 
 FORMAT_NAME = "digital-twin-gpkg"
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -63,7 +64,7 @@ CREATE TABLE {name} (
   parent_id TEXT, lod TEXT, geom BLOB,
   min_x REAL, min_y REAL, min_z REAL, max_x REAL, max_y REAL, max_z REAL,
   source_id TEXT, batch_id INTEGER NOT NULL REFERENCES twin_batches(id), attributes TEXT,
-  {typed}, tile INTEGER NOT NULL DEFAULT 0)
+  {typed}, tile INTEGER NOT NULL DEFAULT 0{extra})
 """
 
 #: The secondary indexes of the features and edges (dropped and built again
@@ -80,9 +81,29 @@ FEATURE_INDEXES = {
 }
 
 
-def features_table_sql(name: str = "twin_features") -> str:
+def features_table_sql(name: str = "twin_features", history: bool = False,
+                       version: int = 3) -> str:
+    """The features table (or, ``history``, the history's) of a layout version."""
     typed = ", ".join(f"{a.name} {a.sql_type}" for a in TYPED_ATTRIBUTES.values())
-    return _FEATURES_TABLE.format(name=name, typed=typed)
+    extra = ", digest TEXT" if version >= 3 else ""
+    if history:
+        extra += ", retired_batch INTEGER NOT NULL"
+    sql = _FEATURES_TABLE.format(name=name, typed=typed, extra=extra)
+    if history:  # no references: the batches a version names may be removed in order
+        sql = sql.replace(" REFERENCES twin_layers(name)", "").replace(
+            " REFERENCES twin_batches(id)", "")
+    return sql
+
+
+#: The history of versions (schema 3): the table, its indexes and its R*Tree.
+HISTORY_STATEMENTS = (
+    features_table_sql("twin_history", history=True),
+    "CREATE INDEX twin_history_id ON twin_history(feature_id)",
+    "CREATE INDEX twin_history_retired ON twin_history(retired_batch)",
+    "CREATE INDEX twin_history_batch ON twin_history(batch_id)",
+    "CREATE VIRTUAL TABLE twin_history_rtree USING rtree(id, minx, maxx, miny, maxy, minz, "
+    "maxz)",
+)
 
 
 _SCHEMA = """
@@ -139,7 +160,8 @@ def schema_statements() -> list[str]:
     sql = _SCHEMA.format(features=features_table_sql(),
                          indexes=";\n".join(FEATURE_INDEXES.values()),
                          migrations=_MIGRATIONS_TABLE)
-    return [s for s in sql.split(";") if s.strip()]
+    return [s for s in sql.split(";") if s.strip()] + list(HISTORY_STATEMENTS) + [
+        HEALTH_CHECKS_TABLE]
 
 
 def insert_layer(conn: sqlite3.Connection, layer: Layer, position: int, srs_id: int) -> None:
@@ -230,7 +252,7 @@ def _v2(conn: sqlite3.Connection, meta: dict[str, str]) -> None:
                  (repr(DEFAULT_TILE_SIZE),))
     # SQLite cannot drop a column's UNIQUE constraint: the table is copied into
     # the new layout (the views name twin_features, which stays the name)
-    conn.execute(features_table_sql("twin_features_v2"))
+    conn.execute(features_table_sql("twin_features_v2", version=2))
     old = [r[1] for r in conn.execute("PRAGMA table_info(twin_features)")]
     new = [_V1_BOUNDS.get(c, c) for c in old]
     conn.execute(f"INSERT INTO twin_features_v2 ({', '.join(new)}) "
@@ -257,4 +279,17 @@ def _v2(conn: sqlite3.Connection, meta: dict[str, str]) -> None:
                          [(k, r[0]) for k, r in zip(keys, rows)])
 
 
-MIGRATIONS = (Migration(2, "partition key 'tile', named id index, migration log", _v2),)
+def _v3(conn: sqlite3.Connection, meta: dict[str, str]) -> None:
+    """Version 2 -> 3: feature versions. Every current row gets its digest
+    (computed from the stored values, as an import computes it), and the
+    history of earlier versions starts empty (``twin_history`` with its
+    indexes and R*Tree), as does ``twin_health_checks``."""
+    conn.execute("ALTER TABLE twin_features ADD COLUMN digest TEXT")
+    for stmt in HISTORY_STATEMENTS:
+        conn.execute(stmt)
+    conn.execute(HEALTH_CHECKS_TABLE)
+    fill_digests(lambda sql, p=(): conn.execute(sql, tuple(p)))
+
+
+MIGRATIONS = (Migration(2, "partition key 'tile', named id index, migration log", _v2),
+              Migration(3, "feature versions: digests and the history table", _v3))

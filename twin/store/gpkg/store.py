@@ -23,7 +23,7 @@ from pyproj import CRS
 
 from ... import __version__
 from ...crs import identify, parse_crs, require_projected_metric, vertical_datum_of
-from ...errors import LayerError, NotATwinError, NotFoundError, OptionError, StoreError
+from ...errors import LayerError, NotATwinError, NotFoundError, StoreError
 from ...layers import STANDARD_LAYERS, Layer
 from .. import writer_lock
 from ..base import BatchWriter, TwinInfo
@@ -33,7 +33,13 @@ from ..meta import check_origin, new_meta, now, srs_id_of
 from ..migrate import SCHEMA_VERSION, check_version, pending
 from ..querysql import SQLITE
 from ..rows import BATCH_COLUMNS
-from ..sqlstore import STREAM_CHUNK, SqlTwinStore, import_errors
+from ..sqlstore import STREAM_CHUNK, SqlTwinStore, check_conflict, import_errors
+from ..versions import (
+    NothingChanged,
+    give_back_counts,
+    refuse_superseded,
+    restore_from_history,
+)
 from . import blob, qgis
 from .schema import (
     FORMAT_NAME,
@@ -41,6 +47,7 @@ from .schema import (
     GPKG_USER_VERSION,
     LAYER_SELECT,
     MIGRATIONS,
+    UNBOUNDED,
     insert_layer,
     layer_from_row,
     recompute_extents,
@@ -48,6 +55,16 @@ from .schema import (
     schema_statements,
 )
 from .writer import GpkgBatchWriter
+
+#: Restored versions back into the current R*Tree (unknown heights span all z).
+_FILL_RTREE_KEYS = ("INSERT INTO twin_rtree SELECT fid, min_x, max_x, min_y, max_y, "
+                    f"COALESCE(min_z, {-UNBOUNDED!r}), COALESCE(max_z, {UNBOUNDED!r}) "
+                    "FROM twin_features WHERE min_x IS NOT NULL AND fid IN ({marks})")
+
+
+#: Every version's batch and key, current and earlier.
+_ALL_VERSIONS = ("(SELECT batch_id, fid FROM twin_features UNION ALL SELECT ba"
+                 "tch_id, fid FROM twin_history)")
 
 
 class GeoPackageStore(SqlTwinStore):
@@ -378,8 +395,8 @@ class GeoPackageStore(SqlTwinStore):
 
     @contextmanager
     def import_batch(self, source: str, format: str, converter: str,
-                     converter_version: str, *, on_conflict: str = "error"
-                     ) -> Iterator[BatchWriter]:
+                     converter_version: str, *, on_conflict: str = "error",
+                     retire_missing: str | None = None) -> Iterator[BatchWriter]:
         """One import as one transaction.
 
         Usage::
@@ -392,18 +409,31 @@ class GeoPackageStore(SqlTwinStore):
         is rolled back and :class:`~twin.errors.ImportFailedError` is raised
         naming ``source``; the twin is exactly as it was. Other exceptions
         (bugs) are rolled back too and pass unchanged.
+
+        ``on_conflict``: ``"error"`` (an id the twin holds fails the import),
+        ``"replace"`` (its row is overwritten, no history) or ``"update"``
+        (a new version when it changed, nothing when not; the earlier version
+        is kept, see :mod:`twin.store.versions`, with ``retire_missing``). An
+        update that changes nothing is rolled back: ``writer.id`` is then 0.
         """
-        if on_conflict not in ("error", "replace"):
-            raise OptionError(
-                f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
-        with import_errors(source, (sqlite3.Error,)), self._transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO twin_batches (source, format, converter, converter_version, "
-                "started, status) VALUES (?, ?, ?, ?, ?, 'running')",
-                (source, format, converter, converter_version, now()))
-            writer = GpkgBatchWriter(self, conn, int(cur.lastrowid or 0), on_conflict)
-            yield writer
-            writer.finish()
+        check_conflict(on_conflict, retire_missing)
+        writer = None
+        try:
+            with import_errors(source, (sqlite3.Error,)), self._transaction() as conn:
+                cur = conn.execute(
+                    "INSERT INTO twin_batches (source, format, converter, converter_version, "
+                    "started, status) VALUES (?, ?, ?, ?, ?, 'running')",
+                    (source, format, converter, converter_version, now()))
+                writer = GpkgBatchWriter(self, conn, int(cur.lastrowid or 0), on_conflict,
+                                         retire_missing)
+                writer.converter = converter
+                yield writer
+                writer.finish()
+                if writer.nothing_changed:
+                    raise NothingChanged
+        except NothingChanged:
+            if writer is not None:
+                writer.id = 0
 
     def counters(self) -> tuple[int, int]:
         """``(next batch id, next feature key)``: ids a removed batch had are
@@ -434,7 +464,8 @@ class GeoPackageStore(SqlTwinStore):
             if writer.bulk:
                 writer.build_indexes()
             writer.build_rtree()
-            top = conn.execute("SELECT COALESCE(MAX(fid), 0) FROM twin_features").fetchone()[0]
+            top = conn.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {_ALL_VERSIONS} v"
+                               ).fetchone()[0]
             conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",
                          (str(max(top + 1, counters[1])),))
             last = max(counters[0] - 1, max((b[0] for b in batches), default=0))
@@ -443,7 +474,7 @@ class GeoPackageStore(SqlTwinStore):
                 conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('twin_batches', ?)",
                              (last,))
             conn.execute("UPDATE twin_batches SET fid_min = r.lo, fid_max = r.hi FROM "
-                         "(SELECT batch_id, MIN(fid) lo, MAX(fid) hi FROM twin_features "
+                         f"(SELECT batch_id, MIN(fid) lo, MAX(fid) hi FROM {_ALL_VERSIONS} v "
                          "GROUP BY batch_id) r WHERE r.batch_id = twin_batches.id")
             recompute_extents(conn)
 
@@ -454,6 +485,8 @@ class GeoPackageStore(SqlTwinStore):
             if row is None:
                 raise NotFoundError(f"import batch {batch_id} does not exist in {self.path}")
             lo, hi = row
+            exec_ = conn.execute
+            refuse_superseded(exec_, batch_id, self.path)
             n = 0
             if lo is not None:
                 for table, col in (("twin_rtree", "id"), ("twin_meshes", "fid"),
@@ -461,6 +494,18 @@ class GeoPackageStore(SqlTwinStore):
                     conn.execute(f"DELETE FROM {table} WHERE {col} BETWEEN ? AND ?", (lo, hi))
                 n = conn.execute("DELETE FROM twin_features WHERE fid BETWEEN ? AND ?",
                                  (lo, hi)).rowcount
+            restored = restore_from_history(exec_, batch_id)
+            for i in range(0, len(restored), 900):
+                part = restored[i:i + 900]
+                marks = ",".join("?" * len(part))
+                conn.execute(f"DELETE FROM twin_history_rtree WHERE id IN ({marks})", part)
+                conn.execute(_FILL_RTREE_KEYS.format(marks=marks), part)
+            if restored:
+                counts = conn.execute(
+                    "SELECT batch_id, COUNT(*) FROM twin_features WHERE fid IN "
+                    "(SELECT value FROM json_each(?)) GROUP BY batch_id",
+                    (json.dumps(restored),)).fetchall()
+                give_back_counts(exec_, batch_id, dict(counts))
             conn.execute("DELETE FROM twin_batches WHERE id = ?", (batch_id,))
             recompute_extents(conn)
         return n

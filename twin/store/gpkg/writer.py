@@ -24,7 +24,7 @@ import numpy as np
 
 from ...errors import FeatureError
 from ..codec import report_json
-from ..rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, MESH_COLUMNS
+from ..rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, HISTORY_COLUMNS, MESH_COLUMNS
 from ..writer import ChunkedBatchWriter, PreparedChunk
 from . import blob, qgis
 from .rtree_bulk import bulk_load
@@ -38,6 +38,8 @@ BULK_MIN_FEATURES = 100_000
 
 _INSERT_FEATURE = (f"INSERT INTO twin_features ({', '.join(FEATURE_COLUMNS)}) VALUES "
                    f"({', '.join('?' * len(FEATURE_COLUMNS))})")
+_INSERT_HISTORY = (f"INSERT INTO twin_history ({', '.join(HISTORY_COLUMNS)}) VALUES "
+                   f"({', '.join('?' * len(HISTORY_COLUMNS))})")
 _INSERT_MESH = f"INSERT INTO twin_meshes VALUES ({','.join('?' * len(MESH_COLUMNS))})"
 _INSERT_EDGE = f"INSERT INTO twin_edges VALUES ({','.join('?' * len(EDGE_ROW_COLUMNS))})"
 _SQL_VARS = 900  # bound values per statement, below SQLite's oldest limit (999)
@@ -45,15 +47,19 @@ _SQL_VARS = 900  # bound values per statement, below SQLite's oldest limit (999)
 _FILL_RTREE = (f"INSERT INTO twin_rtree SELECT fid, min_x, max_x, min_y, max_y, "
                f"COALESCE(min_z, {-UNBOUNDED!r}), COALESCE(max_z, {UNBOUNDED!r}) "
                f"FROM twin_features WHERE fid BETWEEN ? AND ? AND min_x IS NOT NULL")
+#: Versions just moved to the history into its R*Tree (``AND fid IN (...)`` follows).
+_FILL_HISTORY_RTREE = (f"INSERT INTO twin_history_rtree SELECT fid, min_x, max_x, min_y, "
+                       f"max_y, COALESCE(min_z, {-UNBOUNDED!r}), COALESCE(max_z, "
+                       f"{UNBOUNDED!r}) FROM twin_history WHERE min_x IS NOT NULL")
 
 
 class GpkgBatchWriter(ChunkedBatchWriter):
     """One import into a :class:`~twin.store.gpkg.GeoPackageStore`."""
 
     def __init__(self, store: GeoPackageStore, conn: sqlite3.Connection, batch_id: int,
-                 on_conflict: str):
+                 on_conflict: str, retire_missing: str | None = None):
         super().__init__({layer.name: layer for layer in store.layers()}, batch_id,
-                         on_conflict, store.tile_size)
+                         on_conflict, store.tile_size, retire_missing)
         self.store = store
         self.conn = conn
         next_fid = int(conn.execute(
@@ -81,10 +87,35 @@ class GpkgBatchWriter(ChunkedBatchWriter):
     def _encode_geometries(self, geoms: np.ndarray, promote: np.ndarray) -> list[Any]:
         return blob.encode(geoms, self.store.srs_id, promote_multi=promote)
 
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(sql, tuple(params))
+
+    def _history_moved(self, fids: list[int]) -> None:
+        # their boxes move from the current R*Tree to the history's
+        for i in range(0, len(fids), _SQL_VARS):
+            part = fids[i:i + _SQL_VARS]
+            marks = ",".join("?" * len(part))
+            self.conn.execute(f"DELETE FROM twin_rtree WHERE id IN ({marks})", part)
+            self.conn.execute(_FILL_HISTORY_RTREE + f" AND fid IN ({marks})", part)
+
+    def _write_history(self, p: PreparedChunk) -> None:
+        conn = self.conn
+        conn.executemany(_INSERT_HISTORY, p.rows)
+        conn.execute(_FILL_HISTORY_RTREE + " AND fid BETWEEN ? AND ?",
+                     (min(r[0] for r in p.rows), max(r[0] for r in p.rows)))
+        if p.mesh_rows:
+            conn.executemany(_INSERT_MESH, p.mesh_rows)
+        if p.edge_rows:
+            conn.executemany(_INSERT_EDGE, p.edge_rows)
+
     def _write(self, p: PreparedChunk) -> None:
         conn = self.conn
         if not self.bulk:
-            self._check_existing(p.ids)
+            p = self._check_existing(p)
+            if not p.rows:
+                return
+        elif self.on_conflict == "update":
+            self.log.added += len(p.rows)  # a bulk load: into an empty twin
         conn.executemany(_INSERT_FEATURE, p.rows)
         if self.rtree_later:
             self._keep_for_rtree(p)
@@ -120,22 +151,27 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         self._rtree_ids, self._rtree_boxes = [], []
 
     # -- the row-by-row path ------------------------------------------------------
-    def _check_existing(self, ids: list[str]) -> None:
+    def _check_existing(self, p: PreparedChunk) -> PreparedChunk:
         conn = self.conn
+        ids = p.ids
         existing: list[tuple] = []
         for i in range(0, len(ids), _SQL_VARS):
             part = ids[i:i + _SQL_VARS]
             existing += conn.execute(
-                f"SELECT fid, feature_id, batch_id FROM twin_features WHERE feature_id IN "
-                f"({','.join('?' * len(part))})", part).fetchall()
+                f"SELECT fid, feature_id, batch_id, digest FROM twin_features WHERE feature_id "
+                f"IN ({','.join('?' * len(part))})", part).fetchall()
         if not existing:
-            return
+            if self.on_conflict == "update":
+                self.log.added += len(p.rows)
+            return p
         again = next((e for e in existing if e[2] == self.id), None)
         if again is not None:
             raise FeatureError(f"feature {again[1]!r} appears twice in this import", again[1])
         if self.on_conflict == "error":
-            _fid, name, b = existing[0]
+            _fid, name, b, _d = existing[0]
             raise _exists(name, b)
+        if self.on_conflict == "update":
+            return self.sort_versions(p, existing)
         old = [e[0] for e in existing]
         self.count_replaced(e[2] for e in existing)
         for i in range(0, len(old), _SQL_VARS):
@@ -146,6 +182,7 @@ class GpkgBatchWriter(ChunkedBatchWriter):
             conn.execute(f"DELETE FROM twin_edges WHERE fid IN ({marks})", part)
             conn.execute(f"DELETE FROM twin_features WHERE fid IN ({marks})", part)
         self.replaced += len(old)
+        return p
 
     # -- the bulk path ------------------------------------------------------------
     def _go_bulk(self) -> None:
@@ -178,9 +215,10 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         if self.bulk:
             self.build_indexes()
         self.build_rtree()
+        self.finish_update()
         conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",
                      (str(self.next_fid),))
-        if self.replaced:
+        if self.versions_ended:
             recompute_extents(conn)
         elif self.extents:
             grow_extents(conn, self.extents)
@@ -203,4 +241,5 @@ class GpkgBatchWriter(ChunkedBatchWriter):
 def _exists(feature_id: str, batch: int) -> FeatureError:
     return FeatureError(
         f"feature {feature_id!r} already exists in the twin (import batch {batch}); "
-        f"remove that batch or import with on_conflict='replace' (--replace)", feature_id)
+        f"remove that batch or import with on_conflict='replace' (--replace) or 'update' "
+        "(--update)", feature_id)

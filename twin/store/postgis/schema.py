@@ -47,6 +47,7 @@ from ...attributes import TYPED_ATTRIBUTES
 from ...layers import Layer
 from ..migrate import Migration
 from ..rows import layer_view_columns
+from ..versions import HEALTH_CHECKS_TABLE, fill_digests
 from .connection import quote_ident
 
 FORMAT_NAME = "digital-twin-postgis"
@@ -105,7 +106,7 @@ def schema_statements(partitions: int) -> list[str]:
         f"geom geometry, min_x double precision, min_y double precision, "
         f"min_z double precision, max_x double precision, max_y double precision, "
         f"max_z double precision, source_id text, batch_id bigint NOT NULL, attributes json, "
-        f"{typed}, tile bigint NOT NULL DEFAULT 0, PRIMARY KEY {key}){by}",
+        f"{typed}, tile bigint NOT NULL DEFAULT 0, digest text, PRIMARY KEY {key}){by}",
         f"CREATE TABLE twin_meshes (fid bigint NOT NULL, lod text NOT NULL, "
         f"n_vertices integer NOT NULL, n_faces integer NOT NULL, ox double precision NOT NULL, "
         f"oy double precision NOT NULL, oz double precision NOT NULL, vertices bytea NOT NULL, "
@@ -124,7 +125,23 @@ def schema_statements(partitions: int) -> list[str]:
                            f"FOR VALUES WITH (MODULUS {partitions}, REMAINDER {r})")
     out.append(id_index_sql(part))
     out += list(FEATURE_INDEXES.values())
-    return out
+    return out + history_statements()
+
+
+def history_statements() -> list[str]:
+    """The history of versions (schema 3): earlier versions of features, the
+    feature row and the batch that ended it, with a GiST index over the plan
+    bounds (as-of box queries) and B-trees on id, batches."""
+    return [
+        "CREATE TABLE twin_history (LIKE twin_features INCLUDING DEFAULTS, "
+        "retired_batch bigint NOT NULL, PRIMARY KEY (fid))",
+        "CREATE INDEX twin_history_id ON twin_history (feature_id)",
+        "CREATE INDEX twin_history_retired ON twin_history (retired_batch)",
+        "CREATE INDEX twin_history_batch ON twin_history (batch_id)",
+        "CREATE INDEX twin_history_bounds ON twin_history USING gist "
+        "(ST_MakeEnvelope(min_x, min_y, max_x, max_y))",
+        HEALTH_CHECKS_TABLE,
+    ]
 
 
 def gis_geometry_sql(layer: Layer, srid: int) -> str:
@@ -195,8 +212,9 @@ LAYER_INSERT = ("INSERT INTO twin_layers (name, title, title_zh, grp, colour, ge
                 "code, attributes, standard, position) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
 
 #: Tables of a twin (dropped when ``twin init --force`` replaces one).
-TWIN_TABLES = ("twin_features", "twin_meshes", "twin_edges", "twin_ids", "twin_batches",
-               "twin_layers", "twin_meta", "twin_migrations", "twin_jobs")
+TWIN_TABLES = ("twin_features", "twin_history", "twin_health_checks", "twin_meshes",
+               "twin_edges", "twin_ids", "twin_batches", "twin_layers", "twin_meta",
+               "twin_migrations", "twin_jobs")
 
 
 def recompute_extents(conn: Any) -> None:
@@ -221,6 +239,16 @@ def grow_extents(conn: Any, extents: dict[str, Any]) -> None:
             (float(e[0]), float(e[1]), float(e[3]), float(e[4]), name))
 
 
+def _v3(conn: Any, meta: dict[str, str]) -> None:
+    """Version 2 -> 3: feature versions: a digest per current row (computed
+    from the stored values, as an import computes it) and the history table."""
+    conn.execute("ALTER TABLE twin_features ADD COLUMN digest text")
+    for stmt in history_statements():
+        conn.execute(stmt)
+    fill_digests(conn.execute_binary)
+
+
 #: Upgrade steps of PostGIS twins: the first ones were written at schema 2;
 #: the next version adds its step here (and in the GeoPackage's list).
-MIGRATIONS: tuple[Migration, ...] = ()
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(3, "feature versions: digests and the history table", _v3),)

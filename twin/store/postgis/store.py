@@ -35,7 +35,7 @@ from pyproj import CRS
 
 from ... import __version__
 from ...crs import identify, parse_crs, require_projected_metric, vertical_datum_of
-from ...errors import LayerError, NotATwinError, NotFoundError, OptionError, StoreError
+from ...errors import LayerError, NotATwinError, NotFoundError, StoreError
 from ...layers import STANDARD_LAYERS, Layer
 from ..base import BatchWriter, TwinInfo
 from ..codec import DEFAULT_TILE_SIZE
@@ -43,11 +43,17 @@ from ..jobs import JobBoard
 from ..location import ServerLocation, parse_server
 from ..meta import check_origin, new_meta, now, srs_id_of
 from ..migrate import SCHEMA_VERSION, check_version, pending
-from ..querysql import Dialect
 from ..rows import BATCH_COLUMNS
-from ..sqlstore import STREAM_CHUNK, SqlTwinStore, import_errors
+from ..sqlstore import STREAM_CHUNK, SqlTwinStore, check_conflict, import_errors
+from ..versions import (
+    NothingChanged,
+    give_back_counts,
+    refuse_superseded,
+    restore_from_history,
+)
 from . import qgis
 from .connection import ConnectionPool, psycopg_module, quote_ident
+from .dialect import POSTGRES
 from .schema import (
     FORMAT_NAME,
     LAYER_INSERT,
@@ -61,49 +67,11 @@ from .schema import (
 )
 from .writer import PgBatchWriter
 
-
-class PostgresDialect(Dialect):
-    """The SQL of PostgreSQL/PostGIS where it differs from SQLite's."""
-
-    index_hint = ""
-    edge_on = "e.fid = f.fid AND e.tile = f.tile"
-
-    def box_source(self, box):
-        # the GiST index over the plan bounds (float4 boxes, rounded outwards)
-        return (f"twin_features f {self.edge_join}",
-                ["ST_MakeEnvelope(f.min_x, f.min_y, f.max_x, f.max_y) && "
-                 "ST_MakeEnvelope(?, ?, ?, ?)"], [box[0], box[1], box[3], box[4]])
-
-    def batch_condition(self, batch):
-        return "f.batch_id = ?", [batch]
-
-    def json_number(self, field):
-        return ("(CASE WHEN json_typeof(f.attributes -> ?::text) = 'number' THEN "
-                "(f.attributes ->> ?::text)::double precision END)", [field, field])
-
-    def json_text(self, field):
-        return ("(CASE WHEN json_typeof(f.attributes -> ?::text) = 'string' THEN "
-                "f.attributes ->> ?::text END)", [field, field])
-
-    def json_any(self, field):
-        return "(f.attributes ->> ?::text)", [field]
-
-    def like(self, column):
-        # SQLite's LIKE ignores ASCII case and has no escape character
-        return f"{column} ILIKE ? ESCAPE ''"
-
-    def as_text(self, column):
-        return f"CAST({column} AS text)"
-
-    def offset_only(self):
-        return " OFFSET ?"
-
-    def finish(self, sql):
-        # psycopg's placeholders are %s; a literal % is written %%
-        return sql.replace("%", "%%").replace("?", "%s")
+#: Every version's batch and key, current and earlier.
+_ALL_VERSIONS = ("(SELECT batch_id, fid FROM twin_features UNION ALL SELECT ba"
+                 "tch_id, fid FROM twin_history)")
 
 
-POSTGRES = PostgresDialect()
 
 
 class _Tx:
@@ -114,6 +82,10 @@ class _Tx:
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> Any:
         return self.conn.execute(POSTGRES.finish(sql), tuple(params))
+
+    def execute_binary(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        """As :meth:`execute`, reading values in binary (geometries as EWKB bytes)."""
+        return self.conn.cursor(binary=True).execute(POSTGRES.finish(sql), tuple(params))
 
 
 def _lock_key(schema: str) -> int:
@@ -353,22 +325,30 @@ class PostGISStore(SqlTwinStore):
     # -- writing --------------------------------------------------------------
     @contextmanager
     def import_batch(self, source: str, format: str, converter: str,
-                     converter_version: str, *, on_conflict: str = "error"
-                     ) -> Iterator[BatchWriter]:
+                     converter_version: str, *, on_conflict: str = "error",
+                     retire_missing: str | None = None) -> Iterator[BatchWriter]:
         """One import as one transaction (see
         :meth:`twin.store.gpkg.GeoPackageStore.import_batch`)."""
-        if on_conflict not in ("error", "replace"):
-            raise OptionError(
-                f"on_conflict {on_conflict!r} is not valid, must be 'error' or 'replace'")
-        with import_errors(source, (self.psycopg.Error,)), self._pool.borrow() as keys, \
-                self._transaction() as tx:
-            batch_id = tx.execute(
-                "INSERT INTO twin_batches (source, format, converter, converter_version, "
-                "started, status) VALUES (?, ?, ?, ?, ?, 'running') RETURNING id",
-                (source, format, converter, converter_version, now())).fetchone()[0]
-            writer = PgBatchWriter(self, tx.conn, keys, batch_id, on_conflict)
-            yield writer
-            writer.finish()
+        check_conflict(on_conflict, retire_missing)
+        writer = None
+        try:
+            with import_errors(source, (self.psycopg.Error,)), self._pool.borrow() as keys, \
+                    self._transaction() as tx:
+                batch_id = tx.execute(
+                    "INSERT INTO twin_batches (source, format, converter, converter_version, "
+                    "started, status) VALUES (?, ?, ?, ?, ?, 'running') RETURNING id",
+                    (source, format, converter, converter_version, now())).fetchone()[0]
+                writer = PgBatchWriter(self, tx.conn, keys, batch_id, on_conflict,
+                                       retire_missing)
+                writer.converter = converter
+                yield writer
+                writer.finish()
+                if writer.nothing_changed:
+                    raise NothingChanged
+        except NothingChanged:
+            if writer is not None:
+                writer.id = 0
+            return
         self.ensure_spatial_indexes()
 
     def counters(self) -> tuple[int, int]:
@@ -401,9 +381,9 @@ class PostGISStore(SqlTwinStore):
             writer = PgBatchWriter(self, tx.conn, keys, 0, "error")
             yield writer
             tx.execute("SELECT setval('twin_fid_seq', GREATEST(COALESCE(MAX(fid), 0) + 1, ?), "
-                       "false) FROM twin_features", (counters[1],))
+                       f"false) FROM {_ALL_VERSIONS} v", (counters[1],))
             tx.execute("UPDATE twin_batches b SET fid_min = r.lo, fid_max = r.hi FROM "
-                       "(SELECT batch_id, MIN(fid) lo, MAX(fid) hi FROM twin_features "
+                       f"(SELECT batch_id, MIN(fid) lo, MAX(fid) hi FROM {_ALL_VERSIONS} v "
                        "GROUP BY batch_id) r WHERE r.batch_id = b.id")
             recompute_extents(tx.conn)
         self.ensure_spatial_indexes()
@@ -439,6 +419,7 @@ class PostGISStore(SqlTwinStore):
             if tx.execute("SELECT 1 FROM twin_batches WHERE id = ?", (batch_id,)
                           ).fetchone() is None:
                 raise NotFoundError(f"import batch {batch_id} does not exist in {self.path}")
+            refuse_superseded(tx.execute, batch_id, self.path)
             for table in ("twin_meshes", "twin_edges"):
                 tx.execute(f"DELETE FROM {table} x USING twin_features f WHERE x.fid = f.fid "
                            "AND x.tile = f.tile AND f.batch_id = ?", (batch_id,))
@@ -446,6 +427,14 @@ class PostGISStore(SqlTwinStore):
                 tx.execute("DELETE FROM twin_ids i USING twin_features f WHERE "
                            "i.feature_id = f.feature_id AND f.batch_id = ?", (batch_id,))
             n = tx.execute("DELETE FROM twin_features WHERE batch_id = ?", (batch_id,)).rowcount
+            restored = restore_from_history(tx.execute, batch_id)
+            if restored:
+                if self.partitioned:
+                    tx.execute("INSERT INTO twin_ids (feature_id, tile, fid) SELECT feature_id, "
+                               "tile, fid FROM twin_features WHERE fid = ANY(?)", (restored,))
+                counts = tx.execute("SELECT batch_id, COUNT(*) FROM twin_features WHERE "
+                                    "fid = ANY(?) GROUP BY batch_id", (restored,)).fetchall()
+                give_back_counts(tx.execute, batch_id, dict(counts))
             tx.execute("DELETE FROM twin_batches WHERE id = ?", (batch_id,))
             recompute_extents(tx.conn)
         return n

@@ -29,7 +29,7 @@ import shapely
 from ...attributes import TYPED_ATTRIBUTES
 from ...errors import FeatureError
 from ..codec import report_json
-from ..rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, MESH_COLUMNS
+from ..rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, HISTORY_COLUMNS, MESH_COLUMNS, F
 from ..writer import ChunkedBatchWriter, PreparedChunk
 from .schema import grow_extents, recompute_extents
 
@@ -40,13 +40,15 @@ _PG_COPY_TYPES = {"real": "float8", "integer": "int8", "text": "text"}
 # binary COPY: each value in the column's wire format; geometry reads EWKB and
 # json reads its text, so they are sent as bytea and text
 _FEATURE_TYPES = (["int8"] + ["text"] * 6 + ["bytea"] + ["float8"] * 6 + ["text", "int8", "text"]
-                  + [_PG_COPY_TYPES[a.kind] for a in TYPED_ATTRIBUTES.values()] + ["int8"])
+                  + [_PG_COPY_TYPES[a.kind] for a in TYPED_ATTRIBUTES.values()] + ["int8", "text"])
 _MESH_TYPES = ["int8", "text", "int4", "int4", "float8", "float8", "float8", "bytea", "bytea",
                "bytea", "text", "int8"]
 _EDGE_TYPES = ["int8", "text", "text", "text", "int8"]
 _ID_TYPES = ["text", "int8", "int8"]
 
 _COPY_FEATURES = f"COPY twin_features ({', '.join(FEATURE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_COPY_HISTORY = (f"COPY twin_history ({', '.join(HISTORY_COLUMNS)}) FROM STDIN "
+                 "(FORMAT BINARY)")
 _COPY_MESHES = f"COPY twin_meshes ({', '.join(MESH_COLUMNS)}, tile) FROM STDIN (FORMAT BINARY)"
 _COPY_EDGES = (f"COPY twin_edges ({', '.join(EDGE_ROW_COLUMNS)}, tile) FROM STDIN "
                "(FORMAT BINARY)")
@@ -78,9 +80,9 @@ class PgBatchWriter(ChunkedBatchWriter):
     """One import into a :class:`~twin.store.postgis.PostGISStore`."""
 
     def __init__(self, store: PostGISStore, conn: Any, keys_conn: Any, batch_id: int,
-                 on_conflict: str):
+                 on_conflict: str, retire_missing: str | None = None):
         super().__init__({layer.name: layer for layer in store.layers()}, batch_id,
-                         on_conflict, store.tile_size)
+                         on_conflict, store.tile_size, retire_missing)
         self.store = store
         self.conn = conn
         self.keys_conn = keys_conn
@@ -103,10 +105,19 @@ class PgBatchWriter(ChunkedBatchWriter):
     def _encode_geometries(self, geoms: np.ndarray, promote: np.ndarray) -> list[Any]:
         return ewkb(geoms, promote, self.store.srs_id)
 
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        cur = self.conn.cursor(binary=True)  # geometries as EWKB bytes
+        return cur.execute(sql.replace("?", "%s"), tuple(params))
+
+    def _history_moved(self, fids: list[int]) -> None:
+        if self.partitioned:  # the id directory holds current versions only
+            self.conn.execute("DELETE FROM twin_ids WHERE fid = ANY(%s)", (fids,))
+
     def _write(self, p: PreparedChunk) -> None:
         try:
-            self._check_existing(p.ids)
-            self._copy(p)
+            p = self._check_existing(p)
+            if p.rows:
+                self._copy(p)
         except self._pg.errors.UniqueViolation as exc:
             m = _KEY_RE.search(exc.diag.message_detail or "")
             name = m.group(1) if m else "?"
@@ -115,18 +126,21 @@ class PgBatchWriter(ChunkedBatchWriter):
                 "while this one ran (import again to replace it or to see its batch)",
                 name) from None
 
+    def _write_history(self, p: PreparedChunk) -> None:
+        self._copy(p)
+
     def _copy(self, p: PreparedChunk) -> None:
         cur = self.conn.cursor()
-        tile_of = {r[0]: r[-1] for r in p.rows}
-        with cur.copy(_COPY_FEATURES) as cp:
-            cp.set_types(_FEATURE_TYPES)
+        tile_of = {r[0]: r[F.tile] for r in p.rows}
+        with cur.copy(_COPY_HISTORY if p.history else _COPY_FEATURES) as cp:
+            cp.set_types(_FEATURE_TYPES + ["int8"] if p.history else _FEATURE_TYPES)
             for row in p.rows:
                 cp.write_row(row)
-        if self.partitioned:
+        if self.partitioned and not p.history:
             with cur.copy(_COPY_IDS) as cp:
                 cp.set_types(_ID_TYPES)
                 for row in p.rows:
-                    cp.write_row((row[1], row[-1], row[0]))
+                    cp.write_row((row[1], row[F.tile], row[0]))
         if p.mesh_rows:
             with cur.copy(_COPY_MESHES) as cp:
                 cp.set_types(_MESH_TYPES)
@@ -138,20 +152,25 @@ class PgBatchWriter(ChunkedBatchWriter):
                 for row in p.edge_rows:
                     cp.write_row((*row, tile_of[row[0]]))
 
-    def _check_existing(self, ids: list[str]) -> None:
+    def _check_existing(self, p: PreparedChunk) -> PreparedChunk:
         existing = self.conn.execute(
-            "SELECT fid, feature_id, batch_id, tile FROM twin_features "
-            "WHERE feature_id = ANY(%s)", (ids,)).fetchall()
+            "SELECT fid, feature_id, batch_id, digest FROM twin_features "
+            "WHERE feature_id = ANY(%s)", (p.ids,)).fetchall()
         if not existing:
-            return
+            if self.on_conflict == "update":
+                self.log.added += len(p.rows)
+            return p
         again = next((e for e in existing if e[2] == self.id), None)
         if again is not None:
             raise FeatureError(f"feature {again[1]!r} appears twice in this import", again[1])
         if self.on_conflict == "error":
-            _fid, name, b, _tile = existing[0]
+            _fid, name, b, _digest = existing[0]
             raise FeatureError(
                 f"feature {name!r} already exists in the twin (import batch {b}); remove that "
-                "batch or import with on_conflict='replace' (--replace)", name)
+                "batch or import with on_conflict='replace' (--replace) or 'update' "
+                "(--update)", name)
+        if self.on_conflict == "update":
+            return self.sort_versions(p, existing)
         fids = [e[0] for e in existing]
         self.count_replaced(e[2] for e in existing)
         for table in ("twin_meshes", "twin_edges", "twin_features"):
@@ -160,6 +179,7 @@ class PgBatchWriter(ChunkedBatchWriter):
             self.conn.execute("DELETE FROM twin_ids WHERE feature_id = ANY(%s)",
                               ([e[1] for e in existing],))
         self.replaced += len(existing)
+        return p
 
     # -- the end --------------------------------------------------------------------
     def finish(self) -> None:
@@ -168,7 +188,8 @@ class PgBatchWriter(ChunkedBatchWriter):
         name, then the origin, then the batch, then the revision) so that
         concurrent imports queue instead of deadlocking."""
         conn = self.conn
-        if self.replaced:
+        self.finish_update()
+        if self.versions_ended:
             recompute_extents(conn)
         elif self.extents:
             grow_extents(conn, self.extents)
