@@ -37,6 +37,7 @@ import numpy as np
 from ... import __version__
 from ...attributes import TYPED_ATTRIBUTES
 from ...layers import Layer
+from ...sensors import schema as sensors
 from ..codec import DEFAULT_TILE_SIZE, tile_keys
 from ..migrate import Migration
 from ..rows import layer_view_columns
@@ -139,7 +140,7 @@ def schema_statements() -> list[str]:
     sql = _SCHEMA.format(features=features_table_sql(),
                          indexes=";\n".join(FEATURE_INDEXES.values()),
                          migrations=_MIGRATIONS_TABLE)
-    return [s for s in sql.split(";") if s.strip()]
+    return [s for s in sql.split(";") if s.strip()] + sensors.sensor_statements("gpkg")
 
 
 def insert_layer(conn: sqlite3.Connection, layer: Layer, position: int, srs_id: int) -> None:
@@ -257,4 +258,5 @@ def _v2(conn: sqlite3.Connection, meta: dict[str, str]) -> None:
                          [(k, r[0]) for k, r in zip(keys, rows)])
 
 
-MIGRATIONS = (Migration(2, "partition key 'tile', named id index, migration log", _v2),)
+MIGRATIONS = (Migration(2, "partition key 'tile', named id index, migration log", _v2),
+              Migration(sensors.VERSION, sensors.DESCRIPTION, sensors.migrate_gpkg))

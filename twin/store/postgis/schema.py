@@ -45,6 +45,7 @@ from typing import Any
 
 from ...attributes import TYPED_ATTRIBUTES
 from ...layers import Layer
+from ...sensors import schema as sensors
 from ..migrate import Migration
 from ..rows import layer_view_columns
 from .connection import quote_ident
@@ -124,7 +125,7 @@ def schema_statements(partitions: int) -> list[str]:
                            f"FOR VALUES WITH (MODULUS {partitions}, REMAINDER {r})")
     out.append(id_index_sql(part))
     out += list(FEATURE_INDEXES.values())
-    return out
+    return out + sensors.sensor_statements("postgis")
 
 
 def gis_geometry_sql(layer: Layer, srid: int) -> str:
@@ -196,7 +197,8 @@ LAYER_INSERT = ("INSERT INTO twin_layers (name, title, title_zh, grp, colour, ge
 
 #: Tables of a twin (dropped when ``twin init --force`` replaces one).
 TWIN_TABLES = ("twin_features", "twin_meshes", "twin_edges", "twin_ids", "twin_batches",
-               "twin_layers", "twin_meta", "twin_migrations", "twin_jobs")
+               "twin_layers", "twin_meta", "twin_migrations", "twin_jobs",
+               *sensors.SENSOR_TABLES)
 
 
 def recompute_extents(conn: Any) -> None:
@@ -223,4 +225,5 @@ def grow_extents(conn: Any, extents: dict[str, Any]) -> None:
 
 #: Upgrade steps of PostGIS twins: the first ones were written at schema 2;
 #: the next version adds its step here (and in the GeoPackage's list).
-MIGRATIONS: tuple[Migration, ...] = ()
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(sensors.VERSION, sensors.DESCRIPTION, sensors.migrate_postgis),)
