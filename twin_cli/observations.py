@@ -1,0 +1,88 @@
+"""``twin observations``: meter readings into a twin's datastreams, and back out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import click
+
+import twin
+
+from .options import TWIN
+from .output import console, styled
+
+
+@click.group("observations")
+def observations() -> None:
+    """Sensor readings on the twin (OGC SensorThings datastreams).
+
+    Datastreams (a meter's flow, a logger's pressure) are created through the
+    SensorThings API of 'twin serve' (/sta/v1.1/) or the Python API
+    (twin.sensors); these commands fill them from meter exports and read
+    them back."""
+
+
+@observations.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--twin", "twin_path", required=True, type=TWIN, help="The twin to import into.")
+@click.option("--profile", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TOML file with an [observations] table (time, value, datastream, unit, "
+                   "timezone); the options below override it.")
+@click.option("--time-column", default=None, help="Column of the reading times [time].")
+@click.option("--value-column", default=None, help="Column of the values [value].")
+@click.option("--datastream-column", default=None,
+              help="Column naming each row's datastream (its id or unique name).")
+@click.option("--datastream", default=None,
+              help="The one datastream (id or unique name) of every row of the file.")
+@click.option("--unit-column", default=None,
+              help="Column of each row's unit (checked against its datastream's).")
+@click.option("--unit", default=None,
+              help="The unit of every value of the file (checked against the datastreams').")
+@click.option("--timezone", default=None, metavar="ZONE",
+              help="IANA zone (Asia/Shanghai) of times written without an offset; "
+                   "required when the file has such times.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
+              help="File format (default: by extension).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def import_observations(file: str, twin_path: str, profile: str | None,
+                        time_column: str | None, value_column: str | None,
+                        datastream_column: str | None, datastream: str | None,
+                        unit_column: str | None, unit: str | None, timezone: str | None,
+                        fmt: str | None, as_json: bool) -> None:
+    """Import a meter export (CSV or Parquet) into the twin's datastreams.
+
+    One transaction: every usable reading lands, or (on a bad file) none.
+    Rows without a usable time or value, for an unknown datastream or in a
+    unit that is not their datastream's are skipped, counted and listed by
+    row number; a file whose every row is skipped fails.
+
+    \b
+    Example:
+      twin observations import readings.csv --twin city.gpkg \\
+          --datastream-column meter --time-column ts --value-column m3 \\
+          --unit m3/h --timezone Asia/Shanghai
+    """
+    from converters.observations import Mapping, import_observations, load_profile, merge
+
+    base = load_profile(profile) if profile else Mapping()
+    mapping = merge(base, time=time_column, value=value_column,
+                    datastream_column=datastream_column, datastream=datastream,
+                    unit_column=unit_column, unit=unit, timezone=timezone)
+    if datastream is not None and datastream_column is None:  # the option beats the profile
+        mapping = replace(mapping, datastream_column=None)
+    with twin.open_twin(twin_path) as store:
+        report = import_observations(store, file, mapping, fmt)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    out = console(soft_wrap=True)
+    out.print(styled("imported", "bold green"),
+              f"{report['source']}: {report['observations']} observations into "
+              f"{len(report['datastreams'])} datastreams ({report['rows']} rows)")
+    if report["skipped"]:
+        out.print(styled(f"  skipped {report['skipped']} rows", "yellow"))
+        for s in report["skipped_rows"]:
+            out.print(f"    row {s['row']}: {s['reason']}", markup=False)
+        if report["skipped"] > len(report["skipped_rows"]):
+            out.print(f"    ... and {report['skipped'] - len(report['skipped_rows'])} more")
