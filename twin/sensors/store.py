@@ -97,6 +97,24 @@ class SensorWriter:
         if n == 0:
             raise NotFoundError(f"{es.entity} {entity_id} does not exist")
 
+    def update_observation(self, obs_id: int, values: dict[str, Any]) -> None:
+        """Change one observation (``result`` given as ``result``/``result_json``
+        columns); its datastreams' summaries are recomputed."""
+        row = self.tx.execute("SELECT datastream_id FROM twin_sta_observations WHERE id = ?",
+                              (int(obs_id),)).fetchone()
+        if row is None:
+            raise NotFoundError(f"Observation {obs_id} does not exist")
+        for ds in {int(row[0]), int(values.get("datastream_id", row[0]))}:
+            self.sensors.require_datastream(ds, self.tx)
+            self._touched.setdefault(ds, {})["rescan"] = True
+        if values:
+            cols = list(values)
+            params = [json.dumps(values[c]) if c in ("result_quality", "parameters") and
+                      values[c] is not None else values[c] for c in cols]
+            self.tx.execute(f"UPDATE twin_sta_observations SET "
+                            f"{', '.join(c + ' = ?' for c in cols)} WHERE id = ?",
+                            [*params, int(obs_id)])
+
     def delete(self, entity_set: str, entity_id: int) -> None:
         es = ENTITY_SETS[entity_set]
         if entity_set == "Observations":
@@ -134,9 +152,9 @@ class SensorWriter:
         self.sensors.require_datastream(datastream_id, self.tx)
         row = dict(values, datastream_id=int(datastream_id))
         result = row.pop("result", None)
-        number = _number(result)
-        row["result"] = number
-        row["result_json"] = None if number is not None else json.dumps(result)
+        num = number(result)
+        row["result"] = num
+        row["result_json"] = None if num is not None else json.dumps(result)
         cols = [c for c in _OBS_COLUMNS if row.get(c) is not None]
         params = [json.dumps(row[c]) if c in ("result_quality", "parameters") else row[c]
                   for c in cols]
@@ -224,7 +242,8 @@ def _max(a: Any, b: Any) -> Any:
     return b if a is None else a if b is None else max(a, b)
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A finite number as float, anything else ``None`` (kept as JSON instead)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     f = float(value)
