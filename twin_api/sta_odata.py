@@ -75,13 +75,14 @@ class Sql:
 class FilterCompiler:
     """Recursive descent over the tokens of one ``$filter``."""
 
-    def __init__(self, es: EntitySet, text: str):
+    def __init__(self, es: EntitySet, text: str, server: bool = False):
         if len(text) > MAX_OPTION:
             raise QueryError(f"$filter is longer than {MAX_OPTION} characters")
         self.es = es
         self.toks = tokens(text)
         self.i = 0
         self.aliases = 0
+        self.server = server
 
     def peek(self, k: int = 0) -> tuple[str, str] | None:
         j = self.i + k
@@ -147,14 +148,14 @@ class FilterCompiler:
         left = self.term()
         while (op := self.word("add", "sub")) is not None:
             right = self.term()
-            left = _arith(op, left, right)
+            left = _arith(op, left, right, self.server)
         return left
 
     def term(self) -> Sql:
         left = self.primary()
         while (op := self.word("mul", "div", "mod")) is not None:
             right = self.primary()
-            left = _arith(op, left, right)
+            left = _arith(op, left, right, self.server)
         return left
 
     def primary(self) -> Sql:
@@ -242,12 +243,18 @@ def property_column(es: EntitySet, name: str) -> tuple[str, str]:
     return p.column, kind
 
 
-def _arith(op: str, a: Sql, b: Sql) -> Sql:
+def _arith(op: str, a: Sql, b: Sql, server: bool) -> Sql:
     for s in (a, b):
         if s.kind not in ("num", "result", "time"):
             raise QueryError(f"$filter: {op} needs numbers")
     ka = "num" if "result" in (a.kind, b.kind) or a.kind == "num" else a.kind
-    return Sql(f"({_num(a)} {_ARITH[op]} {_num(b)})", a.params + b.params, ka)
+    x, y = _num(a), _num(b)
+    if op == "mod":  # the remainder of a truncated division, for reals too, in both
+        text = f"MOD(CAST({x} AS numeric), CAST({y} AS numeric))" if server else \
+            f"({x} - ({y}) * CAST(({x}) / ({y}) AS INTEGER))"
+        params = a.params + b.params if server else (a.params + b.params) * 2
+        return Sql(text, params, ka)
+    return Sql(f"({x} {_ARITH[op]} {y})", a.params + b.params, ka)
 
 
 def _num(s: Sql) -> str:
@@ -313,9 +320,10 @@ def function(name: str, args: list[Sql]) -> Sql:
                      "contains, startswith, endswith, tolower, toupper, trim, length, now")
 
 
-def compile_filter(es: EntitySet, text: str) -> tuple[str, list[Any]]:
-    """``$filter`` of an entity set as an SQL condition over alias ``t``."""
-    return FilterCompiler(es, text).compile()
+def compile_filter(es: EntitySet, text: str, server: bool = False) -> tuple[str, list[Any]]:
+    """``$filter`` of an entity set as an SQL condition over alias ``t``
+    (``server``: PostgreSQL's spelling where it differs)."""
+    return FilterCompiler(es, text, server).compile()
 
 
 def compile_orderby(es: EntitySet, text: str) -> str:

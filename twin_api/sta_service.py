@@ -182,7 +182,7 @@ class Reader:
                    url: str | None, query: str = "") -> dict[str, Any]:
         w, p = where, list(params)
         if opts.filter:
-            fw, fp = compile_filter(es, opts.filter)
+            fw, fp = compile_filter(es, opts.filter, self.sensors.server)
             w = f"({w}) AND {fw}" if w else fw
             p += fp
         top = DEFAULT_TOP if opts.top is None else opts.top
@@ -293,7 +293,7 @@ class Creator:
         self.made += 1
         if self.made > MAX_DEEP:
             raise FeatureError(f"more than {MAX_DEEP} entities in one request")
-        if "@iot.id" in body and len(body) == 1:  # a link to an existing entity
+        if "@iot.id" in body:  # a link to an existing entity (its other members ignored)
             ident = _int_id(body["@iot.id"], es)
             if not self.w.tx.execute(f"SELECT 1 FROM {es.table} WHERE id = ?",
                                      (ident,)).fetchone():
@@ -355,10 +355,14 @@ def _int_id(value: Any, es: EntitySet) -> int:
     return value
 
 
+#: a Datastream's members that the server computes from its observations (ignored on input)
+_SERVER_SET = {"observedArea", "phenomenonTime", "resultTime"}
+
+
 def columns(es: EntitySet, body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     """The columns of an entity's properties given in ``body`` (checked)."""
     known = {p.name for p in es.props} | {lk.name for lk in es.links} | {
-        "@iot.id", "@iot.selfLink"}
+        "@iot.id", "@iot.selfLink"} | (_SERVER_SET if es.name == "Datastreams" else set())
     unknown = [k for k in body if k not in known and "@iot." not in k]
     if unknown:
         raise FeatureError(f"{es.entity} has no property {unknown[0]!r}; its properties are "
