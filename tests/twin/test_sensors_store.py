@@ -80,7 +80,8 @@ def test_a_year_of_readings_gives_ranges_daily_aggregates_and_the_latest(empty_t
 
 
 @given(times=st.lists(st.integers(-10**12, 10**13), min_size=1, max_size=60),
-       interval=st.sampled_from(["hour", "day"]), offset=st.integers(-840, 840))
+       interval=st.sampled_from(["hour", "day"]),
+       offset=st.one_of(st.integers(-14, 14).map(lambda h: h * 60), st.integers(-840, 840)))
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @pytest.mark.backends("gpkg")
@@ -103,6 +104,32 @@ def test_aggregates_match_a_plain_reference(tmp_path_factory, times, interval, o
         assert sensors.latest()[ds] == (int(t.max()), v[last])
     finally:
         store.close()
+
+
+def test_hourly_rollups_stay_exact_through_single_writes_and_deletes(empty_twin):
+    sensors = sensors_of(empty_twin)
+    ds = add_meter(sensors)
+    t = T0 + np.arange(400, dtype=np.int64) * QUARTER
+    v = np.arange(400, dtype=np.float64) % 17
+    with sensors.writing() as w:
+        w.add_observations(ds, t[::2], v[::2])
+        w.add_observations(ds, t[1::2], v[1::2])  # the same hours again: merged
+    with sensors.writing() as w:
+        w.add_observation(ds, {"phenomenon_time": int(t[5]) + 1, "result": 100.0})
+        w.update_observation(1, {"result": -5.0})
+        w.delete("Observations", 3)
+    s = sensors.observations(ds)
+    assert len(s.times) == 400
+    for interval, width in (("hour", 3_600_000), ("day", 86_400_000)):
+        got = sensors.aggregate(ds, interval, utc_offset_minutes=480)
+        ref = reference_buckets(s.times, s.values, width, 480 * 60_000)
+        assert [int(k) for k in got.start] == sorted(ref)
+        assert list(got.count) == [ref[k][0] for k in sorted(ref)]
+        np.testing.assert_allclose(got.min, [ref[k][1] for k in sorted(ref)])
+        np.testing.assert_allclose(got.max, [ref[k][2] for k in sorted(ref)])
+        np.testing.assert_allclose(got.mean, [ref[k][3] for k in sorted(ref)])
+    assert sensors.aggregate(ds, "hour", int(t[4]) + 60_000, int(t[12])).count.tolist() == \
+        [4, 4]  # a range off the hour: from the observations (t[4] is excluded)
 
 
 def test_a_failed_write_of_observations_leaves_the_twin_as_it_was(empty_twin):

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FeatureError, NotFoundError, OptionError, QueryError
+from . import rollup
 from .model import ENTITY_SETS, INTERVALS, EntitySet
 
 #: observations per statement of the bulk path
@@ -75,6 +76,7 @@ class SensorWriter:
         self.sensors = sensors
         self.tx = tx
         self._touched: dict[int, dict[str, Any]] = {}
+        self._hours: set[tuple[int, int]] = set()  # rollup hours to recompute
 
     # -- entities -------------------------------------------------------------
     def insert(self, entity_set: str, values: dict[str, Any]) -> int:
@@ -100,10 +102,12 @@ class SensorWriter:
     def update_observation(self, obs_id: int, values: dict[str, Any]) -> None:
         """Change one observation (``result`` given as ``result``/``result_json``
         columns); its datastreams' summaries are recomputed."""
-        row = self.tx.execute("SELECT datastream_id FROM twin_sta_observations WHERE id = ?",
-                              (int(obs_id),)).fetchone()
+        row = self.tx.execute("SELECT datastream_id, phenomenon_time FROM twin_sta_observations "
+                              "WHERE id = ?", (int(obs_id),)).fetchone()
         if row is None:
             raise NotFoundError(f"Observation {obs_id} does not exist")
+        self._hour(row[0], row[1])
+        self._hour(values.get("datastream_id", row[0]), values.get("phenomenon_time", row[1]))
         for ds in {int(row[0]), int(values.get("datastream_id", row[0]))}:
             self.sensors.require_datastream(ds, self.tx)
             self._touched.setdefault(ds, {})["rescan"] = True
@@ -118,10 +122,12 @@ class SensorWriter:
     def delete(self, entity_set: str, entity_id: int) -> None:
         es = ENTITY_SETS[entity_set]
         if entity_set == "Observations":
-            row = self.tx.execute("SELECT datastream_id FROM twin_sta_observations WHERE id = ?",
-                                  (int(entity_id),)).fetchone()
+            row = self.tx.execute("SELECT datastream_id, phenomenon_time FROM "
+                                  "twin_sta_observations WHERE id = ?", (int(entity_id),)
+                                  ).fetchone()
             if row is not None:
                 self._touched.setdefault(int(row[0]), {"rescan": True})["rescan"] = True
+                self._hour(row[0], row[1])
         n = self.tx.execute(f"DELETE FROM {es.table} WHERE id = ?", (int(entity_id),)).rowcount
         if n == 0:
             raise NotFoundError(f"{es.entity} {entity_id} does not exist")
@@ -129,9 +135,11 @@ class SensorWriter:
             if lk.kind == "m2m":
                 self.tx.execute(f"DELETE FROM {lk.table} WHERE {lk.ours} = ?", (int(entity_id),))
         if entity_set == "Datastreams":
-            self.tx.execute("DELETE FROM twin_sta_observations WHERE datastream_id = ?",
-                            (int(entity_id),))
+            for table in ("twin_sta_observations", "twin_sta_hourly"):
+                self.tx.execute(f"DELETE FROM {table} WHERE datastream_id = ?",
+                                (int(entity_id),))
             self._touched.pop(int(entity_id), None)
+            self._hours = {h for h in self._hours if h[0] != int(entity_id)}
         elif entity_set == "Things":
             for (ds,) in self.tx.execute("SELECT id FROM twin_sta_datastreams WHERE thing_id = ?",
                                          (int(entity_id),)).fetchall():
@@ -162,7 +170,11 @@ class SensorWriter:
             f"INSERT INTO twin_sta_observations ({', '.join(cols)}) VALUES "
             f"({', '.join('?' * len(cols))}) RETURNING id", params).fetchone()[0])
         self._touched.setdefault(int(datastream_id), {})["rescan"] = True
+        self._hour(datastream_id, row["phenomenon_time"])
         return new
+
+    def _hour(self, ds: Any, t: Any) -> None:
+        self._hours.add((int(ds), int(t) - int(t) % rollup.HOUR))
 
     def add_observations(self, datastream_id: int, times: Any, values: Any, *,
                          result_times: Any = None, foi_id: int | None = None) -> int:
@@ -188,6 +200,7 @@ class SensorWriter:
             _copy_observations(self.tx.conn, ds, t, v, rt, foi_id)
         else:
             _insert_observations(self.tx, ds, t, v, rt, foi_id)
+        rollup.fold_bulk(self.tx, self.sensors.server, ds, t, v)
         self._fold(ds, t, v, rt)
         return len(t)
 
@@ -212,6 +225,9 @@ class SensorWriter:
 
     def finish(self) -> None:
         """Write the summaries of the datastreams this transaction touched."""
+        for ds, hour in sorted(self._hours):
+            rollup.recompute(self.tx, ds, hour)
+        self._hours.clear()
         for ds, s in sorted(self._touched.items()):
             if s.get("rescan"):
                 self.sensors.rescan(ds, self.tx)
@@ -443,6 +459,14 @@ class SensorStore:
                               "(from -840 to 840)")
         self.require_datastream(datastream_id)
         b, off = INTERVALS[interval], int(utc_offset_minutes) * 60_000
+        if off % rollup.HOUR == 0 and all(x is None or int(x) % rollup.HOUR == 0
+                                          for x in (start, end)):
+            sql, args = self._range("SELECT hour, n, total, minimum, maximum", datastream_id,
+                                    start, end)
+            sql = sql.replace("twin_sta_observations", "twin_sta_hourly").replace(
+                "phenomenon_time", "hour")
+            return Aggregate(*rollup.from_hours(self.store._read(sql + " ORDER BY hour", args),
+                                               b, off))
         # floor to the bucket in both dialects (their % keeps the dividend's sign)
         bucket = f"(phenomenon_time - ((((phenomenon_time + {off}) % {b}) + {b}) % {b}))"
         sql, args = self._range(f"SELECT {bucket} AS k, COUNT(result), MIN(result), "
