@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 import twin
+from twin.sensors.model import iso
 from twin.sensors.store import sensors_of
 
 from . import sta_service as sta
@@ -127,5 +128,22 @@ def sta_router(state: ServerState) -> APIRouter:
         await state.blocking(lambda: writable(
             lambda s: sta.delete(s, sta.resolve(s, path))))()
         return Response(status_code=200)
+
+    @r.get("/twin/alerts", tags=["Twin"], response_model=dict,
+           summary="Warnings firing on the twin's sensors (the toolkit's rules)",
+           responses=responses(400))
+    @state.blocking
+    def alerts(as_of: str | None = None) -> Response:
+        """Thresholds, rates of change, night-flow rises and silent meters
+        (twin/data/alert_rules.toml), evaluated at ``as_of`` (ISO 8601 with
+        its offset; default now)."""
+        import time
+
+        from twin.sensors.alerts import evaluate, load_rules
+        from twin.sensors.model import to_ms
+
+        when = to_ms(as_of, what="as_of") if as_of else int(time.time() * 1000)
+        fired = evaluate(sensors_of(state.get_store()), load_rules(), when)
+        return json_response({"as_of": iso(when), "alerts": [a.to_dict() for a in fired]})
 
     return r

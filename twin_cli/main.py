@@ -442,7 +442,7 @@ def conflate(path: str, rematch: bool, show: str | None, bim_id: str | None,
 def _register() -> None:
     from .export import export
     from .import_cmd import import_
-    from .observations import observations
+    from .observations import alerts, observations
     from .pipes import pipes
     from .serve import serve
     from .store_cmd import copy, upgrade
@@ -451,6 +451,7 @@ def _register() -> None:
     cli.add_command(export)
     cli.add_command(import_)
     cli.add_command(observations)
+    cli.add_command(alerts)
     cli.add_command(snapshot)
     cli.add_command(view)
     cli.add_command(pipes)

@@ -86,3 +86,40 @@ def import_observations(file: str, twin_path: str, profile: str | None,
             out.print(f"    row {s['row']}: {s['reason']}", markup=False)
         if report["skipped"] > len(report["skipped_rows"]):
             out.print(f"    ... and {report['skipped'] - len(report['skipped_rows'])} more")
+
+
+@click.command("alerts")
+@click.argument("twin_path", metavar="TWIN", type=TWIN)
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TOML file of [[rule]] tables (default: the toolkit's "
+                   "twin/data/alert_rules.toml).")
+@click.option("--as-of", default=None, metavar="TIME",
+              help="Evaluate at this ISO 8601 time with its offset (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the alerts as JSON.")
+def alerts(twin_path: str, rules: str | None, as_of: str | None, as_json: bool) -> None:
+    """Warnings that fire on the twin's sensors: thresholds, rates of change,
+    a rise of the minimum night flow (a leak), meters gone silent.
+
+    Each line names the rule, the datastream, the twin feature it sits on,
+    the values and since when. Exit status 0 whether or not any fire.
+    """
+    import time
+
+    from twin.sensors.alerts import evaluate, load_rules
+    from twin.sensors.model import to_ms
+    from twin.sensors.store import sensors_of
+
+    when = to_ms(as_of, what="--as-of") if as_of else int(time.time() * 1000)
+    with twin.open_twin(twin_path, readonly=True) as store:
+        fired = evaluate(sensors_of(store), load_rules(rules), when)
+    if as_json:
+        click.echo(json.dumps([a.to_dict() for a in fired], indent=2, ensure_ascii=False))
+        return
+    out = console(soft_wrap=True)
+    if not fired:
+        out.print(styled("no alerts", "bold green"))
+    for a in fired:
+        d = a.to_dict()
+        out.print(styled(a.rule, "bold yellow"), f"{a.feature_id or '-'}", markup=False)
+        out.print(f"  {a.message} (datastream {a.datastream}, since {d['since']})",
+                  markup=False)

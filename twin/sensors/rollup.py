@@ -6,7 +6,7 @@ bulk writes fold their own values in (:func:`fold_bulk`, grouped with
 numpy, merged with an upsert), single writes and deletes recompute the hours
 they touched from the observations (:func:`recompute`). A daily aggregate of
 a year then reads 8,784 rows instead of 35,040 observations and never sorts
-them (:func:`from_hours`); days in a zone whose offset is not a whole number
+them in Python (:func:`aggregate`); days in a zone whose offset is not a whole number
 of hours, and ranges that do not start and end on the hour, are answered
 from the observations instead.
 """
@@ -76,17 +76,15 @@ def recompute(tx: Any, ds: int, hour: int) -> None:
         (ds, hour, ds, hour, hour + HOUR))
 
 
-def from_hours(rows: list[tuple], width: int, offset_ms: int) -> tuple[np.ndarray, ...]:
-    """Buckets of ``width`` ms (a whole number of hours) from rollup rows
-    ``(hour, n, sum, min, max)`` in hour order: ``start, n, min, max, mean``."""
+def aggregate(rows: list[tuple]) -> Any:
+    """An :class:`~twin.sensors.store.Aggregate` from grouped rollup rows
+    ``(bucket, n, min, max, sum)``."""
+    from .store import Aggregate
+
     if not rows:
         z = np.zeros(0)
-        return z.astype(np.int64), z.astype(np.int64), z, z, z
+        return Aggregate(z.astype(np.int64), z.astype(np.int64), z, z, z)
     a = np.array(rows, dtype=np.float64)
-    hours = np.array([r[0] for r in rows], dtype=np.int64)
-    keys = hours - np.mod(hours + offset_ms, width)
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    n = np.add.reduceat(a[:, 1], starts)
-    total = np.add.reduceat(a[:, 2], starts)
-    return (keys[starts], n.astype(np.int64), np.minimum.reduceat(a[:, 3], starts),
-            np.maximum.reduceat(a[:, 4], starts), total / n)
+    return Aggregate(np.array([r[0] for r in rows], dtype=np.int64),
+                     np.array([r[1] for r in rows], dtype=np.int64), a[:, 2], a[:, 3],
+                     a[:, 4] / a[:, 1])
