@@ -202,3 +202,32 @@ def test_a_schema_2_server_twin_gets_the_sensing_tables_on_upgrade(empty_twin):
     assert run_sql(url, "SELECT version FROM twin_migrations") == [(3,)]
     assert run_sql(url, "SELECT COUNT(*) FROM pg_indexes WHERE indexname = "
                         "'twin_sta_observations_time' AND indexdef LIKE ?", ("%brin%",)) == [(1,)]
+
+
+@pytest.mark.backends("postgis")
+def test_twin_copy_takes_the_sensing_tables_both_ways(empty_twin, tmp_path, pg_database):
+    from pgcluster import drop_schema, new_schema_name, with_params
+
+    from twin.store.copy import copy_twin
+
+    sensors = sensors_of(empty_twin)
+    ds = add_meter(sensors)
+    t = T0 + np.arange(500, dtype=np.int64) * QUARTER
+    with sensors.writing() as w:
+        w.add_observations(ds, t, np.arange(500) * 0.5)
+        w.add_observation(ds, {"phenomenon_time": int(t[-1]) + QUARTER, "result": "broken"})
+    with copy_twin(empty_twin, str(tmp_path / "copy.gpkg")) as local:
+        schema = new_schema_name()
+        back_url = with_params(pg_database, schema=schema)
+        with copy_twin(local, back_url, overwrite=True) as back:
+            for store in (local, back):
+                s = sensors_of(store)
+                assert s.latest([ds]) == {ds: (int(t[-1]) + QUARTER, "broken")}
+                np.testing.assert_array_equal(s.observations(ds).times[:500], t)
+                assert s.aggregate(ds, "day").count.tolist() == \
+                    sensors.aggregate(ds, "day").count.tolist()
+                assert s.datastreams_of_feature("hohhot:node:1")[0]["id"] == ds
+            with sensors_of(back).writing() as w:  # the ids go on after the copied ones
+                assert add_meter(sensors_of(back)) == ds + 1
+                w.add_observations(ds, [int(t[-1]) + 2 * QUARTER], [1.0])
+        drop_schema(pg_database, schema)
