@@ -20,6 +20,7 @@ set's table; it runs unchanged on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ MAX_OPTION = 4000
 MAX_EXPAND_DEPTH = 4
 DEFAULT_TOP = 100
 MAX_TOP = 10_000
+MAX_SKIP = 1_000_000_000
+#: deepest nesting of parentheses and function calls in a $filter
+MAX_DEPTH = 50
 
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
@@ -83,6 +87,7 @@ class FilterCompiler:
         self.i = 0
         self.aliases = 0
         self.server = server
+        self.depth = 0
 
     def peek(self, k: int = 0) -> tuple[str, str] | None:
         j = self.i + k
@@ -132,7 +137,11 @@ class FilterCompiler:
 
     def not_(self) -> Sql:
         if self.word("not"):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QueryError(f"$filter is nested deeper than {MAX_DEPTH}")
             inner = self.not_()
+            self.depth -= 1
             return Sql(f"(NOT {inner.text})", inner.params, "bool")
         return self.compare()
 
@@ -161,16 +170,24 @@ class FilterCompiler:
     def primary(self) -> Sql:
         kind, value = self.take()
         if value == "(":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QueryError(f"$filter is nested deeper than {MAX_DEPTH}")
             inner = self.or_()
             self.expect(")")
+            self.depth -= 1
             return inner
         if kind == "str":
             return Sql("?", [value[1:-1].replace("''", "'")], "text")
         if kind == "time":
             return Sql("?", [to_ms(value, what="$filter time")], "time")
         if kind == "num":
-            return Sql("?", [float(value) if any(c in value for c in ".eE") else int(value)],
-                       "num")
+            number: float | int = float(value) if any(c in value for c in ".eE") else int(value)
+            if isinstance(number, int) and abs(number) >= 2**63:
+                number = float(number)  # beyond the databases' integers
+            if not math.isfinite(number):
+                raise QueryError(f"$filter: {value} is not a finite number")
+            return Sql("?", [number], "num")
         if kind != "name":
             raise QueryError(f"$filter: unexpected {value!r}")
         low = value.lower()
@@ -188,6 +205,9 @@ class FilterCompiler:
         return self.path(segments)
 
     def function(self, name: str) -> Sql:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(f"$filter is nested deeper than {MAX_DEPTH}")
         self.expect("(")
         args: list[Sql] = []
         if self.peek() is not None and self.peek()[1] != ")":  # type: ignore[index]
@@ -196,6 +216,7 @@ class FilterCompiler:
                 self.take()
                 args.append(self.or_())
         self.expect(")")
+        self.depth -= 1
         return function(name, args)
 
     def path(self, segments: list[str]) -> Sql:
@@ -249,6 +270,8 @@ def _arith(op: str, a: Sql, b: Sql, server: bool) -> Sql:
             raise QueryError(f"$filter: {op} needs numbers")
     ka = "num" if "result" in (a.kind, b.kind) or a.kind == "num" else a.kind
     x, y = _num(a), _num(b)
+    if op in ("div", "mod"):  # a zero divisor gives null in both databases, never an error
+        y = f"NULLIF({y}, 0)"
     if op == "mod":  # the remainder of a truncated division, for reals too, in both
         text = f"MOD(CAST({x} AS numeric), CAST({y} AS numeric))" if server else \
             f"({x} - ({y}) * CAST(({x}) / ({y}) AS INTEGER))"
@@ -274,7 +297,16 @@ def compare(op: str, a: Sql, b: Sql) -> Sql:
             return Sql(f"(NOT {test})" if op == "ne" else test, [], "bool")
         return Sql(f"({x.text} IS {'NOT ' if op == 'ne' else ''}NULL)", x.params, "bool")
     a, b = _reconcile(a, b), _reconcile(b, a)
+    numeric = {"num", "time", "bool"}
+    if (a.kind == "text") != (b.kind == "text") or (a.kind != "text" and not
+                                                    {a.kind, b.kind} <= numeric):
+        raise QueryError(f"$filter: {op} compares a {_KIND_NAME[a.kind]} with a "
+                         f"{_KIND_NAME[b.kind]}")
     return Sql(f"({a.text} {sql_op} {b.text})", a.params + b.params, "bool")
+
+
+_KIND_NAME = {"num": "number", "time": "time", "bool": "boolean", "text": "text",
+              "null": "null", "result": "result"}
 
 
 def _reconcile(x: Sql, other: Sql) -> Sql:
@@ -299,6 +331,10 @@ def function(name: str, args: list[Sql]) -> Sql:
             raise QueryError(f"$filter: {name}() takes {n} arguments, got {len(args)}")
 
     params = [p for a in args for p in a.params]
+    text_functions = ("substringof", "contains", "startswith", "endswith", "tolower",
+                      "toupper", "trim", "length")
+    if name in text_functions and any(a.kind != "text" for a in args):
+        raise QueryError(f"$filter: {name}() takes text")
     if name in ("substringof", "contains", "startswith", "endswith"):
         need(2)
         hay, needle = (args[1], args[0]) if name == "substringof" else (args[0], args[1])
@@ -404,9 +440,13 @@ def parse_options(params: dict[str, str], depth: int = 0) -> Options:
         elif key in ("$top", "$skip"):
             if not value.isdigit():
                 raise QueryError(f"{key} must be a whole number, got {value!r}")
+            if len(value) > 12:
+                raise QueryError(f"{key} {value!r} is too large")
             if key == "$top":
                 o.top = min(int(value), MAX_TOP)
             else:
+                if int(value) > MAX_SKIP:
+                    raise QueryError(f"$skip may be at most {MAX_SKIP}")
                 o.skip = int(value)
         elif key == "$count":
             if value not in ("true", "false"):

@@ -44,7 +44,7 @@ VERSION_PATH = "/sta/v1.1"
 MAX_DATA_ARRAY = 100_000
 #: Most entities created by one deep insert.
 MAX_DEEP = 1000
-_SEGMENT = re.compile(r"^(?P<name>[A-Za-z]+)(?:\((?P<id>\d+)\))?$")
+_SEGMENT = re.compile(r"^(?P<name>[A-Za-z]+)(?:\((?P<id>\d{1,18})\))?$")
 #: Things keep the twin feature they sit on in this member of ``properties``
 FEATURE_KEY = "twin_feature_id"
 
