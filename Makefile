@@ -34,6 +34,8 @@ demo-build: $(STAMP)
 	$(BIN)/twin init $(DEMO) --crs EPSG:4546 --vertical-datum "1985 National Height Datum" --force
 	$(BIN)/twin import sample_models/hohhot_demo/*.geojson sample_models/hohhot_demo/buildings.city.json sample_models/hohhot_demo/community_centre.ifc --id-prefix hohhot --twin $(DEMO)
 	$(BIN)/twin import sample_models/hohhot_demo/survey/lines.csv --points sample_models/hohhot_demo/survey/points.csv --crs EPSG:4546 --twin $(DEMO)
+	$(BIN)/python sample_models/hohhot_demo/sensors.py $(DEMO)
+	$(BIN)/twin alerts $(DEMO) --as-of 2025-04-30T23:45:00+08:00
 	$(BIN)/twin info $(DEMO)
 
 test: $(STAMP) $(VIEWER_STAMP)
