@@ -410,17 +410,23 @@ class SensorStore:
         sql = f"SELECT COUNT(*) FROM {es.table} t" + (f" WHERE {where}" if where else "")
         return int(self.store._read(sql, list(params))[0][0])
 
+    #: the columns of each sensing table, as the database lists them (the same
+    #: layout in every twin of this schema version; read once per process)
+    _column_cache: dict[tuple[bool, str], list[str]] = {}
+
     def _columns_of(self, table: str) -> list[str]:
-        cache = self.__dict__.setdefault("_cols", {})
-        if table not in cache:
+        cache, key = SensorStore._column_cache, (self.server, table)
+        if key not in cache:
             if self.server:
                 rows = self.store._read(
                     "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
                     "AND table_schema = current_schema() ORDER BY ordinal_position", (table,))
             else:
                 rows = [(r[1],) for r in self.store._read(f"PRAGMA table_info({table})")]
-            cache[table] = [r[0] for r in rows]
-        return cache[table]
+            if rows:  # a twin being created or upgraded may not have it yet
+                cache[key] = [r[0] for r in rows]
+            return [r[0] for r in rows]
+        return cache[key]
 
     def observations(self, datastream_id: int, start: int | None = None,
                      end: int | None = None) -> Series:
