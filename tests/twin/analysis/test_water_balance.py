@@ -115,3 +115,27 @@ def test_the_health_check_reports_leakage_with_its_coverage(district):
 def test_no_meters_no_data(city):
     ind = health_check(city, year=2024)["water_leakage"]
     assert ind.status == "no data"
+
+
+@pytest.mark.backends("gpkg")
+def test_an_outlet_meter_takes_its_volume_from_the_system_input(empty_twin):
+    with empty_twin.import_batch("network", "test", "tests", "1") as b:
+        b.add(network())
+    s = sensors_of(empty_twin)
+    with s.writing() as w:
+        a = add_meter(w, "w:A", "inlet", "north")
+        o = add_meter(w, "w:B", "outlet", unit="m3")  # a volume meter: m3 per reading
+        c = add_meter(w, "w:B", "customer")
+        w.add_observations(a, T, np.full(len(T), 12.0))
+        w.add_observations(o, T, np.full(len(T), 0.5))  # 2 m3/h out to the neighbour
+        w.add_observations(c, T, np.full(len(T), 9.0))
+        bad = add_meter(w, "w:B", "customer", unit="kPa")
+        w.add_observations(bad, T[:1], [1.0])
+    end = START + DAYS * 86_400_000
+    with pytest.raises(twin.AnalysisError, match="unit 'kPa' is neither a flow"):
+        water_balance(empty_twin, START, end)
+    with s.writing() as w:
+        w.delete("Datastreams", bad)
+    north, city = water_balance(empty_twin, START, end)
+    assert north.system_input_m3 == pytest.approx(10 * DAYS * 24)
+    assert north.leakage_rate == pytest.approx(10.0)
