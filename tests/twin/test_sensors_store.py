@@ -201,7 +201,8 @@ def test_a_schema_2_server_twin_gets_the_sensing_tables_on_upgrade(empty_twin):
             w.add_observations(ds, [T0], [1.0])
     assert run_sql(url, "SELECT version FROM twin_migrations") == [(3,)]
     assert run_sql(url, "SELECT COUNT(*) FROM pg_indexes WHERE indexname = "
-                        "'twin_sta_observations_time' AND indexdef LIKE ?", ("%brin%",)) == [(1,)]
+                        "'twin_sta_observations_time' AND schemaname = current_schema() "
+                        "AND indexdef LIKE ?", ("%brin%",)) == [(1,)]
 
 
 @pytest.mark.backends("postgis")
