@@ -19,8 +19,8 @@ def observations() -> None:
 
     Datastreams (a meter's flow, a logger's pressure) are created through the
     SensorThings API of 'twin serve' (/sta/v1.1/) or the Python API
-    (twin.sensors); these commands fill them from meter exports and read
-    them back."""
+    (twin.sensors); 'twin observations import' fills them from meter
+    exports, 'twin alerts' lists the warnings that fire on them."""
 
 
 @observations.command("import")
