@@ -53,6 +53,8 @@ demo-build: $(STAMP)
 	done
 	# 2025 is the state after the first 10 imports (9 files and the survey)
 	$(BIN)/twin diff $(DEMO) --from 10 --html out/changes_2025_2027.html > /dev/null
+	$(BIN)/python sample_models/hohhot_demo/sensors.py $(DEMO)
+	$(BIN)/twin alerts $(DEMO) --as-of 2025-04-30T23:45:00+08:00
 	$(BIN)/twin info $(DEMO)
 
 # three levels on loopback: region :8000 over the Hohhot city :8001 and a county :8002

@@ -44,6 +44,7 @@ EXTRAS: dict[str, str] = {
     "cql2": "api",
     "httpx2": "api",
     "playwright": "viewer",
+    "pyarrow": "sensors",
 }
 
 PACKAGE = "digital-twin-city"

@@ -44,6 +44,7 @@ from .ratelimit import RateLimiter
 from .routes_analyses import analyses_router
 from .routes_imports import IMPORTS_PATH, ignore_disconnect, imports_router
 from .routes_ogc import ogc_router
+from .routes_sta import sta_router
 from .routes_twin import twin_router
 from .server_state import ServerState
 from .settings import ApiSettings
@@ -152,6 +153,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(twin_router(state))
     app.include_router(analyses_router(state))
     app.include_router(imports_router(state))
+    app.include_router(sta_router(state))  # OGC SensorThings API 1.1
     app.include_router(viewer_router(state))  # the web viewer's data
     _federation_routes(app, state)
 

@@ -113,7 +113,21 @@ def feature_detail(store: TwinStore, feature_id: str) -> dict[str, Any]:
         "provenance": {**dataclasses.asdict(prov),
                        "source_file": public_source(prov.source_file)} if prov else None,
         "geometry_type": f.footprint.geom_type if f.footprint is not None else None,
+        "datastreams": feature_datastreams(store, f.id),
     })
+
+
+def feature_datastreams(store: TwinStore, feature_id: str) -> list[dict[str, Any]]:
+    """The SensorThings datastreams of the Things on a feature, with their
+    latest values and links into ``/sta/v1.1/``."""
+    from twin.sensors.model import iso
+    from twin.sensors.store import sensors_of
+
+    out = []
+    for d in sensors_of(store).datastreams_of_feature(feature_id):
+        out.append({**d, "latest_time": iso(d["latest_time"]),
+                    "link": f"/sta/v1.1/Datastreams({d['id']})"})
+    return out
 
 
 def feature_collection(store: TwinStore, q: Query, out: CrsChoice,

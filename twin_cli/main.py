@@ -413,6 +413,7 @@ def _register() -> None:
     from .federation import federation
     from .health_cmd import health_check_cmd
     from .import_cmd import import_
+    from .observations import alerts, observations
     from .pipes import pipes
     from .serve import serve
     from .store_cmd import copy, upgrade
@@ -423,6 +424,8 @@ def _register() -> None:
     cli.add_command(diff)
     cli.add_command(history)
     cli.add_command(import_)
+    cli.add_command(observations)
+    cli.add_command(alerts)
     cli.add_command(snapshot)
     cli.add_command(view)
     cli.add_command(pipes)

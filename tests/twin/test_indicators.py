@@ -175,7 +175,7 @@ def test_report_renders_with_charts_and_map(demo_twin, tmp_path):
     assert r.exit_code == 0, r.output
     text = out.read_text(encoding="utf-8")
     data = json.loads(js.read_text(encoding="utf-8"))
-    assert len(data["indicators"]) == 11
+    assert len(data["indicators"]) == 12
     for ind in data["indicators"]:
         assert ind["title"].replace("'", "&#x27;") in text
     assert text.count("data:image/png;base64,") == 1  # the map

@@ -346,12 +346,14 @@ def test_an_older_server_twin_is_refused_read_only_and_upgraded_writable(empty_t
     def step(tx, meta):
         tx.execute("CREATE TABLE twin_step_ran (at text)")
 
-    monkeypatch.setattr(pg_store, "MIGRATIONS", (Migration(old + 1, "a step", step),))
+    steps = [Migration(2, "a step", step)] + [Migration(v, f"step {v}", lambda tx, meta: None)
+                                              for v in range(3, twin.store.SCHEMA_VERSION + 1)]
+    monkeypatch.setattr(pg_store, "MIGRATIONS", tuple(steps))
     r = CliRunner().invoke(__import__("twin_cli.main", fromlist=["cli"]).cli, ["upgrade", url])
     assert r.exit_code == 0, r.output
-    assert f"schema version {old + 1}" in r.output
+    assert f"schema version {twin.store.SCHEMA_VERSION}" in r.output
     assert run_sql(url, "SELECT version, description FROM twin_migrations") == [
-        (old + 1, "a step")]
+        (s.version, s.description) for s in steps]
     assert run_sql(url, "SELECT to_regclass('twin_step_ran') IS NOT NULL") == [(True,)]
     with twin.open_twin(url, readonly=True) as store:
         assert store.info().schema_version == twin.store.SCHEMA_VERSION

@@ -10,6 +10,7 @@ import pytest
 from builders import dump_twin, small_city
 
 import twin
+from twin.sensors.schema import SENSOR_TABLES
 from twin.store import SCHEMA_VERSION
 from twin.store.codec import tile_keys
 from twin.store.migrate import Migration
@@ -90,12 +91,13 @@ def test_an_old_twin_is_upgraded_on_a_writable_open_and_keeps_every_row(v1_twin)
     new = dump_twin(v1_twin)
     changed = {t for t in set(old) | set(new) if old.get(t) != new.get(t)}
     # the twin's tables, what a writable open adds for QGIS (twin/store/gpkg/qgis.py),
-    # and schema 3: the history of versions (empty) and a digest per feature
+    # schema 3: the history of versions (empty) and a digest per feature, and
+    # schema 4: the sensing tables
     assert changed == {"twin_features", "twin_meta", "twin_migrations",
                        "layer_styles", "gpkg_contents", "gpkg_extensions", "twin_history",
                        "twin_history_rtree", "twin_history_rtree_node",
                        "twin_history_rtree_parent", "twin_history_rtree_rowid",
-                       "twin_health_checks"}
+                       "twin_health_checks", *SENSOR_TABLES}
     assert not new["twin_history"] and not new["twin_history_rtree"]
     assert not new["twin_health_checks"]
     conn = sqlite3.connect(v1_twin)
@@ -106,7 +108,7 @@ def test_an_old_twin_is_upgraded_on_a_writable_open_and_keeps_every_row(v1_twin)
     assert [r[0] for r in rows] == [1, 2, 3, 4, 5, 6, 7, 8, 9]  # the removed batch's gap
     b = np.array([r[1:7] for r in rows], dtype=float)
     assert [r[7] for r in rows] == tile_keys(b).tolist()
-    assert log == [(2, twin.__version__), (3, twin.__version__)]
+    assert log == [(v, twin.__version__) for v in range(2, SCHEMA_VERSION + 1)]
 
 
 def test_an_upgraded_twin_has_the_layout_of_a_new_one(v1_twin, tmp_path):
@@ -140,11 +142,10 @@ def test_a_failed_upgrade_leaves_the_twin_as_it_was(v1_twin, monkeypatch):
         schema.MIGRATIONS[0].apply(conn, meta)  # the real step, then a failing disk
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(gpkg_store, "MIGRATIONS", (Migration(2, "breaks", breaks),
-                                                   schema.MIGRATIONS[1]))
+    monkeypatch.setattr(gpkg_store, "MIGRATIONS",
+                        (Migration(2, "breaks", breaks), *schema.MIGRATIONS[1:]))
     before = dump_twin(v1_twin)
     with pytest.raises(twin.StoreError, match=f"from schema version 1 to {SCHEMA_VERSION} "
-                                              "failed, the twin "
-                                              "is unchanged: disk I/O error"):
+                                              "failed, the twin is unchanged: disk I/O error"):
         twin.open_twin(v1_twin)
     assert dump_twin(v1_twin) == before

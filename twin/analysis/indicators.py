@@ -491,6 +491,37 @@ def walkable_services(store: TwinStore, b: _Buildings, minutes: float = 15.0,
         **_parts(True, ok.sum(), len(res), "share"))
 
 
+def water_leakage(store: TwinStore, year: int) -> Indicator:
+    """综合漏损率 of the water network over the calendar ``year`` (China
+    Standard Time) from the DMA water balance (:mod:`.water_balance`)."""
+    from datetime import datetime, timedelta, timezone
+
+    from .water_balance import TARGET, TARGET_2025, water_balance
+
+    cst = timezone(timedelta(hours=8))
+    start = int(datetime(year, 1, 1, tzinfo=cst).timestamp() * 1000)
+    end = int(datetime(year + 1, 1, 1, tzinfo=cst).timestamp() * 1000)
+    title = "Water network leakage rate"
+    formula = "(system input volume - billed consumption) / system input volume, all DMAs"
+    data = "SensorThings meters (inlet, outlet, customer) on the water network 'JS'"
+    balances = water_balance(store, start, end)
+    if not balances or balances[-1].leakage_rate is None:
+        return Indicator("water_leakage", title, "供水管网漏损率", None, "%", formula, data,
+                         "no DMA with inlet readings in the year", target=f"< {TARGET:g}%",
+                         note="define DMAs (boundary valves with dma_boundary=true) and put "
+                              "inlet and customer meters on the network")
+    city = balances[-1]
+    rate = city.leakage_rate
+    return Indicator(
+        "water_leakage", title, "供水管网漏损率", rate, "%", formula, data,
+        f"{len(balances) - 1} DMAs, inlet readings for {100 * city.coverage:.1f}% of the "
+        "year's hours", target=f"< {TARGET:g}%", meets=rate is not None and rate < TARGET,
+        target_zh=f"公共供水管网漏损率低于{TARGET:g}%",
+        note=f"national target {TARGET_2025:g}% by 2025",
+        details={"dmas": [b.to_dict() for b in balances[:-1]]},
+        **_parts(True, city.non_revenue_m3, city.system_input_m3, "share"))
+
+
 def health_check(store: TwinStore, *, year: int, new_since: int | None = None,
                  county_town: bool = False, main_city: bool = False) -> HealthCheck:
     """Every indicator of the yearly city health check for ``year``.
@@ -514,4 +545,5 @@ def health_check(store: TwinStore, *, year: int, new_since: int | None = None,
         retrofit_area(b),
         clearance_violations(store),
         walkable_services(store, b),
+        water_leakage(store, year),
     ))

@@ -6,8 +6,10 @@ exact bounds and partition keys; meshes as their stored blobs (byte for
 byte); network edges; import batches with their ids, times, status, counts
 and reports (so every feature's provenance is the same); user layers; the
 CRS, height datum and local origin; the next batch id and feature key (so
-the ids of removed batches are not given again). One transaction on the
-destination: a copy that fails leaves it empty.
+the ids of removed batches are not given again); the sensing tables
+(SensorThings entities, observations and rollups) with their ids, in a
+second transaction. A copy that fails raises; the destination is a new
+twin to remove.
 
 Feature keys (``fid``) are kept when each batch's features form one range
 of keys, in batch order: always so in a GeoPackage. Imports that ran at the
@@ -76,6 +78,9 @@ def copy_twin(src: TwinStore, dst_location: str, *, overwrite: bool = False,
                 writer.write_raw(rows, geoms, meshes, edges, history=True)
         for hc in src.health_checks():  # type: ignore[attr-defined]
             dst.save_health_check(hc["year"], hc["report"], hc["as_of_batch"])  # type: ignore
+        from ..sensors.copy import copy_sensors  # the sensing tables, ids as they are
+
+        copy_sensors(src, dst)
     except BaseException:
         dst.close()
         raise

@@ -29,7 +29,7 @@ from .. import __version__
 from ..errors import SchemaVersionError
 
 #: Version of the twin layout written by this code (both backends).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import numpy as np
 from ... import __version__
 from ...attributes import TYPED_ATTRIBUTES
 from ...layers import Layer
+from ...sensors import schema as sensors
 from ..codec import DEFAULT_TILE_SIZE, tile_keys
 from ..migrate import Migration
 from ..rows import layer_view_columns
@@ -161,7 +162,7 @@ def schema_statements() -> list[str]:
                          indexes=";\n".join(FEATURE_INDEXES.values()),
                          migrations=_MIGRATIONS_TABLE)
     return [s for s in sql.split(";") if s.strip()] + list(HISTORY_STATEMENTS) + [
-        HEALTH_CHECKS_TABLE]
+        HEALTH_CHECKS_TABLE] + sensors.sensor_statements("gpkg")
 
 
 def insert_layer(conn: sqlite3.Connection, layer: Layer, position: int, srs_id: int) -> None:
@@ -292,4 +293,5 @@ def _v3(conn: sqlite3.Connection, meta: dict[str, str]) -> None:
 
 
 MIGRATIONS = (Migration(2, "partition key 'tile', named id index, migration log", _v2),
-              Migration(3, "feature versions: digests and the history table", _v3))
+              Migration(3, "feature versions: digests and the history table", _v3),
+              Migration(sensors.VERSION, sensors.DESCRIPTION, sensors.migrate_gpkg))

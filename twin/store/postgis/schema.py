@@ -45,6 +45,7 @@ from typing import Any
 
 from ...attributes import TYPED_ATTRIBUTES
 from ...layers import Layer
+from ...sensors import schema as sensors
 from ..migrate import Migration
 from ..rows import layer_view_columns
 from ..versions import HEALTH_CHECKS_TABLE, fill_digests
@@ -125,7 +126,7 @@ def schema_statements(partitions: int) -> list[str]:
                            f"FOR VALUES WITH (MODULUS {partitions}, REMAINDER {r})")
     out.append(id_index_sql(part))
     out += list(FEATURE_INDEXES.values())
-    return out + history_statements()
+    return out + history_statements() + sensors.sensor_statements("postgis")
 
 
 def history_statements() -> list[str]:
@@ -214,7 +215,7 @@ LAYER_INSERT = ("INSERT INTO twin_layers (name, title, title_zh, grp, colour, ge
 #: Tables of a twin (dropped when ``twin init --force`` replaces one).
 TWIN_TABLES = ("twin_features", "twin_history", "twin_health_checks", "twin_meshes",
                "twin_edges", "twin_ids", "twin_batches", "twin_layers", "twin_meta",
-               "twin_migrations", "twin_jobs")
+               "twin_migrations", "twin_jobs", *sensors.SENSOR_TABLES)
 
 
 def recompute_extents(conn: Any) -> None:
@@ -251,4 +252,5 @@ def _v3(conn: Any, meta: dict[str, str]) -> None:
 #: Upgrade steps of PostGIS twins: the first ones were written at schema 2;
 #: the next version adds its step here (and in the GeoPackage's list).
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(3, "feature versions: digests and the history table", _v3),)
+    Migration(3, "feature versions: digests and the history table", _v3),
+    Migration(sensors.VERSION, sensors.DESCRIPTION, sensors.migrate_postgis),)

@@ -1,0 +1,1 @@
+"""Sensors on the twin: OGC SensorThings entities and time series (see model, store)."""

@@ -1,0 +1,523 @@
+"""Sensing entities and observations kept in a twin store (either backend).
+
+:func:`sensors_of` gives the :class:`SensorStore` of an open twin. Writes run
+in the twin's own transactions (:meth:`SensorStore.writing`: all or
+nothing, the twin's revision raised once); reads are plain statements.
+SQL is written once with ``?`` placeholders; the only backend difference is
+the bulk path of observations: ``executemany`` in SQLite, ``COPY`` (binary)
+in PostgreSQL.
+
+Every write of observations keeps its datastreams' summaries (time extents,
+count, latest value) up to date, from the written values only: a write of
+10,000 readings never rescans the 35 million already stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import FeatureError, NotFoundError, OptionError, QueryError
+from . import rollup
+from .model import ENTITY_SETS, INTERVALS, EntitySet
+
+#: observations per statement of the bulk path
+OBS_CHUNK = 50_000
+_OBS_COLUMNS = ("datastream_id", "phenomenon_time", "phenomenon_time_end", "result_time",
+                "result", "result_json", "result_quality", "valid_start", "valid_end",
+                "parameters", "foi_id")
+_SUMMARY = ("phenomenon_start", "phenomenon_end", "result_time_start", "result_time_end",
+            "observation_count", "last_time", "last_result", "last_result_json")
+
+
+@dataclass(frozen=True)
+class Series:
+    """Observations of one datastream: ``times`` (n,) int64 milliseconds
+    since 1970 UTC, ascending; ``values`` (n,) float64 (NaN where a result is
+    not a number)."""
+
+    times: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Per-bucket statistics of one datastream: ``start`` (n,) int64 (ms, the
+    bucket's first instant), ``count`` (n,) int64, ``min``/``max``/``mean``
+    (n,) float64."""
+
+    start: np.ndarray
+    count: np.ndarray
+    min: np.ndarray
+    max: np.ndarray
+    mean: np.ndarray
+
+
+def sensors_of(store: Any) -> SensorStore:
+    """The sensing half of an open twin (a GeoPackage or PostGIS store)."""
+    return SensorStore(store)
+
+
+def _is_server(store: Any) -> bool:
+    from ..store.gpkg import GeoPackageStore
+
+    return not isinstance(store, GeoPackageStore)
+
+
+class SensorWriter:
+    """Writes inside one transaction of the twin (:meth:`SensorStore.writing`)."""
+
+    def __init__(self, sensors: SensorStore, tx: Any):
+        self.sensors = sensors
+        self.tx = tx
+        self._touched: dict[int, dict[str, Any]] = {}
+        self._hours: set[tuple[int, int]] = set()  # rollup hours to recompute
+
+    # -- entities -------------------------------------------------------------
+    def insert(self, entity_set: str, values: dict[str, Any]) -> int:
+        """Insert one entity from column values (JSON columns as Python
+        values); returns its id."""
+        es = ENTITY_SETS[entity_set]
+        cols, params = _columns(es, values)
+        sql = (f"INSERT INTO {es.table} ({', '.join(cols)}) VALUES "
+               f"({', '.join('?' * len(cols))}) RETURNING id")
+        return int(self.tx.execute(sql, params).fetchone()[0])
+
+    def update(self, entity_set: str, entity_id: int, values: dict[str, Any]) -> None:
+        es = ENTITY_SETS[entity_set]
+        cols, params = _columns(es, values)
+        if not cols:
+            return
+        sets = ", ".join(f"{c} = ?" for c in cols)
+        n = self.tx.execute(f"UPDATE {es.table} SET {sets} WHERE id = ?",
+                            [*params, int(entity_id)]).rowcount
+        if n == 0:
+            raise NotFoundError(f"{es.entity} {entity_id} does not exist")
+
+    def update_observation(self, obs_id: int, values: dict[str, Any]) -> None:
+        """Change one observation (``result`` given as ``result``/``result_json``
+        columns); its datastreams' summaries are recomputed."""
+        row = self.tx.execute("SELECT datastream_id, phenomenon_time FROM twin_sta_observations "
+                              "WHERE id = ?", (int(obs_id),)).fetchone()
+        if row is None:
+            raise NotFoundError(f"Observation {obs_id} does not exist")
+        self._hour(row[0], row[1])
+        self._hour(values.get("datastream_id", row[0]), values.get("phenomenon_time", row[1]))
+        for ds in {int(row[0]), int(values.get("datastream_id", row[0]))}:
+            self.sensors.require_datastream(ds, self.tx)
+            self._touched.setdefault(ds, {})["rescan"] = True
+        if values:
+            cols = list(values)
+            params = [json.dumps(values[c]) if c in ("result_quality", "parameters") and
+                      values[c] is not None else values[c] for c in cols]
+            self.tx.execute(f"UPDATE twin_sta_observations SET "
+                            f"{', '.join(c + ' = ?' for c in cols)} WHERE id = ?",
+                            [*params, int(obs_id)])
+
+    def delete(self, entity_set: str, entity_id: int) -> None:
+        es = ENTITY_SETS[entity_set]
+        if entity_set == "Observations":
+            row = self.tx.execute("SELECT datastream_id, phenomenon_time FROM "
+                                  "twin_sta_observations WHERE id = ?", (int(entity_id),)
+                                  ).fetchone()
+            if row is not None:
+                self._touched.setdefault(int(row[0]), {"rescan": True})["rescan"] = True
+                self._hour(row[0], row[1])
+        n = self.tx.execute(f"DELETE FROM {es.table} WHERE id = ?", (int(entity_id),)).rowcount
+        if n == 0:
+            raise NotFoundError(f"{es.entity} {entity_id} does not exist")
+        for lk in es.links:  # what hangs on it goes with it (SensorThings' rule)
+            if lk.kind == "m2m":
+                self.tx.execute(f"DELETE FROM {lk.table} WHERE {lk.ours} = ?", (int(entity_id),))
+        if entity_set == "Datastreams":
+            for table in ("twin_sta_observations", "twin_sta_hourly"):
+                self.tx.execute(f"DELETE FROM {table} WHERE datastream_id = ?",
+                                (int(entity_id),))
+            self._touched.pop(int(entity_id), None)
+            self._hours = {h for h in self._hours if h[0] != int(entity_id)}
+        elif entity_set == "Things":
+            for (ds,) in self.tx.execute("SELECT id FROM twin_sta_datastreams WHERE thing_id = ?",
+                                         (int(entity_id),)).fetchall():
+                self.delete("Datastreams", ds)
+            self.tx.execute("DELETE FROM twin_sta_historical_locations WHERE thing_id = ?",
+                            (int(entity_id),))
+
+    def link(self, table: str, ours: str, theirs: str, a: int, b: int) -> None:
+        """A row of a many-to-many link table (once)."""
+        if self.tx.execute(f"SELECT 1 FROM {table} WHERE {ours} = ? AND {theirs} = ?",
+                           (int(a), int(b))).fetchone() is None:
+            self.tx.execute(f"INSERT INTO {table} ({ours}, {theirs}) VALUES (?, ?)",
+                            (int(a), int(b)))
+
+    # -- observations ---------------------------------------------------------
+    def add_observation(self, datastream_id: int, values: dict[str, Any]) -> int:
+        """One observation from column values (``result`` any JSON value)."""
+        self.sensors.require_datastream(datastream_id, self.tx)
+        row = dict(values, datastream_id=int(datastream_id))
+        result = row.pop("result", None)
+        num = number(result)
+        row["result"] = num
+        row["result_json"] = None if num is not None else json.dumps(result)
+        cols = [c for c in _OBS_COLUMNS if row.get(c) is not None]
+        params = [json.dumps(row[c]) if c in ("result_quality", "parameters") else row[c]
+                  for c in cols]
+        new = int(self.tx.execute(
+            f"INSERT INTO twin_sta_observations ({', '.join(cols)}) VALUES "
+            f"({', '.join('?' * len(cols))}) RETURNING id", params).fetchone()[0])
+        self._touched.setdefault(int(datastream_id), {})["rescan"] = True
+        self._hour(datastream_id, row["phenomenon_time"])
+        return new
+
+    def _hour(self, ds: Any, t: Any) -> None:
+        self._hours.add((int(ds), int(t) - int(t) % rollup.HOUR))
+
+    def add_observations(self, datastream_id: int, times: Any, values: Any, *,
+                         result_times: Any = None, foi_id: int | None = None) -> int:
+        """Bulk numeric observations of one datastream: ``times`` (n,) int64
+        milliseconds since 1970 UTC, ``values`` (n,) float64 (finite);
+        ``result_times`` (n,) int64 or ``None``. Returns n."""
+        t = np.asarray(times, dtype=np.int64).ravel()
+        v = np.asarray(values, dtype=np.float64).ravel()
+        if t.shape != v.shape:
+            raise FeatureError(f"datastream {datastream_id}: {len(t)} times but "
+                               f"{len(v)} values")
+        if not np.isfinite(v).all():
+            raise FeatureError(f"datastream {datastream_id}: a value is not a finite number")
+        rt = None if result_times is None else np.asarray(result_times, dtype=np.int64).ravel()
+        if rt is not None and rt.shape != t.shape:
+            raise FeatureError(f"datastream {datastream_id}: {len(rt)} result times for "
+                               f"{len(t)} observations")
+        if len(t) == 0:
+            return 0
+        ds = int(datastream_id)
+        self.sensors.require_datastream(ds, self.tx)
+        if self.sensors.server:
+            _copy_observations(self.tx.conn, ds, t, v, rt, foi_id)
+        else:
+            _insert_observations(self.tx, ds, t, v, rt, foi_id)
+        rollup.fold_bulk(self.tx, self.sensors.server, ds, t, v)
+        self._fold(ds, t, v, rt)
+        return len(t)
+
+    def _fold(self, ds: int, t: np.ndarray, v: np.ndarray, rt: np.ndarray | None) -> None:
+        """Fold written observations into the pending summary of ``ds``."""
+        s = self._touched.setdefault(ds, {})
+        last = int(np.flatnonzero(t == t.max())[-1])  # the latest; the last written on ties
+        part = {"lo": int(t.min()), "hi": int(t.max()), "n": len(t),
+                "last_time": int(t[last]), "last_result": float(v[last]),
+                "rlo": int(rt.min()) if rt is not None else None,
+                "rhi": int(rt.max()) if rt is not None else None}
+        if "part" not in s:
+            s["part"] = part
+            return
+        old = s["part"]
+        keep_old = old["last_time"] > part["last_time"]
+        s["part"] = {"lo": min(old["lo"], part["lo"]), "hi": max(old["hi"], part["hi"]),
+                     "n": old["n"] + part["n"],
+                     "last_time": old["last_time"] if keep_old else part["last_time"],
+                     "last_result": old["last_result"] if keep_old else part["last_result"],
+                     "rlo": _min(old["rlo"], part["rlo"]), "rhi": _max(old["rhi"], part["rhi"])}
+
+    def finish(self) -> None:
+        """Write the summaries of the datastreams this transaction touched."""
+        for ds, hour in sorted(self._hours):
+            rollup.recompute(self.tx, ds, hour)
+        self._hours.clear()
+        for ds, s in sorted(self._touched.items()):
+            if s.get("rescan"):
+                self.sensors.rescan(ds, self.tx)
+                continue
+            p = s["part"]
+            cur = self.tx.execute(f"SELECT {', '.join(_SUMMARY)} FROM twin_sta_datastreams "
+                                  "WHERE id = ?", (ds,)).fetchone()
+            old = dict(zip(_SUMMARY, cur))
+            newer = old["last_time"] is None or p["last_time"] >= old["last_time"]
+            vals = (_min(old["phenomenon_start"], p["lo"]), _max(old["phenomenon_end"], p["hi"]),
+                    _min(old["result_time_start"], p["rlo"]),
+                    _max(old["result_time_end"], p["rhi"]),
+                    int(old["observation_count"]) + p["n"],
+                    p["last_time"] if newer else old["last_time"],
+                    p["last_result"] if newer else old["last_result"],
+                    None if newer else old["last_result_json"])
+            self.tx.execute(f"UPDATE twin_sta_datastreams SET "
+                            f"{', '.join(c + ' = ?' for c in _SUMMARY)} WHERE id = ?",
+                            (*vals, ds))
+        self._touched.clear()
+
+
+def _min(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _max(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def number(value: Any) -> float | None:
+    """A finite number as float, anything else ``None`` (kept as JSON instead)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    f = float(value)
+    return f if np.isfinite(f) else None
+
+
+def _columns(es: EntitySet, values: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    json_cols = {p.column for p in es.props if p.kind == "json"}
+    cols = list(values)
+    return cols, [json.dumps(values[c]) if c in json_cols and values[c] is not None
+                  else values[c] for c in cols]
+
+
+def _insert_observations(tx: Any, ds: int, t: np.ndarray, v: np.ndarray,
+                         rt: np.ndarray | None, foi_id: int | None) -> None:
+    """Numeric observations by ``executemany`` (SQLite), only the columns given."""
+    cols = ["datastream_id", "phenomenon_time", "result"]
+    extra: list[list[Any]] = []
+    if rt is not None:
+        cols.append("result_time")
+        extra.append(rt.tolist())
+    if foi_id is not None:
+        cols.append("foi_id")
+        extra.append([foi_id] * len(t))
+    sql = (f"INSERT INTO twin_sta_observations ({', '.join(cols)}) VALUES "
+           f"({', '.join('?' * len(cols))})")
+    ts, vs = t.tolist(), v.tolist()
+    for lo in range(0, len(t), OBS_CHUNK):
+        hi = min(lo + OBS_CHUNK, len(t))
+        tx.executemany(sql, zip([ds] * (hi - lo), ts[lo:hi], vs[lo:hi],
+                                *(e[lo:hi] for e in extra)))
+
+
+def _copy_observations(conn: Any, ds: int, t: np.ndarray, v: np.ndarray,
+                       rt: np.ndarray | None, foi_id: int | None) -> None:
+    """Binary COPY of numeric observations (PostgreSQL)."""
+    cols = ["datastream_id", "phenomenon_time", "result"]
+    types = ["int8", "int8", "float8"]
+    if rt is not None:
+        cols.append("result_time")
+        types.append("int8")
+    if foi_id is not None:
+        cols.append("foi_id")
+        types.append("int8")
+    with conn.cursor() as cur, cur.copy(
+            f"COPY twin_sta_observations ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(types)
+        ts, vs = t.tolist(), v.tolist()
+        if rt is None and foi_id is None:
+            for a, b in zip(ts, vs):
+                copy.write_row((ds, a, b))
+        else:
+            rts = rt.tolist() if rt is not None else None
+            for i, (a, b) in enumerate(zip(ts, vs)):
+                row = [ds, a, b]
+                if rts is not None:
+                    row.append(rts[i])
+                if foi_id is not None:
+                    row.append(foi_id)
+                copy.write_row(row)
+
+
+class _SqliteTx:
+    """The GeoPackage's connection with ``executemany`` as the writer wants it."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(sql, tuple(params))
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        self.conn.executemany(sql, rows)
+
+
+class SensorStore:
+    """Sensing entities and time series of one open twin."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self.server = _is_server(store)
+
+    # -- writing --------------------------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[SensorWriter]:
+        """One transaction of the twin: all the writes land, or none."""
+        with self.store._transaction() as tx:
+            writer = SensorWriter(self, tx if self.server else _SqliteTx(tx))
+            yield writer
+            writer.finish()
+
+    def require_datastream(self, ds: int, tx: Any = None) -> None:
+        sql = "SELECT 1 FROM twin_sta_datastreams WHERE id = ?"
+        found = tx.execute(sql, (int(ds),)).fetchone() if tx is not None else \
+            (self.store._read(sql, (int(ds),)) or [None])[0]
+        if found is None:
+            raise NotFoundError(f"datastream {ds} does not exist in {self.store.path}")
+
+    def rescan(self, ds: int, tx: Any) -> None:
+        """Recompute one datastream's summary from its observations (after a
+        single observation was added, changed or deleted)."""
+        o = "FROM twin_sta_observations WHERE datastream_id = ?"
+        lo, hi, rlo, rhi, n = tx.execute(
+            f"SELECT MIN(phenomenon_time), MAX(COALESCE(phenomenon_time_end, phenomenon_time)), "
+            f"MIN(result_time), MAX(result_time), COUNT(*) {o}", (ds,)).fetchone()
+        last = tx.execute(f"SELECT phenomenon_time, result, result_json {o} "
+                          "ORDER BY phenomenon_time DESC, id DESC LIMIT 1", (ds,)).fetchone()
+        last = last or (None, None, None)
+        tx.execute(f"UPDATE twin_sta_datastreams SET {', '.join(c + ' = ?' for c in _SUMMARY)} "
+                   "WHERE id = ?", (lo, hi, rlo, rhi, n, *last, ds))
+
+    # -- reading --------------------------------------------------------------
+    def get(self, entity_set: str, entity_id: int) -> dict[str, Any]:
+        """One entity's columns (JSON columns decoded), or NotFoundError."""
+        es = ENTITY_SETS[entity_set]
+        rows = self.select(es, "t.id = ?", [int(entity_id)])
+        if not rows:
+            raise NotFoundError(f"{es.entity} {entity_id} does not exist")
+        return rows[0]
+
+    def select(self, es: EntitySet, where: str = "", params: Sequence[Any] = (),
+               order: str = "t.id", limit: int | None = None, offset: int = 0
+               ) -> list[dict[str, Any]]:
+        """Rows of an entity set (alias ``t``) as column dicts."""
+        sql = f"SELECT t.* FROM {es.table} t" + (f" WHERE {where}" if where else "")
+        sql += f" ORDER BY {order}"
+        args = list(params)
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        if offset:
+            sql += (" LIMIT -1" if limit is None and not self.server else "") + " OFFSET ?"
+            args.append(int(offset))
+        names = self._columns_of(es.table)
+        json_cols = {p.column for p in es.props if p.kind == "json"} | {
+            "result_json", "result_quality", "parameters", "last_result_json"}
+        out = []
+        for r in self.store._read(sql, args):
+            d = dict(zip(names, r))
+            for c in json_cols & d.keys():
+                if isinstance(d[c], str):
+                    d[c] = json.loads(d[c])
+            out.append(d)
+        return out
+
+    def count(self, es: EntitySet, where: str = "", params: Sequence[Any] = ()) -> int:
+        sql = f"SELECT COUNT(*) FROM {es.table} t" + (f" WHERE {where}" if where else "")
+        return int(self.store._read(sql, list(params))[0][0])
+
+    #: the columns of each sensing table, as the database lists them (the same
+    #: layout in every twin of this schema version; read once per process)
+    _column_cache: dict[tuple[bool, str], list[str]] = {}
+
+    def _columns_of(self, table: str) -> list[str]:
+        cache, key = SensorStore._column_cache, (self.server, table)
+        if key not in cache:
+            if self.server:
+                rows = self.store._read(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                    "AND table_schema = current_schema() ORDER BY ordinal_position", (table,))
+            else:
+                rows = [(r[1],) for r in self.store._read(f"PRAGMA table_info({table})")]
+            if rows:  # a twin being created or upgraded may not have it yet
+                cache[key] = [r[0] for r in rows]
+            return [r[0] for r in rows]
+        return cache[key]
+
+    def observations(self, datastream_id: int, start: int | None = None,
+                     end: int | None = None) -> Series:
+        """The observations of one datastream with ``start <= time < end``
+        (milliseconds; ``None``: open), in time order."""
+        sql, args = self._range("SELECT phenomenon_time, result", datastream_id, start, end)
+        rows = self.store._read(sql + " ORDER BY phenomenon_time, id", args)
+        if not rows:
+            return Series(np.zeros(0, np.int64), np.zeros(0, np.float64))
+        a = np.array([(r[0], np.nan if r[1] is None else r[1]) for r in rows], dtype=np.float64)
+        return Series(np.array([r[0] for r in rows], dtype=np.int64), a[:, 1])
+
+    def _range(self, select: str, ds: int, start: int | None, end: int | None
+               ) -> tuple[str, list[Any]]:
+        sql = f"{select} FROM twin_sta_observations WHERE datastream_id = ?"
+        args: list[Any] = [int(ds)]
+        if start is not None:
+            sql += " AND phenomenon_time >= ?"
+            args.append(int(start))
+        if end is not None:
+            sql += " AND phenomenon_time < ?"
+            args.append(int(end))
+        return sql, args
+
+    def aggregate(self, datastream_id: int, interval: str = "day", start: int | None = None,
+                  end: int | None = None, *, utc_offset_minutes: int = 0) -> Aggregate:
+        """Count, minimum, maximum and mean of the numeric results per hour or
+        day. Days start at midnight of the zone ``utc_offset_minutes`` east of
+        UTC (480 for China Standard Time); buckets without observations are
+        left out."""
+        if interval not in INTERVALS:
+            raise OptionError(f"interval {interval!r} is not valid, must be one of "
+                              f"{', '.join(INTERVALS)}")
+        if not -14 * 60 <= int(utc_offset_minutes) <= 14 * 60:
+            raise OptionError(f"UTC offset {utc_offset_minutes} minutes is not a time zone's "
+                              "(from -840 to 840)")
+        self.require_datastream(datastream_id)
+        b, off = INTERVALS[interval], int(utc_offset_minutes) * 60_000
+        if off % rollup.HOUR == 0 and all(x is None or int(x) % rollup.HOUR == 0
+                                          for x in (start, end)):
+            # the buckets of the hourly rollups, grouped by the database (never
+            # more than 24 rows a day to read, none of them into Python)
+            k = f"(hour - ((((hour + {off}) % {b}) + {b}) % {b}))"
+            sql, args = self._range(f"SELECT {k} AS k, CAST(SUM(n) AS bigint), MIN(minimum), "
+                                    "MAX(maximum), "
+                                    "SUM(total)", datastream_id, start, end)
+            sql = sql.replace("twin_sta_observations", "twin_sta_hourly").replace(
+                "phenomenon_time", "hour")
+            rows = self.store._read(sql + " GROUP BY k ORDER BY k", args)
+            return rollup.aggregate(rows)
+        # floor to the bucket in both dialects (their % keeps the dividend's sign)
+        bucket = f"(phenomenon_time - ((((phenomenon_time + {off}) % {b}) + {b}) % {b}))"
+        sql, args = self._range(f"SELECT {bucket} AS k, COUNT(result), MIN(result), "
+                                "MAX(result), AVG(result)", datastream_id, start, end)
+        rows = self.store._read(sql + " GROUP BY k ORDER BY k", args)
+        cols = list(zip(*rows)) if rows else [(), (), (), (), ()]
+        f = [np.array([np.nan if x is None else x for x in c], dtype=np.float64)
+             for c in cols[2:]]
+        return Aggregate(np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.int64),
+                         *f)
+
+    def latest(self, datastream_ids: Sequence[int] | None = None
+               ) -> dict[int, tuple[int | None, Any]]:
+        """``datastream id -> (time ms, value)`` of the latest observation of
+        each (``None`` for all datastreams); ``(None, None)`` when it has none."""
+        sql = "SELECT id, last_time, last_result, last_result_json FROM twin_sta_datastreams"
+        args: list[Any] = []
+        if datastream_ids is not None:
+            ids = [int(i) for i in datastream_ids]
+            if not ids:
+                return {}
+            if len(ids) > 30_000:
+                raise QueryError(f"{len(ids)} datastreams asked at once; at most 30000")
+            sql += f" WHERE id IN ({', '.join('?' * len(ids))})"
+            args = ids
+        out: dict[int, tuple[int | None, Any]] = {}
+        for i, t, v, vj in self.store._read(sql, args):
+            out[int(i)] = (t, v if v is not None else (json.loads(vj) if vj else None))
+        return out
+
+    def datastreams_of_feature(self, feature_id: str) -> list[dict[str, Any]]:
+        """The datastreams of the Things on one twin feature, with their
+        unit, observed property and latest value."""
+        rows = self.store._read(
+            "SELECT d.id, d.name, d.unit, p.name, d.last_time, d.last_result, "
+            "d.last_result_json, d.observation_count, t.id FROM twin_sta_datastreams d "
+            "JOIN twin_sta_things t ON t.id = d.thing_id JOIN twin_sta_observed_properties p "
+            "ON p.id = d.observed_property_id WHERE t.feature_id = ? ORDER BY d.id",
+            (feature_id,))
+        return [{"id": r[0], "name": r[1], "unit": json.loads(r[2]), "observed_property": r[3],
+                 "latest_time": r[4],
+                 "latest_result": r[5] if r[5] is not None else
+                 (json.loads(r[6]) if r[6] else None),
+                 "observation_count": r[7], "thing_id": r[8]} for r in rows]
