@@ -156,15 +156,29 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+#: Refuses writes into a layer view with a message saying how to change the
+#: twin (PostgreSQL makes a simple view writable: an edit saved from QGIS
+#: would change ``twin_features`` past batches, checks and the revision).
+READ_ONLY_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION twin_read_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION '% is a read-only view of the twin: change features by "
+    "importing them (twin import) so that each change is a batch, validated and undoable', "
+    "TG_TABLE_NAME USING ERRCODE = 'read_only_sql_transaction'; END $$")
+
+
 def layer_statements(layer: Layer, srid: int) -> list[str]:
-    """A layer's view (its GiST index: :func:`spatial_indexes`)."""
+    """A layer's view, read-only for clients (its GiST index:
+    :func:`spatial_indexes`)."""
     geom = gis_geometry_sql(layer, srid)
     cols = [f"{geom} AS geom" if c == "geom" else c for c in layer_view_columns(layer)]
+    view = quote_ident(layer.name)
     return [
-        f"CREATE VIEW {quote_ident(layer.name)} AS SELECT {', '.join(cols)} "
+        f"CREATE VIEW {view} AS SELECT {', '.join(cols)} "
         f"FROM twin_features WHERE layer = {_literal(layer.name)}",
-        f"COMMENT ON VIEW {quote_ident(layer.name)} IS "
-        + _literal(f"{layer.title} {layer.title_zh}".strip()),
+        f"COMMENT ON VIEW {view} IS " + _literal(f"{layer.title} {layer.title_zh}".strip()),
+        READ_ONLY_FUNCTION,
+        f"CREATE TRIGGER {quote_ident(layer.name + '_read_only')} INSTEAD OF INSERT OR UPDATE "
+        f"OR DELETE ON {view} FOR EACH ROW EXECUTE FUNCTION twin_read_only()",
     ]
 
 

@@ -492,3 +492,4 @@ def _drop_twin(conn: Any) -> None:
         conn.execute("DELETE FROM layer_styles WHERE owner = %s AND f_table_schema = "
                      "current_schema()", (qgis.OWNER,))
     conn.execute("DROP SEQUENCE IF EXISTS twin_fid_seq")
+    conn.execute("DROP FUNCTION IF EXISTS twin_read_only()")
