@@ -364,8 +364,9 @@ def test_an_older_server_twin_is_refused_read_only_and_upgraded_writable(empty_t
     def step(tx, meta):
         tx.execute("CREATE TABLE twin_step_ran (at text)")
 
-    steps = [Migration(2, "a step", step)] + [Migration(v, f"step {v}", lambda tx, meta: None)
-                                              for v in range(3, twin.store.SCHEMA_VERSION + 1)]
+    last = twin.store.SCHEMA_VERSION
+    steps = [Migration(v, f"step {v}", lambda tx, meta: None) for v in range(2, last)] + [
+        Migration(last, "a step", step)]
     monkeypatch.setattr(pg_store, "MIGRATIONS", tuple(steps))
     r = CliRunner().invoke(__import__("twin_cli.main", fromlist=["cli"]).cli, ["upgrade", url])
     assert r.exit_code == 0, r.output
