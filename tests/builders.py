@@ -142,3 +142,18 @@ def section(path, name):
         if inside and line:
             rows.append(line.split())
     return rows
+
+
+def back_to_schema_2(location: Path | str) -> None:
+    """Take a twin back to the layout of schema 2, as a twin written by the
+    toolkit before feature versions (3) and the sensing tables (4)."""
+    from twin.sensors.schema import SENSOR_TABLES
+
+    for table in SENSOR_TABLES:
+        run_sql(location, f"DROP TABLE {table}")
+    for sql in ("DROP TABLE twin_history", "DROP TABLE twin_health_checks",
+                "ALTER TABLE twin_features DROP COLUMN digest",
+                "UPDATE twin_meta SET value = '2' WHERE key = 'schema_version'"):
+        run_sql(location, sql)
+    if not str(location).startswith("postgresql"):
+        run_sql(location, "DROP TABLE twin_history_rtree")

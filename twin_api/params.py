@@ -24,15 +24,21 @@ Year = Annotated[int | None, Q(ge=svc.YEARS[0], le=svc.YEARS[1], description="re
 #: Routes that take parameters beyond those they declare (``/items``: property
 #: filters ``name=value``); they check their query strings themselves.
 FREE_PARAMETERS = frozenset({"/collections/{collectionId}/items"})
+#: Route prefixes whose query options are read by their own parser (the
+#: SensorThings API's OData options, ``$filter`` ...: twin_api/sta_odata.py,
+#: which refuses the unknown ones).
+FREE_PREFIXES = ("/sta/",)
 
-_DECLARED: dict[int, frozenset[str]] = {}
+#: The attribute a route keeps its declared names in (on the route object
+#: itself: a table keyed by ``id()`` lent a gone app's names to a new route
+#: that reused its memory; routes cannot be weak keys, they are unhashable)
+_DECLARED = "_twin_declared_query_parameters"
 
 
 def declared_parameters(route: APIRoute) -> frozenset[str]:
     """The query parameter names ``route`` declares (its own and its
     dependencies'), by the names clients send (aliases)."""
-    key = id(route)
-    names = _DECLARED.get(key)
+    names = getattr(route, _DECLARED, None)
     if names is None:
         found: set[str] = set()
         todo = [route.dependant]
@@ -40,7 +46,8 @@ def declared_parameters(route: APIRoute) -> frozenset[str]:
             dep = todo.pop()
             found.update(f.alias for f in dep.query_params)
             todo.extend(dep.dependencies)
-        names = _DECLARED[key] = frozenset(found)
+        names = frozenset(found)
+        setattr(route, _DECLARED, names)
     return names
 
 
@@ -50,7 +57,8 @@ async def refuse_unknown_parameters(request: Request) -> None:
     ``/items``; the same rule holds on every endpoint, so a misspelt
     ``layer=`` for ``layers=`` is not silently ignored)."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or route.path in FREE_PARAMETERS:
+    if not isinstance(route, APIRoute) or route.path in FREE_PARAMETERS \
+            or route.path.startswith(FREE_PREFIXES):
         return
     allowed = declared_parameters(route)
     unknown = sorted({k for k in request.query_params if k not in allowed})

@@ -220,16 +220,19 @@ def indicator_features(store: TwinStore, key: str, year: int,
         return highlight(store, "clearance").as_dict() | {"key": key}
     if key in ("gas_age", "water_supply_age"):
         layer = key.removesuffix("_age")
+        min_age = {"gas": 20, "water_supply": 30}[layer]  # the renewal plan's ages
         old, young = [], []
         for f in store.query(Query(layers=(layer,), free_attributes=False)):
             y = f.attributes.get("install_year")
             if y is not None:
-                (old if year - y >= 20 else young).append(f.id)
+                (old if year - y >= min_age else young).append(f.id)
         return {"key": key, "spec": f"indicator:{key}",
-                "title": f"{layer.replace('_', ' ')} pipes in service 20+ years in {year}: "
-                         f"{len(old)} segments", "notes": [],
-                "groups": [_group("20 years or more", RED, old),
+                "title": f"{layer.replace('_', ' ')} pipes in service {min_age}+ years in "
+                         f"{year}: {len(old)} segments", "notes": [],
+                "groups": [_group(f"{min_age} years or more", RED, old),
                            _group("younger", GREEN, young)]}
+    if key == "water_leakage":
+        return _leakage_features(store, key)
     if key == "road_density":
         ids = [f.id for f in store.query(Query(layers=("road_centrelines", "roads"),
                                                free_attributes=False))]
@@ -250,6 +253,27 @@ def indicator_features(store: TwinStore, key: str, year: int,
                            _group("clinics", RED, kinds["clinic"]),
                            _group("parks", GREEN, kinds["park"])]}
     return _building_indicator(store, key, year, new_since)
+
+
+def _leakage_features(store: TwinStore, key: str) -> dict[str, Any]:
+    """What the water balance is made of: the DMA boundary valves and the
+    features carrying its inlet, outlet and customer meters."""
+    from twin.analysis.water_balance import meters
+
+    by_role: dict[str, set[str]] = {}
+    for m in meters(store):
+        by_role.setdefault(m.role, set()).add(m.feature)
+    valves = [f.id for f in store.query(Query(layers=("pipe_nodes",), free_attributes=False))
+              if f.attributes.get("dma_boundary") in (True, 1, "true", "yes")]
+    colours = {"inlet": BLUE, "outlet": ORANGE, "customer": GREEN}
+    groups = [_group("DMA boundary valves", RED, valves)] + [
+        _group(f"{role} meters", colours.get(role, BLUE), sorted(ids))
+        for role, ids in sorted(by_role.items())]
+    return {"key": key, "spec": f"indicator:{key}", "notes": [],
+            "title": "Water balance: " + ", ".join(
+                [f"{len(valves)} boundary valves"]
+                + [f"{len(v)} {r} meters" for r, v in sorted(by_role.items())]),
+            "groups": groups}
 
 
 def _building_indicator(store: TwinStore, key: str, year: int, new_since: int
@@ -305,7 +329,7 @@ def _building_indicator(store: TwinStore, key: str, year: int, new_since: int
                         "gas_age, water_supply_age, residential_over_18_storeys, "
                         "new_residential_6_storeys_or_less, road_density, "
                         "green_building_share, prefabricated_share, energy_retrofit_area, "
-                        "clearance_violations, walkable_services")
+                        "clearance_violations, walkable_services, water_leakage")
 
 
 # -- placement on the map ---------------------------------------------------------------

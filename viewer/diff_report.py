@@ -29,7 +29,7 @@ def change_map(cs: ChangeSet) -> str:
     import matplotlib.pyplot as plt
     import shapely
 
-    from .health_report import _png
+    from .health_figures import _png
 
     fig, ax = plt.subplots(figsize=(8, 6))
     drawn = False
@@ -59,7 +59,7 @@ def change_map(cs: ChangeSet) -> str:
     ax.ticklabel_format(useOffset=False, style="plain")
     ax.tick_params(labelsize=7)
     ax.set_title("Changes in plan (twin CRS)")
-    return _png(fig)
+    return _png(plt, fig)
 
 
 def render_html(cs: ChangeSet, *, title: str = "Twin changes") -> str:

@@ -64,6 +64,19 @@ def older_release(directory: Path) -> Path:
     return directory
 
 
+def twin_of_release(code: Path, source: Path, path: Path) -> Path:
+    """A twin made by the toolkit at ``code`` (its own schema version: an older
+    release refuses a twin written by a newer one) from ``source``."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    for args in (["init", str(path), "--crs", "EPSG:4546", "--vertical-datum",
+                  "1985 National Height Datum"], ["import", str(source), "--twin", str(path)]):
+        out = subprocess.run([sys.executable, "-m", "twin_cli.main", *args], cwd=code, env=env,
+                             capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            raise RuntimeError(f"the older release's twin {args[0]} failed: {out.stderr}")
+    return path
+
+
 @contextmanager
 def serve_release(code: Path, twin_path: Path):
     """``twin serve`` of the toolkit at ``code`` in its own process; the URL."""

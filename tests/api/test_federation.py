@@ -23,6 +23,7 @@ from federation_helpers import (
     region_twin,
     serve_release,
     token_file,
+    twin_of_release,
 )
 
 import twin
@@ -53,7 +54,9 @@ def levels(tmp_path_factory, demo_gpkg):
         city_url = stack.enter_context(served(create_app(ApiSettings(str(demo_gpkg)))))
         county_url = stack.enter_context(served(create_app(ApiSettings(
             str(county), read_token=TOKEN, tiles_dir=str(tiles)))))
-        old_url = stack.enter_context(serve_release(old_code, county))
+        old_twin = twin_of_release(old_code, d / "county_src" / "county_town.geojson",
+                                   d / "older_county.gpkg")
+        old_url = stack.enter_context(serve_release(old_code, old_twin))
         members = members_toml(d / "members.toml", [
             {"name": "hohhot", "level": "city", "code": "150100", "url": city_url,
              "timeout_s": 60},  # a machine shared by many test runs can be slow

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyogrio
 import pytest
-from builders import dump_twin, run_sql
+from builders import back_to_schema_2, dump_twin, run_sql
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -191,15 +191,13 @@ def test_gis_clients_do_not_list_the_sensing_tables(empty_twin):
 def test_a_schema_2_server_twin_gets_the_sensing_tables_on_upgrade(empty_twin):
     url = empty_twin.path
     empty_twin.close()
-    for table in SENSOR_TABLES:
-        run_sql(url, f"DROP TABLE {table}")
-    run_sql(url, "UPDATE twin_meta SET value = '2' WHERE key = 'schema_version'")
+    back_to_schema_2(url)
     with twin.open_twin(url) as store:
-        assert store.info().schema_version == 3
+        assert store.info().schema_version == 4
         ds = add_meter(sensors_of(store))
         with sensors_of(store).writing() as w:
             w.add_observations(ds, [T0], [1.0])
-    assert run_sql(url, "SELECT version FROM twin_migrations") == [(3,)]
+    assert run_sql(url, "SELECT version FROM twin_migrations") == [(3,), (4,)]
     assert run_sql(url, "SELECT COUNT(*) FROM pg_indexes WHERE indexname = "
                         "'twin_sta_observations_time' AND schemaname = current_schema() "
                         "AND indexdef LIKE ?", ("%brin%",)) == [(1,)]

@@ -508,6 +508,7 @@ def water_leakage(store: TwinStore, year: int) -> Indicator:
     if not balances or balances[-1].leakage_rate is None:
         return Indicator("water_leakage", title, "供水管网漏损率", None, "%", formula, data,
                          "no DMA with inlet readings in the year", target=f"< {TARGET:g}%",
+                         target_zh=f"公共供水管网漏损率低于{TARGET:g}%",
                          note="define DMAs (boundary valves with dma_boundary=true) and put "
                               "inlet and customer meters on the network")
     city = balances[-1]
