@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -78,17 +79,21 @@ def live_server(demo_twin):
 
 
 @contextmanager
-def twin_serve(twin_path, *options: str, env: dict[str, str] | None = None):
+def twin_serve(twin_path, *options: str, env: dict[str, str] | None = None,
+               code: Path | None = None):
     """``twin serve TWIN OPTIONS`` in its own process group (the real command,
-    worker processes and all); yields ``(url, process)``."""
+    worker processes and all); yields ``(url, process)``. ``code``: the
+    toolkit's code to run (another release's, from ``git archive``), else
+    this checkout's."""
     port = _free_port()
-    full_env = {**os.environ, **(env or {}),
-                "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    path = str(code) if code is not None else \
+        os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    full_env = {**os.environ, **(env or {}), "PYTHONPATH": path}
     proc = subprocess.Popen(
         [sys.executable, "-m", "twin_cli.main", "serve", str(twin_path), "--port", str(port),
          "--log-level", "warning", "--access-log", "off", *options],
         env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True)
+        start_new_session=True, cwd=code)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

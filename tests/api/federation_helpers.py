@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import io
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tarfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -80,35 +77,10 @@ def twin_of_release(code: Path, source: Path, path: Path) -> Path:
 @contextmanager
 def serve_release(code: Path, twin_path: Path):
     """``twin serve`` of the toolkit at ``code`` in its own process; the URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "twin_cli.main", "serve", str(twin_path), "--port", str(port),
-         "--log-level", "warning", "--access-log", "off"], cwd=code, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the older twin serve did not start: "
-                                   + proc.stderr.read().decode())
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        proc.stderr.close()
+    from conftest import twin_serve
+
+    with twin_serve(twin_path, code=code) as (url, _proc):
+        yield url
 
 
 def members_toml(path: Path, members: list[dict], name: str = "nei-mongol") -> Path:

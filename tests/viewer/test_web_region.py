@@ -4,41 +4,14 @@ the region's ``/federation/tileset.json`` as external tilesets."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from contextlib import contextmanager
-
 import pytest
-import uvicorn
-from web_browser import browser, open_viewer
+from web_browser import browser, open_viewer, serve
 
 import twin
-from twin_api.app import create_app
 from twin_api.settings import ApiSettings
 from viewer.tiles3d import export_3dtiles
 
 pytestmark = pytest.mark.browser
-
-
-@contextmanager
-def _served(settings: ApiSettings):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
 
 
 def test_region_scene_streams_the_members_tiles(city, demo_gpkg, tmp_path):
@@ -49,12 +22,12 @@ def test_region_scene_streams_the_members_tiles(city, demo_gpkg, tmp_path):
     export_3dtiles(city, own_tiles)
     with twin.open_twin(demo_gpkg, readonly=True) as store:
         export_3dtiles(store, member_tiles)
-    with _served(ApiSettings(str(demo_gpkg), tiles_dir=str(member_tiles))) as member:
+    with serve(settings=ApiSettings(str(demo_gpkg), tiles_dir=str(member_tiles))) as member:
         members = tmp_path / "members.toml"
         members.write_text('[federation]\nname = "region"\nlevel = "region"\n\n'
                            f'[[members]]\nname = "hohhot"\nlevel = "city"\nurl = "{member}"\n')
         settings = ApiSettings(city.path, tiles_dir=str(own_tiles), members_file=str(members))
-        with _served(settings) as region, browser() as b:
+        with serve(settings=settings) as region, browser() as b:
             page = open_viewer(b, region, "?region=1&sun=2025-06-21T10:00:00%2B08:00&year=2025",
                                size=(800, 600))
             assert page.evaluate("window.twinViewer.mode") == "tiles"

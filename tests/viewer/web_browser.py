@@ -29,12 +29,15 @@ QUERY = "?sun=2025-06-21T10:00:00%2B08:00&year=2025"
 
 
 @contextmanager
-def serve(twin_path, tiles_dir=None, viewer_dir=None):
+def serve(twin_path=None, tiles_dir=None, viewer_dir=None, *, settings=None):
+    """``twin serve``'s app under uvicorn in a thread, for the browser: of
+    ``twin_path`` (with 3D Tiles or another viewer folder), or of ``settings``."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = ApiSettings(str(twin_path), tiles_dir=str(tiles_dir) if tiles_dir else None,
-                           viewer_dir=str(viewer_dir) if viewer_dir else None)
+    if settings is None:
+        settings = ApiSettings(str(twin_path), tiles_dir=str(tiles_dir) if tiles_dir else None,
+                               viewer_dir=str(viewer_dir) if viewer_dir else None)
     srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                         log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
