@@ -44,6 +44,9 @@ demo-build: $(STAMP)
 	$(BIN)/twin init $(DEMO) --crs EPSG:4546 --vertical-datum "1985 National Height Datum" --force
 	$(BIN)/twin import sample_models/hohhot_demo/*.geojson sample_models/hohhot_demo/buildings.city.json sample_models/hohhot_demo/community_centre.ifc --id-prefix hohhot --twin $(DEMO)
 	$(BIN)/twin import sample_models/hohhot_demo/survey/lines.csv --points sample_models/hohhot_demo/survey/points.csv --crs EPSG:4546 --twin $(DEMO)
+	# a spring of meter readings with a leak in the south DMA (SensorThings, water balance)
+	$(BIN)/python sample_models/hohhot_demo/sensors.py $(DEMO)
+	$(BIN)/twin alerts $(DEMO) --as-of 2025-04-30T23:45:00+08:00
 	$(BIN)/twin health-check $(DEMO) --year 2025 --save --out out/health_2025.html
 	# two more years of deliveries, imported as updates (history, diff, trends)
 	$(BIN)/python sample_models/hohhot_demo/years.py out/years
@@ -53,8 +56,6 @@ demo-build: $(STAMP)
 	done
 	# 2025 is the state after the first 10 imports (9 files and the survey)
 	$(BIN)/twin diff $(DEMO) --from 10 --html out/changes_2025_2027.html > /dev/null
-	$(BIN)/python sample_models/hohhot_demo/sensors.py $(DEMO)
-	$(BIN)/twin alerts $(DEMO) --as-of 2025-04-30T23:45:00+08:00
 	$(BIN)/twin info $(DEMO)
 
 # three levels on loopback: region :8000 over the Hohhot city :8001 and a county :8002
