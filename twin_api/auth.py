@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from typing import Any
 
 _CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*) +"
                           r"(?P<token>[A-Za-z0-9\-._~+/]+=*) *")
@@ -44,3 +45,21 @@ def token_id(token: str) -> str:
     """A short, stable name of a token for logs and job records (a SHA-256
     prefix: it identifies the token without revealing it)."""
     return "token:" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def require_token(request: Any, expected: str | None, *, disabled: str, needs: str) -> str:
+    """The id of the server's token carried by ``request`` (noted for the
+    access log), else a problem: 403 saying ``disabled`` when the server has
+    no token (writes are off), 401 saying ``needs`` when the request's is
+    missing or wrong."""
+    from .problems import ApiProblem
+
+    if expected is None:
+        raise ApiProblem(403, "Read-only server", disabled)
+    token = bearer_token(request.headers.get("authorization"))
+    if not token_matches(token, expected):
+        raise ApiProblem(401, "Unauthorized", needs,
+                         headers={"WWW-Authenticate": 'Bearer realm="twin"'})
+    who = token_id(token)  # type: ignore[arg-type]  # a match is a token
+    request.state.access = {"token": who}
+    return who

@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect
 
 from twin.store.jobs import JobBoard, QueueFullError
 
-from .auth import bearer_token, token_id, token_matches
+from .auth import require_token
 from .encoding import json_response
 from .jobs import upload_path
 from .problems import ApiProblem, responses
@@ -49,18 +49,11 @@ def imports_router(state: ServerState) -> APIRouter:
 
     def authorise(request: Request) -> str:
         """The id of the request's token, or 403/401."""
-        if settings.token is None or state.board is None:
-            raise ApiProblem(403, "Read-only server",
-                             "imports over the API are disabled; start the server with a "
-                             "token (twin serve --token-file FILE) to enable them")
-        token = bearer_token(request.headers.get("authorization"))
-        if not token_matches(token, settings.token):
-            raise ApiProblem(401, "Unauthorized",
-                             "this endpoint needs 'Authorization: Bearer <token>' with the "
-                             "server's token", headers={"WWW-Authenticate": 'Bearer realm="twin"'})
-        who = token_id(token)
-        request.state.access = {"token": who}
-        return who
+        return require_token(
+            request, settings.token if state.board is not None else None,
+            disabled="imports over the API are disabled; start the server with a token "
+                     "(twin serve --token-file FILE) to enable them",
+            needs="this endpoint needs 'Authorization: Bearer <token>' with the server's token")
 
     async def board(request: Request) -> JobBoard:
         authorise(request)

@@ -18,7 +18,7 @@ from twin.sensors.model import iso
 from twin.sensors.store import sensors_of
 
 from . import sta_service as sta
-from .auth import bearer_token, token_id, token_matches
+from .auth import require_token
 from .encoding import json_response
 from .problems import ApiProblem, responses
 from .server_state import ServerState
@@ -36,16 +36,11 @@ def sta_router(state: ServerState) -> APIRouter:
         return str(request.base_url).rstrip("/") + PREFIX
 
     def authorise(request: Request) -> None:
-        if settings.token is None:
-            raise ApiProblem(403, "Read-only server",
-                             "this server takes no SensorThings writes; start it with a token "
-                             "(twin serve --token-file FILE) to enable them")
-        token = bearer_token(request.headers.get("authorization"))
-        if not token_matches(token, settings.token):
-            raise ApiProblem(401, "Unauthorized",
-                             "SensorThings writes need 'Authorization: Bearer <token>' with the "
-                             "server's token", headers={"WWW-Authenticate": 'Bearer realm="twin"'})
-        request.state.access = {"token": token_id(token)}
+        require_token(request, settings.token,
+                      disabled="this server takes no SensorThings writes; start it with a "
+                               "token (twin serve --token-file FILE) to enable them",
+                      needs="SensorThings writes need 'Authorization: Bearer <token>' with "
+                            "the server's token")
 
     async def body_of(request: Request):
         raw = await request.body()

@@ -59,22 +59,16 @@ def copy_twin(src: TwinStore, dst_location: str, *, overwrite: bool = False,
         with dst.restore(src.raw_batches(), counters) as writer:  # type: ignore[attr-defined]
             for rows, geoms, meshes, edges in src.raw_chunks():  # type: ignore[attr-defined]
                 if renumber:
-                    new = {r[F.fid]: next_fid + k for k, r in enumerate(rows)}
+                    rows, meshes, edges = _renumbered(rows, meshes, edges, next_fid)
                     next_fid += len(rows)
-                    rows = [(new[r[F.fid]], *r[1:]) for r in rows]
-                    meshes = [(new[m[M.fid]], *m[1:]) for m in meshes]
-                    edges = [(new[e[_E_FID]], *e[1:]) for e in edges]
                 writer.write_raw(rows, geoms, meshes, edges)
                 if progress is not None:
                     progress(len(rows))
             # the earlier versions (schema 3), after the current ones
             for rows, geoms, meshes, edges in src.raw_chunks(history=True):  # type: ignore
                 if renumber:
-                    new = {r[F.fid]: next_fid + k for k, r in enumerate(rows)}
+                    rows, meshes, edges = _renumbered(rows, meshes, edges, next_fid)
                     next_fid += len(rows)
-                    rows = [(new[r[F.fid]], *r[1:]) for r in rows]
-                    meshes = [(new[m[M.fid]], *m[1:]) for m in meshes]
-                    edges = [(new[e[_E_FID]], *e[1:]) for e in edges]
                 writer.write_raw(rows, geoms, meshes, edges, history=True)
         for hc in src.health_checks():  # type: ignore[attr-defined]
             dst.save_health_check(hc["year"], hc["report"], hc["as_of_batch"])  # type: ignore
@@ -85,3 +79,13 @@ def copy_twin(src: TwinStore, dst_location: str, *, overwrite: bool = False,
         dst.close()
         raise
     return dst
+
+
+def _renumbered(rows: list, meshes: list, edges: list, first: int
+                ) -> tuple[list, list, list]:
+    """A chunk's rows, meshes and edges with the features numbered from
+    ``first`` on (in row order)."""
+    new = {r[F.fid]: first + k for k, r in enumerate(rows)}
+    return ([(new[r[F.fid]], *r[1:]) for r in rows],
+            [(new[m[M.fid]], *m[1:]) for m in meshes],
+            [(new[e[_E_FID]], *e[1:]) for e in edges])
