@@ -22,6 +22,7 @@ from pyproj.exceptions import CRSError as _PyprojCRSError
 from pyproj.exceptions import ProjError
 
 from .errors import CRSError
+from .numbers import is_whole_number
 
 
 def parse_crs(value: object, *, what: str = "CRS") -> CRS:
@@ -114,7 +115,7 @@ def identify(crs: CRS) -> CRSIdentity:
     """Authority and code of ``crs`` (``NONE``/-1 style fallback when it has none)."""
     auth = crs.to_authority(min_confidence=90)
     wkt = crs.to_wkt()
-    if auth is not None and auth[1].isdigit():
+    if auth is not None and is_whole_number(auth[1]):
         return CRSIdentity(auth[0], int(auth[1]), crs.name, wkt)
     return CRSIdentity("NONE", 0, crs.name, wkt)
 

@@ -33,6 +33,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from twin.numbers import is_whole_number
+
 from .problems import MEDIA_TYPE, ApiProblem
 from .ratelimit import RateLimiter
 
@@ -150,7 +152,8 @@ class Limits:
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+        if declared is not None and (not is_whole_number(declared)
+                                     or int(declared) > self.max_body):
             await send_problem(send, ApiProblem(
                 413, "Request too large",
                 f"a request body may have at most {self.max_body} bytes here"), path)

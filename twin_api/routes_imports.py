@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
+from twin.numbers import is_whole_number
 from twin.store.jobs import JobBoard, QueueFullError
 
 from .auth import require_token
@@ -77,7 +78,7 @@ def imports_router(state: ServerState) -> APIRouter:
         who = authorise(request)
         limit = settings.max_upload_bytes
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit()
+        if declared is not None and (not is_whole_number(declared)
                                      or int(declared) > limit + ENVELOPE_BYTES):
             raise ApiProblem(413, "Upload too large",
                              f"the upload declares {declared} bytes; an upload may have at "

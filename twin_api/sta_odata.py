@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twin.errors import QueryError
+from twin.numbers import is_whole_number
 from twin.sensors.model import ENTITY_SETS, EntitySet, to_ms
 
 #: Most characters of one query option, and depth of $expand nesting.
@@ -438,7 +439,7 @@ def parse_options(params: dict[str, str], depth: int = 0) -> Options:
         elif key == "$select":
             o.select = [s.strip() for s in value.split(",") if s.strip()]
         elif key in ("$top", "$skip"):
-            if not value.isdigit():
+            if not is_whole_number(value):
                 raise QueryError(f"{key} must be a whole number, got {value!r}")
             if len(value) > 12:
                 raise QueryError(f"{key} {value!r} is too large")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from twin.analysis.indicators import HealthCheck
+from twin.numbers import is_whole_number
 from twin.query import Query
 from twin.store.base import TwinStore
 
@@ -76,7 +77,7 @@ def _svg(plt: Any, fig: Any) -> str:
 
 def _band_start(band: str) -> int:
     head = band.rstrip("+").split("-")[0]
-    return int(head) if head.isdigit() else 0
+    return int(head) if is_whole_number(head) else 0
 
 
 def age_chart(check: HealthCheck) -> str:

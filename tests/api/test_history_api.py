@@ -58,6 +58,10 @@ def test_twin_endpoints_take_as_of(history_api):
     assert [h["id"] for h in hits["features"]] == ["test:B3"]
     assert client.get("/twin/search", params={"bbox": box}).json()["features"] == []
     assert client.get("/twin/search", params={"bbox": box, "as_of": "99"}).status_code == 400
+    # digits that are not ASCII digits (a superscript two passes str.isdigit) are refused
+    for odd in ("\u00b2", "\u0663", "1\u00b2"):
+        bad = client.get("/twin/search", params={"bbox": box, "as_of": odd})
+        assert bad.status_code == 400 and "neither an import batch" in bad.text, odd
 
 
 def test_a_server_as_of_a_batch_shows_that_state_everywhere(empty_twin):

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from ..numbers import is_whole_number
 from ..query import Query
 from ..store.base import TwinStore
 from .ageing import age_bands, renewal_list
@@ -252,7 +253,7 @@ def pipes_by_age(store: TwinStore, year: int, layer: str, title: str, title_zh: 
 
 def _band_min(label: str) -> int:
     head = label.rstrip("+").split("-")[0]
-    return int(head) if head.isdigit() else 0
+    return int(head) if is_whole_number(head) else 0
 
 
 def _residential(b: _Buildings) -> np.ndarray:

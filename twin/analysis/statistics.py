@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..numbers import is_whole_number
 from .ageing import DEFAULT_BANDS, age_band_index, band_labels
 from .segments import SegmentTable
 
@@ -39,7 +40,7 @@ def size_order(key: str) -> tuple:
 def band_order(key: str) -> tuple:
     """Sort key of age bands: ``0-9 < 10-19 < 40+ < unknown``."""
     head = key.split("-")[0].rstrip("+")
-    return (0, int(head)) if head.isdigit() else (1, 0)
+    return (0, int(head)) if is_whole_number(head) else (1, 0)
 
 
 def network_statistics(seg: SegmentTable, year: int,

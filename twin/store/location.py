@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import StoreError
+from ..numbers import is_whole_number
 
 SERVER_SCHEMES = ("postgresql://", "postgres://")
 _OUR_PARAMS = ("schema", "partitions")
@@ -69,7 +70,7 @@ def parse_server(url: str) -> ServerLocation:
         raise StoreError(f"{shown}: schema {schema!r} is not valid: use lower-case letters, "
                          "digits and '_', starting with a letter (not pg_), at most 63")
     raw = ours.get("partitions", "0")
-    if not raw.isdigit() or not 0 <= int(raw) <= 1024:
+    if not is_whole_number(raw) or not 0 <= int(raw) <= 1024:
         raise StoreError(f"{shown}: partitions={raw!r} must be a whole number from 0 to 1024")
     conninfo = urlunsplit((parts.scheme if parts.scheme != "postgres" else "postgresql",
                            parts.netloc, parts.path, urlencode(rest), ""))

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OptionError
+from ..numbers import is_whole_number
 from .codec import version_digests
 from .rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, MESH_COLUMNS, TYPED, TYPED_SLICE, F
 
@@ -322,7 +323,7 @@ def resolve_as_of(store: Any, value: str | int | None) -> int | None:
     if value is None or value == "":
         return None
     batches = store.batches()
-    if isinstance(value, int) or str(value).strip().isdigit():
+    if isinstance(value, int) or is_whole_number(str(value).strip()):
         n = int(value)
         if n != 0 and n not in {b.id for b in batches}:
             raise OptionError(f"as-of batch {n} does not exist in {store.path}; batches: "

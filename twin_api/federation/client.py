@@ -27,6 +27,8 @@ from urllib.parse import urlencode
 
 import httpx2 as httpx
 
+from twin.numbers import is_whole_number
+
 from .config import Member
 
 #: Largest answer read from a member.
@@ -70,7 +72,7 @@ class _Kept:
 def _max_age(cache_control: str) -> float | None:
     for part in cache_control.lower().split(","):
         k, _, v = part.strip().partition("=")
-        if k == "max-age" and v.isdigit():
+        if k == "max-age" and is_whole_number(v):
             return float(v)
     return None
 
@@ -137,7 +139,7 @@ class MemberClient:
                         last = self._fail("http error", f"HTTP {r.status_code} from {path}")
                         continue
                     declared = r.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                    if declared and is_whole_number(declared) and int(declared) > MAX_BODY_BYTES:
                         raise self._fail("bad answer", f"{path}: {declared} bytes, more than "
                                                        f"the {MAX_BODY_BYTES} allowed")
                     body = bytearray()
