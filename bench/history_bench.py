@@ -39,6 +39,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from pg_database import postgis_database  # noqa: E402
 from store_bench import EXTENT, X0, Y0, make_chunk  # noqa: E402
 
 import twin  # noqa: E402
@@ -157,23 +158,12 @@ def main() -> None:
     args = ap.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     out = Path(tempfile.mkdtemp(prefix="twin-history-bench-"))
-    cluster = None
-    pg_url = args.pg
-    if "postgis" in backends and pg_url is None:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-        from pgcluster import Cluster
-
-        cluster = Cluster(durable=True).start()
-        pg_url = cluster.create_database("bench")
     figures: dict = {"features": args.n, "backends": {}}
-    try:
+    with postgis_database(args.pg, "postgis" in backends) as pg_url:
         for name in backends:
             loc = str(out / "city.gpkg") if name == "gpkg" else pg_url
             sys.stderr.write(f"{name}: {args.n:,} features\n")
             figures["backends"][name] = run_backend(loc, args.n, args.queries)
-    finally:
-        if cluster is not None:
-            cluster.stop()
     for name, f in figures["backends"].items():
         print(f"{name}, {args.n:,} features")
         print(f"  first import            {f['first_import_s']:8.2f} s")

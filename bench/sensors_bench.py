@@ -41,6 +41,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pg_database import postgis_database  # noqa: E402
+
 import twin  # noqa: E402
 from twin.sensors.model import to_ms  # noqa: E402
 from twin.sensors.store import sensors_of  # noqa: E402
@@ -167,20 +169,14 @@ def main() -> None:
     out = Path(args.out or tempfile.mkdtemp(prefix="sensors-bench-"))
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     results = {}
-    cluster = None
-    try:
-        for backend in args.backends.split(","):
+    backends = args.backends.split(",")
+    with postgis_database(args.pg, "postgis" in backends) as pg_url:
+        for backend in backends:
             if backend == "gpkg":
                 loc = str(out / "sensors.gpkg")
-            else:
-                url = args.pg
-                if url is None:
-                    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-                    from pgcluster import Cluster, with_params
-
-                    cluster = Cluster(durable=True).start()
-                    url = cluster.create_database("bench")
-                loc = with_params(url, schema="sensors_bench") if args.pg is None else url
+            else:  # its own schema in a throwaway cluster
+                loc = pg_url if args.pg else (pg_url + ("&" if "?" in pg_url else "?")
+                                                   + "schema=sensors_bench")
             r = run_backend(loc, args)
             results[backend] = r
             print(f"{backend}: {r['observations']:,} observations "
@@ -203,9 +199,6 @@ def main() -> None:
                 print(f"  process CPU   daily agg p50 {r['aggregate_cpu_p50_ms']:.2f} ms, "
                       f"latest x1000 p50 {r['latest_cpu_p50_ms']:.2f} ms")
             sys.stdout.flush()
-    finally:
-        if cluster is not None:
-            cluster.stop()
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -38,6 +38,8 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pg_database import postgis_database  # noqa: E402
+
 import twin  # noqa: E402
 from twin.geometry import box_mesh, rect_profile, sweep_segments  # noqa: E402
 
@@ -133,19 +135,8 @@ def main() -> None:
 
     out = Path(args.out or tempfile.mkdtemp(prefix="twin-bench-"))
     out.mkdir(parents=True, exist_ok=True)
-    cluster = None
-    pg_url = args.pg
-    if "postgis" in backends and pg_url is None:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-        from pgcluster import Cluster
-
-        cluster = Cluster(durable=True).start()
-        pg_url = cluster.create_database("bench")
-    try:
+    with postgis_database(args.pg, "postgis" in backends) as pg_url:
         figures = run(args, backends, out, pg_url)
-    finally:
-        if cluster is not None:
-            cluster.stop()
     report(figures, args)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
