@@ -1,0 +1,251 @@
+"""Hydraulics from the twin (WNTR / EPANET): Net3 through the EPANET converter
+against WNTR on the .inp itself, a hand-made network whose pressures are
+known in closed form (Hazen-Williams), a burst that leaves known nodes under
+the service pressure, pressure loggers with known offsets, and the networks
+that cannot be simulated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import wntr
+from shapely.geometry import LineString, Point
+
+import twin
+from converters import import_file
+from twin.analysis.calibration import calibration_check
+from twin.analysis.hydraulics import simulate_twin, twin_network
+from twin.analysis.isolation import isolation_for
+from twin.errors import AnalysisError
+from twin.sensors.model import to_ms
+from twin.sensors.store import sensors_of
+
+NET3 = Path(__file__).resolve().parents[3] / "sample_models" / "epanet" / "Net3.inp"
+#: Net3 from the twin and WNTR on the .inp agree to this (m) at every junction
+NET3_TOLERANCE_M = 1e-3
+X0, Y0, Z = 500_000.0, 4_500_000.0, 1000.0
+HEAD = Z + 50.0
+#: base demands (m3/s) of the hand-made network
+DEMAND = {"B": 0.008, "C": 0.004, "E": 0.002, "X": 0.001, "D": 0.002}
+
+
+def reference_pressures(inp: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """WNTR straight on the .inp, in the state the twin keeps: base demands
+    (every pattern flat), initial statuses (no controls), steady state."""
+    wn = wntr.network.WaterNetworkModel(str(inp))
+    for name in list(wn.control_name_list):
+        wn.remove_control(name)
+    wn.add_pattern("flat", [1.0])
+    for _, j in wn.junctions():
+        for d in j.demand_timeseries_list:
+            d.pattern_name = "flat"
+    wn.options.hydraulic.pattern = "flat"
+    wn.options.time.duration = 0
+    res = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(inp.parent / "reference"))
+    p = res.node["pressure"].loc[0]
+    q = res.link["flowrate"].loc[0]
+    return ({n: float(p[n]) for n in wn.junction_name_list},
+            {k: float(q[k]) for k in wn.link_name_list})
+
+
+def test_net3_simulated_from_the_twin_agrees_with_wntr_on_the_inp(empty_twin, tmp_path):
+    import_file(empty_twin, NET3, crs="EPSG:4546", force=True)  # local coordinates
+    r = simulate_twin(empty_twin)
+    copy = tmp_path / NET3.name  # wntr writes its EPANET files beside the model
+    copy.write_bytes(NET3.read_bytes())
+    pressures, flows = reference_pressures(copy)
+    ours = r.pressure()
+    diff = [abs(ours[f"epanet:Net3:node:{n}"] - p) for n, p in pressures.items()]
+    assert len(diff) == 92
+    assert max(diff) < NET3_TOLERANCE_M, f"max difference {max(diff):.4f} m"
+    q = dict(zip(r.link_ids.tolist(), r.flow_m3s.tolist()))
+    assert max(abs(q[f"epanet:Net3:link:{k}"] - v) for k, v in flows.items()) < 1e-5
+    assert r.defaulted == {}  # the converter keeps everything a run needs
+    # the pump from the lake is closed at the start, the other one runs
+    assert abs(q["epanet:Net3:link:10"]) < 1e-9 < q["epanet:Net3:link:335"]
+    # an extended period: the tanks move, so pressures change, and demands stay
+    later = simulate_twin(empty_twin, at_s=6 * 3600)
+    assert later.time_s == 21600
+    assert not np.allclose(later.pressure_m, r.pressure_m, atol=0.01)
+    assert later.summary()["demand_m3s"] == pytest.approx(r.summary()["demand_m3s"])
+
+
+def _node(name, x, y, ntype="Junction", **attrs):
+    return twin.Feature(id=f"h:{name}", layer="pipe_nodes", type=ntype,
+                        footprint=Point(X0 + x, Y0 + y, Z),
+                        attributes={"network": "W", **attrs})
+
+
+def _pipe(name, a, b, length, dia, where, **attrs):
+    (xa, ya), (xb, yb) = where[a], where[b]
+    return twin.Feature(
+        id=f"h:{name}", layer="water_supply", type="PipeSegment",
+        footprint=LineString([(X0 + xa, Y0 + ya, Z - 1.2), (X0 + xb, Y0 + yb, Z - 1.2)]),
+        attributes={"network": "W", "diameter_mm": dia, "length_m": length,
+                    "roughness": 130.0, **attrs},
+        edge=twin.Edge("W", f"h:{a}", f"h:{b}"))
+
+
+def district(extra_pipes=(), source=True, pump=None) -> list[twin.Feature]:
+    """R - A - V1 - X - V2 - B - C along a main (DN300), with E off A, D off X
+    and a long DN100 loop from A to B; V1, V2 are valve nodes."""
+    where = {"R": (0, 0), "A": (100, 0), "V1": (200, 0), "X": (300, 0), "V2": (400, 0),
+             "B": (500, 0), "C": (600, 0), "E": (100, 100), "D": (300, 100)}
+    feats = [_node(n, *xy, ntype="Valve") for n, xy in where.items() if n in ("V1", "V2")]
+    feats += [_node(n, *where[n], base_demand_m3s=DEMAND.get(n, 0.0)) for n in "ABCDEX"]
+    if source:
+        feats.append(_node("R", *where["R"], ntype="Reservoir", head_m=HEAD))
+    else:
+        feats.append(_node("R", *where["R"]))
+    feats += [_pipe("RA", "R", "A", 500, 300, where), _pipe("AV1", "A", "V1", 100, 300, where),
+              _pipe("V1X", "V1", "X", 100, 300, where), _pipe("XV2", "X", "V2", 100, 300, where),
+              _pipe("V2B", "V2", "B", 100, 300, where), _pipe("BC", "B", "C", 300, 150, where),
+              _pipe("AE", "A", "E", 200, 150, where), _pipe("XD", "X", "D", 150, 150, where),
+              _pipe("AB", "A", "B", 1500, 100, where)]
+    for name, a, b in extra_pipes:
+        where.setdefault(a, (700, 50))
+        where.setdefault(b, (800, 50))
+        feats += [_node(n, *where[n]) for n in (a, b) if f"h:{n}" not in
+                  {f.id for f in feats}]
+        feats.append(_pipe(name, a, b, 100, 100, where))
+    return feats
+
+
+def _import(store, feats):
+    with store.import_batch("hand-made", "test", "tests", "1") as b:
+        b.add(feats)
+    return store
+
+
+def hazen_williams(q, length, dia_m, c=130.0):
+    """Head loss (m) of a flow q (m3/s) in a pipe: the SI Hazen-Williams formula."""
+    return 10.667 * length * q ** 1.852 / (c ** 1.852 * dia_m ** 4.871)
+
+
+def test_burst_leaves_the_nodes_beyond_it_under_service_pressure(empty_twin):
+    _import(empty_twin, district())
+    intact = simulate_twin(empty_twin).pressure()
+    assert min(intact[f"h:{n}"] for n in "ABCDEX") > 45  # the main carries it all
+    r = isolation_for(empty_twin, "h:V1X", hydraulics=True)
+    assert r.valves_to_close == ("h:V1", "h:V2")
+    h = r.hydraulics
+    assert h.unsupplied_nodes == ("h:D", "h:X")
+    assert h.unsupplied_demand_m3s == pytest.approx(DEMAND["X"] + DEMAND["D"])
+    # the valve on B's side closed, B's side now hangs on the long DN100 loop
+    assert h.below_service == h.newly_below == ("h:B", "h:C", "h:V2")
+    assert h.below_service_intact == ()
+    assert h.demand_below_service_m3s == pytest.approx(DEMAND["B"] + DEMAND["C"], rel=1e-4)
+    assert h.total_demand_m3s == pytest.approx(sum(DEMAND.values()))
+    assert set(h.removed_links) == {"h:V1X", "h:XV2", "h:XD"}
+    # after the isolation the network is a tree: its pressures in closed form
+    after = twin_network(empty_twin)
+    from twin.analysis.hydraulics import run
+    res = run(after, without={"h:V1X", "h:XV2", "h:XD"}, drop_nodes={"h:X", "h:D"}).pressure()
+    q_main = DEMAND["E"] + DEMAND["B"] + DEMAND["C"]
+    p_a = 50 - hazen_williams(q_main, 500, 0.3)
+    p_b = p_a - hazen_williams(DEMAND["B"] + DEMAND["C"], 1500, 0.1)
+    p_c = p_b - hazen_williams(DEMAND["C"], 300, 0.15)
+    assert res["h:A"] == pytest.approx(p_a, abs=0.05)
+    assert res["h:B"] == pytest.approx(p_b, abs=0.05)
+    assert res["h:C"] == pytest.approx(p_c, abs=0.05)
+    assert h.min_pressure_m == pytest.approx(p_c, abs=0.05)
+    assert p_c < p_b < 14  # the service pressure
+    # a lower service pressure: nobody is short of it
+    low = isolation_for(empty_twin, "h:V1X", hydraulics=True, service_pressure_m=5)
+    assert low.hydraulics.below_service == ()
+    assert isolation_for(empty_twin, "h:V1X").hydraulics is None
+
+
+def test_defaults_are_counted_never_silent(empty_twin):
+    feats = [f if f.id != "h:AE" else twin.Feature(
+        id=f.id, layer=f.layer, type=f.type, footprint=f.footprint,
+        attributes={"network": "W"}, edge=f.edge) for f in district()]
+    _import(empty_twin, feats)
+    r = simulate_twin(empty_twin)
+    assert r.defaulted == {"junction base_demand_m3s": 2, "pipe diameter_mm": 1,
+                           "pipe length_m (from the centreline)": 1, "pipe roughness": 1,
+                           "head-loss formula (H-W)": 1}
+    assert r.summary()["defaulted"] == r.defaulted
+
+
+PRESSURE = {"name": "kilopascal", "symbol": "kPa", "definition": "-"}
+
+
+def _logger(w, feature, unit=PRESSURE):
+    th = w.insert("Things", {"name": f"logger {feature}", "description": "logger",
+                             "feature_id": feature, "properties": {}})
+    se = w.insert("Sensors", {"name": "p", "description": "p", "encoding_type": "text/plain",
+                              "metadata": "-"})
+    op = w.insert("ObservedProperties", {"name": "pressure", "description": "gauge pressure",
+                                         "definition": "urn:pressure"})
+    return w.insert("Datastreams", {
+        "name": f"pressure {feature}", "description": "d", "observation_type": "OM_Measurement",
+        "unit": unit, "thing_id": th, "sensor_id": se, "observed_property_id": op})
+
+
+AT = to_ms("2025-05-01T08:00:00+08:00")
+OFFSET = {"h:B": 2.0, "h:C": -5.0}  # simulated - observed, m
+
+
+def test_residuals_equal_the_known_offsets(empty_twin):
+    _import(empty_twin, district())
+    sim = simulate_twin(empty_twin).pressure()
+    kpa = {n: (sim[n] - off) * 9.80665 for n, off in OFFSET.items()}
+    t = AT + np.array([-7_200_000, -60_000, 0, 60_000, 3_600_000], dtype=np.int64)
+    with sensors_of(empty_twin).writing() as w:
+        ids = {n: _logger(w, n) for n in OFFSET}
+        for n, ds in ids.items():  # right at AT; wrong before and after it; mean right
+            w.add_observations(ds, t, np.array([0.0, kpa[n] - 3, kpa[n], 999.0, 1e4]))
+        _logger(w, "h:A", {"name": "furlong", "symbol": "fur", "definition": "-"})
+        _logger(w, "test:B1")  # not a node of the network
+    net = twin_network(empty_twin)
+    check = calibration_check(empty_twin, net, at=AT)
+    assert [(r.node, round(r.residual_m, 6)) for r in check.residuals] == [
+        ("h:C", -5.0), ("h:B", 2.0)]  # worst first
+    assert check.rmse_m == pytest.approx(np.sqrt((4 + 25) / 2))
+    assert check.mean_residual_m == pytest.approx(-1.5)
+    assert check.worst(1)[0].datastream == ids["h:C"]
+    reasons = sorted(s[2] for s in check.skipped)
+    assert "unit" in reasons[1] and "fur" in reasons[1]
+    assert "not a node of network" in reasons[0]
+    # the mean over an interval (AT - 1 min up to AT + 1 min, exclusive)
+    mean = calibration_check(empty_twin, net, start=AT - 60_000, end=AT + 60_000)
+    for r in mean.residuals:
+        assert r.readings == 2
+        assert r.residual_m == pytest.approx(OFFSET[r.node] + 1.5 / 9.80665)
+    # no time: the latest reading (1e4 kPa)
+    latest = calibration_check(empty_twin, net)
+    for r in latest.residuals:
+        assert r.observed_m == pytest.approx(1e4 / 9.80665)
+    # long before the readings: none within the hour, each logger says so
+    early = calibration_check(empty_twin, net, at=AT - 86_400_000)
+    assert early.residuals == ()
+    assert sum("no numeric reading" in s[2] for s in early.skipped) == 2
+
+
+def test_a_network_without_source_is_refused(empty_twin):
+    _import(empty_twin, district(source=False))
+    with pytest.raises(AnalysisError, match="'W' has no source"):
+        simulate_twin(empty_twin)
+
+
+def test_parts_no_source_reaches_are_named(empty_twin):
+    _import(empty_twin, district(extra_pipes=[("FG", "F", "G")]))
+    with pytest.raises(AnalysisError, match=r"1 parts that no source reaches: 2 nodes "
+                                            r"\(h:F, h:G\)"):
+        simulate_twin(empty_twin)
+
+
+def test_a_pump_without_curve_or_power_is_named(empty_twin):
+    feats = district()
+    feats.append(twin.Feature(id="h:P1", layer="water_supply", type="Pump",
+                              footprint=LineString([(X0 + 600, Y0, Z), (X0 + 500, Y0, Z)]),
+                              attributes={"network": "W"},
+                              edge=twin.Edge("W", "h:C", "h:B")))
+    _import(empty_twin, feats)
+    with pytest.raises(AnalysisError, match="pump 'h:P1' has neither a head_curve"):
+        simulate_twin(empty_twin)
+    with pytest.raises(AnalysisError, match="network 'nope' does not exist"):
+        simulate_twin(empty_twin, "nope")
