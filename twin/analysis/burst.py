@@ -63,10 +63,14 @@ def burst_impact(net: HydraulicNetwork, segment: str, removed_links, *,
     removed = frozenset(k for k in removed_links if k in net.links)
     intact = run(net, at_s)
     dead = set().union(*unsupplied_parts(net, removed))
-    after = run(net, at_s, without=removed, drop_nodes=dead)
     below_intact = intact.below(service_pressure_m)
-    below = after.below(service_pressure_m)
-    demand = dict(zip(after.node_ids.tolist(), after.demand_m3s.tolist()))
+    if any(n.kind == "junction" and k not in dead for k, n in net.nodes.items()):
+        after = run(net, at_s, without=removed, drop_nodes=dead)
+        below = after.below(service_pressure_m)
+        demand = dict(zip(after.node_ids.tolist(), after.demand_m3s.tolist()))
+        lowest, warned = _min_junction_pressure(after), after.warnings
+    else:  # the whole network is shut down: nothing left to run
+        below, demand, lowest, warned = [], {}, None, ()
     return BurstImpact(
         segment=segment, service_pressure_m=float(service_pressure_m), time_s=int(at_s),
         removed_links=tuple(sorted(removed)), unsupplied_nodes=tuple(sorted(dead)),
@@ -74,7 +78,7 @@ def burst_impact(net: HydraulicNetwork, segment: str, removed_links, *,
         below_service_intact=tuple(below_intact),
         newly_below=tuple(sorted(set(below) - set(below_intact))),
         demand_below_service_m3s=float(sum(demand[n] for n in below)),
-        min_pressure_m=_min_junction_pressure(after),
+        min_pressure_m=lowest,
         min_pressure_intact_m=_min_junction_pressure(intact),
         total_demand_m3s=net.total_demand(), defaulted=dict(net.defaulted),
-        warnings=tuple(sorted(set(intact.warnings) | set(after.warnings))))
+        warnings=tuple(sorted(set(intact.warnings) | set(warned))))

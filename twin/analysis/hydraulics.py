@@ -12,7 +12,9 @@ twin's feature and node ids:
   after the start, tanks filling and draining (with constant demands: the
   twin keeps no demand patterns), and the state at ``at_s`` is returned.
 
-Pressures are metres of water above the node's elevation (1 m = 9.80665 kPa).
+Pressures are metres of water above the node's elevation (1 m = 9.80665 kPa);
+at a reservoir (where EPANET reports 0) the pressure is its head above its
+elevation: what a logger at the source's outlet reads.
 The model is handed to EPANET with short generated names (EPANET ids are
 limited to 31 characters, twin ids are longer) and mapped back.
 
@@ -166,11 +168,15 @@ def run(net: HydraulicNetwork, at_s: int = 0, *,
     names = list(node["pressure"].columns)
     lnames = list(res.link["flowrate"].columns)
     kind = {"reservoir": "reservoir", "tank": "tank"}
+    head = node["head"].loc[int(at_s), names].to_numpy(float)
+    pressure = node["pressure"].loc[int(at_s), names].to_numpy(float)
+    for k, n in enumerate(names):  # EPANET says 0 at a reservoir: its outlet's pressure
+        if net.nodes[nodes[n]].kind == "reservoir":
+            pressure[k] = head[k] - net.nodes[nodes[n]].elevation
     return HydraulicResult(
         network=net.network, time_s=int(at_s),
         node_ids=np.array([nodes[n] for n in names], dtype=object),
-        pressure_m=node["pressure"].loc[int(at_s), names].to_numpy(float),
-        head_m=node["head"].loc[int(at_s), names].to_numpy(float),
+        pressure_m=pressure, head_m=head,
         demand_m3s=node["demand"].loc[int(at_s), names].to_numpy(float),
         link_ids=np.array([links[n] for n in lnames], dtype=object),
         flow_m3s=res.link["flowrate"].loc[int(at_s), lnames].to_numpy(float),
