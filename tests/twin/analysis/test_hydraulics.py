@@ -11,7 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import wntr
-from shapely.geometry import LineString, Point
+from builders import WATER_DEMAND as DEMAND
+from builders import WATER_X0 as X0
+from builders import WATER_Y0 as Y0
+from builders import WATER_Z as Z
+from builders import water_district as district
+from shapely.geometry import LineString
 
 import twin
 from converters import import_file
@@ -25,10 +30,6 @@ from twin.sensors.store import sensors_of
 NET3 = Path(__file__).resolve().parents[3] / "sample_models" / "epanet" / "Net3.inp"
 #: Net3 from the twin and WNTR on the .inp agree to this (m) at every junction
 NET3_TOLERANCE_M = 1e-3
-X0, Y0, Z = 500_000.0, 4_500_000.0, 1000.0
-HEAD = Z + 50.0
-#: base demands (m3/s) of the hand-made network
-DEMAND = {"B": 0.008, "C": 0.004, "E": 0.002, "X": 0.001, "D": 0.002}
 
 
 def reference_pressures(inp: Path) -> tuple[dict[str, float], dict[str, float]]:
@@ -70,47 +71,6 @@ def test_net3_simulated_from_the_twin_agrees_with_wntr_on_the_inp(empty_twin, tm
     assert later.time_s == 21600
     assert not np.allclose(later.pressure_m, r.pressure_m, atol=0.01)
     assert later.summary()["demand_m3s"] == pytest.approx(r.summary()["demand_m3s"])
-
-
-def _node(name, x, y, ntype="Junction", **attrs):
-    return twin.Feature(id=f"h:{name}", layer="pipe_nodes", type=ntype,
-                        footprint=Point(X0 + x, Y0 + y, Z),
-                        attributes={"network": "W", **attrs})
-
-
-def _pipe(name, a, b, length, dia, where, **attrs):
-    (xa, ya), (xb, yb) = where[a], where[b]
-    return twin.Feature(
-        id=f"h:{name}", layer="water_supply", type="PipeSegment",
-        footprint=LineString([(X0 + xa, Y0 + ya, Z - 1.2), (X0 + xb, Y0 + yb, Z - 1.2)]),
-        attributes={"network": "W", "diameter_mm": dia, "length_m": length,
-                    "roughness": 130.0, **attrs},
-        edge=twin.Edge("W", f"h:{a}", f"h:{b}"))
-
-
-def district(extra_pipes=(), source=True, pump=None) -> list[twin.Feature]:
-    """R - A - V1 - X - V2 - B - C along a main (DN300), with E off A, D off X
-    and a long DN100 loop from A to B; V1, V2 are valve nodes."""
-    where = {"R": (0, 0), "A": (100, 0), "V1": (200, 0), "X": (300, 0), "V2": (400, 0),
-             "B": (500, 0), "C": (600, 0), "E": (100, 100), "D": (300, 100)}
-    feats = [_node(n, *xy, ntype="Valve") for n, xy in where.items() if n in ("V1", "V2")]
-    feats += [_node(n, *where[n], base_demand_m3s=DEMAND.get(n, 0.0)) for n in "ABCDEX"]
-    if source:
-        feats.append(_node("R", *where["R"], ntype="Reservoir", head_m=HEAD))
-    else:
-        feats.append(_node("R", *where["R"]))
-    feats += [_pipe("RA", "R", "A", 500, 300, where), _pipe("AV1", "A", "V1", 100, 300, where),
-              _pipe("V1X", "V1", "X", 100, 300, where), _pipe("XV2", "X", "V2", 100, 300, where),
-              _pipe("V2B", "V2", "B", 100, 300, where), _pipe("BC", "B", "C", 300, 150, where),
-              _pipe("AE", "A", "E", 200, 150, where), _pipe("XD", "X", "D", 150, 150, where),
-              _pipe("AB", "A", "B", 1500, 100, where)]
-    for name, a, b in extra_pipes:
-        where.setdefault(a, (700, 50))
-        where.setdefault(b, (800, 50))
-        feats += [_node(n, *where[n]) for n in (a, b) if f"h:{n}" not in
-                  {f.id for f in feats}]
-        feats.append(_pipe(name, a, b, 100, 100, where))
-    return feats
 
 
 def _import(store, feats):
