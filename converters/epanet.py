@@ -20,7 +20,8 @@ and built by :mod:`converters.pipe_network`:
   setting, diameter, status), points when their two nodes share one
   position; tanks keep their levels and diameter: enough for
   :mod:`twin.analysis.hydraulics` to run the network again from the twin;
-* demand **patterns** are not kept (junctions keep their base demand);
+* demand **patterns** are not kept: junctions keep their base demand, the sum
+  of their demand categories;
 * EPANET gives no burial depth: centrelines are placed the profile's default
   cover (1.2 m) below the node elevations and marked ``depth_source=assumed``;
 * EPANET coordinates carry no CRS: give it with ``--crs`` (it may be in feet,
@@ -196,7 +197,9 @@ def _nodes(ctx, wn, placed_names: set[str]) -> list[NodeRow]:
         else:
             z = float(node.elevation)
             if node.node_type == "Junction":
-                attrs["base_demand_m3s"] = float(node.base_demand or 0.0)
+                # all its demand categories (the twin keeps no patterns to tell them apart)
+                attrs["base_demand_m3s"] = float(sum(
+                    d.base_value or 0.0 for d in node.demand_timeseries_list))
             elif node.node_type == "Tank":
                 attrs.update(_tank_attributes(node))
         rows.append(NodeRow(n, node.node_type, float(x), float(y), z, attrs))
