@@ -16,6 +16,8 @@ from builders import WATER_X0 as X0
 from builders import WATER_Y0 as Y0
 from builders import WATER_Z as Z
 from builders import water_district as district
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import LineString
 
 import twin
@@ -209,3 +211,31 @@ def test_a_pump_without_curve_or_power_is_named(empty_twin):
         simulate_twin(empty_twin)
     with pytest.raises(AnalysisError, match="network 'nope' does not exist"):
         simulate_twin(empty_twin, "nope")
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.tuples(st.floats(20, 800), st.sampled_from([100.0, 150.0, 200.0, 300.0]),
+                          st.floats(0.0, 0.004), st.floats(-5.0, 5.0)),
+                min_size=1, max_size=8))
+def test_a_chain_of_pipes_follows_hazen_williams(pipes):
+    """A reservoir feeding a chain of pipes (random lengths, diameters, demands
+    and elevations): every node's pressure is the head less the Hazen-Williams
+    losses upstream, less its elevation."""
+    import networkx as nx
+
+    from twin.analysis.hydraulic_model import hydraulic_network
+    from twin.analysis.hydraulics import simulate
+
+    g = nx.MultiGraph(network="chain")
+    g.add_node("R", type="Reservoir", ground=0.0, attributes={"head_m": 80.0})
+    for k, (length, dia, demand, z) in enumerate(pipes):
+        g.add_node(f"J{k}", type="Junction", ground=z, attributes={"base_demand_m3s": demand})
+        a = "R" if k == 0 else f"J{k - 1}"
+        g.add_edge(a, f"J{k}", key=f"P{k}", start=a, end=f"J{k}", type="PipeSegment",
+                   attributes={"length_m": length, "diameter_mm": dia, "roughness": 110.0})
+    r = simulate(hydraulic_network(g)).pressure()
+    head = 80.0
+    for k, (length, dia, _demand, z) in enumerate(pipes):
+        q = sum(p[2] for p in pipes[k:])
+        head -= hazen_williams(q, length, dia / 1000, 110.0)
+        assert r[f"J{k}"] == pytest.approx(head - z, abs=0.02 + 0.002 * abs(80 - head))
