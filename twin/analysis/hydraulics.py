@@ -97,7 +97,9 @@ def to_wntr(net: HydraulicNetwork, *, without: frozenset[str] | set[str] = froze
     and for links."""
     wntr = require("wntr", "a hydraulic simulation")
     wn = wntr.network.WaterNetworkModel()
-    wn.options.hydraulic.headloss = net.headloss
+    with warnings.catch_warnings():  # wntr warns that roughness units do not change:
+        warnings.simplefilter("ignore")  # there are no pipes yet, ours are in its units
+        wn.options.hydraulic.headloss = net.headloss
     wn.options.hydraulic.demand_model = "DDA"
     node_name: dict[str, str] = {}
     for k, (nid, n) in enumerate(net.nodes.items()):
