@@ -68,9 +68,11 @@ def simulate(path, network, at, limit, as_json) -> None:
         return
     s = r.summary()
     out = console(soft_wrap=True)
+    spread = "no junctions" if s["junctions"] == 0 else (
+        f"junction pressure {s['pressure_min_m']:.2f} to {s['pressure_max_m']:.2f} m "
+        f"(mean {s['pressure_mean_m']:.2f})")
     out.print(f"network {r.network} at {r.time_s} s: {s['nodes']} nodes, {s['links']} links; "
-              f"junction pressure {s['pressure_min_m']:.2f} to {s['pressure_max_m']:.2f} m "
-              f"(mean {s['pressure_mean_m']:.2f}); demand {s['demand_m3s'] * 1000:.2f} L/s")
+              f"{spread}; demand {s['demand_m3s'] * 1000:.2f} L/s")
     _defaults_note(out, r.defaulted)
     for w in r.warnings:
         out.print(styled("EPANET:", "yellow"), w)

@@ -307,5 +307,7 @@ def require_connected(net: HydraulicNetwork) -> None:
         return
     named = "; ".join(f"{len(p)} nodes ({', '.join(sorted(p)[:3])}"
                       f"{' ...' if len(p) > 3 else ''})" for p in parts[:NAMED_PARTS])
-    raise AnalysisError(f"network {net.network!r} has {len(parts)} parts that no source "
-                        f"reaches: {named}{' ...' if len(parts) > NAMED_PARTS else ''}")
+    what = "part that no source reaches" if len(parts) == 1 else \
+        "parts that no source reaches"
+    raise AnalysisError(f"network {net.network!r} has {len(parts)} {what}: {named}"
+                        f"{' ...' if len(parts) > NAMED_PARTS else ''}")

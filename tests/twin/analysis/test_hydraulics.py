@@ -198,7 +198,7 @@ def test_a_network_without_source_is_refused(empty_twin):
 
 def test_parts_no_source_reaches_are_named(empty_twin):
     _import(empty_twin, district(extra_pipes=[("FG", "F", "G")]))
-    with pytest.raises(AnalysisError, match=r"1 parts that no source reaches: 2 nodes "
+    with pytest.raises(AnalysisError, match=r"1 part that no source reaches: 2 nodes "
                                             r"\(h:F, h:G\)"):
         simulate_twin(empty_twin)
 
