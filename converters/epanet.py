@@ -14,9 +14,14 @@ and built by :mod:`converters.pipe_network`:
   (a 2D point, and the pipes next to it stay 2D); the head is kept as
   ``head_m``;
 * pipes become ``water_supply`` segments with their diameter, length,
-  roughness and status, along their vertices; pumps and valves (links in
-  EPANET) become segments of type ``Pump`` and ``Valve`` (points when their
-  two nodes share one position);
+  roughness (and the network's head-loss formula), minor loss and status,
+  along their vertices; pumps and valves (links in EPANET) become segments
+  of type ``Pump`` (head curve or power, speed, status) and ``Valve`` (type,
+  setting, diameter, status), points when their two nodes share one
+  position; tanks keep their levels and diameter: enough for
+  :mod:`twin.analysis.hydraulics` to run the network again from the twin;
+* demand **patterns** are not kept: junctions keep their base demand, the sum
+  of their demand categories;
 * EPANET gives no burial depth: centrelines are placed the profile's default
   cover (1.2 m) below the node elevations and marked ``depth_source=assumed``;
 * EPANET coordinates carry no CRS: give it with ``--crs`` (it may be in feet,
@@ -66,7 +71,7 @@ from .pipe_network import (
 from .report import Note
 
 NAME = "epanet"
-VERSION = "0.2.0"
+VERSION = "0.3.0"
 #: Cover assumed above EPANET pipes (m), as no depth is in the model.
 DEFAULT_COVER_M = 1.2
 #: Sections that say how the network is operated; read without them if wntr
@@ -192,11 +197,51 @@ def _nodes(ctx, wn, placed_names: set[str]) -> list[NodeRow]:
         else:
             z = float(node.elevation)
             if node.node_type == "Junction":
-                attrs["base_demand_m3s"] = float(node.base_demand or 0.0)
+                # all its demand categories (the twin keeps no patterns to tell them apart)
+                attrs["base_demand_m3s"] = float(sum(
+                    d.base_value or 0.0 for d in node.demand_timeseries_list))
+            elif node.node_type == "Tank":
+                attrs.update(_tank_attributes(node))
         rows.append(NodeRow(n, node.node_type, float(x), float(y), z, attrs))
     if wn.num_reservoirs:
         ctx.report["reservoir_ground"] = counts
     return rows
+
+
+def _tank_attributes(tank) -> dict[str, Any]:
+    """Levels (m above the tank's bottom, its elevation) and diameter of a tank:
+    what a hydraulic run of the twin needs. A volume curve is named, not kept."""
+    out: dict[str, Any] = {"init_level_m": float(tank.init_level),
+                           "min_level_m": float(tank.min_level),
+                           "max_level_m": float(tank.max_level),
+                           "tank_diameter_m": float(tank.diameter),
+                           "min_volume_m3": float(tank.min_vol or 0.0)}
+    if tank.vol_curve_name:
+        out["volume_curve"] = str(tank.vol_curve_name)
+    return out
+
+
+def _pump_attributes(pump) -> dict[str, Any]:
+    """A pump's head curve (``[flow m3/s, head m]`` points) or its power, its
+    speed and initial status."""
+    out: dict[str, Any] = {"pump_type": str(pump.pump_type),
+                           "status": str(pump.initial_status),
+                           "speed": float(pump.base_speed)}
+    if pump.pump_type == "HEAD":
+        out["head_curve"] = [[float(q), float(h)] for q, h in pump.get_pump_curve().points]
+    else:
+        out["power_kw"] = float(pump.power) / 1000.0
+    return out
+
+
+def _valve_attributes(valve) -> dict[str, Any]:
+    """A control valve's type, setting (pressure m, flow m3/s or loss
+    coefficient, by type), diameter and initial status."""
+    return {"valve_type": str(getattr(valve, "valve_type", "")),
+            "setting": float(valve.initial_setting or 0.0),
+            "valve_diameter_m": float(valve.diameter or 0.0),
+            "minor_loss": float(valve.minor_loss or 0.0),
+            "status": str(valve.initial_status)}
 
 
 def _links(ctx, wn, ground: dict[str, float | None]) -> Iterator[LinkRow]:
@@ -219,9 +264,13 @@ def _links(ctx, wn, ground: dict[str, float | None]) -> Iterator[LinkRow]:
         if ltype == "Pipe":
             attrs["length_m"] = float(link.length)
             attrs["roughness"] = float(link.roughness)
+            attrs["headloss_formula"] = str(wn.options.hydraulic.headloss)
+            attrs["minor_loss"] = float(link.minor_loss)
             attrs["status"] = str(link.initial_status)
-        elif ftype == "Valve":
-            attrs["valve_type"] = str(getattr(link, "valve_type", ""))
+            if link.check_valve:
+                attrs["check_valve"] = True
+        else:
+            attrs.update(_pump_attributes(link) if ftype == "Pump" else _valve_attributes(link))
         yield LinkRow(name, ftype, "water_supply", a, b,
                       z_start=centre_below_cover(ground.get(a), DEFAULT_COVER_M, section),
                       z_end=centre_below_cover(ground.get(b), DEFAULT_COVER_M, section),

@@ -157,3 +157,53 @@ def back_to_schema_2(location: Path | str) -> None:
         run_sql(location, sql)
     if not str(location).startswith("postgresql"):
         run_sql(location, "DROP TABLE twin_history_rtree")
+
+
+# a water network with a reservoir, for hydraulics (twin.analysis.hydraulics)
+WATER_X0, WATER_Y0, WATER_Z = 500_000.0, 4_500_000.0, 1000.0
+WATER_HEAD = WATER_Z + 50.0
+#: base demands (m3/s) of the hand-made water network
+WATER_DEMAND = {"B": 0.008, "C": 0.004, "E": 0.002, "X": 0.001, "D": 0.002}
+
+
+def _water_node(name, x, y, ntype="Junction", **attrs):
+    return twin.Feature(id=f"h:{name}", layer="pipe_nodes", type=ntype,
+                        footprint=Point(WATER_X0 + x, WATER_Y0 + y, WATER_Z),
+                        attributes={"network": "W", **attrs})
+
+
+def _water_pipe(name, a, b, length, dia, where, **attrs):
+    (xa, ya), (xb, yb) = where[a], where[b]
+    return twin.Feature(
+        id=f"h:{name}", layer="water_supply", type="PipeSegment",
+        footprint=LineString([(WATER_X0 + xa, WATER_Y0 + ya, WATER_Z - 1.2),
+                              (WATER_X0 + xb, WATER_Y0 + yb, WATER_Z - 1.2)]),
+        attributes={"network": "W", "diameter_mm": dia, "length_m": length,
+                    "roughness": 130.0, **attrs},
+        edge=twin.Edge("W", f"h:{a}", f"h:{b}"))
+
+
+def water_district(extra_pipes=(), source=True, pump=None) -> list[twin.Feature]:
+    """R - A - V1 - X - V2 - B - C along a main (DN300), with E off A, D off X
+    and a long DN100 loop from A to B; V1, V2 are valve nodes."""
+    where = {"R": (0, 0), "A": (100, 0), "V1": (200, 0), "X": (300, 0), "V2": (400, 0),
+             "B": (500, 0), "C": (600, 0), "E": (100, 100), "D": (300, 100)}
+    feats = [_water_node(n, *xy, ntype="Valve") for n, xy in where.items() if n in ("V1", "V2")]
+    feats += [_water_node(n, *where[n], base_demand_m3s=WATER_DEMAND.get(n, 0.0)) for n in "ABCDEX"]
+    if source:
+        feats.append(_water_node("R", *where["R"], ntype="Reservoir", head_m=WATER_HEAD))
+    else:
+        feats.append(_water_node("R", *where["R"]))
+    mains = [("RA", "R", "A", 500, 300), ("AV1", "A", "V1", 100, 300),
+             ("V1X", "V1", "X", 100, 300), ("XV2", "X", "V2", 100, 300),
+             ("V2B", "V2", "B", 100, 300), ("BC", "B", "C", 300, 150),
+             ("AE", "A", "E", 200, 150), ("XD", "X", "D", 150, 150),
+             ("AB", "A", "B", 1500, 100)]
+    feats += [_water_pipe(*m, where) for m in mains]
+    for name, a, b in extra_pipes:
+        where.setdefault(a, (700, 50))
+        where.setdefault(b, (800, 50))
+        feats += [_water_node(n, *where[n]) for n in (a, b) if f"h:{n}" not in
+                  {f.id for f in feats}]
+        feats.append(_water_pipe(name, a, b, 100, 100, where))
+    return feats

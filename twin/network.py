@@ -35,9 +35,9 @@ def features_by_id(store: TwinStore, ids: list[str], chunk: int = 500, *,
 def network_graph(store: TwinStore, network: str) -> nx.MultiGraph:
     """The topology of ``network`` (e.g. ``"RL"`` or a model's network name).
 
-    Node attributes: ``pos`` ``(x, y, z)`` when known; ``type`` for nodes that
-    are features; for point features also ``feature`` and ``ground`` (their
-    Z). Edge keys are feature ids;
+    Node attributes: ``pos`` ``(x, y, z)`` when known; ``type`` and
+    ``attributes`` for nodes that are features; for point features also
+    ``feature`` and ``ground`` (their Z). Edge keys are feature ids;
     edge attributes: ``feature``, ``type``, ``attributes``, ``geometry``,
     ``start``/``end`` (the feature's own direction), and for centrelines
     ``length`` (3D where known), ``ends`` and ``half_height``.
@@ -52,6 +52,7 @@ def network_graph(store: TwinStore, network: str) -> nx.MultiGraph:
     # node features that carry the node ids
     for f in features_by_id(store, list(g.nodes)):
         g.nodes[f.id]["type"] = f.type
+        g.nodes[f.id]["attributes"] = f.attributes
         if f.footprint is not None and f.footprint.geom_type == "Point":
             c = shapely.get_coordinates(f.footprint, include_z=True)[0]
             g.nodes[f.id]["pos"] = tuple(float(v) for v in c)

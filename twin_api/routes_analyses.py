@@ -1,5 +1,6 @@
 """Analysis routes (pipe networks, renewal, ageing, statistics, clearances,
-isolation, highlights, the health-check indicators): HTTP in,
+isolation with its hydraulic impact, hydraulics and pressure-logger checks,
+highlights, the health-check indicators): HTTP in,
 :mod:`twin_api.twin_service` out, every result kept per twin revision
 (:meth:`ServerState.cached`): they take long and change only with the twin.
 """
@@ -19,6 +20,13 @@ from .params import Layers, Year
 from .problems import responses
 from .server_state import ServerState
 from .temporal import store_dependency
+
+Network = Annotated[str | None, Q(max_length=300, description=(
+    "the network (default: the twin's one water network)"))]
+SimTime = Annotated[int, Q(ge=0, le=7 * 86_400, description=(
+    "seconds of simulated time after the start: 0 is the steady state"))]
+ServicePressure = Annotated[float, Q(ge=0, le=200, description=(
+    "minimum pressure (m of water) at a node, with hydraulics"))]
 
 
 def analyses_router(state: ServerState) -> APIRouter:
@@ -90,8 +98,49 @@ def analyses_router(state: ServerState) -> APIRouter:
            summary="Valves to close and what loses supply when a segment bursts",
            responses=responses(400, 404))
     @blocking
-    def isolation(s: Store, segment_id: str) -> Response:
-        return cached(s, ("isolation", segment_id), lambda: svc.isolation(s, segment_id))
+    def isolation(s: Store, segment_id: str,
+                  hydraulics: Annotated[bool, Q(description=(
+                      "also run EPANET (WNTR) with the out-of-service segments taken out: "
+                      "nodes under the service pressure and the unsupplied demand, against "
+                      "the intact network"))] = False,
+                  service_pressure: ServicePressure = 14.0) -> Response:
+        return cached(s, ("isolation", segment_id, hydraulics, service_pressure),
+                      lambda: svc.isolation(s, segment_id, hydraulics, service_pressure))
+
+    @r.get("/twin/analyses/hydraulics", tags=a, response_model=dict,
+           summary="EPANET run of a water network: node pressures and heads, link flows",
+           description="The twin's water network built into a hydraulic model (defaults "
+                       "for what the twin does not say are counted in `defaulted`) and "
+                       "run with WNTR's EpanetSimulator: the steady state (`at=0`) or the "
+                       "state `at` seconds into an extended period. Pressures in m of "
+                       "water, flows in m3/s. A network without source, or with parts no "
+                       "source reaches, is a 400 naming them.",
+           responses=responses(400))
+    @blocking
+    def hydraulics(s: Store, network: Network = None, at: SimTime = 0) -> Response:
+        return cached(s, ("hydraulics", network, at), lambda: svc.hydraulics(s, network, at))
+
+    @r.get("/twin/analyses/calibration", tags=a, response_model=dict,
+           summary="Simulated against observed pressure at the pressure loggers",
+           description="For every pressure datastream whose Thing is on a node of the "
+                       "network: its last reading up to `time` (at most an hour old), the "
+                       "mean of its readings from `from` to `to`, or its latest reading; "
+                       "residual = simulated - observed (m of water), worst first, with "
+                       "the RMSE and the mean residual. Loggers that cannot be compared "
+                       "are listed in `skipped` with the reason.",
+           responses=responses(400))
+    @blocking
+    def calibration(s: Store, network: Network = None,
+                    time: Annotated[str | None, Q(max_length=64, description=(
+                        "ISO 8601 time with its offset"))] = None,
+                    start: Annotated[str | None, Q(alias="from", max_length=64,
+                                                   description="interval start (ISO 8601)")
+                                     ] = None,
+                    end: Annotated[str | None, Q(alias="to", max_length=64,
+                                                 description="interval end, excluded")] = None,
+                    at: SimTime = 0) -> Response:
+        return cached(s, ("calibration", network, time, start, end, at),
+                      lambda: svc.calibration(s, network, time, start, end, at))
 
     @r.get("/twin/analyses/highlight", tags=a, response_model=dict,
            summary="An analysis result as coloured feature sets, for viewers",

@@ -229,9 +229,48 @@ def clearances(store: TwinStore, limit: int) -> dict[str, Any]:
                    "violations": [x.as_dict() for x in c.violations[:limit]]})
 
 
-def isolation(store: TwinStore, segment_id: str) -> dict[str, Any]:
-    r = isolation_for(store, segment_id)
+def isolation(store: TwinStore, segment_id: str, hydraulics: bool = False,
+              service_pressure_m: float = 14.0) -> dict[str, Any]:
+    r = isolation_for(store, segment_id, hydraulics=hydraulics,
+                      service_pressure_m=service_pressure_m)
     return {**_asdict(r), "out_of_service": list(r.out_of_service)}
+
+
+def hydraulics(store: TwinStore, network: str | None, at_s: int) -> dict[str, Any]:
+    """An EPANET run of a water network: summary, then every node and link."""
+    from twin.analysis.hydraulics import simulate_twin
+
+    r = simulate_twin(store, network, at_s)
+    return json_safe({
+        **r.summary(),
+        "nodes": [{"id": i, "kind": k, "pressure_m": p, "head_m": h, "demand_m3s": d}
+                  for i, k, p, h, d in zip(r.node_ids.tolist(), r.kinds.tolist(),
+                                           r.pressure_m.tolist(), r.head_m.tolist(),
+                                           r.demand_m3s.tolist())],
+        "links": [{"id": i, "flow_m3s": q} for i, q in zip(r.link_ids.tolist(),
+                                                           r.flow_m3s.tolist())]})
+
+
+def calibration(store: TwinStore, network: str | None, time: str | None, start: str | None,
+                end: str | None, at_s: int) -> dict[str, Any]:
+    """Simulated against observed pressures at the pressure loggers."""
+    from twin.analysis.calibration import calibration_check
+    from twin.analysis.hydraulics import twin_network
+    from twin.sensors.model import iso, to_ms
+
+    if (start is None) != (end is None):
+        raise bad_request("from and to go together (an interval), or give time")
+    ms = {k: to_ms(v, what=k) if v is not None else None
+          for k, v in (("time", time), ("from", start), ("to", end))}
+    c = calibration_check(store, twin_network(store, network), at=ms["time"],
+                          start=ms["from"], end=ms["to"], sim_at_s=at_s)
+    return json_safe({
+        "network": c.network, "time_s": c.time_s, "time": iso(c.at), "from": iso(c.start),
+        "to": iso(c.end), "loggers": len(c.residuals), "rmse_m": c.rmse_m,
+        "mean_residual_m": c.mean_residual_m,
+        "residuals": [dataclasses.asdict(r) for r in c.residuals],
+        "skipped": [{"datastream": d, "name": n, "reason": why} for d, n, why in c.skipped],
+        "defaulted": c.defaulted})
 
 
 def network_list(store: TwinStore) -> dict[str, Any]:

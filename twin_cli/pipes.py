@@ -25,7 +25,8 @@ def _dump(obj) -> str:
 
 @click.group()
 def pipes() -> None:
-    """Analyses of pipe networks: ageing, statistics, clearances, isolation."""
+    """Analyses of pipe networks: ageing, statistics, clearances, isolation,
+    hydraulics (EPANET runs and pressure-logger checks)."""
 
 
 _year = click.option("--year", type=int, default=lambda: dt.date.today().year,
@@ -132,13 +133,19 @@ def clearance(path, rules, as_json) -> None:
 @pipes.command()
 @_twin_arg
 @click.argument("segment")
+@click.option("--hydraulics", is_flag=True,
+              help="Also run EPANET with the segments out of service: nodes left under the "
+                   "service pressure and the unsupplied demand, against the intact network.")
+@click.option("--service-pressure", type=click.FloatRange(min=0, max=200), default=14.0,
+              show_default=True, help="Minimum pressure (m of water) with --hydraulics.")
 @_json
-def isolate(path, segment, as_json) -> None:
+def isolate(path, segment, hydraulics, service_pressure, as_json) -> None:
     """What a burst of SEGMENT shuts down: valves to close, segments, buildings."""
     from twin.analysis.isolation import isolation_for
 
     with twin.open_twin(path, readonly=True) as store:
-        r = isolation_for(store, segment)
+        r = isolation_for(store, segment, hydraulics=hydraulics,
+                          service_pressure_m=service_pressure)
     if as_json:
         click.echo(_dump({**dataclasses.asdict(r), "out_of_service": r.out_of_service}))
         return
@@ -153,3 +160,31 @@ def isolate(path, segment, as_json) -> None:
     out.print(f"  buildings without supply: {len(r.buildings_without_supply)} "
               f"({', '.join(r.buildings_without_supply[:20])}"
               f"{' ...' if len(r.buildings_without_supply) > 20 else ''})")
+    if r.hydraulics is not None:
+        _print_impact(out, r.hydraulics)
+
+
+def _print_impact(out, h) -> None:
+    def few(ids):
+        return ", ".join(ids[:20]) + (" ..." if len(ids) > 20 else "")
+
+    out.print(f"  hydraulics (EPANET, service pressure {h.service_pressure_m:g} m): "
+              f"{len(h.unsupplied_nodes)} nodes unsupplied ({h.unsupplied_demand_m3s * 1000:.2f}"
+              f" L/s of {h.total_demand_m3s * 1000:.2f} L/s demand)")
+    out.print(f"  under service pressure: {len(h.below_service)} nodes ({few(h.below_service)}),"
+              f" {len(h.newly_below)} of them only after the isolation; "
+              f"{h.demand_below_service_m3s * 1000:.2f} L/s drawn there")
+    def metres(p):
+        return "none left" if p is None else f"{p:.2f} m"
+
+    out.print(f"  lowest junction pressure: {metres(h.min_pressure_m)} "
+              f"(intact: {metres(h.min_pressure_intact_m)})")
+    if h.defaulted:
+        out.print("  ", styled("assumed:", "yellow"), " ",
+                  ", ".join(f"{w} for {n}" for w, n in h.defaulted.items()), sep="")
+
+
+from .hydraulics_cmd import calibration_check, simulate  # noqa: E402
+
+pipes.add_command(simulate)
+pipes.add_command(calibration_check)

@@ -129,3 +129,61 @@ def test_unknown_routes_and_methods_are_problems(api):
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
     r = api.delete("/collections")
     assert r.status_code == 405 and r.json()["status"] == 405
+
+
+def test_hydraulics_calibration_and_burst_impact_over_http(empty_twin):
+    """EPANET runs of a hand-made network through the API, its one pressure
+    logger (3 m under the simulated pressure), a burst's impact."""
+    from builders import water_district
+    from fastapi.testclient import TestClient
+
+    from twin.sensors.model import to_ms
+    from twin.sensors.store import sensors_of
+    from twin_api.app import create_app
+    from twin_api.settings import ApiSettings
+
+    with empty_twin.import_batch("hand-made", "test", "tests", "1") as b:
+        b.add(water_district())
+    with TestClient(create_app(ApiSettings(empty_twin.path))) as api:
+        sim = api.get("/twin/analyses/hydraulics").json()
+        assert sim["network"] == "W" and sim["junctions"] == 8 and sim["defaulted"] == {
+            "junction base_demand_m3s": 2, "head-loss formula (H-W)": 1}
+        p = {n["id"]: n["pressure_m"] for n in sim["nodes"]}
+        assert p["h:R"] == pytest.approx(50.0) and 45 < p["h:C"] < 50
+        t = to_ms("2025-05-01T08:00:00Z")
+        with sensors_of(empty_twin).writing() as w:
+            th = w.insert("Things", {"name": "logger", "description": "-",
+                                     "feature_id": "h:C", "properties": {}})
+            se = w.insert("Sensors", {"name": "p", "description": "p",
+                                      "encoding_type": "text/plain", "metadata": "-"})
+            op = w.insert("ObservedProperties", {"name": "Pressure", "description": "-",
+                                                 "definition": "urn:p"})
+            ds = w.insert("Datastreams", {
+                "name": "pressure C", "description": "d", "observation_type": "OM_Measurement",
+                "unit": {"name": "bar", "symbol": "bar", "definition": "-"}, "thing_id": th,
+                "sensor_id": se, "observed_property_id": op})
+            w.add_observations(ds, np.array([t]), np.array([(p["h:C"] + 3) * 0.0980665]))
+        cal = api.get("/twin/analyses/calibration",
+                      params={"time": "2025-05-01T08:30:00Z"}).json()
+        assert cal["loggers"] == 1 and cal["rmse_m"] == pytest.approx(3.0, abs=1e-4)
+        assert cal["residuals"][0]["residual_m"] == pytest.approx(-3.0, abs=1e-4)
+        mean = api.get("/twin/analyses/calibration", params={
+            "from": "2025-05-01T07:00:00Z", "to": "2025-05-01T09:00:00Z"}).json()
+        assert mean["residuals"][0]["readings"] == 1
+        assert api.get("/twin/analyses/calibration",
+                       params={"from": "2025-05-01T07:00:00Z"}).status_code == 400
+        assert api.get("/twin/analyses/calibration",
+                       params={"time": "yesterday"}).status_code == 400
+        iso = api.get("/twin/analyses/isolation/h:V1X",
+                      params={"hydraulics": "true", "service_pressure": 14}).json()
+        h = iso["hydraulics"]
+        assert h["unsupplied_nodes"] == ["h:D", "h:X"]
+        assert h["below_service"] == ["h:B", "h:C", "h:V2"]
+        assert api.get("/twin/analyses/isolation/h:V1X").json()["hydraulics"] is None
+        assert api.get("/twin/analyses/hydraulics", params={"network": "XX"}).status_code == 400
+        assert api.get("/twin/analyses/hydraulics", params={"at": -1}).status_code in (400, 422)
+
+
+def test_hydraulics_of_a_network_without_source_is_a_400(api):
+    r = api.get("/twin/analyses/hydraulics", params={"network": "JS"})
+    assert r.status_code == 400 and "no source" in r.json()["detail"]

@@ -253,3 +253,42 @@ def test_conflate_lists_links_and_switches_the_map_geometry(runner, tmp_path):
     assert rows[0]["map_geometry"] == "gis" and rows[0]["gis"] == ["hohhot:B-0267"]
     res = run(runner, "conflate", path, "--show", "bim", "--id", "hohhot:B-0001", ok=False)
     assert res.exit_code == 2 and "not a BIM building" in res.output
+
+
+def test_hydraulics_of_the_demo_from_the_command_line(runner, demo_path):
+    """EPANET on the demo's water network (which gives no demands, lengths or
+    roughness: the defaults are said), its pressure loggers, a burst."""
+    import subprocess
+    import sys
+
+    from builders import REPO
+
+    subprocess.run([sys.executable, str(DEMO_DIR / "sensors.py"), str(demo_path), "--days", "2"],
+                   check=True, capture_output=True, cwd=REPO)
+    sim = json.loads(run(runner, "pipes", "simulate", demo_path, "--json").output)
+    assert sim["network"] == "JS" and sim["time_s"] == 0
+    assert sim["defaulted"]["pipe roughness"] == sim["links"].__len__() > 100
+    assert all(n["pressure_m"] > 14 for n in sim["nodes"])
+    text = run(runner, "pipes", "simulate", demo_path, "--limit", "2").output
+    assert "assumed: " in text and "the 2 lowest of" in text
+    check = json.loads(run(runner, "pipes", "calibration-check", demo_path, "--time",
+                           "2025-03-02T08:00:00+08:00", "--json").output)
+    assert check["loggers"] == 2 and check["skipped"] == []
+    # the north logger sits on the source: 30 m assumed above its ground, read ~ 320 kPa
+    # less the morning peak (see sensors.py)
+    north = next(r for r in check["residuals"] if r["name"] == "pressure north")
+    assert abs(north["residual_m"]) < 3
+    assert check["rmse_m"] == pytest.approx(
+        (sum(r["residual_m"] ** 2 for r in check["residuals"]) / 2) ** 0.5)
+    res = run(runner, "pipes", "calibration-check", demo_path, "--from",
+              "2025-03-01T00:00:00+08:00", ok=False)
+    assert res.exit_code == 2 and "--from and --to go together" in res.output
+    res = run(runner, "pipes", "simulate", demo_path, "--at", "soon", ok=False)
+    assert res.exit_code == 2 and "'soon' is not a duration" in res.output
+    iso = json.loads(run(runner, "pipes", "isolate", demo_path, "hohhot:JS-EW-3-4-2",
+                         "--hydraulics", "--service-pressure", "40", "--json").output)
+    h = iso["hydraulics"]
+    assert h["service_pressure_m"] == 40 and h["unsupplied_demand_m3s"] == 0  # no demands
+    assert set(h["removed_links"]) >= set(iso["isolated_segments"])
+    assert h["below_service_intact"] and set(h["below_service"]) <= set(
+        h["below_service_intact"]) | set(h["newly_below"])

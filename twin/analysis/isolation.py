@@ -14,7 +14,8 @@ service connection, when the segment nearest to them is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -37,6 +38,8 @@ class IsolationResult:
     buildings_without_supply: tuple[str, ...]
     sources_known: bool
     note: str = ""
+    #: :class:`~twin.analysis.burst.BurstImpact` when asked for (``hydraulics=True``)
+    hydraulics: Any = None
 
     @property
     def out_of_service(self) -> tuple[str, ...]:
@@ -141,10 +144,16 @@ def nearest_segments(segment_ids: list[str], lines: list, building_ids: list[str
     return out
 
 
-def isolation_for(store, segment_id: str) -> IsolationResult:
+def isolation_for(store, segment_id: str, *, hydraulics: bool = False,
+                  service_pressure_m: float = 14.0, at_s: int = 0) -> IsolationResult:
     """:func:`isolate` on the twin: the network of ``segment_id``, its node
     types from the node features, service links from the ``serves`` attribute
-    of service pipes, and the nearest segment of every other building."""
+    of service pipes, and the nearest segment of every other building.
+
+    With ``hydraulics``, the result's ``hydraulics`` holds the burst's
+    hydraulic impact (:func:`twin.analysis.burst.burst_impact`: nodes left
+    under ``service_pressure_m`` and the unsupplied demand, against the
+    intact network; needs the ``pipes`` extra)."""
     from ..network import network_graph
     from ..query import Query
 
@@ -165,4 +174,13 @@ def isolation_for(store, segment_id: str) -> IsolationResult:
     blds = list(store.query(Query(layers=("buildings",))))
     near = nearest_segments(ids, lines, [b.id for b in blds],
                             [b.footprint for b in blds]) if blds else {}
-    return isolate(graph, segment_id, node_types=types, serves=serves, nearest_segment=near)
+    result = isolate(graph, segment_id, node_types=types, serves=serves, nearest_segment=near)
+    if not hydraulics:
+        return result
+    from .burst import burst_impact
+    from .hydraulic_model import hydraulic_network
+
+    net = hydraulic_network(graph)
+    removed = set(result.out_of_service) | {v for v in result.valves_to_close if v in net.links}
+    return replace(result, hydraulics=burst_impact(
+        net, segment_id, removed, service_pressure_m=service_pressure_m, at_s=at_s))

@@ -507,6 +507,18 @@ class SensorStore:
             out[int(i)] = (t, v if v is not None else (json.loads(vj) if vj else None))
         return out
 
+    def datastreams_linked(self, observed_property: str) -> list[dict[str, Any]]:
+        """The datastreams whose observed property's name contains
+        ``observed_property`` (any case) and whose Thing is linked to a twin
+        feature: id, name, unit, observed property and ``feature_id``."""
+        rows = self.store._read(
+            "SELECT d.id, d.name, d.unit, p.name, t.feature_id FROM twin_sta_datastreams d "
+            "JOIN twin_sta_things t ON t.id = d.thing_id JOIN twin_sta_observed_properties p "
+            "ON p.id = d.observed_property_id WHERE t.feature_id IS NOT NULL AND "
+            "LOWER(p.name) LIKE ? ORDER BY d.id", (f"%{observed_property.lower()}%",))
+        return [{"id": r[0], "name": r[1], "unit": json.loads(r[2]) if r[2] else {},
+                 "observed_property": r[3], "feature_id": r[4]} for r in rows]
+
     def datastreams_of_feature(self, feature_id: str) -> list[dict[str, Any]]:
         """The datastreams of the Things on one twin feature, with their
         unit, observed property and latest value."""

@@ -1,0 +1,324 @@
+"""Hydraulics from the twin (WNTR / EPANET): Net3 through the EPANET converter
+against WNTR on the .inp itself, a hand-made network whose pressures are
+known in closed form (Hazen-Williams), a burst that leaves known nodes under
+the service pressure, pressure loggers with known offsets, and the networks
+that cannot be simulated."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import wntr
+from builders import WATER_DEMAND as DEMAND
+from builders import WATER_X0 as X0
+from builders import WATER_Y0 as Y0
+from builders import WATER_Z as Z
+from builders import water_district as district
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString
+
+import twin
+from converters import import_file
+from twin.analysis.calibration import calibration_check
+from twin.analysis.hydraulics import simulate_twin, twin_network
+from twin.analysis.isolation import isolation_for
+from twin.errors import AnalysisError
+from twin.sensors.model import to_ms
+from twin.sensors.store import sensors_of
+
+NET3 = Path(__file__).resolve().parents[3] / "sample_models" / "epanet" / "Net3.inp"
+#: Net3 from the twin and WNTR on the .inp agree to this (m) at every junction
+NET3_TOLERANCE_M = 1e-3
+
+
+def reference_pressures(inp: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """WNTR straight on the .inp, in the state the twin keeps: base demands
+    (every pattern flat), initial statuses (no controls), steady state."""
+    with warnings.catch_warnings():  # wntr's reader warns of D-W roughness units
+        warnings.simplefilter("ignore", UserWarning)
+        wn = wntr.network.WaterNetworkModel(str(inp))
+    for name in list(wn.control_name_list):
+        wn.remove_control(name)
+    wn.add_pattern("flat", [1.0])
+    for _, j in wn.junctions():
+        for d in j.demand_timeseries_list:
+            d.pattern_name = "flat"
+    wn.options.hydraulic.pattern = "flat"
+    wn.options.time.duration = 0
+    res = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(inp.parent / "reference"))
+    p = res.node["pressure"].loc[0]
+    q = res.link["flowrate"].loc[0]
+    return ({n: float(p[n]) for n in wn.junction_name_list},
+            {k: float(q[k]) for k in wn.link_name_list})
+
+
+def test_net3_simulated_from_the_twin_agrees_with_wntr_on_the_inp(empty_twin, tmp_path):
+    import_file(empty_twin, NET3, crs="EPSG:4546", force=True)  # local coordinates
+    r = simulate_twin(empty_twin)
+    copy = tmp_path / NET3.name  # wntr writes its EPANET files beside the model
+    copy.write_bytes(NET3.read_bytes())
+    pressures, flows = reference_pressures(copy)
+    ours = r.pressure()
+    diff = [abs(ours[f"epanet:Net3:node:{n}"] - p) for n, p in pressures.items()]
+    assert len(diff) == 92
+    assert max(diff) < NET3_TOLERANCE_M, f"max difference {max(diff):.4f} m"
+    q = dict(zip(r.link_ids.tolist(), r.flow_m3s.tolist()))
+    assert max(abs(q[f"epanet:Net3:link:{k}"] - v) for k, v in flows.items()) < 1e-5
+    assert r.defaulted == {}  # the converter keeps everything a run needs
+    # the pump from the lake is closed at the start, the other one runs
+    assert abs(q["epanet:Net3:link:10"]) < 1e-9 < q["epanet:Net3:link:335"]
+    # an extended period: the tanks move, so pressures change, and demands stay
+    later = simulate_twin(empty_twin, at_s=6 * 3600)
+    assert later.time_s == 21600
+    assert not np.allclose(later.pressure_m, r.pressure_m, atol=0.01)
+    assert later.summary()["demand_m3s"] == pytest.approx(r.summary()["demand_m3s"])
+
+
+def _import(store, feats):
+    with store.import_batch("hand-made", "test", "tests", "1") as b:
+        b.add(feats)
+    return store
+
+
+def hazen_williams(q, length, dia_m, c=130.0):
+    """Head loss (m) of a flow q (m3/s) in a pipe: the SI Hazen-Williams formula."""
+    return 10.667 * length * q ** 1.852 / (c ** 1.852 * dia_m ** 4.871)
+
+
+def test_burst_leaves_the_nodes_beyond_it_under_service_pressure(empty_twin):
+    _import(empty_twin, district())
+    intact = simulate_twin(empty_twin).pressure()
+    assert min(intact[f"h:{n}"] for n in "ABCDEX") > 45  # the main carries it all
+    r = isolation_for(empty_twin, "h:V1X", hydraulics=True)
+    assert r.valves_to_close == ("h:V1", "h:V2")
+    h = r.hydraulics
+    assert h.unsupplied_nodes == ("h:D", "h:X")
+    assert h.unsupplied_demand_m3s == pytest.approx(DEMAND["X"] + DEMAND["D"])
+    # the valve on B's side closed, B's side now hangs on the long DN100 loop
+    assert h.below_service == h.newly_below == ("h:B", "h:C", "h:V2")
+    assert h.below_service_intact == ()
+    assert h.demand_below_service_m3s == pytest.approx(DEMAND["B"] + DEMAND["C"], rel=1e-4)
+    assert h.total_demand_m3s == pytest.approx(sum(DEMAND.values()))
+    assert set(h.removed_links) == {"h:V1X", "h:XV2", "h:XD"}
+    # after the isolation the network is a tree: its pressures in closed form
+    after = twin_network(empty_twin)
+    from twin.analysis.hydraulics import run
+    res = run(after, without={"h:V1X", "h:XV2", "h:XD"}, drop_nodes={"h:X", "h:D"}).pressure()
+    q_main = DEMAND["E"] + DEMAND["B"] + DEMAND["C"]
+    p_a = 50 - hazen_williams(q_main, 500, 0.3)
+    p_b = p_a - hazen_williams(DEMAND["B"] + DEMAND["C"], 1500, 0.1)
+    p_c = p_b - hazen_williams(DEMAND["C"], 300, 0.15)
+    assert res["h:A"] == pytest.approx(p_a, abs=0.05)
+    assert res["h:B"] == pytest.approx(p_b, abs=0.05)
+    assert res["h:C"] == pytest.approx(p_c, abs=0.05)
+    assert h.min_pressure_m == pytest.approx(p_c, abs=0.05)
+    assert p_c < p_b < 14  # the service pressure
+    # a lower service pressure: nobody is short of it
+    low = isolation_for(empty_twin, "h:V1X", hydraulics=True, service_pressure_m=5)
+    assert low.hydraulics.below_service == ()
+    assert isolation_for(empty_twin, "h:V1X").hydraulics is None
+
+
+def test_defaults_are_counted_never_silent(empty_twin):
+    feats = [f if f.id != "h:AE" else twin.Feature(
+        id=f.id, layer=f.layer, type=f.type, footprint=f.footprint,
+        attributes={"network": "W"}, edge=f.edge) for f in district()]
+    _import(empty_twin, feats)
+    r = simulate_twin(empty_twin)
+    assert r.defaulted == {"junction base_demand_m3s": 2, "pipe diameter_mm": 1,
+                           "pipe length_m (from the centreline)": 1, "pipe roughness": 1,
+                           "head-loss formula (H-W)": 1}
+    assert r.summary()["defaulted"] == r.defaulted
+
+
+PRESSURE = {"name": "kilopascal", "symbol": "kPa", "definition": "-"}
+
+
+def _logger(w, feature, unit=PRESSURE):
+    th = w.insert("Things", {"name": f"logger {feature}", "description": "logger",
+                             "feature_id": feature, "properties": {}})
+    se = w.insert("Sensors", {"name": "p", "description": "p", "encoding_type": "text/plain",
+                              "metadata": "-"})
+    op = w.insert("ObservedProperties", {"name": "pressure", "description": "gauge pressure",
+                                         "definition": "urn:pressure"})
+    return w.insert("Datastreams", {
+        "name": f"pressure {feature}", "description": "d", "observation_type": "OM_Measurement",
+        "unit": unit, "thing_id": th, "sensor_id": se, "observed_property_id": op})
+
+
+AT = to_ms("2025-05-01T08:00:00+08:00")
+OFFSET = {"h:B": 2.0, "h:C": -5.0}  # simulated - observed, m
+
+
+def test_residuals_equal_the_known_offsets(empty_twin):
+    _import(empty_twin, district())
+    sim = simulate_twin(empty_twin).pressure()
+    kpa = {n: (sim[n] - off) * 9.80665 for n, off in OFFSET.items()}
+    t = AT + np.array([-7_200_000, -60_000, 0, 60_000, 3_600_000], dtype=np.int64)
+    with sensors_of(empty_twin).writing() as w:
+        ids = {n: _logger(w, n) for n in OFFSET}
+        for n, ds in ids.items():  # right at AT; wrong before and after it; mean right
+            w.add_observations(ds, t, np.array([0.0, kpa[n] - 3, kpa[n], 999.0, 1e4]))
+        _logger(w, "h:A", {"name": "furlong", "symbol": "fur", "definition": "-"})
+        _logger(w, "test:B1")  # not a node of the network
+    net = twin_network(empty_twin)
+    check = calibration_check(empty_twin, net, at=AT)
+    assert [(r.node, round(r.residual_m, 6)) for r in check.residuals] == [
+        ("h:C", -5.0), ("h:B", 2.0)]  # worst first
+    assert check.rmse_m == pytest.approx(np.sqrt((4 + 25) / 2))
+    assert check.mean_residual_m == pytest.approx(-1.5)
+    assert check.worst(1)[0].datastream == ids["h:C"]
+    reasons = sorted(s[2] for s in check.skipped)
+    assert "unit" in reasons[1] and "fur" in reasons[1]
+    assert "not a node of network" in reasons[0]
+    # the mean over an interval (AT - 1 min up to AT + 1 min, exclusive)
+    mean = calibration_check(empty_twin, net, start=AT - 60_000, end=AT + 60_000)
+    for r in mean.residuals:
+        assert r.readings == 2
+        assert r.residual_m == pytest.approx(OFFSET[r.node] + 1.5 / 9.80665)
+    # no time: the latest reading (1e4 kPa)
+    latest = calibration_check(empty_twin, net)
+    for r in latest.residuals:
+        assert r.observed_m == pytest.approx(1e4 / 9.80665)
+    # long before the readings: none within the hour, each logger says so
+    early = calibration_check(empty_twin, net, at=AT - 86_400_000)
+    assert early.residuals == ()
+    assert sum("no numeric reading" in s[2] for s in early.skipped) == 2
+
+
+def test_a_network_without_source_is_refused(empty_twin):
+    _import(empty_twin, district(source=False))
+    with pytest.raises(AnalysisError, match="'W' has no source"):
+        simulate_twin(empty_twin)
+
+
+def test_parts_no_source_reaches_are_named(empty_twin):
+    _import(empty_twin, district(extra_pipes=[("FG", "F", "G")]))
+    with pytest.raises(AnalysisError, match=r"1 part that no source reaches: 2 nodes "
+                                            r"\(h:F, h:G\)"):
+        simulate_twin(empty_twin)
+
+
+def test_a_pump_without_curve_or_power_is_named(empty_twin):
+    feats = district()
+    feats.append(twin.Feature(id="h:P1", layer="water_supply", type="Pump",
+                              footprint=LineString([(X0 + 600, Y0, Z), (X0 + 500, Y0, Z)]),
+                              attributes={"network": "W"},
+                              edge=twin.Edge("W", "h:C", "h:B")))
+    _import(empty_twin, feats)
+    with pytest.raises(AnalysisError, match="pump 'h:P1' has neither a head_curve"):
+        simulate_twin(empty_twin)
+    with pytest.raises(AnalysisError, match="network 'nope' does not exist"):
+        simulate_twin(empty_twin, "nope")
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.tuples(st.floats(20, 800), st.sampled_from([100.0, 150.0, 200.0, 300.0]),
+                          st.floats(0.0, 0.004), st.floats(-5.0, 5.0)),
+                min_size=1, max_size=8))
+def test_a_chain_of_pipes_follows_hazen_williams(pipes):
+    """A reservoir feeding a chain of pipes (random lengths, diameters, demands
+    and elevations): every node's pressure is the head less the Hazen-Williams
+    losses upstream, less its elevation."""
+    import networkx as nx
+
+    from twin.analysis.hydraulic_model import hydraulic_network
+    from twin.analysis.hydraulics import simulate
+
+    g = nx.MultiGraph(network="chain")
+    g.add_node("R", type="Reservoir", ground=0.0, attributes={"head_m": 80.0})
+    for k, (length, dia, demand, z) in enumerate(pipes):
+        g.add_node(f"J{k}", type="Junction", ground=z, attributes={"base_demand_m3s": demand})
+        a = "R" if k == 0 else f"J{k - 1}"
+        g.add_edge(a, f"J{k}", key=f"P{k}", start=a, end=f"J{k}", type="PipeSegment",
+                   attributes={"length_m": length, "diameter_mm": dia, "roughness": 110.0})
+    r = simulate(hydraulic_network(g)).pressure()
+    head = 80.0
+    for k, (length, dia, _demand, z) in enumerate(pipes):
+        q = sum(p[2] for p in pipes[k:])
+        head -= hazen_williams(q, length, dia / 1000, 110.0)
+        assert r[f"J{k}"] == pytest.approx(head - z, abs=0.02 + 0.002 * abs(80 - head))
+
+
+_CONTROLLED = """[TITLE]
+Valves, a power pump, a check valve, two demand categories, Darcy-Weisbach
+
+[JUNCTIONS]
+;ID  Elev  Demand
+ J1  10    2
+ J2  12    1
+ J3  5     3
+ J4  8     0
+ J5  20    1.5
+
+[RESERVOIRS]
+ R1  60
+
+[TANKS]
+;ID  Elev  InitLevel  MinLevel  MaxLevel  Diameter  MinVol
+ T1  40    6          1         9         12        0
+
+[PIPES]
+;ID  Node1  Node2  Length  Diameter  Roughness  MinorLoss  Status
+ P1  R1     J1     300     250       0.2        0          Open
+ P2  J2     J3     200     150       0.2        1.5        Open
+ P3  J3     J4     250     150       0.2        0          CV
+ P4  J4     T1     150     200       0.2        0          Open
+ P5  J1     J3     900     100       0.2        0          Open
+ P6  J5     T1     100     150       0.2        0          Open
+
+[PUMPS]
+;ID  Node1  Node2  Parameters
+ U1  J4     J5     POWER 5
+
+[VALVES]
+;ID  Node1  Node2  Diameter  Type  Setting
+ V1  J1     J2     200       PRV   30
+ V2  J3     J4     100       TCV   5
+
+[DEMANDS]
+;Junction  Demand  Pattern  Category
+ J1        2        P        homes
+ J1        1.25     P        shops
+
+[PATTERNS]
+ P  0.5  1.5
+
+[OPTIONS]
+ Units     LPS
+ Headloss  D-W
+
+[COORDINATES]
+ R1  0    0
+ J1  100  0
+ J2  200  0
+ J3  300  0
+ J4  400  0
+ J5  500  50
+ T1  500  0
+
+[END]
+"""
+
+
+def test_valves_pumps_check_valves_and_demand_categories_survive_the_twin(empty_twin, tmp_path):
+    """A PRV, a TCV, a constant-power pump, a check valve, a tank, minor losses,
+    Darcy-Weisbach and a junction with two demand categories: through the
+    converter into the twin and out again, EPANET agrees with WNTR on the .inp."""
+    inp = tmp_path / "controlled.inp"
+    inp.write_text(_CONTROLLED)
+    import_file(empty_twin, inp, crs="EPSG:4546", force=True)  # local coordinates
+    r = simulate_twin(empty_twin)
+    assert r.defaulted == {}
+    pressures, flows = reference_pressures(inp)
+    ours = r.pressure()
+    diff = max(abs(ours[f"epanet:controlled:node:{n}"] - p) for n, p in pressures.items())
+    assert diff < NET3_TOLERANCE_M
+    q = dict(zip(r.link_ids.tolist(), r.flow_m3s.tolist()))
+    assert max(abs(q[f"epanet:controlled:link:{k}"] - v) for k, v in flows.items()) < 1e-6
+    assert r.summary()["demand_m3s"] == pytest.approx((2 + 1.25 + 1 + 3 + 1.5) / 1000)
+    assert abs(q["epanet:controlled:link:U1"]) > 1e-4  # the pump runs
