@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from twin.store.base import TwinStore
 
+from . import readings_service as rsvc
 from . import twin_service as svc
 from . import viewer_service as vsvc
 from .params import MAX_LIST
@@ -122,6 +123,46 @@ def viewer_router(state: ServerState) -> APIRouter:
             return out
 
         return cached(s, ("viewer-indicator", key, y, new_since, geometry), make)
+
+    ranges: dict[tuple[int, str], Any] = {}  # value range of a property per twin revision
+    ranges_lock = threading.Lock()
+
+    def value_range(s: TwinStore, p: Any) -> Any:
+        key = (s.revision(), p.name)
+        with ranges_lock:
+            if key in ranges:
+                return ranges[key]
+        from twin.sensors.readings import value_range as compute
+        from twin.sensors.store import sensors_of
+
+        vr = compute(sensors_of(s), p)
+        with ranges_lock:
+            if len(ranges) >= 64:
+                ranges.clear()
+            ranges[key] = vr
+        return vr
+
+    @r.get("/readings", summary="Per feature the value of an observed property at a time "
+           "(the latest at or before it, or a statistic over a window ending there), with "
+           "the time range and the properties there are", response_model=dict,
+           responses=responses(400))
+    @blocking
+    def readings(s: Store,
+                 property: Annotated[str | None, Q(
+                     description="observed property name (e.g. pressure, flow); left out: "
+                     "only the properties and the time range", max_length=200)] = None,
+                 at: Annotated[str | None, Q(
+                     description="ISO 8601 time with its offset (default: the property's "
+                     "latest reading)", max_length=64)] = None,
+                 window: Annotated[str | None, Q(
+                     description="ISO 8601 duration (PT1H, P1D; at most 366 days): a "
+                     "statistic of the readings in [at - window, at) instead of the latest",
+                     max_length=32)] = None,
+                 stat: Annotated[str, Q(description="statistic of a window",
+                                        pattern="^(mean|min|max)$")] = "mean") -> Response:
+        return cached(s, ("viewer-readings", property, at, window, stat),
+                      lambda: rsvc.readings(s, property, at, window, stat,
+                                            lambda p: value_range(s, p)))
 
     @r.get("/map", summary="The twin's extent as a grid of viewer coordinates with WGS 84 "
            "longitudes and latitudes (sun position, web-map draping)", response_model=dict,
