@@ -235,7 +235,8 @@ class FilterCompiler:
                 return self.member(es, target_id, seg, segments[k + 1:])
             if not es.has_link(seg):
                 raise QueryError(
-                    f"$filter: {es.entity} has no navigation link or JSON property {seg!r}; "
+                    f"$filter: {es.entity} has no navigation link {seg!r} nor a JSON property "
+                    "of that name; "
                     f"links: {', '.join(lk.name for lk in es.links)}; JSON properties: "
                     f"{', '.join(p.name for p in es.props if p.kind == 'json')}")
             link = es.link(seg)

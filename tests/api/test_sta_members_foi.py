@@ -80,7 +80,7 @@ def test_members_are_reached_through_links_and_in_other_json_properties(things):
     ("properties eq 'x'", ["JSON object"]),
     ("properties/a/b/c/d/e/f/g/h/i eq 1", ["deeper than 8"]),
     ("properties/kind", ["must be a condition"]),
-    ("Thing/nothing/kind eq 1", ["no navigation link or JSON property 'nothing'",
+    ("Thing/nothing/kind eq 1", ["no navigation link 'nothing' nor a JSON property",
                                  "JSON properties: properties"]),
 ])
 def test_bad_member_filters_are_400s(things, flt, words):
