@@ -25,14 +25,16 @@ def _property_json(p: rd.PropertyStreams) -> dict[str, Any]:
 
 def readings(store: TwinStore, prop: str | None, at: str | None = None,
              window: str | None = None, stat: str = "mean",
-             value_range: Callable[[rd.PropertyStreams], Any] | None = None
+             value_range: Callable[[rd.PropertyStreams], Any] | None = None,
+             properties: Callable[[], dict[str, rd.PropertyStreams]] | None = None
              ) -> dict[str, Any]:
     """The readings document. Without ``prop`` only the properties and the
     time range (what a viewer needs to offer a choice and a slider).
     ``value_range(p)`` gives the property's value range (a caller may keep
-    it per twin revision); by default it is read from the rollups."""
+    it per twin revision); by default it is read from the rollups; so are
+    ``properties()``, the datastreams of each property."""
     sensors = sensors_of(store)
-    props = rd.properties_on_features(sensors)
+    props = properties() if properties else rd.properties_on_features(sensors)
     starts = [p.start for p in props.values() if p.start is not None]
     ends = [p.end for p in props.values() if p.end is not None]
     out: dict[str, Any] = {
@@ -52,21 +54,30 @@ def readings(store: TwinStore, prop: str | None, at: str | None = None,
         if window_ms is not None:
             at_ms += 1  # the window then ends just after the latest reading
     got = rd.readings_at(sensors, p, at_ms, window_ms, stat)
+    times = _Times()
     vr = (value_range or (lambda q: rd.value_range(sensors, q)))(p)
     out.update({"property": p.name, "unit": p.unit, "at": iso(at_ms),
                 "window": window.strip().upper() if window is not None else None,
                 "stat": stat if window_ms is not None else None,
                 "time_range": [iso(p.start), iso(p.end)],
                 "value_range": list(vr) if vr else None,
-                "features": {fid: _reading_json(r) for fid, r in sorted(got.items())}})
+                "features": {fid: _reading_json(r, times) for fid, r in sorted(got.items())}})
     return out
 
 
-def _reading_json(r: rd.Reading) -> dict[str, Any]:
+class _Times(dict):
+    """ISO texts of times, each made once (1,000 meters read at a few times)."""
+
+    def __missing__(self, ms: int) -> str:
+        text = self[ms] = iso(ms)
+        return text
+
+
+def _reading_json(r: rd.Reading, times: _Times) -> dict[str, Any]:
     d: dict[str, Any] = {"value": json_safe(r.value), "unit": r.unit, "datastream": r.datastream}
     if r.time is not None:
-        d["time"] = iso(r.time)
+        d["time"] = times[r.time]
     else:
-        d["time"] = f"{iso(r.start)}/{iso(r.end)}"
+        d["time"] = f"{times[r.start]}/{times[r.end]}"
         d["count"] = r.count
     return d

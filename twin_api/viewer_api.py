@@ -124,23 +124,32 @@ def viewer_router(state: ServerState) -> APIRouter:
 
         return cached(s, ("viewer-indicator", key, y, new_since, geometry), make)
 
-    ranges: dict[tuple[int, str], Any] = {}  # value range of a property per twin revision
-    ranges_lock = threading.Lock()
+    # per twin revision: the datastreams of each property and their value ranges
+    kept: dict[tuple[int, str, str], Any] = {}
+    kept_lock = threading.Lock()
 
-    def value_range(s: TwinStore, p: Any) -> Any:
-        key = (s.revision(), p.name)
-        with ranges_lock:
-            if key in ranges:
-                return ranges[key]
-        from twin.sensors.readings import value_range as compute
+    def keep(s: TwinStore, what: str, name: str, compute: Any) -> Any:
+        key = (s.revision(), what, name)
+        with kept_lock:
+            if key in kept:
+                return kept[key]
+        value = compute()
+        with kept_lock:
+            if len(kept) >= 64:
+                kept.clear()
+            kept[key] = value
+        return value
+
+    def readings_of(s: TwinStore, property: str | None, at: str | None, window: str | None,
+                    stat: str) -> dict:
+        from twin.sensors import readings as rd
         from twin.sensors.store import sensors_of
 
-        vr = compute(sensors_of(s), p)
-        with ranges_lock:
-            if len(ranges) >= 64:
-                ranges.clear()
-            ranges[key] = vr
-        return vr
+        sensors = sensors_of(s)
+        return rsvc.readings(
+            s, property, at, window, stat,
+            lambda p: keep(s, "range", p.name, lambda: rd.value_range(sensors, p)),
+            lambda: keep(s, "properties", "", lambda: rd.properties_on_features(sensors)))
 
     @r.get("/readings", summary="Per feature the value of an observed property at a time "
            "(the latest at or before it, or a statistic over a window ending there), with "
@@ -161,8 +170,7 @@ def viewer_router(state: ServerState) -> APIRouter:
                  stat: Annotated[str, Q(description="statistic of a window",
                                         pattern="^(mean|min|max)$")] = "mean") -> Response:
         return cached(s, ("viewer-readings", property, at, window, stat),
-                      lambda: rsvc.readings(s, property, at, window, stat,
-                                            lambda p: value_range(s, p)))
+                      lambda: readings_of(s, property, at, window, stat))
 
     @r.get("/map", summary="The twin's extent as a grid of viewer coordinates with WGS 84 "
            "longitudes and latitudes (sun position, web-map draping)", response_model=dict,
