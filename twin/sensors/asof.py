@@ -8,8 +8,10 @@ Two questions, each answered by one statement for all the datastreams asked
   *as-of* value, as a SCADA historian's "value at" answers it). A datastream
   whose summary says its latest observation is not after the time answers
   from the summary; the others from the index ``(datastream_id,
-  phenomenon_time, ...)``: one index probe for the newest time at or before
-  ``at``, one for its row.
+  phenomenon_time, ...)``: in SQLite one index probe for the newest time at
+  or before ``at`` and one for its row, in PostgreSQL a ``LATERAL`` probe
+  backwards along the index (its planner turns the correlated form into
+  scans: 1.3 s instead of 50 ms for 1,000 datastreams).
 * :func:`window_stats`: count, minimum, maximum and mean of the numeric
   results in ``start <= time < end``, grouped by the database; from the
   hourly rollups when both ends are on the hour (24 rows a day a
@@ -82,8 +84,20 @@ def latest_at(sensors: SensorStore, datastream_ids: Sequence[int], at: int
                 older.append(int(i))
     for batch in _batches(older):
         marks = ", ".join("?" * len(batch))
-        # the newest time at or before `at` is an index probe (MAX over a range
-        # of the series index); the row of that time another
+        if sensors.server:
+            # PostgreSQL: a LATERAL probe per datastream, backwards along the series
+            # index (an incremental sort breaks ties by id within one time only)
+            sql = ("SELECT d.id, o.phenomenon_time, o.result, o.result_json "
+                   "FROM twin_sta_datastreams d CROSS JOIN LATERAL ("
+                   "SELECT o2.phenomenon_time, o2.result, o2.result_json "
+                   "FROM twin_sta_observations o2 WHERE o2.datastream_id = d.id "
+                   "AND o2.phenomenon_time <= ? ORDER BY o2.phenomenon_time DESC, o2.id DESC "
+                   f"LIMIT 1) o WHERE d.id IN ({marks})")
+            for i, t, v, vj in sensors.store._read(sql, [int(at), *batch]):
+                out[int(i)] = (int(t), _value(v, vj))
+            continue
+        # SQLite: the newest time at or before `at` is an index probe (MAX over a
+        # range of the series index); the row of that time another
         sql = ("SELECT o.datastream_id, o.phenomenon_time, o.result, o.result_json "
                "FROM twin_sta_observations o WHERE o.id IN ("
                "SELECT (SELECT o2.id FROM twin_sta_observations o2 "
