@@ -119,7 +119,7 @@ class FilterCompiler:
         return None
 
     def compile(self) -> tuple[str, list[Any]]:
-        out = self.or_()
+        out = _condition(self.or_())
         if self.peek() is not None:
             raise QueryError(f"$filter: unexpected {self.peek()[1]!r}")  # type: ignore[index]
         if out.kind != "bool":
@@ -130,14 +130,14 @@ class FilterCompiler:
     def or_(self) -> Sql:
         left = self.and_()
         while self.word("or"):
-            right = self.and_()
+            left, right = _condition(left), _condition(self.and_())
             left = Sql(f"({left.text} OR {right.text})", left.params + right.params, "bool")
         return left
 
     def and_(self) -> Sql:
         left = self.not_()
         while self.word("and"):
-            right = self.not_()
+            left, right = _condition(left), _condition(self.not_())
             left = Sql(f"({left.text} AND {right.text})", left.params + right.params, "bool")
         return left
 
@@ -146,7 +146,7 @@ class FilterCompiler:
             self.depth += 1
             if self.depth > MAX_DEPTH:
                 raise QueryError(f"$filter is nested deeper than {MAX_DEPTH}")
-            inner = self.not_()
+            inner = _condition(self.not_())
             self.depth -= 1
             return Sql(f"(NOT {inner.text})", inner.params, "bool")
         return self.compare()
@@ -262,7 +262,6 @@ class FilterCompiler:
         return Sql(f"(SELECT {a}.{column} FROM {es.table} {a} WHERE {a}.id = {target_id})",
                    [], kind)
 
-
     def member(self, es: EntitySet, target_id: str, prop: str, keys: list[str]) -> Sql:
         """A member of a JSON property (``properties/kind``) of the entity
         (``target_id`` empty) or of one reached through to-one links."""
@@ -280,6 +279,12 @@ class FilterCompiler:
         self.aliases += 1
         a = f"x{self.aliases}"
         return f"(SELECT {a}.{column} FROM {es.table} {a} WHERE {a}.id = {target_id})"
+
+
+def _condition(s: Sql) -> Sql:
+    """A JSON member standing alone as a condition (``not properties/active``)
+    holds where it is ``true``, as a boolean property would."""
+    return compare("eq", s, Sql("?", [1], "bool")) if s.member is not None else s
 
 
 def property_column(es: EntitySet, name: str) -> tuple[str, str]:

@@ -57,6 +57,11 @@ def things(sta):  # noqa: F811
     ("properties/dn ne 300", ["customer 7", "inlet meter", "logger south"]),
     ("properties/twin_feature_id eq 'test:V1'", ["inlet meter"]),
     ("not (properties/kind eq 'flow')", ["inlet meter", "logger north", "logger south"]),
+    # a member alone is a condition where it is true, as a boolean property
+    ("properties/active", ["logger north"]),
+    ("not properties/active", ["customer 7", "inlet meter", "logger south"]),
+    ("properties/active or properties/dn eq '300'", ["logger north", "logger south"]),
+    ("properties/kind and properties/active", []),
 ])
 def test_things_filter_on_members_of_their_properties(things, flt, want):
     assert names(things, "Things", flt) == want
@@ -79,7 +84,7 @@ def test_members_are_reached_through_links_and_in_other_json_properties(things):
 @pytest.mark.parametrize("flt, words", [
     ("properties eq 'x'", ["JSON object"]),
     ("properties/a/b/c/d/e/f/g/h/i eq 1", ["deeper than 8"]),
-    ("properties/kind", ["must be a condition"]),
+    ("properties/kind add 1", ["must be a condition"]),
     ("Thing/nothing/kind eq 1", ["no navigation link 'nothing' nor a JSON property",
                                  "JSON properties: properties"]),
 ])
