@@ -22,7 +22,7 @@ from .auth import require_token
 from .encoding import json_response
 from .problems import ApiProblem, responses
 from .server_state import ServerState
-from .sta_odata import parse_options
+from .sta_options import parse_options
 
 PREFIX = sta.VERSION_PATH
 _TAGS = ["SensorThings"]

@@ -9,9 +9,10 @@
   ``'text'`` (``''`` for a quote), ISO 8601 times with their offset
   (``2024-05-01T00:00:00Z``), ``true``, ``false``, ``null``. A time
   interval property (a Datastream's ``phenomenonTime``) compares by its start.
-* ``$orderby`` (``phenomenonTime desc, id``), ``$select``, ``$expand`` (with
-  nested options in parentheses separated by ``;``, and ``a/b`` paths),
-  ``$top``, ``$skip``, ``$count``.
+  Members of JSON properties (``properties/kind eq 'pressure'``) compare by
+  their JSON type (:mod:`twin_api.sta_members`).
+* ``$orderby`` (``phenomenonTime desc, id``). The other options are parsed
+  by :mod:`twin_api.sta_options`.
 
 The compiled SQL uses ``?`` placeholders and the alias ``t`` for the entity
 set's table; it runs unchanged on SQLite and PostgreSQL.
@@ -23,19 +24,15 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from twin.errors import QueryError
-from twin.numbers import is_whole_number
 from twin.sensors.model import ENTITY_SETS, EntitySet, to_ms
 
-#: Most characters of one query option, and depth of $expand nesting.
-MAX_OPTION = 4000
-MAX_EXPAND_DEPTH = 4
-DEFAULT_TOP = 100
-MAX_TOP = 10_000
-MAX_SKIP = 1_000_000_000
+from .sta_members import FEATURE_KEY, Member, member_keys
+from .sta_options import MAX_OPTION, split_top
+
 #: deepest nesting of parentheses and function calls in a $filter
 MAX_DEPTH = 50
 
@@ -75,6 +72,14 @@ class Sql:
     text: str
     params: list[Any]
     kind: str
+    member: Member | None = None  # kind "member": a JSON member, read as the other side asks
+
+    def as_kind(self, kind: str) -> Sql:
+        """A JSON member read as ``kind`` (text, num, bool, any); others as they are."""
+        if self.member is None:
+            return self
+        text, params = self.member.spell(kind)
+        return Sql(text, params, {"any": "text"}.get(kind, kind))
 
 
 class FilterCompiler:
@@ -114,10 +119,10 @@ class FilterCompiler:
         return None
 
     def compile(self) -> tuple[str, list[Any]]:
-        out = self.or_()
+        out = _condition(self.or_())
         if self.peek() is not None:
             raise QueryError(f"$filter: unexpected {self.peek()[1]!r}")  # type: ignore[index]
-        if out.kind not in ("bool",):
+        if out.kind != "bool":
             raise QueryError("$filter must be a condition (a comparison or a function "
                              "giving true or false)")
         return out.text, out.params
@@ -125,14 +130,14 @@ class FilterCompiler:
     def or_(self) -> Sql:
         left = self.and_()
         while self.word("or"):
-            right = self.and_()
+            left, right = _condition(left), _condition(self.and_())
             left = Sql(f"({left.text} OR {right.text})", left.params + right.params, "bool")
         return left
 
     def and_(self) -> Sql:
         left = self.not_()
         while self.word("and"):
-            right = self.not_()
+            left, right = _condition(left), _condition(self.not_())
             left = Sql(f"({left.text} AND {right.text})", left.params + right.params, "bool")
         return left
 
@@ -141,7 +146,7 @@ class FilterCompiler:
             self.depth += 1
             if self.depth > MAX_DEPTH:
                 raise QueryError(f"$filter is nested deeper than {MAX_DEPTH}")
-            inner = self.not_()
+            inner = _condition(self.not_())
             self.depth -= 1
             return Sql(f"(NOT {inner.text})", inner.params, "bool")
         return self.compare()
@@ -224,7 +229,16 @@ class FilterCompiler:
         """A property, or a property of an entity reached through to-one links
         (nested scalar subqueries: the same SQL in both databases)."""
         es, target_id = self.es, ""
-        for seg in segments[:-1]:
+        for k, seg in enumerate(segments[:-1]):
+            if not es.has_link(seg) and any(p.name == seg and p.kind == "json"
+                                            for p in es.props):
+                return self.member(es, target_id, seg, segments[k + 1:])
+            if not es.has_link(seg):
+                raise QueryError(
+                    f"$filter: {es.entity} has no navigation link {seg!r} nor a JSON property "
+                    "of that name; "
+                    f"links: {', '.join(lk.name for lk in es.links)}; JSON properties: "
+                    f"{', '.join(p.name for p in es.props if p.kind == 'json')}")
             link = es.link(seg)
             if link.kind != "one":
                 raise QueryError(f"$filter: {es.entity}/{seg} leads to many entities; "
@@ -248,6 +262,30 @@ class FilterCompiler:
         return Sql(f"(SELECT {a}.{column} FROM {es.table} {a} WHERE {a}.id = {target_id})",
                    [], kind)
 
+    def member(self, es: EntitySet, target_id: str, prop: str, keys: list[str]) -> Sql:
+        """A member of a JSON property (``properties/kind``) of the entity
+        (``target_id`` empty) or of one reached through to-one links."""
+        column = es.prop(prop).column
+        if es.name == "Things" and prop == "properties" and keys == [FEATURE_KEY]:
+            # the twin keeps a Thing's feature in its own column (the API shows it there)
+            column_sql = "t.feature_id" if not target_id else self._column(es, target_id,
+                                                                            "feature_id")
+            return Sql(column_sql, [], "text")
+        ref = f"t.{column}" if not target_id else self._column(es, target_id, column)
+        return Sql("", [], "member",
+                   Member(ref, member_keys(es.entity, prop, keys), self.server))
+
+    def _column(self, es: EntitySet, target_id: str, column: str) -> str:
+        self.aliases += 1
+        a = f"x{self.aliases}"
+        return f"(SELECT {a}.{column} FROM {es.table} {a} WHERE {a}.id = {target_id})"
+
+
+def _condition(s: Sql) -> Sql:
+    """A JSON member standing alone as a condition (``not properties/active``)
+    holds where it is ``true``, as a boolean property would."""
+    return compare("eq", s, Sql("?", [1], "bool")) if s.member is not None else s
+
 
 def property_column(es: EntitySet, name: str) -> tuple[str, str]:
     """The column and kind of a property usable in $filter and $orderby."""
@@ -266,6 +304,7 @@ def property_column(es: EntitySet, name: str) -> tuple[str, str]:
 
 
 def _arith(op: str, a: Sql, b: Sql, server: bool) -> Sql:
+    a, b = a.as_kind("num"), b.as_kind("num")
     for s in (a, b):
         if s.kind not in ("num", "result", "time"):
             raise QueryError(f"$filter: {op} needs numbers")
@@ -289,6 +328,19 @@ def compare(op: str, a: Sql, b: Sql) -> Sql:
     """``a op b`` with the operands' kinds reconciled (a time literal with a
     time column, a result with a number or a text)."""
     sql_op = _COMPARE[op]
+    # a missing member (or one of another JSON type) is null, and in OData null
+    # equals nothing but null: never SQL's unknown, which NOT would keep unknown
+    member = a.member is not None or b.member is not None
+    if a.member is not None and b.member is not None:
+        a, b = a.as_kind("any"), b.as_kind("any")
+    elif a.member is not None or b.member is not None:
+        x, other = (a, b) if a.member is not None else (b, a)
+        want = {"text": "text", "num": "num", "time": "num", "bool": "bool", "null": "any",
+                "result": "num"}[other.kind]
+        if other.kind == "result":
+            other = Sql(other.text, other.params, "num")
+        x = x.as_kind(want)
+        a, b = (x, other) if a.member is not None else (other, x)
     if b.kind == "null" or a.kind == "null":
         x = a if b.kind == "null" else b
         if op not in ("eq", "ne"):
@@ -303,7 +355,10 @@ def compare(op: str, a: Sql, b: Sql) -> Sql:
                                                     {a.kind, b.kind} <= numeric):
         raise QueryError(f"$filter: {op} compares a {_KIND_NAME[a.kind]} with a "
                          f"{_KIND_NAME[b.kind]}")
-    return Sql(f"({a.text} {sql_op} {b.text})", a.params + b.params, "bool")
+    text = f"({a.text} {sql_op} {b.text})"
+    if member:
+        text = f"COALESCE({text}, {'1 = 1' if op == 'ne' else '1 = 0'})"
+    return Sql(text, a.params + b.params, "bool")
 
 
 _KIND_NAME = {"num": "number", "time": "time", "bool": "boolean", "text": "text",
@@ -331,6 +386,7 @@ def function(name: str, args: list[Sql]) -> Sql:
         if len(args) != n:
             raise QueryError(f"$filter: {name}() takes {n} arguments, got {len(args)}")
 
+    args = [a.as_kind("text") for a in args]
     params = [p for a in args for p in a.params]
     text_functions = ("substringof", "contains", "startswith", "endswith", "tolower",
                       "toupper", "trim", "length")
@@ -377,114 +433,3 @@ def compile_orderby(es: EntitySet, text: str) -> str:
         desc = len(words) == 2 and words[1].lower() == "desc"
         parts.append(f"t.{column} {'DESC' if desc else 'ASC'}")
     return ", ".join(parts + ["t.id ASC"])
-
-
-def split_top(text: str, sep: str) -> list[str]:
-    """Split at ``sep`` outside parentheses and quotes."""
-    out, depth, cur, quoted = [], 0, [], False
-    for ch in text:
-        if ch == "'":
-            quoted = not quoted
-        elif not quoted and ch == "(":
-            depth += 1
-        elif not quoted and ch == ")":
-            depth -= 1
-            if depth < 0:
-                raise QueryError(f"unbalanced parentheses in {text!r}")
-        if ch == sep and depth == 0 and not quoted:
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    if depth != 0 or quoted:
-        raise QueryError(f"unbalanced parentheses or quotes in {text!r}")
-    out.append("".join(cur).strip())
-    return [o for o in out if o]
-
-
-@dataclass
-class Options:
-    """The query options of one request, or of one ``$expand`` item."""
-
-    filter: str | None = None
-    orderby: str | None = None
-    select: list[str] | None = None
-    expand: dict[str, Options] = field(default_factory=dict)
-    top: int | None = None
-    skip: int = 0
-    count: bool = False
-    result_format: str | None = None
-
-
-_KNOWN = ("$filter", "$orderby", "$select", "$expand", "$top", "$skip", "$count",
-          "$resultFormat")
-
-
-def parse_options(params: dict[str, str], depth: int = 0) -> Options:
-    """Options from ``{"$filter": ..., ...}``; unknown ``$`` options refused."""
-    if depth > MAX_EXPAND_DEPTH:
-        raise QueryError(f"$expand is nested deeper than {MAX_EXPAND_DEPTH}")
-    o = Options()
-    for key, value in params.items():
-        if not key.startswith("$"):
-            continue
-        if key not in _KNOWN:
-            raise QueryError(f"query option {key!r} is not known; known: {', '.join(_KNOWN)}")
-        if len(value) > MAX_OPTION:
-            raise QueryError(f"{key} is longer than {MAX_OPTION} characters")
-        if key == "$filter":
-            o.filter = value
-        elif key == "$orderby":
-            o.orderby = value
-        elif key == "$select":
-            o.select = [s.strip() for s in value.split(",") if s.strip()]
-        elif key in ("$top", "$skip"):
-            if not is_whole_number(value):
-                raise QueryError(f"{key} must be a whole number, got {value!r}")
-            if len(value) > 12:
-                raise QueryError(f"{key} {value!r} is too large")
-            if key == "$top":
-                o.top = min(int(value), MAX_TOP)
-            else:
-                if int(value) > MAX_SKIP:
-                    raise QueryError(f"$skip may be at most {MAX_SKIP}")
-                o.skip = int(value)
-        elif key == "$count":
-            if value not in ("true", "false"):
-                raise QueryError(f"$count must be true or false, got {value!r}")
-            o.count = value == "true"
-        elif key == "$resultFormat":
-            if value != "dataArray":
-                raise QueryError(f"$resultFormat {value!r} is not supported; use dataArray")
-            o.result_format = value
-        else:
-            o.expand = parse_expand(value, depth)
-    return o
-
-
-def parse_expand(text: str, depth: int = 0) -> dict[str, Options]:
-    """``Datastreams($top=1;$expand=Observations),Locations,Datastreams/Sensor``."""
-    out: dict[str, Options] = {}
-    for item in split_top(text, ","):
-        name, _, rest = item.partition("(")
-        inner: dict[str, str] = {}
-        if rest:
-            if not rest.endswith(")"):
-                raise QueryError(f"$expand: {item!r} has unbalanced parentheses")
-            for opt in split_top(rest[:-1], ";"):
-                k, sep, v = opt.partition("=")
-                if not sep:
-                    raise QueryError(f"$expand: option {opt!r} must be $name=value")
-                inner[k.strip()] = v.strip()
-        head, _, tail = name.strip().partition("/")
-        if tail:
-            sub = out.setdefault(head, Options())
-            nested = parse_expand(tail + (f"({rest}" if rest else ""), depth + 1)
-            for k, v in nested.items():
-                sub.expand[k] = v
-            continue
-        opts = parse_options(inner, depth + 1)
-        if head in out:  # Datastreams and Datastreams/Sensor: merge
-            opts.expand = {**out[head].expand, **opts.expand}
-        out[head] = opts
-    return out

@@ -37,7 +37,10 @@ from twin.sensors.model import (
 )
 from twin.sensors.store import SensorStore, SensorWriter, number
 
-from .sta_odata import DEFAULT_TOP, Options, compile_filter, compile_orderby
+from .sta_foi import generated_foi
+from .sta_members import FEATURE_KEY
+from .sta_odata import compile_filter, compile_orderby
+from .sta_options import DEFAULT_TOP, Options
 
 VERSION_PATH = "/sta/v1.1"
 #: Most observations of one dataArray request.
@@ -45,8 +48,6 @@ MAX_DATA_ARRAY = 100_000
 #: Most entities created by one deep insert.
 MAX_DEEP = 1000
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z]+)(?:\((?P<id>\d{1,18})\))?$")
-#: Things keep the twin feature they sit on in this member of ``properties``
-FEATURE_KEY = "twin_feature_id"
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,7 @@ class Creator:
     def __init__(self, w: SensorWriter):
         self.w = w
         self.made = 0
+        self.fois: dict[int, int] = {}  # datastream -> generated FeatureOfInterest
 
     def create(self, es: EntitySet, body: Any, bound: dict[str, Any] | None = None) -> int:
         if not isinstance(body, dict):
@@ -312,6 +314,8 @@ class Creator:
                                    f"({{\"{link.name}\": {{\"@iot.id\": ...}}}} or inline)")
         if es.name == "Observations":
             ds = values.pop("datastream_id")
+            if values.get("foi_id") is None:  # made from the Thing's Location (sta_foi)
+                values["foi_id"] = generated_foi(self.w, ds, self.fois)
             ident = self.w.add_observation(ds, values)
         else:
             ident = self.w.insert(es.name, values)
@@ -513,8 +517,7 @@ def create_observations(sensors: SensorStore, body: Any, base: str) -> list[str]
                 item = dict(zip(comps, row))
                 foi = item.pop("FeatureOfInterest/id", None)
                 values = columns(es, item, creating=True)
-                if foi is not None:
-                    values["foi_id"] = c.create(ENTITY_SETS["FeaturesOfInterest"],
-                                                {"@iot.id": foi})
+                values["foi_id"] = generated_foi(w, ds, c.fois) if foi is None else \
+                    c.create(ENTITY_SETS["FeaturesOfInterest"], {"@iot.id": foi})
                 out.append(f"{base}/Observations({w.add_observation(ds, values)})")
     return out

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from twin.store.base import TwinStore
 
+from . import readings_service as rsvc
 from . import twin_service as svc
 from . import viewer_service as vsvc
 from .params import MAX_LIST
@@ -122,6 +123,54 @@ def viewer_router(state: ServerState) -> APIRouter:
             return out
 
         return cached(s, ("viewer-indicator", key, y, new_since, geometry), make)
+
+    # per twin revision: the datastreams of each property and their value ranges
+    kept: dict[tuple[int, str, str], Any] = {}
+    kept_lock = threading.Lock()
+
+    def keep(s: TwinStore, what: str, name: str, compute: Any) -> Any:
+        key = (s.revision(), what, name)
+        with kept_lock:
+            if key in kept:
+                return kept[key]
+        value = compute()
+        with kept_lock:
+            if len(kept) >= 64:
+                kept.clear()
+            kept[key] = value
+        return value
+
+    def readings_of(s: TwinStore, property: str | None, at: str | None, window: str | None,
+                    stat: str) -> dict:
+        from twin.sensors import readings as rd
+        from twin.sensors.store import sensors_of
+
+        sensors = sensors_of(s)
+        return rsvc.readings(
+            s, property, at, window, stat,
+            lambda p: keep(s, "range", p.name, lambda: rd.value_range(sensors, p)),
+            lambda: keep(s, "properties", "", lambda: rd.properties_on_features(sensors)))
+
+    @r.get("/readings", summary="Per feature the value of an observed property at a time "
+           "(the latest at or before it, or a statistic over a window ending there), with "
+           "the time range and the properties there are", response_model=dict,
+           responses=responses(400))
+    @blocking
+    def readings(s: Store,
+                 property: Annotated[str | None, Q(
+                     description="observed property name (e.g. pressure, flow); left out: "
+                     "only the properties and the time range", max_length=200)] = None,
+                 at: Annotated[str | None, Q(
+                     description="ISO 8601 time with its offset (default: the property's "
+                     "latest reading)", max_length=64)] = None,
+                 window: Annotated[str | None, Q(
+                     description="ISO 8601 duration (PT1H, P1D; at most 366 days): a "
+                     "statistic of the readings in [at - window, at) instead of the latest",
+                     max_length=32)] = None,
+                 stat: Annotated[str, Q(description="statistic of a window",
+                                        pattern="^(mean|min|max)$")] = "mean") -> Response:
+        return cached(s, ("viewer-readings", property, at, window, stat),
+                      lambda: readings_of(s, property, at, window, stat))
 
     @r.get("/map", summary="The twin's extent as a grid of viewer coordinates with WGS 84 "
            "longitudes and latitudes (sun position, web-map draping)", response_model=dict,

@@ -21,6 +21,12 @@ _COMMON = [
                  help="Colour an analysis result, the rest faded: renewal[:YEAR], clearance, "
                       "isolation:SEGMENT_ID, changes:DATE|BATCH (added green, changed "
                       "amber)."),
+    click.option("--readings", "readings", default=None, metavar="PROPERTY",
+                 help="Colour the features carrying sensors by their reading of an observed "
+                      "property (pressure, flow, ...), the rest faded."),
+    click.option("--at", "at", default=None, metavar="TIME",
+                 help="With --readings: the time (ISO 8601 with its offset, e.g. "
+                      "2025-04-01T03:00:00+08:00); default the latest reading."),
 ]
 
 
@@ -34,7 +40,16 @@ def _layers(text: str | None) -> tuple[str, ...]:
     return tuple(x.strip() for x in text.split(",") if x.strip()) if text else ()
 
 
-def _highlight(store, spec: str | None):
+def _highlight(store, spec: str | None, readings: str | None = None, at: str | None = None):
+    if at is not None and readings is None:
+        raise click.UsageError("--at is the time of --readings: give --readings PROPERTY too")
+    if readings is not None:
+        if spec:
+            raise click.UsageError("--highlight and --readings colour the same features: "
+                                   "give one of them")
+        from viewer.readings import readings_highlight
+
+        return readings_highlight(store, readings, at)
     if not spec:
         return None
     from viewer.highlight import highlight
@@ -55,7 +70,8 @@ def _highlight(store, spec: str | None):
               "highlight's summary).")
 @_common
 @as_of_option
-def snapshot(path, out_path, view, size, title, layers, bbox, highlight, as_of) -> None:
+def snapshot(path, out_path, view, size, title, layers, bbox, highlight, readings, at,
+             as_of) -> None:
     """Render the twin at PATH off-screen to a PNG (no display needed: EGL).
 
     \b
@@ -64,6 +80,7 @@ def snapshot(path, out_path, view, size, title, layers, bbox, highlight, as_of) 
       twin snapshot city.gpkg --out pipes.png --view underground
       twin snapshot city.gpkg --out old.png --highlight renewal:2025 --view top
       twin snapshot city.gpkg --out 2024.png --as-of 2024-12-31
+      twin snapshot city.gpkg --out p.png --readings pressure --at 2025-04-01T03:00:00+08:00
     """
     from viewer.desktop import parse_view, render_snapshot
 
@@ -78,7 +95,7 @@ def snapshot(path, out_path, view, size, title, layers, bbox, highlight, as_of) 
     t0 = time.perf_counter()
     with twin.open_twin(path, readonly=True) as opened:
         store = dated(opened, as_of)
-        hl = _highlight(store, highlight)
+        hl = _highlight(store, highlight, readings, at)
         _img, scene = render_snapshot(
             store, out_path, layers=_layers(layers), view=parse_view(view),
             bbox=floats(bbox, 4, "--bbox") if bbox else None, highlight=hl, size=(w, h),
@@ -91,20 +108,26 @@ def snapshot(path, out_path, view, size, title, layers, bbox, highlight, as_of) 
 @click.command()
 @click.argument("path", type=TWIN)
 @_common
-def view(path, layers, bbox, highlight) -> None:
+def view(path, layers, bbox, highlight, readings, at) -> None:
     """Open the twin at PATH in an interactive 3D window.
 
     \b
     A checkbox per layer (bottom left) switches it; left click picks a feature
     and shows its attributes; 'u' toggles underground (X-ray) mode; 'c' shows
     a clipping plane you can drag; the mouse orbits, pans and zooms.
+
+    \b
+    Examples:
+      twin view city.gpkg --highlight renewal:2025
+      twin view city.gpkg --readings pressure --at 2025-04-01T03:00:00+08:00
     """
     from viewer.desktop import DesktopViewer
 
     with twin.open_twin(path, readonly=True) as store:
         v = DesktopViewer(store, layers=_layers(layers),
                           bbox=floats(bbox, 4, "--bbox") if bbox else None,
-                          highlight=_highlight(store, highlight), off_screen=False)
+                          highlight=_highlight(store, highlight, readings, at),
+                          off_screen=False)
         drawn = v.scene.counts.describe(v.scene.origin[2])
         if drawn:
             _err.print(drawn)

@@ -518,6 +518,19 @@ class SensorStore:
             "LOWER(p.name) LIKE ? ORDER BY d.id", (f"%{observed_property.lower()}%",))
         return [{"id": r[0], "name": r[1], "unit": json.loads(r[2]) if r[2] else {},
                  "observed_property": r[3], "feature_id": r[4]} for r in rows]
+    def latest_at(self, datastream_ids: Sequence[int], at: int) -> dict[int, tuple[int, Any]]:
+        """``id -> (time ms, value)`` of the latest observation at or before
+        ``at`` (:func:`twin.sensors.asof.latest_at`)."""
+        from .asof import latest_at
+
+        return latest_at(self, datastream_ids, at)
+
+    def window_stats(self, datastream_ids: Sequence[int], start: int, end: int) -> dict:
+        """``id -> WindowStats`` over ``start <= time < end``
+        (:func:`twin.sensors.asof.window_stats`)."""
+        from .asof import window_stats
+
+        return window_stats(self, datastream_ids, start, end)
 
     def datastreams_of_feature(self, feature_id: str) -> list[dict[str, Any]]:
         """The datastreams of the Things on one twin feature, with their

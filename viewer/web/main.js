@@ -3,7 +3,7 @@
 // The scene comes from a scene source (js/sources.js): the district's lean GLB
 // (/twin/viewer/scene.glb: a merged mesh per layer with per-vertex feature ids,
 // repeated fittings instanced, pipe centrelines) or, for whole cities, the 3D Tiles
-// stream. Search, pick, highlight, colour by attribute, section and measure all work
+// stream. Search, pick, highlight, colour by attribute, readings, section and measure all work
 // on the source's chunks, so both answer the same. Data from the twin reaches the
 // page as text only (js/dom.js). `window.twinViewer` exposes the state for tests.
 import * as THREE from "three";
@@ -18,6 +18,7 @@ import { Dashboard } from "./js/dashboard.js";
 import { SectionBox, Measure } from "./js/tools.js";
 import { Views } from "./js/views.js";
 import { Basemap } from "./js/basemap.js";
+import { Readings } from "./js/readings.js";
 
 const params = new URLSearchParams(window.location.search);
 const state = { ready: false, error: null, picked: null, highlight: null, measurement: null,
@@ -141,6 +142,23 @@ async function showHighlight(kind) {
 state.showHighlight = showHighlight;
 state.showIndicator = (key) => viewer.dashboard.show(key);
 state.colourBy = (name, layer = "buildings") => viewer.analysis.colourBy(layer, name);
+// readings mode (js/readings.js): a property's values on the features at a slider's time
+state.showReadings = (property) => viewer.readings.show(property);
+state.setReadingsTime = (at) => viewer.readings.setTime(at);
+state.readings = () => viewer.readings.state();
+/** The colour a loaded feature is drawn in now (#rrggbb, sRGB), from its chunk's style. */
+state.featureColour = (id) => {
+  const found = viewer.source.find(id)[0];
+  if (!found) return null;
+  const { chunk, row } = found;
+  if (chunk.kind === "lines") {
+    const s = chunk.segmentRow.indexOf(row);
+    const a = chunk.object.geometry.getAttribute("instanceColorStart");
+    return `#${new THREE.Color(a.getX(s), a.getY(s), a.getZ(s)).getHexString()}`;
+  }
+  const d = chunk.texture.image.data;
+  return "#" + [0, 1, 2].map((i) => d[row * 4 + i].toString(16).padStart(2, "0")).join("");
+};
 
 function setUnderground(on) {
   state.underground = on;
@@ -209,6 +227,7 @@ function bindControls() {
   }
   viewer.section.bind();
   viewer.views.bind();
+  viewer.readings.bind();
 }
 
 async function colourChoices() {
@@ -247,6 +266,8 @@ async function load() {
   viewer.card = new Card(catalogue.attributes, layerTitles);
   viewer.analysis = new Analysis(viewer);
   viewer.dashboard = new Dashboard(viewer);
+  viewer.readings = new Readings(viewer);
+  viewer.card.extraRows = (detail, card) => viewer.readings.cardRows(detail, card);
   viewer.section = new SectionBox(viewer);
   viewer.measure = new Measure(viewer);
   viewer.views = new Views(viewer, summary.crs?.uri + ":" + b.join(","), config.tour);
@@ -304,7 +325,7 @@ async function load() {
   state.ready = true;
   state.readyAt = performance.now() - state.t0;
   // what can wait until the scene is on screen
-  Promise.all([viewer.dashboard.load(state.year), colourChoices()]).then(() => { state.panelsReady = true; },
+  Promise.all([viewer.dashboard.load(state.year), colourChoices(), viewer.readings.load()]).then(() => { state.panelsReady = true; },
     viewer.showError);
 }
 

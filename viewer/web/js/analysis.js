@@ -1,5 +1,5 @@
-// What the map says: analysis highlights, the health-check dashboard and building
-// colours by attribute, each with its legend.
+// What the map says: analysis highlights, the health-check dashboard, building
+// colours by attribute and sensor readings (readings.js), each with its legend.
 //
 // Styles combine in one function per feature (see chunks.js): the layer colour,
 // then the attribute colouring, then a highlight (its groups coloured, the rest
@@ -27,6 +27,7 @@ export class Analysis {
     viewer.stage.scene.add(this.group);
     this.highlight = null; // {title, groups, colourOf: Map}
     this.colouring = null; // {layer, name, colourOf: Map}
+    this.readings = null; // readings mode (readings.js): {colourOf: Map, ...}
   }
 
   /** The style of one row (see Chunk.applyStyle). */
@@ -35,6 +36,10 @@ export class Analysis {
     let colour = null;
     if (this.colouring && this.colouring.layer === layer) {
       colour = this.colouring.colourOf.get(row.id) || this.colouring.missing;
+    }
+    if (this.readings) { // readings mode: features with a reading in its colours, the rest faded
+      const c = this.readings.colourOf.get(row.id);
+      return c ? { colour: c, alpha: 1 } : { colour, alpha: FADED };
     }
     if (this.highlight) {
       const c = this.highlight.colourOf.get(row.id);
@@ -111,6 +116,7 @@ export class Analysis {
       for (const [label, colour] of c.entries) parts.push(h("div", {}, swatch(colour), label));
       parts.push(h("div", {}, swatch(c.missingHex), "no value"));
     }
+    if (this.readings && this.viewer.readings) parts.push(...this.viewer.readings.legendParts());
     fill(box, parts);
   }
 

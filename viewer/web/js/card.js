@@ -52,6 +52,7 @@ export class Card {
       known.indexOf(a) - known.indexOf(b) || a.localeCompare(b));
     for (const [k, v] of attrs) rows.push(this.row(k, v));
     if (detail.provenance) rows.push(this.row("source", detail.provenance.source_file, ""));
+    if (this.extraRows) rows.push(...this.extraRows(detail, this));
     fill(byId("info-table"), rows);
   }
 }

@@ -54,7 +54,7 @@ export class Layers {
   }
 
   /** Whether anything under the ground can be seen: X-ray, a surface layer hidden or
-   * see-through, no ground at all, a highlight (it fades the ground), the section box
+   * see-through, no ground at all, a highlight or readings (they fade the ground), the section box
    * or the base map on, or the camera under the ground.
    * Otherwise the networks are not drawn at all: hidden by opaque ground, they would
    * cost most of a frame in software WebGL for nothing. */
@@ -64,7 +64,7 @@ export class Layers {
       (!this.state[n].visible || this.state[n].opacity * this.state[n].xray < 1));
     const noGround = !this.names().some((n) => this.group[n] === "surface");
     const exposed = !!(noGround || surfaceOpen || v.section?.on || v.basemap?.mesh ||
-      v.analysis?.highlight || cameraY < (v.groundLevel ?? -Infinity) + 1);
+      v.analysis?.highlight || v.analysis?.readings || cameraY < (v.groundLevel ?? -Infinity) + 1);
     if (exposed !== this.exposed) {
       this.exposed = exposed;
       for (const c of v.source.chunks) if (this.group[c.layer] === "underground") this.applyTo(c);
