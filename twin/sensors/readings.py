@@ -158,4 +158,4 @@ def value_range(sensors: SensorStore, prop: PropertyStreams) -> tuple[float, flo
         if row[0] is not None:
             lo = row[0] if lo is None else min(lo, row[0])
             hi = row[1] if hi is None else max(hi, row[1])
-    return None if lo is None else (float(lo), float(hi))
+    return None if lo is None or hi is None else (float(lo), float(hi))
