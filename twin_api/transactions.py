@@ -241,6 +241,9 @@ def attributes_of(props: Mapping[str, Any], fid: str, where: str) -> dict[str, A
                     from None
             if v is None:
                 continue
+            if isinstance(v, int) and not -2**63 <= v < 2**63:
+                raise bad_request(f"{where}: attribute {k!r} = {v} does not fit a 64-bit "
+                                  "integer")
         elif isinstance(v, float) and not math.isfinite(v):
             raise bad_request(f"{where}: attribute {k!r} is not a finite number")
         attrs[k] = v

@@ -205,6 +205,7 @@ def test_patch_of_a_pipe_keeps_its_geometry_and_topology(writes):
     ("put", f"{ITEMS}/test:B1", {**building(), "id": "test:B2"}, {}, 400, "not the feature"),
     ("patch", f"{ITEMS}/test:B1", {"properties": {"year_built": 19.5}}, {}, 400,
      "whole number"),
+    ("patch", f"{ITEMS}/test:B1", {"properties": {"storeys": 10**30}}, {}, 400, "64-bit"),
 ])
 def test_a_refused_write_names_the_problem_and_leaves_the_twin_unchanged(
         writes, method, target, body, headers, status, says):
