@@ -15,13 +15,15 @@ one import batch of the twin.
 import asyncio
 import functools
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
 from twin.errors import NotFoundError
-from twin.store import open_twin
+from twin.store import is_server, open_twin
 
 from . import transactions as tx
 from .auth import require_token
@@ -76,6 +78,30 @@ class _Writes:
         self.state = state
         self.settings = state.settings
         self.one_writer = threading.Lock()
+        self._server_store = None
+
+    @contextmanager
+    def writable(self) -> Iterator[Any]:
+        """The twin, writable, for one write (the caller holds ``one_writer``).
+        A GeoPackage is opened for each write, as an import job opens it (its
+        store keeps the twin's metadata from when it was opened); a PostGIS
+        twin's store is kept and reused, its connections with it (opening
+        them was most of a write's time), and closed with the server."""
+        path = self.settings.twin_path
+        if not is_server(path):
+            with open_twin(path) as store:
+                yield store
+            return
+        if self._server_store is None:
+            self._server_store = open_twin(path)
+            self.state.on_close.append(self.close)
+        yield self._server_store
+
+    def close(self) -> None:
+        with self.one_writer:
+            if self._server_store is not None:
+                self._server_store.close()
+                self._server_store = None
 
     @staticmethod
     def tag_of(store, layer: str, fid: str) -> str:
@@ -108,7 +134,7 @@ class _Writes:
                 raise ApiProblem(409, "Conflict", f"feature {f.id!r} exists; PUT "
                                  f"/collections/{layer_name}/items/{{featureId}} replaces it")
 
-        with self.one_writer, open_twin(self.settings.twin_path) as store:
+        with self.one_writer, self.writable() as store:
             return tx.write(store, req, add=feats, before=absent)
 
     def replace(self, req: tx.WriteRequest, layer_name: str, fid: str, doc: Any,
@@ -132,7 +158,7 @@ class _Writes:
         def unchanged_since(store) -> None:
             tx.check_if_match(req.if_match, self.tag_of(store, layer_name, fid), fid)
 
-        with self.one_writer, open_twin(self.settings.twin_path) as store:
+        with self.one_writer, self.writable() as store:
             res = tx.write(store, req, add=[new], before=unchanged_since)
             return res, self.tag_of(store, layer_name, fid)
 
@@ -142,7 +168,7 @@ class _Writes:
         def present(store) -> None:
             tx.check_if_match(req.if_match, self.tag_of(store, layer_name, fid), fid)
 
-        with self.one_writer, open_twin(self.settings.twin_path) as store:
+        with self.one_writer, self.writable() as store:
             return tx.write(store, req, retire=[fid], before=present)
 
 
