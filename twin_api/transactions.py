@@ -41,7 +41,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -367,17 +367,13 @@ def version_tag(twin_id: str, f: Feature) -> str:
     """The strong entity tag of a feature's current version: its id, the
     batch that wrote it and its content (an in-place attribute edit changes it
     too). The same version has the same tag in every representation (``crs``)."""
-    from .features import feature_texts
-    from .geo import CrsChoice as Choice
+    from .features import feature_properties
 
     batch = f.provenance.batch_id if f.provenance is not None else 0
-    body = feature_texts([f], CRS84_CRS, Choice(CRS84, CRS84_CRS, False))[0] \
-        if f.footprint is not None else json.dumps(sorted(f.attributes.items()), default=str)
-    key = f"{twin_id}|{f.id}|{batch}|{body}".encode()
+    geom = f.footprint.wkb_hex if f.footprint is not None else ""
+    props = json.dumps(feature_properties(f), sort_keys=True, default=str)
+    key = f"{twin_id}|{f.id}|{batch}|{geom}|{props}".encode()
     return '"v' + hashlib.blake2b(key, digest_size=12).hexdigest() + '"'
-
-
-CRS84_CRS = CRS.from_user_input("OGC:CRS84")
 
 
 def check_if_match(if_match: str | None, tag: str, fid: str) -> None:
@@ -436,10 +432,6 @@ def write(store: TwinStore, req: WriteRequest, *, add: list[Feature] = (),
             if missing:
                 raise ApiProblem(404, "Not found", f"feature {missing[0]!r} does not exist")
     return WriteResult(batch.id, [f.id for f in add] + list(retire), dict(batch.report))
-
-
-def replace_id(f: Feature, fid: str) -> Feature:
-    return replace(f, id=fid, source_id=fid)
 
 
 __all__ = ["CONFORMANCE", "CONVERTER", "WriteRequest", "WriteResult", "body_features",
