@@ -46,6 +46,7 @@ import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import ProjError
 
+from twin.crs import make_transformer
 from twin.errors import ConversionError
 from twin.layers import UTILITY_LAYER_BY_CODE
 from twin.model import Feature
@@ -152,8 +153,9 @@ def _lonlat(crs: CRS, box: Box) -> Box | None:
     (PROJ's ``errcheck`` fails on some boxes it transforms well, so the
     result's finiteness is the check)."""
     try:
-        tr = Transformer.from_crs(crs, _WGS84, always_xy=True)
-        out = tr.transform_bounds(*box, densify_pts=21)
+        # a transformer costs PROJ a third of a second to make: one per thread and CRS
+        # (twin.crs.make_transformer), not one per import
+        out = make_transformer(crs, _WGS84).transform_bounds(*box, densify_pts=21)
     except ProjError:
         return None
     return tuple(out) if all(math.isfinite(v) for v in out) else None  # type: ignore[return-value]

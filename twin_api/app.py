@@ -45,6 +45,7 @@ from .routes_analyses import analyses_router
 from .routes_imports import IMPORTS_PATH, ignore_disconnect, imports_router
 from .routes_ogc import ogc_router
 from .routes_sta import sta_router
+from .routes_transactions import transactions_router
 from .routes_twin import twin_router
 from .server_state import ServerState
 from .settings import ApiSettings
@@ -59,7 +60,7 @@ HEALTH_PATH = "/health"
 EVERYWHERE = (400, 413, 414, 429, 503)
 #: Response headers a page on another origin may read (CORS).
 CORS_EXPOSED = ("Content-Crs", "Retry-After", "X-Feature-Count", "X-Draw-Calls",
-                "X-Features-Without-Mesh", "Location")
+                "X-Features-Without-Mesh", "Location", "ETag", "X-Twin-Batch")
 
 
 def _problem_response(p: ApiProblem, request: Request) -> JSONResponse:
@@ -78,6 +79,13 @@ def _federation_routes(app: FastAPI, state: ServerState) -> None:
         from .routes_federation import federation_router
 
         app.include_router(federation_router(state))
+
+
+def _write_routes(app: FastAPI, state: ServerState) -> None:
+    """OGC API - Features - Part 4 on a server with a token (writes need it);
+    a read-only server answers writes on items 405, as before."""
+    if state.settings.token is not None:
+        app.include_router(transactions_router(state))
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -150,6 +158,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     # -- routes -------------------------------------------------------------
     app.include_router(ogc_router(state))
+    _write_routes(app, state)
     app.include_router(twin_router(state))
     app.include_router(analyses_router(state))
     app.include_router(imports_router(state))
@@ -221,7 +230,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     if settings.cors_list():  # outermost: preflights and every answer, errors included
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_list(),
-            allow_methods=["GET", "HEAD", "POST"], allow_headers=["Authorization"],
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Content-Crs", "If-Match"],
             expose_headers=list(CORS_EXPOSED), max_age=600)
     return app
 

@@ -154,8 +154,13 @@ def landing(base: str, title: str, description: str) -> dict[str, Any]:
     }
 
 
-def conformance() -> dict[str, Any]:
-    return {"conformsTo": list(CONFORMANCE)}
+def conformance(writable: bool = False) -> dict[str, Any]:
+    """The conformance classes; ``writable``: with Part 4's (a server with a token)."""
+    if not writable:
+        return {"conformsTo": list(CONFORMANCE)}
+    from .transactions import CONFORMANCE as WRITES
+
+    return {"conformsTo": [*CONFORMANCE, *WRITES]}
 
 
 def collection_json(layer: Layer, extent: tuple | None, twin_crs: CRS, base: str
@@ -437,7 +442,9 @@ def item(store: TwinStore, layer: str, feature_id: str, crs: str | None, base: s
                     _link(f"{base}/collections/{layer}", "collection", JSON),
                     _link(f"{base}/twin/features/{feature_id}", "describedby", JSON,
                           "all of the feature: hierarchy, provenance, meshes")]
-    return {"Content-Crs": f"<{out_crs.uri}>"}, doc
+    from .transactions import version_tag
+
+    return {"Content-Crs": f"<{out_crs.uri}>", "ETag": version_tag(store.path, f)}, doc
 
 
 __all__ = ["CONFORMANCE", "collection", "collections", "conformance", "item",

@@ -21,8 +21,9 @@ Year = Annotated[int | None, Q(ge=svc.YEARS[0], le=svc.YEARS[1], description="re
 
 # -- unknown query parameters: one rule on every endpoint ----------------------
 
-#: Routes that take parameters beyond those they declare (``/items``: property
-#: filters ``name=value``); they check their query strings themselves.
+#: Routes whose reads take parameters beyond those they declare (``GET /items``:
+#: property filters ``name=value``); they check their query strings themselves
+#: (a ``POST`` there, OGC API - Features - Part 4, follows the common rule).
 FREE_PARAMETERS = frozenset({"/collections/{collectionId}/items"})
 #: Route prefixes whose query options are read by their own parser (the
 #: SensorThings API's OData options, ``$filter`` ...: twin_api/sta_odata.py,
@@ -57,8 +58,8 @@ async def refuse_unknown_parameters(request: Request) -> None:
     ``/items``; the same rule holds on every endpoint, so a misspelt
     ``layer=`` for ``layers=`` is not silently ignored)."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or route.path in FREE_PARAMETERS \
-            or route.path.startswith(FREE_PREFIXES):
+    if not isinstance(route, APIRoute) or route.path.startswith(FREE_PREFIXES) \
+            or (route.path in FREE_PARAMETERS and request.method in ("GET", "HEAD")):
         return
     allowed = declared_parameters(route)
     unknown = sorted({k for k in request.query_params if k not in allowed})

@@ -112,8 +112,10 @@ STATUS_TEXT = {
     401: "The endpoint needs 'Authorization: Bearer <token>'",
     403: "Imports are disabled: the server has no token",
     404: "No such resource (collection, feature, network or job)",
+    409: "Conflict: a feature with that id exists already",
     408: "The upload stalled",
-    413: "Too large (request body, upload, or scene)",
+    412: "Precondition failed: the feature changed since the ETag that If-Match names",
+    413: "Too large (request body, upload, scene, or features in one write)",
     414: "The request target is too long",
     415: "Unsupported file type or media type",
     429: "Too many requests (this client's rate, or the import queue is full); see "

@@ -53,7 +53,7 @@ def ogc_router(state: ServerState) -> APIRouter:
     @r.get("/conformance", summary="Conformance classes", response_model=dict)
     @blocking
     def conformance(f: str | None = None) -> Response:
-        return json_response(ogc.conformance())
+        return json_response(ogc.conformance(writable=settings.token is not None))
 
     @r.get("/collections", summary="The layers of the twin", response_model=dict)
     @blocking

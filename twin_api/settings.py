@@ -44,8 +44,11 @@ class ApiSettings:
         running one's may hold; beyond either, ``429`` with ``Retry-After``.
     rate_limit, rate_burst : requests per second each client address may make
         on average, and in one burst (a token bucket); ``0`` turns it off.
-    max_request_bytes : largest body of a request other than an upload, and
+    max_request_bytes : largest body of a request other than an upload (a
+        feature written through OGC API - Features - Part 4 included), and
         largest request target (path and query).
+    max_write_features : most features one write request (``POST`` of a
+        FeatureCollection) may hold.
     request_timeout_s : a request whose answer has not begun after this many
         seconds is answered ``503`` with ``Retry-After``.
     upload_idle_timeout_s : an upload that sends nothing for this long is
@@ -86,6 +89,7 @@ class ApiSettings:
     rate_limit: float = 100.0
     rate_burst: int = 200
     max_request_bytes: int = 64 * 1024
+    max_write_features: int = 100
     request_timeout_s: float = 30.0
     upload_idle_timeout_s: float = 30.0
     threads: int = 8
@@ -118,7 +122,7 @@ class ApiSettings:
                                 "(and = at its end): what an 'Authorization: Bearer' header "
                                 "can carry (RFC 6750)")
         for name in ("max_queued_jobs", "max_queued_bytes", "max_upload_bytes", "rate_burst",
-                     "max_request_bytes", "threads", "request_timeout_s",
+                     "max_request_bytes", "max_write_features", "threads", "request_timeout_s",
                      "upload_idle_timeout_s", "job_stale_s"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")

@@ -23,7 +23,9 @@ from .options import TWIN, as_of_option
 @click.option("--title", default="Digital twin city", show_default=True,
               help="Title on the landing page.")
 @click.option("--token-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="File holding the token that enables imports over the API (also read from "
+              help="File holding the token that enables imports over the API and feature "
+                   "writes (OGC API - Features - Part 4: POST/PUT/PATCH/DELETE on items, each "
+                   "one import batch) for requests that carry it (also read from "
                    "$TWIN_API_TOKEN). Without one the API is read-only.")
 @click.option("--max-limit", default=10_000, show_default=True, type=click.IntRange(1),
               help="Largest page of features (a larger 'limit' is capped to it).")

@@ -394,3 +394,31 @@ def test_every_feature_reads_back_as_written(city):
             np.testing.assert_allclose(r.meshes[lod].vertices, mesh.vertices, atol=1e-3)
             np.testing.assert_array_equal(r.meshes[lod].faces, mesh.faces)
         np.testing.assert_allclose(r.bbox, w.bbox, atol=1e-9)
+
+
+def test_retire_ends_current_versions_by_id_and_removing_the_batch_restores_them(city):
+    before = city.revision()
+    with city.import_batch("retire two", "test", "tests", "1", on_conflict="update") as b:
+        assert b.retire(["test:B2", "test:P1", "test:nowhere"]) == ["test:nowhere"]
+    assert b.id > 0 and city.revision() > before
+    ids = {f.id for f in city.query(twin.Query())}
+    assert "test:B2" not in ids and "test:P1" not in ids and "test:B1" in ids
+    batch = next(x for x in city.batches() if x.id == b.id)
+    assert batch.report["update"]["retired"] == 2
+    assert batch.report["update"]["retired_ids"] == ["test:B2", "test:P1"]
+    assert [v["retired_batch"] for v in city.versions_of("test:B2")] == [b.id]
+    assert not any(e[0] == "test:P1" for e in city.edges())
+    city.remove_batch(b.id)
+    assert city.get("test:B2").attributes["storeys"] == 20
+    assert any(e[0] == "test:P1" for e in city.edges())
+    assert [v["retired_batch"] for v in city.versions_of("test:B2")] == [None]
+
+
+def test_retire_needs_an_update_and_retiring_nothing_leaves_no_batch(city):
+    with pytest.raises(twin.ImportFailedError, match="on_conflict='update'"):
+        with city.import_batch("retire", "test", "tests", "1") as b:
+            b.retire(["test:B2"])
+    count = len(city.batches())
+    with city.import_batch("retire none", "test", "tests", "1", on_conflict="update") as b:
+        assert b.retire(["test:nowhere"]) == ["test:nowhere"]
+    assert b.id == 0 and len(city.batches()) == count and city.get("test:B2")

@@ -56,6 +56,13 @@ class BatchWriter(ABC):
     def skip(self, source_id: str, reason: str) -> None:
         """Record a source element that was not imported, and why."""
 
+    def retire(self, feature_ids: Iterable[str]) -> list[str]:
+        """End the current versions of ``feature_ids`` in this import (an
+        update, ``on_conflict="update"``): each moves to the history, retired
+        by this batch, with no successor, as ``retire_missing`` would retire
+        it. Returns the ids the twin did not hold (nothing happened to them)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot retire features")
+
 
 class TwinStore(ABC):
     """A twin: layers, features, meshes, topology and import batches."""

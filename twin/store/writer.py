@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from ..errors import FeatureError, GeometryError, LayerError
+from ..errors import FeatureError, GeometryError, LayerError, OptionError
 from ..layers import Layer
 from ..model import Feature, Mesh
 from .base import BatchWriter
@@ -49,6 +49,8 @@ CHUNK = 2000
 MAX_SKIPS_LISTED = 10000
 
 _NAN6 = (math.nan,) * 6
+#: Ids per statement when looking features up.
+_SQL_VARS = 900
 
 
 @dataclass(frozen=True)
@@ -399,6 +401,29 @@ class ChunkedBatchWriter(BatchWriter):
                 self.log.retired += len(gone)
                 self.log.retired_ids += sorted(g[1] for g in gone)
         self.report["update"] = self.log.to_dict()
+
+    def retire(self, feature_ids: Iterable[str]) -> list[str]:
+        """End the current versions of ``feature_ids`` (see
+        :meth:`BatchWriter.retire`); the ids the twin does not hold are returned."""
+        if self.on_conflict != "update":
+            raise OptionError("retiring features needs on_conflict='update': only versions "
+                              "keep what a retired feature was")
+        ids = sorted(set(feature_ids))
+        found: list[tuple[int, str, int]] = []
+        for i in range(0, len(ids), _SQL_VARS):
+            part = ids[i:i + _SQL_VARS]
+            found += [(int(r[0]), r[1], int(r[2])) for r in self._exec(
+                "SELECT fid, feature_id, batch_id FROM twin_features WHERE feature_id IN "
+                f"({','.join('?' * len(part))})", part).fetchall()]
+        if found:
+            fids = [g[0] for g in found]
+            move_to_history(self._exec, fids, self.id)
+            self._history_moved(fids)
+            self.count_replaced(g[2] for g in found)
+            self.log.retired += len(found)
+            self.log.retired_ids += sorted(g[1] for g in found)
+        held = {g[1] for g in found}
+        return [i for i in ids if i not in held]
 
     def count_replaced(self, batch_ids: Iterable[int]) -> None:
         """Note the batches that held the features this import replaces."""
