@@ -61,7 +61,7 @@ ABOVE_GROUND = 1.0
 _MAX_CELLS = 40_000
 
 #: Most vertices of envelope triangles read back from disk at once.
-_READ_VERTICES = 1_000_000
+_READ_VERTICES = 100_000
 
 #: Pset_BuildingCommon property -> typed twin attribute (both kept).
 TYPED_FROM_PSET = {"Pset_BuildingCommon.YearOfConstruction": "year_built",

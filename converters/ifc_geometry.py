@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from .ifc_worker import HEAD_B, HEAD_E, HEAD_G, HEAD_K, GeometryCache
+from .ifc_worker import GEOMETRY_CACHE_BYTES, HEAD_B, HEAD_E, HEAD_G, HEAD_K, GeometryCache
 
 #: The default kernel chain: fast first, robust last.
 DEFAULT_KERNELS: tuple[str, ...] = ("manifold", "opencascade")
@@ -154,14 +154,16 @@ class _Stream:
 
     def __init__(self, chain: list[str], queue: list[int], skip: list[int],
                  one_by_one: bool, take: Callable[[ElementMesh], bool],
-                 start: Callable[[int, list[int]], None]) -> None:
+                 start: Callable[[int, list[int]], None],
+                 cache_bytes: int = GEOMETRY_CACHE_BYTES) -> None:
         self.chain, self.queue, self.skip, self.one_by_one = chain, queue, skip, one_by_one
         self.take, self.start = take, start
         self.kernel: int | None = None  # index in ``chain`` of the kernel at work
         self.pass_ids: list[int] = []  # what that kernel was given, in its order
         self.begun: int | None = None  # one-by-one: the element it is at
         self.delivered: set[int] = set()
-        self.geometry: GeometryCache = GeometryCache()
+        self.cache_bytes = cache_bytes
+        self.geometry: GeometryCache = GeometryCache(cache_bytes)
 
     def _next_pass(self, index: int) -> list[int]:
         """The elements the kernel ``index`` of the chain gets (as the worker)."""
@@ -240,7 +242,7 @@ def _run_worker(path: str, text: str | None, stream: _Stream,
     root = str(Path(__file__).resolve().parent.parent)
     request = {"path": os.path.abspath(path), "text": text, "kernels": stream.chain,
                "ids": stream.queue, "later": stream.skip, "one_by_one": stream.one_by_one,
-               "threads": threads}
+               "threads": threads, "cache_bytes": stream.cache_bytes}
     finished = ended = False
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
@@ -374,12 +376,13 @@ class MeshStream:
 
     def __init__(self, path: str, ids: Iterable[int], kernels: tuple[str, ...],
                  text: str | None, threads: int | None,
-                 progress: Callable[[int], None] | None) -> None:
+                 progress: Callable[[int], None] | None,
+                 cache_bytes: int = GEOMETRY_CACHE_BYTES) -> None:
         _check_kernels(kernels, path)
         self.path, self.kernels, self.text = path, kernels, text
         self.threads = threads or os.cpu_count() or 1
         self.todo = sorted(set(ids))
-        self.progress = progress
+        self.progress, self.cache_bytes = progress, cache_bytes
         self.result = GeometryResult()
         self.converted = 0  # elements with a mesh
         self.triangles = 0
@@ -392,7 +395,7 @@ class MeshStream:
         crashes = [0] * len(kernels)
         while True:
             stream = _Stream(list(kernels[chain.base:]), queue, skip, one_by_one,
-                             chain.take, chain.start)
+                             chain.take, chain.start, self.cache_bytes)
             finished, code, crash = yield from _run_worker(self.path, self.text, stream,
                                                            self.threads)
             if finished:
@@ -426,7 +429,7 @@ class MeshStream:
 def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = DEFAULT_KERNELS,
                    text: str | None = None, threads: int | None = None,
                    progress: Callable[[int], None] | None = None,
-                   stream: bool = False) -> Any:
+                   stream: bool = False, cache_bytes: int = GEOMETRY_CACHE_BYTES) -> Any:
     """Meshes of the elements ``ids`` (STEP ids) of the IFC file at ``path``.
 
     ``text`` is the file's content when it had to be rewritten before
@@ -437,9 +440,10 @@ def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = 
     Returns a :class:`GeometryResult` with every mesh; with ``stream`` a
     :class:`MeshStream` instead, which yields them as the kernels deliver
     them and keeps none (an import's memory then does not grow with the
-    model).
+    model). ``cache_bytes`` bounds the shared geometry each end of the
+    worker's stream keeps (:class:`~converters.ifc_worker.GeometryCache`).
     """
-    meshes = MeshStream(path, ids, kernels, text, threads, progress)
+    meshes = MeshStream(path, ids, kernels, text, threads, progress, cache_bytes)
     if stream:
         return meshes
     got = {m.step_id: m for m in meshes}

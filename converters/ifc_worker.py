@@ -49,7 +49,7 @@ HEAD_G = struct.Struct("<iiii")
 HEAD_E = struct.Struct("<ii16d")
 
 #: Bytes of shared geometry each end of the stream keeps (payload sizes).
-GEOMETRY_CACHE_BYTES = 64 << 20
+GEOMETRY_CACHE_BYTES = 16 << 20
 
 
 class GeometryCache:
@@ -91,10 +91,10 @@ def settings(ifcgeom: Any) -> Any:
 class _Writer:
     """Writes shapes to the stream, each geometry once."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, cache_bytes: int = GEOMETRY_CACHE_BYTES) -> None:
         self.out = out
         self.geometry: dict[str, int] = {}  # the kernel's geometry id -> ours, as cached
-        self.cache = GeometryCache()
+        self.cache = GeometryCache(cache_bytes)
         self.sent = 0
 
     def shape(self, shape: Any) -> bool:
@@ -125,19 +125,27 @@ class _Writer:
         return True
 
 
+#: Elements given to one iterator at a time: its threads convert ahead of
+#: the reader and hold what they converted, so a batch bounds what waits.
+BATCH = 1000
+
+
 def _iterate(writer: _Writer, ifcgeom: Any, model: Any, kernel: str, ids: list[int],
              threads: int) -> set[int]:
-    """All of ``ids`` through the kernel's multi-threaded iterator."""
+    """All of ``ids`` through the kernel's multi-threaded iterator, a
+    :data:`BATCH` at a time."""
     done: set[int] = set()
-    it = ifcgeom.iterator(settings(ifcgeom), model, max(1, threads),
-                          include=[model.by_id(i) for i in ids], geometry_library=kernel)
-    if it.initialize():
-        while True:
-            shape = it.get()
-            if writer.shape(shape):
-                done.add(int(shape.id))
-            if not it.next():
-                break
+    for start in range(0, len(ids), BATCH):
+        it = ifcgeom.iterator(settings(ifcgeom), model, max(1, threads),
+                              include=[model.by_id(i) for i in ids[start:start + BATCH]],
+                              geometry_library=kernel)
+        if it.initialize():
+            while True:
+                shape = it.get()
+                if writer.shape(shape):
+                    done.add(int(shape.id))
+                if not it.next():
+                    break
     return done
 
 
@@ -169,7 +177,7 @@ def run(out: BinaryIO, request: dict) -> None:  # pragma: no cover - runs in the
     text = request["text"]
     model = (ifcopenshell.file.from_string(text) if text is not None
              else ifcopenshell.open(request["path"]))
-    writer = _Writer(out)
+    writer = _Writer(out, request.get("cache_bytes", GEOMETRY_CACHE_BYTES))
     todo = list(request["ids"])
     for index, kernel in enumerate(request["kernels"]):
         if index == 1:

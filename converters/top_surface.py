@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 #: Most (triangle, point) pairs tested at once, to bound memory.
-_CHUNK_PAIRS = 2_000_000
+_CHUNK_PAIRS = 250_000
 
 
 def top_heights(vertices: np.ndarray, faces: np.ndarray, xy: np.ndarray,

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from builders import dump_twin
+from hypothesis import given
+from hypothesis import strategies as st
 from pyproj import CRS
 
 import twin
@@ -111,3 +114,46 @@ def test_failure_late_in_a_streamed_import_leaves_the_twin_unchanged(tmp_path, t
     assert dump_twin(twin_location) == before
     assert store.info().feature_count == 93
     store.close()
+
+
+def test_a_one_byte_geometry_cache_gives_the_same_meshes():
+    """FZK maps shared representations onto several elements. With a cache
+    of one byte each end of the worker's stream forgets every geometry as
+    soon as the next comes (the kernel hands elements sharing one in a row,
+    so none is sent twice here); the meshes are those of a large cache."""
+    import ifcopenshell
+
+    from converters.ifc_geometry import EXCLUDED_CLASSES, element_meshes
+
+    model = ifcopenshell.open(str(FZK))
+    sources = [m.MappingSource.id() for m in model.by_type("IfcMappedItem")]
+    assert len(sources) > len(set(sources))  # representations shared by elements
+    ids = [p.id() for p in model.by_type("IfcProduct") if p.Representation is not None
+           and not any(p.is_a(c) for c in EXCLUDED_CLASSES)]
+    big = element_meshes(str(FZK), ids, kernels=("manifold",))
+    tiny = element_meshes(str(FZK), ids, kernels=("manifold",), cache_bytes=1)
+    assert len(big.meshes) == 90 and big.meshes.keys() == tiny.meshes.keys()
+    for sid, mesh in big.meshes.items():
+        other = tiny.meshes[sid]
+        assert np.array_equal(mesh.vertices, other.vertices), sid
+        assert np.array_equal(mesh.faces, other.faces), sid
+        assert mesh.materials == other.materials, sid
+
+
+@given(st.lists(st.integers(min_value=0, max_value=50), max_size=60),
+       st.integers(min_value=1, max_value=120))
+def test_geometry_caches_fed_alike_forget_alike(sizes, budget):
+    """The worker's and the reader's caches keep the same geometries: the
+    newest always, the older ones while the budget allows, oldest out first."""
+    from converters.ifc_worker import GeometryCache
+
+    worker, reader = GeometryCache(budget), GeometryCache(budget)
+    for gid, size in enumerate(sizes):
+        worker.put(gid, f"kernel-{gid}", size)
+        reader.put(gid, ("arrays", gid), size)
+        assert list(worker.items) == list(reader.items)
+        assert gid in reader.items
+        kept = list(reader.items)
+        assert kept == list(range(kept[0], gid + 1))  # the newest ones, in order
+        assert reader.size == sum(sizes[k] for k in kept)
+        assert reader.size <= budget or len(kept) == 1
