@@ -14,6 +14,12 @@ How a BIM model becomes twin features:
 * **Geometry**: :mod:`converters.ifc_geometry` converts element shapes with
   a fast kernel and retries the failures with OpenCASCADE, each in a worker
   process. Meshes keep their material per face (as face labels).
+* **Streaming**: each element becomes a feature as its mesh comes from the
+  kernels and goes on to the store a chunk at a time, inside the import's
+  one transaction; memory holds about a chunk of meshes
+  (:data:`CHUNK_VERTICES`), not the model's. What needs the whole model
+  comes at the end: buildings (their envelope's parts wait on disk),
+  spatial elements, network elements and elements without a mesh.
 * **Hierarchy**: site, building, storey, space and infrastructure facilities
   become features; each element's parent is the whole it is part of or the
   spatial element that contains it, and elements and spaces name their
