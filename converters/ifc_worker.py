@@ -49,7 +49,7 @@ HEAD_G = struct.Struct("<iiii")
 HEAD_E = struct.Struct("<ii16d")
 
 #: Bytes of shared geometry each end of the stream keeps (payload sizes).
-GEOMETRY_CACHE_BYTES = 16 << 20
+GEOMETRY_CACHE_BYTES = 64 << 20
 
 
 class GeometryCache:
