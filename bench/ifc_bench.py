@@ -11,13 +11,20 @@ representation, less openings, annotations, grids and ports), in one go:
 4. our ``import_file`` into a fresh twin (the kernel chain in a worker
    process, georeferencing, attributes, envelope, store).
 
-Prints CPU seconds (this process and its children, all threads) and wall
-seconds, elements and triangles for each, and the ratio of our CPU to the
-floor's (target: <= 1.5, with every element that any kernel can build).
-The machine's other load inflates wall seconds, much less CPU seconds.
+Each run is a fresh process of its own, so that its peak memory is its
+own. Prints CPU seconds (the process and its children, all threads), wall
+seconds, peak RSS (the process's, and its largest child's: our geometry
+worker), elements and triangles for each, and the ratios of our CPU and
+peak RSS to the floor's (CPU target: <= 1.5, with every element that any
+kernel can build). The machine's other load inflates wall seconds, much
+less CPU seconds.
+
+With ``--synthetic N,N,...`` it writes synthetic buildings of those many
+elements (:mod:`bench.ifc_synth`) and measures each: our import's memory
+should stay flat as the model grows, beside the floor's.
 
 Usage: ``python bench/ifc_bench.py [FILE] [--crs EPSG:xxxx] [--origin X,Y,Z] [--world]
-[--occ]``
+[--occ] [--synthetic 5000,10000,20000]``
 (default: the 27 MB Janesville restaurant from ../shared/data/ifc, placed
 by its site's latitude/longitude, in UTM 19N).
 """
@@ -25,8 +32,10 @@ by its site's latitude/longitude, in UTM 19N).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +56,13 @@ def cpu() -> float:
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def peak_mb() -> tuple[float, float]:
+    """Peak RSS (MB) of this process and of its largest finished child."""
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return me / 1024, kids / 1024
 
 
 def iterator_run(path: Path, kernel: str, world: bool) -> tuple[float, float, int, int]:
@@ -86,6 +102,62 @@ def our_run(path: Path, crs: str, options: dict) -> tuple[float, float, int, int
     return seconds, wall, geo["converted"], geo["triangles"], geo
 
 
+def one(kind: str, path: Path, crs: str, options: dict) -> dict:
+    """One run in this process (a fresh one): its figures as a dict."""
+    import ifcopenshell.geom  # noqa: F401  (both sides need it: not timed)
+    import ifcopenshell.util.element  # noqa: F401
+
+    geo = None
+    if kind == "ours":
+        sec, wall, n, tri, geo = our_run(path, crs, options)
+    else:
+        kernel, world = {"floor": ("manifold", False), "world": ("manifold", True),
+                         "occ": ("opencascade", False)}[kind]
+        sec, wall, n, tri = iterator_run(path, kernel, world)
+    me, kid = peak_mb()
+    return {"cpu": sec, "wall": wall, "elements": n, "triangles": tri, "rss": me,
+            "worker_rss": kid, "geometry": geo}
+
+
+def measure(kind: str, path: Path, crs: str, options: dict) -> dict:
+    """:func:`one` in a fresh Python process."""
+    cmd = [sys.executable, __file__, str(path), "--crs", crs, "--one", kind]
+    if options.get("origin"):
+        cmd += ["--origin", ",".join(str(v) for v in options["origin"])]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+NAMES = {"floor": "ifcopenshell manifold, local (floor)",
+         "world": "ifcopenshell manifold, world", "occ": "ifcopenshell opencascade, local",
+         "ours": "twin import (chain, whole import)"}
+
+
+def table(rows: list[tuple[str, dict]]) -> None:
+    print(f"{'run':36s} {'cpu s':>8s} {'wall s':>8s} {'elements':>9s} {'triangles':>10s} "
+          f"{'peak MB':>8s} {'worker MB':>9s}")
+    for name, r in rows:
+        print(f"{name:36s} {r['cpu']:8.2f} {r['wall']:8.2f} {r['elements']:9d} "
+              f"{r['triangles']:10d} {r['rss']:8.0f} "
+              + (f"{r['worker_rss']:9.0f}" if name == NAMES["ours"] else f"{'-':>9s}"))
+
+
+def synthetic(sizes: list[int], crs: str) -> None:
+    """Our import's peak memory against the model's size, beside the floor's."""
+    from bench.ifc_synth import write_model
+
+    print(f"{'elements':>9s} {'MB':>6s} {'floor cpu':>9s} {'ours cpu':>8s} {'ratio':>6s} "
+          f"{'floor MB':>8s} {'ours MB':>8s} {'worker MB':>9s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            path = write_model(Path(tmp) / f"synthetic_{n}.ifc", n)
+            floor = measure("floor", path, crs, {})
+            ours = measure("ours", path, crs, {})
+            print(f"{n:9d} {path.stat().st_size / 1e6:6.1f} {floor['cpu']:9.2f} "
+                  f"{ours['cpu']:8.2f} {ours['cpu'] / floor['cpu']:6.2f} {floor['rss']:8.0f} "
+                  f"{ours['rss']:8.0f} {ours['worker_rss']:9.0f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("file", nargs="?", type=Path, default=DEFAULT)
@@ -94,29 +166,28 @@ def main() -> None:
                     "georeferencing")
     ap.add_argument("--world", action="store_true", help="also manifold in world coordinates")
     ap.add_argument("--occ", action="store_true", help="also the slow OpenCASCADE run")
+    ap.add_argument("--synthetic", help="element counts of synthetic buildings to measure "
+                    "instead of FILE (comma-separated)")
+    ap.add_argument("--one", choices=sorted(NAMES), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    print(f"{args.file.name}: {args.file.stat().st_size / 1e6:.1f} MB, "
-          f"{os.cpu_count()} cores")
-    import ifcopenshell.geom  # noqa: F401  (both sides need it: not timed)
-    import ifcopenshell.util.element  # noqa: F401
-
-    floor = iterator_run(args.file, "manifold", False)
-    rows = [("ifcopenshell manifold, local (floor)", *floor)]
-    if args.world:
-        rows.append(("ifcopenshell manifold, world", *iterator_run(args.file, "manifold", True)))
-    if args.occ:
-        rows.append(("ifcopenshell opencascade, local",
-                     *iterator_run(args.file, "opencascade", False)))
     options = {"origin": tuple(float(v) for v in args.origin.split(","))} if args.origin \
         else {}
-    ours = our_run(args.file, args.crs, options)
-    rows.append(("twin import (chain, whole import)", *ours[:4]))
-    print(f"{'run':36s} {'cpu s':>8s} {'wall s':>8s} {'elements':>9s} {'triangles':>10s}")
-    for name, sec, wall, n, tri in rows:
-        print(f"{name:36s} {sec:8.2f} {wall:8.2f} {n:9d} {tri:10d}")
-    print(f"our cpu / floor cpu: {ours[0] / floor[0]:.2f} (target <= 1.5); "
-          f"wall: {ours[1] / floor[1]:.2f}")
-    for k in ours[4]["kernels"]:
+    if args.one:
+        print(json.dumps(one(args.one, args.file, args.crs, options)))
+        return
+    if args.synthetic:
+        synthetic([int(v) for v in args.synthetic.split(",")], args.crs)
+        return
+    print(f"{args.file.name}: {args.file.stat().st_size / 1e6:.1f} MB, "
+          f"{os.cpu_count()} cores; each run a fresh process")
+    kinds = ["floor"] + ["world"] * args.world + ["occ"] * args.occ + ["ours"]
+    runs = {k: measure(k, args.file, args.crs, options) for k in kinds}
+    table([(NAMES[k], runs[k]) for k in kinds])
+    floor, ours = runs["floor"], runs["ours"]
+    print(f"our cpu / floor cpu: {ours['cpu'] / floor['cpu']:.2f} (target <= 1.5); "
+          f"wall: {ours['wall'] / floor['wall']:.2f}; peak RSS: {ours['rss'] / floor['rss']:.2f}"
+          f" (worker {ours['worker_rss'] / floor['rss']:.2f})")
+    for k in ours["geometry"]["kernels"]:
         print(f"  kernel {k['kernel']}: {k['converted']}/{k['requested']} in {k['seconds']} s"
               + (f" (crashed on {k['crashed_on_count']})" if k["crashed"] else ""))
 

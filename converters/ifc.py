@@ -14,6 +14,12 @@ How a BIM model becomes twin features:
 * **Geometry**: :mod:`converters.ifc_geometry` converts element shapes with
   a fast kernel and retries the failures with OpenCASCADE, each in a worker
   process. Meshes keep their material per face (as face labels).
+* **Streaming**: each element becomes a feature as its mesh comes from the
+  kernels and goes on to the store a chunk at a time, inside the import's
+  one transaction; memory holds about a chunk of meshes
+  (:data:`CHUNK_VERTICES`), not the model's. What needs the whole model
+  comes at the end: buildings (their envelope's parts wait on disk),
+  spatial elements, network elements and elements without a mesh.
 * **Hierarchy**: site, building, storey, space and infrastructure facilities
   become features; each element's parent is the whole it is part of or the
   spatial element that contains it, and elements and spaces name their
@@ -51,7 +57,13 @@ from . import ifc_report
 from .base import ConversionContext, ConverterSpec
 from .ifc_alignment import LAYER as ALIGNMENT_LAYER
 from .ifc_alignment import Alignments, alignment_attributes, is_alignment_part, referent_point
-from .ifc_building import NOT_ENVELOPE, as_polygons, building_feature, plan_outline
+from .ifc_building import (
+    NOT_ENVELOPE,
+    EnvelopeParts,
+    as_polygons,
+    building_feature,
+    plan_outline,
+)
 from .ifc_geometry import DEFAULT_KERNELS, EXCLUDED_CLASSES, element_meshes
 from .ifc_georef import Georef, read_georef
 from .ifc_network import axis_line, axis_points, network_topology, pipe_diameter
@@ -169,10 +181,22 @@ class _Model:
             b = _building_of(p)
             if b is not None:
                 self.building_of[p.id()] = b.id()
+        #: step id -> its place in the model (the order of the envelope's parts)
+        self.rank = {p.id(): i for i, p in enumerate(self.products)}
+        self._envelope_class = {p.id(): not any(p.is_a(c) for c in NOT_ENVELOPE)
+                                for p in self.products}
+        #: the meshes and ground projections kept to the end (spatial and network
+        #: elements); the others are streamed
         self.meshes: dict[int, Mesh] = {}
         self.outlines: dict[int, Any] = {}
+        #: building step id -> what its envelope needs of its elements
+        self.envelopes: dict[int, EnvelopeParts] = {}
         self.psets: dict[int, dict[str, Any]] = {}  # property sets read, by step id
         self._storeys: dict[int, Any] = {}  # storey above each container, by step id
+
+    def shapes_envelope(self, sid: int) -> bool:
+        """Whether the element's mesh shapes its building's envelope."""
+        return self._envelope_class.get(sid, False)
 
     def storey(self, e: Any) -> Any | None:
         """:func:`storey_of` ``e``, remembered per container: elements share them."""
@@ -206,7 +230,32 @@ class _Model:
         return self.fid(parent) if parent is not None and parent.id() in self.known else None
 
 
+#: Element meshes placed and turned into features at once: an import holds
+#: about one such chunk of meshes (and the store's chunk of features), not
+#: the model's. The ``chunk_vertices`` option overrides it.
+CHUNK_VERTICES = 250_000
+
+
+def _chunks(meshes: Iterator[Any], limit: int) -> Iterator[list[Any]]:
+    """The kernel's meshes in chunks of about ``limit`` vertices."""
+    chunk: list[Any] = []
+    size = 0
+    for mesh in meshes:
+        chunk.append(mesh)
+        size += len(mesh.vertices)
+        if size >= limit:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
 def convert(ctx: ConversionContext) -> Iterator[Feature]:
+    """The model's features, streamed: each element is built and yielded as
+    its mesh comes from the kernels (a chunk at a time). What needs more
+    than one element waits for the end: spatial elements and buildings (the
+    envelope: see :class:`converters.ifc_building.EnvelopeParts`), network
+    elements (the topology), elements without a mesh."""
     src = str(ctx.source)
     model, text = open_model(ctx.source, ctx.report)
     ctx.report["schema"] = model.schema_identifier if hasattr(model, "schema_identifier") \
@@ -217,49 +266,15 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     m = _Model(model, ctx, georef)
     ctx.report["elements_by_class"] = dict(Counter(p.is_a() for p in m.products).most_common())
     _refuse_existing(ctx, [m.fid(p) for p in m.products])
-    spatial_ids = {p.id() for p in m.spatial}
+    try:
+        yield from _convert(ctx, m, text)
+    finally:
+        for parts in m.envelopes.values():
+            parts.close()
 
-    # --- geometry -----------------------------------------------------------
-    alignments = Alignments(model, m.unit, m.placer)
-    kernels = tuple(ctx.options.get("kernels") or DEFAULT_KERNELS)
-    want = [p.id() for p in m.products if p.Representation is not None
-            and (p.id() not in spatial_ids or p.is_a("IfcSpace") or p.is_a("IfcSite"))
-            and not is_alignment_part(p)]
-    total = len(want)
-    ctx.progress(0, total)
-    geom = element_meshes(src, want, kernels=kernels, text=text,
-                          threads=ctx.options.get("threads"),
-                          progress=lambda n: ctx.progress(n, total))
-    ctx.report["geometry"] = {
-        "requested": total, "converted": len(geom.meshes), "failed": len(geom.failed),
-        "triangles": int(sum(len(s.faces) for s in geom.meshes.values())),
-        "kernels": [_kernel_run(r.describe(), m) for r in geom.runs],
-    }
-    if alignments.lines or alignments.failed:
-        ctx.report["alignments"] = {"curves": len(alignments.lines),
-                                    "failed": len(alignments.failed)}
-    axes: dict[int, np.ndarray] = {}
-    failed = dict(geom.failed)
-    failed.update(alignments.failed)
-    for sid, reason in failed.items():
-        e = model.by_id(sid)
-        axis = axis_points(e, m.unit)
-        if axis is not None:
-            axes[sid] = m.placer(axis)
-            reason = "no body representation: imported with its Axis curve only"
-        ctx.report.setdefault("no_geometry", []).append(
-            {"id": m.fid(e), "class": e.is_a(), "name": text_name(e), "reason": reason})
 
-    for sid, vertices in _placed(geom.meshes, m.placer):
-        try:
-            m.meshes[sid] = _mesh(geom.meshes[sid], vertices)
-        except GeometryError as exc:
-            e = model.by_id(sid)
-            ctx.skip(m.fid(e), f"{e.is_a()} {e.Name!r}: geometry unusable: {exc}")
-    # ground projections, once per element (element footprints and envelopes)
-    m.outlines = {sid: plan_outline(s.vertices, s.faces) for sid, s in m.meshes.items()}
-
-    # --- networks -----------------------------------------------------------
+def _network_codes(ctx: ConversionContext, m: _Model) -> dict[int, str | None]:
+    """The utility code of each network element (``None``: no known system)."""
     utility_opt = ctx.options.get("utility")
     codes: dict[int, str | None] = {}
     unclassified = 0
@@ -272,30 +287,104 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         ctx.report["unclassified_network_elements"] = (
             f"{unclassified} pipe or cable elements belong to no system of a known type; kept "
             "on building_elements (pass --utility CODE to put them on a utility layer)")
+    return codes
+
+
+def _convert(ctx: ConversionContext, m: _Model, text: str | None) -> Iterator[Feature]:
+    model, src = m.model, str(ctx.source)
+    spatial_ids = {p.id() for p in m.spatial}
+
+    # --- geometry, streamed -------------------------------------------------
+    alignments = Alignments(model, m.unit, m.placer)
+    kernels = tuple(ctx.options.get("kernels") or DEFAULT_KERNELS)
+    want = [p.id() for p in m.products if p.Representation is not None
+            and (p.id() not in spatial_ids or p.is_a("IfcSpace") or p.is_a("IfcSite"))
+            and not is_alignment_part(p)]
+    total = len(want)
+    codes = _network_codes(ctx, m)
+    # meshes kept to the end: spatial elements' and network elements'
+    keep = spatial_ids | {sid for sid, code in codes.items() if code is not None}
+    by_id = {e.id(): e for e in m.elements}
+    done: set[int] = set()
+    ctx.progress(0, total)
+    geom = element_meshes(src, want, kernels=kernels, text=text,
+                          threads=ctx.options.get("threads"),
+                          progress=lambda n: ctx.progress(n, total), stream=True)
+    limit = int(ctx.options.get("chunk_vertices") or CHUNK_VERTICES)
+    out_count = 0
+    for chunk in _chunks(iter(geom), limit):
+        for sid, mesh, outline in _placed_chunk(chunk, m):
+            if sid in keep:
+                m.meshes[sid], m.outlines[sid] = mesh, outline
+            else:
+                done.add(sid)
+                out_count += 1
+                yield _element_feature(by_id[sid], m, codes, {}, {}, alignments, mesh, outline)
+    result = geom.result
+    ctx.report["geometry"] = {
+        "requested": total, "converted": geom.converted,
+        "failed": len(result.failed), "triangles": int(geom.triangles),
+        "kernels": [_kernel_run(r.describe(), m) for r in result.runs],
+    }
+    if alignments.lines or alignments.failed:
+        ctx.report["alignments"] = {"curves": len(alignments.lines),
+                                    "failed": len(alignments.failed)}
+    axes: dict[int, np.ndarray] = {}
+    failed = dict(result.failed)
+    failed.update(alignments.failed)
+    for sid, reason in failed.items():
+        e = model.by_id(sid)
+        axis = axis_points(e, m.unit)
+        if axis is not None:
+            axes[sid] = m.placer(axis)
+            reason = "no body representation: imported with its Axis curve only"
+        ctx.report.setdefault("no_geometry", []).append(
+            {"id": m.fid(e), "class": e.is_a(), "name": text_name(e), "reason": reason})
+
+    # --- networks, then what waited for the whole model ----------------------
     net_features, edges = network_topology(model, m.elements, codes, m.meshes, m.placer,
                                            m.unit, m.prefix, ctx, axes)
-
-    out_count = 0
     for sp in m.spatial:
         feat = _spatial_feature(sp, m)
         if feat is not None:
             out_count += 1
             yield feat
     for e in m.elements:
-        yield _element_feature(e, m, codes, edges, net_features, alignments)
-        out_count += 1
+        if e.id() not in done:
+            sid = e.id()
+            yield _element_feature(e, m, codes, edges, net_features, alignments,
+                                   m.meshes.get(sid), m.outlines.get(sid))
+            out_count += 1
     for f in net_features.get("junctions", []):
         out_count += 1
         yield f
     ctx.report["features"] = out_count
 
 
+def _placed_chunk(chunk: list[Any], m: _Model) -> Iterator[tuple[int, Mesh, Any]]:
+    """``(step id, mesh in the twin CRS, ground projection)`` of a chunk of
+    the kernel's meshes, placed in one call; the envelope's share of each
+    is handed to its building's :class:`EnvelopeParts` on the way."""
+    shapes = {s.step_id: s for s in chunk}
+    for sid, vertices in _placed(shapes, m.placer):
+        try:
+            mesh = _mesh(shapes[sid], vertices)
+        except GeometryError as exc:
+            e = m.model.by_id(sid)
+            m.ctx.skip(m.fid(e), f"{e.is_a()} {e.Name!r}: geometry unusable: {exc}")
+            continue
+        outline = plan_outline(mesh.vertices, mesh.faces)
+        b = m.building_of.get(sid)
+        if b is not None and m.shapes_envelope(sid):
+            m.envelopes.setdefault(b, EnvelopeParts()).add(m.rank[sid], mesh, outline)
+        yield sid, mesh, outline
+
+
 def _element_feature(e: Any, m: _Model, codes: dict, edges: dict, net_features: dict,
-                     alignments: Alignments) -> Feature:
+                     alignments: Alignments, mesh: Mesh | None, outline: Any) -> Feature:
     sid = e.id()
     attrs = attributes_of(e, m.psets)
     m.storey_attributes(e, attrs)
-    mesh = m.meshes.get(sid)
     code = codes.get(sid)
     layer = "building_elements"
     footprint = None
@@ -328,7 +417,7 @@ def _element_feature(e: Any, m: _Model, codes: dict, edges: dict, net_features: 
         if d is not None:
             attrs["diameter_mm"], attrs["diameter_source"] = d
     if layer == "building_elements" and mesh is not None:
-        footprint = as_polygons(m.outlines.get(sid))
+        footprint = as_polygons(outline)
     return Feature(id=m.fid(e), layer=layer, type=e.is_a(), name=text_name(e),
                    parent=m.parent_id(e), attributes=attrs, footprint=footprint,
                    meshes={"bim": mesh} if mesh is not None else {},
@@ -366,14 +455,11 @@ def _spatial_feature(sp: Any, m: _Model) -> Feature | None:
 
 
 def _building(b: Any, parent: str | None, attrs: dict[str, Any], m: _Model) -> Feature:
-    mine = [p for p in m.products if p.id() in m.meshes and m.building_of.get(p.id()) == b.id()
-            and not any(p.is_a(c) for c in NOT_ENVELOPE)]
     storeys = [s for s in m.model.by_type("IfcBuildingStorey")
                if m.building_of.get(s.id()) == b.id()]
     elevs = [e for e in (storey_elevation(s, m.unit) for s in storeys) if e is not None]
-    return building_feature(m.fid(b), text_name(b), parent, b.GlobalId, attrs,
-                            [m.meshes[p.id()] for p in mine],
-                            [m.outlines.get(p.id()) for p in mine], elevs,
+    parts = m.envelopes.get(b.id()) or EnvelopeParts()
+    return building_feature(m.fid(b), text_name(b), parent, b.GlobalId, attrs, parts, elevs,
                             m.georef.origin[2], m.ctx)
 
 

@@ -28,6 +28,8 @@ ground floor; storeys more than half a metre below it are
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -57,6 +59,9 @@ ROOFED = 2.0
 ABOVE_GROUND = 1.0
 #: Most grid cells sampled over a footprint (the cell grows with the building).
 _MAX_CELLS = 40_000
+
+#: Most vertices of envelope triangles read back from disk at once.
+_READ_VERTICES = 100_000
 
 #: Pset_BuildingCommon property -> typed twin attribute (both kept).
 TYPED_FROM_PSET = {"Pset_BuildingCommon.YearOfConstruction": "year_built",
@@ -97,20 +102,104 @@ def as_polygons(geom: Any) -> Any:
     return shapely.MultiPolygon(polys) if polys else None
 
 
-def roof_height(footprint: Any, meshes: list[Mesh], ground: float) -> float | None:
-    """The :data:`ROOF_PERCENTILE` of the top surface of ``meshes`` over
-    ``footprint``, where it is roofed (at least :data:`ROOFED` above
+class EnvelopeParts:
+    """What one building's LoD1 envelope needs of its elements, kept small
+    so that an import streams: each element's ground projection and height
+    range in memory, its triangles in a temporary file, read back a chunk
+    at a time for the top surface. Parts are used in the order of their
+    ``rank`` (the model's order), whatever order they came in."""
+
+    def __init__(self) -> None:
+        self.ranks: list[int] = []
+        self.outlines: list[Any] = []
+        self.zmin: list[float] = []
+        self.zmax: list[float] = []
+        #: ``(offset, vertices, faces)`` of each part's triangles in the file
+        self.spans: list[tuple[int, int, int]] = []
+        self.plan_lo = np.full(2, np.inf)
+        self.plan_hi = np.full(2, -np.inf)
+        self._file: Any = None
+
+    def __len__(self) -> int:
+        return len(self.ranks)
+
+    def add(self, rank: int, mesh: Mesh, outline: Any) -> None:
+        """Keep what the envelope needs of one element's ``mesh``."""
+        v = np.ascontiguousarray(mesh.vertices, dtype=np.float64)
+        f = np.ascontiguousarray(mesh.faces, dtype=np.int32)
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()
+        offset = self._file.seek(0, 2)
+        self._file.write(v.tobytes())
+        self._file.write(f.tobytes())
+        if len(f):
+            xy = v[f.ravel(), :2]
+            self.plan_lo = np.minimum(self.plan_lo, xy.min(axis=0))
+            self.plan_hi = np.maximum(self.plan_hi, xy.max(axis=0))
+        self.ranks.append(rank)
+        self.outlines.append(outline)
+        self.zmin.append(float(v[:, 2].min()))
+        self.zmax.append(float(v[:, 2].max()))
+        self.spans.append((offset, len(v), len(f)))
+
+    def ordered(self) -> None:
+        """Put the parts in the order of their ranks."""
+        order = np.argsort(np.asarray(self.ranks, dtype=np.int64), kind="stable").tolist()
+        for name in ("ranks", "outlines", "zmin", "zmax", "spans"):
+            seq = getattr(self, name)
+            setattr(self, name, [seq[i] for i in order])
+
+    @property
+    def plan_scale(self) -> float:
+        """The plan extent of all the triangles (as :func:`top_heights` measures it)."""
+        if not np.isfinite(self.plan_lo).all():
+            return 1.0
+        return float(np.maximum((self.plan_hi - self.plan_lo).max(), 1.0))
+
+    def triangles(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(vertices (n, 3), faces (m, 3))`` chunks of the parts' meshes."""
+        group: list[tuple[int, int, int]] = []
+        count = 0
+        for span in self.spans:
+            group.append(span)
+            count += span[1]
+            if count >= _READ_VERTICES:
+                yield self._read(group)
+                group, count = [], 0
+        if group:
+            yield self._read(group)
+
+    def _read(self, spans: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        verts, faces, base = [], [], 0
+        for offset, nv, nf in spans:
+            self._file.seek(offset)
+            raw = self._file.read(24 * nv + 12 * nf)
+            verts.append(np.frombuffer(raw, np.float64, 3 * nv).reshape(-1, 3))
+            faces.append(np.frombuffer(raw, np.int32, 3 * nf, 24 * nv).reshape(-1, 3) + base)
+            base += nv
+        return np.concatenate(verts), np.concatenate(faces)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def roof_height(footprint: Any, parts: EnvelopeParts, ground: float) -> float | None:
+    """The :data:`ROOF_PERCENTILE` of the top surface of the ``parts``
+    over ``footprint``, where it is roofed (at least :data:`ROOFED` above
     ``ground``: paving, terraces and ground slabs outside the walls are not
-    the roof); ``None`` when nothing is."""
+    the roof); ``None`` when nothing is. The parts' triangles are read a
+    chunk at a time; the top surface is the highest of the chunks'."""
     x0, y0, x1, y1 = footprint.bounds
     cell = max(0.25, float(np.sqrt(max((x1 - x0) * (y1 - y0), 1e-9) / _MAX_CELLS)))
     pts = grid_in(footprint, cell)
     if len(pts) == 0:
         return None
-    verts = np.concatenate([m.vertices for m in meshes])
-    offsets = np.cumsum([0] + [m.n_vertices for m in meshes[:-1]])
-    faces = np.concatenate([m.faces + o for m, o in zip(meshes, offsets)])
-    z = top_heights(verts, faces, pts, cell=cell)
+    z = np.full(len(pts), np.nan)
+    scale = parts.plan_scale
+    for verts, faces in parts.triangles():
+        z = np.fmax(z, top_heights(verts, faces, pts, cell=cell, plan_scale=scale))
     z = z[np.isfinite(z) & (z >= ground + ROOFED)]
     return float(np.percentile(z, ROOF_PERCENTILE)) if len(z) else None
 
@@ -141,13 +230,13 @@ def _typed_from_pset(attrs: dict, feature_id: str, ctx: ConversionContext) -> No
 
 
 def building_feature(feature_id: str, name: str | None, parent: str | None, source_id: str,
-                     attrs: dict[str, Any], element_meshes: list[Mesh], outlines: list[Any],
+                     attrs: dict[str, Any], parts: EnvelopeParts,
                      storey_elevations: list[float], ground_offset: float,
                      ctx: ConversionContext) -> Feature:
     """The building with its LoD1 envelope (see the module docs).
 
-    ``element_meshes`` and ``outlines`` are the meshes and ground projections
-    of the elements that shape the envelope; ``storey_elevations`` the
+    ``parts`` holds the meshes and ground projections of the elements that
+    shape the envelope; ``storey_elevations`` the
     storeys' elevations (metres, model heights); ``ground_offset`` the
     height in the twin of model height 0.
     """
@@ -159,23 +248,24 @@ def building_feature(feature_id: str, name: str | None, parent: str | None, sour
             attrs["storeys_below"] = below
     meshes_out: dict[str, Mesh] = {}
     footprint = None
-    zmin = min((float(m.vertices[:, 2].min()) for m in element_meshes), default=np.nan)
-    zmax = max((float(m.vertices[:, 2].max()) for m in element_meshes), default=np.nan)
+    parts.ordered()
+    outlines = parts.outlines
+    zmin = min(parts.zmin, default=np.nan)
+    zmax = max(parts.zmax, default=np.nan)
     above = [e for e in elevs if e >= -GROUND_TOLERANCE]
     # the ground floor's level (the lowest point where there are no storeys)
     ground = max(zmin, ground_offset + above[0]) if above else zmin
     # the footprint is what stands above the ground floor: paving, terraces
     # and foundations next to the walls do not widen it
-    standing = [o for o, m in zip(outlines, element_meshes)
-                if float(m.vertices[:, 2].max()) > ground + ABOVE_GROUND]
+    standing = [o for o, top in zip(outlines, parts.zmax) if top > ground + ABOVE_GROUND]
     shadows = [o for o in (standing or outlines) if o is not None and not o.is_empty]
     if shadows:
         merged = shapely.union_all(shadows, grid_size=1e-3)
         # close the hairline gaps between walls, then drop slivers
         merged = merged.buffer(0.05, join_style="mitre").buffer(-0.05, join_style="mitre")
         footprint = as_polygons(shapely.simplify(merged, 0.01))
-    if footprint is not None and element_meshes:
-        top = roof_height(footprint, element_meshes, ground)
+    if footprint is not None and len(parts):
+        top = roof_height(footprint, parts, ground)
         top = zmax if top is None else top
         if top > zmin:
             attrs["height"] = round(zmax - ground, 3)

@@ -42,14 +42,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .ifc_worker import HEAD_B, HEAD_E, HEAD_G, HEAD_K
+from .ifc_worker import GEOMETRY_CACHE_BYTES, HEAD_B, HEAD_E, HEAD_G, HEAD_K, GeometryCache
 
 #: The default kernel chain: fast first, robust last.
 DEFAULT_KERNELS: tuple[str, ...] = ("manifold", "opencascade")
@@ -145,18 +145,25 @@ def _world(verts: np.ndarray, matrix: tuple[float, ...]) -> np.ndarray:
 
 
 class _Stream:
-    """Reads one worker's records; remembers where the worker got to."""
+    """Reads one worker's records; remembers where the worker got to.
+
+    Shared geometries are kept in a :class:`~converters.ifc_worker.GeometryCache`
+    that forgets the oldest past its byte budget exactly as the worker's does
+    (the worker then sends a forgotten geometry again), so memory stays
+    bounded however large the model."""
 
     def __init__(self, chain: list[str], queue: list[int], skip: list[int],
-                 one_by_one: bool, take: Callable[[ElementMesh], None],
-                 start: Callable[[int, list[int]], None]) -> None:
+                 one_by_one: bool, take: Callable[[ElementMesh], bool],
+                 start: Callable[[int, list[int]], None],
+                 cache_bytes: int = GEOMETRY_CACHE_BYTES) -> None:
         self.chain, self.queue, self.skip, self.one_by_one = chain, queue, skip, one_by_one
         self.take, self.start = take, start
         self.kernel: int | None = None  # index in ``chain`` of the kernel at work
         self.pass_ids: list[int] = []  # what that kernel was given, in its order
         self.begun: int | None = None  # one-by-one: the element it is at
         self.delivered: set[int] = set()
-        self.geometry: dict[int, tuple] = {}
+        self.cache_bytes = cache_bytes
+        self.geometry: GeometryCache = GeometryCache(cache_bytes)
 
     def _next_pass(self, index: int) -> list[int]:
         """The elements the kernel ``index`` of the chain gets (as the worker)."""
@@ -165,8 +172,9 @@ class _Stream:
         left = [i for i in self.pass_ids if i not in self.delivered]
         return sorted(set(left) | set(self.skip)) if index == 1 else left
 
-    def read(self, pipe: Any) -> bool:
-        """Read records until ``D`` (``True``) or the end of the pipe."""
+    def read(self, pipe: Any) -> Generator[ElementMesh, None, bool]:
+        """Yield the new meshes of the records until ``D`` (returns ``True``)
+        or the end of the pipe (``False``)."""
         while True:
             tag = pipe.read(1)
             if tag == b"D":
@@ -185,13 +193,15 @@ class _Stream:
                 faces = np.frombuffer(raw, np.int32, 3 * nf, 24 * nv).reshape(-1, 3)
                 mids = np.frombuffer(raw, np.int32, nf, 24 * nv + 12 * nf)
                 names = tuple(json.loads(raw[24 * nv + 16 * nf:].decode()))
-                self.geometry[gid] = (verts, faces, mids, names)
+                self.geometry.put(gid, (verts, faces, mids, names), len(raw))
             elif tag == b"E":
                 sid, gid, *matrix = _unpack(pipe, HEAD_E)
-                verts, faces, mids, names = self.geometry[gid]
+                verts, faces, mids, names = self.geometry.get(gid)
                 self.delivered.add(sid)
-                self.take(ElementMesh(sid, _world(verts, matrix), faces, mids, names,
-                                      self.chain[self.kernel or 0]))
+                mesh = ElementMesh(sid, _world(verts, matrix), faces, mids, names,
+                                   self.chain[self.kernel or 0])
+                if self.take(mesh):
+                    yield mesh
             else:
                 return False
 
@@ -215,9 +225,11 @@ _LAUNCH = ("import importlib.util, sys; "
 
 
 def _run_worker(path: str, text: str | None, stream: _Stream,
-                threads: int) -> tuple[bool, int | None, str]:
-    """Run one worker process over ``stream``'s request; returns ``(finished,
-    exit_code, crash)`` (``crash``: how it ended, when it did not finish).
+                threads: int) -> Generator[ElementMesh, None, tuple[bool, int | None, str]]:
+    """Run one worker process over ``stream``'s request, yielding the new
+    meshes as they come; returns ``(finished, exit_code, crash)``
+    (``crash``: how it ended, when it did not finish). A caller that stops
+    early (its import failed) ends the worker.
 
     The worker is :mod:`converters.ifc_worker` loaded by file (not
     multiprocessing, which would re-import the caller's main script, nor
@@ -230,8 +242,8 @@ def _run_worker(path: str, text: str | None, stream: _Stream,
     root = str(Path(__file__).resolve().parent.parent)
     request = {"path": os.path.abspath(path), "text": text, "kernels": stream.chain,
                "ids": stream.queue, "later": stream.skip, "one_by_one": stream.one_by_one,
-               "threads": threads}
-    finished = False
+               "threads": threads, "cache_bytes": stream.cache_bytes}
+    finished = ended = False
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             [sys.executable, "-c", _LAUNCH, str(Path(__file__).with_name("ifc_worker.py")),
@@ -249,10 +261,13 @@ def _run_worker(path: str, text: str | None, stream: _Stream,
                 pass
             with os.fdopen(read_fd, "rb", buffering=1 << 20) as pipe:
                 try:
-                    finished = stream.read(pipe)
+                    finished = yield from stream.read(pipe)
                 except EOFError:
                     finished = False
+                ended = True
         finally:
+            if not ended:  # the caller stopped reading (or failed): end the worker
+                proc.kill()
             try:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
@@ -282,6 +297,8 @@ class _Chain:
     def __init__(self, kernels: tuple[str, ...], progress: Callable[[int], None] | None):
         self.kernels, self.progress = kernels, progress
         self.result = GeometryResult()
+        self.done: set[int] = set()  # the elements delivered (the meshes are not kept)
+        self.triangles = 0
         self.runs: dict[int, KernelRun] = {}
         self.base = 0  # index of the first kernel of the current worker
         self.clock = time.perf_counter()
@@ -299,13 +316,17 @@ class _Chain:
         if self.at not in self.runs:
             self.runs[self.at] = KernelRun(kernel=self.kernels[self.at], requested=len(ids))
 
-    def take(self, mesh: ElementMesh) -> None:
-        if mesh.step_id not in self.result.meshes and len(mesh.faces):
-            self.result.meshes[mesh.step_id] = mesh
-            assert self.at is not None
-            self.runs[self.at].converted += 1
-            if self.progress is not None:
-                self.progress(len(self.result.meshes))
+    def take(self, mesh: ElementMesh) -> bool:
+        """Count a mesh; ``False`` for one already delivered or empty."""
+        if mesh.step_id in self.done or not len(mesh.faces):
+            return False
+        self.done.add(mesh.step_id)
+        self.triangles += len(mesh.faces)
+        assert self.at is not None
+        self.runs[self.at].converted += 1
+        if self.progress is not None:
+            self.progress(len(self.done))
+        return True
 
     def crashed(self, stream: _Stream, code: int | None, crash: str,
                 note: dict[int, str]) -> tuple[list[int], list[int]] | None:
@@ -319,7 +340,7 @@ class _Chain:
         run = self.runs[self.at]
         run.crashed, run.exit_code = True, code
         run.crash = run.crash or crash
-        meshes = self.result.meshes
+        meshes = self.done
         order = stream.pass_ids
         if stream.one_by_one and stream.kernel == 0:
             if stream.begun is None:
@@ -344,49 +365,87 @@ class _Chain:
 MAX_CRASHES = 32
 
 
+class MeshStream:
+    """The meshes of a kernel chain as they come (see :func:`element_meshes`).
+
+    Iterate once; each element's mesh comes once, in the order the kernels
+    deliver them. After the iteration, :attr:`result` holds the kernel runs,
+    the elements no kernel converted (with the reason) and the triangle
+    count; its ``meshes`` stay empty: the meshes are not kept.
+    """
+
+    def __init__(self, path: str, ids: Iterable[int], kernels: tuple[str, ...],
+                 text: str | None, threads: int | None,
+                 progress: Callable[[int], None] | None,
+                 cache_bytes: int = GEOMETRY_CACHE_BYTES) -> None:
+        _check_kernels(kernels, path)
+        self.path, self.kernels, self.text = path, kernels, text
+        self.threads = threads or os.cpu_count() or 1
+        self.todo = sorted(set(ids))
+        self.progress, self.cache_bytes = progress, cache_bytes
+        self.result = GeometryResult()
+        self.converted = 0  # elements with a mesh
+        self.triangles = 0
+
+    def __iter__(self) -> Iterator[ElementMesh]:
+        kernels, todo = self.kernels, self.todo
+        chain = _Chain(kernels, self.progress)
+        note: dict[int, str] = {}
+        queue, skip, one_by_one = todo, [], False
+        crashes = [0] * len(kernels)
+        while True:
+            stream = _Stream(list(kernels[chain.base:]), queue, skip, one_by_one,
+                             chain.take, chain.start, self.cache_bytes)
+            finished, code, crash = yield from _run_worker(self.path, self.text, stream,
+                                                           self.threads)
+            if finished:
+                chain._lap()
+                break
+            resume = chain.crashed(stream, code, crash, note)
+            if resume is None:
+                for i in todo:
+                    note.setdefault(i, "the geometry worker ended before converting it "
+                                       f"({crash})")
+                break
+            chain.base += stream.kernel or 0
+            queue, skip = resume
+            one_by_one = True
+            crashes[chain.base] += 1
+            if crashes[chain.base] >= MAX_CRASHES and queue:
+                # this kernel crashes on too much of the file: the rest skips it
+                for i in queue:
+                    note.setdefault(i, f"the {kernels[chain.base]} kernel crashed "
+                                       f"{MAX_CRASHES} times on this file before reaching it")
+                queue, skip = [], sorted(set(queue) | set(skip))
+        result = self.result
+        result.runs = [chain.runs[k] for k in sorted(chain.runs)]
+        self.converted, self.triangles = len(chain.done), chain.triangles
+        for i in todo:
+            if i not in chain.done:
+                result.failed[i] = note.get(
+                    i, f"no shape from any geometry kernel ({', '.join(kernels)})")
+
+
 def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = DEFAULT_KERNELS,
                    text: str | None = None, threads: int | None = None,
-                   progress: Callable[[int], None] | None = None) -> GeometryResult:
+                   progress: Callable[[int], None] | None = None,
+                   stream: bool = False, cache_bytes: int = GEOMETRY_CACHE_BYTES) -> Any:
     """Meshes of the elements ``ids`` (STEP ids) of the IFC file at ``path``.
 
     ``text`` is the file's content when it had to be rewritten before
     ifcopenshell could read it (a pre-release schema name); ``threads`` is
     the number of geometry threads per kernel (default: all cores).
     ``progress(n)`` is called with the number of elements converted so far.
+
+    Returns a :class:`GeometryResult` with every mesh; with ``stream`` a
+    :class:`MeshStream` instead, which yields them as the kernels deliver
+    them and keeps none (an import's memory then does not grow with the
+    model). ``cache_bytes`` bounds the shared geometry each end of the
+    worker's stream keeps (:class:`~converters.ifc_worker.GeometryCache`).
     """
-    _check_kernels(kernels, path)
-    threads = threads or os.cpu_count() or 1
-    todo = sorted(set(ids))
-    chain = _Chain(kernels, progress)
-    note: dict[int, str] = {}
-    queue, skip, one_by_one = todo, [], False
-    crashes = [0] * len(kernels)
-    while True:
-        stream = _Stream(list(kernels[chain.base:]), queue, skip, one_by_one,
-                         chain.take, chain.start)
-        finished, code, crash = _run_worker(path, text, stream, threads)
-        if finished:
-            chain._lap()
-            break
-        resume = chain.crashed(stream, code, crash, note)
-        if resume is None:
-            for i in todo:
-                note.setdefault(i, f"the geometry worker ended before converting it ({crash})")
-            break
-        chain.base += stream.kernel or 0
-        queue, skip = resume
-        one_by_one = True
-        crashes[chain.base] += 1
-        if crashes[chain.base] >= MAX_CRASHES and queue:
-            # this kernel crashes on too much of the file: the rest skips it
-            for i in queue:
-                note.setdefault(i, f"the {kernels[chain.base]} kernel crashed {MAX_CRASHES} "
-                                   "times on this file before reaching it")
-            queue, skip = [], sorted(set(queue) | set(skip))
-    result = chain.result
-    result.runs = [chain.runs[k] for k in sorted(chain.runs)]
-    for i in todo:
-        if i not in result.meshes:
-            result.failed[i] = note.get(
-                i, f"no shape from any geometry kernel ({', '.join(kernels)})")
-    return result
+    meshes = MeshStream(path, ids, kernels, text, threads, progress, cache_bytes)
+    if stream:
+        return meshes
+    got = {m.step_id: m for m in meshes}
+    meshes.result.meshes = got
+    return meshes.result

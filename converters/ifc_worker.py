@@ -16,8 +16,11 @@ payload:
 ``G`` geometry: id, vertex count, face count, name bytes (4 x int32), then
     the vertices ``(n, 3) float64``, faces ``(m, 3) int32``, the material of
     each face ``(m,) int32`` and the material names (JSON, UTF-8).
-    A geometry is sent once; elements that share it (mapped or typed
-    representations) refer to it by id.
+    Elements that share a geometry (mapped or typed representations) refer
+    to it by id. Both ends keep the geometries sent in a
+    :class:`GeometryCache` of :data:`GEOMETRY_CACHE_BYTES`: past that, the
+    oldest is forgotten on both sides alike, and sent again when an element
+    needs it.
 ``E`` element: step id, geometry id (2 x int32), then its placement, a
     4 x 4 matrix ``float64`` in column-major order.
 ``D``
@@ -37,12 +40,43 @@ import json
 import pickle
 import struct
 import sys
+from collections import OrderedDict
 from typing import Any, BinaryIO
 
 HEAD_K = struct.Struct("<i")
 HEAD_B = struct.Struct("<i")
 HEAD_G = struct.Struct("<iiii")
 HEAD_E = struct.Struct("<ii16d")
+
+#: Bytes of shared geometry each end of the stream keeps (payload sizes).
+GEOMETRY_CACHE_BYTES = 64 << 20
+
+
+class GeometryCache:
+    """Geometries by id, the oldest forgotten past ``budget`` bytes.
+
+    The worker and the reader each keep one and put the same geometries,
+    with the same sizes, in the same order: they forget the same ones. The
+    newest is always kept (an element record follows its geometry)."""
+
+    def __init__(self, budget: int = GEOMETRY_CACHE_BYTES) -> None:
+        self.budget = budget
+        self.size = 0
+        self.items: OrderedDict[int, tuple[Any, int]] = OrderedDict()
+
+    def put(self, gid: int, value: Any, size: int) -> list[Any]:
+        """Keep ``value``; returns the values forgotten to make room."""
+        self.items[gid] = (value, size)
+        self.size += size
+        gone = []
+        while self.size > self.budget and len(self.items) > 1:
+            _, (old, old_size) = self.items.popitem(last=False)
+            self.size -= old_size
+            gone.append(old)
+        return gone
+
+    def get(self, gid: int) -> Any:
+        return self.items[gid][0]
 
 
 def settings(ifcgeom: Any) -> Any:
@@ -57,9 +91,11 @@ def settings(ifcgeom: Any) -> Any:
 class _Writer:
     """Writes shapes to the stream, each geometry once."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, cache_bytes: int = GEOMETRY_CACHE_BYTES) -> None:
         self.out = out
-        self.geometry: dict[str, int] = {}
+        self.geometry: dict[str, int] = {}  # the kernel's geometry id -> ours, as cached
+        self.cache = GeometryCache(cache_bytes)
+        self.sent = 0
 
     def shape(self, shape: Any) -> bool:
         """Write one element's shape; ``False`` when it has no triangles."""
@@ -75,29 +111,41 @@ class _Writer:
             if len(mids) != 4 * nf:
                 mids = b"\xff\xff\xff\xff" * nf
             names = json.dumps([(m.name or "") for m in g.materials]).encode()
-            gid = self.geometry[g.id] = len(self.geometry)
+            gid = self.geometry[g.id] = self.sent
+            self.sent += 1
             self.out.write(b"G" + HEAD_G.pack(gid, len(verts) // 24, nf, len(names)))
             self.out.write(verts)
             self.out.write(faces)
             self.out.write(mids)
             self.out.write(names)
+            for old in self.cache.put(gid, g.id, len(verts) + 4 * nf + len(faces)
+                                      + len(names)):
+                del self.geometry[old]
         self.out.write(b"E" + HEAD_E.pack(int(shape.id), gid, *shape.transformation.matrix))
         return True
 
 
+#: Elements given to one iterator at a time: its threads convert ahead of
+#: the reader and hold what they converted, so a batch bounds what waits.
+BATCH = 1000
+
+
 def _iterate(writer: _Writer, ifcgeom: Any, model: Any, kernel: str, ids: list[int],
              threads: int) -> set[int]:
-    """All of ``ids`` through the kernel's multi-threaded iterator."""
+    """All of ``ids`` through the kernel's multi-threaded iterator, a
+    :data:`BATCH` at a time."""
     done: set[int] = set()
-    it = ifcgeom.iterator(settings(ifcgeom), model, max(1, threads),
-                          include=[model.by_id(i) for i in ids], geometry_library=kernel)
-    if it.initialize():
-        while True:
-            shape = it.get()
-            if writer.shape(shape):
-                done.add(int(shape.id))
-            if not it.next():
-                break
+    for start in range(0, len(ids), BATCH):
+        it = ifcgeom.iterator(settings(ifcgeom), model, max(1, threads),
+                              include=[model.by_id(i) for i in ids[start:start + BATCH]],
+                              geometry_library=kernel)
+        if it.initialize():
+            while True:
+                shape = it.get()
+                if writer.shape(shape):
+                    done.add(int(shape.id))
+                if not it.next():
+                    break
     return done
 
 
@@ -129,7 +177,7 @@ def run(out: BinaryIO, request: dict) -> None:  # pragma: no cover - runs in the
     text = request["text"]
     model = (ifcopenshell.file.from_string(text) if text is not None
              else ifcopenshell.open(request["path"]))
-    writer = _Writer(out)
+    writer = _Writer(out, request.get("cache_bytes", GEOMETRY_CACHE_BYTES))
     todo = list(request["ids"])
     for index, kernel in enumerate(request["kernels"]):
         if index == 1:

@@ -50,6 +50,7 @@ from twin.crs import make_transformer
 from twin.errors import ConversionError
 from twin.layers import UTILITY_LAYER_BY_CODE
 from twin.model import Feature
+from twin.store.writer import CHUNK_VERTICES, mesh_vertices
 
 from .report import Note
 
@@ -202,13 +203,16 @@ class PlacementCheck:
                skip: Callable[[str, str], None]) -> Iterator[Feature]:
         """Pass ``features`` on, skipping (with ``skip(id, reason)``) those
         whose coordinates are absurd and measuring the others; they are
-        judged in chunks, with numpy, and passed on in their order."""
+        judged in chunks (of at most :data:`_CHUNK` features, and of meshes
+        of about the store's chunk), with numpy, and passed on in their order."""
         chunk: list[Feature] = []
+        weight = 0  # mesh vertices held in ``chunk``
         for f in features:
             chunk.append(f)
-            if len(chunk) >= _CHUNK:
+            weight += mesh_vertices(f)
+            if len(chunk) >= _CHUNK or weight >= CHUNK_VERTICES:
                 yield from self._screen_chunk(chunk, skip)
-                chunk = []
+                chunk, weight = [], 0
         if chunk:
             yield from self._screen_chunk(chunk, skip)
 

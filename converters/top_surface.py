@@ -23,11 +23,11 @@ from __future__ import annotations
 import numpy as np
 
 #: Most (triangle, point) pairs tested at once, to bound memory.
-_CHUNK_PAIRS = 2_000_000
+_CHUNK_PAIRS = 250_000
 
 
 def top_heights(vertices: np.ndarray, faces: np.ndarray, xy: np.ndarray,
-                cell: float | None = None) -> np.ndarray:
+                cell: float | None = None, plan_scale: float | None = None) -> np.ndarray:
     """The height of the highest triangle above each plan point.
 
     Parameters
@@ -53,7 +53,8 @@ def top_heights(vertices: np.ndarray, faces: np.ndarray, xy: np.ndarray,
         return np.full(len(pts), np.nan)
     a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
     det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
-    scale = np.maximum(np.ptp(tri[:, :, :2].reshape(-1, 2), axis=0).max(), 1.0)
+    scale = plan_scale if plan_scale is not None else \
+        np.maximum(np.ptp(tri[:, :, :2].reshape(-1, 2), axis=0).max(), 1.0)
     keep = np.abs(det) > 1e-12 * scale * scale
     tri, det = tri[keep], det[keep]
     if len(tri) == 0:

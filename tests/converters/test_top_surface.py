@@ -83,3 +83,22 @@ def test_points_outside_every_triangle_are_nan_and_vertical_faces_are_ignored():
     f = np.array([[0, 1, 2], [0, 1, 3]])  # a vertical wall, a sloping slab
     z = top_heights(v, f, np.array([[0.2, 0.2], [3.0, 3.0]]))
     assert z[0] == pytest.approx(0.2) and np.isnan(z[1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(meshes(), min_size=1, max_size=5), st.sampled_from([0.7, 1.0, 2.5]))
+def test_chunk_by_chunk_with_the_whole_plan_scale_is_the_whole(parts, cell):
+    """An import streams an envelope's meshes and samples them a chunk at a
+    time: the np.fmax of the chunks' heights, each with the plan extent of
+    all, is exactly the heights of all the meshes at once."""
+    pts = grid_in(box(-1.0, -1.0, 21.0, 21.0), cell)
+    offsets = np.cumsum([0] + [len(v) for v, _ in parts[:-1]])
+    verts = np.concatenate([v for v, _ in parts])
+    faces = np.concatenate([f + o for (_, f), o in zip(parts, offsets)])
+    whole = top_heights(verts, faces, pts, cell=cell)
+    xy = verts[faces.ravel(), :2]
+    scale = float(np.maximum(np.ptp(xy, axis=0).max(), 1.0))
+    z = np.full(len(pts), np.nan)
+    for v, f in parts:
+        z = np.fmax(z, top_heights(v, f, pts, cell=cell, plan_scale=scale))
+    assert np.array_equal(z, whole, equal_nan=True)

@@ -45,6 +45,9 @@ from .versions import (
 
 #: Features per chunk handed to the backend.
 CHUNK = 2000
+#: ... or fewer, when their meshes reach this many vertices: an import holds
+#: a chunk or two of meshes, not the whole delivery's.
+CHUNK_VERTICES = 500_000
 #: Skipped elements listed one by one in a report (all are counted).
 MAX_SKIPS_LISTED = 10000
 
@@ -107,6 +110,12 @@ def check_feature(f: Any, layers: dict[str, Layer]) -> tuple[Layer, Any, bool]:
             raise GeometryError(
                 f"feature {f.id!r}: layer {layer.name!r} holds points, got a {kind}", f.id)
     return layer, fp, promote
+
+
+def mesh_vertices(feature: Any) -> int:
+    """The vertices of a feature's meshes (0 for anything else)."""
+    meshes = getattr(feature, "meshes", None)
+    return sum(m.n_vertices for m in meshes.values()) if meshes else 0
 
 
 def duplicate_in(ids: Sequence[str]) -> str | None:
@@ -193,6 +202,7 @@ class ChunkedBatchWriter(BatchWriter):
         n = 0
         pending: Future | None = None
         chunk: list[Feature] = []
+        weight = 0  # mesh vertices in ``chunk``
 
         def submit(part: list[Feature]) -> None:
             nonlocal pending, n
@@ -206,9 +216,10 @@ class ChunkedBatchWriter(BatchWriter):
             try:
                 for feat in features:
                     chunk.append(feat)
-                    if len(chunk) >= CHUNK:
+                    weight += mesh_vertices(feat)
+                    if len(chunk) >= CHUNK or weight >= CHUNK_VERTICES:
                         submit(chunk)
-                        chunk = []
+                        chunk, weight = [], 0
                 if chunk:
                     submit(chunk)
                 if pending is not None:
