@@ -237,19 +237,20 @@ class _Plan:
 
 
 def _placement(plan: _Plan, refused: dict[int, str], source: str) -> None:
-    """The placement check of every import, on the edited and added features."""
-    check = PlacementCheck(plan.store.crs, source)
-    feats = [f for f in plan.state.values() if f is not None and f.footprint is not None]
-    bad: dict[str, str] = {}
-    list(check.screen(feats, lambda fid, why: bad.__setitem__(fid, why)))
-    for fid, why in bad.items():
-        plan.drop(fid, f"feature {fid!r}: placed where it cannot belong: {why}", refused)
-    try:
-        check.verdict({})
-    except ConversionError as exc:
-        why = str(exc).replace(" or pass --force to import it anyway", "")
-        for fid in list(plan.edits_of):
-            plan.drop(fid, why, refused)
+    """The placement check of every import, on each edited or added feature
+    by itself (one misplaced row is refused, not the others with it)."""
+    for f in [f for f in plan.state.values() if f is not None and f.footprint is not None]:
+        check = PlacementCheck(plan.store.crs, f"{source}, feature {f.id!r}")
+        bad: list[str] = []
+        list(check.screen([f], lambda _fid, why: bad.append(why)))
+        if not bad:
+            try:
+                check.verdict({})
+            except ConversionError as exc:
+                bad.append(str(exc).replace(" or pass --force to import it anyway", ""))
+        if bad:
+            plan.drop(f.id, f"feature {f.id!r} is placed where it cannot belong: {bad[0]}",
+                      refused)
 
 
 def apply_edits(store: TwinStore, *, strict: bool = False) -> EditsResult:
