@@ -236,21 +236,22 @@ class _Plan:
         self.new.discard(fid)
 
 
-def _placement(plan: _Plan, refused: dict[int, str], source: str) -> None:
+def _placement(plan: _Plan, refused: dict[int, str]) -> None:
     """The placement check of every import, on each edited or added feature
     by itself (one misplaced row is refused, not the others with it)."""
     for f in [f for f in plan.state.values() if f is not None and f.footprint is not None]:
-        check = PlacementCheck(plan.store.crs, f"{source}, feature {f.id!r}")
+        check = PlacementCheck(plan.store.crs, f"the edit of feature {f.id!r}")
         bad: list[str] = []
-        list(check.screen([f], lambda _fid, why: bad.append(why)))
+        list(check.screen([f], lambda _fid, why, bad=bad: bad.append(why)))
         if not bad:
             try:
                 check.verdict({})
             except ConversionError as exc:
-                bad.append(str(exc).replace(" or pass --force to import it anyway", ""))
+                bad.append(str(exc).replace(" or pass --force to import it anyway", "").replace(
+                    "Fix the placement (--crs, --origin)", "Fix the geometry in the GIS client"))
         if bad:
-            plan.drop(f.id, f"feature {f.id!r} is placed where it cannot belong: {bad[0]}",
-                      refused)
+            why = bad[0] if repr(f.id) in bad[0] else f"feature {f.id!r}: {bad[0]}"
+            plan.drop(f.id, why, refused)
 
 
 def apply_edits(store: TwinStore, *, strict: bool = False) -> EditsResult:
@@ -268,7 +269,7 @@ def apply_edits(store: TwinStore, *, strict: bool = False) -> EditsResult:
             result.refused[e.id] = f"{_where(e)}: {text}"
     source = (f"GIS edits saved in {store.path} ({len(edits)} edit(s) recorded "
               f"{edits[0].recorded} .. {edits[-1].recorded}, twin edits apply)")
-    _placement(plan, result.refused, source)
+    _placement(plan, result.refused)
     if strict and result.refused:
         raise ConversionError(
             f"{store.path}: {len(result.refused)} of {len(edits)} pending edit(s) refused, "

@@ -104,7 +104,8 @@ def apply(path: str, strict: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(r.as_dict(), indent=2, ensure_ascii=False))
         return
-    batch = f"batch {r.batch}" if r.batch else "no batch (nothing changed)"
+    batch = f"batch {r.batch}" if r.batch else (
+        "no batch (nothing applied)" if r.refused else "no batch (nothing changed)")
     click.echo(f"{batch}: {r.changed} changed, {r.added} added, {r.retired} retired, "
                f"{len(r.refused)} refused")
     for why in r.refused.values():
