@@ -26,6 +26,7 @@ written, when any edit is refused.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import uuid
@@ -54,6 +55,8 @@ FORMAT = "GeoPackage edits (GIS client)"
 NEW_ID_PREFIX = "gis:"
 #: Columns of the view that are derived: a client's edit of them is ignored.
 DERIVED = ("fid", "zmin", "zmax", "source_id", "batch_id")
+#: The most pending edits one apply takes (each is a feature held in memory).
+MAX_EDITS = 100_000
 _FIELDS = {"type": "type", "name": "name", "parent_id": "parent", "lod": "lod"}
 
 
@@ -236,13 +239,17 @@ class _Plan:
         self.new.discard(fid)
 
 
+def _note(bad: list[str], _fid: str, why: str) -> None:
+    bad.append(why)
+
+
 def _placement(plan: _Plan, refused: dict[int, str]) -> None:
     """The placement check of every import, on each edited or added feature
     by itself (one misplaced row is refused, not the others with it)."""
     for f in [f for f in plan.state.values() if f is not None and f.footprint is not None]:
         check = PlacementCheck(plan.store.crs, f"the edit of feature {f.id!r}")
         bad: list[str] = []
-        list(check.screen([f], lambda _fid, why, bad=bad: bad.append(why)))
+        list(check.screen([f], functools.partial(_note, bad)))
         if not bad:
             try:
                 check.verdict({})
@@ -260,6 +267,9 @@ def apply_edits(store: TwinStore, *, strict: bool = False) -> EditsResult:
     result = EditsResult()
     if not edits:
         return result
+    if len(edits) > MAX_EDITS:
+        raise ConversionError(f"{store.path}: {len(edits)} pending edits; one apply takes at "
+                              f"most {MAX_EDITS} (discard them and import the data as a file)")
     plan = _Plan(store)
     for e in edits:
         try:
