@@ -1,6 +1,6 @@
-"""Edits saved from a GIS client into a GeoPackage twin, as one import batch.
+"""Edits saved from a GIS client into a twin's layers, as one import batch.
 
-A layer in edit mode (``twin edits enable``, :mod:`twin.store.gpkg.edits`)
+A layer in edit mode (``twin edits enable``, :mod:`twin.store.edits`)
 records what QGIS or GDAL writes into its view instead of refusing it.
 :func:`apply_edits` turns all pending edits into **one** import batch
 (converter ``gis-edits``, an update by identity, :mod:`twin.store.versions`):
@@ -41,16 +41,16 @@ from twin.attributes import TYPED_ATTRIBUTES, coerce_typed
 from twin.errors import ConversionError, FeatureError, GeometryError, NotFoundError, TwinError
 from twin.layers import Layer, default_feature_type, default_network
 from twin.model import Feature
+from twin.store import edits as pending_edits
 from twin.store.base import TwinStore
-from twin.store.gpkg import edits as pending_edits
+from twin.store.edits import PendingEdit
 from twin.store.gpkg.blob import decode
-from twin.store.gpkg.edits import PendingEdit
 from twin.store.writer import check_feature
 
 from .placement import PlacementCheck
 
 CONVERTER = "gis-edits"
-FORMAT = "GeoPackage edits (GIS client)"
+FORMAT = "layer view edits (GIS client)"
 #: Prefix of the ids given to features a client inserted without one.
 NEW_ID_PREFIX = "gis:"
 #: Columns of the view that are derived: a client's edit of them is ignored.
@@ -87,9 +87,9 @@ def _geometry(e: PendingEdit) -> Any:
     if e.geom is None:
         return None
     try:
-        geom = decode([e.geom])[0]
+        geom = shapely.from_wkb(e.geom) if e.wkb else decode([e.geom])[0]
     except (TwinError, shapely.errors.GEOSException, ValueError) as exc:
-        raise GeometryError(f"the geometry is not a readable GeoPackage geometry: {exc}") \
+        raise GeometryError(f"the geometry the client wrote is not readable: {exc}") \
             from None
     if geom is None or geom.is_empty:
         return None
@@ -105,7 +105,8 @@ def _free_attributes(text: Any, fid: str) -> dict[str, Any]:
     if text is None or text == "":
         return {}
     try:
-        doc = json.loads(text) if isinstance(text, str) else None
+        doc = text if isinstance(text, dict) else json.loads(text) if isinstance(
+            text, str) else None
     except json.JSONDecodeError as exc:
         raise FeatureError(f"feature {fid!r}: column 'attributes' is not JSON: {exc}") from None
     if not isinstance(doc, dict):

@@ -1,4 +1,4 @@
-"""``twin edits``: edits saved from QGIS/GDAL into a GeoPackage twin's layers,
+"""``twin edits``: edits saved from QGIS/GDAL into a twin's layer views,
 recorded and then applied as one validated import batch."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .output import console, err_console
 
 @click.group("edits")
 def edits() -> None:
-    """Edit a GeoPackage twin's layers in QGIS (or any GDAL client).
+    """Edit a twin's layers in QGIS (or any GDAL client).
 
     \b
       twin edits enable city.gpkg --layers buildings   # views record edits
@@ -29,8 +29,7 @@ def edits() -> None:
     edit as pending; 'apply' validates them (geometry type, typed attributes,
     placement) and turns them into one batch (converter 'gis-edits'):
     updates become new feature versions, inserts new features, deletes
-    retire features. A PostGIS twin takes edits through the OGC API -
-    Features Part 4 writes of 'twin serve' instead."""
+    retire features. Works on GeoPackage and PostGIS twins."""
 
 
 @edits.command("enable")
@@ -39,7 +38,7 @@ def edits() -> None:
               help="A layer to put in edit mode (repeatable; default: every layer).")
 def enable(path: str, layer_names: tuple[str, ...]) -> None:
     """Make layers record the edits GIS clients save into them."""
-    from twin.store.gpkg.edits import store_enable
+    from twin.store.edits import store_enable
 
     with twin.open_twin(path) as store:
         names = store_enable(store, list(layer_names) or None)
@@ -52,7 +51,7 @@ def enable(path: str, layer_names: tuple[str, ...]) -> None:
 @click.option("--discard", is_flag=True, help="Drop pending edits (otherwise refused).")
 def disable(path: str, discard: bool) -> None:
     """Make every layer read-only again (the default)."""
-    from twin.store.gpkg.edits import store_disable
+    from twin.store.edits import store_disable
 
     with twin.open_twin(path) as store:
         n = store_disable(store, discard)
@@ -64,7 +63,7 @@ def disable(path: str, discard: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(path: str, as_json: bool) -> None:
     """Show the pending edits (and why an earlier apply refused some)."""
-    from twin.store.gpkg.edits import store_pending
+    from twin.store.edits import store_pending
 
     with twin.open_twin(path, readonly=True) as store:
         rows = store_pending(store)
@@ -116,7 +115,7 @@ def apply(path: str, strict: bool, as_json: bool) -> None:
 @click.argument("path", type=TWIN)
 def discard(path: str) -> None:
     """Drop every pending edit."""
-    from twin.store.gpkg.edits import store_discard
+    from twin.store.edits import store_discard
 
     with twin.open_twin(path) as store:
         n = store_discard(store)

@@ -14,8 +14,6 @@ import pytest
 from click.testing import CliRunner
 
 import twin
-from twin.errors import StoreError
-from twin.store.gpkg.edits import store_enable
 from twin_cli.main import cli
 
 pytestmark = pytest.mark.gdal
@@ -172,7 +170,45 @@ def test_an_unknown_layer_is_named(gpkg):
     assert "no layer 'houses'" in run("edits", "enable", gpkg, "--layers", "houses", code=2)
 
 
+def _ogr_pg(url: str) -> str:
+    import psycopg
+
+    from twin.store.location import parse_server
+
+    loc = parse_server(url)
+    params = psycopg.conninfo.conninfo_to_dict(loc.conninfo)
+    return ("PG:" + " ".join(f"{k}={params[k]}" for k in ("host", "port", "dbname", "user")
+                             if k in params) + f" schemas={loc.schema}")
+
+
 @pytest.mark.backends("postgis")
-def test_a_postgis_twin_points_to_the_part_4_writes(city):
-    with pytest.raises(StoreError, match="OGC API - Features - Part 4"):
-        store_enable(city)
+def test_a_postgis_twin_records_gdal_edits_and_applies_them_as_one_batch(city, tmp_path):
+    url, pg = city.path, _ogr_pg(city.path)
+    with twin.open_twin(url, readonly=True) as store:
+        b3_geom = store.get("test:B3").footprint
+    city.close()
+    upd = "UPDATE buildings SET name = 'town hall', storeys = 7 WHERE feature_id = 'test:B1'"
+    assert "read-only view of the twin" in gdal_sql(pg, upd).stderr  # the default
+    assert "edit mode on for buildings" in run("edits", "enable", url, "--layers", "buildings")
+    assert "ERROR" not in gdal_sql(pg, upd).stderr
+    assert "ERROR" not in gdal_sql(pg, "UPDATE buildings SET geom = (SELECT geom FROM buildings "
+                                       "WHERE feature_id = 'test:B3') WHERE feature_id = "
+                                       "'test:B2'").stderr
+    assert "ERROR" not in gdal_sql(pg, "DELETE FROM buildings WHERE feature_id = 'test:B3'"
+                                   ).stderr
+    assert "read-only view" in gdal_sql(pg, "DELETE FROM heating").stderr
+    listed = json.loads(run("edits", "list", url, "--json"))
+    assert [e["op"] for e in listed] == ["update", "update", "delete"]
+    out = json.loads(run("edits", "apply", url, "--json"))
+    assert (out["batch"], out["changed"], out["retired"], out["refused"]) == (2, 2, 1, 0)
+    with twin.open_twin(url, readonly=True) as store:
+        b1 = store.get("test:B1")
+        assert (b1.name, b1.attributes["storeys"]) == ("town hall", 7)
+        assert store.get("test:B2").footprint.equals(b3_geom)
+        assert store.batches()[-1].converter == "gis-edits"
+    run("batches", url, "--remove", "2")
+    with twin.open_twin(url, readonly=True) as store:
+        assert store.get("test:B1").attributes["storeys"] == 6
+        assert store.get("test:B3").footprint.equals(b3_geom)
+    run("edits", "disable", url)
+    assert "read-only view of the twin" in gdal_sql(pg, upd).stderr
