@@ -69,12 +69,14 @@ class EditsResult:
     changed: int = 0
     added: int = 0
     retired: int = 0
+    unchanged: int = 0
     refused: dict[int, str] = field(default_factory=dict)
     applied: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"batch": self.batch, "changed": self.changed, "added": self.added,
-                "retired": self.retired, "refused": len(self.refused),
+                "retired": self.retired, "unchanged": self.unchanged,
+                "refused": len(self.refused),
                 "refused_edits": {str(k): v for k, v in self.refused.items()}}
 
 
@@ -294,16 +296,22 @@ def apply_edits(store: TwinStore, *, strict: bool = False) -> EditsResult:
     if add or retire:
         with store.import_batch(source, FORMAT, CONVERTER, __version__,
                                 on_conflict="update") as batch:
-            batch.report.update({"edits": len(result.applied), "changed": result.changed,
-                                 "added": result.added, "retired": result.retired,
+            batch.report.update({"edits": len(result.applied),  # counts: report["update"]
                                  "refused": len(result.refused),
                                  "refused_edits": list(result.refused.values())[:50]})
             if add:
                 batch.add(add)
             if retire:
                 batch.retire(retire)
+            # the edits end with the batch, in its transaction
+            pending_edits.settle_in_batch(store, batch, result.applied, result.refused)
         result.batch = batch.id
-    pending_edits.store_settle(store, result.applied, result.refused)
+        log = batch.report.get("update") or {}  # what the update really wrote
+        result.added, result.changed = int(log.get("added", 0)), int(log.get("changed", 0))
+        result.unchanged = int(log.get("unchanged", 0))
+        result.retired = int(log.get("retired", result.retired))
+    if not result.batch:  # nothing to write, or it changed nothing (rolled back)
+        pending_edits.store_settle(store, result.applied, result.refused)
     return result
 
 

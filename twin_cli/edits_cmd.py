@@ -106,7 +106,7 @@ def apply(path: str, strict: bool, as_json: bool) -> None:
     batch = f"batch {r.batch}" if r.batch else (
         "no batch (nothing applied)" if r.refused else "no batch (nothing changed)")
     click.echo(f"{batch}: {r.changed} changed, {r.added} added, {r.retired} retired, "
-               f"{len(r.refused)} refused")
+               f"{r.unchanged} unchanged, {len(r.refused)} refused")
     for why in r.refused.values():
         err_console.print(f"refused (left pending): {why}")
 

@@ -79,7 +79,7 @@ def test_gdal_edits_become_one_batch_that_history_shows_and_remove_undoes(gpkg, 
 
     out = json.loads(run("edits", "apply", gpkg, "--json"))
     assert out | {"refused_edits": {}} == {"batch": 2, "changed": 2, "added": 1, "retired": 1,
-                                            "refused": 0, "refused_edits": {}}
+                                            "unchanged": 0, "refused": 0, "refused_edits": {}}
     assert json.loads(run("edits", "list", gpkg, "--json")) == []
     with twin.open_twin(gpkg, readonly=True) as store:
         assert store.revision() > rev
@@ -94,7 +94,8 @@ def test_gdal_edits_become_one_batch_that_history_shows_and_remove_undoes(gpkg, 
         assert len(new) == 1 and new[0].type == "Building" and new[0].attributes["storeys"] == 1
         batch = store.batches()[-1]
     assert batch.converter == "gis-edits" and "GIS edits saved in" in batch.source
-    assert batch.report["changed"] == 2 and batch.report["retired"] == 1
+    assert batch.report["edits"] == 4
+    assert (batch.report["update"]["changed"], batch.report["update"]["retired"]) == (2, 1)
     hist = run("history", gpkg, "test:B1")
     assert "name, storeys" in hist and " 2 " in hist
 
@@ -140,7 +141,7 @@ def test_refused_edits_are_named_and_stay_pending(gpkg, tmp_path):
     assert gdal_append(gpkg, tmp_path / "lonlat.geojson", [shed(111.6, 40.8)]).returncode == 0
     gdal_sql(gpkg, "UPDATE buildings SET name = 'fine' WHERE feature_id = 'test:B1'")
     out = run("edits", "apply", gpkg)
-    assert "1 changed, 0 added, 0 retired, 3 refused" in out
+    assert "1 changed, 0 added, 0 retired, 0 unchanged, 3 refused" in out
     assert "edit 1 (update of 'test:B3' in layer 'buildings')" in out
     assert "'storeys' must be a number, got 'many'" in out
     assert "edit 2 (update of 'test:B2'" in out and "holds polygons, got a Point" in out
@@ -164,6 +165,19 @@ def test_strict_apply_refuses_all_and_leaves_the_file_unchanged(gpkg):
     assert "'storeys'" in out and "test:B3" in out
     assert digest(gpkg) == before
     assert len(json.loads(run("edits", "list", gpkg, "--json"))) == 2
+
+
+def test_an_edit_that_changes_nothing_leaves_no_batch_and_is_done(gpkg):
+    run("edits", "enable", gpkg, "--layers", "buildings")
+    gdal_sql(gpkg, "UPDATE buildings SET name = name, storeys = storeys * 1")
+    assert len(json.loads(run("edits", "list", gpkg, "--json"))) == 3
+    with twin.open_twin(gpkg, readonly=True) as store:
+        batches = len(store.batches())
+    out = json.loads(run("edits", "apply", gpkg, "--json"))
+    assert (out["batch"], out["changed"], out["unchanged"], out["refused"]) == (0, 0, 3, 0)
+    assert json.loads(run("edits", "list", gpkg, "--json")) == []
+    with twin.open_twin(gpkg, readonly=True) as store:
+        assert len(store.batches()) == batches
 
 
 def test_an_unknown_layer_is_named(gpkg):

@@ -142,6 +142,17 @@ def store_settle(store: Any, applied: list[int], refused: dict[int, str]) -> Non
             tx.execute(f"UPDATE {TABLE} SET refused = ? WHERE id = ?", (why, i))
 
 
+def settle_in_batch(store: Any, batch: Any, applied: list[int],
+                    refused: dict[int, str]) -> None:
+    """:func:`store_settle` inside an import batch's own transaction (its
+    ``conn``), so that the batch and the end of its edits commit together."""
+    p = _backend(store).PARAM
+    for i in applied:
+        batch.conn.execute(f"DELETE FROM {TABLE} WHERE id = {p}", (i,))
+    for i, why in refused.items():
+        batch.conn.execute(f"UPDATE {TABLE} SET refused = {p} WHERE id = {p}", (why, i))
+
+
 def store_discard(store: Any) -> int:
     n = pending_count(store)
     if n:
@@ -150,5 +161,6 @@ def store_discard(store: Any) -> int:
     return n
 
 
-__all__ = ["TABLE", "PendingEdit", "editable_layers", "pending_count", "store_disable",
-           "store_discard", "store_enable", "store_pending", "store_settle", "view_columns"]
+__all__ = ["TABLE", "PendingEdit", "editable_layers", "pending_count", "settle_in_batch",
+           "store_disable", "store_discard", "store_enable", "store_pending", "store_settle",
+           "view_columns"]

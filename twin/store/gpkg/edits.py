@@ -12,6 +12,8 @@ from ...layers import Layer
 from ..edits import OPS, TABLE, view_columns
 from .schema import literal, quote
 
+#: The placeholder of a parameter on an import batch's connection.
+PARAM = "?"
 WKB = False
 TABLE_SQL = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, "

@@ -12,6 +12,8 @@ from ...layers import Layer
 from ..edits import TABLE
 from .schema import READ_ONLY_FUNCTION, quote_ident
 
+#: The placeholder of a parameter on an import batch's connection.
+PARAM = "%s"
 WKB = True
 TABLE_SQL = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigserial PRIMARY KEY, layer text NOT NULL, "
