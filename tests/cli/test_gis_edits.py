@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import twin
 from twin_cli.main import cli
@@ -182,6 +185,34 @@ def test_an_edit_that_changes_nothing_leaves_no_batch_and_is_done(gpkg):
 
 def test_an_unknown_layer_is_named(gpkg):
     assert "no layer 'houses'" in run("edits", "enable", gpkg, "--layers", "houses", code=2)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.one_of(st.integers(-1000, 1000), st.floats(allow_nan=False, width=32),
+                       st.text(max_size=6), st.sampled_from(["12", "7.0", "x1", ""])))
+def test_a_typed_column_edit_is_stored_with_its_type_or_refused_naming_it(gpkg, value):
+    """Whatever a client writes into ``storeys`` (an SQLite client here: the
+    same triggers), apply stores an integer or refuses the edit naming the
+    column, the feature and the value, leaving it pending and the twin as it was."""
+    run("edits", "enable", gpkg, "--layers", "buildings")
+    conn = sqlite3.connect(gpkg)
+    conn.execute("UPDATE buildings SET storeys = ? WHERE feature_id = 'test:B2'", (value,))
+    conn.commit()
+    conn.close()
+    with twin.open_twin(gpkg, readonly=True) as store:
+        before = store.get("test:B2").attributes["storeys"]
+    out = json.loads(run("edits", "apply", gpkg, "--json"))
+    with twin.open_twin(gpkg, readonly=True) as store:
+        after = store.get("test:B2").attributes.get("storeys")
+    if out["refused"]:
+        why = next(iter(out["refused_edits"].values()))
+        assert "'storeys'" in why and "test:B2" in why and after == before
+        assert len(json.loads(run("edits", "list", gpkg, "--json"))) == 1
+        run("edits", "discard", gpkg)
+    else:
+        assert isinstance(after, int) and float(after) == float(value)
+        assert json.loads(run("edits", "list", gpkg, "--json")) == []
 
 
 def _ogr_pg(url: str) -> str:
