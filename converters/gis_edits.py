@@ -132,6 +132,10 @@ def _typed(layer: Layer, values: Mapping[str, Any], fid: str) -> dict[str, Any]:
                 raise FeatureError(f"{exc} (column {k!r} of layer {layer.name!r} is "
                                    f"{'a number' if spec.kind == 'real' else spec.kind})") \
                     from None
+            v = out[k]
+            if isinstance(v, int) and not -2**63 <= v < 2**63:
+                raise FeatureError(f"feature {fid!r}: attribute {k!r} = {v} does not fit a "
+                                   "64-bit integer")
     return out
 
 
