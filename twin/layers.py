@@ -192,3 +192,19 @@ def layer_for_utility_code(code: str) -> str:
             f"{code!r} is not a CJJ 61 utility code, must be one of "
             f"{', '.join(UTILITY_LAYER_BY_CODE)}"
         ) from None
+
+
+def default_feature_type(layer: str, geom_type: str | None) -> str:
+    """The object type of a feature a GIS client creates without one (OGC API
+    Part 4 writes, edits saved from QGIS): the layer's usual class, else the
+    geometry's type."""
+    if layer in UTILITY_LAYER_BY_CODE.values():
+        return "PipeSegment"
+    return {"buildings": "Building", "pipe_nodes": "PipeNode", "roads": "Road",
+            "landuse": "LandUse", "water": "WaterBody", "vegetation": "PlantCover"
+            }.get(layer, geom_type or "Feature")
+
+
+def default_network(layer: str) -> str | None:
+    """The network code of a utility layer (``None`` for other layers)."""
+    return next((c for c, n in UTILITY_LAYER_BY_CODE.items() if n == layer), None)

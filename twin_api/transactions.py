@@ -54,7 +54,7 @@ from twin import __version__
 from twin.attributes import TYPED_ATTRIBUTES, coerce_typed
 from twin.crs import transform_xyz
 from twin.errors import ConversionError, NotFoundError, TwinError
-from twin.layers import UTILITY_LAYER_BY_CODE, Layer
+from twin.layers import Layer, default_feature_type, default_network
 from twin.model import Edge, Feature
 from twin.store.base import TwinStore
 from twin.store.writer import check_feature
@@ -250,14 +250,6 @@ def attributes_of(props: Mapping[str, Any], fid: str, where: str) -> dict[str, A
     return attrs
 
 
-def _default_type(layer: Layer, geom: BaseGeometry | None) -> str:
-    if layer.name in UTILITY_LAYER_BY_CODE.values():
-        return "PipeSegment"
-    return {"buildings": "Building", "pipe_nodes": "PipeNode", "roads": "Road",
-            "landuse": "LandUse", "water": "WaterBody", "vegetation": "PlantCover"
-            }.get(layer.name, geom.geom_type if geom is not None else "Feature")
-
-
 def build_feature(doc: Mapping[str, Any], fid: str, layer: Layer, src: CrsChoice,
                   twin_crs: CRS, where: str, current: Feature | None = None) -> Feature:
     """A twin feature from a GeoJSON feature (``PUT``/``POST``): what the body
@@ -274,14 +266,17 @@ def build_feature(doc: Mapping[str, Any], fid: str, layer: Layer, src: CrsChoice
                           f"sent to collection {layer.name!r}")
     geom = geometry_in_twin(doc.get("geometry"), src, twin_crs, where)
     attrs = attributes_of(props, fid, where)
-    if layer.name in UTILITY_LAYER_BY_CODE.values() and "network" not in attrs:
-        attrs["network"] = next(c for c, n in UTILITY_LAYER_BY_CODE.items() if n == layer.name)
+    network = default_network(layer.name)
+    if network is not None and "network" not in attrs:
+        attrs["network"] = network
     edge = None
     start, end = props.get("start_node"), props.get("end_node")
     if start is not None and end is not None:
         edge = Edge(str(attrs.get("network") or layer.name), str(start), str(end))
     ftype = _text(props, "type", where) or (current.type if current is not None else
-                                           _default_type(layer, geom))
+                                           default_feature_type(
+                                               layer.name,
+                                               geom.geom_type if geom is not None else None))
     feature = _feature(fid, layer, ftype, _text(props, "name", where),
                        _text(props, "parent", where), attrs, geom, _text(props, "lod", where),
                        edge, where)

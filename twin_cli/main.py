@@ -409,6 +409,7 @@ def conflate(path: str, rematch: bool, show: str | None, bim_id: str | None,
 
 def _register() -> None:
     from .diff_cmd import diff, history
+    from .edits_cmd import edits
     from .export import export
     from .federation import federation
     from .health_cmd import health_check_cmd
@@ -419,6 +420,7 @@ def _register() -> None:
     from .store_cmd import copy, upgrade
     from .view import snapshot, view
 
+    cli.add_command(edits)
     cli.add_command(export)
     cli.add_command(health_check_cmd)
     cli.add_command(diff)

@@ -18,7 +18,8 @@ layers: a default style per layer and a spatial index it can use.
 
 * The layer views refuse writes with a message that says how to change the
   twin (GDAL offers every view as writable; QGIS would otherwise fail on
-  save with SQLite's bare "cannot modify ... because it is a view").
+  save with SQLite's bare "cannot modify ... because it is a view"), unless
+  the layer is in edit mode (:mod:`.edits`: its triggers record the edits).
 
 Everything here is idempotent: written when a twin is created or a layer
 added, and filled in on a writable open of a twin made before (no schema
@@ -107,6 +108,9 @@ def read_only_triggers(conn: sqlite3.Connection, layer: Layer) -> None:
     """INSTEAD OF triggers that refuse writes into a layer's view with a
     message saying why (GDAL offers views as writable, and an edit saved from
     QGIS would otherwise fail with SQLite's bare "cannot modify ... view")."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                    (f"{layer.name}_edits_update",)).fetchone() is not None:
+        return  # in edit mode (twin edits enable): its triggers record edits
     message = READ_ONLY.format(layer=layer.name).replace("'", "''")
     for op in ("INSERT", "UPDATE", "DELETE"):
         name = quote(f"{layer.name}_read_only_{op.lower()}")
@@ -122,7 +126,8 @@ def missing(conn: sqlite3.Connection, layers: list[Layer]) -> bool:
     if conn.execute("SELECT 1 FROM sqlite_stat1 WHERE tbl = ? AND idx = ?",
                     LAYER_INDEX_STAT[:2]).fetchone() is None:
         return True
-    if any(rtree_name(la.name) not in names or f"{la.name}_read_only_update" not in names
+    if any(rtree_name(la.name) not in names or (f"{la.name}_read_only_update" not in names
+                                                 and f"{la.name}_edits_update" not in names)
            for la in layers):
         return True
     styled = {r[0] for r in conn.execute(
