@@ -12,6 +12,7 @@ only; a test restricts itself with ``@pytest.mark.backends("gpkg")``.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -68,51 +69,143 @@ def backend(request):
 
 
 @pytest.fixture(scope="session")
-def pg_database():
-    """The URL of a PostGIS database for this session's twins."""
-    url = os.environ.get("TWIN_TEST_PG")
-    if url:
-        yield url
+def pg_cluster():
+    """This session's throwaway PostgreSQL cluster, or None where ``TWIN_TEST_PG``
+    names a server (then no database is made, only schemas)."""
+    if os.environ.get("TWIN_TEST_PG"):
+        yield None
         return
     from pgcluster import Cluster
 
     cluster = Cluster().start()
     try:
-        yield cluster.create_database("twintest")
+        yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_cluster):
+    """The URL of a PostGIS database for this session's twins."""
+    if pg_cluster is None:
+        return os.environ["TWIN_TEST_PG"]
+    return pg_cluster.create_database("twintest")
+
+
+#: what a test's twin starts as, by the fixtures it uses (see ``twin_location``)
+_SEEDS = {"city": "city", "empty_twin": "empty"}
+
+
+def _seed_of(request) -> str | None:
+    names = request.fixturenames
+    return next((seed for name, seed in _SEEDS.items() if name in names), None)
+
+
+def _build_seed(location, seed: str | None) -> twin.TwinStore:
+    """The starting twin ``seed`` built at ``location``, open."""
+    store = twin.create_twin(location, "EPSG:4546", vertical_datum="1985 National Height Datum")
+    if seed == "city":
+        with store.import_batch("small_city", "test", "tests", "1") as b:
+            b.add(small_city())
+    return store
+
+
+@pytest.fixture(scope="session")
+def twin_seeds(backend, tmp_path_factory, request):
+    """The starting twins of ``empty_twin`` and ``city`` (empty; the small city
+    imported), each built once per session and backend, copied per test: a
+    GeoPackage's files, or a PostgreSQL database as a ``TEMPLATE``. Returns
+    ``place(seed, location)``, which puts a copy at ``location`` (from
+    ``twin_location``), or None where there is no cluster of our own to
+    make databases in (``TWIN_TEST_PG``: each test builds its twin)."""
+    if backend == "gpkg":
+        folder = tmp_path_factory.mktemp("seeds")
+        built = {}
+        for seed in ("empty", "city"):
+            _build_seed(folder / f"{seed}.gpkg", seed).close()
+            built[seed] = sorted(folder.glob(f"{seed}.gpkg*"))
+
+        def place(seed, location):
+            for f in built[seed]:
+                shutil.copyfile(f, location + f.name[len(seed) + len(".gpkg"):])
+        return place
+    cluster = request.getfixturevalue("pg_cluster")
+    if cluster is None:
+        return None
+    from pgcluster import with_params
+
+    templates = {}
+    for seed in ("empty", "city"):
+        name = f"seed_{backend}_{seed}"
+        url = with_params(cluster.create_database(name), schema="twin",
+                          **({"partitions": "4"} if backend == "postgis_part" else {}))
+        _build_seed(url, seed).close()  # nobody may be connected to a template
+        templates[seed] = name
+
+    def place(seed, location):
+        import psycopg
+
+        from twin.store.location import parse_server
+
+        loc = parse_server(location)
+        database = location.split("?", 1)[0].rsplit("/", 1)[1]
+        cluster.clone_database(templates[seed], database)
+        with psycopg.connect(cluster.url(database), autocommit=True) as conn:
+            # what a twin built there would name differently: its schema, and its
+            # database in the QGIS styles' catalogue
+            conn.execute(f'ALTER SCHEMA twin RENAME TO "{loc.schema}"')
+            conn.execute(f'UPDATE "{loc.schema}".layer_styles SET f_table_catalog = '
+                         "current_database(), f_table_schema = %s", (loc.schema,))
+    return place
 
 
 @pytest.fixture
 def twin_location(backend, tmp_path, request):
     """Where a test's twin lives: a file in ``tmp_path``, or a schema of its
-    own in the session's PostGIS database (dropped afterwards)."""
+    own in the session's PostGIS database (dropped afterwards).
+
+    A test that uses ``empty_twin`` or ``city`` finds its starting twin there
+    already, copied from ``twin_seeds``; on PostgreSQL that is a database of
+    its own (dropped afterwards)."""
+    seed = _seed_of(request)
+    place = request.getfixturevalue("twin_seeds") if seed else None
     if backend == "gpkg":
-        yield str(tmp_path / "city.gpkg")
+        path = str(tmp_path / "city.gpkg")
+        if place is not None:
+            place(seed, path)
+        yield path
         return
     from pgcluster import drop_schema, new_schema_name, with_params
 
+    params = {"partitions": "4"} if backend == "postgis_part" else {}
+    if place is not None:
+        cluster = request.getfixturevalue("pg_cluster")
+        database = new_schema_name()
+        location = with_params(cluster.url(database), schema=new_schema_name(), **params)
+        place(seed, location)
+        yield location
+        cluster.drop_database(database)
+        return
     base = request.getfixturevalue("pg_database")
     schema = new_schema_name()
-    if backend == "postgis_part":
-        yield with_params(base, schema=schema, partitions="4")
-    else:
-        yield with_params(base, schema=schema)
+    yield with_params(base, schema=schema, **params)
     drop_schema(base, schema)
 
 
 @pytest.fixture
-def empty_twin(twin_location):
-    store = twin.create_twin(twin_location, "EPSG:4546",
-                             vertical_datum="1985 National Height Datum")
+def empty_twin(twin_location, request):
+    """A new, empty twin (EPSG:4546); with ``city``, the small city's twin."""
+    if request.getfixturevalue("twin_seeds") is None:  # built here, not copied
+        store = _build_seed(twin_location, _seed_of(request))
+    else:
+        store = twin.open_twin(twin_location)
     yield store
     store.close()
 
 
 @pytest.fixture
 def city(empty_twin):
-    with empty_twin.import_batch("small_city", "test", "tests", "1") as b:
-        b.add(small_city())
+    """The small hand-checked city (``builders.small_city``), imported as batch 1."""
     return empty_twin
 
 

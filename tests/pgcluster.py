@@ -97,6 +97,22 @@ class Cluster:
             conn.execute("CREATE EXTENSION postgis")
         return self.url(name)
 
+    def clone_database(self, template: str, name: str) -> str:
+        """A new database ``name``, a copy of ``template`` (which nobody may be
+        connected to): cheaper than building a twin again. Returns its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            # FILE_COPY: a copy of the files, a few times faster than WAL_LOG here
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def stop(self) -> None:
         if self.started:
             subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",

@@ -71,8 +71,10 @@ def without_moments(dump: dict) -> dict:
     if "layer_styles" in dump:  # each style's update_time: when the copy wrote it
         out["layer_styles"] = [re.sub(r"datetime\.datetime\([^)]*\)", "TIME",
                                       r.rsplit(", '20", 1)[0]) for r in dump["layer_styles"]]
-        # a server twin's styles name its schema, which differs between copies
-        out["layer_styles"] = [re.sub(r"'t_[0-9a-f]{12}'", "SCHEMA", r)
+        # a server twin's styles name its database and schema, which differ
+        # between copies
+        out["layer_styles"] = [re.sub(r"^\((\d+), '[^']*', 't_[0-9a-f]{12}'",
+                                      r"(\1, DATABASE, SCHEMA", r)
                                for r in out["layer_styles"]]
     return out
 
