@@ -202,6 +202,16 @@ def transactions_router(state: ServerState) -> APIRouter:
     def request_of(request: Request, who: str, content_crs: str | None) -> tx.WriteRequest:
         return tx.WriteRequest(request.method, request.url.path, who, content_crs)
 
+    async def new_version(request: Request, collection: str, fid: str,
+                          content_crs: str | None, if_match: str | None, *, merge: bool
+                          ) -> Response:
+        """PUT (``merge=False``) and PATCH (``merge=True``): one new version."""
+        who = authorise(request)
+        doc = tx.parse_json(await request.body(), request.headers.get("content-type"))
+        req = tx.WriteRequest(request.method, request.url.path, who, content_crs, if_match)
+        res, tag = await run(writes.replace, req, collection, fid, doc, merge)
+        return written(res, 204, {"ETag": tag})
+
     # -- the routes -----------------------------------------------------------------------
     @r.post("/collections/{collectionId}/items", status_code=201, response_model=dict,
             summary="Add features to a layer: one import batch (token needed)",
@@ -231,11 +241,8 @@ def transactions_router(state: ServerState) -> APIRouter:
                       **responses(*WRITE_ERRORS, 412)})
     async def replace(request: Request, collectionId: str, featureId: str,
                       content_crs: ContentCrs = None, if_match: IfMatch = None) -> Response:
-        who = authorise(request)
-        doc = tx.parse_json(await request.body(), request.headers.get("content-type"))
-        req = tx.WriteRequest(request.method, request.url.path, who, content_crs, if_match)
-        res, tag = await run(writes.replace, req, collectionId, featureId, doc, False)
-        return written(res, 204, {"ETag": tag})
+        return await new_version(request, collectionId, featureId, content_crs, if_match,
+                                 merge=False)
 
     @r.patch("/collections/{collectionId}/items/{featureId:path}", status_code=204,
              summary="Update a feature (JSON merge patch): a new version (token needed)",
@@ -246,11 +253,8 @@ def transactions_router(state: ServerState) -> APIRouter:
                      content_crs: ContentCrs = None, if_match: IfMatch = None) -> Response:
         """``properties`` are merged (``null`` removes an attribute); a
         ``geometry`` replaces the feature's."""
-        who = authorise(request)
-        doc = tx.parse_json(await request.body(), request.headers.get("content-type"))
-        req = tx.WriteRequest(request.method, request.url.path, who, content_crs, if_match)
-        res, tag = await run(writes.replace, req, collectionId, featureId, doc, True)
-        return written(res, 204, {"ETag": tag})
+        return await new_version(request, collectionId, featureId, content_crs, if_match,
+                                 merge=True)
 
     @r.delete("/collections/{collectionId}/items/{featureId:path}", status_code=204,
               summary="Retire a feature: a version ends it, nothing is erased (token needed)",
