@@ -27,6 +27,9 @@ SimTime = Annotated[int, Q(ge=0, le=7 * 86_400, description=(
     "seconds of simulated time after the start: 0 is the steady state"))]
 ServicePressure = Annotated[float, Q(ge=0, le=200, description=(
     "minimum pressure (m of water) at a node, with hydraulics"))]
+SkipUnsupplied = Annotated[bool, Q(description=(
+    "leave the parts no source reaches out of the run and list them in `unsupplied`, "
+    "instead of answering 400"))]
 
 
 def analyses_router(state: ServerState) -> APIRouter:
@@ -117,8 +120,10 @@ def analyses_router(state: ServerState) -> APIRouter:
                        "source reaches, is a 400 naming them.",
            responses=responses(400))
     @blocking
-    def hydraulics(s: Store, network: Network = None, at: SimTime = 0) -> Response:
-        return cached(s, ("hydraulics", network, at), lambda: svc.hydraulics(s, network, at))
+    def hydraulics(s: Store, network: Network = None, at: SimTime = 0,
+                   skip_unsupplied: SkipUnsupplied = False) -> Response:
+        return cached(s, ("hydraulics", network, at, skip_unsupplied),
+                      lambda: svc.hydraulics(s, network, at, skip_unsupplied))
 
     @r.get("/twin/analyses/calibration", tags=a, response_model=dict,
            summary="Simulated against observed pressure at the pressure loggers",
@@ -138,9 +143,10 @@ def analyses_router(state: ServerState) -> APIRouter:
                                      ] = None,
                     end: Annotated[str | None, Q(alias="to", max_length=64,
                                                  description="interval end, excluded")] = None,
-                    at: SimTime = 0) -> Response:
-        return cached(s, ("calibration", network, time, start, end, at),
-                      lambda: svc.calibration(s, network, time, start, end, at))
+                    at: SimTime = 0, skip_unsupplied: SkipUnsupplied = False) -> Response:
+        return cached(s, ("calibration", network, time, start, end, at, skip_unsupplied),
+                      lambda: svc.calibration(s, network, time, start, end, at,
+                                              skip_unsupplied))
 
     @r.get("/twin/analyses/highlight", tags=a, response_model=dict,
            summary="An analysis result as coloured feature sets, for viewers",

@@ -236,11 +236,12 @@ def isolation(store: TwinStore, segment_id: str, hydraulics: bool = False,
     return {**_asdict(r), "out_of_service": list(r.out_of_service)}
 
 
-def hydraulics(store: TwinStore, network: str | None, at_s: int) -> dict[str, Any]:
+def hydraulics(store: TwinStore, network: str | None, at_s: int,
+               skip_unsupplied: bool = False) -> dict[str, Any]:
     """An EPANET run of a water network: summary, then every node and link."""
     from twin.analysis.hydraulics import simulate_twin
 
-    r = simulate_twin(store, network, at_s)
+    r = simulate_twin(store, network, at_s, skip_unsupplied=skip_unsupplied)
     return json_safe({
         **r.summary(),
         "nodes": [{"id": i, "kind": k, "pressure_m": p, "head_m": h, "demand_m3s": d}
@@ -252,7 +253,7 @@ def hydraulics(store: TwinStore, network: str | None, at_s: int) -> dict[str, An
 
 
 def calibration(store: TwinStore, network: str | None, time: str | None, start: str | None,
-                end: str | None, at_s: int) -> dict[str, Any]:
+                end: str | None, at_s: int, skip_unsupplied: bool = False) -> dict[str, Any]:
     """Simulated against observed pressures at the pressure loggers."""
     from twin.analysis.calibration import calibration_check
     from twin.analysis.hydraulics import twin_network
@@ -263,7 +264,8 @@ def calibration(store: TwinStore, network: str | None, time: str | None, start: 
     ms = {k: to_ms(v, what=k) if v is not None else None
           for k, v in (("time", time), ("from", start), ("to", end))}
     c = calibration_check(store, twin_network(store, network), at=ms["time"],
-                          start=ms["from"], end=ms["to"], sim_at_s=at_s)
+                          start=ms["from"], end=ms["to"], sim_at_s=at_s,
+                          skip_unsupplied=skip_unsupplied)
     return json_safe({
         "network": c.network, "time_s": c.time_s, "time": iso(c.at), "from": iso(c.start),
         "to": iso(c.end), "loggers": len(c.residuals), "rmse_m": c.rmse_m,

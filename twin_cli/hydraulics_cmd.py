@@ -34,6 +34,9 @@ _sim_at = click.option("--at", "at", default="0", show_default=True,
                        help="Simulated time after the start: 0 is the steady state; 6h, 90min "
                             "or 3600s run an extended period (tanks move, demands stay).")
 _json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+_skip = click.option("--skip-unsupplied", is_flag=True,
+                     help="Leave the parts no source reaches (e.g. a survey delivery not yet "
+                          "connected) out of the run and list them, instead of refusing.")
 
 
 def _defaults_note(out, defaulted: dict[str, int]) -> None:
@@ -43,19 +46,26 @@ def _defaults_note(out, defaulted: dict[str, int]) -> None:
             "(the twin does not say; see docs/hydraulics.md)")
 
 
+def _unsupplied_note(out, unsupplied) -> None:
+    if unsupplied:
+        out.print(styled("not simulated:", "yellow"), f"{len(unsupplied)} nodes no source "
+                  f"reaches ({', '.join(unsupplied[:5])}{' ...' if len(unsupplied) > 5 else ''})")
+
+
 @click.command()
 @click.argument("path", type=TWIN)
 @_network
 @_sim_at
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
               help="Lowest-pressure nodes listed (0: all); --json lists all.")
+@_skip
 @_json
-def simulate(path, network, at, limit, as_json) -> None:
+def simulate(path, network, at, limit, skip_unsupplied, as_json) -> None:
     """EPANET (WNTR) run of the twin's water network: pressures, heads, flows."""
     from twin.analysis.hydraulics import simulate_twin
 
     with twin.open_twin(path, readonly=True) as store:
-        r = simulate_twin(store, network, duration_s(at))
+        r = simulate_twin(store, network, duration_s(at), skip_unsupplied=skip_unsupplied)
     if as_json:
         click.echo(json.dumps({
             **r.summary(),
@@ -74,6 +84,7 @@ def simulate(path, network, at, limit, as_json) -> None:
     out.print(f"network {r.network} at {r.time_s} s: {s['nodes']} nodes, {s['links']} links; "
               f"{spread}; demand {s['demand_m3s'] * 1000:.2f} L/s")
     _defaults_note(out, r.defaulted)
+    _unsupplied_note(out, r.unsupplied)
     for w in r.warnings:
         out.print(styled("EPANET:", "yellow"), w)
     order = np.flatnonzero(r.kinds != "reservoir")
@@ -101,8 +112,10 @@ def simulate(path, network, at, limit, as_json) -> None:
 @_sim_at
 @click.option("--worst", type=click.IntRange(min=1), default=5, show_default=True,
               help="Loggers listed (the largest residuals first); --json lists all.")
+@_skip
 @_json
-def calibration_check(path, network, when, start, end, at, worst, as_json) -> None:
+def calibration_check(path, network, when, start, end, at, worst, skip_unsupplied,
+                      as_json) -> None:
     """Simulated against observed pressure at every pressure logger on a node.
 
     Without --time or --from/--to, each logger's latest reading is used.
@@ -118,7 +131,8 @@ def calibration_check(path, network, when, start, end, at, worst, as_json) -> No
         c = check(store, twin_network(store, network),
                   at=to_ms(when, what="--time") if when else None,
                   start=to_ms(start, what="--from") if start else None,
-                  end=to_ms(end, what="--to") if end else None, sim_at_s=duration_s(at))
+                  end=to_ms(end, what="--to") if end else None, sim_at_s=duration_s(at),
+                  skip_unsupplied=skip_unsupplied)
     doc = {"network": c.network, "time_s": c.time_s, "at": iso(c.at), "from": iso(c.start),
            "to": iso(c.end), "loggers": len(c.residuals), "rmse_m": c.rmse_m,
            "mean_residual_m": c.mean_residual_m,

@@ -114,7 +114,8 @@ def _observed(sensors, ds: int, at: int | None, start: int | None, end: int | No
 
 def calibration_check(store, net: HydraulicNetwork, *, at: int | None = None,
                       start: int | None = None, end: int | None = None, sim_at_s: int = 0,
-                      max_age_ms: int = MAX_AGE_MS) -> CalibrationCheck:
+                      max_age_ms: int = MAX_AGE_MS, skip_unsupplied: bool = False
+                      ) -> CalibrationCheck:
     """Residuals of the pressure loggers on ``net``'s nodes (times in ms
     since 1970 UTC; see the module's documentation)."""
     from ..sensors.store import sensors_of
@@ -127,10 +128,15 @@ def calibration_check(store, net: HydraulicNetwork, *, at: int | None = None,
     streams = sensors.datastreams_linked("pressure")
     latest = sensors.latest([d["id"] for d in streams]) if at is None and start is None \
         and end is None else {}
-    result = simulate(net, sim_at_s)
+    result = simulate(net, sim_at_s, skip_unsupplied=skip_unsupplied)
     pressure = result.pressure()
+    unsupplied = set(result.unsupplied)
     rows, skipped = [], []
     for d in streams:
+        if d["feature_id"] in unsupplied:
+            skipped.append((d["id"], d["name"], f"no source reaches node {d['feature_id']!r}: "
+                            "it was left out of the run"))
+            continue
         if d["feature_id"] not in pressure:
             skipped.append((d["id"], d["name"], f"feature {d['feature_id']!r} is not a node "
                             f"of network {net.network!r}"))

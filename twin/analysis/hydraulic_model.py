@@ -310,4 +310,6 @@ def require_connected(net: HydraulicNetwork) -> None:
     what = "part that no source reaches" if len(parts) == 1 else \
         "parts that no source reaches"
     raise AnalysisError(f"network {net.network!r} has {len(parts)} {what}: {named}"
-                        f"{' ...' if len(parts) > NAMED_PARTS else ''}")
+                        f"{' ...' if len(parts) > NAMED_PARTS else ''}; skipping unsupplied "
+                        "parts (--skip-unsupplied, skip_unsupplied=true) simulates the rest "
+                        "and lists them")

@@ -23,6 +23,7 @@ Needs the ``pipes`` extra (wntr).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
 import warnings
@@ -33,7 +34,12 @@ import numpy as np
 
 from ..errors import AnalysisError, OptionError
 from ..extras import require
-from .hydraulic_model import HydraulicNetwork, hydraulic_network, require_connected
+from .hydraulic_model import (
+    HydraulicNetwork,
+    hydraulic_network,
+    require_connected,
+    unsupplied_parts,
+)
 
 #: Longest extended-period run (s): a week.
 MAX_DURATION_S = 7 * 86_400
@@ -60,6 +66,9 @@ class HydraulicResult:
     defaulted: dict[str, int]
     warnings: tuple[str, ...] = ()
     kinds: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    #: nodes of the parts no source reaches, left out of the run
+    #: (``skip_unsupplied``); empty when every node was simulated
+    unsupplied: tuple[str, ...] = ()
 
     def pressure(self) -> dict[str, float]:
         """Node id -> pressure (m)."""
@@ -79,7 +88,8 @@ class HydraulicResult:
                 "pressure_mean_m": float(p.mean()) if len(p) else None,
                 "pressure_max_m": float(p.max()) if len(p) else None,
                 "demand_m3s": float(self.demand_m3s[j].sum()),
-                "defaulted": self.defaulted, "warnings": list(self.warnings)}
+                "defaulted": self.defaulted, "warnings": list(self.warnings),
+                "unsupplied": list(self.unsupplied)}
 
 
 def _timesteps(at_s: int) -> int:
@@ -203,11 +213,18 @@ def _epanet_reason(exc: BaseException, nodes, links) -> str:
     return _rename(str(exc).strip() or type(exc).__name__, nodes, links)
 
 
-def simulate(net: HydraulicNetwork, at_s: int = 0) -> HydraulicResult:
+def simulate(net: HydraulicNetwork, at_s: int = 0, *, skip_unsupplied: bool = False
+             ) -> HydraulicResult:
     """:func:`run` on a network that every node of which a source reaches
-    (else :class:`~twin.errors.AnalysisError` naming the parts)."""
-    require_connected(net)
-    return run(net, at_s)
+    (else :class:`~twin.errors.AnalysisError` naming the parts); with
+    ``skip_unsupplied`` the parts no source reaches (a new survey delivery
+    not yet connected, say) are left out of the run and listed in the
+    result's ``unsupplied``."""
+    if not skip_unsupplied:
+        require_connected(net)
+        return run(net, at_s)
+    dead = set().union(*unsupplied_parts(net))
+    return dataclasses.replace(run(net, at_s, drop_nodes=dead), unsupplied=tuple(sorted(dead)))
 
 
 def water_networks(store) -> list[str]:
@@ -247,6 +264,7 @@ def twin_network(store, network: str | None = None) -> HydraulicNetwork:
     return hydraulic_network(network_graph(store, pick_network(store, network)))
 
 
-def simulate_twin(store, network: str | None = None, at_s: int = 0) -> HydraulicResult:
+def simulate_twin(store, network: str | None = None, at_s: int = 0, *,
+                  skip_unsupplied: bool = False) -> HydraulicResult:
     """Simulate a network of the twin: see the module's documentation."""
-    return simulate(twin_network(store, network), at_s)
+    return simulate(twin_network(store, network), at_s, skip_unsupplied=skip_unsupplied)

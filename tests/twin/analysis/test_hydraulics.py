@@ -203,6 +203,22 @@ def test_parts_no_source_reaches_are_named(empty_twin):
         simulate_twin(empty_twin)
 
 
+def test_skipping_unsupplied_parts_simulates_the_rest_as_without_them(empty_twin, tmp_path):
+    """A delivery not yet connected (F-G) is left out and listed; the rest is
+    simulated exactly as a twin that never had it."""
+    _import(empty_twin, district(extra_pipes=[("FG", "F", "G")]))
+    with pytest.raises(AnalysisError, match="skip_unsupplied=true"):
+        simulate_twin(empty_twin)
+    skipped = simulate_twin(empty_twin, skip_unsupplied=True)
+    assert skipped.unsupplied == ("h:F", "h:G")
+    assert skipped.summary()["unsupplied"] == ["h:F", "h:G"]
+    alone = twin.create_twin(tmp_path / "alone.gpkg", "EPSG:4546")
+    _import(alone, district())
+    whole = simulate_twin(alone)
+    assert whole.unsupplied == () and whole.pressure() == pytest.approx(skipped.pressure())
+    alone.close()
+
+
 def test_a_pump_without_curve_or_power_is_named(empty_twin):
     feats = district()
     feats.append(twin.Feature(id="h:P1", layer="water_supply", type="Pump",
