@@ -39,6 +39,7 @@ import shapely
 from twin import __version__
 from twin.attributes import TYPED_ATTRIBUTES, coerce_typed
 from twin.errors import ConversionError, FeatureError, GeometryError, NotFoundError, TwinError
+from twin.geometry import client_geometry_fault
 from twin.layers import Layer, default_feature_type, default_network
 from twin.model import Feature
 from twin.store import edits as pending_edits
@@ -95,11 +96,9 @@ def _geometry(e: PendingEdit) -> Any:
             from None
     if geom is None or geom.is_empty:
         return None
-    xy = shapely.get_coordinates(geom)
-    if not bool((abs(xy) < math.inf).all()):
-        raise GeometryError("the geometry has coordinates that are not finite numbers")
-    if geom.geom_type in ("Polygon", "MultiPolygon") and not geom.is_valid:
-        raise GeometryError(f"the polygon is not valid: {shapely.is_valid_reason(geom)}")
+    fault = client_geometry_fault(geom)
+    if fault:
+        raise GeometryError(fault)
     return geom
 
 

@@ -254,3 +254,15 @@ def mesh_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
     o = v.mean(axis=0)
     a, b, c = v[f[:, 0]] - o, v[f[:, 1]] - o, v[f[:, 2]] - o
     return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+
+
+def client_geometry_fault(geom: BaseGeometry) -> str | None:
+    """What is wrong with a geometry a client wrote (an API request, an
+    edit saved from a GIS), or ``None``: coordinates that are not finite
+    numbers, or a polygon that is not valid (with GEOS's reason)."""
+    xy = shapely.get_coordinates(geom)
+    if not bool(np.isfinite(xy).all()):
+        return "the geometry has coordinates that are not finite numbers"
+    if geom.geom_type in ("Polygon", "MultiPolygon") and not geom.is_valid:
+        return f"the polygon is not valid: {shapely.is_valid_reason(geom)}"
+    return None

@@ -54,6 +54,7 @@ from twin import __version__
 from twin.attributes import TYPED_ATTRIBUTES, coerce_typed
 from twin.crs import transform_xyz
 from twin.errors import ConversionError, NotFoundError, TwinError
+from twin.geometry import client_geometry_fault
 from twin.layers import Layer, default_feature_type, default_network
 from twin.model import Edge, Feature
 from twin.store.base import TwinStore
@@ -183,9 +184,10 @@ def geometry_in_twin(gj: Any, src: CrsChoice, twin_crs: CRS, where: str) -> Base
                           f"{gj.get('type')}: {exc}") from None
     if geom.is_empty:
         raise bad_request(f"{where}: the geometry is empty")
+    fault = client_geometry_fault(geom)
+    if fault:
+        raise bad_request(f"{where}: {fault}")
     xyz = shapely.get_coordinates(geom, include_z=geom.has_z)
-    if not np.all(np.isfinite(xyz[:, :2])):
-        raise bad_request(f"{where}: the geometry has coordinates that are not finite numbers")
     if src.swap:
         xyz[:, [0, 1]] = xyz[:, [1, 0]]
     if src.uri == CRS84 or src.crs.is_geographic:
@@ -202,9 +204,6 @@ def geometry_in_twin(gj: Any, src: CrsChoice, twin_crs: CRS, where: str) -> Base
         raise bad_request(str(exc)) from None
     geom = shapely.set_coordinates(geom, out[:, :geom.has_z + 2]) if geom.has_z else \
         shapely.set_coordinates(geom, out[:, :2])
-    if geom.geom_type in ("Polygon", "MultiPolygon") and not geom.is_valid:
-        raise bad_request(f"{where}: the polygon is not valid: "
-                          f"{shapely.is_valid_reason(geom)}")
     return geom
 
 
