@@ -23,7 +23,14 @@ TABLE_SQL = (
 
 
 def _json(prefix: str, layer: Layer) -> str:
-    return "json_object(" + ", ".join(f"{literal(c)}, {prefix}.{quote(c)}"
+    """The row's values as a JSON object. SQLite writes an infinite REAL
+    as ``Inf``, which is not JSON: it goes in as the text ``'Inf'``, which
+    the typed-attribute check then refuses, naming it."""
+    def value(c: str) -> str:
+        v = f"{prefix}.{quote(c)}"
+        return f"CASE WHEN {v} IN (9e999, -9e999) THEN CAST({v} AS TEXT) ELSE {v} END"
+
+    return "json_object(" + ", ".join(f"{literal(c)}, {value(c)}"
                                       for c in view_columns(layer)) + ")"
 
 
