@@ -106,9 +106,12 @@ def analyses_router(state: ServerState) -> APIRouter:
                       "also run EPANET (WNTR) with the out-of-service segments taken out: "
                       "nodes under the service pressure and the unsupplied demand, against "
                       "the intact network"))] = False,
-                  service_pressure: ServicePressure = 14.0) -> Response:
-        return cached(s, ("isolation", segment_id, hydraulics, service_pressure),
-                      lambda: svc.isolation(s, segment_id, hydraulics, service_pressure))
+                  service_pressure: ServicePressure = 14.0,
+                  skip_unsupplied: SkipUnsupplied = False) -> Response:
+        return cached(s, ("isolation", segment_id, hydraulics, service_pressure,
+                          skip_unsupplied),
+                      lambda: svc.isolation(s, segment_id, hydraulics, service_pressure,
+                                            skip_unsupplied))
 
     @r.get("/twin/analyses/hydraulics", tags=a, response_model=dict,
            summary="EPANET run of a water network: node pressures and heads, link flows",

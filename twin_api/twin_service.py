@@ -230,9 +230,10 @@ def clearances(store: TwinStore, limit: int) -> dict[str, Any]:
 
 
 def isolation(store: TwinStore, segment_id: str, hydraulics: bool = False,
-              service_pressure_m: float = 14.0) -> dict[str, Any]:
+              service_pressure_m: float = 14.0, skip_unsupplied: bool = False
+              ) -> dict[str, Any]:
     r = isolation_for(store, segment_id, hydraulics=hydraulics,
-                      service_pressure_m=service_pressure_m)
+                      service_pressure_m=service_pressure_m, skip_unsupplied=skip_unsupplied)
     return {**_asdict(r), "out_of_service": list(r.out_of_service)}
 
 

@@ -138,14 +138,17 @@ def clearance(path, rules, as_json) -> None:
                    "service pressure and the unsupplied demand, against the intact network.")
 @click.option("--service-pressure", type=click.FloatRange(min=0, max=200), default=14.0,
               show_default=True, help="Minimum pressure (m of water) with --hydraulics.")
+@click.option("--skip-unsupplied", is_flag=True,
+              help="With --hydraulics: leave the parts no source reaches even before the "
+                   "burst out of both runs and list them, instead of refusing.")
 @_json
-def isolate(path, segment, hydraulics, service_pressure, as_json) -> None:
+def isolate(path, segment, hydraulics, service_pressure, skip_unsupplied, as_json) -> None:
     """What a burst of SEGMENT shuts down: valves to close, segments, buildings."""
     from twin.analysis.isolation import isolation_for
 
     with twin.open_twin(path, readonly=True) as store:
         r = isolation_for(store, segment, hydraulics=hydraulics,
-                          service_pressure_m=service_pressure)
+                          service_pressure_m=service_pressure, skip_unsupplied=skip_unsupplied)
     if as_json:
         click.echo(_dump({**dataclasses.asdict(r), "out_of_service": r.out_of_service}))
         return
@@ -176,6 +179,10 @@ def _print_impact(out, h) -> None:
               f"{h.demand_below_service_m3s * 1000:.2f} L/s drawn there")
     def metres(p):
         return "none left" if p is None else f"{p:.2f} m"
+
+    if h.unsupplied_before:
+        out.print("  ", styled("not simulated:", "yellow"), f" {len(h.unsupplied_before)} nodes "
+                  f"no source reached before the burst ({few(h.unsupplied_before)})", sep="")
 
     out.print(f"  lowest junction pressure: {metres(h.min_pressure_m)} "
               f"(intact: {metres(h.min_pressure_intact_m)})")

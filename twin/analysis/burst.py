@@ -30,7 +30,8 @@ class BurstImpact:
     ``unsupplied_nodes``: nodes no source reaches after the isolation;
     ``below_service``: supplied junctions under ``service_pressure_m`` after
     the isolation, ``below_service_intact`` before it, ``newly_below``
-    those only after it."""
+    those only after it; ``unsupplied_before``: with ``skip_unsupplied``,
+    the nodes no source reached before the burst, left out of both runs."""
 
     segment: str
     service_pressure_m: float
@@ -47,6 +48,7 @@ class BurstImpact:
     total_demand_m3s: float
     defaulted: dict[str, int]
     warnings: tuple[str, ...] = ()
+    unsupplied_before: tuple[str, ...] = ()
 
 
 def _min_junction_pressure(r: HydraulicResult) -> float | None:
@@ -55,17 +57,24 @@ def _min_junction_pressure(r: HydraulicResult) -> float | None:
 
 
 def burst_impact(net: HydraulicNetwork, segment: str, removed_links, *,
-                 service_pressure_m: float = SERVICE_PRESSURE_M, at_s: int = 0) -> BurstImpact:
+                 service_pressure_m: float = SERVICE_PRESSURE_M, at_s: int = 0,
+                 skip_unsupplied: bool = False) -> BurstImpact:
     """Compare ``net`` intact with ``net`` less ``removed_links`` (the
     segments an isolation puts out of service and the valve links it
-    closes; see :func:`twin.analysis.isolation.isolation_for`)."""
-    require_connected(net)
+    closes; see :func:`twin.analysis.isolation.isolation_for`). Parts no
+    source reaches even intact are refused, or with ``skip_unsupplied`` left
+    out of both runs and listed in ``unsupplied_before``."""
+    before: set[str] = set()
+    if skip_unsupplied:
+        before = set().union(*unsupplied_parts(net))
+    else:
+        require_connected(net)
     removed = frozenset(k for k in removed_links if k in net.links)
-    intact = run(net, at_s)
-    dead = set().union(*unsupplied_parts(net, removed))
+    intact = run(net, at_s, drop_nodes=before)
+    dead = set().union(*unsupplied_parts(net, removed)) - before
     below_intact = intact.below(service_pressure_m)
-    if any(n.kind == "junction" and k not in dead for k, n in net.nodes.items()):
-        after = run(net, at_s, without=removed, drop_nodes=dead)
+    if any(n.kind == "junction" and k not in dead | before for k, n in net.nodes.items()):
+        after = run(net, at_s, without=removed, drop_nodes=dead | before)
         below = after.below(service_pressure_m)
         demand = dict(zip(after.node_ids.tolist(), after.demand_m3s.tolist()))
         lowest, warned = _min_junction_pressure(after), after.warnings
@@ -81,4 +90,5 @@ def burst_impact(net: HydraulicNetwork, segment: str, removed_links, *,
         min_pressure_m=lowest,
         min_pressure_intact_m=_min_junction_pressure(intact),
         total_demand_m3s=net.total_demand(), defaulted=dict(net.defaulted),
-        warnings=tuple(sorted(set(intact.warnings) | set(warned))))
+        warnings=tuple(sorted(set(intact.warnings) | set(warned))),
+        unsupplied_before=tuple(sorted(before)))

@@ -145,7 +145,8 @@ def nearest_segments(segment_ids: list[str], lines: list, building_ids: list[str
 
 
 def isolation_for(store, segment_id: str, *, hydraulics: bool = False,
-                  service_pressure_m: float = 14.0, at_s: int = 0) -> IsolationResult:
+                  service_pressure_m: float = 14.0, at_s: int = 0,
+                  skip_unsupplied: bool = False) -> IsolationResult:
     """:func:`isolate` on the twin: the network of ``segment_id``, its node
     types from the node features, service links from the ``serves`` attribute
     of service pipes, and the nearest segment of every other building.
@@ -183,4 +184,5 @@ def isolation_for(store, segment_id: str, *, hydraulics: bool = False,
     net = hydraulic_network(graph)
     removed = set(result.out_of_service) | {v for v in result.valves_to_close if v in net.links}
     return replace(result, hydraulics=burst_impact(
-        net, segment_id, removed, service_pressure_m=service_pressure_m, at_s=at_s))
+        net, segment_id, removed, service_pressure_m=service_pressure_m, at_s=at_s,
+        skip_unsupplied=skip_unsupplied))

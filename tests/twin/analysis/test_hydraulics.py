@@ -217,6 +217,13 @@ def test_skipping_unsupplied_parts_simulates_the_rest_as_without_them(empty_twin
     whole = simulate_twin(alone)
     assert whole.unsupplied == () and whole.pressure() == pytest.approx(skipped.pressure())
     alone.close()
+    # a burst on such a network: refused, or the part left out of both runs
+    with pytest.raises(AnalysisError, match="no source reaches"):
+        isolation_for(empty_twin, "h:V1X", hydraulics=True)
+    h = isolation_for(empty_twin, "h:V1X", hydraulics=True, skip_unsupplied=True).hydraulics
+    assert h.unsupplied_before == ("h:F", "h:G")
+    assert h.unsupplied_nodes == ("h:D", "h:X")  # what the burst cuts off, as without F-G
+    assert h.below_service == h.newly_below == ("h:B", "h:C", "h:V2")
 
 
 def test_a_pump_without_curve_or_power_is_named(empty_twin):
