@@ -34,6 +34,7 @@ from .codec import encode_meshes, split_attributes, tile_keys, version_digests
 from .rows import BOUNDS_SLICE, FEATURE_COLUMNS, HISTORY_COLUMNS, F
 from .versions import (
     MAX_CHANGES_LISTED,
+    NothingChanged,
     Seen,
     UpdateLog,
     check_retire,
@@ -167,6 +168,11 @@ class ChunkedBatchWriter(BatchWriter):
         self.extents: dict[str, np.ndarray] = {}
 
     # -- backend hooks -----------------------------------------------------
+    @abstractmethod
+    def finish(self) -> None:
+        """Write what is still buffered and the batch's record (the end of
+        the import's body, inside its transaction)."""
+
     @abstractmethod
     def _allocate_fids(self, n: int) -> Sequence[int]:
         """Keys for the next ``n`` features, in insertion order."""
@@ -350,6 +356,16 @@ class ChunkedBatchWriter(BatchWriter):
         """An update that added, changed and retired nothing (it is rolled back)."""
         log = self.log
         return self.on_conflict == "update" and not (log.added or log.changed or log.retired)
+
+    def conclude(self) -> None:
+        """The end of an import batch's body: :meth:`finish`, then, for an
+        update that changed nothing, ``id`` 0 and :class:`NothingChanged`,
+        which the store's ``import_batch`` catches after its transaction
+        rolled back."""
+        self.finish()
+        if self.nothing_changed:
+            self.id = 0
+            raise NothingChanged
 
     def sort_versions(self, p: PreparedChunk, existing: list[tuple]) -> PreparedChunk:
         """An update's chunk against the current versions of its ids

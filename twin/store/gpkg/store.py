@@ -417,7 +417,6 @@ class GeoPackageStore(SqlTwinStore):
         update that changes nothing is rolled back: ``writer.id`` is then 0.
         """
         check_conflict(on_conflict, retire_missing)
-        writer = None
         try:
             with import_errors(source, (sqlite3.Error,)), self._transaction() as conn:
                 cur = conn.execute(
@@ -428,12 +427,9 @@ class GeoPackageStore(SqlTwinStore):
                                          retire_missing)
                 writer.converter = converter
                 yield writer
-                writer.finish()
-                if writer.nothing_changed:
-                    raise NothingChanged
-        except NothingChanged:
-            if writer is not None:
-                writer.id = 0
+                writer.conclude()
+        except NothingChanged:  # rolled back, writer.id is 0
+            pass
 
     def counters(self) -> tuple[int, int]:
         """``(next batch id, next feature key)``: ids a removed batch had are

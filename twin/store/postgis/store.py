@@ -330,7 +330,6 @@ class PostGISStore(SqlTwinStore):
         """One import as one transaction (see
         :meth:`twin.store.gpkg.GeoPackageStore.import_batch`)."""
         check_conflict(on_conflict, retire_missing)
-        writer = None
         try:
             with import_errors(source, (self.psycopg.Error,)), self._pool.borrow() as keys, \
                     self._transaction() as tx:
@@ -342,12 +341,8 @@ class PostGISStore(SqlTwinStore):
                                        retire_missing)
                 writer.converter = converter
                 yield writer
-                writer.finish()
-                if writer.nothing_changed:
-                    raise NothingChanged
-        except NothingChanged:
-            if writer is not None:
-                writer.id = 0
+                writer.conclude()
+        except NothingChanged:  # rolled back, writer.id is 0
             return
         self.ensure_spatial_indexes()
 
