@@ -16,7 +16,6 @@ and summing or averaging meters is the water balance's job, not the map's.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,21 +73,18 @@ class PropertyStreams:
 
 def properties_on_features(sensors: SensorStore) -> dict[str, PropertyStreams]:
     """Every observed property measured on twin features, by name."""
-    rows = sensors.store._read(
-        "SELECT d.id, t.feature_id, d.unit, p.name, d.phenomenon_start, d.phenomenon_end "
-        "FROM twin_sta_datastreams d JOIN twin_sta_things t ON t.id = d.thing_id "
-        "JOIN twin_sta_observed_properties p ON p.id = d.observed_property_id "
-        "WHERE t.feature_id IS NOT NULL ORDER BY d.id")
+    rows = sensors.datastreams_linked()
     if len(rows) > MAX_DATASTREAMS:
         raise QueryError(f"{len(rows)} datastreams on features; the readings serve at most "
                          f"{MAX_DATASTREAMS}")
     acc: dict[str, dict[str, Any]] = {}
-    for ds, fid, unit, name, lo, hi in rows:
-        a = acc.setdefault(name, {"ids": [], "f": {}, "u": {}, "lo": None, "hi": None})
-        a["ids"].append(int(ds))
-        a["f"][int(ds)] = fid
-        u = json.loads(unit) if isinstance(unit, str) else unit
-        a["u"][int(ds)] = (u or {}).get("symbol") or (u or {}).get("name") or ""
+    for r in rows:
+        ds, u, lo, hi = int(r["id"]), r["unit"], r["phenomenon_start"], r["phenomenon_end"]
+        a = acc.setdefault(r["observed_property"],
+                           {"ids": [], "f": {}, "u": {}, "lo": None, "hi": None})
+        a["ids"].append(ds)
+        a["f"][ds] = r["feature_id"]
+        a["u"][ds] = u.get("symbol") or u.get("name") or ""
         if lo is not None:
             a["lo"] = lo if a["lo"] is None else min(a["lo"], lo)
         if hi is not None:

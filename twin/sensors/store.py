@@ -507,17 +507,27 @@ class SensorStore:
             out[int(i)] = (t, v if v is not None else (json.loads(vj) if vj else None))
         return out
 
-    def datastreams_linked(self, observed_property: str) -> list[dict[str, Any]]:
-        """The datastreams whose observed property's name contains
-        ``observed_property`` (any case) and whose Thing is linked to a twin
-        feature: id, name, unit, observed property and ``feature_id``."""
+    def datastreams_linked(self, observed_property: str | None = None
+                           ) -> list[dict[str, Any]]:
+        """The datastreams whose Thing is linked to a twin feature (and whose
+        observed property's name contains ``observed_property``, any case,
+        when given), in id order: id, name, unit, observed property,
+        ``feature_id`` and the first and last phenomenon times (ms)."""
+        where = ""
+        params: tuple[str, ...] = ()
+        if observed_property is not None:
+            where = " AND LOWER(p.name) LIKE ?"
+            params = (f"%{observed_property.lower()}%",)
         rows = self.store._read(
-            "SELECT d.id, d.name, d.unit, p.name, t.feature_id FROM twin_sta_datastreams d "
+            "SELECT d.id, d.name, d.unit, p.name, t.feature_id, d.phenomenon_start, "
+            "d.phenomenon_end FROM twin_sta_datastreams d "
             "JOIN twin_sta_things t ON t.id = d.thing_id JOIN twin_sta_observed_properties p "
-            "ON p.id = d.observed_property_id WHERE t.feature_id IS NOT NULL AND "
-            "LOWER(p.name) LIKE ? ORDER BY d.id", (f"%{observed_property.lower()}%",))
+            "ON p.id = d.observed_property_id WHERE t.feature_id IS NOT NULL"
+            f"{where} ORDER BY d.id", params)
         return [{"id": r[0], "name": r[1], "unit": json.loads(r[2]) if r[2] else {},
-                 "observed_property": r[3], "feature_id": r[4]} for r in rows]
+                 "observed_property": r[3], "feature_id": r[4], "phenomenon_start": r[5],
+                 "phenomenon_end": r[6]} for r in rows]
+
     def latest_at(self, datastream_ids: Sequence[int], at: int) -> dict[int, tuple[int, Any]]:
         """``id -> (time ms, value)`` of the latest observation at or before
         ``at`` (:func:`twin.sensors.asof.latest_at`)."""
