@@ -10,7 +10,7 @@ catalogue, GLB scenes) are kept per twin revision (:meth:`ServerState.cached`).
 # routes, which name types defined inside the router functions
 
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi import Query as Q
@@ -64,6 +64,16 @@ def twin_router(state: ServerState) -> APIRouter:
     @blocking
     def layers(s: Store) -> Response:
         return cached(s, ("layers",), lambda: svc.layer_catalogue(s))
+
+    @r.get("/twin/batches", tags=t, response_model=dict,
+           summary="The import batches: the twin's timeline (what as_of and changes: name)")
+    @blocking
+    def batches(s: Store, limit: Limit = settings.default_limit, offset: Offset = 0,
+                order: Annotated[Literal["oldest", "newest"], Q(
+                    description="oldest first (the default) or newest first")] = "oldest"
+                ) -> Response:
+        return cached(s, ("batches", page(limit), offset, order),
+                      lambda: svc.batch_timeline(s, page(limit), offset, order == "newest"))
 
     @r.get("/twin/features/{feature_id:path}/children", tags=t, summary="Children",
            response_model=dict, responses=responses(400, 404))

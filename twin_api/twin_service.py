@@ -92,6 +92,42 @@ def public_source(source: str) -> str:
     return re.split(r"[\\/]", source)[-1] if source else source
 
 
+#: what the timeline says of an update batch (``twin import --update``)
+UPDATE_COUNTS = ("added", "changed", "unchanged", "retired")
+
+
+def batch_json(b) -> dict[str, Any]:
+    """One import batch as the timeline lists it: what came in, when, and
+    what an update changed; the source without the importing machine's
+    directories, and nothing of the report's details (skipped elements and
+    warnings are counted, not listed)."""
+    rep = b.report or {}
+    upd = rep.get("update")
+    return json_safe({
+        "id": b.id, "source": public_source(b.source), "format": b.format,
+        "converter": b.converter, "converter_version": b.converter_version,
+        "started": b.started, "finished": b.finished, "status": b.status,
+        "features": b.feature_count,
+        "update": {k: upd.get(k, 0) for k in UPDATE_COUNTS} if isinstance(upd, dict) else None,
+        "skipped": rep.get("skipped_count", 0), "warnings": len(rep.get("warnings") or ()),
+    })
+
+
+def batch_timeline(store: TwinStore, limit: int, offset: int, newest_first: bool) -> dict:
+    """The twin's import batches, a page of them: the moments ``as_of`` and
+    ``changes:BATCH`` can name. A view of the twin as of a batch lists the
+    batches up to that one."""
+    rows = store.batches()
+    as_of = getattr(store, "as_of", None)
+    if as_of is not None:
+        rows = [b for b in rows if b.id <= as_of]
+    if newest_first:
+        rows.reverse()
+    page = rows[offset:offset + limit]
+    return {"batches": [batch_json(b) for b in page], "numberMatched": len(rows),
+            "numberReturned": len(page)}
+
+
 def _brief(f) -> dict[str, Any]:
     return {"id": f.id, "layer": f.layer, "type": f.type, "name": f.name}
 

@@ -95,3 +95,43 @@ def test_analyses_and_indicators_take_as_of(history_api):
     none = client.get("/twin/analyses/highlight", params={"analysis": f"changes:{first}",
                                                            "as_of": str(first)}).json()
     assert [g["ids"] for g in none["groups"]] == [[], [], []]
+
+
+def test_the_timeline_lists_the_batches_with_what_each_update_changed(history_api):
+    from builders import small_city
+
+    client, first, second = history_api
+    doc = client.get("/twin/batches").json()
+    assert [b["id"] for b in doc["batches"]] == [first, second]
+    assert doc["numberMatched"] == doc["numberReturned"] == 2
+    one, two = doc["batches"]
+    assert one["update"] == {"added": len(small_city()), "changed": 0, "unchanged": 0,
+                             "retired": 0}
+    # a year later: B4 new, B1 (a storey, moved) and V2 (renamed) changed, B3 demolished
+    assert two["update"] == {"added": 1, "changed": 2, "unchanged": len(small_city()) - 3,
+                             "retired": 1}
+    assert two["status"] == "complete" and two["source"] == "city"
+    assert two["features"] == 3  # the versions it wrote: the new and the changed
+    newest = client.get("/twin/batches", params={"order": "newest", "limit": 1}).json()
+    assert [b["id"] for b in newest["batches"]] == [second] and newest["numberMatched"] == 2
+    assert client.get("/twin/batches", params={"offset": 1}).json()["batches"] == [two]
+    # as of the first batch the twin had one batch
+    then = client.get("/twin/batches", params={"as_of": str(first)}).json()
+    assert [b["id"] for b in then["batches"]] == [first]
+    # the moments it lists are those changes: names; its counts are the diff's
+    hl = client.get("/twin/analyses/highlight", params={"analysis": f"changes:{first}"}).json()
+    sizes = {g["label"]: len(g["ids"]) for g in hl["groups"]}
+    assert sizes == {"added": 1, "changed": 2, "removed": 1}
+    bad = client.get("/twin/batches", params={"order": "sideways"})
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith(
+        "application/problem+json")
+
+
+def test_the_timeline_shows_file_names_not_the_importing_machines_folders(empty_twin):
+    with empty_twin.import_batch("/srv/private/deliveries/2026/pipes.geojson", "GeoJSON",
+                                 "geojson", "1") as b:
+        b.add(small_city())
+    with TestClient(create_app(ApiSettings(empty_twin.path))) as client:
+        doc = client.get("/twin/batches").json()
+    assert doc["batches"][0]["source"] == "pipes.geojson"
+    assert "/srv" not in str(doc)

@@ -19,6 +19,7 @@ import { SectionBox, Measure } from "./js/tools.js";
 import { Views } from "./js/views.js";
 import { Basemap } from "./js/basemap.js";
 import { Readings } from "./js/readings.js";
+import { Changes } from "./js/changes.js";
 
 const params = new URLSearchParams(window.location.search);
 const state = { ready: false, error: null, picked: null, highlight: null, measurement: null,
@@ -131,8 +132,10 @@ async function showHighlight(kind) {
       if (!state.picked) throw new Error("pick a pipe segment first");
       analysis = `isolation:${state.picked}`;
     }
+    if (kind === "changes") analysis = await viewer.changes.spec();
     res = await viewer.api.json(`twin/analyses/highlight?geometry=true&analysis=${encodeURIComponent(analysis)}`);
   }
+  viewer.changes.showRow(kind === "changes");
   viewer.dashboard.active = null;
   viewer.dashboard.render();
   viewer.analysis.show(res);
@@ -190,6 +193,9 @@ function bindControls() {
   });
   byId("highlight").addEventListener("change", (ev) => {
     showHighlight(ev.target.value).catch((err) => { ev.target.value = ""; viewer.showError(err); });
+  });
+  byId("changes-since").addEventListener("change", () => {
+    showHighlight("changes").catch(viewer.showError);
   });
   byId("colour-by").addEventListener("change", (ev) => {
     state.colourBy(ev.target.value).catch(viewer.showError);
@@ -267,6 +273,7 @@ async function load() {
   viewer.analysis = new Analysis(viewer);
   viewer.dashboard = new Dashboard(viewer);
   viewer.readings = new Readings(viewer);
+  viewer.changes = new Changes(viewer);
   viewer.card.extraRows = (detail, card) => viewer.readings.cardRows(detail, card);
   viewer.section = new SectionBox(viewer);
   viewer.measure = new Measure(viewer);

@@ -109,6 +109,7 @@ export class Analysis {
       for (const g of this.highlight.groups) {
         if (g.ids.length) parts.push(h("div", {}, swatch(g.colour), `${g.label} (${g.ids.length})`));
       }
+      for (const note of this.highlight.notes || []) parts.push(h("div", { className: "hint" }, note));
     }
     const c = this.colouring;
     if (c) {

@@ -56,6 +56,7 @@ export class Dashboard {
       res = await this.viewer.api.json(
         `twin/viewer/indicators/${encodeURIComponent(key)}?year=${this.viewer.state.year}&geometry=true`);
       byId("highlight").value = "";
+      this.viewer.changes?.showRow(false);
     }
     this.viewer.analysis.show(res);
     this.viewer.state.highlight = res;
