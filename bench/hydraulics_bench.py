@@ -6,7 +6,8 @@ imported into a temporary GeoPackage twin through the EPANET converter, then
 timed in the same run, ``--repeat`` times each (median):
 
 * **baseline**: WNTR reads the .inp and runs EpanetSimulator on it, in the
-  state the twin keeps (base demands, no controls, steady state);
+  state the twin keeps (its demand patterns, but flat those the converter
+  does not keep, over ``MAX_PATTERN_VALUES``; no controls; steady state);
 * **twin**: the network read from the twin (:func:`twin.network.network_graph`),
   built into a hydraulic model (:func:`twin.analysis.hydraulic_model.hydraulic_network`)
   and run (:func:`twin.analysis.hydraulics.simulate`), with the time of each step.
@@ -31,12 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import twin  # noqa: E402
 from converters import import_file  # noqa: E402
+from converters.epanet import MAX_PATTERN_VALUES  # noqa: E402
 from twin.analysis.hydraulic_model import hydraulic_network  # noqa: E402
 from twin.analysis.hydraulics import simulate  # noqa: E402
 from twin.network import network_graph  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent.parent / "shared" / "data" / "pipes" / "epanet"
+#: ../shared beside the checkout (or beside a worktree's parent folder)
+SHARED = next((p / "shared" / "data" / "pipes" / "epanet" for p in REPO.parents
+               if (p / "shared" / "data").is_dir()), REPO.parent / "shared" / "data")
 DEFAULT = [REPO / "sample_models" / "epanet" / "Net3.inp", SHARED / "ky10.inp",
            SHARED / "L-TOWN.inp"]
 
@@ -51,13 +55,10 @@ def baseline(inp: Path, tmp: Path) -> tuple[float, dict[str, float]]:
         wn = wntr.network.WaterNetworkModel(str(inp))
     for name in list(wn.control_name_list):
         wn.remove_control(name)
-    wn.add_pattern("twin-flat", [1.0])
-    for _, j in wn.junctions():
-        for d in j.demand_timeseries_list:
-            d.pattern_name = "twin-flat"
-    wn.options.hydraulic.pattern = "twin-flat"
-    for _, r in wn.reservoirs():
-        r.head_pattern_name = None
+    for name in wn.pattern_name_list:  # what the twin does not keep: flat
+        pat = wn.get_pattern(name)
+        if len(pat.multipliers) > MAX_PATTERN_VALUES:
+            pat.multipliers = [1.0]
     wn.options.time.duration = 0
     res = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(tmp / "baseline"))
     dt = time.perf_counter() - t0

@@ -20,8 +20,13 @@ and built by :mod:`converters.pipe_network`:
   setting, diameter, status), points when their two nodes share one
   position; tanks keep their levels and diameter: enough for
   :mod:`twin.analysis.hydraulics` to run the network again from the twin;
-* demand **patterns** are not kept: junctions keep their base demand, the sum
-  of their demand categories;
+* demand **patterns** are kept: a junction keeps its base demand (the sum
+  of its demand categories, times the file's demand multiplier) as
+  ``base_demand_m3s`` and, when a pattern varies its draw, each category as
+  ``demands`` (``[{"base_m3s": ..., "pattern": [multipliers]}]``, the file's
+  default pattern resolved) with the pattern's time step and start
+  (``pattern_step_s``, ``pattern_start_s``); a reservoir whose head follows a
+  pattern keeps it as ``head_pattern``;
 * EPANET gives no burial depth: centrelines are placed the profile's default
   cover (1.2 m) below the node elevations and marked ``depth_source=assumed``;
 * EPANET coordinates carry no CRS: give it with ``--crs`` (it may be in feet,
@@ -71,7 +76,7 @@ from .pipe_network import (
 from .report import Note
 
 NAME = "epanet"
-VERSION = "0.3.0"
+VERSION = "0.4.0"
 #: Cover assumed above EPANET pipes (m), as no depth is in the model.
 DEFAULT_COVER_M = 1.2
 #: Sections that say how the network is operated; read without them if wntr
@@ -186,26 +191,73 @@ def _nodes(ctx, wn, placed_names: set[str]) -> list[NodeRow]:
                               source=str(ctx.source))
     pts = transform_xyz(ctx.source_crs, ctx.twin_crs, arr[ok], source=str(ctx.source))
     rows, counts = [], {"from connected nodes": 0, "unknown": 0}
+    patterns = varying_patterns(wn, ctx.report)
     for n, (x, y) in zip(names, pts[:, :2]):
         node = wn.get_node(n)
         attrs: dict[str, Any] = {}
         if node.node_type == "Reservoir":
             z = grounds[n]
             attrs["head_m"] = round(float(node.base_head), 3)
+            head = patterns.get(node.head_pattern_name or "")
+            if head is not None:
+                attrs.update(head_pattern=head, **_pattern_times(wn))
             attrs["ground_source"] = "connected nodes" if z is not None else "unknown"
             counts["from connected nodes" if z is not None else "unknown"] += 1
         else:
             z = float(node.elevation)
             if node.node_type == "Junction":
-                # all its demand categories (the twin keeps no patterns to tell them apart)
-                attrs["base_demand_m3s"] = float(sum(
-                    d.base_value or 0.0 for d in node.demand_timeseries_list))
+                attrs.update(_junction_demands(wn, node, patterns))
             elif node.node_type == "Tank":
                 attrs.update(_tank_attributes(node))
         rows.append(NodeRow(n, node.node_type, float(x), float(y), z, attrs))
     if wn.num_reservoirs:
         ctx.report["reservoir_ground"] = counts
     return rows
+
+
+#: Most multipliers kept of one pattern (a week of hourly steps). Each
+#: junction keeps its own copy, so a longer pattern (a week at 5 minutes is
+#: 2,016) would multiply the twin's size: it is reported, and its junctions
+#: keep their base demand only.
+MAX_PATTERN_VALUES = 168
+
+
+def varying_patterns(wn, report: dict[str, Any]) -> dict[str, list[float] | None]:
+    """Pattern name -> its multipliers when they vary, ``None`` when they do
+    not (all 1: a constant draw) or are too many to keep (counted in
+    ``report["patterns_not_kept"]``)."""
+    out: dict[str, list[float] | None] = {}
+    for name in wn.pattern_name_list:
+        values = [float(v) for v in wn.get_pattern(name).multipliers]
+        if len(values) > MAX_PATTERN_VALUES:
+            report.setdefault("patterns_not_kept", {})[name] = (
+                f"{len(values)} multipliers, more than {MAX_PATTERN_VALUES}: its junctions "
+                "keep their base demand only")
+            values = []
+        out[name] = values if any(v != 1.0 for v in values) else None
+    return out
+
+
+def _pattern_times(wn) -> dict[str, int]:
+    t = wn.options.time
+    return {"pattern_step_s": int(t.pattern_timestep), "pattern_start_s": int(t.pattern_start)}
+
+
+def _junction_demands(wn, node, patterns: Mapping[str, list[float] | None]) -> dict[str, Any]:
+    """A junction's base demand (its categories summed, times the file's
+    demand multiplier) and, when a pattern varies it, the categories with
+    their multipliers (a category without a pattern follows the file's
+    default pattern, as EPANET runs it)."""
+    mult = float(wn.options.hydraulic.demand_multiplier or 1.0)
+    default = wn.options.hydraulic.pattern
+    cats = [(float(d.base_value or 0.0) * mult, patterns.get(d.pattern_name or default or ""))
+            for d in node.demand_timeseries_list]
+    out: dict[str, Any] = {"base_demand_m3s": float(sum(b for b, _ in cats))}
+    if any(p is not None for b, p in cats if b):
+        out["demands"] = [{"base_m3s": b, **({"pattern": p} if p is not None else {})}
+                          for b, p in cats if b]
+        out.update(_pattern_times(wn))
+    return out
 
 
 def _tank_attributes(tank) -> dict[str, Any]:
@@ -314,7 +366,8 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
 
 
 def summarise(src: Mapping[str, Any]) -> list[Note]:
-    """Sections read without, reservoir grounds, and where the pipe heights came from."""
+    """Sections read without, reservoir grounds, patterns not kept, and where
+    the pipe heights came from."""
     out: list[Note] = []
     for s in src.get("not_understood", []):
         out.append(Note(f"[{s['section']}] (line {s['line']}, {s['items']} lines from line "
@@ -327,6 +380,9 @@ def summarise(src: Mapping[str, Any]) -> list[Note]:
         if g["unknown"]:
             text += f", {g['unknown']} left unknown (2D, with the pipes next to them)"
         out.append(Note(text, "warn" if g["unknown"] else "info"))
+    for name, why in sorted((src.get("patterns_not_kept") or {}).items()):
+        out.append(Note(f"pattern {name!r} not kept ({why}): runs of the twin draw "
+                        "those junctions' base demand at every hour", "warn"))
     for w in src.get("reader_warnings", []):
         out.append(Note(f"wntr: {w}", "warn"))
     return out + pipe_notes(src)

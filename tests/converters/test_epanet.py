@@ -252,3 +252,25 @@ _SMALL = """[JUNCTIONS]
 
 [END]
 """
+
+
+def test_a_pattern_too_long_to_keep_is_reported_and_its_junctions_keep_their_base(
+        empty_twin, tmp_path):
+    """Net3 with its default pattern stretched to 169 hours (over the 168 a
+    junction keeps): the import says so, junctions on it keep their base
+    demand only, the junctions on Net3's other patterns keep theirs."""
+    text = NET3.read_text(encoding="latin-1")
+    extra = " 1 " + " ".join(["1.1"] * 145)  # 24 + 145 = 169 multipliers
+    text = text.replace("[PATTERNS]\n", "[PATTERNS]\n" + extra + "\n", 1)
+    inp = tmp_path / "Net3_long.inp"
+    inp.write_text(text, encoding="latin-1")
+    res = import_file(empty_twin, inp, crs="EPSG:4546", force=True)
+    why = res.report["source"]["patterns_not_kept"]
+    assert list(why) == ["1"] and "169 multipliers" in why["1"]
+    assert any("pattern '1' not kept" in n.text and n.level == "warn" for n in res.notes)
+    j = empty_twin.get("epanet:Net3_long:node:101", meshes=False).attributes
+    assert "demands" not in j and j["base_demand_m3s"] > 0
+    kept = [f for f in empty_twin.query(twin.Query(layers=("pipe_nodes",)))
+            if "demands" in f.attributes]
+    assert kept and all(len(d["pattern"]) == 24 for f in kept for d in f.attributes["demands"]
+                        if "pattern" in d)

@@ -29,8 +29,14 @@ valve ``valve_type``               an open throttle valve (``TCV``, loss 0)
 What cannot be assumed is an error (:class:`~twin.errors.AnalysisError`,
 naming the features): a network with no source, parts of it that no source
 can reach, nodes whose height nobody gives, pumps without curve or power.
-Demand patterns and controls are operation, not network; the twin keeps
-neither, so every run uses the base demands and the initial statuses.
+**Demand patterns** (what the EPANET converter keeps): a junction with
+``demands`` (``[{"base_m3s": ..., "pattern": [multipliers]}]``) draws each
+category times its pattern's multiplier at the time of the run, a reservoir
+with ``head_pattern`` has its head follow it, every pattern stepping at
+``pattern_step_s`` from ``pattern_start_s`` (one value for the network:
+features that disagree are an error). A junction without ``demands`` draws
+its base demand at every time. Controls and rules are operation the twin
+does not keep: every run starts from the initial statuses.
 """
 
 from __future__ import annotations
@@ -59,6 +65,15 @@ DEFAULT_ROUGHNESS = {"H-W": 130.0, "D-W": 0.1, "C-M": 0.011}
 VALVE_KINDS = ("PRV", "PSV", "PBV", "FCV", "TCV")
 #: Most parts without a source named in an error message.
 NAMED_PARTS = 5
+#: Time step (s) of patterns whose features give none (EPANET's default).
+DEFAULT_PATTERN_STEP_S = 3600
+#: Most multipliers of one pattern and most demand categories of one junction.
+MAX_PATTERN_VALUES = 10_080
+MAX_DEMAND_CATEGORIES = 100
+
+#: A demand category: base demand (m3/s) and its pattern's multipliers, or
+#: ``None`` for a constant draw.
+Demand = tuple[float, tuple[float, ...] | None]
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,10 @@ class HNode:
     demand: float = 0.0
     params: dict[str, float] = field(default_factory=dict)
     xy: tuple[float, float] | None = None
+    #: demand categories following patterns (empty: ``demand`` at all times)
+    demands: tuple[Demand, ...] = ()
+    #: a reservoir's head multipliers, or ``None``
+    head_pattern: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,13 @@ class HydraulicNetwork:
     nodes: dict[str, HNode]
     links: dict[str, HLink]
     defaulted: dict[str, int]
+    #: the time step and start (s) of every pattern of the network
+    pattern_step_s: int = DEFAULT_PATTERN_STEP_S
+    pattern_start_s: int = 0
+
+    @property
+    def has_patterns(self) -> bool:
+        return any(n.demands or n.head_pattern for n in self.nodes.values())
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -130,13 +156,47 @@ def _elevation(data: dict, count: Counter) -> float | None:
     return None
 
 
-def _node(ntype: str | None, attrs: dict, z: float, xy, count: Counter) -> HNode:
+def _multipliers(key: str, value: Any) -> tuple[float, ...]:
+    if not isinstance(value, (list, tuple)) or not 0 < len(value) <= MAX_PATTERN_VALUES:
+        raise AnalysisError(f"node {key!r}: a pattern must be a list of 1 to "
+                            f"{MAX_PATTERN_VALUES} multipliers, got {str(value)[:80]}")
+    out = []
+    for v in value:
+        f = _num({"v": v}, "v")
+        if f is None or f < 0:
+            raise AnalysisError(f"node {key!r}: pattern multiplier {v!r} is not a number "
+                                ">= 0")
+        out.append(f)
+    return tuple(out)
+
+
+def _demands(key: str, value: Any) -> tuple[Demand, ...]:
+    """The ``demands`` attribute of junction ``key``, checked."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or len(value) > MAX_DEMAND_CATEGORIES:
+        raise AnalysisError(f"junction {key!r}: demands must be a list of at most "
+                            f"{MAX_DEMAND_CATEGORIES} categories, got {str(value)[:80]}")
+    out: list[Demand] = []
+    for cat in value:
+        base = _num(cat, "base_m3s") if isinstance(cat, dict) else None
+        if base is None:
+            raise AnalysisError(f"junction {key!r}: demand category {str(cat)[:80]} has "
+                                "no numeric base_m3s")
+        pattern = cat.get("pattern")
+        out.append((base, None if pattern is None else _multipliers(key, pattern)))
+    return tuple(out)
+
+
+def _node(key: str, ntype: str | None, attrs: dict, z: float, xy, count: Counter) -> HNode:
     if ntype in RESERVOIR_TYPES:
         head = _num(attrs, "head_m")
         if head is None:
             count["source head_m"] += 1
             head = z + SOURCE_HEAD_ABOVE_GROUND_M
-        return HNode("reservoir", z, params={"head": head}, xy=xy)
+        hp = attrs.get("head_pattern")
+        return HNode("reservoir", z, params={"head": head}, xy=xy,
+                     head_pattern=None if hp is None else _multipliers(key, hp))
     if ntype in TANK_TYPES:
         params = {}
         for key, default in TANK_DEFAULTS.items():
@@ -146,11 +206,40 @@ def _node(ntype: str | None, attrs: dict, z: float, xy, count: Counter) -> HNode
                 v = default
             params[key] = v
         return HNode("tank", z, params=params, xy=xy)
+    demands = _demands(key, attrs.get("demands"))
     demand = _num(attrs, "base_demand_m3s")
     if demand is None:
-        count["junction base_demand_m3s"] += 1
-        demand = 0.0
-    return HNode("junction", z, demand=demand, xy=xy)
+        if demands:
+            demand = float(sum(b for b, _ in demands))
+        else:
+            count["junction base_demand_m3s"] += 1
+            demand = 0.0
+    return HNode("junction", z, demand=demand, xy=xy, demands=demands)
+
+
+def _pattern_times(graph: nx.MultiGraph, nodes: dict[str, HNode], count: Counter
+                   ) -> tuple[int, int]:
+    """The network's pattern step and start (s), from the nodes with patterns."""
+    seen: dict[tuple[int, int], list[str]] = {}
+    for n, data in graph.nodes(data=True):
+        node = nodes.get(n)
+        if node is None or not (node.demands or node.head_pattern):
+            continue
+        attrs = data.get("attributes") or {}
+        step, start = _num(attrs, "pattern_step_s"), _num(attrs, "pattern_start_s")
+        if step is None:
+            count["pattern_step_s (1 h)"] += 1
+        if step is not None and not 0 < step <= 86_400:
+            raise AnalysisError(f"node {n!r}: pattern_step_s {step} is not between 1 s and "
+                                "a day")
+        key = (int(step or DEFAULT_PATTERN_STEP_S), int(start or 0))
+        seen.setdefault(key, []).append(n)
+    if len(seen) > 1:
+        which = "; ".join(f"step {k[0]} s, start {k[1]} s at {', '.join(sorted(v)[:3])}"
+                          for k, v in sorted(seen.items()))
+        raise AnalysisError(f"network {graph.graph.get('network')!r}: its patterns disagree "
+                            f"on their time step or start ({which}); one network has one")
+    return next(iter(seen), (DEFAULT_PATTERN_STEP_S, 0))
 
 
 def _status(attrs: dict) -> str:
@@ -257,7 +346,7 @@ def hydraulic_network(graph: nx.MultiGraph) -> HydraulicNetwork:
             no_height.append(n)
             continue
         pos = data.get("pos")
-        nodes[n] = _node(data.get("type"), dict(data.get("attributes") or {}), z,
+        nodes[n] = _node(n, data.get("type"), dict(data.get("attributes") or {}), z,
                          (pos[0], pos[1]) if pos else None, count)
     if no_height:
         named = ", ".join(sorted(no_height)[:10])
@@ -279,7 +368,9 @@ def hydraulic_network(graph: nx.MultiGraph) -> HydraulicNetwork:
             links[key] = _valve(key, data, attrs, count)
         else:
             links[key] = _pipe(key, data, attrs, formula, count)
-    net = HydraulicNetwork(network, formula, nodes, links, dict(sorted(count.items())))
+    step, start = _pattern_times(graph, nodes, count)
+    net = HydraulicNetwork(network, formula, nodes, links, dict(sorted(count.items())),
+                           pattern_step_s=step, pattern_start_s=start)
     if not net.sources:
         raise AnalysisError(f"network {network!r} has no source: no node of type "
                             f"{', '.join(RESERVOIR_TYPES + TANK_TYPES)}; a hydraulic run "

@@ -9,8 +9,10 @@ twin's feature and node ids:
 * **steady state** (``at_s=0``): one hydraulic solution with the base
   demands, the reservoirs' heads and the tanks' initial levels;
 * **extended period** (``at_s > 0``): the run goes on to that many seconds
-  after the start, tanks filling and draining (with constant demands: the
-  twin keeps no demand patterns), and the state at ``at_s`` is returned.
+  after the start, tanks filling and draining, demands (and reservoir
+  heads) following the patterns the twin keeps, and the state at ``at_s``
+  is returned. With patterns, the steady state too takes their multipliers
+  at the start.
 
 Pressures are metres of water above the node's elevation (1 m = 9.80665 kPa);
 at a reservoir (where EPANET reports 0) the pressure is its head above its
@@ -111,18 +113,37 @@ def to_wntr(net: HydraulicNetwork, *, without: frozenset[str] | set[str] = froze
         warnings.simplefilter("ignore")  # there are no pipes yet, ours are in its units
         wn.options.hydraulic.headloss = net.headloss
     wn.options.hydraulic.demand_model = "DDA"
+    wn.options.time.pattern_timestep = net.pattern_step_s
+    wn.options.time.pattern_start = net.pattern_start_s
+    pattern_name: dict[tuple[float, ...], str] = {}
+
+    def pattern(values: tuple[float, ...] | None) -> str | None:
+        if values is None:
+            return None
+        if values not in pattern_name:
+            pattern_name[values] = f"P{len(pattern_name)}"
+            wn.add_pattern(pattern_name[values], list(values))
+        return pattern_name[values]
+
     node_name: dict[str, str] = {}
     for k, (nid, n) in enumerate(net.nodes.items()):
         if nid in drop_nodes:
             continue
         name = node_name[nid] = f"N{k}"
         if n.kind == "reservoir":
-            wn.add_reservoir(name, base_head=n.params["head"], coordinates=n.xy)
+            wn.add_reservoir(name, base_head=n.params["head"], coordinates=n.xy,
+                             head_pattern=pattern(n.head_pattern))
         elif n.kind == "tank":
             p = n.params
             wn.add_tank(name, elevation=n.elevation, init_level=p["init_level_m"],
                         min_level=p["min_level_m"], max_level=p["max_level_m"],
                         diameter=p["tank_diameter_m"], coordinates=n.xy)
+        elif n.demands:
+            (base, pat), *more = n.demands
+            wn.add_junction(name, base_demand=base, demand_pattern=pattern(pat),
+                            elevation=n.elevation, coordinates=n.xy)
+            for base, pat in more:
+                wn.get_node(name).add_demand(base, pattern(pat))
         else:
             wn.add_junction(name, base_demand=n.demand, elevation=n.elevation,
                             coordinates=n.xy)

@@ -35,23 +35,21 @@ NET3 = Path(__file__).resolve().parents[3] / "sample_models" / "epanet" / "Net3.
 NET3_TOLERANCE_M = 1e-3
 
 
-def reference_pressures(inp: Path) -> tuple[dict[str, float], dict[str, float]]:
-    """WNTR straight on the .inp, in the state the twin keeps: base demands
-    (every pattern flat), initial statuses (no controls), steady state."""
+def reference_pressures(inp: Path, at_s: int = 0) -> tuple[dict[str, float], dict[str, float]]:
+    """WNTR straight on the .inp, in the state the twin keeps: its demand
+    patterns, initial statuses (no controls), at ``at_s`` seconds (hourly
+    hydraulic steps, as the twin's run takes them)."""
     with warnings.catch_warnings():  # wntr's reader warns of D-W roughness units
         warnings.simplefilter("ignore", UserWarning)
         wn = wntr.network.WaterNetworkModel(str(inp))
     for name in list(wn.control_name_list):
         wn.remove_control(name)
-    wn.add_pattern("flat", [1.0])
-    for _, j in wn.junctions():
-        for d in j.demand_timeseries_list:
-            d.pattern_name = "flat"
-    wn.options.hydraulic.pattern = "flat"
-    wn.options.time.duration = 0
+    wn.options.time.duration = at_s
+    wn.options.time.hydraulic_timestep = 3600
+    wn.options.time.report_timestep = 3600
     res = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(inp.parent / "reference"))
-    p = res.node["pressure"].loc[0]
-    q = res.link["flowrate"].loc[0]
+    p = res.node["pressure"].loc[at_s]
+    q = res.link["flowrate"].loc[at_s]
     return ({n: float(p[n]) for n in wn.junction_name_list},
             {k: float(q[k]) for k in wn.link_name_list})
 
@@ -71,11 +69,64 @@ def test_net3_simulated_from_the_twin_agrees_with_wntr_on_the_inp(empty_twin, tm
     assert r.defaulted == {}  # the converter keeps everything a run needs
     # the pump from the lake is closed at the start, the other one runs
     assert abs(q["epanet:Net3:link:10"]) < 1e-9 < q["epanet:Net3:link:335"]
-    # an extended period: the tanks move, so pressures change, and demands stay
-    later = simulate_twin(empty_twin, at_s=6 * 3600)
-    assert later.time_s == 21600
-    assert not np.allclose(later.pressure_m, r.pressure_m, atol=0.01)
-    assert later.summary()["demand_m3s"] == pytest.approx(r.summary()["demand_m3s"])
+    # an extended period: the tanks move and the demands follow Net3's patterns,
+    # as EPANET runs the .inp itself (less its controls) at the same hours
+    for hours in (6, 13):
+        later = simulate_twin(empty_twin, at_s=hours * 3600)
+        assert later.time_s == hours * 3600
+        pressures, flows = reference_pressures(copy, hours * 3600)
+        ours = later.pressure()
+        diff = [abs(ours[f"epanet:Net3:node:{n}"] - p) for n, p in pressures.items()]
+        assert max(diff) < NET3_TOLERANCE_M, f"{hours} h: max difference {max(diff):.4f} m"
+        q = dict(zip(later.link_ids.tolist(), later.flow_m3s.tolist()))
+        assert max(abs(q[f"epanet:Net3:link:{k}"] - v) for k, v in flows.items()) < 1e-5
+        assert not np.allclose(later.pressure_m, r.pressure_m, atol=0.01)
+        assert later.summary()["demand_m3s"] != pytest.approx(r.summary()["demand_m3s"])
+
+
+def test_demand_patterns_are_kept_and_drive_the_run(empty_twin, tmp_path):
+    """Net3's junctions keep their categories with their pattern's multipliers
+    (the default pattern resolved) and the pattern step; a junction's draw at
+    an hour is its base times that hour's multiplier."""
+    import_file(empty_twin, NET3, crs="EPSG:4546", force=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        wn = wntr.network.WaterNetworkModel(str(NET3))
+    j = empty_twin.get("epanet:Net3:node:101", meshes=False)
+    base = wn.get_node("101").demand_timeseries_list[0].base_value
+    mult = list(wn.get_pattern("1").multipliers)
+    assert j.attributes["demands"] == [{"base_m3s": pytest.approx(base), "pattern": mult}]
+    assert j.attributes["pattern_step_s"] == 3600 and j.attributes["pattern_start_s"] == 0
+    r = simulate_twin(empty_twin, at_s=5 * 3600)
+    d = dict(zip(r.node_ids.tolist(), r.demand_m3s.tolist()))
+    assert d["epanet:Net3:node:101"] == pytest.approx(base * mult[5], rel=1e-4)
+    assert j.attributes["base_demand_m3s"] == pytest.approx(base)  # the base itself
+
+
+def test_patterns_that_disagree_on_their_step_are_refused(empty_twin):
+    import dataclasses
+
+    feats = district()
+    for k, name in enumerate(("h:A", "h:B")):
+        i = next(i for i, f in enumerate(feats) if f.id == name)
+        feats[i] = dataclasses.replace(feats[i], attributes={
+            **feats[i].attributes, "demands": [{"base_m3s": 0.001, "pattern": [1, 2]}],
+            "pattern_step_s": 3600 * (k + 1)})
+    _import(empty_twin, feats)
+    with pytest.raises(AnalysisError, match="disagree on their time step"):
+        simulate_twin(empty_twin)
+
+
+def test_a_damaged_pattern_is_named(empty_twin):
+    import dataclasses
+
+    feats = district()
+    i = next(i for i, f in enumerate(feats) if f.id == "h:C")
+    feats[i] = dataclasses.replace(feats[i], attributes={
+        **feats[i].attributes, "demands": [{"base_m3s": 0.001, "pattern": [1, "high"]}]})
+    _import(empty_twin, feats)
+    with pytest.raises(AnalysisError, match="'h:C'.*multiplier 'high'"):
+        simulate_twin(empty_twin)
 
 
 def _import(store, feats):
@@ -343,5 +394,13 @@ def test_valves_pumps_check_valves_and_demand_categories_survive_the_twin(empty_
     assert diff < NET3_TOLERANCE_M
     q = dict(zip(r.link_ids.tolist(), r.flow_m3s.tolist()))
     assert max(abs(q[f"epanet:controlled:link:{k}"] - v) for k, v in flows.items()) < 1e-6
-    assert r.summary()["demand_m3s"] == pytest.approx((2 + 1.25 + 1 + 3 + 1.5) / 1000)
+    # J1's two categories follow pattern P (0.5, then 1.5), the others draw constantly
+    assert r.summary()["demand_m3s"] == pytest.approx(((2 + 1.25) * 0.5 + 1 + 3 + 1.5) / 1000)
+    later = simulate_twin(empty_twin, at_s=3600)
+    assert later.summary()["demand_m3s"] == pytest.approx(
+        ((2 + 1.25) * 1.5 + 1 + 3 + 1.5) / 1000)
+    pressures, flows = reference_pressures(inp, 3600)
+    ours = later.pressure()
+    assert max(abs(ours[f"epanet:controlled:node:{n}"] - p)
+               for n, p in pressures.items()) < NET3_TOLERANCE_M
     assert abs(q["epanet:controlled:link:U1"]) > 1e-4  # the pump runs
