@@ -7,7 +7,8 @@ timed in the same run, ``--repeat`` times each (median):
 
 * **baseline**: WNTR reads the .inp and runs EpanetSimulator on it, in the
   state the twin keeps (its demand patterns, but flat those the converter
-  does not keep, over ``MAX_PATTERN_VALUES``; no controls; steady state);
+  does not keep, over ``MAX_PATTERN_VALUES``; its simple controls, not its
+  rules; steady state);
 * **twin**: the network read from the twin (:func:`twin.network.network_graph`),
   built into a hydraulic model (:func:`twin.analysis.hydraulic_model.hydraulic_network`)
   and run (:func:`twin.analysis.hydraulics.simulate`), with the time of each step.
@@ -53,8 +54,9 @@ def baseline(inp: Path, tmp: Path) -> tuple[float, dict[str, float]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         wn = wntr.network.WaterNetworkModel(str(inp))
-    for name in list(wn.control_name_list):
-        wn.remove_control(name)
+    for name in list(wn.control_name_list):  # rule-based controls: not kept
+        if not isinstance(wn.get_control(name), wntr.network.controls.Control):
+            wn.remove_control(name)
     for name in wn.pattern_name_list:  # what the twin does not keep: flat
         pat = wn.get_pattern(name)
         if len(pat.multipliers) > MAX_PATTERN_VALUES:

@@ -33,8 +33,9 @@ and built by :mod:`converters.pipe_network`:
   e.g. a US state plane; it is reprojected into the twin CRS). A node that has
   no line in ``[COORDINATES]`` is skipped (wntr would place it at 0, 0).
 
-**Controls and rules** describe how the network is operated, not what it is,
-and the twin keeps none of them. A file that the EPANET engine runs may still
+**Controls** are kept on the links they act on (``controls``,
+:mod:`converters.epanet_controls`); rule-based controls (``[RULES]``) are
+counted, not kept. A file that the EPANET engine runs may still
 hold controls that wntr cannot parse (clock-time conditions such as
 ``IF SYSTEM CLOCKTIME >= 6 AM`` in ``[RULES]``): the network is then read
 without that section and the report names the section, its line and wntr's
@@ -62,6 +63,7 @@ from twin.model import Feature
 
 from . import inp_sections
 from .base import MAX_FILE_BYTES, ConversionContext, ConverterSpec
+from .epanet_controls import link_controls
 from .pipe_network import (
     LinkRow,
     NetworkBuilder,
@@ -296,7 +298,8 @@ def _valve_attributes(valve) -> dict[str, Any]:
             "status": str(valve.initial_status)}
 
 
-def _links(ctx, wn, ground: dict[str, float | None]) -> Iterator[LinkRow]:
+def _links(ctx, wn, ground: dict[str, float | None], ids: NetworkIds) -> Iterator[LinkRow]:
+    controls = link_controls(wn, ids.node, ctx.report)
     for name in wn.link_name_list:
         link = wn.get_link(name)
         a, b = link.start_node_name, link.end_node_name
@@ -323,6 +326,8 @@ def _links(ctx, wn, ground: dict[str, float | None]) -> Iterator[LinkRow]:
                 attrs["check_valve"] = True
         else:
             attrs.update(_pump_attributes(link) if ftype == "Pump" else _valve_attributes(link))
+        if name in controls:
+            attrs["controls"] = controls[name]
         yield LinkRow(name, ftype, "water_supply", a, b,
                       z_start=centre_below_cover(ground.get(a), DEFAULT_COVER_M, section),
                       z_end=centre_below_cover(ground.get(b), DEFAULT_COVER_M, section),
@@ -357,7 +362,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
         if k % 1000 == 0:
             ctx.progress(k, total)
     ground = {n.name: n.z for n in nodes}
-    for k, f in enumerate(builder.links(_links(ctx, wn, ground))):
+    for k, f in enumerate(builder.links(_links(ctx, wn, ground, ids))):
         yield f
         if k % 1000 == 0:
             ctx.progress(len(nodes) + k, total)
@@ -383,6 +388,13 @@ def summarise(src: Mapping[str, Any]) -> list[Note]:
     for name, why in sorted((src.get("patterns_not_kept") or {}).items()):
         out.append(Note(f"pattern {name!r} not kept ({why}): runs of the twin draw "
                         "those junctions' base demand at every hour", "warn"))
+    if src.get("rules_not_kept"):
+        out.append(Note(f"{src['rules_not_kept']} rule-based controls ([RULES]) not kept: "
+                        "runs of the twin keep the simple controls only", "warn"))
+    nk = src.get("controls_not_kept")
+    if nk:
+        out.append(Note(f"{nk['count']} simple controls not kept, as {'; '.join(nk['first'])}",
+                        "warn"))
     for w in src.get("reader_warnings", []):
         out.append(Note(f"wntr: {w}", "warn"))
     return out + pipe_notes(src)

@@ -35,20 +35,23 @@ category times its pattern's multiplier at the time of the run, a reservoir
 with ``head_pattern`` has its head follow it, every pattern stepping at
 ``pattern_step_s`` from ``pattern_start_s`` (one value for the network:
 features that disagree are an error). A junction without ``demands`` draws
-its base demand at every time. Controls and rules are operation the twin
-does not keep: every run starts from the initial statuses.
+its base demand at every time. **Controls** on a link (``controls``: its
+status, setting or speed at a time, a clock time, or a node's pressure,
+head or tank level; :mod:`twin.analysis.hydraulic_controls`) act during
+the run; rule-based controls are not kept.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
 
 from ..errors import AnalysisError
+from .hydraulic_controls import checked_controls
 
 #: Node types that are reservoirs (fixed head) in the hydraulic model.
 RESERVOIR_TYPES = ("Reservoir", "Source", "Plant")
@@ -102,6 +105,8 @@ class HLink:
     end: str
     status: str = "Open"
     params: dict[str, Any] = field(default_factory=dict)
+    #: simple controls acting on it (:mod:`twin.analysis.hydraulic_controls`)
+    controls: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -368,6 +373,9 @@ def hydraulic_network(graph: nx.MultiGraph) -> HydraulicNetwork:
             links[key] = _valve(key, data, attrs, count)
         else:
             links[key] = _pipe(key, data, attrs, formula, count)
+        if attrs.get("controls") is not None:
+            links[key] = replace(links[key], controls=checked_controls(
+                key, links[key].kind, attrs["controls"], nodes))
     step, start = _pattern_times(graph, nodes, count)
     net = HydraulicNetwork(network, formula, nodes, links, dict(sorted(count.items())),
                            pattern_step_s=step, pattern_start_s=start)

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import AnalysisError, OptionError
 from ..extras import require
+from .hydraulic_controls import add_controls
 from .hydraulic_model import (
     HydraulicNetwork,
     hydraulic_network,
@@ -170,6 +171,8 @@ def to_wntr(net: HydraulicNetwork, *, without: frozenset[str] | set[str] = froze
             wn.add_valve(name, s, e, diameter=p["diameter"], valve_type=p["valve_type"],
                          minor_loss=p["minor_loss"], initial_setting=p["setting"],
                          initial_status=lk.status.upper())
+    add_controls(wn, {k: lk.controls for k, lk in net.links.items() if lk.controls},
+                 node_name, link_name)
     return wn, {v: k for k, v in node_name.items()}, {v: k for k, v in link_name.items()}
 
 

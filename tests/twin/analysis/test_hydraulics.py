@@ -37,13 +37,14 @@ NET3_TOLERANCE_M = 1e-3
 
 def reference_pressures(inp: Path, at_s: int = 0) -> tuple[dict[str, float], dict[str, float]]:
     """WNTR straight on the .inp, in the state the twin keeps: its demand
-    patterns, initial statuses (no controls), at ``at_s`` seconds (hourly
-    hydraulic steps, as the twin's run takes them)."""
+    patterns and simple controls (no rule-based controls), at ``at_s``
+    seconds (hourly hydraulic steps, as the twin's run takes them)."""
     with warnings.catch_warnings():  # wntr's reader warns of D-W roughness units
         warnings.simplefilter("ignore", UserWarning)
         wn = wntr.network.WaterNetworkModel(str(inp))
     for name in list(wn.control_name_list):
-        wn.remove_control(name)
+        if not isinstance(wn.get_control(name), wntr.network.controls.Control):  # a rule
+            wn.remove_control(name)
     wn.options.time.duration = at_s
     wn.options.time.hydraulic_timestep = 3600
     wn.options.time.report_timestep = 3600
@@ -69,9 +70,10 @@ def test_net3_simulated_from_the_twin_agrees_with_wntr_on_the_inp(empty_twin, tm
     assert r.defaulted == {}  # the converter keeps everything a run needs
     # the pump from the lake is closed at the start, the other one runs
     assert abs(q["epanet:Net3:link:10"]) < 1e-9 < q["epanet:Net3:link:335"]
-    # an extended period: the tanks move and the demands follow Net3's patterns,
-    # as EPANET runs the .inp itself (less its controls) at the same hours
-    for hours in (6, 13):
+    # an extended period: the tanks move, the demands follow Net3's patterns and
+    # its controls run the pumps (the lake's from 1 h to 15 h, 335 by tank 1's
+    # level), as EPANET runs the .inp itself at the same hours
+    for hours in (6, 13, 16):
         later = simulate_twin(empty_twin, at_s=hours * 3600)
         assert later.time_s == hours * 3600
         pressures, flows = reference_pressures(copy, hours * 3600)
@@ -82,6 +84,8 @@ def test_net3_simulated_from_the_twin_agrees_with_wntr_on_the_inp(empty_twin, tm
         assert max(abs(q[f"epanet:Net3:link:{k}"] - v) for k, v in flows.items()) < 1e-5
         assert not np.allclose(later.pressure_m, r.pressure_m, atol=0.01)
         assert later.summary()["demand_m3s"] != pytest.approx(r.summary()["demand_m3s"])
+        lake = abs(q["epanet:Net3:link:10"])
+        assert (lake > 1e-3) if hours < 15 else (lake < 1e-9), hours  # its schedule
 
 
 def test_demand_patterns_are_kept_and_drive_the_run(empty_twin, tmp_path):
@@ -404,3 +408,70 @@ def test_valves_pumps_check_valves_and_demand_categories_survive_the_twin(empty_
     assert max(abs(ours[f"epanet:controlled:node:{n}"] - p)
                for n, p in pressures.items()) < NET3_TOLERANCE_M
     assert abs(q["epanet:controlled:link:U1"]) > 1e-4  # the pump runs
+
+
+_CONTROLS = """
+[CONTROLS]
+ LINK U1 CLOSED AT CLOCKTIME 6 AM
+ LINK U1 1.2 AT TIME 3
+ LINK V1 25 IF NODE J1 BELOW 30
+ LINK V2 OPEN IF NODE T1 ABOVE 3
+ LINK P2 CLOSED IF NODE J3 ABOVE 40
+
+[RULES]
+RULE 1
+IF TANK T1 LEVEL ABOVE 4
+THEN LINK U1 STATUS IS CLOSED
+
+[END]
+"""
+
+
+def test_simple_controls_are_kept_on_their_links_and_act_in_the_run(empty_twin, tmp_path):
+    """A clock-time, a time, a pressure and a tank-level control setting a
+    pump's status and speed, a valve's setting and status and a pipe's status:
+    kept on their links (nodes by twin id), and the twin's run equals WNTR on
+    the .inp hour by hour; the rule-based control is counted, not kept."""
+    inp = tmp_path / "controls.inp"
+    inp.write_text(_CONTROLLED.replace("[END]", _CONTROLS))
+    res = import_file(empty_twin, inp, crs="EPSG:4546", force=True)
+    assert res.report["source"]["rules_not_kept"] == 1
+    assert any("1 rule-based controls" in n.text for n in res.notes)
+    pump = empty_twin.get("epanet:controls:link:U1", meshes=False).attributes["controls"]
+    assert pump == [{"when": {"clock_s": 6 * 3600}, "set": "status", "to": "CLOSED"},
+                    {"when": {"time_s": 3 * 3600}, "set": "speed", "to": 1.2}]
+    valve = empty_twin.get("epanet:controls:link:V1", meshes=False).attributes["controls"]
+    assert valve == [{"when": {"node": "epanet:controls:node:J1", "measure": "pressure",
+                               "below": 30.0}, "set": "setting", "to": 25.0}]
+    flows_seen = []
+    for hours in (0, 2, 4, 7):
+        r = simulate_twin(empty_twin, at_s=hours * 3600)
+        pressures, flows = reference_pressures(inp, hours * 3600)
+        ours = r.pressure()
+        assert max(abs(ours[f"epanet:controls:node:{n}"] - p)
+                   for n, p in pressures.items()) < NET3_TOLERANCE_M, hours
+        q = dict(zip(r.link_ids.tolist(), r.flow_m3s.tolist()))
+        assert max(abs(q[f"epanet:controls:link:{k}"] - v) for k, v in flows.items()) < 1e-6
+        flows_seen.append(q["epanet:controls:link:U1"])
+    assert abs(flows_seen[-1]) < 1e-9 < abs(flows_seen[0])  # closed from 6 AM
+
+
+def test_a_control_naming_a_node_outside_the_network_is_named(empty_twin):
+    import dataclasses
+
+    from builders import update
+
+    feats = district()
+    i = next(i for i, f in enumerate(feats) if f.id == "h:AB")
+    feats[i] = dataclasses.replace(feats[i], attributes={
+        **feats[i].attributes, "controls": [
+            {"when": {"node": "h:nowhere", "measure": "pressure", "below": 20},
+             "set": "status", "to": "CLOSED"}]})
+    _import(empty_twin, feats)
+    with pytest.raises(AnalysisError, match="'h:AB'.*'h:nowhere'.*not in the network"):
+        simulate_twin(empty_twin)
+    feats[i] = dataclasses.replace(feats[i], attributes={
+        **feats[i].attributes, "controls": [{"when": {"time_s": 60}, "set": "speed", "to": 2}]})
+    update(empty_twin, feats)
+    with pytest.raises(AnalysisError, match="'h:AB'.*speed control on a pipe"):
+        simulate_twin(empty_twin)
