@@ -131,7 +131,7 @@ class AreaOfUse:
             return None
         west, south, east, north = aou.bounds
         try:
-            tr = Transformer.from_crs(_WGS84, crs, always_xy=True)
+            tr = Transformer.from_crs(degrees_of(crs), crs, always_xy=True)
             box = tr.transform_bounds(west, south, east, north, densify_pts=21)
         except ProjError:
             return None
@@ -142,6 +142,16 @@ class AreaOfUse:
     def describe(self) -> str:
         w, s, e, n = self.lonlat
         return f"lon {w:g}..{e:g}, lat {s:g}..{n:g} ({self.name})"
+
+
+def degrees_of(crs: CRS) -> CRS:
+    """The geographic CRS this module reads ``crs``'s boxes in: the one of its
+    own datum, a conversion PROJ sets up in about a millisecond, where WGS 84
+    costs it an operation search (EPSG:4546 from WGS 84: 0.48 s, once per
+    process and thread); else WGS 84. The datums differ by metres to a few
+    hundred metres; placement is judged in kilometres."""
+    g = crs.geodetic_crs
+    return g if g is not None and g.is_geographic else _WGS84
 
 
 @functools.lru_cache(maxsize=64)
@@ -156,7 +166,7 @@ def _lonlat(crs: CRS, box: Box) -> Box | None:
     try:
         # a transformer costs PROJ a third of a second to make: one per thread and CRS
         # (twin.crs.make_transformer), not one per import
-        out = make_transformer(crs, _WGS84).transform_bounds(*box, densify_pts=21)
+        out = make_transformer(crs, degrees_of(crs)).transform_bounds(*box, densify_pts=21)
     except ProjError:
         return None
     return tuple(out) if all(math.isfinite(v) for v in out) else None  # type: ignore[return-value]

@@ -251,8 +251,24 @@ def version_digests(columns: Sequence[str], rows: Sequence[Sequence[Any]],
     out = []
     for row in rows:
         h = hashlib.blake2b(digest_size=16)
+        # the row's common values (None, str, float, int) as _digest_value writes
+        # them, in one update (a hash of the parts in a row is the hash of their join)
+        parts: list[bytes] = []
         for i in keep:
-            _digest_value(h, row[i])
+            v = row[i]
+            t = type(v)
+            if v is None:
+                parts.append(b"\x00")
+            elif t is str:
+                b = v.encode("utf-8")
+                parts += (b"\x02", len(b).to_bytes(8, "little"), b)
+            elif t is float or t is int:
+                parts += (b"\x03", repr(float(v)).encode())
+            else:
+                h.update(b"".join(parts))
+                parts = []
+                _digest_value(h, v)
+        h.update(b"".join(parts))
         fid = row[i_fid]
         for mr in sorted(mesh_rows.get(fid, ()), key=lambda m: m[1]):
             h.update(b"\x10")
