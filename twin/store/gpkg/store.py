@@ -22,14 +22,13 @@ import numpy as np
 from pyproj import CRS
 
 from ... import __version__
-from ...crs import identify, parse_crs, require_projected_metric, vertical_datum_of
 from ...errors import LayerError, NotATwinError, NotFoundError, StoreError
-from ...layers import STANDARD_LAYERS, Layer
+from ...layers import Layer
 from .. import writer_lock
 from ..base import BatchWriter, TwinInfo
 from ..codec import DEFAULT_TILE_SIZE
 from ..jobs import JobBoard
-from ..meta import check_origin, new_meta, now, srs_id_of
+from ..meta import now
 from ..migrate import SCHEMA_VERSION, check_version, pending
 from ..querysql import SQLITE
 from ..rows import BATCH_COLUMNS
@@ -41,10 +40,9 @@ from ..versions import (
     restore_from_history,
 )
 from . import blob, qgis
+from .create import create_file
 from .schema import (
     FORMAT_NAME,
-    GPKG_APPLICATION_ID,
-    GPKG_USER_VERSION,
     LAYER_SELECT,
     MIGRATIONS,
     UNBOUNDED,
@@ -52,7 +50,6 @@ from .schema import (
     layer_from_row,
     recompute_extents,
     record_migration,
-    schema_statements,
 )
 from .writer import GpkgBatchWriter
 
@@ -106,14 +103,8 @@ class GeoPackageStore(SqlTwinStore):
                 writer_lock.begin_write(conn, self.path, wait_s=0.0)
             except writer_lock.TwinBusyError:
                 return  # someone writes now; the next writable open completes it
-            try:
+            with _held_write(conn, self.path, bump_revision=False):
                 qgis.ensure_all(conn, layers)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            finally:
-                writer_lock.end_write(self.path)
 
     # -- connections ----------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -221,59 +212,8 @@ class GeoPackageStore(SqlTwinStore):
         cls, path: str | os.PathLike, crs: Any, *, vertical_datum: str | None = None,
         origin: tuple[float, float, float] | None = None, overwrite: bool = False,
     ) -> GeoPackageStore:
-        full = parse_crs(crs, what="twin CRS")
-        horizontal = require_projected_metric(full)
-        vdatum = vertical_datum or vertical_datum_of(full) or "unspecified"
-        p = Path(path)
-        if p.exists():
-            if not overwrite:
-                raise StoreError(f"{p} already exists; pass overwrite=True (--force) to replace it")
-            for suffix in ("", "-wal", "-shm", "-board", "-board-wal", "-board-shm"):
-                Path(str(p) + suffix).unlink(missing_ok=True)
-        origin = check_origin(origin)
-        ident = identify(horizontal)
-        srs_id = srs_id_of(ident)
-        try:
-            conn = sqlite3.connect(str(p), isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot create {p}: {exc}") from None
-        try:
-            conn.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("BEGIN")
-            for stmt in schema_statements():
-                conn.execute(stmt)
-            srs_rows = [
-                ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian"),
-                ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic"),
-                ("WGS 84 geodetic", 4326, "EPSG", 4326, CRS.from_epsg(4326).to_wkt(),
-                 "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
-            ]
-            if srs_id != 4326:
-                srs_rows.append((ident.name, srs_id, ident.organization,
-                                 ident.code if ident.code else srs_id, ident.wkt, "twin CRS"))
-            conn.executemany("INSERT INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)", srs_rows)
-            meta = new_meta(FORMAT_NAME, horizontal, srs_id, vdatum, origin)
-            meta["next_fid"] = "1"
-            conn.executemany("INSERT INTO twin_meta VALUES (?, ?)", list(meta.items()))
-            # registering one attributes table also stops GDAL from listing the
-            # store's private tables as layers; GIS users see the import history
-            conn.execute(
-                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
-                "VALUES ('twin_batches', 'attributes', 'twin_batches', 'Import batches')")
-            qgis.ensure_tables(conn)
-            for pos, layer in enumerate(STANDARD_LAYERS):
-                insert_layer(conn, layer, pos, srs_id)
-                qgis.register_layer(conn, layer)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.close()
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(p) + suffix).unlink(missing_ok=True)
-            raise
-        conn.close()
-        return cls(p)
+        return cls(create_file(path, crs, vertical_datum=vertical_datum, origin=origin,
+                               overwrite=overwrite))
 
     # -- primitives of SqlTwinStore -----------------------------------------------
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
@@ -383,15 +323,8 @@ class GeoPackageStore(SqlTwinStore):
         with self._write_lock:
             conn = self._conn
             writer_lock.begin_write(conn, self.path)  # fails fast, naming who writes
-            try:
+            with _held_write(conn, self.path, bump_revision=True):
                 yield conn
-                _bump_revision(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            finally:
-                writer_lock.end_write(self.path)
 
     @contextmanager
     def import_batch(self, source: str, format: str, converter: str,
@@ -517,3 +450,24 @@ def _bump_revision(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT OR IGNORE INTO twin_meta VALUES ('revision', '0')")
     conn.execute("UPDATE twin_meta SET value = CAST(value AS INTEGER) + 1 "
                  "WHERE key = 'revision'")
+
+
+@contextmanager
+def _held_write(conn: sqlite3.Connection, path: str, *, bump_revision: bool
+                ) -> Iterator[sqlite3.Connection]:
+    """The end of a write that :func:`~twin.store.writer_lock.begin_write`
+    started on ``conn``: committed whole (the twin's revision raised first
+    when ``bump_revision``) or rolled back whole, and the writer's record
+    cleared either way. How long the begin waits is the caller's rule: a
+    write waits :data:`~twin.store.writer_lock.WAIT_S`, the styles pass of an
+    open does not wait at all."""
+    try:
+        yield conn
+        if bump_revision:
+            _bump_revision(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    finally:
+        writer_lock.end_write(path)
