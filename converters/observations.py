@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from twin.errors import ConversionError
+from twin.sensors.foi import foi_of_location
 from twin.sensors.model import ENTITY_SETS, to_ms
 from twin.sensors.store import sensors_of
 from twin.store.sqlstore import import_errors
@@ -314,12 +315,19 @@ def import_observations(store: Any, path: str | Path, mapping: Mapping, fmt: str
                                   f"first, row {i + _first_row(path, fmt)}: {reason}",
                                   source=source)
         counts: dict[int, int] = {}
+        fois: dict[int, int | None] = {}
         with sensors.writing() as w:
             for ds in np.unique(ids[ids >= 0]).tolist():
                 sel = ids == ds
-                counts[ds] = w.add_observations(ds, table.times[sel], table.values[sel])
+                # each Observation has a FeatureOfInterest: the one made from its
+                # Thing's Location (twin.sensors.foi), as the API gives one
+                counts[ds] = w.add_observations(ds, table.times[sel], table.values[sel],
+                                                foi_id=foi_of_location(w, ds, fois))
     first = _first_row(path, fmt)
     named = sorted(skipped.items())[:MAX_NAMED]
     return {"source": source, "rows": len(table.times), "observations": sum(counts.values()),
-            "datastreams": {str(k): v for k, v in counts.items()}, "skipped": len(skipped),
+            "datastreams": {str(k): v for k, v in counts.items()},
+            "features_of_interest": {str(k): v for k, v in fois.items()},
+            "without_feature_of_interest": sum(counts[k] for k, v in fois.items() if v is None),
+            "skipped": len(skipped),
             "skipped_rows": [{"row": i + first, "reason": r} for i, r in named]}

@@ -13,10 +13,10 @@ import time
 from typing import Any
 
 from twin.errors import FeatureError, NotFoundError, QueryError
+from twin.sensors.foi import generated_foi
 from twin.sensors.model import ENTITY_SETS, OBSERVATION_TYPES, EntitySet, parse_interval, to_ms
 from twin.sensors.store import SensorStore, SensorWriter, number
 
-from .sta_foi import generated_foi
 from .sta_members import FEATURE_KEY
 from .sta_paths import Target, one_id
 
@@ -32,7 +32,7 @@ class Creator:
     def __init__(self, w: SensorWriter):
         self.w = w
         self.made = 0
-        self.fois: dict[int, int] = {}  # datastream -> generated FeatureOfInterest
+        self.fois: dict[int, int | None] = {}  # datastream -> generated FeatureOfInterest
 
     def create(self, es: EntitySet, body: Any, bound: dict[str, Any] | None = None) -> int:
         if not isinstance(body, dict):

@@ -80,6 +80,12 @@ def import_observations(file: str, twin_path: str, profile: str | None,
     out.print(styled("imported", "bold green"),
               f"{report['source']}: {report['observations']} observations into "
               f"{len(report['datastreams'])} datastreams ({report['rows']} rows)")
+    if report["without_feature_of_interest"]:
+        things = sorted(k for k, v in report["features_of_interest"].items() if v is None)
+        out.print(styled(f"  {report['without_feature_of_interest']} observations have no "
+                         "FeatureOfInterest: the Things of datastreams "
+                         f"{', '.join(things)} have no Location to make one from", "yellow"),
+                  markup=False)
     if report["skipped"]:
         out.print(styled(f"  skipped {report['skipped']} rows", "yellow"))
         for s in report["skipped_rows"]:

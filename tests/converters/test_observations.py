@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 import twin
 from converters.observations import Mapping, import_observations
-from twin.sensors.model import to_ms
+from twin.sensors.model import ENTITY_SETS, to_ms
 from twin.sensors.store import sensors_of
 from twin_cli.main import cli
 
@@ -120,3 +120,41 @@ def test_a_file_unit_that_is_not_the_datastreams_skips_every_row_and_fails(meter
     with pytest.raises(twin.ImportFailedError, match="no column 'time'"):
         import_observations(store, f, Mapping(value="v", datastream=str(m1)))
     assert dump_twin(store.path) == before
+
+
+def test_imported_observations_get_the_feature_of_interest_of_their_things_location(
+        meters, tmp_path):
+    """As the API does for an Observation posted without one: the
+    FeatureOfInterest made from the Thing's Location, one for all of a
+    datastream's readings, the same one the API then reuses. A Thing
+    without a Location: imported without one, counted and named."""
+    store, m1, m2 = meters
+    s = sensors_of(store)
+    point = {"type": "Point", "coordinates": [111.7, 40.8]}
+    with s.writing() as w:
+        thing = w.tx.execute("SELECT thing_id FROM twin_sta_datastreams WHERE id = ?",
+                             (m1,)).fetchone()[0]
+        loc = w.insert("Locations", {"name": "pit 1", "description": "meter pit",
+                                     "encoding_type": "application/geo+json",
+                                     "location": point})
+        w.link("twin_sta_thing_locations", "thing_id", "location_id", thing, loc)
+    f = tmp_path / "readings.csv"
+    f.write_text("meter,ts,reading\nM-001,2024-03-01T00:00:00Z,1.5\n"
+                 "M-001,2024-03-01T00:15:00Z,1.75\nM-002,2024-03-01T00:00:00Z,3.0\n")
+    r = CliRunner().invoke(cli, [
+        "observations", "import", str(f), "--twin", store.path, "--datastream-column", "meter",
+        "--time-column", "ts", "--value-column", "reading"])
+    assert r.exit_code == 0, r.output
+    assert "1 observations have no FeatureOfInterest" in r.output and str(m2) in r.output
+    rows = s.select(ENTITY_SETS["Observations"])
+    foi = {(o["datastream_id"], o["result"]): o["foi_id"] for o in rows}
+    (made,) = {v for (ds, _), v in foi.items() if ds == m1}
+    assert made is not None and foi[(m2, 3.0)] is None
+    (feature,) = [x for x in s.select(ENTITY_SETS["FeaturesOfInterest"]) if x["id"] == made]
+    assert feature["feature"] == point and feature["properties"]["twin_location_id"] == loc
+    # a second file reuses it: one FeatureOfInterest per Location
+    f.write_text("meter,ts,reading\nM-001,2024-03-01T00:30:00Z,2.0\n")
+    report = import_observations(store, f, Mapping(datastream_column="meter", time="ts",
+                                                   value="reading"))
+    assert report["features_of_interest"] == {str(m1): made}
+    assert report["without_feature_of_interest"] == 0

@@ -1,4 +1,6 @@
-"""FeaturesOfInterest made from a Thing's Location (SensorThings 1.1).
+"""FeaturesOfInterest made from a Thing's Location (SensorThings 1.1), for
+Observations written without one: through the API (``twin_api.sta_write``)
+and by the bulk import (``twin observations import``).
 
 In the SensorThings data model every Observation has exactly one
 FeatureOfInterest. A client may create an Observation without one; the
@@ -27,10 +29,25 @@ from twin.errors import FeatureError
 LOCATION_KEY = "twin_location_id"
 
 
-def generated_foi(w: Any, datastream_id: int, cache: dict[int, int]) -> int:
+def generated_foi(w: Any, datastream_id: int, cache: dict[int, int | None]) -> int:
     """The FeatureOfInterest for an Observation of ``datastream_id`` given
     without one (inside the writer ``w``'s transaction); ``cache`` keeps the
-    answer per datastream for the rest of the request."""
+    answer per datastream for the rest of the request. Raises
+    :class:`~twin.errors.FeatureError` when the Thing has no Location."""
+    ident = foi_of_location(w, datastream_id, cache)
+    if ident is None:
+        thing = w.tx.execute("SELECT thing_id FROM twin_sta_datastreams WHERE id = ?",
+                             (int(datastream_id),)).fetchone()
+        raise FeatureError(f"an Observation of Datastream {datastream_id} needs a "
+                           f"FeatureOfInterest: none was given and its Thing "
+                           f"{thing[0] if thing else '?'} has no Location to make one from")
+    return ident
+
+
+def foi_of_location(w: Any, datastream_id: int, cache: dict[int, int | None]) -> int | None:
+    """The FeatureOfInterest made from the Location of ``datastream_id``'s
+    Thing (found, or made now inside ``w``'s transaction), or ``None`` when
+    the Thing has no Location (or the Datastream does not exist)."""
     if datastream_id in cache:
         return cache[datastream_id]
     tx = w.tx
@@ -40,10 +57,8 @@ def generated_foi(w: Any, datastream_id: int, cache: dict[int, int]) -> int:
         "ON tl.thing_id = d.thing_id LEFT JOIN twin_sta_locations l ON l.id = tl.location_id "
         "WHERE d.id = ? ORDER BY l.id LIMIT 1", (int(datastream_id),)).fetchone()
     if row is None or row[1] is None:
-        thing = row[0] if row else "?"
-        raise FeatureError(f"an Observation of Datastream {datastream_id} needs a "
-                           f"FeatureOfInterest: none was given and its Thing {thing} has no "
-                           "Location to make one from")
+        cache[datastream_id] = None
+        return None
     _, loc, name, description, encoding, location = row
     found = tx.execute(
         "SELECT id, properties FROM twin_sta_features_of_interest WHERE encoding_type = ? "
