@@ -105,9 +105,10 @@ def checked_arrays(g: Gather, skipped: dict[int, str]) -> Arrays | None:
                            f"no surface (the geometry has {int(n_labels[k])})")
     if bad:
         skipped.update(bad)
-        a = _drop(a, member(a.g_obj, np.fromiter(bad, np.int64, len(bad))))
-        if a is None:
+        kept = _drop(a, member(a.g_obj, np.fromiter(bad, np.int64, len(bad))))
+        if kept is None:
             return None
+        a = kept
     a.flat = a.flat + np.repeat(a.g_base, a.g_flat)
     return a
 

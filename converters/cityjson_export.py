@@ -219,11 +219,12 @@ def _geometry(f: Feature, verts: _Vertices, ctype: str, left_out: dict[str, int]
         # its coincident vertices welded so that neighbouring faces share them
         wv, wf, kept = weld(mesh.vertices, mesh.faces)
         closed = closed_shell(wf)
-        gtype = next((t for t in (_CLOSED if closed else _OPEN) if _allowed(rule, t)), None)
-        if gtype is None:
+        mesh_type = next((t for t in (_CLOSED if closed else _OPEN) if _allowed(rule, t)),
+                         None)
+        if mesh_type is None:
             left_out["mesh"] = left_out.get("mesh", 0) + 1
             continue
-        solid = gtype == "Solid"
+        solid = mesh_type == "Solid"
         v_out, f_out = (wv, wf) if solid else (mesh.vertices, mesh.faces)
         face_labels = mesh.face_labels
         if solid and face_labels is not None:
@@ -231,7 +232,7 @@ def _geometry(f: Feature, verts: _Vertices, ctype: str, left_out: dict[str, int]
         base = verts.add(v_out)
         faces = (np.asarray(f_out) + base).tolist()
         surfaces = [[tri] for tri in faces]
-        g: dict[str, Any] = {"type": gtype, "lod": lod,
+        g: dict[str, Any] = {"type": mesh_type, "lod": lod,
                              "boundaries": [surfaces] if solid else surfaces}
         labels = mesh.labels
         if face_labels is not None and labels and all(x in _SEMANTIC_TYPES for x in labels):
@@ -346,8 +347,13 @@ def export_cityjson(store: TwinStore, out: str | Path | IO[str], query: Query | 
         report["by_type"][obj["type"]] = report["by_type"].get(obj["type"], 0) + 1
         progress(report["objects"], len(rows))
 
-    own = not hasattr(out, "write")
-    fh: IO[str] = open(out, "w", encoding="utf-8") if own else out  # type: ignore[arg-type]
+    fh: IO[str]
+    if isinstance(out, str | Path):  # a path: the file is ours to open and close
+        own = True
+        fh = open(out, "w", encoding="utf-8")  # closed below
+    else:
+        own = False
+        fh = out
     try:
         if not seq:
             verts = _Vertices(translate)

@@ -263,7 +263,8 @@ def _loops(e_grp: np.ndarray, follow: np.ndarray, bad: set) -> tuple[list, list]
     for g, f, c in zip(e_grp[first].tolist(), first.tolist(), counts.tolist()):
         if g in bad:
             continue
-        mine = []
+        mine: list[list[int]] = []
+        simple = True
         for e0 in range(f, f + c):
             if seen[e0]:
                 continue
@@ -275,10 +276,10 @@ def _loops(e_grp: np.ndarray, follow: np.ndarray, bad: set) -> tuple[list, list]
                 seq.append(e)
                 e = follow_list[e]
             if e != e0:  # ran into another loop: no simple loops
-                mine = None
+                simple = False
                 break
             mine.append(seq)
-        if mine:
+        if simple and mine:
             loops.extend(mine)
             loop_group.extend([g] * len(mine))
     return loops, loop_group

@@ -93,7 +93,8 @@ UNKNOWN_TYPE = "not a CityJSON geometry type"
 
 def surfaces(geom: dict) -> tuple[list, list]:
     """The polygons of a surface geometry and their semantic values."""
-    depth = _SURFACE_DEPTH.get(geom.get("type"))
+    gtype = geom.get("type")
+    depth = _SURFACE_DEPTH.get(gtype) if isinstance(gtype, str) else None
     if depth is None:
         return [], []
     b = geom.get("boundaries", [])
@@ -256,8 +257,9 @@ def chunk_geometry(items: list[tuple[str, dict, int, int]], vertices: VertexSet,
     if arrays is not None:
         _meshes(arrays, all_twin, groups, group_labels, items, model, tri, out, skipped)
     for oi, parts in lines.items():
-        if out[oi] is not None:
-            out[oi].lines = parts[0] if len(parts) == 1 else shapely.union_all(parts)
+        o = out[oi]
+        if o is not None:
+            o.lines = parts[0] if len(parts) == 1 else shapely.union_all(parts)
     for o in out:
         if o is not None and o.footprint is None and o.lines is not None:
             o.footprint = o.lines

@@ -175,6 +175,7 @@ def validator(version: str, kind: str,
     if folder is None:
         return None
     base = f"https://www.cityjson.org/schemas/{folder}/"
+    schema: dict[str, Any]
     if kind == "objects":
         chains = []  # if/else chains (Python limits how deep the generated code nests)
         for start in range(0, len(dispatch), _CHAIN):
@@ -336,6 +337,7 @@ def _distinct(surfaces: list, seen: set, context: tuple) -> list:
     ``{"type": ...}`` alone, keyed by that type; others by their JSON text."""
     out = []
     for s in surfaces:
+        key: tuple[Any, ...]
         if isinstance(s, dict) and len(s) == 1 and isinstance(s.get("type"), str):
             key = (context, s["type"])
         else:
@@ -390,12 +392,13 @@ def schema_errors(doc: dict, version: str, kind: str = "cityjson", limit: int = 
     check = validator(version, "objects", tuple((k, tuple(v)) for k, v in by_schema.items()))
     for oid, obj in objects.items():
         otype = obj.get("type") if isinstance(obj, dict) else None
-        if not isinstance(otype, str) or schema_of[otype] is None:
+        name = schema_of[otype] if isinstance(otype, str) else None  # every type is in it
+        if name is None:
             out.append(f"CityObjects/{oid}: type {otype!r} is not a CityJSON {version} type "
                        "(extension types start with '+')")
         elif not collect(check, obj, f"CityObjects/{oid}/",
                          lambda oid=oid: _object_skeleton(doc["CityObjects"][oid]),
-                         object_rules(version)[schema_of[otype]].required):
+                         object_rules(version)[name].required):
             break
         if len(out) >= limit:
             break

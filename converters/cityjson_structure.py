@@ -27,7 +27,7 @@ reference vertex (its ``boundaries``: ``[vertex]``).
 from __future__ import annotations
 
 from numbers import Real
-from typing import Any
+from typing import Any, TypeGuard
 
 from twin.errors import ConversionError
 
@@ -156,7 +156,7 @@ def _values_below(node: Any, depth: int, path: str, levels: int) -> str | None:
     return None
 
 
-def _is_int(x: Any) -> bool:
+def _is_int(x: Any) -> TypeGuard[int]:
     return isinstance(x, int) and not isinstance(x, bool)
 
 

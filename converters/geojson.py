@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -235,7 +236,8 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     items = doc.get("features", []) if doc["type"] == "FeatureCollection" else [doc]
     if not isinstance(items, list):
         raise ConversionError(f"{path}: 'features' is not a list", source=str(path))
-    meta = doc.get("twin") if isinstance(doc.get("twin"), dict) else {}
+    given = doc.get("twin")
+    meta = given if isinstance(given, dict) else {}
     default_layer = ctx.options.get("layer") or meta.get("layer")
     prefix = ctx.options.get("id_prefix") or meta.get("id_prefix") or f"geojson:{path.stem}"
     default_type = ctx.options.get("type") or meta.get("type")
@@ -263,12 +265,14 @@ def _content_id(item: Any, name: str) -> str | None:
     if not isinstance(item, dict):
         return None
     geom = json.dumps(item.get("geometry"), sort_keys=True, separators=(",", ":"))
-    props = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+    given = item.get("properties")
+    props = given if isinstance(given, dict) else {}
     return content_id(name, geom.encode("utf-8"), props)
 
 
-def _features(ctx, items, prefix, default_layer, default_type, src, geographic, path,
-              layer_name):
+def _features(ctx: ConversionContext, items: list[Any], prefix: str,
+              default_layer: str | None, default_type: str | None, src: CRS,
+              geographic: bool, path: Path, layer_name: str) -> Iterator[Feature]:
     total = len(items)
     seen: set[str] = set()
     generated = 0

@@ -81,7 +81,8 @@ def assign_ids(values: Sequence[Any] | None, field: str | None, layer: str,
                         f"{dups} repeated values" if dups else "") if p))
     else:
         why = "no id field"
-    out, seen = [], {}
+    out: list[str] = []
+    seen: dict[str, int] = {}
     for g, a in zip(geometries, attributes):
         base = content_id(layer, g, a)
         n = seen.get(base, 0) + 1

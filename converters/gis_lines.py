@@ -317,8 +317,13 @@ def _topology(links: list[LinkRow], snap: float) -> list[LinkRow]:
     idx = [k for k, link in enumerate(links) if link.start is None]
     if not idx:
         return links
-    ends = np.array([[links[k].geometry[0, :2], links[k].geometry[-1, :2]] for k in idx]
-                    ).reshape(-1, 2)
+    pairs = []
+    for k in idx:
+        g = links[k].geometry
+        if g is None:  # never: every link read from a line layer has its centreline
+            raise RuntimeError(f"line {links[k].name!r} has no centreline")
+        pairs.append([g[0, :2], g[-1, :2]])
+    ends = np.array(pairs).reshape(-1, 2)
     names = snapped_nodes(ends, snap)
     out = list(links)
     for j, k in enumerate(idx):

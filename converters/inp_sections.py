@@ -69,7 +69,9 @@ def _strip_comment(line: str) -> str:
 def scan(text: str) -> list[Section]:
     """Every section of ``text`` in file order (a name may come twice)."""
     out: list[Section] = []
-    name, header, rows = None, 0, []
+    name: str | None = None
+    header = 0
+    rows: list[Row] = []
     for k, raw in enumerate(text.splitlines(), start=1):
         m = _HEADER.match(raw)
         if m:

@@ -250,7 +250,7 @@ def read_observations(path: str | Path, mapping: Mapping, fmt: str | None = None
     units = ([None if x is None else str(x).strip()
               for x in table.column(mapping.unit_column).to_pylist()]
              if mapping.unit_column else [mapping.unit] * n)
-    skipped = {}
+    skipped: dict[int, str] = {}
     for i, reason in bad_t + bad_v + [(i, "no datastream") for i, d in enumerate(ds) if not d]:
         skipped.setdefault(i, reason)
     return ObservationTable(times, values, [d or "" for d in ds], units,

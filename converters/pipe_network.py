@@ -110,11 +110,18 @@ class Section:
     def half_height(self) -> float:
         return (self.diameter if self.diameter is not None else self.height or 0.0) / 2
 
+    def width_height(self) -> tuple[float, float]:
+        """``(width, height)`` of a rectangular section or an open channel
+        (the constructors set both whenever there is no diameter)."""
+        if self.width is None or self.height is None:
+            raise RuntimeError(f"{self} has neither a diameter nor a width and a height")
+        return float(self.width), float(self.height)
+
     def profile(self) -> np.ndarray:
         """``(s, 2)`` offsets (across, up) around the centreline."""
         if self.diameter is not None:
             return circle_profile(self.diameter / 2, ROUND_SIDES)
-        w, h = float(self.width), float(self.height)
+        w, h = self.width_height()
         if not self.open:
             return rect_profile(w, h)
         b = float(self.bottom_width or 0.0)
@@ -124,8 +131,8 @@ class Section:
     def attributes(self) -> dict[str, Any]:
         if self.diameter is not None:
             return {"diameter_mm": round(self.diameter * 1000, 3)}
-        out = {"width_mm": round(float(self.width) * 1000, 3),
-               "height_mm": round(float(self.height) * 1000, 3)}
+        w, h = self.width_height()
+        out: dict[str, Any] = {"width_mm": round(w * 1000, 3), "height_mm": round(h * 1000, 3)}
         if self.open:
             out["bottom_width_mm"] = round(float(self.bottom_width or 0.0) * 1000, 3)
             out["section"] = "open channel"
@@ -294,7 +301,7 @@ def _shaft_mesh(node: NodeRow) -> Mesh | None:
         return None
     if s.section.diameter is not None:
         return cylinder((node.x, node.y), s.bottom, node.z, s.section.diameter / 2)
-    ln, wd = float(s.section.width), float(s.section.height)
+    ln, wd = s.section.width_height()
     return box_mesh((node.x - ln / 2, node.y - wd / 2, s.bottom),
                     (node.x + ln / 2, node.y + wd / 2, node.z))
 
@@ -359,7 +366,7 @@ class NetworkBuilder:
     def _link(self, link: LinkRow) -> Feature | None:
         w = self.words
         network = link.network or self.network or ""
-        ends = []
+        ends: list[tuple[float, float, float | None] | None] = []
         for n in (link.start, link.end):
             if n is None or link.geometry is not None:  # a whole centreline needs no node
                 ends.append(None)
@@ -383,11 +390,16 @@ class NetworkBuilder:
                 coords = plan
                 src = ("unknown", "unknown")
         else:
+            first, last = ends
+            if first is None or last is None:  # never: the readers give such a link both nodes
+                raise RuntimeError(f"{w.link} {link.name!r} has neither a centreline nor a "
+                                   f"{w.node} at each end")
             mid = np.zeros((0, 2)) if link.vertices is None else np.asarray(
                 link.vertices, float).reshape(-1, 2)
-            plan = np.vstack([ends[0][:2], mid, ends[1][:2]])
+            plan = np.vstack([first[:2], mid, last[:2]])
             has_z = link.z_start is not None and link.z_end is not None
-            coords = graded_polyline(plan, link.z_start, link.z_end)[0] if has_z else plan
+            coords = plan if link.z_start is None or link.z_end is None else \
+                graded_polyline(plan, link.z_start, link.z_end)[0]
             if not has_z:
                 src = ("unknown" if link.z_start is None else src[0],
                        "unknown" if link.z_end is None else src[1])
@@ -399,7 +411,7 @@ class NetworkBuilder:
         distinct = bool(np.any(np.diff(coords, axis=0) != 0))
         if not plan_len > 0:
             if link.type in DEVICE_TYPES and link.start is not None and link.end is not None:
-                return self._device(link, coords, attrs, network)
+                return self._device(link, (link.start, link.end), coords, attrs, network)
             # kept, so that validate_network reports it; a vertical pipe still has a mesh
             self.zero_length += 1
         self.ends.update(src)
@@ -414,7 +426,8 @@ class NetworkBuilder:
                        type=link.type, name=link.label, footprint=LineString(coords),
                        attributes=attrs, meshes=meshes, source_id=link.name, edge=edge)
 
-    def _device(self, link: LinkRow, coords: np.ndarray, attrs: dict, network: str) -> Feature:
+    def _device(self, link: LinkRow, nodes: tuple[str, str], coords: np.ndarray, attrs: dict,
+                network: str) -> Feature:
         """A pump or valve between two nodes at the same plan position: a point
         device in ``pipe_nodes`` that is still a link of the network."""
         self.devices_as_points += 1
@@ -425,7 +438,7 @@ class NetworkBuilder:
                        type=link.type, name=link.label,
                        footprint=Point(x, y, z) if z is not None else Point(x, y),
                        attributes=attrs, source_id=link.name,
-                       edge=Edge(network, self.ids.node(link.start), self.ids.node(link.end)))
+                       edge=Edge(network, self.ids.node(nodes[0]), self.ids.node(nodes[1])))
 
     def record(self) -> None:
         """Add this network's counts to the import report."""

@@ -388,7 +388,8 @@ def _segment(sid, row, cols, points, profile) -> LinkRow:
     dia, width, height = parse_size(row.get(cols.get("size", ""), ""))
     half_h = (dia if dia is not None else height or 0.0) / 2000.0
     reference = profile.depth_reference.get(code, profile.depth_reference.get("default", "top"))
-    zs, how = [], []
+    zs: list[float | None] = []
+    how: list[str] = []
     for end, pt in (("start", a), ("end", b)):
         inv = _num(row.get(cols.get(f"{end}_invert", ""), ""))
         depth = _num(row.get(cols.get(f"{end}_depth", ""), ""))
@@ -415,8 +416,9 @@ def _segment(sid, row, cols, points, profile) -> LinkRow:
         val = row.get(cols.get(column, ""), "")
         if val:
             attrs[key] = val
-    if row.get(cols.get("cables", ""), ""):
-        attrs["cable_count"] = int(_num(row[cols["cables"]]))
+    cables = _num(row.get(cols.get("cables", ""), "") or None)
+    if cables is not None:
+        attrs["cable_count"] = int(cables)
     year_text = row.get(cols.get("year", ""), "")
     if year_text:
         m = _YEAR_RE.search(year_text)

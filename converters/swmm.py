@@ -224,7 +224,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     builder = NetworkBuilder(ctx, ids, network, Vocabulary(
         node="node", missing="is missing or has no position"))
 
-    coords = {}
+    coords: dict[str, tuple[float, float]] = {}
     for r in _table(sections, "COORDINATES", damage, 3, (1, 2)):
         coords.setdefault(r.fields[0], (float(r.fields[1]), float(r.fields[2])))
     nodes, invert = _nodes(ctx, sections, damage, coords, scale, src)
@@ -269,7 +269,8 @@ def _nodes(ctx, sections, damage, coords, scale, src) -> tuple[list[NodeRow], di
         ctx.skip(raw[k][0], implausible_reason(f"node {raw[k][0]!r}", xy[k]))
     raw = [r for r, good in zip(raw, ok) if good]
     pts = transform_xyz(src, ctx.twin_crs, xy[ok], source=str(ctx.source)) if raw else xy[:0]
-    rows, invert = [], {}
+    rows: list[NodeRow] = []
+    invert: dict[str, float] = {}
     for (name, ntype, inv, depth), (x, y) in zip(raw, pts[:, :2]):
         attrs: dict[str, Any] = {"invert_m": inv}
         shaft = None
@@ -301,7 +302,7 @@ def _section(xs: Row | None, scale: float) -> tuple[Section | None, dict[str, An
 
 def _links(ctx, sections, damage, scale, offsets_are_elevations, src, invert, layer
            ) -> Iterator[LinkRow]:
-    xsections = {}
+    xsections: dict[str, Row] = {}
     for r in _table(sections, "XSECTIONS", damage, 3):
         xsections.setdefault(r.fields[0], r)
     verts: dict[str, list[tuple[float, float]]] = {}

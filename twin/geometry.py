@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
+from numpy.typing import ArrayLike
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -99,12 +100,12 @@ def extrude_footprint(footprint: BaseGeometry, base: float, top: float) -> Mesh:
     return Mesh(np.vstack(all_v), np.vstack(all_f), np.concatenate(all_l), BLOCK_LABELS)
 
 
-def box_mesh(lo: np.ndarray, hi: np.ndarray) -> Mesh:
+def box_mesh(lo: ArrayLike, hi: ArrayLike) -> Mesh:
     """An axis-aligned box from corner ``lo`` (3,) to ``hi`` (3,), 12 triangles."""
-    lo = np.asarray(lo, float)
-    hi = np.asarray(hi, float)
+    a = np.asarray(lo, float)
+    b = np.asarray(hi, float)
     c = np.array([[x, y, z] for z in (0, 1) for y in (0, 1) for x in (0, 1)], float)
-    verts = lo + c * (hi - lo)
+    verts = a + c * (b - a)
     faces = np.array([
         [0, 2, 1], [1, 2, 3], [4, 5, 6], [5, 7, 6], [0, 1, 4], [1, 5, 4],
         [2, 6, 3], [3, 6, 7], [0, 4, 2], [2, 4, 6], [1, 3, 5], [3, 7, 5],

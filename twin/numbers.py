@@ -11,6 +11,6 @@ from __future__ import annotations
 __all__ = ["is_whole_number"]
 
 
-def is_whole_number(text: str) -> bool:
+def is_whole_number(text: str | bytes) -> bool:
     """Whether ``text`` is one or more ASCII digits (no sign, no spaces)."""
     return text.isascii() and text.isdigit()

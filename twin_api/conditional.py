@@ -93,6 +93,8 @@ class Validators:
             chunks.append(msg.get("body", b""))
             if msg.get("more_body"):
                 return
+            if start is None:  # never: ASGI sends a response's start before its body
+                raise RuntimeError("a response body before the response started")
             body = b"".join(chunks)
             tag = etag_of(body)
             headers = [(k, v) for k, v in start["headers"]]

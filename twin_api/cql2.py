@@ -27,7 +27,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shapely
 from lark.exceptions import LarkError
@@ -42,6 +42,9 @@ from twin.query import MAX_DEPTH, MAX_FILTERS, Condition, Filter
 
 from .geo import CrsChoice, transformer
 from .problems import bad_request
+
+if TYPE_CHECKING:  # imported where used, so that the app starts without it
+    from pygeofilter import ast
 
 #: Longest filter text (either language), in characters.
 MAX_FILTER_CHARS = 16_384
@@ -354,7 +357,7 @@ class _Translator:
 _SPATIAL_NAME = {"GeometryIntersects": "S_INTERSECTS", "GeometryWithin": "S_WITHIN"}
 
 
-def _flatten(node: Any, cls: type) -> list[Any]:
+def _flatten(node: Any, cls: type[ast.Combination]) -> list[Any]:
     """``a AND b AND c`` (a left-deep tree from the parser) as ``[a, b, c]``."""
     out: list[Any] = []
     todo = [node]

@@ -182,6 +182,8 @@ class Limits:
         running work finishes unseen) and answer 503. An answer that has
         begun streams on without a limit."""
         task = asyncio.current_task()
+        if task is None:  # never: a coroutine of the server's event loop runs this
+            raise RuntimeError("a request handled outside an asyncio task")
         started = late = False
 
         def expire() -> None:

@@ -77,7 +77,8 @@ def to_openapi30(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def document_problems(doc: dict[str, Any], everywhere: tuple[int, ...],
-                      problem_schema: dict[str, Any], responses: dict[int, dict[str, Any]],
+                      problem_schema: dict[str, Any],
+                      responses: dict[int | str, dict[str, Any]],
                       except_: dict[str, tuple[int, ...]] | None = None) -> dict[str, Any]:
     """Say what the server really answers: the framework's ``422`` goes (its
     validation errors are answered 400 here, documented per operation), the

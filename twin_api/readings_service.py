@@ -65,10 +65,10 @@ def readings(store: TwinStore, prop: str | None, at: str | None = None,
     return out
 
 
-class _Times(dict):
+class _Times(dict[int | None, str | None]):
     """ISO texts of times, each made once (1,000 meters read at a few times)."""
 
-    def __missing__(self, ms: int) -> str:
+    def __missing__(self, ms: int | None) -> str | None:
         text = self[ms] = iso(ms)
         return text
 

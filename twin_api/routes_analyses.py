@@ -7,6 +7,7 @@ highlights, the health-check indicators): HTTP in,
 
 # no "from __future__ import annotations": FastAPI reads the annotations of the routes
 
+from enum import Enum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -40,7 +41,7 @@ def analyses_router(state: ServerState) -> APIRouter:
     Store = Annotated[TwinStore, Depends(store)]
     blocking = state.blocking
     r = APIRouter(responses=responses(400))  # every route takes as_of
-    a = ["Analyses"]
+    a: list[str | Enum] = ["Analyses"]
 
     @r.get("/twin/networks", tags=a, summary="The pipe networks with topology",
            response_model=dict)

@@ -38,6 +38,8 @@ def federation_router(state: ServerState) -> APIRouter:
     """The routes, with the members of ``state.settings.members_file``; the
     members' clients are closed with the server."""
     settings = state.settings
+    if settings.members_file is None:
+        raise RuntimeError("a federation router needs settings.members_file")
     service = FederationService(load_federation(settings.members_file),
                                 threads=settings.threads * 2)
     state.on_close.append(service.close)
@@ -99,7 +101,7 @@ def federation_router(state: ServerState) -> APIRouter:
         y = svc.reference_year(year)
         own = state.cached(s, ("indicators", y, None, False, False),
                            lambda: svc.indicators(s, y, None, False, False))
-        return json_response(roll_up(service, json.loads(own.body), y))
+        return json_response(roll_up(service, json.loads(bytes(own.body)), y))
 
     @r.get("/tileset.json", summary="The region scene: the members' 3D Tiles as external "
            "tilesets", response_model=dict)

@@ -16,7 +16,6 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from starlette.requests import ClientDisconnect
 
 from twin.numbers import is_whole_number
 from twin.store.jobs import JobBoard, QueueFullError
@@ -58,7 +57,7 @@ def imports_router(state: ServerState) -> APIRouter:
 
     async def board(request: Request) -> JobBoard:
         authorise(request)
-        return state.board
+        return state.imports()[0]
 
     Board = Annotated[JobBoard, Depends(board)]
 
@@ -84,7 +83,7 @@ def imports_router(state: ServerState) -> APIRouter:
                              f"the upload declares {declared} bytes; an upload may have at "
                              f"most {limit}")
         room = min(int(declared), limit) if declared is not None else limit
-        jobs = state.board
+        jobs, runner, work_dir = state.imports()
         try:
             job = await anyio.to_thread.run_sync(
                 lambda: jobs.reserve("(arriving)", room, state.queue_limits, who=who))
@@ -99,12 +98,12 @@ def imports_router(state: ServerState) -> APIRouter:
         try:
             up = await receive_upload(
                 request.stream(), request.headers.get("content-type", ""),
-                lambda name: upload_path(state.work_dir, job.id, name),
+                lambda name: upload_path(work_dir, job.id, name),
                 max_bytes=limit, idle_timeout_s=settings.upload_idle_timeout_s,
                 fields=frozenset({"crs", "format", "force"}), progress=alive)
         except BaseException:
             await anyio.to_thread.run_sync(jobs.discard, job.id)
-            shutil.rmtree(state.work_dir / f"job-{job.id}", ignore_errors=True)
+            shutil.rmtree(work_dir / f"job-{job.id}", ignore_errors=True)
             raise
         request.state.access.update({"file": up.filename, "upload_bytes": up.size})
         queued = await anyio.to_thread.run_sync(
@@ -112,7 +111,7 @@ def imports_router(state: ServerState) -> APIRouter:
             {"upload": str(up.path), "crs": up.fields.get("crs") or None,
              "format": up.fields.get("format") or None,
              "force": (up.fields.get("force") or "").strip().lower() in ("true", "1", "yes")})
-        state.runner.wake()
+        runner.wake()
         return json_response(queued.public(), status=202,
                              headers={"Location": f"{base_url(request)}{IMPORTS_PATH}/{job.id}"})
 
@@ -131,6 +130,8 @@ def imports_router(state: ServerState) -> APIRouter:
     return r
 
 
-async def ignore_disconnect(request: Request, exc: ClientDisconnect) -> Response:
-    """A client that left mid-upload gets nothing (it is gone); not an error."""
+async def ignore_disconnect(request: Request, exc: Exception) -> Response:
+    """A client that left mid-upload gets nothing (it is gone); not an error.
+    The handler of :class:`~starlette.requests.ClientDisconnect` (Starlette
+    types its handlers' ``exc`` as any exception)."""
     return Response(status_code=400)

@@ -9,6 +9,7 @@ as imports do, and run on a writable connection opened for the request.
 # no "from __future__ import annotations": FastAPI reads the annotations of the routes
 
 import json
+from enum import Enum
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -25,7 +26,7 @@ from .server_state import ServerState
 from .sta_options import parse_options
 
 PREFIX = sta.VERSION_PATH
-_TAGS = ["SensorThings"]
+_TAGS: list[str | Enum] = ["SensorThings"]
 
 
 def sta_router(state: ServerState) -> APIRouter:

@@ -24,6 +24,7 @@ from fastapi.responses import Response
 
 from twin.errors import NotFoundError
 from twin.store import is_server, open_twin
+from twin.store.base import TwinStore
 
 from . import transactions as tx
 from .auth import require_token
@@ -78,7 +79,7 @@ class _Writes:
         self.state = state
         self.settings = state.settings
         self.one_writer = threading.Lock()
-        self._server_store = None
+        self._server_store: TwinStore | None = None
 
     @contextmanager
     def writable(self) -> Iterator[Any]:

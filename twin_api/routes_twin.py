@@ -10,6 +10,7 @@ catalogue, GLB scenes) are kept per twin revision (:meth:`ServerState.cached`).
 # routes, which name types defined inside the router functions
 
 from dataclasses import replace
+from enum import Enum
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
@@ -17,7 +18,7 @@ from fastapi import Query as Q
 from fastapi.responses import Response
 
 from twin.conflation import hidden_by_conflation, links
-from twin.query import Query
+from twin.query import Query, parse_filter
 from twin.store.base import TwinStore
 from viewer.gltf import read_glb_json, scene_glb
 from viewer.scene import TwinLookups
@@ -41,7 +42,7 @@ def twin_router(state: ServerState) -> APIRouter:
     Store = Annotated[TwinStore, Depends(store)]
     blocking = state.blocking
     r = APIRouter(responses=responses(400))  # every route takes as_of
-    t = ["Twin"]
+    t: list[str | Enum] = ["Twin"]
     Crs = Annotated[str | None, Q(description="output CRS URI (default: the twin's CRS)")]
     Limit = Annotated[int, Q(ge=1, description=f"page size; above {settings.max_limit} it is "
                              "capped to that")]
@@ -113,10 +114,11 @@ def twin_router(state: ServerState) -> APIRouter:
         where: Annotated[list[str] | None, Q(max_length=MAX_LIST)] = None,
         limit: Limit = settings.default_limit, offset: Offset = 0, crs: Crs = None,
     ) -> Response:
-        b2 = svc.parse_box(bbox, 4, "bbox")
-        b3 = svc.parse_box(box3d, 6, "box3d")
+        b2 = svc.parse_box2d(bbox)
+        b3 = svc.parse_box3d(box3d)
         every = Query(bbox=b2, box3d=b3, layers=svc.require_layers(s, layers or ()),
-                      types=tuple(type or ()), filters=tuple(where or ()))
+                      types=tuple(type or ()),
+                      filters=tuple(parse_filter(w) for w in where or ()))
         return json_response(svc.feature_collection(
             s, replace(every, limit=page(limit), offset=offset), svc.twin_crs_choice(s, crs),
             {"numberMatched": s.count(every)}))
@@ -150,7 +152,7 @@ def twin_router(state: ServerState) -> APIRouter:
               ids: Annotated[list[str] | None, Q(description="feature ids (repeatable)",
                                                  max_length=settings.max_scene_features)]
               = None) -> Response:
-        box = svc.parse_box(bbox, 4, "bbox")
+        box = svc.parse_box2d(bbox)
         q = svc.scene_query(s, box, layers or (), ids or (), settings.max_bbox_area_km2,
                             settings.max_scene_features)
 

@@ -91,6 +91,14 @@ class ServerState:
         self.runner = ImportRunner(s.twin_path, self.board, stale_after=s.job_stale_s)
         self.runner.start()
 
+    def imports(self) -> tuple[JobBoard, ImportRunner, Path]:
+        """The job board, the import runner and the upload folder of a server
+        started with a token. The import routes refuse (403) before they ask
+        on a server without one: being asked then is a bug."""
+        if self.board is None or self.runner is None or self.work_dir is None:
+            raise RuntimeError("imports are not enabled on this server (no token)")
+        return self.board, self.runner, self.work_dir
+
     # -- the threads that answer -------------------------------------------
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -119,9 +127,8 @@ class ServerState:
     async def stream(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         """A blocking iterator of chunks, pulled on the fixed threads."""
         loop = asyncio.get_running_loop()
-        end = object()
-        while (chunk := await loop.run_in_executor(self.executor, next, chunks, end)) \
-                is not end:
+        while (chunk := await loop.run_in_executor(self.executor, next, chunks, None)) \
+                is not None:
             yield chunk
 
     def close(self) -> None:
@@ -149,7 +156,7 @@ class ServerState:
                 if self.store is None:
                     store = open_twin(self.settings.twin_path, readonly=True)
                     if self.settings.as_of is not None:  # twin serve --as-of
-                        store = store.at(self.settings.as_of)  # type: ignore[attr-defined]
+                        store = store.at(self.settings.as_of)
                     self.store = store
         return self.store
 

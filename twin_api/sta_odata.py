@@ -53,13 +53,14 @@ _INTERVAL_START = {"phenomenon": "phenomenon_start", "result_time": "result_time
 
 
 def tokens(text: str) -> list[tuple[str, str]]:
-    out, pos = [], 0
+    out: list[tuple[str, str]] = []
+    pos = 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
             raise QueryError(f"$filter: cannot read {text[pos:pos + 20]!r} at character {pos}")
         pos = m.end()
-        if m.lastgroup != "ws":
+        if m.lastgroup is not None and m.lastgroup != "ws":  # every token is a named group
             out.append((m.lastgroup, m.group()))
     return out
 

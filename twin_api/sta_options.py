@@ -20,7 +20,9 @@ MAX_SKIP = 1_000_000_000
 
 def split_top(text: str, sep: str) -> list[str]:
     """Split at ``sep`` outside parentheses and quotes."""
-    out, depth, cur, quoted = [], 0, [], False
+    out: list[str] = []
+    cur: list[str] = []
+    depth, quoted = 0, False
     for ch in text:
         if ch == "'":
             quoted = not quoted
@@ -119,8 +121,8 @@ def parse_expand(text: str, depth: int = 0) -> dict[str, Options]:
         if tail:
             sub = out.setdefault(head, Options())
             nested = parse_expand(tail + (f"({rest}" if rest else ""), depth + 1)
-            for k, v in nested.items():
-                sub.expand[k] = v
+            for link, link_opts in nested.items():
+                sub.expand[link] = link_opts
             continue
         opts = parse_options(inner, depth + 1)
         if head in out:  # Datastreams and Datastreams/Sensor: merge

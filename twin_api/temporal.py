@@ -40,7 +40,7 @@ def dated_store(store: TwinStore, as_of: str | None) -> TwinStore:
     value is neither a batch nor a date)."""
     if as_of is None:
         return store
-    return store.at(resolve_as_of(store, as_of))  # type: ignore[attr-defined]
+    return store.at(resolve_as_of(store, as_of))
 
 
 def datetime_range(store: TwinStore, text: str | None) -> dict[str, Any]:

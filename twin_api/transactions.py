@@ -40,7 +40,7 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -401,8 +401,8 @@ def current_feature(store: TwinStore, layer: str, fid: str) -> Feature:
     return f
 
 
-def write(store: TwinStore, req: WriteRequest, *, add: list[Feature] = (),
-          retire: list[str] = (), before: Callable[[TwinStore], None] | None = None,
+def write(store: TwinStore, req: WriteRequest, *, add: Sequence[Feature] = (),
+          retire: Sequence[str] = (), before: Callable[[TwinStore], None] | None = None,
           report: dict[str, Any] | None = None) -> WriteResult:
     """One batch: ``add`` (new features or new versions) and ``retire``;
     ``before(store)`` runs inside the transaction first (existence and

@@ -37,7 +37,7 @@ from .problems import ApiProblem, bad_request
 
 
 def _asdict(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj):
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return json_safe(dataclasses.asdict(obj))
     return json_safe(obj)
 
@@ -324,8 +324,9 @@ def network_check(store: TwinStore, network: str) -> dict[str, Any]:
     return {**_asdict(rep), "ok": rep.ok}
 
 
-def scene_query(store: TwinStore, bbox: Sequence[float] | None, layers: Sequence[str],
-                ids: Sequence[str], max_area_km2: float, max_features: int) -> Query:
+def scene_query(store: TwinStore, bbox: tuple[float, float, float, float] | None,
+                layers: Sequence[str], ids: Sequence[str], max_area_km2: float,
+                max_features: int) -> Query:
     """The query behind a GLB scene; refuses scenes too large to send."""
     require_layers(store, layers)
     if bbox is None and not ids:
@@ -335,7 +336,7 @@ def scene_query(store: TwinStore, bbox: Sequence[float] | None, layers: Sequence
         if area > max_area_km2:
             raise bad_request(f"bbox covers {area:.2f} km^2, more than the {max_area_km2:g} "
                               "km^2 one scene may cover; use 3D Tiles for a whole city")
-    q = Query(bbox=tuple(bbox) if bbox is not None else None, layers=tuple(layers),
+    q = Query(bbox=bbox, layers=tuple(layers),
               ids=tuple(ids), with_meshes=True, free_attributes=False)  # a scene shows typed ones
     n = store.count(q)
     if n > max_features:
@@ -345,9 +346,23 @@ def scene_query(store: TwinStore, bbox: Sequence[float] | None, layers: Sequence
     return q
 
 
-def parse_box(text: str | None, n: int, name: str) -> tuple[float, ...] | None:
-    """An optional box parameter of ``n`` numbers (``None`` when absent)."""
-    return None if text is None else parse_numbers(text, name, (n,))
+def parse_box2d(text: str | None, name: str = "bbox"
+                ) -> tuple[float, float, float, float] | None:
+    """An optional 2D box parameter ``xmin,ymin,xmax,ymax`` (``None`` when absent)."""
+    if text is None:
+        return None
+    x0, y0, x1, y1 = parse_numbers(text, name, (4,))
+    return x0, y0, x1, y1
+
+
+def parse_box3d(text: str | None, name: str = "box3d"
+                ) -> tuple[float, float, float, float, float, float] | None:
+    """An optional 3D box parameter ``xmin,ymin,zmin,xmax,ymax,zmax`` (``None``
+    when absent)."""
+    if text is None:
+        return None
+    x0, y0, z0, x1, y1, z1 = parse_numbers(text, name, (6,))
+    return x0, y0, z0, x1, y1, z1
 
 
 def highlight_sets(store: TwinStore, analysis: str, geometry: bool) -> dict:

@@ -18,13 +18,16 @@ import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from .problems import ApiProblem, bad_request
+
+if TYPE_CHECKING:  # python-multipart declares its callback types for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 #: Bytes of a multipart body besides the file: boundaries, part headers, the
 #: small form fields.
@@ -83,7 +86,7 @@ class _Receiver:
         self.fields: dict[str, bytearray] = {}
         self.ended = False
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self._part_begin, "on_header_field": self._header_field,
             "on_header_value": self._header_value, "on_header_end": self._header_end,
@@ -152,6 +155,14 @@ class _Receiver:
     def _end(self) -> None:
         self.ended = True
 
+    def take_pending(self) -> tuple[BinaryIO, bytes] | None:
+        """The file bytes parsed from the last chunk, taken, and the file they
+        go to (``None`` when there are none)."""
+        if not self.pending or self.out is None:
+            return None
+        data, self.pending = bytes(self.pending), bytearray()
+        return self.out, data
+
     def close(self, remove: bool) -> None:
         if self.out is not None:
             self.out.close()
@@ -206,9 +217,9 @@ async def receive_upload(
                 parser.write(chunk)
             except MultipartParseError as exc:
                 raise bad_request(f"the multipart body cannot be read: {exc}") from None
-            if rec.pending:
-                data, rec.pending = bytes(rec.pending), bytearray()
-                await anyio.to_thread.run_sync(rec.out.write, data)
+            if (pending := rec.take_pending()) is not None:
+                out, data = pending
+                await anyio.to_thread.run_sync(out.write, data)
             now = loop.time()
             if progress is not None and (received - reported >= 4 * 1024**2
                                          or now - last_report >= 10):

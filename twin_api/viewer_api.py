@@ -79,7 +79,7 @@ def viewer_router(state: ServerState) -> APIRouter:
               = None,
               layers: Annotated[list[str] | None, Q(description="layer names (repeatable)",
                                                     max_length=MAX_LIST)] = None) -> Response:
-        box = svc.parse_box(bbox, 4, "bbox")
+        box = svc.parse_box2d(bbox)
         q = svc.scene_query(s, box, layers or (), (), settings.max_bbox_area_km2,
                             settings.max_scene_features)
         return cached(s, ("viewer-scene", box, tuple(layers or ())), lambda: vsvc.scene(s, q),

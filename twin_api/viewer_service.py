@@ -221,7 +221,8 @@ def indicator_features(store: TwinStore, key: str, year: int,
     if key in ("gas_age", "water_supply_age"):
         layer = key.removesuffix("_age")
         min_age = {"gas": 20, "water_supply": 30}[layer]  # the renewal plan's ages
-        old, young = [], []
+        old: list[str] = []
+        young: list[str] = []
         for f in store.query(Query(layers=(layer,), free_attributes=False)):
             y = f.attributes.get("install_year")
             if y is not None:
@@ -311,7 +312,8 @@ def _building_indicator(store: TwinStore, key: str, year: int, new_since: int
                                       False)}
     if key in flags:
         attr, yes, no, only_new = flags[key]
-        done, not_done = [], []
+        done: list[str] = []
+        not_done: list[str] = []
         for f in b:
             if only_new and not new(f):
                 continue

@@ -8,7 +8,7 @@ import click
 
 import twin
 
-from .options import TWIN, as_of_option, dated, floats
+from .options import TWIN, as_of_option, dated, parse_box2d
 from .output import err_console as _err
 from .output import progress as progress_bar
 
@@ -48,7 +48,7 @@ def export(path, fmt, out_path, tile_features, layers_, ids, wheres, bbox, as_of
     from converters.cityjson_export import export_cityjson
 
     q = twin.Query(ids=ids, layers=layers_, filters=wheres,
-                   bbox=floats(bbox, 4, "--bbox") if bbox else None)
+                   bbox=parse_box2d(bbox) if bbox else None)
     t0 = time.perf_counter()
     with twin.open_twin(path, readonly=True) as opened, progress_bar() as bar:
         store = dated(opened, as_of)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 import twin
 
@@ -131,8 +132,9 @@ def _print_evaluation(kept, first: int, last: int) -> None:
         if r["from"] is None:
             t.add_row(r["title"], "n/a", "n/a", "", "no data")
             continue
-        verdict = {True: styled("better", "green"), False: styled("worse", "bold red"),
-                   None: "same"}[r["better"]]
+        verdicts: dict[bool | None, Text | str] = {
+            True: styled("better", "green"), False: styled("worse", "bold red"), None: "same"}
+        verdict = verdicts[r["better"]]
         t.add_row(r["title"], f"{r['from']:g} ({r['from_year']})", f"{r['to']:g} "
                   f"({r['to_year']})", f"{r['change']:+g} {r['unit']}", verdict)
     if not rows:

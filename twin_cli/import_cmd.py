@@ -102,11 +102,11 @@ def import_(files: tuple[str, ...], twin_path: str, crs: str | None, fmt: str | 
         raise click.UsageError("--replace and --update exclude each other")
     if retire_missing and not update:
         raise click.UsageError("--retire-missing needs --update")
-    options = {k: v for k, v in (("layer", layer), ("id_prefix", id_prefix), ("points", points),
-                                 ("profile", profile), ("snap", snap), ("rotation", rotation),
-                                 ("source_layer", source_layer),
-                                 ("dem", dem), ("dem_crs", dem_crs),
-                                 ("utility", utility)) if v is not None}
+    given = (("layer", layer), ("id_prefix", id_prefix), ("points", points),
+             ("profile", profile), ("snap", snap), ("rotation", rotation),
+             ("source_layer", source_layer), ("dem", dem), ("dem_crs", dem_crs),
+             ("utility", utility))
+    options: dict[str, Any] = {k: v for k, v in given if v is not None}
     if fields:
         options["fields"] = field_mapping(fields)
     if origin is not None:

@@ -16,7 +16,16 @@ import twin
 from twin.errors import TwinError
 from twin.extras import missing_extra
 
-from .options import NEW_TWIN, TWIN, as_of_option, dated, floats
+from .options import (
+    NEW_TWIN,
+    TWIN,
+    as_of_option,
+    dated,
+    floats,
+    parse_box2d,
+    parse_box3d,
+    parse_point3d,
+)
 from .output import console, err_console, styled
 
 _err = err_console
@@ -106,7 +115,7 @@ def init(path: str, crs: str, vertical_datum: str | None, origin: str | None, fo
     with PostGIS named by a URL (postgresql://user@host/db; add ?schema=NAME
     to keep it in its own schema, ?partitions=N to split its big tables by
     the spatial key, see docs/store.md)."""
-    o = floats(origin, 3, "--origin") if origin else None
+    o = parse_point3d(origin, "--origin") if origin else None
     store = twin.create_twin(path, crs, vertical_datum=vertical_datum, origin=o, overwrite=force)
     click.echo(f"created {path}: CRS {store.crs.name}, "
                f"{len(store.layers())} standard layers")
@@ -239,8 +248,8 @@ def query(path: str, ids, layers_, types, wheres, bbox, box3d, within, predicate
             rows = ((f, d) for f, d in hits)
         else:
             q = twin.Query(ids=ids, layers=layers_, types=types, filters=wheres,
-                           bbox=floats(bbox, 4, "--bbox") if bbox else None,
-                           box3d=floats(box3d, 6, "--box3d") if box3d else None,
+                           bbox=parse_box2d(bbox) if bbox else None,
+                           box3d=parse_box3d(box3d) if box3d else None,
                            within=poly, predicate=predicate, parent=children_of, batch=batch,
                            limit=limit, offset=offset)
             rows = ((f, None) for f in store.query(q))

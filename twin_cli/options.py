@@ -9,15 +9,36 @@ def floats(text: str, n: int | tuple[int, ...], what: str) -> tuple[float, ...]:
     """``"1,2,3,4"`` -> ``(1.0, 2.0, 3.0, 4.0)``; a click error naming ``what``
     unless there are exactly ``n`` numbers (or one of the counts in ``n``)."""
     counts = (n,) if isinstance(n, int) else n
-    n = " or ".join(map(str, counts))  # type: ignore[assignment]
+    want = " or ".join(map(str, counts))
     try:
         vals = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise click.BadParameter(
-            f"{what} must be {n} comma-separated numbers, got {text!r}") from None
+            f"{what} must be {want} comma-separated numbers, got {text!r}") from None
     if len(vals) not in counts:
-        raise click.BadParameter(f"{what} must be {n} comma-separated numbers, got {text!r}")
+        raise click.BadParameter(f"{what} must be {want} comma-separated numbers, got {text!r}")
     return vals
+
+
+def parse_point3d(text: str, what: str) -> tuple[float, float, float]:
+    """``"x,y,z"`` as three floats (a click error naming ``what`` otherwise)."""
+    x, y, z = floats(text, 3, what)
+    return x, y, z
+
+
+def parse_box2d(text: str, what: str = "--bbox") -> tuple[float, float, float, float]:
+    """``"xmin,ymin,xmax,ymax"`` as four floats (a click error naming ``what``
+    otherwise)."""
+    x0, y0, x1, y1 = floats(text, 4, what)
+    return x0, y0, x1, y1
+
+
+def parse_box3d(text: str, what: str = "--box3d"
+                ) -> tuple[float, float, float, float, float, float]:
+    """``"xmin,ymin,zmin,xmax,ymax,zmax"`` as six floats (a click error naming
+    ``what`` otherwise)."""
+    x0, y0, z0, x1, y1, z1 = floats(text, 6, what)
+    return x0, y0, z0, x1, y1, z1
 
 
 def field_mapping(items: tuple[str, ...]) -> dict[str, str]:

@@ -9,7 +9,7 @@ import click
 
 import twin
 
-from .options import TWIN, as_of_option, dated, floats
+from .options import TWIN, as_of_option, dated, parse_box2d
 from .output import err_console as _err
 
 _COMMON = [
@@ -98,7 +98,7 @@ def snapshot(path, out_path, view, size, title, layers, bbox, highlight, reading
         hl = _highlight(store, highlight, readings, at)
         _img, scene = render_snapshot(
             store, out_path, layers=_layers(layers), view=parse_view(view),
-            bbox=floats(bbox, 4, "--bbox") if bbox else None, highlight=hl, size=(w, h),
+            bbox=parse_box2d(bbox) if bbox else None, highlight=hl, size=(w, h),
             title=title)
     drawn = scene.counts.describe(scene.origin[2])
     _err.print(f"wrote {out_path} ({w}x{h}) in {time.perf_counter() - t0:.1f} s"
@@ -125,7 +125,7 @@ def view(path, layers, bbox, highlight, readings, at) -> None:
 
     with twin.open_twin(path, readonly=True) as store:
         v = DesktopViewer(store, layers=_layers(layers),
-                          bbox=floats(bbox, 4, "--bbox") if bbox else None,
+                          bbox=parse_box2d(bbox) if bbox else None,
                           highlight=_highlight(store, highlight, readings, at),
                           off_screen=False)
         drawn = v.scene.counts.describe(v.scene.origin[2])

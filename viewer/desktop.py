@@ -31,6 +31,13 @@ from twin.store.base import TwinStore
 from .highlight import Highlight, HighlightGroup, highlight_geometry
 from .scene import LayerArrays, SceneArrays, TwinLookups, scene_arrays
 
+# "pyvista typing": pyvista decorates Plotter methods (functools.wraps, its
+# positional-argument deprecation) so that a type checker sees the plotter
+# itself as the first argument of a bound call; those calls carry an ignore.
+
+#: A plan box in the twin CRS: (xmin, ymin, xmax, ymax).
+Box2D = tuple[float, float, float, float]
+
 VIEWS = ("iso", "top", "underground")
 #: Opacity of surface layers (terrain, roads, ...) in underground mode.
 XRAY_OPACITY = 0.25
@@ -98,7 +105,7 @@ class DesktopViewer:
     """A twin scene in a PyVista plotter (on screen or off)."""
 
     def __init__(self, store: TwinStore, *, layers: Sequence[str] = (),
-                 bbox: Sequence[float] | None = None, highlight: Highlight | None = None,
+                 bbox: Box2D | None = None, highlight: Highlight | None = None,
                  off_screen: bool = True, window_size: tuple[int, int] = (1600, 1000)) -> None:
         import pyvista as pv
 
@@ -109,7 +116,7 @@ class DesktopViewer:
             raise QueryError(f"no layer {', '.join(map(repr, unknown))} in this twin; it has "
                              f"{', '.join(catalogue)}")
         origin = store.origin or (0.0, 0.0, 0.0)
-        q = Query(layers=tuple(layers), bbox=tuple(bbox) if bbox else None, with_meshes=True)
+        q = Query(layers=tuple(layers), bbox=bbox or None, with_meshes=True)
         hidden = hidden_by_conflation(store)  # a building's second model (BIM or GIS)
         lookups = TwinLookups.of(store)
         self.scene: SceneArrays = scene_arrays(
@@ -122,7 +129,7 @@ class DesktopViewer:
         self.catalogue = catalogue
         self.highlight = highlight
         self.plotter = pv.Plotter(off_screen=off_screen, window_size=list(window_size))
-        self.plotter.set_background(BACKGROUND)
+        self.plotter.set_background(BACKGROUND)  # type: ignore[arg-type]  # pyvista typing
         if off_screen:
             self.plotter.enable_anti_aliasing("ssaa")
         self.actors: dict[str, list] = {}
@@ -144,10 +151,12 @@ class DesktopViewer:
         actors = []
         for mesh in _polydata(la):
             kind = "lines" if mesh.n_lines else "points" if mesh.n_verts else "faces"
-            kw = {"lines": dict(line_width=3, render_lines_as_tubes=False),
-                  "points": dict(point_size=9, render_points_as_spheres=True),
-                  "faces": dict(smooth_shading=False, specular=0.1, ambient=0.25,
-                                diffuse=0.85)}[kind]
+            styles: dict[str, dict[str, Any]] = {
+                "lines": dict(line_width=3, render_lines_as_tubes=False),
+                "points": dict(point_size=9, render_points_as_spheres=True),
+                "faces": dict(smooth_shading=False, specular=0.1, ambient=0.25,
+                              diffuse=0.85)}
+            kw = styles[kind]
             # actor names must be unique: pyvista replaces an actor of the same name
             if not colour_of:
                 actors.append(self._add(mesh, colour, 1.0, f"{la.name}:{kind}", **kw))
@@ -252,9 +261,9 @@ class DesktopViewer:
         size = float(np.linalg.norm(hi - lo))
         pl = self.plotter
         if view == "top":
-            pl.enable_parallel_projection()
+            pl.enable_parallel_projection()  # type: ignore[call-arg]  # pyvista typing
             pl.camera_position = [tuple(centre + [0, 0, size]), tuple(centre), (0, 1, 0)]
-            pl.reset_camera()
+            pl.reset_camera()  # type: ignore[call-arg]  # pyvista typing
             pl.camera.zoom(1.3)
         elif view == "underground":
             # X-ray: the ground see-through, buildings faded, a close oblique look at
@@ -264,20 +273,20 @@ class DesktopViewer:
                 if self.catalogue[name].group == "above_ground":
                     for a in actors:
                         a.prop.opacity = min(a.prop.opacity, 0.3)
-            pl.disable_parallel_projection()
+            pl.disable_parallel_projection()  # type: ignore[call-arg]  # pyvista typing
             focus = np.array([centre[0], centre[1], self._ground_level() - 3.0])
             eye = focus + np.array([-0.08, -0.14, 0.07]) * size
             pl.camera_position = [tuple(eye), tuple(focus), (0, 0, 1)]
         elif view == "iso":
-            pl.disable_parallel_projection()
+            pl.disable_parallel_projection()  # type: ignore[call-arg]  # pyvista typing
             pl.camera_position = [tuple(centre + np.array([-0.35, -0.6, 0.45]) * size),
                                   tuple(centre), (0, 0, 1)]
-            pl.reset_camera()
+            pl.reset_camera()  # type: ignore[call-arg]  # pyvista typing
             pl.camera.zoom(1.6)
         else:
             o = np.asarray(self.scene.origin)
             pos, focal = np.asarray(view[:3]) - o, np.asarray(view[3:]) - o
-            pl.disable_parallel_projection()
+            pl.disable_parallel_projection()  # type: ignore[call-arg]  # pyvista typing
             pl.camera_position = [tuple(pos), tuple(focal), (0, 0, 1)]
         pl.reset_camera_clipping_range()
 
@@ -295,8 +304,9 @@ class DesktopViewer:
                         name="title")
         if self.legend:
             n = min(len(self.legend), 16)
-            legend = pl.add_legend(labels=[[t, c] for t, c in self.legend[:n]],
-                                   bcolor="white", face="rectangle", background_opacity=0.85)
+            legend = pl.add_legend(  # type: ignore[call-arg]  # pyvista typing
+                labels=[[t, c] for t, c in self.legend[:n]], bcolor="white",
+                face="rectangle", background_opacity=0.85)
             legend.GetEntryTextProperty().SetColor(0.1, 0.1, 0.1)
             h = 0.035 * n
             legend.SetPosition(0.78, 0.02)
@@ -305,7 +315,10 @@ class DesktopViewer:
     def screenshot(self, path: str | Path | None = None) -> np.ndarray:
         """Render and return the image ``(h, w, 3)`` uint8 (and write a PNG)."""
         self._render()
-        return self.plotter.screenshot(str(path) if path else None, return_img=True)
+        img = self.plotter.screenshot(str(path) if path else None, return_img=True)
+        if img is None:  # never: return_img=True returns the image
+            raise RuntimeError("pyvista returned no screenshot")
+        return img
 
     def _render(self) -> None:
         pl = self.plotter
@@ -327,8 +340,8 @@ class DesktopViewer:
         size, gap = 22, 4
         for i, name in enumerate(self.actors):
             pl.add_checkbox_button_widget(
-                lambda on, n=name: self.set_layer_visible(n, on), value=True,
-                position=(10, 10 + i * (size + gap)), size=size,
+                lambda on, n=name: self.set_layer_visible(n, on),  # type: ignore[arg-type]  # pyvista typing
+                value=True, position=(10, 10 + i * (size + gap)), size=size,
                 color_on=self.catalogue[name].colour, color_off="white")
             pl.add_text(self.catalogue[name].title, position=(40, 12 + i * (size + gap)),
                         font_size=8, color="black")
@@ -342,26 +355,34 @@ class DesktopViewer:
             pl.add_text("\n".join(lines), position="upper_right", font_size=9,
                         color="black", name="info")
 
-        pl.enable_point_picking(on_pick, use_picker=True, picker="cell", left_clicking=True,
-                                show_message=False, show_point=False)
-        pl.add_key_event("u", lambda: (self.set_underground(not self.underground),
-                                       pl.render()))
+        pl.enable_point_picking(
+            on_pick,  # type: ignore[arg-type]  # pyvista typing
+            use_picker=True, picker="cell", left_clicking=True, show_message=False,
+            show_point=False)
+
+        def toggle_underground() -> None:
+            self.set_underground(not self.underground)
+            pl.render()
+
+        pl.add_key_event("u", toggle_underground)  # type: ignore[arg-type]  # pyvista typing
         state = {"on": False}
 
         def toggle_clip() -> None:
             state["on"] = not state["on"]
             if state["on"]:
-                pl.add_plane_widget(lambda n, o: self.set_clip(n, o), normal="x")
+                pl.add_plane_widget(
+                    lambda n, o: self.set_clip(n, o),  # type: ignore[arg-type]  # pyvista typing
+                    normal="x")
             else:
-                pl.clear_plane_widgets()
+                pl.clear_plane_widgets()  # type: ignore[call-arg]  # pyvista typing
                 self.set_clip(None)
 
-        pl.add_key_event("c", toggle_clip)
+        pl.add_key_event("c", toggle_clip)  # type: ignore[arg-type]  # pyvista typing
         pl.show(title="twin view")
 
 
 def snapshot(store: TwinStore, out: str | Path, *, layers: Sequence[str] = (),
-             view: str | tuple[float, ...] = "iso", bbox: Sequence[float] | None = None,
+             view: str | tuple[float, ...] = "iso", bbox: Box2D | None = None,
              highlight: Highlight | None = None, size: tuple[int, int] = (1600, 1000),
              title: str | None = None) -> np.ndarray:
     """Render the twin off-screen to a PNG at ``out``; returns the image."""
@@ -370,7 +391,7 @@ def snapshot(store: TwinStore, out: str | Path, *, layers: Sequence[str] = (),
 
 
 def render_snapshot(store: TwinStore, out: str | Path, *, layers: Sequence[str] = (),
-                    view: str | tuple[float, ...] = "iso", bbox: Sequence[float] | None = None,
+                    view: str | tuple[float, ...] = "iso", bbox: Box2D | None = None,
                     highlight: Highlight | None = None, size: tuple[int, int] = (1600, 1000),
                     title: str | None = None) -> tuple[np.ndarray, SceneArrays]:
     """:func:`snapshot`, also returning the scene drawn (its ``counts`` say

@@ -41,7 +41,7 @@ import pygltflib as gl
 from twin.model import Feature, Mesh
 
 from .gltf_metadata import MetadataWriter
-from .scene import Ground, Outline, ParentOf, plan_scene
+from .scene import Ground, Outline, ParentOf, mesh_of, plan_scene
 
 #: Attributes copied into node extras (when a feature has them).
 KEY_ATTRIBUTES = (
@@ -54,7 +54,7 @@ _POINTS, _LINES = 0, 1  # primitive modes
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 
 
-def to_gltf_axes(vertices: np.ndarray, origin: Sequence[float],
+def to_gltf_axes(vertices: np.ndarray, origin: Sequence[float] | np.ndarray,
                  linear: np.ndarray | None = None) -> np.ndarray:
     """Twin coordinates ``(n, 3)`` (E, N, up) to glTF float32 ``(n, 3)``
     (x = E - ox, y = up - oz, z = -(N - oy)); ``linear`` (3 x 3) is applied
@@ -287,7 +287,7 @@ def merged_glb(features: Iterable[Feature], origin: Sequence[float], colours: Ma
         base = 0
         first = len(table)
         for k, f in enumerate(feats):
-            m = f.mesh
+            m = mesh_of(f)
             verts.append(m.vertices)
             faces.append(m.faces + base)
             fids.append(np.full(m.n_vertices, first + k, dtype=np.float32))

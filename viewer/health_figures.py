@@ -199,6 +199,7 @@ def map_snapshot(store: TwinStore, year: int, min_age: int = 20) -> str:
     courtyards open), heating pipes red where due for renewal, other pipes
     grey; legend, scale bar and north arrow."""
     import shapely
+    from matplotlib.artist import Artist
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -231,8 +232,8 @@ def map_snapshot(store: TwinStore, year: int, min_age: int = 20) -> str:
         xmin, xmax = ax.get_xlim()
         ymin, ymax = ax.get_ylim()
         _scale_bar_and_north(ax, xmin, ymin, xmax, ymax)
-        handles = [Patch(facecolor="#f3f0d8", label="用地 land use"),
-                   Patch(facecolor="#d9d9d9", label="道路 roads")]
+        handles: list[Artist] = [Patch(facecolor="#f3f0d8", label="用地 land use"),
+                                 Patch(facecolor="#d9d9d9", label="道路 roads")]
         if "old" in drawn:
             handles.append(Line2D([], [], color="#d7191c", lw=1.6,
                                   label=f"运行{min_age}年以上供热管道 heating {min_age}+ years"))

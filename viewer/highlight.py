@@ -138,7 +138,7 @@ def _changes(store: TwinStore, spec: str, since: str) -> Highlight:
         raise QueryError("highlight 'changes' needs the moment to compare with, as in "
                          "changes:2024-12-31 or changes:10 (an import batch)")
     batch = resolve_as_of(store, since)
-    cs = diff_twins(store.at(batch), store)  # type: ignore[attr-defined]
+    cs = diff_twins(store.at(batch), store)
     kinds = {k: frozenset(c.id for c in cs.by_kind(k)) for k in ("added", "changed", "removed")}
     notes = (f"{len(kinds['removed'])} removed features are not in the twin now: view it as "
              f"of batch {batch} to see them",) if kinds["removed"] else ()

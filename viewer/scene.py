@@ -33,7 +33,7 @@ import numpy as np
 import shapely
 
 from twin.errors import NotFoundError
-from twin.model import Feature
+from twin.model import Feature, Mesh
 
 #: Layer whose features hand their drawing to their children when these have meshes.
 ENVELOPE_LAYERS = frozenset({"buildings"})
@@ -345,8 +345,9 @@ def scene_arrays(features: Iterable[Feature], origin: Sequence[float], *,
     for f in plan.meshed:
         r = layer(f.layer)
         r["own"].append(len(r["ids"]))
-        r["v"].append(f.mesh.vertices - o)
-        r["f"].append(f.mesh.faces)
+        mesh = mesh_of(f)
+        r["v"].append(mesh.vertices - o)
+        r["f"].append(mesh.faces)
         r["ids"].append(f.id)
     for f, out in plan.outlined:
         r = layer(f.layer)
@@ -367,7 +368,15 @@ def scene_arrays(features: Iterable[Feature], origin: Sequence[float], *,
             np.asarray(r["line_own"], dtype=np.int64),
             np.concatenate(r["points"]) if r["points"] else np.zeros((0, 3)),
             np.asarray(r["point_own"], dtype=np.int64))
-    return SceneArrays(tuple(float(x) for x in o), layers, plan.counts)
+    return SceneArrays((float(o[0]), float(o[1]), float(o[2])), layers, plan.counts)
+
+
+def mesh_of(f: Feature) -> Mesh:
+    """The mesh of a feature chosen for its mesh (a scene plan's ``meshed``,
+    a layer's features with faces); one without is a bug of the caller."""
+    if f.mesh is None:
+        raise RuntimeError(f"feature {f.id!r} was drawn by its mesh but has none")
+    return f.mesh
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from twin.model import Feature
 
 from .gltf import KEY_ATTRIBUTES, hex_to_rgba, to_gltf_axes
 from .gltf_metadata import MetadataWriter
-from .scene import Ground, Outline, ParentOf, SceneCounts, plan_scene
+from .scene import Ground, Outline, ParentOf, SceneCounts, mesh_of, plan_scene
 
 _FLOAT, _UINT16, _UINT32 = 5126, 5123, 5125
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
@@ -260,8 +260,9 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
         n_feat += len(solid)
         groups: dict[bytes, list[tuple[Feature, np.ndarray, np.ndarray, np.ndarray]]] = {}
         for f in solid:
-            v = to_gltf_axes(f.mesh.vertices, o)
-            key, low, size = shape_key(v, f.mesh.faces)
+            mesh = mesh_of(f)
+            v = to_gltf_axes(mesh.vertices, o)
+            key, low, size = shape_key(v, mesh.faces)
             groups.setdefault(key, []).append((f, v, low, size))
         merged: list[tuple[Feature, np.ndarray]] = []
         for members in groups.values():
@@ -271,7 +272,7 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
             f0, v0, low0, size0 = members[0]
             unit = (v0 - low0) / size0
             attrs = {"POSITION": blob.floats(unit, "VEC3", bounds=True)}
-            prim = {"attributes": attrs, "indices": blob.indices(f0.mesh.faces, len(unit)),
+            prim = {"attributes": attrs, "indices": blob.indices(mesh_of(f0).faces, len(unit)),
                     "material": mat}
             ext = {"EXT_mesh_gpu_instancing": {"attributes": {
                 "TRANSLATION": blob.floats(np.array([m[2] for m in members]), "VEC3",
@@ -291,7 +292,7 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
         if merged:
             counts = np.array([len(v) for _, v in merged])
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            faces = np.concatenate([f.mesh.faces + s for (f, _), s in zip(merged, starts)])
+            faces = np.concatenate([mesh_of(f).faces + s for (f, _), s in zip(merged, starts)])
             pos = np.concatenate([v for _, v in merged])
             rows = [feature_row(f) for f, _ in merged]
             first = meta.add(layer, rows)

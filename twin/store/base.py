@@ -87,6 +87,11 @@ class TwinStore(ABC):
     def info(self) -> TwinInfo: ...
 
     @abstractmethod
+    def at(self, as_of: int | None) -> TwinStore:
+        """This twin as it was right after import batch ``as_of`` committed: a
+        read-only view (``None``: this store itself)."""
+
+    @abstractmethod
     def revision(self) -> int:
         """A number that grows with every committed change of the twin (an
         import, a removed batch, an attribute or layer edit): results computed

@@ -134,7 +134,9 @@ class MemberClient:
             if attempt:
                 time.sleep(_BACKOFF_S * 2 ** (attempt - 1))
             try:
-                with self._http.stream("GET", path, params=params, headers=headers) as r:
+                # a tuple: httpx types a list of pairs as invariant in the value type
+                with self._http.stream("GET", path, params=tuple(params),
+                                       headers=headers) as r:
                     if r.status_code in _RETRY_STATUS:
                         last = self._fail("http error", f"HTTP {r.status_code} from {path}")
                         continue

@@ -81,15 +81,20 @@ class Federation:
                           f"{', '.join(m.name for m in self.members) or 'none'}")
 
 
-def _text(where: str, table: dict, key: str, *, required: bool = True) -> str | None:
+def _optional_text(where: str, table: dict, key: str) -> str | None:
     v = table.get(key)
     if v is None:
-        if required:
-            raise ConfigError(f"{where}: '{key}' is missing")
         return None
     if not isinstance(v, str) or not v.strip():
         raise ConfigError(f"{where}: '{key}' must be a non-empty string, got {v!r}")
     return v.strip()
+
+
+def _text(where: str, table: dict, key: str) -> str:
+    v = _optional_text(where, table, key)
+    if v is None:
+        raise ConfigError(f"{where}: '{key}' is missing")
+    return v
 
 
 def _level(where: str, table: dict) -> str:
@@ -108,8 +113,8 @@ def _name(where: str, table: dict) -> str:
 
 
 def _token(where: str, table: dict, base: Path, environ: dict[str, str]) -> str | None:
-    env_name = _text(where, table, "token_env", required=False)
-    file_name = _text(where, table, "token_file", required=False)
+    env_name = _optional_text(where, table, "token_env")
+    file_name = _optional_text(where, table, "token_file")
     if env_name and file_name:
         raise ConfigError(f"{where}: give token_env or token_file, not both")
     if env_name:
@@ -156,7 +161,7 @@ def _member(where: str, table: dict, base: Path, environ: dict[str, str]) -> Mem
         raise ConfigError(f"{where}: url {url!r} must be http(s)://host[:port][/path] "
                           "without query, fragment or credentials")
     return Member(name=name, level=_level(where, table), url=url,
-                  code=_text(where, table, "code", required=False),
+                  code=_optional_text(where, table, "code"),
                   token=_token(where, table, base, environ),
                   timeout_s=float(_number(where, table, "timeout_s", 10.0, 0.1, 120.0)),
                   retries=int(_number(where, table, "retries", 1, 0, 5)))
@@ -198,6 +203,5 @@ def load_federation(path: str | Path, environ: dict[str, str] | None = None) -> 
     if dup:
         raise ConfigError(f"{path}: name(s) {', '.join(dup)} given twice (this twin's "
                           "[federation] name counts too)")
-    return Federation(name=own, level=_level(where, me), code=_text(where, me, "code",
-                                                                     required=False),
-                      members=out)
+    return Federation(name=own, level=_level(where, me),
+                      code=_optional_text(where, me, "code"), members=out)

@@ -71,7 +71,7 @@ def roll_up(service: FederationService, own: dict[str, Any], year: int) -> dict[
     for key in order:
         rule = meta[key]["rollup"]
         num = den = 0.0
-        rows = []
+        rows: list[dict[str, Any]] = []
         for name, *_, res in sources:
             if isinstance(res, Failure):
                 rows.append({"member": name, "summed": False, "why": f"failed: {res.reason}"})

@@ -43,7 +43,7 @@ def _root(m: Member, client: MemberClient, caps
     bv = root.get("boundingVolume") if isinstance(root, dict) else None
     region = bv.get("region") if isinstance(bv, dict) else None
     err = root.get("geometricError") if isinstance(root, dict) else None
-    if not (isinstance(region, list) and len(region) == 6
+    if not (isinstance(root, dict) and isinstance(region, list) and len(region) == 6
             and all(isinstance(v, (int, float)) for v in region)
             and isinstance(err, (int, float))):
         raise MemberFailure(Failure(m.name, "bad answer", f"{caps.tiles} has no root with a "
