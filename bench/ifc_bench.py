@@ -47,7 +47,10 @@ import twin  # noqa: E402
 from converters import import_file  # noqa: E402
 from converters.ifc_geometry import EXCLUDED_CLASSES  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ifc"
+#: ../shared/data/ifc beside the checkout (or beside a worktree's parent folder)
+DATA = next((p / "shared" / "data" / "ifc" for p in Path(__file__).resolve().parents[2:4]
+             if (p / "shared" / "data" / "ifc").is_dir()),
+            Path(__file__).resolve().parents[2] / "shared" / "data" / "ifc")
 DEFAULT = DATA / "revit2012_janesville_restaurant.ifc"
 
 

@@ -257,7 +257,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     envelope: see :class:`converters.ifc_building.EnvelopeParts`), network
     elements (the topology), elements without a mesh."""
     src = str(ctx.source)
-    model, text = open_model(ctx.source, ctx.report)
+    model, _ = open_model(ctx.source, ctx.report)
     ctx.report["schema"] = model.schema_identifier if hasattr(model, "schema_identifier") \
         else model.schema
     georef = read_georef(model, src, crs=ctx.source_crs, origin=ctx.options.get("origin"),
@@ -267,7 +267,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     ctx.report["elements_by_class"] = dict(Counter(p.is_a() for p in m.products).most_common())
     _refuse_existing(ctx, [m.fid(p) for p in m.products])
     try:
-        yield from _convert(ctx, m, text)
+        yield from _convert(ctx, m)
     finally:
         for parts in m.envelopes.values():
             parts.close()
@@ -290,7 +290,7 @@ def _network_codes(ctx: ConversionContext, m: _Model) -> dict[int, str | None]:
     return codes
 
 
-def _convert(ctx: ConversionContext, m: _Model, text: str | None) -> Iterator[Feature]:
+def _convert(ctx: ConversionContext, m: _Model) -> Iterator[Feature]:
     model, src = m.model, str(ctx.source)
     spatial_ids = {p.id() for p in m.spatial}
 
@@ -307,7 +307,7 @@ def _convert(ctx: ConversionContext, m: _Model, text: str | None) -> Iterator[Fe
     by_id = {e.id(): e for e in m.elements}
     done: set[int] = set()
     ctx.progress(0, total)
-    geom = element_meshes(src, want, kernels=kernels, text=text,
+    geom = element_meshes(src, want, kernels=kernels, model=model,
                           threads=ctx.options.get("threads"),
                           progress=lambda n: ctx.progress(n, total), stream=True)
     limit = int(ctx.options.get("chunk_vertices") or CHUNK_VERTICES)

@@ -6,12 +6,12 @@ several times faster on ordinary building geometry but give no shape for a
 share of the elements, and can crash the process on some files (``manifold``
 segfaults on the duplex sample). :func:`element_meshes` therefore runs a
 *chain* of kernels in one worker process (:mod:`converters.ifc_worker`),
-which opens the file once:
+forked from the model this process parsed (no second parse):
 
 1. the fast kernel converts every element it can, on all cores;
 2. each later kernel gets only the elements that are still missing;
 3. a worker that dies (a segfault inside the kernel) loses nothing already
-   sent. A new worker takes the same kernel on from there, one element at a
+   sent. A new worker (a fork) takes the same kernel on from there, one element at a
    time, each announced before it starts: when that one dies too, the
    element it died on is known. It is skipped by that kernel alone (the
    next kernel gets it) and the kernel resumes after it. Which kernel
@@ -32,23 +32,27 @@ names.
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
+import gc
 import json
 import logging
 import os
-import pickle
 import signal
+import socket
 import struct
-import subprocess
-import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from multiprocessing.connection import Connection
+from multiprocessing.reduction import recv_handle, send_handle
 from typing import Any
 
 import numpy as np
 
+from . import ifc_worker
 from .ifc_worker import GEOMETRY_CACHE_BYTES, HEAD_B, HEAD_E, HEAD_G, HEAD_K, GeometryCache
 
 #: The default kernel chain: fast first, robust last.
@@ -217,68 +221,139 @@ def _unpack(pipe: Any, head: struct.Struct) -> tuple:
     return head.unpack(_exactly(pipe, head.size))
 
 
-#: Runs the worker file as a module of its own: argv = [-c, file, fd].
-_LAUNCH = ("import importlib.util, sys; "
-           "spec = importlib.util.spec_from_file_location('ifc_worker', sys.argv.pop(1)); "
-           "worker = importlib.util.module_from_spec(spec); spec.loader.exec_module(worker); "
-           "worker.main()")
+class _Forker:
+    """Forks geometry workers from the model this process parsed.
 
+    The first worker is not forked from the import process itself but from a
+    helper (the *forker*), forked once as the geometry starts: the import
+    process then has no thread but its own (the store's writer thread starts
+    with the first chunk of features), and the forker never starts one, so
+    each worker is forked from a single-threaded process. A worker inherits
+    the parsed model copy-on-write: no second parse, no interpreter or
+    ifcopenshell to start, and a restart after a kernel crash costs a fork.
 
-def _run_worker(path: str, text: str | None, stream: _Stream,
-                threads: int) -> Generator[ElementMesh, None, tuple[bool, int | None, str]]:
-    """Run one worker process over ``stream``'s request, yielding the new
-    meshes as they come; returns ``(finished, exit_code, crash)``
-    (``crash``: how it ended, when it did not finish). A caller that stops
-    early (its import failed) ends the worker.
-
-    The worker is :mod:`converters.ifc_worker` loaded by file (not
-    multiprocessing, which would re-import the caller's main script, nor
-    ``-m``, which would import the ``converters`` package: half a second of
-    numpy, shapely and the twin at every start): the request goes in through
-    stdin, the shapes come back through a private pipe, so that nothing the
-    kernel prints can corrupt them.
+    The forker takes requests (a dict, ``None`` to end) over a socket; for
+    each, it forks a worker that writes the stream to a new pipe and its
+    standard error to a temporary file, sends back the worker's pid and the
+    pipe's read end, waits for the worker and sends ``(exit code, the tail of
+    its standard error)``.
     """
-    read_fd, write_fd = os.pipe()
-    root = str(Path(__file__).resolve().parent.parent)
-    request = {"path": os.path.abspath(path), "text": text, "kernels": stream.chain,
-               "ids": stream.queue, "later": stream.skip, "one_by_one": stream.one_by_one,
-               "threads": threads, "cache_bytes": stream.cache_bytes}
-    finished = ended = False
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCH, str(Path(__file__).with_name("ifc_worker.py")),
-             str(write_fd)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
-            pass_fds=(write_fd,), cwd=root,
-        )
-        os.close(write_fd)
+
+    def __init__(self, model: Any) -> None:
+        import ifcopenshell.geom  # noqa: F401  (imported once, here, not in each worker)
+
+        ours, theirs = socket.socketpair()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the forker process
+            ours.close()
+            _forker_main(Connection(theirs.detach()), model)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+
+    def start(self, request: dict) -> tuple[int, int]:
+        """A new worker on ``request``: ``(its pid, the read end of its stream)``."""
+        self.conn.send(request)
+        pid = self.conn.recv()
+        return pid, recv_handle(self.conn)
+
+    def ended(self) -> tuple[int | None, str]:
+        """The last worker's exit code (as ``subprocess``'s: minus the signal
+        that killed it) and the tail of its standard error."""
         try:
-            assert proc.stdin is not None
+            code, tail = self.conn.recv()
+        except EOFError:  # the forker itself is gone
+            return None, "the geometry worker's forker ended"
+        return code, tail
+
+    def close(self) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.conn.close()
+        os.waitpid(self.pid, 0)
+
+
+def _forker_main(conn: Connection, model: Any) -> None:  # pragma: no cover - forker process
+    """The forker's loop (see :class:`_Forker`); never returns."""
+    gc.disable()  # nothing inherited is ever freed here
+    code = 0
+    try:
+        while True:
             try:
-                pickle.dump(request, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            with os.fdopen(read_fd, "rb", buffering=1 << 20) as pipe:
-                try:
-                    finished = yield from stream.read(pipe)
-                except EOFError:
-                    finished = False
-                ended = True
-        finally:
-            if not ended:  # the caller stopped reading (or failed): end the worker
-                proc.kill()
+                request = conn.recv()
+            except EOFError:
+                break
+            if request is None:
+                break
+            read_fd, write_fd = os.pipe()
+            with tempfile.TemporaryFile() as errors:
+                pid = os.fork()
+                if pid == 0:
+                    os.close(read_fd)
+                    conn.close()
+                    _worker_main(write_fd, errors.fileno(), request, model)
+                os.close(write_fd)
+                conn.send(pid)
+                send_handle(conn, read_fd, os.getppid())
+                os.close(read_fd)
+                _, status = os.waitpid(pid, 0)
+                errors.seek(0, os.SEEK_END)
+                errors.seek(max(0, errors.tell() - 8192))
+                tail = errors.read().decode(errors="replace")
+                conn.send((os.waitstatus_to_exitcode(status), tail))
+    except BaseException:
+        code = 1
+    os._exit(code)
+
+
+def _worker_main(write_fd: int, err_fd: int, request: dict,
+                 model: Any) -> None:  # pragma: no cover - the worker process
+    """A worker: the kernel chain over the inherited model; never returns.
+    Nothing the kernel prints reaches the stream (standard output goes
+    nowhere, standard error to the forker's file)."""
+    code = 0
+    faulthandler.disable()  # a kernel crash is reported by its signal, not a dump
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(err_fd, 2)
+        with open(write_fd, "wb", buffering=1 << 20) as out:
+            ifc_worker.run(out, request, model)
+    except BaseException:
+        code = 1
+        try:
+            os.write(2, traceback.format_exc().encode(errors="replace"))
+        except BaseException:
+            pass
+    os._exit(code)
+
+
+def _run_worker(forker: _Forker, stream: _Stream,
+                threads: int) -> Generator[ElementMesh, None, tuple[bool, int | None, str]]:
+    """Run one worker over ``stream``'s request, yielding the new meshes as
+    they come; returns ``(finished, exit_code, crash)`` (``crash``: how it
+    ended, when it did not finish). A caller that stops early (its import
+    failed) ends the worker. The shapes come through a private pipe, so that
+    nothing the kernel prints can corrupt them."""
+    request = {"kernels": stream.chain, "ids": stream.queue, "later": stream.skip,
+               "one_by_one": stream.one_by_one, "threads": threads,
+               "cache_bytes": stream.cache_bytes}
+    pid, read_fd = forker.start(request)
+    finished = ended = False
+    try:
+        with os.fdopen(read_fd, "rb", buffering=1 << 20) as pipe:
             try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        crash = ""
-        if not finished:
-            errors.seek(0, os.SEEK_END)
-            errors.seek(max(0, errors.tell() - 8192))
-            crash = crash_reason(proc.returncode, errors.read().decode(errors="replace"))
-    return finished, proc.returncode, crash
+                finished = yield from stream.read(pipe)
+            except EOFError:
+                finished = False
+            ended = True
+    finally:
+        if not ended:  # the caller stopped reading (or failed): end the worker
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        code, tail = forker.ended()
+    return finished, code, "" if finished else crash_reason(code, tail)
 
 
 def _check_kernels(kernels: tuple[str, ...], path: str) -> None:
@@ -375,11 +450,11 @@ class MeshStream:
     """
 
     def __init__(self, path: str, ids: Iterable[int], kernels: tuple[str, ...],
-                 text: str | None, threads: int | None,
+                 model: Any, threads: int | None,
                  progress: Callable[[int], None] | None,
                  cache_bytes: int = GEOMETRY_CACHE_BYTES) -> None:
         _check_kernels(kernels, path)
-        self.path, self.kernels, self.text = path, kernels, text
+        self.path, self.kernels, self.model = path, kernels, model
         self.threads = threads or os.cpu_count() or 1
         self.todo = sorted(set(ids))
         self.progress, self.cache_bytes = progress, cache_bytes
@@ -391,13 +466,31 @@ class MeshStream:
         kernels, todo = self.kernels, self.todo
         chain = _Chain(kernels, self.progress)
         note: dict[int, str] = {}
-        queue, skip, one_by_one = todo, [], False
         crashes = [0] * len(kernels)
+        forker = _Forker(self.model)
+        try:
+            yield from self._chain(forker, chain, note, crashes)
+        finally:
+            forker.close()
+        result = self.result
+        result.runs = [chain.runs[k] for k in sorted(chain.runs)]
+        self.converted, self.triangles = len(chain.done), chain.triangles
+        for i in todo:
+            if i not in chain.done:
+                result.failed[i] = note.get(
+                    i, f"no shape from any geometry kernel ({', '.join(kernels)})")
+
+    def _chain(self, forker: _Forker, chain: _Chain, note: dict[int, str],
+               crashes: list[int]) -> Iterator[ElementMesh]:
+        """The workers' runs until the chain is done, a new worker after each crash."""
+        kernels, todo = self.kernels, self.todo
+        queue: list[int] = todo
+        skip: list[int] = []
+        one_by_one = False
         while True:
             stream = _Stream(list(kernels[chain.base:]), queue, skip, one_by_one,
                              chain.take, chain.start, self.cache_bytes)
-            finished, code, crash = yield from _run_worker(self.path, self.text, stream,
-                                                           self.threads)
+            finished, code, crash = yield from _run_worker(forker, stream, self.threads)
             if finished:
                 chain._lap()
                 break
@@ -417,23 +510,16 @@ class MeshStream:
                     note.setdefault(i, f"the {kernels[chain.base]} kernel crashed "
                                        f"{MAX_CRASHES} times on this file before reaching it")
                 queue, skip = [], sorted(set(queue) | set(skip))
-        result = self.result
-        result.runs = [chain.runs[k] for k in sorted(chain.runs)]
-        self.converted, self.triangles = len(chain.done), chain.triangles
-        for i in todo:
-            if i not in chain.done:
-                result.failed[i] = note.get(
-                    i, f"no shape from any geometry kernel ({', '.join(kernels)})")
 
 
 def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = DEFAULT_KERNELS,
-                   text: str | None = None, threads: int | None = None,
+                   model: Any = None, threads: int | None = None,
                    progress: Callable[[int], None] | None = None,
                    stream: bool = False, cache_bytes: int = GEOMETRY_CACHE_BYTES) -> Any:
     """Meshes of the elements ``ids`` (STEP ids) of the IFC file at ``path``.
 
-    ``text`` is the file's content when it had to be rewritten before
-    ifcopenshell could read it (a pre-release schema name); ``threads`` is
+    ``model`` is the file as ifcopenshell parsed it in this process (opened
+    here when ``None``): the workers are forked from it. ``threads`` is
     the number of geometry threads per kernel (default: all cores).
     ``progress(n)`` is called with the number of elements converted so far.
 
@@ -443,7 +529,11 @@ def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = 
     model). ``cache_bytes`` bounds the shared geometry each end of the
     worker's stream keeps (:class:`~converters.ifc_worker.GeometryCache`).
     """
-    meshes = MeshStream(path, ids, kernels, text, threads, progress, cache_bytes)
+    if model is None:
+        import ifcopenshell
+
+        model = ifcopenshell.open(path)
+    meshes = MeshStream(path, ids, kernels, model, threads, progress, cache_bytes)
     if stream:
         return meshes
     got = {m.step_id: m for m in meshes}
