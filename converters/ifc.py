@@ -71,6 +71,7 @@ from .ifc_open import open_model, sniff
 from .ifc_semantics import (
     SPATIAL_LAYER,
     attributes_of,
+    is_any,
     is_network_element,
     is_segment,
     parent_of,
@@ -143,22 +144,6 @@ def _unit_scale(model: Any) -> float:
     return float(uu.calculate_unit_scale(model))
 
 
-def _building_of(e: Any) -> Any | None:
-    import ifcopenshell.util.element as ue
-
-    seen = 0
-    cur = e
-    while cur is not None and seen < 64:
-        if cur.is_a("IfcBuilding"):
-            return cur
-        nxt = ue.get_aggregate(cur)
-        if nxt is None:
-            nxt = ue.get_container(cur)
-        cur = nxt
-        seen += 1
-    return None
-
-
 class _Model:
     """What the conversion knows of one model, shared by its steps."""
 
@@ -168,22 +153,25 @@ class _Model:
         self.unit = _unit_scale(model)
         self.placer = _Placer(georef, ctx)
         self.products = [p for p in model.by_type("IfcProduct")
-                         if not any(p.is_a(c) for c in EXCLUDED_CLASSES)
-                         and not p.is_a("IfcPort")]
-        self.spatial = [p for p in self.products if p.is_a("IfcSpatialElement")
-                        or p.is_a("IfcSpatialStructureElement")]
+                         if not is_any(p, EXCLUDED_CLASSES + ("IfcPort",))]
+        self.spatial = [p for p in self.products
+                        if is_any(p, ("IfcSpatialElement", "IfcSpatialStructureElement"))]
         spatial_ids = {p.id() for p in self.spatial}
         self.elements = [p for p in self.products if p.id() not in spatial_ids]
         self.known = frozenset(p.id() for p in self.products)
+        #: ``ifcopenshell.util.element.get_container`` / ``get_aggregate`` of each
+        #: entity asked, by step id: elements share their ancestors
+        self._container: dict[int, Any] = {}
+        self._aggregate: dict[int, Any] = {}
         # step id -> step id of the building it is part of (where it is in one)
         self.building_of: dict[int, int] = {}
         for p in self.products:
-            b = _building_of(p)
+            b = self._building_of(p)
             if b is not None:
                 self.building_of[p.id()] = b.id()
         #: step id -> its place in the model (the order of the envelope's parts)
         self.rank = {p.id(): i for i, p in enumerate(self.products)}
-        self._envelope_class = {p.id(): not any(p.is_a(c) for c in NOT_ENVELOPE)
+        self._envelope_class = {p.id(): not is_any(p, NOT_ENVELOPE)
                                 for p in self.products}
         #: the meshes and ground projections kept to the end (spatial and network
         #: elements); the others are streamed
@@ -194,15 +182,45 @@ class _Model:
         self.psets: dict[int, dict[str, Any]] = {}  # property sets read, by step id
         self._storeys: dict[int, Any] = {}  # storey above each container, by step id
 
+    def container(self, e: Any) -> Any | None:
+        """The spatial element containing ``e`` (asked of ifcopenshell once)."""
+        import ifcopenshell.util.element as ue
+
+        key = e.id()
+        if key not in self._container:
+            self._container[key] = ue.get_container(e)
+        return self._container[key]
+
+    def aggregate(self, e: Any) -> Any | None:
+        """The whole ``e`` is part of (asked of ifcopenshell once)."""
+        import ifcopenshell.util.element as ue
+
+        key = e.id()
+        if key not in self._aggregate:
+            self._aggregate[key] = ue.get_aggregate(e)
+        return self._aggregate[key]
+
+    def _building_of(self, e: Any) -> Any | None:
+        """The IfcBuilding ``e`` is in: wholes, then containers, upwards."""
+        seen = 0
+        cur = e
+        while cur is not None and seen < 64:
+            if cur.is_a("IfcBuilding"):
+                return cur
+            nxt = self.aggregate(cur)
+            if nxt is None:
+                nxt = self.container(cur)
+            cur = nxt
+            seen += 1
+        return None
+
     def shapes_envelope(self, sid: int) -> bool:
         """Whether the element's mesh shapes its building's envelope."""
         return self._envelope_class.get(sid, False)
 
     def storey(self, e: Any) -> Any | None:
         """:func:`storey_of` ``e``, remembered per container: elements share them."""
-        import ifcopenshell.util.element as ue
-
-        up = ue.get_container(e) or ue.get_aggregate(e)
+        up = self.container(e) or self.aggregate(e)
         if up is None:
             return None
         key = up.id()
@@ -226,7 +244,14 @@ class _Model:
             attrs["storey_elevation_m"] = round(elev, 4)
 
     def parent_id(self, e: Any) -> str | None:
-        parent = parent_of(e)
+        """The id of :func:`~converters.ifc_semantics.parent_of` ``e``."""
+        whole = self.aggregate(e)
+        if whole is not None and not whole.is_a("IfcProject"):
+            parent = whole
+        else:
+            parent = self.container(e)
+            if parent is None:
+                parent = parent_of(e)
         return self.fid(parent) if parent is not None and parent.id() in self.known else None
 
 
