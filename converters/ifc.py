@@ -70,6 +70,8 @@ from .ifc_network import axis_line, axis_points, network_topology, pipe_diameter
 from .ifc_open import open_model, sniff
 from .ifc_semantics import (
     SPATIAL_LAYER,
+    aggregate_of,
+    attribute,
     attributes_of,
     is_any,
     is_network_element,
@@ -179,25 +181,34 @@ class _Model:
         self.outlines: dict[int, Any] = {}
         #: building step id -> what its envelope needs of its elements
         self.envelopes: dict[int, EnvelopeParts] = {}
-        self.psets: dict[int, dict[str, Any]] = {}  # property sets read, by step id
+        #: property sets, relationships and types read (ifc_semantics.property_sets)
+        self.psets: dict[Any, Any] = {}
         self._storeys: dict[int, Any] = {}  # storey above each container, by step id
 
     def container(self, e: Any) -> Any | None:
-        """The spatial element containing ``e`` (asked of ifcopenshell once)."""
+        """``ifcopenshell.util.element.get_container(e)``: the spatial element
+        containing ``e`` or, failing that, its parent's; asked once per entity."""
         import ifcopenshell.util.element as ue
 
         key = e.id()
-        if key not in self._container:
-            self._container[key] = ue.get_container(e)
-        return self._container[key]
+        if key in self._container:
+            return self._container[key]
+        self._container[key] = None  # a cycle of parents ends here
+        contained = attribute(e, "ContainedInStructure")
+        if contained:
+            got = contained[0].RelatingStructure
+        else:
+            # get_parent(e): its direct container (none), whole, nest, filled void ...
+            parent = self.aggregate(e) or ue.get_parent(e)
+            got = self.container(parent) if parent else None
+        self._container[key] = got
+        return got
 
     def aggregate(self, e: Any) -> Any | None:
-        """The whole ``e`` is part of (asked of ifcopenshell once)."""
-        import ifcopenshell.util.element as ue
-
+        """The whole ``e`` is part of (:func:`aggregate_of`), asked once per entity."""
         key = e.id()
         if key not in self._aggregate:
-            self._aggregate[key] = ue.get_aggregate(e)
+            self._aggregate[key] = aggregate_of(e)
         return self._aggregate[key]
 
     def _building_of(self, e: Any) -> Any | None:

@@ -104,11 +104,23 @@ def system_of(element: Any) -> Any | None:
     return systems[0] if systems else None
 
 
+def aggregate_of(element: Any) -> Any | None:
+    """``ifcopenshell.util.element.get_aggregate(element)``, the schema read
+    from the entity (``element.file.schema`` costs 90 us a call)."""
+    decomposes = attribute(element, "Decomposes")
+    if not decomposes:
+        return None
+    rel = decomposes[0]
+    if element.is_a(True).startswith("IFC2X3.") and not rel.is_a("IfcRelAggregates"):
+        return None  # IFC2X3's Decomposes holds nests too
+    return rel.RelatingObject
+
+
 def parent_of(element: Any) -> Any | None:
     """The whole this element is part of, else the spatial element containing it."""
     import ifcopenshell.util.element as ue
 
-    whole = ue.get_aggregate(element)
+    whole = aggregate_of(element)
     if whole is not None and not whole.is_a("IfcProject"):
         return whole
     container = ue.get_container(element)
@@ -127,7 +139,7 @@ def storey_of(element: Any) -> Any | None:
 
     cur = element
     for _ in range(64):
-        nxt = ue.get_container(cur) or ue.get_aggregate(cur)
+        nxt = ue.get_container(cur) or aggregate_of(cur)
         if nxt is None or nxt.is_a("IfcBuilding") or nxt.is_a("IfcSite") \
                 or nxt.is_a("IfcProject"):
             return None
@@ -191,35 +203,60 @@ def _plain(value: Any) -> Any:
     return str(value)[:_MAX_TEXT]
 
 
-def _definition(definition: Any, cache: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """The properties of a property set or quantity set, read once per set
-    (exporters relate one set to many elements)."""
+def _definition(definition: Any, cache: dict[Any, Any]) -> dict[str, Any]:
+    """The properties of a property set or quantity set as plain values
+    (:func:`_plain`; its ``id`` left out), read once per set (exporters
+    relate one set to many elements)."""
     import ifcopenshell.util.element as ue
 
     key = definition.id()
     got = cache.get(key)
     if got is None:
-        got = cache[key] = ue.get_property_definition(definition)
+        props = ue.get_property_definition(definition)
+        got = cache[key] = {k: _plain(v) for k, v in props.items() if k != "id"}
     return got
 
 
-def property_sets(element: Any, etype: Any | None, cache: dict[int, dict[str, Any]]
+def _related_sets(rel: Any, cache: dict[Any, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, properties)`` of each set an ``IsDefinedBy`` relationship
+    relates (none for a type's), read once per relationship (one relates a
+    set to many elements)."""
+    key = ("rel", rel.id())
+    got = cache.get(key)
+    if got is None:
+        got = []
+        if rel.is_a("IfcRelDefinesByProperties"):
+            definition = rel.RelatingPropertyDefinition
+            members = definition.wrappedValue \
+                if definition.is_a("IfcPropertySetDefinitionSet") else (definition,)
+            got = [(d.Name, _definition(d, cache)) for d in members]
+        cache[key] = got
+    return got
+
+
+def _type_sets(etype: Any, cache: dict[Any, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, properties)`` of each set of a type object, read once per type."""
+    key = ("type", etype.id())
+    got = cache.get(key)
+    if got is None:
+        got = cache[key] = [(d.Name, _definition(d, cache))
+                            for d in etype.HasPropertySets or []]
+    return got
+
+
+def property_sets(element: Any, etype: Any | None, cache: dict[Any, Any]
                   ) -> dict[str, dict[str, Any]]:
     """What ``ifcopenshell.util.element.get_psets(element)`` gives for an
-    occurrence (its type's sets, then its own over them), with each set read
-    once into ``cache`` across elements."""
+    occurrence (its type's sets, then its own over them), as plain values
+    and without the sets' ids, with each set, each relationship and each
+    type read once into ``cache`` across elements."""
     psets: dict[str, dict[str, Any]] = {}
     if etype is not None:
-        for definition in etype.HasPropertySets or []:
-            psets.setdefault(definition.Name, {}).update(_definition(definition, cache))
+        for name, props in _type_sets(etype, cache):
+            psets.setdefault(name, {}).update(props)
     for rel in attribute(element, "IsDefinedBy") or []:
-        if not rel.is_a("IfcRelDefinesByProperties"):
-            continue
-        definition = rel.RelatingPropertyDefinition
-        members = definition.wrappedValue if definition.is_a("IfcPropertySetDefinitionSet") \
-            else (definition,)
-        for d in members:
-            psets.setdefault(d.Name, {}).update(_definition(d, cache))
+        for name, props in _related_sets(rel, cache):
+            psets.setdefault(name, {}).update(props)
     return psets
 
 
@@ -278,7 +315,7 @@ def materials_of(element: Any, etype: Any | None) -> list[Any]:
     return list(ue.get_materials(element))  # a class it does not know: its error
 
 
-def attributes_of(element: Any, cache: dict[int, dict[str, Any]] | None = None
+def attributes_of(element: Any, cache: dict[Any, Any] | None = None
                   ) -> dict[str, Any]:
     """Twin attributes of an IFC element.
 
@@ -307,9 +344,8 @@ def attributes_of(element: Any, cache: dict[int, dict[str, Any]] | None = None
     sets = property_sets(element, etype, {} if cache is None else cache)
     for set_name, props in sets.items():
         for prop, value in props.items():
-            if prop == "id":
-                continue
-            attrs[f"{set_name}.{prop}"] = _plain(value)
+            # a list is the element's own (the cached one is shared)
+            attrs[f"{set_name}.{prop}"] = list(value) if isinstance(value, list) else value
     return attrs
 
 
