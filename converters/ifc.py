@@ -184,6 +184,7 @@ class _Model:
         #: property sets, relationships and types read (ifc_semantics.property_sets)
         self.psets: dict[Any, Any] = {}
         self._storeys: dict[int, Any] = {}  # storey above each container, by step id
+        self._storey_attrs: dict[int, dict[str, Any]] = {}  # what an element says of it
 
     def container(self, e: Any) -> Any | None:
         """``ifcopenshell.util.element.get_container(e)``: the spatial element
@@ -247,12 +248,17 @@ class _Model:
         storey = self.storey(e)
         if storey is None:
             return
-        if storey.Name:
-            attrs["storey"] = text_name(storey)
-        attrs["storey_id"] = self.fid(storey)
-        elev = storey_elevation(storey, self.unit)
-        if elev is not None:
-            attrs["storey_elevation_m"] = round(elev, 4)
+        key = storey.id()
+        got = self._storey_attrs.get(key)
+        if got is None:
+            got = self._storey_attrs[key] = {}
+            if storey.Name:
+                got["storey"] = text_name(storey)
+            got["storey_id"] = self.fid(storey)
+            elev = storey_elevation(storey, self.unit)
+            if elev is not None:
+                got["storey_elevation_m"] = round(elev, 4)
+        attrs.update(got)
 
     def parent_id(self, e: Any) -> str | None:
         """The id of :func:`~converters.ifc_semantics.parent_of` ``e``."""

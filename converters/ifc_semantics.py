@@ -222,9 +222,27 @@ def _definition(definition: Any, cache: dict[Any, Any]) -> dict[str, Any]:
     key = definition.id()
     got = cache.get(key)
     if got is None:
-        props = ue.get_property_definition(definition)
+        if definition.is_a() == "IfcPropertySet":
+            props = _properties(definition[4])  # HasProperties
+        else:
+            props = ue.get_property_definition(definition)
         got = cache[key] = {k: _plain(v) for k, v in props.items() if k != "id"}
     return got
+
+
+def _properties(properties: Any) -> dict[str, Any]:
+    """``ifcopenshell.util.element.get_properties(properties)``, single values
+    (nearly all of them) read by attribute index, the others by it."""
+    import ifcopenshell.util.element as ue
+
+    out: dict[str, Any] = {}
+    for prop in properties or ():
+        if prop.is_a() == "IfcPropertySingleValue":
+            value = prop[2]  # NominalValue
+            out[prop[0]] = value[0] if value else None  # its wrappedValue
+        else:
+            out.update(ue.get_properties([prop]))
+    return out
 
 
 def _related_sets(rel: Any, cache: dict[Any, Any]) -> list[tuple[str, dict[str, Any]]]:
