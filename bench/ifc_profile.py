@@ -54,9 +54,9 @@ def timed(owner: Any, name: str, label: str) -> None:
 SECTIONS = (
     (ifc_mod, "open_model", "parse the file (ifcopenshell)"),
     (ifc_mod, "read_georef", "georeferencing"),
-    (ifc_mod, "_Model", "product lists, buildings of elements"),
+    (ifc_mod, "Model", "product lists, buildings of elements"),
     (ifc_mod, "attributes_of", "attributes (property sets, type, material)"),
-    (ifc_mod._Placer, "__call__", "placing vertices (pyproj, transformers made)"),
+    (ifc_mod.Placer, "__call__", "placing vertices (pyproj, transformers made)"),
     (ifc_mod, "plan_outline", "ground projections (GEOS unions, hulls)"),
     (ifc_mod.EnvelopeParts, "add", "envelope parts kept (temporary file)"),
     (ifc_mod, "building_feature", "building: LoD1 envelope, top surface"),

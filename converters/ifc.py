@@ -48,7 +48,6 @@ from typing import Any
 import numpy as np
 from shapely.geometry import Point
 
-from twin.crs import transform_xyz
 from twin.errors import ConversionError, GeometryError
 from twin.layers import layer_for_utility_code
 from twin.model import Feature, Mesh
@@ -58,27 +57,22 @@ from .base import ConversionContext, ConverterSpec
 from .ifc_alignment import LAYER as ALIGNMENT_LAYER
 from .ifc_alignment import Alignments, alignment_attributes, is_alignment_part, referent_point
 from .ifc_building import (
-    NOT_ENVELOPE,
     EnvelopeParts,
     as_polygons,
     building_feature,
     plan_outline,
 )
-from .ifc_geometry import DEFAULT_KERNELS, EXCLUDED_CLASSES, element_meshes
-from .ifc_georef import Georef, read_georef
+from .ifc_geometry import DEFAULT_KERNELS, element_meshes
+from .ifc_georef import read_georef
+from .ifc_model import Model, Placer
 from .ifc_network import axis_line, axis_points, network_topology, pipe_diameter
 from .ifc_open import open_model, sniff
 from .ifc_semantics import (
     SPATIAL_LAYER,
-    aggregate_of,
-    attribute,
     attributes_of,
-    is_any,
     is_network_element,
     is_segment,
-    parent_of,
     storey_elevation,
-    storey_of,
     system_of,
     text_name,
     utility_code,
@@ -88,18 +82,7 @@ NAME = "ifc"
 VERSION = "0.2.0"
 
 
-class _Placer:
-    """Local metres -> twin CRS, vectorised."""
-
-    def __init__(self, georef: Georef, ctx: ConversionContext) -> None:
-        self.georef, self.ctx = georef, ctx
-
-    def __call__(self, xyz: np.ndarray) -> np.ndarray:
-        return transform_xyz(self.georef.crs, self.ctx.twin_crs, self.georef.to_map(xyz),
-                             source=str(self.ctx.source))
-
-
-def _placed(shapes: dict[int, Any], placer: _Placer) -> Iterator[tuple[int, Any]]:
+def _placed(shapes: dict[int, Any], placer: Placer) -> Iterator[tuple[int, Any]]:
     """``(step id, vertices in the twin CRS)`` of each shape: all placed in one
     call (a transformer call has a fixed cost of about a millisecond)."""
     if not shapes:
@@ -129,7 +112,7 @@ def _refuse_existing(ctx: ConversionContext, ids: list[str]) -> None:
             "Remove that batch (twin batches) or import with --replace", source=str(ctx.source))
 
 
-def _kernel_run(run: dict[str, Any], m: _Model) -> dict[str, Any]:
+def _kernel_run(run: dict[str, Any], m: Model) -> dict[str, Any]:
     """A kernel run's record with the elements it crashed on named (id, class, name)."""
     if run.get("crashed_on"):
         named = []
@@ -138,138 +121,6 @@ def _kernel_run(run: dict[str, Any], m: _Model) -> dict[str, Any]:
             named.append(f"{m.fid(e)} ({e.is_a()} {text_name(e)!r})")
         run["crashed_on"] = named
     return run
-
-
-def _unit_scale(model: Any) -> float:
-    import ifcopenshell.util.unit as uu
-
-    return float(uu.calculate_unit_scale(model))
-
-
-class _Model:
-    """What the conversion knows of one model, shared by its steps."""
-
-    def __init__(self, model: Any, ctx: ConversionContext, georef: Georef) -> None:
-        self.model, self.ctx, self.georef = model, ctx, georef
-        self.prefix = ctx.options.get("id_prefix") or "ifc"
-        self.unit = _unit_scale(model)
-        self.placer = _Placer(georef, ctx)
-        self.products = [p for p in model.by_type("IfcProduct")
-                         if not is_any(p, EXCLUDED_CLASSES + ("IfcPort",))]
-        self.spatial = [p for p in self.products
-                        if is_any(p, ("IfcSpatialElement", "IfcSpatialStructureElement"))]
-        spatial_ids = {p.id() for p in self.spatial}
-        self.elements = [p for p in self.products if p.id() not in spatial_ids]
-        self.known = frozenset(p.id() for p in self.products)
-        #: ``ifcopenshell.util.element.get_container`` / ``get_aggregate`` of each
-        #: entity asked, by step id: elements share their ancestors
-        self._container: dict[int, Any] = {}
-        self._aggregate: dict[int, Any] = {}
-        # step id -> step id of the building it is part of (where it is in one)
-        self.building_of: dict[int, int] = {}
-        for p in self.products:
-            b = self._building_of(p)
-            if b is not None:
-                self.building_of[p.id()] = b.id()
-        #: step id -> its place in the model (the order of the envelope's parts)
-        self.rank = {p.id(): i for i, p in enumerate(self.products)}
-        self._envelope_class = {p.id(): not is_any(p, NOT_ENVELOPE)
-                                for p in self.products}
-        #: the meshes and ground projections kept to the end (spatial and network
-        #: elements); the others are streamed
-        self.meshes: dict[int, Mesh] = {}
-        self.outlines: dict[int, Any] = {}
-        #: building step id -> what its envelope needs of its elements
-        self.envelopes: dict[int, EnvelopeParts] = {}
-        #: property sets, relationships and types read (ifc_semantics.property_sets)
-        self.psets: dict[Any, Any] = {}
-        self._storeys: dict[int, Any] = {}  # storey above each container, by step id
-        self._storey_attrs: dict[int, dict[str, Any]] = {}  # what an element says of it
-
-    def container(self, e: Any) -> Any | None:
-        """``ifcopenshell.util.element.get_container(e)``: the spatial element
-        containing ``e`` or, failing that, its parent's; asked once per entity."""
-        import ifcopenshell.util.element as ue
-
-        key = e.id()
-        if key in self._container:
-            return self._container[key]
-        self._container[key] = None  # a cycle of parents ends here
-        contained = attribute(e, "ContainedInStructure")
-        if contained:
-            got = contained[0].RelatingStructure
-        else:
-            # get_parent(e): its direct container (none), whole, nest, filled void ...
-            parent = self.aggregate(e) or ue.get_parent(e)
-            got = self.container(parent) if parent else None
-        self._container[key] = got
-        return got
-
-    def aggregate(self, e: Any) -> Any | None:
-        """The whole ``e`` is part of (:func:`aggregate_of`), asked once per entity."""
-        key = e.id()
-        if key not in self._aggregate:
-            self._aggregate[key] = aggregate_of(e)
-        return self._aggregate[key]
-
-    def _building_of(self, e: Any) -> Any | None:
-        """The IfcBuilding ``e`` is in: wholes, then containers, upwards."""
-        seen = 0
-        cur = e
-        while cur is not None and seen < 64:
-            if cur.is_a("IfcBuilding"):
-                return cur
-            nxt = self.aggregate(cur)
-            if nxt is None:
-                nxt = self.container(cur)
-            cur = nxt
-            seen += 1
-        return None
-
-    def shapes_envelope(self, sid: int) -> bool:
-        """Whether the element's mesh shapes its building's envelope."""
-        return self._envelope_class.get(sid, False)
-
-    def storey(self, e: Any) -> Any | None:
-        """:func:`storey_of` ``e``, remembered per container: elements share them."""
-        up = self.container(e) or self.aggregate(e)
-        if up is None:
-            return None
-        key = up.id()
-        if key not in self._storeys:
-            self._storeys[key] = storey_of(e)
-        return self._storeys[key]
-
-    def fid(self, entity: Any) -> str:
-        return f"{self.prefix}:{entity.GlobalId}"
-
-    def storey_attributes(self, e: Any, attrs: dict[str, Any]) -> None:
-        """The storey an element or space is on: its name, id and elevation."""
-        storey = self.storey(e)
-        if storey is None:
-            return
-        key = storey.id()
-        got = self._storey_attrs.get(key)
-        if got is None:
-            got = self._storey_attrs[key] = {}
-            if storey.Name:
-                got["storey"] = text_name(storey)
-            got["storey_id"] = self.fid(storey)
-            elev = storey_elevation(storey, self.unit)
-            if elev is not None:
-                got["storey_elevation_m"] = round(elev, 4)
-        attrs.update(got)
-
-    def parent_id(self, e: Any) -> str | None:
-        """The id of :func:`~converters.ifc_semantics.parent_of` ``e``."""
-        whole = self.aggregate(e)
-        if whole is not None and not whole.is_a("IfcProject"):
-            parent = whole
-        else:
-            parent = self.container(e)
-            if parent is None:
-                parent = parent_of(e)
-        return self.fid(parent) if parent is not None and parent.id() in self.known else None
 
 
 #: Element meshes placed and turned into features at once: an import holds
@@ -305,7 +156,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     georef = read_georef(model, src, crs=ctx.source_crs, origin=ctx.options.get("origin"),
                          rotation=ctx.options.get("rotation"), twin_crs=ctx.twin_crs)
     ctx.report["georeferencing"] = georef.describe(ctx.twin_crs)
-    m = _Model(model, ctx, georef)
+    m = Model(model, ctx, georef)
     ctx.report["elements_by_class"] = dict(Counter(p.is_a() for p in m.products).most_common())
     _refuse_existing(ctx, [m.fid(p) for p in m.products])
     try:
@@ -315,7 +166,7 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
             parts.close()
 
 
-def _network_codes(ctx: ConversionContext, m: _Model) -> dict[int, str | None]:
+def _network_codes(ctx: ConversionContext, m: Model) -> dict[int, str | None]:
     """The utility code of each network element (``None``: no known system)."""
     utility_opt = ctx.options.get("utility")
     codes: dict[int, str | None] = {}
@@ -332,7 +183,7 @@ def _network_codes(ctx: ConversionContext, m: _Model) -> dict[int, str | None]:
     return codes
 
 
-def _convert(ctx: ConversionContext, m: _Model) -> Iterator[Feature]:
+def _convert(ctx: ConversionContext, m: Model) -> Iterator[Feature]:
     model, src = m.model, str(ctx.source)
     spatial_ids = {p.id() for p in m.spatial}
 
@@ -403,7 +254,7 @@ def _convert(ctx: ConversionContext, m: _Model) -> Iterator[Feature]:
     ctx.report["features"] = out_count
 
 
-def _placed_chunk(chunk: list[Any], m: _Model) -> Iterator[tuple[int, Mesh, Any]]:
+def _placed_chunk(chunk: list[Any], m: Model) -> Iterator[tuple[int, Mesh, Any]]:
     """``(step id, mesh in the twin CRS, ground projection)`` of a chunk of
     the kernel's meshes, placed in one call; the envelope's share of each
     is handed to its building's :class:`EnvelopeParts` on the way."""
@@ -422,7 +273,7 @@ def _placed_chunk(chunk: list[Any], m: _Model) -> Iterator[tuple[int, Mesh, Any]
         yield sid, mesh, outline
 
 
-def _element_feature(e: Any, m: _Model, codes: dict, edges: dict, net_features: dict,
+def _element_feature(e: Any, m: Model, codes: dict, edges: dict, net_features: dict,
                      alignments: Alignments, mesh: Mesh | None, outline: Any) -> Feature:
     sid = e.id()
     attrs = attributes_of(e, m.psets)
@@ -466,7 +317,7 @@ def _element_feature(e: Any, m: _Model, codes: dict, edges: dict, net_features: 
                    edge=edge if layer != "building_elements" else None, source_id=e.GlobalId)
 
 
-def _spatial_feature(sp: Any, m: _Model) -> Feature | None:
+def _spatial_feature(sp: Any, m: Model) -> Feature | None:
     import ifcopenshell.util.element as ue
 
     attrs = attributes_of(sp, m.psets)
@@ -496,7 +347,7 @@ def _spatial_feature(sp: Any, m: _Model) -> Feature | None:
                    meshes={"bim": mesh} if mesh is not None else {}, source_id=sp.GlobalId)
 
 
-def _building(b: Any, parent: str | None, attrs: dict[str, Any], m: _Model) -> Feature:
+def _building(b: Any, parent: str | None, attrs: dict[str, Any], m: Model) -> Feature:
     storeys = [s for s in m.model.by_type("IfcBuildingStorey")
                if m.building_of.get(s.id()) == b.id()]
     elevs = [e for e in (storey_elevation(s, m.unit) for s in storeys) if e is not None]

@@ -16,6 +16,7 @@ import twin
 from converters import import_file
 from converters.base import ConversionContext
 from converters.ifc_georef import read_georef
+from converters.ifc_model import Model
 from converters.ifc_open import open_model
 from converters.ifc_semantics import (
     aggregate_of,
@@ -70,7 +71,7 @@ def test_model_containers_equal_ifcopenshell(name):
     ctx = ConversionContext(twin_crs=CRS(crs), source=path, options={"origin": (0, 0, 0)})
     georef = read_georef(model, str(path), crs=CRS(crs), origin=(0.0, 0.0, 0.0), rotation=None,
                          twin_crs=CRS(crs))
-    m = ifc_mod._Model(model, ctx, georef)
+    m = Model(model, ctx, georef)
     for p in model.by_type("IfcProduct"):
         assert m.container(p) == ue.get_container(p), p
         assert m.aggregate(p) == ue.get_aggregate(p), p
