@@ -13,7 +13,7 @@ from pyproj import CRS
 
 import converters.ifc as ifc_mod
 import twin
-from converters import import_file
+from converters import ifc_fork, import_file
 from converters.base import ConversionContext
 from converters.ifc_georef import read_georef
 from converters.ifc_model import Model
@@ -77,6 +77,37 @@ def test_model_containers_equal_ifcopenshell(name):
         assert m.aggregate(p) == ue.get_aggregate(p), p
 
 
+def _track_processes(monkeypatch) -> tuple[list[int], list[int]]:
+    """The pids of the forkers and workers the imports start."""
+    forkers: list[int] = []
+    workers: list[int] = []
+    init, start = ifc_fork.Forker.__init__, ifc_fork.Forker.start
+
+    def tracked_init(self, model):
+        init(self, model)
+        forkers.append(self.pid)
+
+    def tracked_start(self, request):
+        pid, fd = start(self, request)
+        workers.append(pid)
+        return pid, fd
+
+    monkeypatch.setattr(ifc_fork.Forker, "__init__", tracked_init)
+    monkeypatch.setattr(ifc_fork.Forker, "start", tracked_start)
+    return forkers, workers
+
+
+def _gone(forkers: list[int], workers: list[int]) -> None:
+    """The forkers were reaped (by us) and their workers (by them)."""
+    assert forkers and workers
+    for pid in forkers:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    for pid in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
 def test_the_workers_use_the_parsed_model_not_the_file(tmp_path, monkeypatch):
     """The file is parsed once: moved away once the import has parsed it,
     every element still gets its mesh (a worker that opened the file again
@@ -91,10 +122,33 @@ def test_the_workers_use_the_parsed_model_not_the_file(tmp_path, monkeypatch):
         return got
 
     monkeypatch.setattr(ifc_mod, "open_model", open_then_move)
+    forkers, workers = _track_processes(monkeypatch)
     with twin.create_twin(tmp_path / "t.gpkg", "EPSG:25832") as store:
         res = import_file(store, src)
     geo = res.report["source"]["geometry"]
     assert not src.exists()
     assert geo["converted"] == geo["requested"] > 80 and geo["failed"] == 0
-    with pytest.raises(ChildProcessError):  # the forker and its workers were reaped
-        os.waitpid(-1, os.WNOHANG)
+    assert len(forkers) == len(workers) == 1
+    _gone(forkers, workers)
+
+
+def test_an_import_that_fails_midway_ends_its_worker_and_forker(tmp_path, monkeypatch):
+    """An error while the kernels still deliver ends the import, the worker
+    and the forker (none is left running or unreaped), and the twin stays
+    as it was."""
+    forkers, workers = _track_processes(monkeypatch)
+    real = ifc_mod._element_feature
+    made = [0]
+
+    def fail_on_the_fifth(*args, **kwargs):
+        made[0] += 1
+        if made[0] == 5:
+            raise RuntimeError("a bug in the converter")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ifc_mod, "_element_feature", fail_on_the_fifth)
+    with twin.create_twin(tmp_path / "t.gpkg", "EPSG:25832") as store:
+        with pytest.raises(Exception, match="a bug in the converter"):
+            import_file(store, IFC / "AC20-FZK-Haus.ifc", options={"chunk_vertices": 1})
+        assert store.info().feature_count == 0
+    _gone(forkers, workers)
