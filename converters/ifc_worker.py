@@ -1,6 +1,6 @@
 """The geometry worker process and the binary stream it writes.
 
-A worker is forked from the import process (:mod:`converters.ifc_geometry`)
+A worker is forked (:mod:`converters.ifc_fork`) from the import process
 and inherits the model it parsed: it runs a chain of ifcopenshell geometry
 kernels over the requested elements, each kernel getting what the ones
 before it did not deliver (:func:`run`). Run by itself, ``python
