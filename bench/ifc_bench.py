@@ -178,7 +178,8 @@ def synthetic(sizes: list[int], crs: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("file", nargs="?", type=Path, default=DEFAULT)
-    ap.add_argument("--crs", default="EPSG:26919", help="twin CRS (default UTM 19N)")
+    ap.add_argument("--crs", help="twin CRS (default UTM 19N; with --synthetic UTM 16N, "
+                    "where bench/ifc_synth.py places its site)")
     ap.add_argument("--origin", help="X,Y[,Z] of the local origin, for a file without "
                     "georeferencing")
     ap.add_argument("--world", action="store_true", help="also manifold in world coordinates")
@@ -190,11 +191,13 @@ def main() -> None:
     args = ap.parse_args()
     options = {"origin": tuple(float(v) for v in args.origin.split(","))} if args.origin \
         else {}
+    if args.crs is None and not args.synthetic:
+        args.crs = "EPSG:26919"
     if args.one:
         print(json.dumps(one(args.one, args.file, args.crs, options)))
         return
     if args.synthetic:
-        synthetic([int(v) for v in args.synthetic.split(",")], args.crs)
+        synthetic([int(v) for v in args.synthetic.split(",")], args.crs or "EPSG:26916")
         return
     print(f"{args.file.name}: {args.file.stat().st_size / 1e6:.1f} MB, "
           f"{os.cpu_count()} cores; each run a fresh process")
