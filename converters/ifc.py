@@ -48,7 +48,6 @@ from typing import Any
 import numpy as np
 from shapely.geometry import Point
 
-from twin.crs import transform_xyz
 from twin.errors import ConversionError, GeometryError
 from twin.layers import layer_for_utility_code
 from twin.model import Feature, Mesh
@@ -58,14 +57,14 @@ from .base import ConversionContext, ConverterSpec
 from .ifc_alignment import LAYER as ALIGNMENT_LAYER
 from .ifc_alignment import Alignments, alignment_attributes, is_alignment_part, referent_point
 from .ifc_building import (
-    NOT_ENVELOPE,
     EnvelopeParts,
     as_polygons,
     building_feature,
     plan_outline,
 )
-from .ifc_geometry import DEFAULT_KERNELS, EXCLUDED_CLASSES, element_meshes
-from .ifc_georef import Georef, read_georef
+from .ifc_geometry import DEFAULT_KERNELS, element_meshes
+from .ifc_georef import read_georef
+from .ifc_model import Model, Placer
 from .ifc_network import axis_line, axis_points, network_topology, pipe_diameter
 from .ifc_open import open_model, sniff
 from .ifc_semantics import (
@@ -73,9 +72,7 @@ from .ifc_semantics import (
     attributes_of,
     is_network_element,
     is_segment,
-    parent_of,
     storey_elevation,
-    storey_of,
     system_of,
     text_name,
     utility_code,
@@ -85,18 +82,7 @@ NAME = "ifc"
 VERSION = "0.2.0"
 
 
-class _Placer:
-    """Local metres -> twin CRS, vectorised."""
-
-    def __init__(self, georef: Georef, ctx: ConversionContext) -> None:
-        self.georef, self.ctx = georef, ctx
-
-    def __call__(self, xyz: np.ndarray) -> np.ndarray:
-        return transform_xyz(self.georef.crs, self.ctx.twin_crs, self.georef.to_map(xyz),
-                             source=str(self.ctx.source))
-
-
-def _placed(shapes: dict[int, Any], placer: _Placer) -> Iterator[tuple[int, Any]]:
+def _placed(shapes: dict[int, Any], placer: Placer) -> Iterator[tuple[int, Any]]:
     """``(step id, vertices in the twin CRS)`` of each shape: all placed in one
     call (a transformer call has a fixed cost of about a millisecond)."""
     if not shapes:
@@ -126,7 +112,7 @@ def _refuse_existing(ctx: ConversionContext, ids: list[str]) -> None:
             "Remove that batch (twin batches) or import with --replace", source=str(ctx.source))
 
 
-def _kernel_run(run: dict[str, Any], m: _Model) -> dict[str, Any]:
+def _kernel_run(run: dict[str, Any], m: Model) -> dict[str, Any]:
     """A kernel run's record with the elements it crashed on named (id, class, name)."""
     if run.get("crashed_on"):
         named = []
@@ -135,99 +121,6 @@ def _kernel_run(run: dict[str, Any], m: _Model) -> dict[str, Any]:
             named.append(f"{m.fid(e)} ({e.is_a()} {text_name(e)!r})")
         run["crashed_on"] = named
     return run
-
-
-def _unit_scale(model: Any) -> float:
-    import ifcopenshell.util.unit as uu
-
-    return float(uu.calculate_unit_scale(model))
-
-
-def _building_of(e: Any) -> Any | None:
-    import ifcopenshell.util.element as ue
-
-    seen = 0
-    cur = e
-    while cur is not None and seen < 64:
-        if cur.is_a("IfcBuilding"):
-            return cur
-        nxt = ue.get_aggregate(cur)
-        if nxt is None:
-            nxt = ue.get_container(cur)
-        cur = nxt
-        seen += 1
-    return None
-
-
-class _Model:
-    """What the conversion knows of one model, shared by its steps."""
-
-    def __init__(self, model: Any, ctx: ConversionContext, georef: Georef) -> None:
-        self.model, self.ctx, self.georef = model, ctx, georef
-        self.prefix = ctx.options.get("id_prefix") or "ifc"
-        self.unit = _unit_scale(model)
-        self.placer = _Placer(georef, ctx)
-        self.products = [p for p in model.by_type("IfcProduct")
-                         if not any(p.is_a(c) for c in EXCLUDED_CLASSES)
-                         and not p.is_a("IfcPort")]
-        self.spatial = [p for p in self.products if p.is_a("IfcSpatialElement")
-                        or p.is_a("IfcSpatialStructureElement")]
-        spatial_ids = {p.id() for p in self.spatial}
-        self.elements = [p for p in self.products if p.id() not in spatial_ids]
-        self.known = frozenset(p.id() for p in self.products)
-        # step id -> step id of the building it is part of (where it is in one)
-        self.building_of: dict[int, int] = {}
-        for p in self.products:
-            b = _building_of(p)
-            if b is not None:
-                self.building_of[p.id()] = b.id()
-        #: step id -> its place in the model (the order of the envelope's parts)
-        self.rank = {p.id(): i for i, p in enumerate(self.products)}
-        self._envelope_class = {p.id(): not any(p.is_a(c) for c in NOT_ENVELOPE)
-                                for p in self.products}
-        #: the meshes and ground projections kept to the end (spatial and network
-        #: elements); the others are streamed
-        self.meshes: dict[int, Mesh] = {}
-        self.outlines: dict[int, Any] = {}
-        #: building step id -> what its envelope needs of its elements
-        self.envelopes: dict[int, EnvelopeParts] = {}
-        self.psets: dict[int, dict[str, Any]] = {}  # property sets read, by step id
-        self._storeys: dict[int, Any] = {}  # storey above each container, by step id
-
-    def shapes_envelope(self, sid: int) -> bool:
-        """Whether the element's mesh shapes its building's envelope."""
-        return self._envelope_class.get(sid, False)
-
-    def storey(self, e: Any) -> Any | None:
-        """:func:`storey_of` ``e``, remembered per container: elements share them."""
-        import ifcopenshell.util.element as ue
-
-        up = ue.get_container(e) or ue.get_aggregate(e)
-        if up is None:
-            return None
-        key = up.id()
-        if key not in self._storeys:
-            self._storeys[key] = storey_of(e)
-        return self._storeys[key]
-
-    def fid(self, entity: Any) -> str:
-        return f"{self.prefix}:{entity.GlobalId}"
-
-    def storey_attributes(self, e: Any, attrs: dict[str, Any]) -> None:
-        """The storey an element or space is on: its name, id and elevation."""
-        storey = self.storey(e)
-        if storey is None:
-            return
-        if storey.Name:
-            attrs["storey"] = text_name(storey)
-        attrs["storey_id"] = self.fid(storey)
-        elev = storey_elevation(storey, self.unit)
-        if elev is not None:
-            attrs["storey_elevation_m"] = round(elev, 4)
-
-    def parent_id(self, e: Any) -> str | None:
-        parent = parent_of(e)
-        return self.fid(parent) if parent is not None and parent.id() in self.known else None
 
 
 #: Element meshes placed and turned into features at once: an import holds
@@ -257,23 +150,23 @@ def convert(ctx: ConversionContext) -> Iterator[Feature]:
     envelope: see :class:`converters.ifc_building.EnvelopeParts`), network
     elements (the topology), elements without a mesh."""
     src = str(ctx.source)
-    model, text = open_model(ctx.source, ctx.report)
+    model, _ = open_model(ctx.source, ctx.report)
     ctx.report["schema"] = model.schema_identifier if hasattr(model, "schema_identifier") \
         else model.schema
     georef = read_georef(model, src, crs=ctx.source_crs, origin=ctx.options.get("origin"),
                          rotation=ctx.options.get("rotation"), twin_crs=ctx.twin_crs)
     ctx.report["georeferencing"] = georef.describe(ctx.twin_crs)
-    m = _Model(model, ctx, georef)
+    m = Model(model, ctx, georef)
     ctx.report["elements_by_class"] = dict(Counter(p.is_a() for p in m.products).most_common())
     _refuse_existing(ctx, [m.fid(p) for p in m.products])
     try:
-        yield from _convert(ctx, m, text)
+        yield from _convert(ctx, m)
     finally:
         for parts in m.envelopes.values():
             parts.close()
 
 
-def _network_codes(ctx: ConversionContext, m: _Model) -> dict[int, str | None]:
+def _network_codes(ctx: ConversionContext, m: Model) -> dict[int, str | None]:
     """The utility code of each network element (``None``: no known system)."""
     utility_opt = ctx.options.get("utility")
     codes: dict[int, str | None] = {}
@@ -290,7 +183,7 @@ def _network_codes(ctx: ConversionContext, m: _Model) -> dict[int, str | None]:
     return codes
 
 
-def _convert(ctx: ConversionContext, m: _Model, text: str | None) -> Iterator[Feature]:
+def _convert(ctx: ConversionContext, m: Model) -> Iterator[Feature]:
     model, src = m.model, str(ctx.source)
     spatial_ids = {p.id() for p in m.spatial}
 
@@ -307,7 +200,7 @@ def _convert(ctx: ConversionContext, m: _Model, text: str | None) -> Iterator[Fe
     by_id = {e.id(): e for e in m.elements}
     done: set[int] = set()
     ctx.progress(0, total)
-    geom = element_meshes(src, want, kernels=kernels, text=text,
+    geom = element_meshes(src, want, kernels=kernels, model=model,
                           threads=ctx.options.get("threads"),
                           progress=lambda n: ctx.progress(n, total), stream=True)
     limit = int(ctx.options.get("chunk_vertices") or CHUNK_VERTICES)
@@ -361,7 +254,7 @@ def _convert(ctx: ConversionContext, m: _Model, text: str | None) -> Iterator[Fe
     ctx.report["features"] = out_count
 
 
-def _placed_chunk(chunk: list[Any], m: _Model) -> Iterator[tuple[int, Mesh, Any]]:
+def _placed_chunk(chunk: list[Any], m: Model) -> Iterator[tuple[int, Mesh, Any]]:
     """``(step id, mesh in the twin CRS, ground projection)`` of a chunk of
     the kernel's meshes, placed in one call; the envelope's share of each
     is handed to its building's :class:`EnvelopeParts` on the way."""
@@ -380,7 +273,7 @@ def _placed_chunk(chunk: list[Any], m: _Model) -> Iterator[tuple[int, Mesh, Any]
         yield sid, mesh, outline
 
 
-def _element_feature(e: Any, m: _Model, codes: dict, edges: dict, net_features: dict,
+def _element_feature(e: Any, m: Model, codes: dict, edges: dict, net_features: dict,
                      alignments: Alignments, mesh: Mesh | None, outline: Any) -> Feature:
     sid = e.id()
     attrs = attributes_of(e, m.psets)
@@ -424,7 +317,7 @@ def _element_feature(e: Any, m: _Model, codes: dict, edges: dict, net_features: 
                    edge=edge if layer != "building_elements" else None, source_id=e.GlobalId)
 
 
-def _spatial_feature(sp: Any, m: _Model) -> Feature | None:
+def _spatial_feature(sp: Any, m: Model) -> Feature | None:
     import ifcopenshell.util.element as ue
 
     attrs = attributes_of(sp, m.psets)
@@ -454,7 +347,7 @@ def _spatial_feature(sp: Any, m: _Model) -> Feature | None:
                    meshes={"bim": mesh} if mesh is not None else {}, source_id=sp.GlobalId)
 
 
-def _building(b: Any, parent: str | None, attrs: dict[str, Any], m: _Model) -> Feature:
+def _building(b: Any, parent: str | None, attrs: dict[str, Any], m: Model) -> Feature:
     storeys = [s for s in m.model.by_type("IfcBuildingStorey")
                if m.building_of.get(s.id()) == b.id()]
     elevs = [e for e in (storey_elevation(s, m.unit) for s in storeys) if e is not None]

@@ -34,6 +34,8 @@ import shapely
 from shapely.geometry import LineString, Point
 from shapely.ops import substring
 
+from .ifc_semantics import is_any
+
 #: Classes of an alignment and its parts.
 ALIGNMENT_CLASSES = ("IfcAlignment", "IfcAlignmentHorizontal", "IfcAlignmentVertical",
                      "IfcAlignmentCant", "IfcAlignmentSegment")
@@ -47,7 +49,7 @@ _CURVES_3D = ("IfcGradientCurve", "IfcSegmentedReferenceCurve")
 
 def is_alignment_part(element: Any) -> bool:
     """Whether ``element`` is an alignment, one of its layouts or a segment."""
-    return any(element.is_a(c) for c in ALIGNMENT_CLASSES)
+    return is_any(element, ALIGNMENT_CLASSES)
 
 
 def by_type(model: Any, cls: str) -> list[Any]:

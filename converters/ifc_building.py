@@ -73,19 +73,21 @@ def plan_outline(vertices: np.ndarray, faces: np.ndarray) -> Any:
     shadows of its upward-facing triangles (a closed solid's downward faces
     cast the same shadow). Meshes of more than 400 such triangles (curved
     furniture, fittings) get their convex hull instead, to bound the time."""
-    tri = vertices[faces]
-    normal_z = ((tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1])
-                - (tri[:, 2, 0] - tri[:, 0, 0]) * (tri[:, 1, 1] - tri[:, 0, 1]))
-    up = tri[np.abs(normal_z) > 2e-6][:, :, :2]
-    if len(up) == 0 or len(up) > 400:
+    xy = vertices[:, :2]
+    p0, p1, p2 = xy[faces[:, 0]], xy[faces[:, 1]], xy[faces[:, 2]]  # in plan only
+    normal_z = ((p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1])
+                - (p2[:, 0] - p0[:, 0]) * (p1[:, 1] - p0[:, 1]))
+    keep = np.abs(normal_z) > 2e-6
+    count = int(np.count_nonzero(keep))
+    if count == 0 or count > 400:
         # the hull of one line through the points: shapely makes no point
         # object per vertex for it (a multipoint would: 4 times the time)
-        xy = vertices[:, :2]
         hull = shapely.convex_hull(shapely.linestrings(xy) if len(xy) > 1 else
                                    shapely.points(xy[0]))
         return hull if hull.geom_type == "Polygon" else None
+    up = np.stack([p0[keep], p1[keep], p2[keep]], axis=1)
     if len(up) > 8:
-        upward = normal_z[np.abs(normal_z) > 2e-6] > 0
+        upward = normal_z[keep] > 0
         if upward.any():
             up = up[upward]
     rings = np.concatenate([up, up[:, :1]], axis=1)
@@ -133,7 +135,9 @@ class EnvelopeParts:
         self._file.write(v.tobytes())
         self._file.write(f.tobytes())
         if len(f):
-            xy = v[f.ravel(), :2]
+            used = np.zeros(len(v), dtype=bool)
+            used[f.ravel()] = True
+            xy = v[:, :2] if used.all() else v[used, :2]  # the vertices of its triangles
             self.plan_lo = np.minimum(self.plan_lo, xy.min(axis=0))
             self.plan_hi = np.maximum(self.plan_hi, xy.max(axis=0))
         self.ranks.append(rank)

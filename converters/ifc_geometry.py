@@ -6,12 +6,12 @@ several times faster on ordinary building geometry but give no shape for a
 share of the elements, and can crash the process on some files (``manifold``
 segfaults on the duplex sample). :func:`element_meshes` therefore runs a
 *chain* of kernels in one worker process (:mod:`converters.ifc_worker`),
-which opens the file once:
+forked from the model this process parsed (no second parse):
 
 1. the fast kernel converts every element it can, on all cores;
 2. each later kernel gets only the elements that are still missing;
 3. a worker that dies (a segfault inside the kernel) loses nothing already
-   sent. A new worker takes the same kernel on from there, one element at a
+   sent. A new worker (a fork) takes the same kernel on from there, one element at a
    time, each announced before it starts: when that one dies too, the
    element it died on is known. It is skipped by that kernel alone (the
    next kernel gets it) and the kernel resumes after it. Which kernel
@@ -32,23 +32,20 @@ names.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import pickle
 import signal
 import struct
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .ifc_fork import Forker
 from .ifc_worker import GEOMETRY_CACHE_BYTES, HEAD_B, HEAD_E, HEAD_G, HEAD_K, GeometryCache
 
 #: The default kernel chain: fast first, robust last.
@@ -217,68 +214,31 @@ def _unpack(pipe: Any, head: struct.Struct) -> tuple:
     return head.unpack(_exactly(pipe, head.size))
 
 
-#: Runs the worker file as a module of its own: argv = [-c, file, fd].
-_LAUNCH = ("import importlib.util, sys; "
-           "spec = importlib.util.spec_from_file_location('ifc_worker', sys.argv.pop(1)); "
-           "worker = importlib.util.module_from_spec(spec); spec.loader.exec_module(worker); "
-           "worker.main()")
-
-
-def _run_worker(path: str, text: str | None, stream: _Stream,
+def _run_worker(forker: Forker, stream: _Stream,
                 threads: int) -> Generator[ElementMesh, None, tuple[bool, int | None, str]]:
-    """Run one worker process over ``stream``'s request, yielding the new
-    meshes as they come; returns ``(finished, exit_code, crash)``
-    (``crash``: how it ended, when it did not finish). A caller that stops
-    early (its import failed) ends the worker.
-
-    The worker is :mod:`converters.ifc_worker` loaded by file (not
-    multiprocessing, which would re-import the caller's main script, nor
-    ``-m``, which would import the ``converters`` package: half a second of
-    numpy, shapely and the twin at every start): the request goes in through
-    stdin, the shapes come back through a private pipe, so that nothing the
-    kernel prints can corrupt them.
-    """
-    read_fd, write_fd = os.pipe()
-    root = str(Path(__file__).resolve().parent.parent)
-    request = {"path": os.path.abspath(path), "text": text, "kernels": stream.chain,
-               "ids": stream.queue, "later": stream.skip, "one_by_one": stream.one_by_one,
-               "threads": threads, "cache_bytes": stream.cache_bytes}
+    """Run one worker over ``stream``'s request, yielding the new meshes as
+    they come; returns ``(finished, exit_code, crash)`` (``crash``: how it
+    ended, when it did not finish). A caller that stops early (its import
+    failed) ends the worker. The shapes come through a private pipe, so that
+    nothing the kernel prints can corrupt them."""
+    request = {"kernels": stream.chain, "ids": stream.queue, "later": stream.skip,
+               "one_by_one": stream.one_by_one, "threads": threads,
+               "cache_bytes": stream.cache_bytes}
+    pid, read_fd = forker.start(request)
     finished = ended = False
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCH, str(Path(__file__).with_name("ifc_worker.py")),
-             str(write_fd)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors,
-            pass_fds=(write_fd,), cwd=root,
-        )
-        os.close(write_fd)
-        try:
-            assert proc.stdin is not None
+    try:
+        with os.fdopen(read_fd, "rb", buffering=1 << 20) as pipe:
             try:
-                pickle.dump(request, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            with os.fdopen(read_fd, "rb", buffering=1 << 20) as pipe:
-                try:
-                    finished = yield from stream.read(pipe)
-                except EOFError:
-                    finished = False
-                ended = True
-        finally:
-            if not ended:  # the caller stopped reading (or failed): end the worker
-                proc.kill()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        crash = ""
-        if not finished:
-            errors.seek(0, os.SEEK_END)
-            errors.seek(max(0, errors.tell() - 8192))
-            crash = crash_reason(proc.returncode, errors.read().decode(errors="replace"))
-    return finished, proc.returncode, crash
+                finished = yield from stream.read(pipe)
+            except EOFError:
+                finished = False
+            ended = True
+    finally:
+        if not ended:  # the caller stopped reading (or failed): end the worker
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        code, tail = forker.ended()
+    return finished, code, "" if finished else crash_reason(code, tail)
 
 
 def _check_kernels(kernels: tuple[str, ...], path: str) -> None:
@@ -375,11 +335,11 @@ class MeshStream:
     """
 
     def __init__(self, path: str, ids: Iterable[int], kernels: tuple[str, ...],
-                 text: str | None, threads: int | None,
+                 model: Any, threads: int | None,
                  progress: Callable[[int], None] | None,
                  cache_bytes: int = GEOMETRY_CACHE_BYTES) -> None:
         _check_kernels(kernels, path)
-        self.path, self.kernels, self.text = path, kernels, text
+        self.path, self.kernels, self.model = path, kernels, model
         self.threads = threads or os.cpu_count() or 1
         self.todo = sorted(set(ids))
         self.progress, self.cache_bytes = progress, cache_bytes
@@ -391,13 +351,31 @@ class MeshStream:
         kernels, todo = self.kernels, self.todo
         chain = _Chain(kernels, self.progress)
         note: dict[int, str] = {}
-        queue, skip, one_by_one = todo, [], False
         crashes = [0] * len(kernels)
+        forker = Forker(self.model)
+        try:
+            yield from self._chain(forker, chain, note, crashes)
+        finally:
+            forker.close()
+        result = self.result
+        result.runs = [chain.runs[k] for k in sorted(chain.runs)]
+        self.converted, self.triangles = len(chain.done), chain.triangles
+        for i in todo:
+            if i not in chain.done:
+                result.failed[i] = note.get(
+                    i, f"no shape from any geometry kernel ({', '.join(kernels)})")
+
+    def _chain(self, forker: Forker, chain: _Chain, note: dict[int, str],
+               crashes: list[int]) -> Iterator[ElementMesh]:
+        """The workers' runs until the chain is done, a new worker after each crash."""
+        kernels, todo = self.kernels, self.todo
+        queue: list[int] = todo
+        skip: list[int] = []
+        one_by_one = False
         while True:
             stream = _Stream(list(kernels[chain.base:]), queue, skip, one_by_one,
                              chain.take, chain.start, self.cache_bytes)
-            finished, code, crash = yield from _run_worker(self.path, self.text, stream,
-                                                           self.threads)
+            finished, code, crash = yield from _run_worker(forker, stream, self.threads)
             if finished:
                 chain._lap()
                 break
@@ -417,23 +395,16 @@ class MeshStream:
                     note.setdefault(i, f"the {kernels[chain.base]} kernel crashed "
                                        f"{MAX_CRASHES} times on this file before reaching it")
                 queue, skip = [], sorted(set(queue) | set(skip))
-        result = self.result
-        result.runs = [chain.runs[k] for k in sorted(chain.runs)]
-        self.converted, self.triangles = len(chain.done), chain.triangles
-        for i in todo:
-            if i not in chain.done:
-                result.failed[i] = note.get(
-                    i, f"no shape from any geometry kernel ({', '.join(kernels)})")
 
 
 def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = DEFAULT_KERNELS,
-                   text: str | None = None, threads: int | None = None,
+                   model: Any = None, threads: int | None = None,
                    progress: Callable[[int], None] | None = None,
                    stream: bool = False, cache_bytes: int = GEOMETRY_CACHE_BYTES) -> Any:
     """Meshes of the elements ``ids`` (STEP ids) of the IFC file at ``path``.
 
-    ``text`` is the file's content when it had to be rewritten before
-    ifcopenshell could read it (a pre-release schema name); ``threads`` is
+    ``model`` is the file as ifcopenshell parsed it in this process (opened
+    here when ``None``): the workers are forked from it. ``threads`` is
     the number of geometry threads per kernel (default: all cores).
     ``progress(n)`` is called with the number of elements converted so far.
 
@@ -443,7 +414,11 @@ def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = 
     model). ``cache_bytes`` bounds the shared geometry each end of the
     worker's stream keeps (:class:`~converters.ifc_worker.GeometryCache`).
     """
-    meshes = MeshStream(path, ids, kernels, text, threads, progress, cache_bytes)
+    if model is None:
+        import ifcopenshell
+
+        model = ifcopenshell.open(path)
+    meshes = MeshStream(path, ids, kernels, model, threads, progress, cache_bytes)
     if stream:
         return meshes
     got = {m.step_id: m for m in meshes}

@@ -48,10 +48,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pyproj import CRS, Geod, Transformer
+from pyproj import CRS, Geod
 from pyproj.exceptions import ProjError
 
-from twin.crs import parse_crs
+from twin.crs import make_transformer, parse_crs
 from twin.errors import ConversionError, CRSError
 
 _WGS84 = CRS.from_epsg(4326)
@@ -91,7 +91,7 @@ class Georef:
         """Longitude and latitude (WGS 84) of the local origin; ``None`` when
         the CRS cannot be transformed to WGS 84."""
         try:
-            tr = Transformer.from_crs(self.crs, _WGS84, always_xy=True)
+            tr = make_transformer(self.crs, _WGS84)
             lon, lat = tr.transform(self.origin[0], self.origin[1], errcheck=True)
         except ProjError:
             return None
@@ -102,7 +102,9 @@ class Georef:
         if crs == self.crs:
             return float(self.origin[0]), float(self.origin[1])
         try:
-            tr = Transformer.from_crs(self.crs, crs, always_xy=True)
+            # the import places every vertex with this transformer: made once (PROJ
+            # takes a third of a second to make one), kept per thread
+            tr = make_transformer(self.crs, crs)
             x, y = tr.transform(self.origin[0], self.origin[1], errcheck=True)
         except ProjError:
             return None

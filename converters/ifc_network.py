@@ -34,11 +34,13 @@ def network_topology(model, elements, codes, meshes, placer, unit, prefix, ctx, 
     Ports of segments that connect directly to each other (no chamber or
     fitting between them) are grouped into one junction node.
     """
+    out: dict[Any, Any] = {"junctions": []}
+    edges: dict[int, Edge] = {}
+    if all(codes.get(e.id()) is None for e in elements):
+        return out, edges  # no network (and no networkx to import: half a second)
     import ifcopenshell.util.system as us
     import networkx as nx
 
-    out: dict[Any, Any] = {"junctions": []}
-    edges: dict[int, Edge] = {}
     stem = ctx.source.stem
     node_ids = {e.id() for e in elements if codes.get(e.id()) is not None
                 and not is_segment(e)}

@@ -53,14 +53,28 @@ SPATIAL_LAYER = {
 _MAX_TEXT = 2000
 
 
+#: (class with schema, classes) -> whether the class is one of them or of a subclass
+_KIND: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+
+def is_any(entity: Any, classes: tuple[str, ...]) -> bool:
+    """``any(entity.is_a(c) for c in classes)``, asked of ifcopenshell once per
+    class of entity (each ``is_a(c)`` is a schema lookup)."""
+    key = (entity.is_a(True), classes)
+    got = _KIND.get(key)
+    if got is None:
+        got = _KIND[key] = any(entity.is_a(c) for c in classes)
+    return got
+
+
 def is_segment(element: Any) -> bool:
     """Whether the element is a linear network element (an edge of the graph)."""
-    return any(element.is_a(c) for c in SEGMENT_CLASSES)
+    return is_any(element, SEGMENT_CLASSES)
 
 
 def is_network_element(element: Any) -> bool:
     """Whether the element is a segment or a network node (chamber, fitting, valve)."""
-    return is_segment(element) or any(element.is_a(c) for c in NODE_CLASSES)
+    return is_segment(element) or is_any(element, NODE_CLASSES)
 
 
 def utility_code(element: Any) -> str | None:
@@ -76,7 +90,7 @@ def utility_code(element: Any) -> str | None:
         for word, code in SYSTEM_WORDS:
             if word in words:
                 return code
-    ptype = str(getattr(element, "PredefinedType", None) or "")
+    ptype = str(attribute(element, "PredefinedType") or "")
     if ptype in ("CULVERT", "GUTTER", "SPOOL") and element.is_a("IfcPipeSegment"):
         return "PS"
     return None
@@ -90,11 +104,23 @@ def system_of(element: Any) -> Any | None:
     return systems[0] if systems else None
 
 
+def aggregate_of(element: Any) -> Any | None:
+    """``ifcopenshell.util.element.get_aggregate(element)``, the schema read
+    from the entity (``element.file.schema`` costs 90 us a call)."""
+    decomposes = attribute(element, "Decomposes")
+    if not decomposes:
+        return None
+    rel = decomposes[0]
+    if element.is_a(True).startswith("IFC2X3.") and not rel.is_a("IfcRelAggregates"):
+        return None  # IFC2X3's Decomposes holds nests too
+    return rel.RelatingObject
+
+
 def parent_of(element: Any) -> Any | None:
     """The whole this element is part of, else the spatial element containing it."""
     import ifcopenshell.util.element as ue
 
-    whole = ue.get_aggregate(element)
+    whole = aggregate_of(element)
     if whole is not None and not whole.is_a("IfcProject"):
         return whole
     container = ue.get_container(element)
@@ -113,7 +139,7 @@ def storey_of(element: Any) -> Any | None:
 
     cur = element
     for _ in range(64):
-        nxt = ue.get_container(cur) or ue.get_aggregate(cur)
+        nxt = ue.get_container(cur) or aggregate_of(cur)
         if nxt is None or nxt.is_a("IfcBuilding") or nxt.is_a("IfcSite") \
                 or nxt.is_a("IfcProject"):
             return None
@@ -123,9 +149,34 @@ def storey_of(element: Any) -> Any | None:
     return None
 
 
+#: (class with schema, attribute name) -> whether the class has that attribute
+_HAS: dict[tuple[str, str], bool] = {}
+
+
+def attribute(entity: Any, name: str) -> Any:
+    """``getattr(entity, name, None)``, without ifcopenshell's slow way to an
+    attribute the class does not have (it looks for a rule deriving it
+    first: about 40 us, eight times a present one). Whether a class has it
+    (an attribute, or a derived one with a rule) is found once per class."""
+    key = (entity.is_a(True), name)
+    has = _HAS.get(key)
+    if has is None:
+        if entity.get_attribute_category(name) != 0:
+            has = _HAS[key] = True
+        else:  # a DERIVE clause's attribute has a rule; any other is missing
+            try:
+                value = getattr(entity, name)
+            except AttributeError:
+                _HAS[key] = False
+                return None
+            _HAS[key] = True
+            return value
+    return getattr(entity, name, None) if has else None
+
+
 def text_name(entity: Any) -> str | None:
     """An entity's ``Name``, repaired (:func:`fix_text`), or ``None``."""
-    name = getattr(entity, "Name", None)
+    name = attribute(entity, "Name")
     return fix_text(name) if name else None
 
 
@@ -162,39 +213,137 @@ def _plain(value: Any) -> Any:
     return str(value)[:_MAX_TEXT]
 
 
-def _definition(definition: Any, cache: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """The properties of a property set or quantity set, read once per set
-    (exporters relate one set to many elements)."""
+def _definition(definition: Any, cache: dict[Any, Any]) -> dict[str, Any]:
+    """The properties of a property set or quantity set as plain values
+    (:func:`_plain`; its ``id`` left out), read once per set (exporters
+    relate one set to many elements)."""
     import ifcopenshell.util.element as ue
 
     key = definition.id()
     got = cache.get(key)
     if got is None:
-        got = cache[key] = ue.get_property_definition(definition)
+        if definition.is_a() == "IfcPropertySet":
+            props = _properties(definition[4])  # HasProperties
+        else:
+            props = ue.get_property_definition(definition)
+        got = cache[key] = {k: _plain(v) for k, v in props.items() if k != "id"}
     return got
 
 
-def property_sets(element: Any, etype: Any | None, cache: dict[int, dict[str, Any]]
+def _properties(properties: Any) -> dict[str, Any]:
+    """``ifcopenshell.util.element.get_properties(properties)``, single values
+    (nearly all of them) read by attribute index, the others by it."""
+    import ifcopenshell.util.element as ue
+
+    out: dict[str, Any] = {}
+    for prop in properties or ():
+        if prop.is_a() == "IfcPropertySingleValue":
+            value = prop[2]  # NominalValue
+            out[prop[0]] = value[0] if value else None  # its wrappedValue
+        else:
+            out.update(ue.get_properties([prop]))
+    return out
+
+
+def _related_sets(rel: Any, cache: dict[Any, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, properties)`` of each set an ``IsDefinedBy`` relationship
+    relates (none for a type's), read once per relationship (one relates a
+    set to many elements)."""
+    key = ("rel", rel.id())
+    got = cache.get(key)
+    if got is None:
+        got = []
+        if rel.is_a("IfcRelDefinesByProperties"):
+            definition = rel.RelatingPropertyDefinition
+            members = definition.wrappedValue \
+                if definition.is_a("IfcPropertySetDefinitionSet") else (definition,)
+            got = [(d.Name, _definition(d, cache)) for d in members]
+        cache[key] = got
+    return got
+
+
+def _type_sets(etype: Any, cache: dict[Any, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, properties)`` of each set of a type object, read once per type."""
+    key = ("type", etype.id())
+    got = cache.get(key)
+    if got is None:
+        got = cache[key] = [(d.Name, _definition(d, cache))
+                            for d in etype.HasPropertySets or []]
+    return got
+
+
+def property_sets(element: Any, etype: Any | None, cache: dict[Any, Any]
                   ) -> dict[str, dict[str, Any]]:
     """What ``ifcopenshell.util.element.get_psets(element)`` gives for an
-    occurrence (its type's sets, then its own over them), with each set read
-    once into ``cache`` across elements."""
+    occurrence (its type's sets, then its own over them), as plain values
+    and without the sets' ids, with each set, each relationship and each
+    type read once into ``cache`` across elements."""
     psets: dict[str, dict[str, Any]] = {}
     if etype is not None:
-        for definition in etype.HasPropertySets or []:
-            psets.setdefault(definition.Name, {}).update(_definition(definition, cache))
-    for rel in getattr(element, "IsDefinedBy", None) or []:
-        if not rel.is_a("IfcRelDefinesByProperties"):
-            continue
-        definition = rel.RelatingPropertyDefinition
-        members = definition.wrappedValue if definition.is_a("IfcPropertySetDefinitionSet") \
-            else (definition,)
-        for d in members:
-            psets.setdefault(d.Name, {}).update(_definition(d, cache))
+        for name, props in _type_sets(etype, cache):
+            psets.setdefault(name, {}).update(props)
+    for rel in attribute(element, "IsDefinedBy") or []:
+        for name, props in _related_sets(rel, cache):
+            psets.setdefault(name, {}).update(props)
     return psets
 
 
-def attributes_of(element: Any, cache: dict[int, dict[str, Any]] | None = None
+def type_of(element: Any) -> Any | None:
+    """``ifcopenshell.util.element.get_type(element)``, the schema read from
+    the entity (``element.file.schema`` costs 90 us a call)."""
+    if is_any(element, ("IfcTypeObject",)):
+        return element
+    if not element.is_a(True).startswith("IFC2X3."):
+        typed = attribute(element, "IsTypedBy")
+        return typed[0].RelatingType if typed else None
+    for rel in attribute(element, "IsDefinedBy") or ():
+        if rel.is_a("IfcRelDefinesByType"):
+            return rel.RelatingType
+    return None
+
+
+def _material(entity: Any) -> tuple[bool, Any]:
+    """``(found, material)``: the material an entity's own association relates
+    (a layer or profile set for its usage), as ``get_material``."""
+    for rel in attribute(entity, "HasAssociations") or ():
+        if rel.is_a("IfcRelAssociatesMaterial"):
+            material = rel.RelatingMaterial
+            if material is not None and material.is_a("IfcMaterialLayerSetUsage"):
+                return True, material.ForLayerSet
+            if material is not None and material.is_a("IfcMaterialProfileSetUsage"):
+                return True, material.ForProfileSet
+            return True, material
+    return False, None
+
+
+#: material class -> the attribute listing its parts and the part's material attribute
+_MATERIAL_PARTS = {"IfcMaterialLayerSet": ("MaterialLayers", "Material"),
+                   "IfcMaterialProfileSet": ("MaterialProfiles", "Material"),
+                   "IfcMaterialConstituentSet": ("MaterialConstituents", "Material")}
+
+
+def materials_of(element: Any, etype: Any | None) -> list[Any]:
+    """``ifcopenshell.util.element.get_materials(element)`` for an element of
+    type ``etype`` (:func:`type_of`, found once for the element)."""
+    import ifcopenshell.util.element as ue
+
+    found, material = _material(element)
+    if not found and etype is not None and etype != element \
+            and attribute(etype, "HasAssociations"):
+        found, material = _material(etype)
+    if not material:
+        return []
+    if material.is_a("IfcMaterial"):
+        return [material]
+    for cls, (parts, attr) in _MATERIAL_PARTS.items():
+        if material.is_a(cls):
+            return [getattr(part, attr) for part in getattr(material, parts)]
+    if material.is_a("IfcMaterialList"):
+        return list(material.Materials)
+    return list(ue.get_materials(element))  # a class it does not know: its error
+
+
+def attributes_of(element: Any, cache: dict[Any, Any] | None = None
                   ) -> dict[str, Any]:
     """Twin attributes of an IFC element.
 
@@ -205,19 +354,17 @@ def attributes_of(element: Any, cache: dict[int, dict[str, Any]] | None = None
     own overriding them). ``cache`` keeps the property sets read, for the
     next elements of the same model.
     """
-    import ifcopenshell.util.element as ue
-
     attrs: dict[str, Any] = {"ifc_class": element.is_a(), "ifc_guid": element.GlobalId}
     for key, name in (("predefined_type", "PredefinedType"), ("object_type", "ObjectType"),
                       ("description", "Description"), ("long_name", "LongName"),
                       ("tag", "Tag")):
-        value = getattr(element, name, None) if hasattr(element, name) else None
+        value = attribute(element, name)
         if value not in (None, "", "NOTDEFINED", "USERDEFINED"):
             attrs[key] = _plain(value)
-    etype = ue.get_type(element)
+    etype = type_of(element)
     if etype is not None and etype.Name:
         attrs["ifc_type"] = etype.Name
-    materials = ue.get_materials(element)
+    materials = materials_of(element, etype)
     if materials:
         names = [m.Name for m in materials if getattr(m, "Name", None)]
         if names:
@@ -225,15 +372,14 @@ def attributes_of(element: Any, cache: dict[int, dict[str, Any]] | None = None
     sets = property_sets(element, etype, {} if cache is None else cache)
     for set_name, props in sets.items():
         for prop, value in props.items():
-            if prop == "id":
-                continue
-            attrs[f"{set_name}.{prop}"] = _plain(value)
+            # a list is the element's own (the cached one is shared)
+            attrs[f"{set_name}.{prop}"] = list(value) if isinstance(value, list) else value
     return attrs
 
 
 def storey_elevation(storey: Any, unit: float) -> float | None:
     """The storey's elevation in metres (its attribute, else its placement)."""
-    if getattr(storey, "Elevation", None) is not None:
+    if attribute(storey, "Elevation") is not None:
         return float(storey.Elevation) * unit
     origin = local_origin(storey, unit)
     return float(origin[2]) if origin is not None else None
