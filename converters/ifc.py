@@ -82,6 +82,12 @@ NAME = "ifc"
 VERSION = "0.2.0"
 
 
+def _box6(b: Any) -> tuple[float, float, float, float, float, float]:
+    """A mesh's bounds as the 3D box a feature keeps."""
+    x0, y0, z0, x1, y1, z1 = (float(v) for v in b)
+    return x0, y0, z0, x1, y1, z1
+
+
 def _placed(shapes: dict[int, Any], placer: Placer) -> Iterator[tuple[int, Any]]:
     """``(step id, vertices in the twin CRS)`` of each shape: all placed in one
     call (a transformer call has a fixed cost of about a millisecond)."""
@@ -202,7 +208,9 @@ def _convert(ctx: ConversionContext, m: Model) -> Iterator[Feature]:
     ctx.progress(0, total)
     geom = element_meshes(src, want, kernels=kernels, model=model,
                           threads=ctx.options.get("threads"),
-                          progress=lambda n: ctx.progress(n, total), stream=True)
+                          progress=lambda n: ctx.progress(n, total), stream=True,
+                          # a server's import job runs beside other threads: no fork there
+                          spawn=ctx.options.get("workers") == "spawn")
     limit = int(ctx.options.get("chunk_vertices") or CHUNK_VERTICES)
     out_count = 0
     for chunk in _chunks(iter(geom), limit):
@@ -219,6 +227,8 @@ def _convert(ctx: ConversionContext, m: Model) -> Iterator[Feature]:
         "failed": len(result.failed), "triangles": int(geom.triangles),
         "kernels": [_kernel_run(r.describe(), m) for r in result.runs],
     }
+    if result.spawned:  # option workers="spawn" (an API server's import job)
+        ctx.report["geometry"]["workers"] = "spawned (the file parsed again)"
     if alignments.lines or alignments.failed:
         ctx.report["alignments"] = {"curves": len(alignments.lines),
                                     "failed": len(alignments.failed)}
@@ -339,7 +349,7 @@ def _spatial_feature(sp: Any, m: Model) -> Feature | None:
         return Feature(id=m.fid(sp), layer="building_elements", type="IfcSpace",
                        name=text_name(sp), parent=parent, attributes=attrs, footprint=fp,
                        source_id=sp.GlobalId,
-                       bbox=tuple(mesh.bounds) if mesh is not None else None)
+                       bbox=_box6(mesh.bounds) if mesh is not None else None)
     layer = next((lay for cls, lay in SPATIAL_LAYER.items() if sp.is_a(cls)), "generic")
     fp = as_polygons(m.outlines.get(sp.id()))
     return Feature(id=m.fid(sp), layer=layer, type=sp.is_a(), name=text_name(sp),

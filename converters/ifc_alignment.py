@@ -66,7 +66,8 @@ def _evaluate(item: Any) -> np.ndarray:
     coordinates (ifcopenshell converts the project's length unit)."""
     import ifcopenshell.geom
 
-    shape = ifcopenshell.geom.create_shape(ifcopenshell.geom.settings(), item)
+    # a curve's shape has verts and edges (the stubs type the union of every shape kind)
+    shape: Any = ifcopenshell.geom.create_shape(ifcopenshell.geom.settings(), item)
     verts = np.asarray(shape.verts, dtype=np.float64).reshape(-1, 3)
     edges = np.asarray(shape.edges, dtype=np.int64).reshape(-1, 2)
     if len(edges):  # in the order the edges run

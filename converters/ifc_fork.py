@@ -12,10 +12,13 @@ import faulthandler
 import gc
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import traceback
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import recv_handle, send_handle
+from pathlib import Path
 from typing import Any
 
 from . import ifc_worker
@@ -39,16 +42,30 @@ class Forker:
     its standard error)``.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, spawn_from: str | Path | None = None) -> None:
         import ifcopenshell.geom  # noqa: F401  (imported once, here, not in each worker)
 
         ours, theirs = socket.socketpair()
-        self.pid = os.fork()
-        if self.pid == 0:  # pragma: no cover - the forker process
-            ours.close()
-            forker_main(Connection(theirs.detach()), model)
+        self.proc: subprocess.Popen | None = None
+        if spawn_from is not None:
+            # a process where other threads run (the API server's import jobs) must
+            # not fork: the child would keep whatever locks they held, forever. A
+            # fresh interpreter parses the file again and forks the workers instead.
+            self.proc = spawn_forker(theirs, Path(spawn_from))
+            self.pid = self.proc.pid
+        else:
+            self.pid = os.fork()
+            if self.pid == 0:  # pragma: no cover - the forker process
+                ours.close()
+                forker_main(Connection(theirs.detach()), model)
         theirs.close()
         self.conn = Connection(ours.detach())
+
+    @property
+    def spawned(self) -> bool:
+        """Whether the forker is a fresh interpreter (``spawn_from``) rather
+        than a fork of this process."""
+        return self.proc is not None
 
     def start(self, request: dict) -> tuple[int, int]:
         """A new worker on ``request``: ``(its pid, the read end of its stream)``."""
@@ -71,7 +88,39 @@ class Forker:
         except OSError:
             pass
         self.conn.close()
-        os.waitpid(self.pid, 0)
+        if self.proc is not None:
+            self.proc.wait()
+        else:
+            os.waitpid(self.pid, 0)
+
+
+#: what a spawned forker runs: parse the file, then serve as a forked one does
+_SPAWNED = ("import sys; from converters.ifc_fork import spawned_main; "
+            "spawned_main(int(sys.argv[1]), sys.argv[2])")
+
+
+def spawn_forker(end: socket.socket, path: Path) -> subprocess.Popen:
+    """A forker in a fresh interpreter (single-threaded) that opens ``path``
+    itself and serves requests on the socket ``end``."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])  # where the converters package is
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    return subprocess.Popen([sys.executable, "-c", _SPAWNED, str(end.fileno()), str(path)],
+                            pass_fds=(end.fileno(),), env=env, stdin=subprocess.DEVNULL)
+
+
+def spawned_main(fd: int, path: str) -> None:  # pragma: no cover - the spawned forker
+    """A spawned forker: the model parsed here, then :func:`forker_main`."""
+    import ifcopenshell
+    import ifcopenshell.geom  # noqa: F401
+
+    conn = Connection(fd)
+    try:
+        model = ifcopenshell.open(path)
+    except BaseException:
+        conn.close()
+        os._exit(1)
+    forker_main(conn, model)
 
 
 def forker_main(conn: Connection, model: Any) -> None:  # pragma: no cover - forker process

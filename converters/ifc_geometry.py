@@ -39,7 +39,7 @@ import os
 import signal
 import struct
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,9 +133,13 @@ class GeometryResult:
     #: step id -> why no kernel produced a shape
     failed: dict[int, str] = field(default_factory=dict)
     runs: list[KernelRun] = field(default_factory=list)
+    #: the workers came from a fresh interpreter that parsed the file again
+    #: (``spawn``: the import runs in a process with other threads), not from
+    #: this one
+    spawned: bool = False
 
 
-def _world(verts: np.ndarray, matrix: tuple[float, ...]) -> np.ndarray:
+def _world(verts: np.ndarray, matrix: Sequence[float]) -> np.ndarray:
     """Local ``(n, 3)`` vertices placed by a column-major 4 x 4 matrix."""
     m = np.asarray(matrix, dtype=np.float64).reshape(4, 4).T
     return verts @ m[:3, :3].T + m[:3, 3]
@@ -295,7 +299,7 @@ class _Chain:
         ``(queue, skip)``, or ``None`` when the worker died before any kernel
         started."""
         self._lap()
-        if stream.kernel is None:
+        if stream.kernel is None or self.at is None:
             return None
         run = self.runs[self.at]
         run.crashed, run.exit_code = True, code
@@ -337,9 +341,10 @@ class MeshStream:
     def __init__(self, path: str, ids: Iterable[int], kernels: tuple[str, ...],
                  model: Any, threads: int | None,
                  progress: Callable[[int], None] | None,
-                 cache_bytes: int = GEOMETRY_CACHE_BYTES) -> None:
+                 cache_bytes: int = GEOMETRY_CACHE_BYTES, spawn: bool = False) -> None:
         _check_kernels(kernels, path)
         self.path, self.kernels, self.model = path, kernels, model
+        self.spawn = spawn
         self.threads = threads or os.cpu_count() or 1
         self.todo = sorted(set(ids))
         self.progress, self.cache_bytes = progress, cache_bytes
@@ -352,7 +357,8 @@ class MeshStream:
         chain = _Chain(kernels, self.progress)
         note: dict[int, str] = {}
         crashes = [0] * len(kernels)
-        forker = Forker(self.model)
+        forker = Forker(self.model, self.path if self.spawn else None)
+        self.result.spawned = forker.spawned
         try:
             yield from self._chain(forker, chain, note, crashes)
         finally:
@@ -400,7 +406,8 @@ class MeshStream:
 def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = DEFAULT_KERNELS,
                    model: Any = None, threads: int | None = None,
                    progress: Callable[[int], None] | None = None,
-                   stream: bool = False, cache_bytes: int = GEOMETRY_CACHE_BYTES) -> Any:
+                   stream: bool = False, cache_bytes: int = GEOMETRY_CACHE_BYTES,
+                   spawn: bool = False) -> Any:
     """Meshes of the elements ``ids`` (STEP ids) of the IFC file at ``path``.
 
     ``model`` is the file as ifcopenshell parsed it in this process (opened
@@ -413,12 +420,15 @@ def element_meshes(path: str, ids: Iterable[int], *, kernels: tuple[str, ...] = 
     them and keeps none (an import's memory then does not grow with the
     model). ``cache_bytes`` bounds the shared geometry each end of the
     worker's stream keeps (:class:`~converters.ifc_worker.GeometryCache`).
+    ``spawn``: the workers come from a fresh interpreter that parses the
+    file again, not from this process (which must not fork when other
+    threads run in it: a server's import jobs).
     """
     if model is None:
         import ifcopenshell
 
         model = ifcopenshell.open(path)
-    meshes = MeshStream(path, ids, kernels, model, threads, progress, cache_bytes)
+    meshes = MeshStream(path, ids, kernels, model, threads, progress, cache_bytes, spawn)
     if stream:
         return meshes
     got = {m.step_id: m for m in meshes}

@@ -28,7 +28,9 @@ from .ifc_georef import local_origin
 from .ifc_semantics import is_segment, system_of, text_name
 
 
-def network_topology(model, elements, codes, meshes, placer, unit, prefix, ctx, axes):  # noqa: C901 - to split with the IFC speed work
+def network_topology(model: Any, elements: Any, codes: Any, meshes: Any, placer: Any,  # noqa: C901
+                     unit: Any, prefix: Any, ctx: Any, axes: Any
+                     ) -> tuple[dict[Any, Any], dict[int, Edge]]:
     """Edges for segments and positions for nodes, from the port connections.
 
     Ports of segments that connect directly to each other (no chamber or
@@ -62,7 +64,7 @@ def network_topology(model, elements, codes, meshes, placer, unit, prefix, ctx, 
             owner = us.get_port_element(other) if other is not None else None
             link[p.id()] = (other, owner)
             groups.union(p.id())
-            if owner is not None and owner.id() not in node_ids:
+            if other is not None and owner is not None and owner.id() not in node_ids:
                 groups.union(p.id(), other.id())
     # every port position in one transformation
     placed = placer(np.array(list(local.values()))) if local else np.empty((0, 3))

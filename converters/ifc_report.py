@@ -4,7 +4,7 @@ elements by class, which kernels built the geometry and what got none."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from .report import Note, examples
 
@@ -41,7 +41,7 @@ def _georef_notes(geo: Mapping[str, Any]) -> list[Note]:
         where = (f"x {alt['twin_xy'][0]:,.2f}, y {alt['twin_xy'][1]:,.2f}" if alt.get("twin_xy")
                  else "a point outside the twin CRS")
         far = alt.get("distance_m")
-        level = "warn" if far is not None and far > 100 else "info"
+        level: Literal["warn", "info"] = "warn" if far is not None and far > 100 else "info"
         out.append(Note(f"not used: {alt['method']} -> {where}"
                         + (f", {_km(far)} away" if far is not None else ""), level, depth=2))
     return out

@@ -160,7 +160,10 @@ class ImportRunner:
                 res = import_file(store, path, crs=payload.get("crs"),
                                   format=payload.get("format"), progress=progress,
                                   force=bool(payload.get("force", False)),
-                                  source_label=batch_source(job))
+                                  source_label=batch_source(job),
+                                  # this process runs other threads: an IFC import's
+                                  # geometry workers must not be forked from it
+                                  options={"workers": "spawn"})
             self.board.finish(job.id, self.worker, result={
                 "batch": res.batch_id, "converter": res.converter, "features": res.features,
                 "skipped": res.skipped, "seconds": round(res.seconds, 3),

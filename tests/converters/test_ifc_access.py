@@ -83,8 +83,8 @@ def _track_processes(monkeypatch) -> tuple[list[int], list[int]]:
     workers: list[int] = []
     init, start = ifc_fork.Forker.__init__, ifc_fork.Forker.start
 
-    def tracked_init(self, model):
-        init(self, model)
+    def tracked_init(self, model, spawn_from=None):
+        init(self, model, spawn_from)
         forkers.append(self.pid)
 
     def tracked_start(self, request):
@@ -151,4 +151,32 @@ def test_an_import_that_fails_midway_ends_its_worker_and_forker(tmp_path, monkey
         with pytest.raises(Exception, match="a bug in the converter"):
             import_file(store, IFC / "AC20-FZK-Haus.ifc", options={"chunk_vertices": 1})
         assert store.info().feature_count == 0
+    _gone(forkers, workers)
+
+
+def _features(store) -> dict:
+    out = {}
+    for f in store.query(twin.Query(with_meshes=True)):
+        meshes = {lod: (m.vertices.tobytes(), m.faces.tobytes()) for lod, m in f.meshes.items()}
+        out[f.id] = (f.layer, f.type, f.name, f.parent, dict(f.attributes),
+                     f.footprint.wkb if f.footprint is not None else None, meshes)
+    return out
+
+
+def test_spawned_workers_give_the_same_twin_and_end(tmp_path, monkeypatch):
+    """workers="spawn" (what the API server's import jobs ask: their process
+    runs other threads, and must not fork): a fresh interpreter parses the
+    file and forks the workers; the twin is the same as from forked workers,
+    the report says so, and no process is left behind."""
+    src = IFC / "AC20-FZK-Haus.ifc"
+    with twin.create_twin(tmp_path / "fork.gpkg", "EPSG:25832") as store:
+        forked = import_file(store, src)
+        expected = _features(store)
+    forkers, workers = _track_processes(monkeypatch)
+    with twin.create_twin(tmp_path / "spawn.gpkg", "EPSG:25832") as store:
+        spawned = import_file(store, src, options={"workers": "spawn"})
+        assert _features(store) == expected
+    assert "workers" not in forked.report["source"]["geometry"]
+    assert spawned.report["source"]["geometry"]["workers"].startswith("spawned")
+    assert len(forkers) == len(workers) == 1
     _gone(forkers, workers)
