@@ -76,3 +76,21 @@ def test_creation_in_a_missing_folder_fails_without_a_file(tmp_path, monkeypatch
     with pytest.raises(StoreError, match="cannot create"):
         twin.create_twin(tmp_path / "no" / "b.gpkg", "EPSG:7415")
     assert not (tmp_path / "no").exists()
+
+
+def test_threads_creating_the_first_twins_at_once_agree(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("TWIN_CACHE_DIR", "")
+    twin.create_twin(tmp_path / "fresh.gpkg", "EPSG:7415").close()
+    fresh = dump(tmp_path / "fresh.gpkg")
+    monkeypatch.setenv("TWIN_CACHE_DIR", str(tmp_path / "cache"))
+
+    def make_one(i):
+        twin.create_twin(tmp_path / f"t{i}.gpkg", "EPSG:7415").close()
+        return dump(tmp_path / f"t{i}.gpkg")
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(d == fresh for d in pool.map(make_one, range(8)))
+    assert [p.name for p in (tmp_path / "cache").iterdir()
+            if not p.name.endswith(".gpkg")] == []

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,8 @@ def _template(srs_rows: list[tuple], srs_id: int) -> Path | None:
     path = where / f"twin-template-{key}.gpkg"
     if path.is_file():
         return path
-    tmp = where / f"twin-template-{key}.{os.getpid()}.tmp"
+    # one name per process and thread: a server creating twins in two threads
+    tmp = where / f"twin-template-{key}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         _remove(tmp)
         conn = sqlite3.connect(str(tmp), isolation_level=None)
