@@ -34,6 +34,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from twin.cache import cache_dir
 from twin.errors import ConversionError
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "cityjson"
@@ -190,22 +191,6 @@ def validator(version: str, kind: str,
         # city objects are checked one by one against their own type's schema
         schema["properties"]["CityObjects"] = {"type": "object"}
     return _compile(schema, folder)
-
-
-def cache_dir() -> Path | None:
-    """Where compiled validators are kept between runs: ``$TWIN_CACHE_DIR``
-    (empty: nowhere), else ``$XDG_CACHE_HOME/digital-twin-city`` or
-    ``~/.cache/digital-twin-city``; ``None`` where it cannot be made."""
-    env = os.environ.get("TWIN_CACHE_DIR")
-    if env == "":
-        return None
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or
-                                      Path.home() / ".cache") / "digital-twin-city"
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return base
 
 
 def _compile(schema: dict, folder: str):

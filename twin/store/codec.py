@@ -250,34 +250,47 @@ def version_digests(columns: Sequence[str], rows: Sequence[Sequence[Any]],
     i_fid = list(columns).index("fid")
     out = []
     for row in rows:
-        h = hashlib.blake2b(digest_size=16)
-        # the row's common values (None, str, float, int) as _digest_value writes
-        # them, in one update (a hash of the parts in a row is the hash of their join)
+        # every value as _digest_value writes it, in one update (a hash of the
+        # parts in a row is the hash of their join)
         parts: list[bytes] = []
-        for i in keep:
-            v = row[i]
-            t = type(v)
-            if v is None:
-                parts.append(b"\x00")
-            elif t is str:
-                b = v.encode("utf-8")
-                parts += (b"\x02", len(b).to_bytes(8, "little"), b)
-            elif t is float or t is int:
-                parts += (b"\x03", repr(float(v)).encode())
-            else:
-                h.update(b"".join(parts))
-                parts = []
-                _digest_value(h, v)
-        h.update(b"".join(parts))
+        _digest_parts(parts, [row[i] for i in keep])
         fid = row[i_fid]
         for mr in sorted(mesh_rows.get(fid, ()), key=lambda m: m[1]):
-            h.update(b"\x10")
-            for v in mr[1:]:
-                _digest_value(h, v)
+            parts.append(b"\x10")
+            _digest_parts(parts, mr[1:])
         edge = edge_rows.get(fid)
         if edge is not None:
-            h.update(b"\x11")
-            for v in edge[1:]:
-                _digest_value(h, v)
-        out.append(h.hexdigest())
+            parts.append(b"\x11")
+            _digest_parts(parts, edge[1:])
+        out.append(hashlib.blake2b(b"".join(parts), digest_size=16).hexdigest())
     return out
+
+
+def _digest_parts(parts: list[bytes], values: Sequence[Any]) -> None:
+    """Append to ``parts`` the bytes :func:`_digest_value` hashes for each of
+    ``values`` (the common types inline: this runs for every stored value)."""
+    for v in values:
+        t = type(v)
+        if v is None:
+            parts.append(b"\x00")
+        elif t is str:
+            b = v.encode("utf-8")
+            parts += (b"\x02", len(b).to_bytes(8, "little"), b)
+        elif t is float or t is int:
+            parts += (b"\x03", repr(float(v)).encode())
+        elif t is bytes:
+            parts += (b"\x01", len(v).to_bytes(8, "little"), v)
+        else:
+            h = _Collect()
+            _digest_value(h, v)
+            parts.append(h.data)
+
+
+class _Collect:
+    """A stand-in hash that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def update(self, b: bytes) -> None:
+        self.data += b
