@@ -68,7 +68,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _group_by_module_fixtures(item) -> None:
-    """Under ``--dist loadgroup`` (``make test``), the tests of a module that
+    """Under ``--dist loadgroup`` (``make test`` uses ``worksteal``), the tests of a module that
     share a module-scoped fixture (a browser, a served twin, a converted IFC
     model) run on one worker, which sets it up once; other tests go to
     whichever worker is free."""
