@@ -71,7 +71,7 @@ demo-federation: demo-build viewer
 test: $(STAMP) $(VIEWER_STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python bench/store_bench.py

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from builders import demo_sources, small_city
+from sharing import once_per_run, worker_suffix
 
 import twin
 
@@ -55,11 +56,27 @@ def pytest_generate_tests(metafunc):
         indirect=True, scope="session")
 
 
-def pytest_collection_modifyitems(items):
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
     for item in items:  # every test that needs the server says so
         if "pg_database" in getattr(item, "fixturenames", ()) and \
                 item.get_closest_marker("postgres") is None:
             item.add_marker(pytest.mark.postgres)
+    if config.pluginmanager.hasplugin("xdist") and config.getoption("dist") == "loadgroup":
+        for item in items:
+            _group_by_module_fixtures(item)
+
+
+def _group_by_module_fixtures(item) -> None:
+    """Under ``--dist loadgroup`` (``make test`` uses ``worksteal``), the tests of a module that
+    share a module-scoped fixture (a browser, a served twin, a converted IFC
+    model) run on one worker, which sets it up once; other tests go to
+    whichever worker is free."""
+    defs = getattr(item, "_fixtureinfo", None)
+    if defs is None:  # doctests
+        return
+    if any(d[-1].scope in ("module", "class") for d in defs.name2fixturedefs.values() if d):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +106,7 @@ def pg_database(pg_cluster):
     """The URL of a PostGIS database for this session's twins."""
     if pg_cluster is None:
         return os.environ["TWIN_TEST_PG"]
-    return pg_cluster.create_database("twintest")
+    return pg_cluster.create_database("twintest" + worker_suffix())
 
 
 #: what a test's twin starts as, by the fixtures it uses (see ``twin_location``)
@@ -136,7 +153,7 @@ def twin_seeds(backend, tmp_path_factory, request):
 
     templates = {}
     for seed in ("empty", "city"):
-        name = f"seed_{backend}_{seed}"
+        name = f"seed_{backend}_{seed}{worker_suffix()}"
         url = with_params(cluster.create_database(name), schema="twin",
                           **({"partitions": "4"} if backend == "postgis_part" else {}))
         _build_seed(url, seed).close()  # nobody may be connected to a template
@@ -214,12 +231,15 @@ def demo_gpkg(tmp_path_factory):
     """The Hohhot demo district imported from sample_models/ into a GeoPackage."""
     from converters import import_file
 
-    path = tmp_path_factory.mktemp("demo") / "demo.gpkg"
-    store = twin.create_twin(path, "EPSG:4546", vertical_datum="1985 National Height Datum")
-    for f in demo_sources():
-        import_file(store, f, options={"id_prefix": "hohhot"})
-    store.close()
-    return path
+    def build(folder: Path) -> None:
+        store = twin.create_twin(folder / "demo.gpkg", "EPSG:4546",
+                                 vertical_datum="1985 National Height Datum")
+        for f in demo_sources():
+            import_file(store, f, options={"id_prefix": "hohhot"})
+        store.close()
+
+    # built once per run: under pytest-xdist the workers share it
+    return once_per_run(tmp_path_factory, "demo", build) / "demo.gpkg"
 
 
 @pytest.fixture(scope="session")
@@ -232,7 +252,7 @@ def demo_twin(backend, demo_gpkg, request):
 
     from twin.store.copy import copy_twin
 
-    url = with_params(request.getfixturevalue("pg_database"), schema="demo")
+    url = with_params(request.getfixturevalue("pg_database"), schema="demo" + worker_suffix())
     with twin.open_twin(demo_gpkg, readonly=True) as src:
         copy_twin(src, url, overwrite=True).close()
     return url

@@ -52,8 +52,13 @@ def installed(wheel, tmp_path_factory) -> Path:
     """A fresh venv (no access to this checkout) with the wheel and its API extra."""
     venv = tmp_path_factory.mktemp("venv")
     _run(sys.executable, "-m", "venv", str(venv), cwd=venv)
-    _run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-         f"{wheel}[api]", cwd=venv)
+    # --no-compile: Python compiles what the test imports as it imports it; pip's
+    # byte-compiling of every module of every dependency was most of this install
+    # without PYTHONPATH: a checkout on it (where 'pip wheel' leaves its egg-info)
+    # would make pip take the package as installed and add only its dependencies
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    _run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile",
+         "--disable-pip-version-check", f"{wheel}[api]", cwd=venv, env=env)
     return venv
 
 

@@ -133,13 +133,15 @@ def test_a_request_past_its_time_limit_is_503_with_retry_after(city):
 
     @app.get("/test-only/slow")  # a query that takes too long, as a test makes one
     def slow() -> dict:
-        time.sleep(2)
+        time.sleep(6)  # the answer does not wait for it (the thread sleeps on after the test)
         return {}
 
     with TestClient(app) as c:
         t0 = time.monotonic()
         r = c.get("/test-only/slow")
-        assert time.monotonic() - t0 < 1.5  # answered at the limit, not after the work
+        # answered at the limit, not after the work: within half the work's time, which
+        # leaves a loaded machine (parallel test workers) 2.7 s to schedule the answer
+        assert time.monotonic() - t0 < 3
         _problem(r, 503, "longer than 0.3 s")
         assert r.headers["retry-after"]
         assert c.get("/conformance").status_code == 200

@@ -25,8 +25,11 @@ from twin_api.settings import ApiSettings
 
 pytestmark = pytest.mark.slow
 
-#: Examples per operation and mode: about a minute for the whole document.
-EXAMPLES = {GenerationMode.POSITIVE: 60, GenerationMode.NEGATIVE: 30}
+#: Examples per operation and mode: 30 valid and 15 invalid requests for each
+#: of the 30-odd operations (1,300-odd requests). Twice as many made it the
+#: suite's slowest test (a minute on a quiet machine); every run draws new
+#: ones (no derandomize), so CI goes on exploring across runs.
+EXAMPLES = {GenerationMode.POSITIVE: 30, GenerationMode.NEGATIVE: 15}
 
 
 @pytest.fixture(scope="module")
@@ -98,4 +101,6 @@ def test_generated_requests_get_no_5xx_and_only_documented_answers(fuzz_schema):
                 if mode is GenerationMode.POSITIVE:
                     raise
                 # every parameter takes any text: there is no invalid request to make
-    assert len(calls) == len(operations) and sum(calls.values()) > 30 * len(operations)
+    # at least half the valid examples of each operation on average, as before (30 of 60)
+    assert len(calls) == len(operations)
+    assert sum(calls.values()) > EXAMPLES[GenerationMode.POSITIVE] // 2 * len(operations)

@@ -106,11 +106,13 @@ def test_tiles_sit_where_the_twin_crs_puts_them_on_the_globe(tiles, demo_twin):
     EPSG:4978 puts it: within a centimetre plus the Earth's curvature under the
     tile's flat frame (d^2 / 2R: 2 mm at 150 m, 6 cm at 900 m), in every tile."""
     from viewer.gltf import to_gltf_axes
-    from viewer.tiles3d import _Y_UP_TO_Z_UP, local_frame, polar
+    from viewer.tiles3d import _Y_UP_TO_Z_UP, ecef_transformer, local_frame, polar
 
     out, _ = tiles
     ts = json.loads((out / "tileset.json").read_text())
     tr = Transformer.from_crs(CRS("EPSG:4546").to_3d(), "EPSG:4978", always_xy=True)
+    crs = CRS("EPSG:4546")
+    to_ecef = ecef_transformer(crs)  # the exporter's, made once as it makes it
     checked = 0
     with twin.open_twin(demo_twin, readonly=True) as store:
         for t, _ in _walk(ts["root"]):
@@ -118,7 +120,7 @@ def test_tiles_sit_where_the_twin_crs_puts_them_on_the_globe(tiles, demo_twin):
                 continue
             doc = read_glb_json((out / t["content"]["uri"]).read_bytes())
             centre = np.asarray(doc["asset"]["extras"]["origin"])
-            _, stretch = polar(local_frame(CRS("EPSG:4546"), centre)[:3, :3])
+            _, stretch = polar(local_frame(crs, centre, to_ecef=to_ecef)[:3, :3])
             for node in doc["nodes"]:
                 m = np.asarray(node["matrix"]).reshape(4, 4).T
                 assert np.allclose(m[:3, :3] @ m[:3, :3].T, np.eye(3), atol=1e-9)  # rigid
