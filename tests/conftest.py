@@ -87,10 +87,22 @@ def backend(request):
 
 @pytest.fixture(scope="session")
 def pg_cluster():
-    """This session's throwaway PostgreSQL cluster, or None where ``TWIN_TEST_PG``
-    names a server (then no database is made, only schemas)."""
-    if os.environ.get("TWIN_TEST_PG"):
-        yield None
+    """Where this session makes its PostgreSQL databases: a throwaway cluster
+    it starts, or the server ``TWIN_TEST_PG`` names where its role is a
+    superuser (databases tagged with this run, dropped at the end); None where
+    that role may not (then no database is made, only schemas)."""
+    url = os.environ.get("TWIN_TEST_PG")
+    if url:
+        from pgcluster import Server
+
+        server = Server(url)
+        if not server.is_superuser():
+            yield None
+            return
+        try:
+            yield server
+        finally:
+            server.stop()
         return
     from pgcluster import Cluster
 
@@ -106,7 +118,7 @@ def pg_database(pg_cluster):
     """The URL of a PostGIS database for this session's twins."""
     if pg_cluster is None:
         return os.environ["TWIN_TEST_PG"]
-    return pg_cluster.create_database("twintest" + worker_suffix())
+    return pg_cluster.create_database(pg_cluster.name("twintest" + worker_suffix()))
 
 
 #: what a test's twin starts as, by the fixtures it uses (see ``twin_location``)
@@ -133,8 +145,8 @@ def twin_seeds(backend, tmp_path_factory, request):
     imported), each built once per session and backend, copied per test: a
     GeoPackage's files, or a PostgreSQL database as a ``TEMPLATE``. Returns
     ``place(seed, location)``, which puts a copy at ``location`` (from
-    ``twin_location``), or None where there is no cluster of our own to
-    make databases in (``TWIN_TEST_PG``: each test builds its twin)."""
+    ``twin_location``), or None where the tests may not make databases (a
+    ``TWIN_TEST_PG`` role that is no superuser: each test builds its twin)."""
     if backend == "gpkg":
         folder = tmp_path_factory.mktemp("seeds")
         built = {}
@@ -153,7 +165,7 @@ def twin_seeds(backend, tmp_path_factory, request):
 
     templates = {}
     for seed in ("empty", "city"):
-        name = f"seed_{backend}_{seed}{worker_suffix()}"
+        name = cluster.name(f"seed_{backend}_{seed}{worker_suffix()}")
         url = with_params(cluster.create_database(name), schema="twin",
                           **({"partitions": "4"} if backend == "postgis_part" else {}))
         _build_seed(url, seed).close()  # nobody may be connected to a template

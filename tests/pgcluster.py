@@ -10,7 +10,11 @@ with ``postgresql-15-postgis-3`` for PostGIS), or the folder named by
 
 ``TWIN_TEST_PG`` names an existing server database instead
 (``postgresql://user@host/db``, PostGIS installed or installable by that
-user): the tests then make their schemas there and drop them afterwards.
+user). Where its role is a superuser (``.ci/run``'s throwaway server),
+:class:`Server` uses it as the tests use a cluster of their own: databases
+made from templates, each named with a tag of this run and dropped at the
+end. Otherwise the tests make their schemas in that database and drop them
+afterwards.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 
 class ClusterError(RuntimeError):
@@ -50,7 +54,49 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class Cluster:
+class _Databases:
+    """Databases made, copied and dropped on a server; ``url(database)`` says
+    where each one is, ``admin_database`` where to connect to make them."""
+
+    admin_database = "postgres"
+    #: in the names of the databases a run makes where other runs may make theirs
+    tag = ""
+
+    def url(self, database: str = "postgres", **params: str) -> str:
+        raise NotImplementedError
+
+    def name(self, base: str) -> str:
+        """``base`` tagged for this run (where the server is shared)."""
+        return f"{base}_{self.tag}" if self.tag else base
+
+    def create_database(self, name: str) -> str:
+        """A database with PostGIS; returns its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url(self.admin_database), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(self.url(name), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION postgis")
+        return self.url(name)
+
+    def clone_database(self, template: str, name: str) -> str:
+        """A new database ``name``, a copy of ``template`` (which nobody may be
+        connected to): cheaper than building a twin again. Returns its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url(self.admin_database), autocommit=True) as conn:
+            # FILE_COPY: a copy of the files, a few times faster than WAL_LOG here
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(self.admin_database), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Cluster(_Databases):
     """A private PostgreSQL server for this process."""
 
     def __init__(self, *, durable: bool = False):
@@ -87,38 +133,55 @@ class Cluster:
                          + [f"{k}={v}" for k, v in params.items()])
         return f"postgresql://postgres@/{database}?{query}"
 
-    def create_database(self, name: str) -> str:
-        """A database with PostGIS; returns its URL."""
-        import psycopg
-
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        with psycopg.connect(self.url(name), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION postgis")
-        return self.url(name)
-
-    def clone_database(self, template: str, name: str) -> str:
-        """A new database ``name``, a copy of ``template`` (which nobody may be
-        connected to): cheaper than building a twin again. Returns its URL."""
-        import psycopg
-
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            # FILE_COPY: a copy of the files, a few times faster than WAL_LOG here
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
-        return self.url(name)
-
-    def drop_database(self, name: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
     def stop(self) -> None:
         if self.started:
             subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",
                             "fast", "-w", "stop"], capture_output=True)
             self.started = False
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+
+class Server(_Databases):
+    """The server ``TWIN_TEST_PG`` names, used like a cluster of our own where
+    its role is a superuser (it may make databases and PostGIS in them). The
+    databases made through it are dropped by :meth:`stop`; their names should
+    carry a tag of the run (:attr:`tag`), since other runs may share the server."""
+
+    def __init__(self, url: str):
+        self._parts = urlsplit(url)
+        self.admin_database = self._parts.path.lstrip("/") or "postgres"
+        self.tag = uuid.uuid4().hex[:8]
+        self._made: set[str] = set()
+
+    def is_superuser(self) -> bool:
+        import psycopg
+
+        with psycopg.connect(self.url(self.admin_database), autocommit=True) as conn:
+            row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+                               ).fetchone()
+        return bool(row and row[0])
+
+    def url(self, database: str = "postgres", **params: str) -> str:
+        query = "&".join([q for q in [self._parts.query] if q]
+                         + [f"{k}={v}" for k, v in params.items()])
+        return urlunsplit(self._parts._replace(path="/" + database, query=query))
+
+    def create_database(self, name: str) -> str:
+        self._made.add(name)
+        return super().create_database(name)
+
+    def clone_database(self, template: str, name: str) -> str:
+        self._made.add(name)
+        return super().clone_database(template, name)
+
+    def drop_database(self, name: str) -> None:
+        super().drop_database(name)
+        self._made.discard(name)
+
+    def stop(self) -> None:
+        for name in sorted(self._made):
+            self.drop_database(name)
 
 
 def with_params(url: str, **params: str) -> str:

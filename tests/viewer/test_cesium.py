@@ -73,7 +73,7 @@ def _cesium_files(route):
 def test_cesium_picks_a_feature_and_reads_its_metadata(served, demo_gpkg, tmp_path):
     assert (CESIUM / "Cesium.js").is_file(), "run 'make tools' (npm installs CesiumJS)"
     with browser() as b:
-        page = b.new_page(viewport={"width": 1000, "height": 700})
+        page = b.new_page(viewport={"width": 640, "height": 448})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.route("**/cesium-test/**", _cesium_files)
