@@ -68,10 +68,14 @@ demo-federation: demo-build viewer
 	$(BIN)/twin export out/county.gpkg --format 3dtiles --out out/county_tiles
 	sh sample_models/county_demo/federation.sh $(BIN) out
 
+# the type check runs beside the tests, on the core time the test workers leave
+# idle (their start, the last worker's tail); its report follows the tests'
 test: $(STAMP) $(VIEWER_STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy
-	$(BIN)/python -m pytest -n auto --dist worksteal
+	$(BIN)/mypy > $(VENV)/mypy.log 2>&1 & types=$$!; \
+	$(BIN)/python -m pytest -n auto --dist worksteal; tests=$$?; \
+	wait $$types; typed=$$?; cat $(VENV)/mypy.log; \
+	test $$tests -eq 0 -a $$typed -eq 0
 
 bench: $(STAMP)
 	$(BIN)/python bench/store_bench.py
