@@ -69,11 +69,15 @@ demo-federation: demo-build viewer
 	sh sample_models/county_demo/federation.sh $(BIN) out
 
 # the type check runs beside the tests, on the core time the test workers leave
-# idle (their start, the last worker's tail); its report follows the tests'
+# idle (their start, the last worker's tail); its report follows the tests'.
+# The tests keep byte code (__pycache__, ignored by git) even where the shell
+# says not to (PYTHONDONTWRITEBYTECODE): each worker and each
+# Python process the tests start (CLI calls, servers) would otherwise compile the project (and
+# pytest rewrite every test module) again
 test: $(STAMP) $(VIEWER_STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy > $(VENV)/mypy.log 2>&1 & types=$$!; \
-	$(BIN)/python -m pytest -n auto --dist worksteal; tests=$$?; \
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n auto --dist worksteal; tests=$$?; \
 	wait $$types; typed=$$?; cat $(VENV)/mypy.log; \
 	test $$tests -eq 0 -a $$typed -eq 0
 
