@@ -7,7 +7,8 @@ line): the same region. :class:`Regions` compares pairs of footprints (WKB)
 and keeps the figures a report needs:
 
 * the **symmetric difference** of the two, relative to the footprint's area
-  (the largest, and how many exceed ``tolerance``);
+  (the largest, and how many exceed ``tolerance``, with their Hausdorff
+  distance);
 * the **topology**: the number of polygons and of holes, as they are and
   on a 1 micrometre grid (``shapely.set_precision``), which merges parts
   that touch along a hairline and drops slivers narrower than that: GEOS's
@@ -60,7 +61,8 @@ class Regions:
         if rel > self.worst:
             self.worst, self.worst_key = rel, key
         if rel > self.tolerance:
-            self.over.append(key)
+            self.over.append(f"{key} (symmetric difference {rel:.2e} of the area, "
+                             f"Hausdorff distance {shapely.hausdorff_distance(ga, gb):.3g} m)")
         else:
             self.same_region += 1
         if topology(ga) != topology(gb):

@@ -336,8 +336,7 @@ def building_feature(feature_id: str, name: str | None, parent: str | None, sour
         # first, so that the vertices simplify keeps do not depend on where
         # the union's rings start (nor the bytes on the outlines' order)
         merged = merged.buffer(0.05, join_style="mitre").buffer(-0.05, join_style="mitre")
-        footprint = as_polygons(shapely.normalize(
-            shapely.simplify(shapely.normalize(merged), 0.01)))
+        footprint = as_polygons(shapely.normalize(shapely.simplify(merged, 0.01)))
     if footprint is not None and len(parts):
         top = roof_height(footprint, parts, ground)
         top = zmax if top is None else top
