@@ -158,3 +158,17 @@ def test_plan_outlines_in_one_pass_equal_one_by_one():
         meshes.append((np.column_stack([xy, z]), faces))
     together = plan_outlines(meshes)
     assert [g.wkb for g in together] == [plan_outline(v, f).wkb for v, f in meshes]
+
+
+def test_many_vertices_are_numbered_afresh(monkeypatch):
+    # edge keys that would overflow number the vertices in use afresh: the same unions
+    xy1, f1 = grid_tiling(3, 2)
+    xy2, f2 = grid_tiling(2, 2, 1.5, 0.5)
+    xy = np.concatenate([np.zeros((50, 2)), xy1, xy2])  # vertices no triangle uses
+    faces = np.concatenate([f1 + 50, f2 + 50 + len(xy1)])
+    group = np.r_[np.zeros(len(f1), np.int64), np.ones(len(f2), np.int64),
+                  np.zeros(2, np.int64)]
+    faces = np.concatenate([faces, f2[:2] + 50 + len(xy1)])
+    want = [g.wkb for g in triangle_unions(xy, faces, group, 2)]
+    monkeypatch.setattr(plan_union, "KEY_BITS", 12)
+    assert [g.wkb for g in triangle_unions(xy, faces, group, 2)] == want
