@@ -103,22 +103,22 @@ def plan_outlines(meshes: list[tuple[np.ndarray, np.ndarray]]) -> list[Any]:
         xy = np.concatenate([v[:, :2] for v, _ in part])
         faces = np.concatenate([f for _, f in part]).astype(np.int64) \
             + np.repeat(np.cumsum(n_verts) - n_verts, n_faces)[:, None]
-        owner = np.repeat(np.arange(lo, hi), n_faces)
+        owner = np.repeat(np.arange(hi - lo), n_faces)  # in the batch
         p0, p1, p2 = xy[faces[:, 0]], xy[faces[:, 1]], xy[faces[:, 2]]  # in plan only
         normal_z = ((p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1])
                     - (p2[:, 0] - p0[:, 0]) * (p1[:, 1] - p0[:, 1]))
         keep = np.abs(normal_z) > 2e-6
         upward = normal_z > 2e-6
-        count[lo:hi] = np.bincount(owner[keep] - lo, minlength=hi - lo)
-        ups[lo:hi] = np.bincount(owner[upward] - lo, minlength=hi - lo)
-        hull = (count == 0) | (count > 400)
+        count[lo:hi] = np.bincount(owner[keep], minlength=hi - lo)
+        ups[lo:hi] = np.bincount(owner[upward], minlength=hi - lo)
+        hull = (count[lo:hi] == 0) | (count[lo:hi] > 400)
         # more than eight: the upward triangles; eight or fewer: up and down
         # apart (group 2 i + 1 for those facing down), then the two
-        only_up = (count > 8) & (ups > 0)
+        only_up = (count[lo:hi] > 8) & (ups[lo:hi] > 0)
         pick = np.where(only_up[owner], upward, keep) & ~hull[owner]
         xys.append(xy)
         tris.append(faces[pick] + base)
-        groups.append(2 * owner[pick] + ~upward[pick])
+        groups.append(2 * (owner[pick] + lo) + ~upward[pick])
         base += len(xy)
     hull = (count == 0) | (count > 400)
     unions = triangle_unions(np.concatenate(xys), np.concatenate(tris), np.concatenate(groups),
