@@ -4,10 +4,14 @@ compare two versions of the converter.
 ``python bench/ifc_compare.py FILE OUT.json [--crs EPSG:x] [--origin X,Y,Z]``
 imports FILE into a fresh twin with the code on ``PYTHONPATH`` and writes,
 for every feature, a SHA-256 of its layer, type, name, parent, source id,
-attributes, footprint (WKB), bounding box and meshes (vertex, face and
-face-label bytes, labels), and the import's report less its timings.
-``--diff A.json B.json`` lists what differs (exit status 1 if anything).
-Run it once on the code before a change and once after.
+attributes, bounding box and meshes (vertex, face and face-label bytes,
+labels), its footprint (WKB) apart, and the import's report less its
+timings. ``--diff A.json B.json`` lists what differs (exit status 1 if
+anything): the digests byte for byte, the footprints as regions
+(``bench/regions.py``: symmetric difference within ``--tolerance`` of the
+area, the same polygons and holes). Run it once on the code before a change
+and once after (the script of the newer tree, ``PYTHONPATH`` naming the
+code).
 """
 
 from __future__ import annotations
@@ -19,18 +23,22 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from regions import Regions  # noqa: E402
 
-def state(store) -> dict[str, str]:
+
+def state(store) -> tuple[dict[str, str], dict[str, str | None]]:
     from twin.query import Query
 
     out = {}
+    footprints = {}
     for f in store.query(Query()):
         h = hashlib.sha256()
         head = (f.layer, f.type, f.name, f.parent, f.source_id,
                 json.dumps(f.attributes, sort_keys=True, default=str),
                 None if f.bbox is None else list(f.bbox))
         h.update(json.dumps(head, default=str).encode())
-        h.update(b"" if f.footprint is None else f.footprint.wkb)
+        footprints[f.id] = None if f.footprint is None else f.footprint.wkb.hex()
         for lod, m in sorted(store.meshes(f.id).items()):
             h.update(lod.encode())
             h.update(m.vertices.tobytes())
@@ -38,7 +46,7 @@ def state(store) -> dict[str, str]:
             h.update(b"" if m.face_labels is None else m.face_labels.tobytes())
             h.update(json.dumps(list(m.labels or ())).encode())
         out[f.id] = h.hexdigest()
-    return out
+    return out, footprints
 
 
 def report(res) -> dict:
@@ -58,6 +66,9 @@ def main() -> int:
     ap.add_argument("--crs", default="EPSG:26919")
     ap.add_argument("--origin")
     ap.add_argument("--diff", action="store_true", help="FILE and OUT are two digests")
+    ap.add_argument("--tolerance", type=float, default=1e-6,
+                    help="largest symmetric difference of two footprints, relative to "
+                         "the area (default 1e-6)")
     args = ap.parse_args()
     if args.diff:
         a, b = (json.loads(p.read_text()) for p in (args.file, args.out))
@@ -68,8 +79,17 @@ def main() -> int:
         same_report = a["report"] == b["report"]
         if not same_report:
             print("reports differ")
-        print(f"{len(a['features'])} / {len(b['features'])} features, {len(bad)} differ")
-        return 1 if bad or not same_report else 0
+        print(f"{len(a['features'])} / {len(b['features'])} features, {len(bad)} differ "
+              "(footprints aside)")
+        regions = Regions(args.tolerance)
+        fa, fb = a.get("footprints", {}), b.get("footprints", {})
+        for k in sorted(fa.keys() & fb.keys()):
+            regions.add(k, None if fa[k] is None else bytes.fromhex(fa[k]),
+                        None if fb[k] is None else bytes.fromhex(fb[k]))
+        print(regions.summary())
+        for k in (regions.over + regions.topology_grid)[:20]:
+            print("footprint differs:", k)
+        return 1 if bad or not same_report or not regions.ok else 0
     import twin
     from converters import import_file
 
@@ -78,9 +98,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         with twin.create_twin(Path(tmp) / "c.gpkg", args.crs) as store:
             res = import_file(store, args.file, options=options)
-            feats = state(store)
-    args.out.write_text(json.dumps({"features": feats, "report": report(res)}, indent=0,
-                                   sort_keys=True))
+            feats, footprints = state(store)
+    args.out.write_text(json.dumps({"features": feats, "footprints": footprints,
+                                    "report": report(res)}, indent=0, sort_keys=True))
     print(f"{len(feats)} features")
     return 0
 

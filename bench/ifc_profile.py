@@ -57,7 +57,7 @@ SECTIONS = (
     (ifc_mod, "Model", "product lists, buildings of elements"),
     (ifc_mod, "attributes_of", "attributes (property sets, type, material)"),
     (ifc_mod.Placer, "__call__", "placing vertices (pyproj, transformers made)"),
-    (ifc_mod, "plan_outline", "ground projections (GEOS unions, hulls)"),
+    (ifc_mod, "plan_outlines", "ground projections (unions, hulls)"),
     (ifc_mod.EnvelopeParts, "add", "envelope parts kept (temporary file)"),
     (ifc_mod, "building_feature", "building: LoD1 envelope, top surface"),
     (ifc_mod, "network_topology", "network topology"),

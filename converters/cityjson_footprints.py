@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from .plan_union import plan_unions
 from .ragged import gather, member, offsets, run_starts
 from .triangulate import clean_rings
 
@@ -174,8 +175,21 @@ def object_footprints(verts: np.ndarray, flat: np.ndarray, ring_sizes: np.ndarra
                          np.abs(poly_area[polys_of_rings[simple]]))
     rest = ~member(owner, np.fromiter(out, np.int64, len(out)))
     if rest.any():
-        for oi, parts in plan_polygons(verts, flat[np.repeat(rest, sizes)], sizes[rest],
-                                       polys_of_rings[rest], owner[rest]).items():
+        rest_flat = flat[np.repeat(rest, sizes)]
+        by_obj, united = plan_polygons(verts, rest_flat, sizes[rest], polys_of_rings[rest],
+                                       owner[rest])
+        if united.any():
+            # valid polygons by their vertices' indices (see plan_union)
+            rings = united[owner[rest]]
+            n_obj = int(owner.max()) + 1
+            unions = plan_unions(verts[:, :2], rest_flat[np.repeat(rings, sizes[rest])],
+                                 sizes[rest][rings], polys_of_rings[rest][rings],
+                                 owner[rest][rings], n_obj)
+            for oi in np.flatnonzero(united).tolist():
+                by_obj.pop(oi, None)
+                if unions[oi] is not None:
+                    out[oi] = unions[oi]
+        for oi, parts in by_obj.items():
             fp = merge(parts)
             if fp is not None:
                 out[oi] = fp
@@ -321,11 +335,13 @@ def _loop_polygons(xy: np.ndarray, n: np.ndarray, loop_area: np.ndarray,
 
 
 def plan_polygons(verts: np.ndarray, flat: np.ndarray, sizes: np.ndarray,
-                  ring_poly: np.ndarray, owner: np.ndarray) -> dict[int, list]:
+                  ring_poly: np.ndarray, owner: np.ndarray) -> tuple[dict[int, list], np.ndarray]:
     """Plan polygons of clean rings (``flat``, ``sizes``; ``ring_poly`` the
     polygon of each ring, ascending, its first ring the outer one; ``owner``
     the object of each ring), built in bulk, by object; invalid polygons
-    made valid, those without area dropped."""
+    made valid, those without area dropped. Also a mask over objects: those
+    of several polygons, every one valid and with area, which
+    :func:`converters.plan_union.plan_unions` unites by their vertices."""
     coords = verts[flat][:, :2]
     rings = shapely.linearrings(coords, indices=np.repeat(np.arange(len(sizes)), sizes))
     new = run_starts(ring_poly)
@@ -338,7 +354,10 @@ def plan_polygons(verts: np.ndarray, flat: np.ndarray, sizes: np.ndarray,
     by_obj: dict[int, list] = {}
     for oi, p in zip(owners[area > MIN_AREA].tolist(), polys[area > MIN_AREA]):
         by_obj.setdefault(oi, []).append(p)
-    return by_obj
+    n_obj = int(owner.max()) + 1 if len(owner) else 0
+    united = np.bincount(owners, minlength=n_obj) > 1
+    united[owners[invalid | (area <= MIN_AREA)]] = False
+    return by_obj, united
 
 
 def merge(parts: list) -> Any:

@@ -60,7 +60,7 @@ from .ifc_building import (
     EnvelopeParts,
     as_polygons,
     building_feature,
-    plan_outline,
+    plan_outlines,
 )
 from .ifc_geometry import DEFAULT_KERNELS, element_meshes
 from .ifc_georef import read_georef
@@ -269,14 +269,15 @@ def _placed_chunk(chunk: list[Any], m: Model) -> Iterator[tuple[int, Mesh, Any]]
     the kernel's meshes, placed in one call; the envelope's share of each
     is handed to its building's :class:`EnvelopeParts` on the way."""
     shapes = {s.step_id: s for s in chunk}
+    meshes: list[tuple[int, Mesh]] = []
     for sid, vertices in _placed(shapes, m.placer):
         try:
-            mesh = _mesh(shapes[sid], vertices)
+            meshes.append((sid, _mesh(shapes[sid], vertices)))
         except GeometryError as exc:
             e = m.model.by_id(sid)
             m.ctx.skip(m.fid(e), f"{e.is_a()} {e.Name!r}: geometry unusable: {exc}")
-            continue
-        outline = plan_outline(mesh.vertices, mesh.faces)
+    outlines = plan_outlines([(mesh.vertices, mesh.faces) for _, mesh in meshes])
+    for (sid, mesh), outline in zip(meshes, outlines):
         b = m.building_of.get(sid)
         if b is not None and m.shapes_envelope(sid):
             m.envelopes.setdefault(b, EnvelopeParts()).add(m.rank[sid], mesh, outline)

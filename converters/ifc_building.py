@@ -42,6 +42,7 @@ from twin.geometry import extrude_footprint
 from twin.model import Feature, Mesh
 
 from .base import ConversionContext
+from .plan_union import triangle_unions
 from .top_surface import grid_in, top_heights
 
 #: A storey lower than this below elevation 0 counts as below ground.
@@ -60,6 +61,10 @@ ABOVE_GROUND = 1.0
 #: Most grid cells sampled over a footprint (the cell grows with the building).
 _MAX_CELLS = 40_000
 
+#: Most faces whose normals :func:`plan_outlines` finds in one numpy pass
+#: (larger arrays cost more in page faults than they save in calls).
+_BATCH_FACES = 50_000
+
 #: Most vertices of envelope triangles read back from disk at once.
 _READ_VERTICES = 100_000
 
@@ -69,29 +74,91 @@ TYPED_FROM_PSET = {"Pset_BuildingCommon.YearOfConstruction": "year_built",
 
 
 def plan_outline(vertices: np.ndarray, faces: np.ndarray) -> Any:
-    """The ground projection of a mesh ``(n, 3)``/``(m, 3)``: the union of the
-    shadows of its upward-facing triangles (a closed solid's downward faces
-    cast the same shadow). Meshes of more than 400 such triangles (curved
-    furniture, fittings) get their convex hull instead, to bound the time."""
-    xy = vertices[:, :2]
-    p0, p1, p2 = xy[faces[:, 0]], xy[faces[:, 1]], xy[faces[:, 2]]  # in plan only
-    normal_z = ((p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1])
-                - (p2[:, 0] - p0[:, 0]) * (p1[:, 1] - p0[:, 1]))
-    keep = np.abs(normal_z) > 2e-6
-    count = int(np.count_nonzero(keep))
-    if count == 0 or count > 400:
+    """The ground projection of one mesh: see :func:`plan_outlines`."""
+    return plan_outlines([(vertices, faces)])[0]
+
+
+def plan_outlines(meshes: list[tuple[np.ndarray, np.ndarray]]) -> list[Any]:
+    """The ground projections of meshes ``(vertices (n, 3), faces (m, 3))``,
+    all in one pass: the union of the shadows of each mesh's upward-facing
+    triangles (a closed solid's downward faces cast the same shadow; a mesh
+    of eight such triangles or fewer, a box or an open plate, unites its
+    upward and its downward ones apart, then the two). Meshes of more than
+    400 such triangles (curved furniture, fittings) get their convex hull
+    instead, to bound the time. The unions come from
+    :func:`converters.plan_union.triangle_unions` (normalised polygons); a
+    mesh without a shadow gives ``None``."""
+    out: list[Any] = [None] * len(meshes)
+    if not meshes:
+        return out
+    n = len(meshes)
+    count = np.zeros(n, np.int64)
+    ups = np.zeros(n, np.int64)
+    xys, tris, groups = [], [], []
+    base = 0
+    for lo, hi in _batches([len(f) for _, f in meshes], _BATCH_FACES):
+        part = meshes[lo:hi]
+        n_verts = np.array([len(v) for v, _ in part])
+        n_faces = np.array([len(f) for _, f in part])
+        xy = np.concatenate([v[:, :2] for v, _ in part])
+        faces = np.concatenate([f for _, f in part]).astype(np.int64) \
+            + np.repeat(np.cumsum(n_verts) - n_verts, n_faces)[:, None]
+        owner = np.repeat(np.arange(hi - lo), n_faces)  # in the batch
+        p0, p1, p2 = xy[faces[:, 0]], xy[faces[:, 1]], xy[faces[:, 2]]  # in plan only
+        normal_z = ((p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1])
+                    - (p2[:, 0] - p0[:, 0]) * (p1[:, 1] - p0[:, 1]))
+        keep = np.abs(normal_z) > 2e-6
+        upward = normal_z > 2e-6
+        count[lo:hi] = np.bincount(owner[keep], minlength=hi - lo)
+        ups[lo:hi] = np.bincount(owner[upward], minlength=hi - lo)
+        hull = (count[lo:hi] == 0) | (count[lo:hi] > 400)
+        # more than eight: the upward triangles; eight or fewer: up and down
+        # apart (group 2 i + 1 for those facing down), then the two
+        only_up = (count[lo:hi] > 8) & (ups[lo:hi] > 0)
+        pick = np.where(only_up[owner], upward, keep) & ~hull[owner]
+        xys.append(xy)
+        tris.append(faces[pick] + base)
+        groups.append(2 * (owner[pick] + lo) + ~upward[pick])
+        base += len(xy)
+    hull = (count == 0) | (count > 400)
+    unions = triangle_unions(np.concatenate(xys), np.concatenate(tris), np.concatenate(groups),
+                             2 * n)
+    both = ~((count > 8) & (ups > 0)) & ~hull
+    for i in range(n):
+        out[i] = _up_and_down(unions[2 * i], unions[2 * i + 1]) if both[i] else unions[2 * i]
+    hulls = np.flatnonzero(hull)
+    if len(hulls):
         # the hull of one line through the points: shapely makes no point
         # object per vertex for it (a multipoint would: 4 times the time)
-        hull = shapely.convex_hull(shapely.linestrings(xy) if len(xy) > 1 else
-                                   shapely.points(xy[0]))
-        return hull if hull.geom_type == "Polygon" else None
-    up = np.stack([p0[keep], p1[keep], p2[keep]], axis=1)
-    if len(up) > 8:
-        upward = normal_z[keep] > 0
-        if upward.any():
-            up = up[upward]
-    rings = np.concatenate([up, up[:, :1]], axis=1)
-    return shapely.union_all(shapely.polygons(rings))
+        lines = [shapely.linestrings(meshes[i][0][:, :2]) if len(meshes[i][0]) > 1 else
+                 shapely.points(meshes[i][0][0, :2]) for i in hulls.tolist()]
+        for i, h in zip(hulls.tolist(), shapely.convex_hull(lines)):
+            out[i] = h if h.geom_type == "Polygon" else None
+    return out
+
+
+def _batches(sizes: list[int], most: int) -> Iterator[tuple[int, int]]:
+    """Consecutive ranges ``(lo, hi)`` of items whose ``sizes`` add up to
+    about ``most`` (an item larger than that alone)."""
+    lo, total = 0, 0
+    for i, size in enumerate(sizes):
+        if total and total + size > most:
+            yield lo, i
+            lo, total = i, 0
+        total += size
+    if lo < len(sizes):
+        yield lo, len(sizes)
+
+
+def _up_and_down(up: Any, down: Any) -> Any:
+    """The union of a small mesh's upward and downward shadows: either where
+    the other is missing, one where both are the same (a box's top and
+    bottom), else GEOS's union of the two, normalised."""
+    if down is None or up is None:
+        return up if down is None else down
+    if shapely.equals_exact(up, down, 0.0):
+        return up
+    return shapely.normalize(shapely.union(up, down))
 
 
 def as_polygons(geom: Any) -> Any:
@@ -265,9 +332,11 @@ def building_feature(feature_id: str, name: str | None, parent: str | None, sour
     shadows = [o for o in (standing or outlines) if o is not None and not o.is_empty]
     if shadows:
         merged = shapely.union_all(shadows, grid_size=1e-3)
-        # close the hairline gaps between walls, then drop slivers
+        # close the hairline gaps between walls, then drop slivers; normalised
+        # first, so that the vertices simplify keeps do not depend on where
+        # the union's rings start (nor the bytes on the outlines' order)
         merged = merged.buffer(0.05, join_style="mitre").buffer(-0.05, join_style="mitre")
-        footprint = as_polygons(shapely.simplify(merged, 0.01))
+        footprint = as_polygons(shapely.normalize(shapely.simplify(merged, 0.01)))
     if footprint is not None and len(parts):
         top = roof_height(footprint, parts, ground)
         top = zmax if top is None else top
