@@ -11,13 +11,17 @@ is built again (the error names it, as the row-by-row check would).
 An empty twin's R*Tree is built once at the end too, packed in one pass
 (:mod:`.rtree_bulk`); a twin that holds features gets its new entries chunk
 by chunk, copied by SQLite from the rows just written.
+
+An import into an empty twin holds back its first rows; once it has
+:data:`HOLD_FEATURES`, the store begins its transaction again with a
+rollback journal (:mod:`.journal`), and the rows held go in.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -37,6 +41,11 @@ if TYPE_CHECKING:
 
 #: An import switches to the bulk path after this many features at least.
 BULK_MIN_FEATURES = 100_000
+#: An import into an empty twin holds back its rows until it has this many
+#: features, or this many mesh vertices; then it goes on with a rollback
+#: journal (:mod:`.journal`).
+HOLD_FEATURES = 20_000
+HOLD_VERTICES = 2_000_000
 
 _INSERT_EDGE = f"INSERT INTO twin_edges VALUES ({','.join('?' * len(EDGE_ROW_COLUMNS))})"
 #: Columns with a default other than NULL: always written.
@@ -104,6 +113,11 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         self._rtree_boxes: list[np.ndarray] = []
         if self.existing == 0:
             self._go_bulk()
+        #: set by the store for an import into an empty twin: called once the
+        #: import holds :data:`HOLD_FEATURES` (:meth:`.journal.BulkJournal.restart`)
+        self.restart: Callable[[], None] | None = None
+        self._held: list[PreparedChunk] = []
+        self._held_size = [0, 0]  # features, mesh vertices
 
     # -- ChunkedBatchWriter hooks ---------------------------------------------
     def _allocate_fids(self, n: int) -> Sequence[int]:
@@ -133,6 +147,20 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         insert_rows(conn, "twin_meshes", MESH_COLUMNS, p.mesh_rows)
         if p.edge_rows:
             conn.executemany(_INSERT_EDGE, p.edge_rows)
+
+    def _ready(self, chunk: PreparedChunk) -> list[PreparedChunk]:
+        if self.restart is None:
+            return [chunk]
+        self._held.append(chunk)
+        self._held_size[0] += len(chunk.rows)
+        self._held_size[1] += sum(m[2] for m in chunk.mesh_rows)
+        if self._held_size[0] < HOLD_FEATURES and self._held_size[1] < HOLD_VERTICES:
+            return []
+        restart, self.restart = self.restart, None
+        restart()  # a new transaction: the indexes are back
+        self._go_bulk()
+        held, self._held = self._held, []
+        return held
 
     def _write(self, p: PreparedChunk) -> None:
         conn = self.conn
@@ -237,6 +265,9 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         """Indexes, extents, origin and the batch's record (inside the import's
         transaction)."""
         conn = self.conn
+        self.restart = None
+        held, self._held = self._held, []
+        self._write_all(held)  # a small import: written as every import was
         if self.bulk:
             self.build_indexes()
         self.build_rtree()
