@@ -67,14 +67,15 @@ def encode_meshes(meshes: Sequence[Mesh]) -> list[tuple]:
     fpos = np.concatenate([[0], np.cumsum(nf * 6)])
     label_json: dict[tuple, str | None] = {}
     out = []
-    for k, m in enumerate(meshes):
+    vpos_, fpos_ = vpos.tolist(), fpos.tolist()  # plain ints and floats from here
+    for k, (m, n_v, n_f, o) in enumerate(zip(meshes, nv.tolist(), nf.tolist(),
+                                             mins.tolist())):
         if m.labels not in label_json:
             label_json[m.labels] = json.dumps(list(m.labels)) if m.labels else None
         lj = label_json[m.labels]
         fl = m.face_labels.astype("<i2").tobytes() if m.face_labels is not None else None
-        o = mins[k]
-        out.append((int(nv[k]), int(nf[k]), float(o[0]), float(o[1]), float(o[2]),
-                    rel[vpos[k]:vpos[k + 1]], allf[fpos[k]:fpos[k + 1]], fl, lj))
+        out.append((n_v, n_f, o[0], o[1], o[2], rel[vpos_[k]:vpos_[k + 1]],
+                    allf[fpos_[k]:fpos_[k + 1]], fl, lj))
     return out
 
 
