@@ -93,29 +93,32 @@ def percentiles(ms: list[float]) -> tuple[float, float]:
     return float(np.percentile(a, 50)), float(np.percentile(a, 99))
 
 
-def load(store, n: int, chunk: int, keep: bool) -> tuple[float, float, list, list]:
-    """Import ``n`` features in one batch; ``(seconds adding, seconds
-    committing, boxes, z ranges)`` (boxes only when ``keep``)."""
+def load(store, n: int, chunk: int, keep: bool) -> tuple[dict, list, list]:
+    """Import ``n`` features in one batch; ``(times, boxes, z ranges)``
+    (boxes only when ``keep``). ``times``: wall seconds adding and
+    committing, and this process's CPU seconds (every thread) for each."""
     rng = np.random.default_rng(42)
     all_boxes, all_z = [], []
-    t_insert = 0.0
+    t_insert = c_insert = 0.0
     done = 0
     with store.import_batch("synthetic", "bench", "bench", "1") as batch:
         while done < n:
             k = min(chunk, n - done)
             feats, boxes, zr = make_chunk(rng, done, k)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             batch.add(feats)
             t_insert += time.perf_counter() - t1
+            c_insert += time.process_time() - c1
             if keep:
                 all_boxes.append(boxes)
                 all_z.append(zr)
             done += k
             sys.stderr.write(f"\r  {done:,}/{n:,}")
-        t3 = time.perf_counter()
-    t_commit = time.perf_counter() - t3
+        t3, c3 = time.perf_counter(), time.process_time()
+    times = {"insert": t_insert, "commit": time.perf_counter() - t3,
+             "insert_cpu": c_insert, "commit_cpu": time.process_time() - c3}
     sys.stderr.write("\n")
-    return t_insert, t_commit, all_boxes, all_z
+    return times, all_boxes, all_z
 
 
 def main() -> None:
@@ -149,13 +152,16 @@ def run(args, backends: list[str], out: Path, pg_url: str | None) -> dict:
         location = str(out / "bench.gpkg") if backend == "gpkg" else pg_url
         sys.stderr.write(f"{backend}: import\n")
         store = twin.create_twin(location, "EPSG:4546", overwrite=True)
-        t_insert, t_commit, b, z = load(store, args.n, args.chunk, keep=boxes is None)
+        t, b, z = load(store, args.n, args.chunk, keep=boxes is None)
+        t_insert, t_commit = t["insert"], t["commit"]
         if boxes is None:
             boxes, zr = np.vstack(b), np.vstack(z)
         size = store.info().extra.get("file_size", 0)
         r = {"insert_features_per_s": round(args.n / t_insert),
              "insert_incl_commit_features_per_s": round(args.n / (t_insert + t_commit)),
              "insert_s": round(t_insert, 1), "commit_s": round(t_commit, 2),
+             "client_cpu_us_per_feature": round(t["insert_cpu"] / args.n * 1e6, 1),
+             "commit_client_cpu_s": round(t["commit_cpu"], 2),
              "size_mb": round(size / 1e6)}
         r.update(queries(store, args, boxes, zr))
         store.close()
@@ -166,11 +172,15 @@ def run(args, backends: list[str], out: Path, pg_url: str | None) -> dict:
         store = twin.create_twin(out / "rows.gpkg", "EPSG:4546", overwrite=True)
         with store.import_batch("seed", "bench", "bench", "1") as b:
             b.add([twin.Feature(id="seed", layer="generic", type="Seed")])
-        t_insert, t_commit, _, _ = load(store, args.rowwise, args.chunk, keep=False)
+        t, _, _ = load(store, args.rowwise, args.chunk, keep=False)
         store.close()
         figures["gpkg_rowwise"] = {
-            "features": args.rowwise, "insert_features_per_s": round(args.rowwise / t_insert),
-            "insert_incl_commit_features_per_s": round(args.rowwise / (t_insert + t_commit))}
+            "features": args.rowwise, "insert_features_per_s": round(args.rowwise / t["insert"]),
+            "insert_incl_commit_features_per_s": round(args.rowwise / (t["insert"]
+                                                                       + t["commit"])),
+            "insert_s": round(t["insert"], 1), "commit_s": round(t["commit"], 2),
+            "client_cpu_us_per_feature": round(t["insert_cpu"] / args.rowwise * 1e6, 1),
+            "commit_client_cpu_s": round(t["commit_cpu"], 2)}
     return figures
 
 
@@ -255,6 +265,12 @@ def report(figures: dict, args) -> None:
           f"{any_r['bbox2d']['features_mean']:.0f} / max {any_r['bbox2d']['features_max']} "
           f"features (3D: 0-5 m below ground, mean {any_r['box3d']['features_mean']:.0f}); "
           "every backend returned the STRtree's counts\n")
+    w("\nwall seconds (load + what follows: index builds, commit) and this process's CPU "
+      "(every thread; PostGIS: the client only, the server works in its own processes):\n")
+    for name, r in [*figures["backends"].items(), ("gpkg row by row", figures.get("gpkg_rowwise"))]:
+        if r:
+            w(f"  {name}: {r['insert_s']} + {r['commit_s']} s wall; CPU "
+              f"{r['client_cpu_us_per_feature']} us a feature + {r['commit_client_cpu_s']} s\n")
     rw = figures.get("gpkg_rowwise")
     g = figures["backends"].get("gpkg")
     if rw and g:

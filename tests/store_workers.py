@@ -34,3 +34,28 @@ def import_and_wait(location: str, prefix: str, n: int, extra: list[str], writte
         results.put((prefix, "ok"))
     except Exception as exc:  # reported to the test, which checks the type and text
         results.put((prefix, f"{type(exc).__name__}: {exc}"))
+
+
+def bulk_load_and_hang(path: str, hold: int, loading) -> None:
+    """Load valves into the empty twin at ``path`` with a rollback journal
+    (held back for ``hold`` features, a tiny page cache so that pages reach
+    the file early); after ``20 * hold`` features signal ``loading`` and
+    hang inside the import until killed."""
+    import time
+
+    from twin.store.gpkg import writer
+
+    writer.HOLD_FEATURES = hold
+    store = twin.open_twin(path)
+    store._conn.execute("PRAGMA cache_size = -256")
+
+    def valves():
+        for i in range(10**7):
+            if i == 20 * hold:
+                loading.set()
+                time.sleep(600)
+            yield twin.Feature(id=f"bulk:{i}", layer="pipe_nodes", type="Valve",
+                               footprint=Point(X0 + i % 100, Y0 + i // 100, GROUND - 1))
+
+    with store.import_batch("bulk.csv", "test", "tests", "1") as b:
+        b.add(valves())

@@ -17,6 +17,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -66,14 +67,15 @@ def encode_meshes(meshes: Sequence[Mesh]) -> list[tuple]:
     fpos = np.concatenate([[0], np.cumsum(nf * 6)])
     label_json: dict[tuple, str | None] = {}
     out = []
-    for k, m in enumerate(meshes):
+    vpos_, fpos_ = vpos.tolist(), fpos.tolist()  # plain ints and floats from here
+    for k, (m, n_v, n_f, o) in enumerate(zip(meshes, nv.tolist(), nf.tolist(),
+                                             mins.tolist())):
         if m.labels not in label_json:
             label_json[m.labels] = json.dumps(list(m.labels)) if m.labels else None
         lj = label_json[m.labels]
         fl = m.face_labels.astype("<i2").tobytes() if m.face_labels is not None else None
-        o = mins[k]
-        out.append((int(nv[k]), int(nf[k]), float(o[0]), float(o[1]), float(o[2]),
-                    rel[vpos[k]:vpos[k + 1]], allf[fpos[k]:fpos[k + 1]], fl, lj))
+        out.append((n_v, n_f, o[0], o[1], o[2], rel[vpos_[k]:vpos_[k + 1]],
+                    allf[fpos_[k]:fpos_[k + 1]], fl, lj))
     return out
 
 
@@ -238,6 +240,11 @@ def version_digests(columns: Sequence[str], rows: Sequence[Sequence[Any]],
     so a twin computes the same digest from rows it reads
     (:func:`twin.store.gpkg.schema` and the PostGIS upgrade to schema 3 do).
 
+    Every import digests every feature, so the values are encoded a column
+    at a time (one comprehension per column and type, a constant for a column
+    that is all null) rather than one value at a time; the bytes hashed are
+    those :func:`_digest_value` gives, value after value.
+
     >>> a = version_digests(("fid", "name"), [(1, "x")], {}, {})
     >>> a == version_digests(("fid", "name"), [(7, "x")], {}, {})
     True
@@ -246,44 +253,97 @@ def version_digests(columns: Sequence[str], rows: Sequence[Sequence[Any]],
     """
     import hashlib
 
+    if not rows:
+        return []
     keep = [i for i, c in enumerate(columns) if c not in _NOT_DIGESTED]
-    i_fid = list(columns).index("fid")
-    out = []
-    for row in rows:
-        # every value as _digest_value writes it, in one update (a hash of the
-        # parts in a row is the hash of their join)
-        parts: list[bytes] = []
-        _digest_parts(parts, [row[i] for i in keep])
-        fid = row[i_fid]
-        for mr in sorted(mesh_rows.get(fid, ()), key=lambda m: m[1]):
-            parts.append(b"\x10")
-            _digest_parts(parts, mr[1:])
-        edge = edge_rows.get(fid)
-        if edge is not None:
-            parts.append(b"\x11")
-            _digest_parts(parts, edge[1:])
-        out.append(hashlib.blake2b(b"".join(parts), digest_size=16).hexdigest())
-    return out
+    by_column = list(zip(*rows))
+    heads = _join_columns([by_column[i] for i in keep], len(rows))
+    tails = _tails(by_column[list(columns).index("fid")], mesh_rows, edge_rows)
+    blake = hashlib.blake2b
+    if tails is None:
+        return [blake(h, digest_size=16).hexdigest() for h in heads]
+    return [blake(h + t, digest_size=16).hexdigest() for h, t in zip(heads, tails)]
 
 
-def _digest_parts(parts: list[bytes], values: Sequence[Any]) -> None:
-    """Append to ``parts`` the bytes :func:`_digest_value` hashes for each of
-    ``values`` (the common types inline: this runs for every stored value)."""
-    for v in values:
-        t = type(v)
-        if v is None:
-            parts.append(b"\x00")
-        elif t is str:
-            b = v.encode("utf-8")
-            parts += (b"\x02", len(b).to_bytes(8, "little"), b)
-        elif t is float or t is int:
-            parts += (b"\x03", repr(float(v)).encode())
-        elif t is bytes:
-            parts += (b"\x01", len(v).to_bytes(8, "little"), v)
+def _tails(fids: Sequence[Any], mesh_rows: Mapping[Any, Sequence[Sequence[Any]]],
+           edge_rows: dict[Any, Sequence[Any]]) -> list[bytes] | None:
+    """Per feature, the bytes hashed after its row: ``0x10`` and the values of
+    each mesh row (in LoD order), ``0x11`` and the edge's; ``None`` when no
+    feature has either."""
+    owners: list[int] = []
+    meshes: list[Sequence[Any]] = []
+    edge_owners: list[int] = []
+    edges: list[Sequence[Any]] = []
+    get_meshes, get_edge = mesh_rows.get, edge_rows.get
+    for k, fid in enumerate(fids):
+        ms = get_meshes(fid)
+        if ms:
+            if len(ms) > 1:
+                ms = sorted(ms, key=lambda m: m[1])
+            meshes += ms
+            owners += [k] * len(ms)
+        if edge_rows:
+            e = get_edge(fid)
+            if e is not None:
+                edges.append(e)
+                edge_owners.append(k)
+    if not meshes and not edges:
+        return None
+    tails = [b""] * len(fids)
+    for mark, owner, values in ((b"\x10", owners, meshes), (b"\x11", edge_owners, edges)):
+        if not values:
+            continue
+        cols = list(zip(*values))[1:]  # without the key
+        for k, data in zip(owner, _join_columns(cols, len(values))):
+            tails[k] += mark + data
+    return tails
+
+
+def _join_columns(columns: Sequence[Sequence[Any]], n: int) -> list[bytes]:
+    """Per row, the bytes :func:`_digest_value` gives for its values in
+    ``columns`` (``n`` rows), joined."""
+    if not columns:
+        return [b""] * n
+    encoded: list[Any] = []
+    for col in columns:
+        e = _encode_column(col)
+        if isinstance(e, bytes) and encoded and isinstance(encoded[-1], bytes):
+            encoded[-1] += e  # neighbouring constant columns: one constant
         else:
-            h = _Collect()
-            _digest_value(h, v)
-            parts.append(h.data)
+            encoded.append(e)
+    if len(encoded) == 1:
+        e = encoded[0]
+        return [e] * n if isinstance(e, bytes) else e
+    return list(map(b"".join, zip(*(repeat(e, n) if isinstance(e, bytes) else e
+                                     for e in encoded))))
+
+
+_NONE = type(None)
+
+
+def _encode_column(col: Sequence[Any]) -> bytes | list[bytes]:
+    """One column's values as digested: a list of bytes, or one bytes value
+    that every row shares (a column all null)."""
+    kinds = set(map(type, col))
+    kinds.discard(_NONE)
+    if not kinds:
+        return b"\x00"
+    if kinds == {str}:
+        return [b"\x00" if v is None else
+                b"\x02" + len(e := v.encode("utf-8")).to_bytes(8, "little") + e for v in col]
+    if kinds == {float}:
+        return [b"\x00" if v is None else b"\x03" + repr(v).encode() for v in col]
+    if kinds <= {float, int}:
+        return [b"\x00" if v is None else b"\x03" + repr(float(v)).encode() for v in col]
+    if kinds == {bytes}:
+        return [b"\x00" if v is None else b"\x01" + len(v).to_bytes(8, "little") + v
+                for v in col]
+    out: list[bytes] = []  # mixed or other types, one at a time
+    for v in col:
+        h = _Collect()
+        _digest_value(h, v)
+        out.append(h.data)
+    return out
 
 
 class _Collect:

@@ -190,6 +190,15 @@ class ChunkedBatchWriter(BatchWriter):
         """Run one statement (``?`` placeholders) in the import's transaction;
         a cursor whose ``fetchall`` gives stored values (geometries as bytes)."""
 
+    def _ready(self, chunk: PreparedChunk) -> list[PreparedChunk]:
+        """The chunks to write now that ``chunk`` is prepared (on the caller's
+        thread, nothing being written); a backend may hold some back a while."""
+        return [chunk]
+
+    def _write_all(self, chunks: list[PreparedChunk]) -> None:
+        for chunk in chunks:
+            self._write(chunk)
+
     def _history_moved(self, fids: list[int]) -> None:
         """After current versions moved to the history: a backend's own
         bookkeeping (the GeoPackage's R*Trees, PostGIS's id directory)."""
@@ -215,7 +224,9 @@ class ChunkedBatchWriter(BatchWriter):
             prepared = self._prepare(part)
             if pending is not None:
                 pending.result()  # the previous chunk is written (or its error raised)
-            pending = pool.submit(self._write, prepared)
+                pending = None
+            if ready := self._ready(prepared):
+                pending = pool.submit(self._write_all, ready)
             n += len(part)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="twin-writer") as pool:

@@ -41,16 +41,16 @@ def encode(geoms: np.ndarray, srs_id: int, promote_multi: np.ndarray | None = No
         wkb3 = shapely.to_wkb(g[has_z], output_dimension=3, byte_order=1, flavor="iso")
         wkb2[has_z] = wkb3
     bounds = shapely.bounds(g)
-    if promote_multi is not None:
-        for j in np.flatnonzero(promote_multi[idx]):
-            wkb2[j] = _MULTI_POLYGON_ONE + wkb2[j]
+    promote = (promote_multi[idx] if promote_multi is not None else np.zeros(len(idx), bool)
+               ).tolist()
     pack = _HEADER.pack
-    for k, i in enumerate(idx):
-        b = bounds[k]
-        if np.isnan(b[0]):  # empty geometry: flag bit 4, no envelope
-            out[i] = struct.pack("<2sBBi", b"GP", 0, 0b0001_0001, srs_id) + wkb2[k]
+    for i, b, w, p in zip(idx.tolist(), bounds.tolist(), wkb2.tolist(), promote):
+        if p:
+            w = _MULTI_POLYGON_ONE + w
+        if b[0] != b[0]:  # NaN: an empty geometry: flag bit 4, no envelope
+            out[i] = struct.pack("<2sBBi", b"GP", 0, 0b0001_0001, srs_id) + w
         else:
-            out[i] = pack(b"GP", 0, _FLAGS_XY_ENVELOPE_LE, srs_id, b[0], b[2], b[1], b[3]) + wkb2[k]
+            out[i] = pack(b"GP", 0, _FLAGS_XY_ENVELOPE_LE, srs_id, b[0], b[2], b[1], b[3]) + w
     return out
 
 

@@ -57,10 +57,41 @@ def round_up(d: np.ndarray) -> np.ndarray:
     return f
 
 
+def _hilbert_tables(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The Hilbert walk ``k`` bits of x and y at a time: for each state (a
+    flip and a swap of the cell's quadrants, 2 bits) and ``k`` bits of x and
+    of y (``state << 2k | x << k | y``), the ``2k`` bits of the position and
+    the next state. One bit at a time it is the classic rotate-and-flip
+    walk; the tables run ``k`` of its steps in one look-up."""
+    n = 1 << (2 * k)
+    out = np.zeros(4 * n, np.int64)
+    nxt = np.zeros(4 * n, np.int64)
+    for state in range(4):
+        for xy in range(n):
+            x, y = xy >> k, xy & ((1 << k) - 1)
+            flip, swap, d = state >> 1, state & 1, 0
+            for bit in range(k - 1, -1, -1):
+                rx, ry = (x >> bit) & 1, (y >> bit) & 1
+                if swap:
+                    rx, ry = ry, rx
+                rx, ry = rx ^ flip, ry ^ flip
+                d = (d << 2) | ((3 * rx) ^ ry)
+                if not ry:  # rotate the quadrant so that the curve inside it runs the standard way
+                    flip ^= rx
+                    swap ^= 1
+            out[state * n + xy] = d
+            nxt[state * n + xy] = (flip << 1) | swap
+    return out, nxt
+
+
+_HILBERT_BITS = 4  # per look-up: tables of 4 x 256 entries
+_HILBERT_OUT, _HILBERT_NEXT = _hilbert_tables(_HILBERT_BITS)
+
+
 def hilbert_keys(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
     """Positions along a Hilbert curve of ``2**bits`` cells a side through
-    the points' bounding square (the classic rotate-and-flip walk, for all
-    points at once).
+    the points' bounding square (for all points at once, :data:`_HILBERT_BITS`
+    bits of each coordinate per step).
 
     Parameters
     ----------
@@ -72,19 +103,16 @@ def hilbert_keys(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
     span = max(float(np.ptp(x)) if len(x) else 0.0, float(np.ptp(y)) if len(y) else 0.0) or 1.0
     ix = np.clip(((x - (x.min() if len(x) else 0)) / span * side), 0, side).astype(np.int64)
     iy = np.clip(((y - (y.min() if len(y) else 0)) / span * side), 0, side).astype(np.int64)
+    k = _HILBERT_BITS
+    mask = (1 << k) - 1
     d = np.zeros(len(x), np.int64)
-    s = 1 << (bits - 1)
-    while s > 0:
-        rx = (ix & s) > 0
-        ry = (iy & s) > 0
-        d += s * s * ((3 * rx) ^ ry)
-        # rotate the quadrant so that the curve inside it runs the standard way
-        flip = ~ry & rx
-        ix = np.where(flip, side - ix, ix)
-        iy = np.where(flip, side - iy, iy)
-        swap = ~ry
-        ix, iy = np.where(swap, iy, ix), np.where(swap, ix, iy)
-        s >>= 1
+    state = np.zeros(len(x), np.int64)
+    # from the top, k bits at a time (bits above ``bits`` are 0: the walk
+    # then stays in the first quadrant, a Hilbert curve of its own)
+    for at in range(-(-bits // k) * k - k, -1, -k):
+        idx = (state << (2 * k)) | (((ix >> at) & mask) << k) | ((iy >> at) & mask)
+        d = (d << (2 * k)) | _HILBERT_OUT[idx]
+        state = _HILBERT_NEXT[idx]
     return d
 
 
@@ -157,7 +185,11 @@ def bulk_load(conn: sqlite3.Connection, table: str, ids: np.ndarray, boxes: np.n
     # by one), each pair packed in one integer
     ordered, first_leaf = leaves  # type: ignore[misc]
     leaf = first_leaf + np.arange(len(ordered)) // fanout
-    by_id = np.argsort(ordered, kind="stable")
+    if len(ids) < 2 or bool((ids[1:] > ids[:-1]).all()):  # keys in order (an import's):
+        by_id = np.empty_like(order)                       # undo the Hilbert sort
+        by_id[order] = np.arange(len(order))
+    else:
+        by_id = np.argsort(ordered, kind="stable")
     if ordered.min() >= 0 and ordered.max() < (1 << (62 - _LEAF_BITS)) and \
             leaf.max() < (1 << _LEAF_BITS):
         packed = (ordered[by_id] << _LEAF_BITS) | leaf[by_id]

@@ -4,7 +4,9 @@ The layout of the file is described in :mod:`twin.store.gpkg.schema`.
 
 Concurrency: WAL journal, one writer and any number of readers; a reader
 never waits for an import and sees the twin as it was before it. Writers
-queue on SQLite's lock (30 s, then "database is locked").
+queue on SQLite's lock (30 s, then "database is locked"). A bulk load into
+an empty twin that no other connection holds open uses a rollback journal
+for its transaction (:mod:`.journal`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ..versions import (
 )
 from . import blob, qgis
 from .create import create_file
+from .journal import BulkJournal, ensure_wal
 from .schema import (
     FORMAT_NAME,
     LAYER_SELECT,
@@ -122,6 +125,8 @@ class GeoPackageStore(SqlTwinStore):
         # a reader per server thread: 8 MiB of page cache each (the OS caches the file
         # for all of them); the one writer keeps 64 MiB for bulk loads
         conn.execute(f"PRAGMA cache_size = {-8192 if self.readonly else -65536}")
+        if not self.readonly:
+            ensure_wal(conn, self.path)  # after a bulk load that could not switch back
         with self._conns_lock:
             self._conns.append(conn)
         return conn
@@ -350,19 +355,24 @@ class GeoPackageStore(SqlTwinStore):
         update that changes nothing is rolled back: ``writer.id`` is then 0.
         """
         check_conflict(on_conflict, retire_missing)
+        journal = BulkJournal(self._conn, self.path)
         try:
             with import_errors(source, (sqlite3.Error,)), self._transaction() as conn:
+                row = (source, format, converter, converter_version, now())
                 cur = conn.execute(
                     "INSERT INTO twin_batches (source, format, converter, converter_version, "
-                    "started, status) VALUES (?, ?, ?, ?, ?, 'running')",
-                    (source, format, converter, converter_version, now()))
+                    "started, status) VALUES (?, ?, ?, ?, ?, 'running')", row)
                 writer = GpkgBatchWriter(self, conn, int(cur.lastrowid or 0), on_conflict,
                                          retire_missing)
                 writer.converter = converter
+                if writer.rtree_later:  # an empty twin: a large import is a bulk load
+                    writer.restart = lambda: journal.restart(writer.id, row)
                 yield writer
                 writer.conclude()
         except NothingChanged:  # rolled back, writer.id is 0
             pass
+        finally:
+            journal.end()
 
     def counters(self) -> tuple[int, int]:
         """``(next batch id, next feature key)``: ids a removed batch had are

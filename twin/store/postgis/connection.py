@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -100,3 +101,41 @@ class ConnectionPool:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def run_on_two(conn: Any, pool: ConnectionPool, statements: list[str]) -> None:
+    """Run ``statements`` (independent ones: index builds) on ``conn`` and on
+    a second connection from ``pool`` at once, each taking the next one left.
+
+    PostgreSQL builds a GiST index on one core; two builds of one table run
+    side by side (both take a ``SHARE`` lock). ``conn``'s statements run in
+    its transaction, if it is in one; the second connection's each commit on
+    their own. An error of either is raised once both have stopped."""
+    if len(statements) < 2:
+        for sql in statements:
+            conn.execute(sql)
+        return
+    left = list(reversed(statements))
+    lock = threading.Lock()
+
+    def take() -> str | None:
+        with lock:
+            return left.pop() if left else None
+
+    def work(c: Any) -> None:
+        while (sql := take()) is not None:
+            try:
+                c.execute(sql)
+            except BaseException:
+                with lock:
+                    left.clear()  # the other stops after its current statement
+                raise
+
+    with pool.borrow() as other, ThreadPoolExecutor(max_workers=1) as ex:
+        second = ex.submit(work, other)
+        try:
+            work(conn)
+        finally:
+            error = second.exception()
+        if error is not None:
+            raise error

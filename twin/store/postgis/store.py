@@ -52,7 +52,7 @@ from ..versions import (
     restore_from_history,
 )
 from . import qgis
-from .connection import ConnectionPool, psycopg_module, quote_ident
+from .connection import ConnectionPool, psycopg_module, quote_ident, run_on_two
 from .dialect import POSTGRES
 from .schema import (
     FORMAT_NAME,
@@ -387,9 +387,10 @@ class PostGISStore(SqlTwinStore):
         """Build the GiST indexes the twin lacks (after its first import, or
         a new layer), in a transaction of their own: a plain ``CREATE INDEX``
         takes a lock that stops writers for the build (seconds for a million
-        features) but never readers. One client builds at a time; another
-        that finds them being built goes on (queries are right without them,
-        only slower). Returns the names built."""
+        features) but never readers; two at a time, on two connections (a
+        build takes one core of the server). One client builds at a time;
+        another that finds them being built goes on (queries are right
+        without them, only slower). Returns the names built."""
         self._require_writable()
         with self._pool.borrow() as conn:
             existing = {r[0] for r in conn.execute(
@@ -405,8 +406,7 @@ class PostGISStore(SqlTwinStore):
                                    (_lock_key(self.location.schema) + 1,)).fetchone()[0]
                 if not got:
                     return []
-                for name in missing:
-                    conn.execute(wanted[name])
+                run_on_two(conn, self._pool, [wanted[name] for name in missing])
         return missing
 
     def remove_batch(self, batch_id: int) -> int:

@@ -71,8 +71,8 @@ def ewkb(geoms: np.ndarray, promote: np.ndarray, srid: int) -> list[bytes | None
     g = shapely.set_srid(geoms[idx], srid)
     wkb = shapely.to_wkb(g, output_dimension=3, byte_order=1, flavor="extended",
                          include_srid=True)
-    for k, i in enumerate(idx):
-        out[i] = wkb[k]
+    for i, w in zip(idx.tolist(), wkb.tolist()):
+        out[i] = w
     return out
 
 
