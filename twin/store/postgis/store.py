@@ -388,7 +388,8 @@ class PostGISStore(SqlTwinStore):
         a new layer), in a transaction of their own: a plain ``CREATE INDEX``
         takes a lock that stops writers for the build (seconds for a million
         features) but never readers; two at a time, on two connections (a
-        build takes one core of the server). One client builds at a time;
+        build takes one core of the server), but on the partitioned layout,
+        where PostgreSQL names each partition's index as it builds it. One client builds at a time;
         another that finds them being built goes on (queries are right
         without them, only slower). Returns the names built."""
         self._require_writable()
@@ -406,7 +407,14 @@ class PostGISStore(SqlTwinStore):
                                    (_lock_key(self.location.schema) + 1,)).fetchone()[0]
                 if not got:
                     return []
-                run_on_two(conn, self._pool, [wanted[name] for name in missing])
+                statements = [wanted[name] for name in missing]
+                if self.partitioned:
+                    # each build on the parent names an index on every partition
+                    # itself; two at once may pick the same name and one fails
+                    for sql in statements:
+                        conn.execute(sql)
+                else:
+                    run_on_two(conn, self._pool, statements)
         return missing
 
     def remove_batch(self, batch_id: int) -> int:
