@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from .plan_union import plan_unions
+from .plan_union import plan_unions, trace_loop
 from .ragged import gather, member, offsets, run_starts
 from .triangulate import clean_rings
 
@@ -282,14 +282,8 @@ def _loops(e_grp: np.ndarray, follow: np.ndarray, bad: set) -> tuple[list, list]
         for e0 in range(f, f + c):
             if seen[e0]:
                 continue
-            seq = [e0]
-            seen[e0] = 1
-            e = follow_list[e0]
-            while e != e0 and not seen[e]:
-                seen[e] = 1
-                seq.append(e)
-                e = follow_list[e]
-            if e != e0:  # ran into another loop: no simple loops
+            seq = trace_loop(follow_list, seen, e0)
+            if seq is None:  # ran into another loop: no simple loops
                 simple = False
                 break
             mine.append(seq)

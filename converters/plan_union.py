@@ -230,20 +230,28 @@ def _loops(e_grp: np.ndarray, follow: np.ndarray, bad: np.ndarray) -> tuple[list
     for e0, g in enumerate(e_grp.tolist()):
         if seen[e0] or bad[g]:
             continue
-        seq = [e0]
-        seen[e0] = 1
-        e = follow_list[e0]
-        while e != e0 and not seen[e]:
-            seen[e] = 1
-            seq.append(e)
-            e = follow_list[e]
-        if e != e0:  # ran into another loop (cannot happen without forks)
+        seq = trace_loop(follow_list, seen, e0)
+        if seq is None:  # ran into another loop (cannot happen without forks)
             bad[g] = True
             continue
         loops.append(seq)
         loop_group.append(g)
     keep = [i for i, g in enumerate(loop_group) if not bad[g]]
     return [loops[i] for i in keep], [loop_group[i] for i in keep]
+
+
+def trace_loop(follow: list[int], seen: bytearray, e0: int) -> list[int] | None:
+    """The edges from ``e0``, each followed by ``follow[e]``, until the walk
+    comes back to ``e0`` (each marked in ``seen``); ``None`` where it runs
+    into an edge already walked first (another loop: a fork)."""
+    seq = [e0]
+    seen[e0] = 1
+    e = follow[e0]
+    while e != e0 and not seen[e]:
+        seen[e] = 1
+        seq.append(e)
+        e = follow[e]
+    return seq if e == e0 else None
 
 
 def _from_loops(out: np.ndarray, xy: np.ndarray, n: np.ndarray, lg: np.ndarray,
