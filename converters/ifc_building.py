@@ -333,8 +333,8 @@ def building_feature(feature_id: str, name: str | None, parent: str | None, sour
     if shadows:
         merged = shapely.union_all(shadows, grid_size=1e-3)
         # close the hairline gaps between walls, then drop slivers; normalised
-        # first, so that the vertices simplify keeps do not depend on where
-        # the union's rings start (nor the bytes on the outlines' order)
+        # after the simplification, so that the bytes do not depend on where
+        # the simplified rings start
         merged = merged.buffer(0.05, join_style="mitre").buffer(-0.05, join_style="mitre")
         footprint = as_polygons(shapely.normalize(shapely.simplify(merged, 0.01)))
     if footprint is not None and len(parts):
