@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from functools import cache
 
 import numpy as np
 
@@ -57,6 +58,7 @@ def round_up(d: np.ndarray) -> np.ndarray:
     return f
 
 
+@cache
 def _hilbert_tables(k: int) -> tuple[np.ndarray, np.ndarray]:
     """The Hilbert walk ``k`` bits of x and y at a time: for each state (a
     flip and a swap of the cell's quadrants, 2 bits) and ``k`` bits of x and
@@ -84,8 +86,7 @@ def _hilbert_tables(k: int) -> tuple[np.ndarray, np.ndarray]:
     return out, nxt
 
 
-_HILBERT_BITS = 4  # per look-up: tables of 4 x 256 entries
-_HILBERT_OUT, _HILBERT_NEXT = _hilbert_tables(_HILBERT_BITS)
+_HILBERT_BITS = 4  # per look-up: tables of 4 x 256 entries, made at the first bulk load
 
 
 def hilbert_keys(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
@@ -104,6 +105,7 @@ def hilbert_keys(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
     ix = np.clip(((x - (x.min() if len(x) else 0)) / span * side), 0, side).astype(np.int64)
     iy = np.clip(((y - (y.min() if len(y) else 0)) / span * side), 0, side).astype(np.int64)
     k = _HILBERT_BITS
+    table_out, table_next = _hilbert_tables(k)
     mask = (1 << k) - 1
     d = np.zeros(len(x), np.int64)
     state = np.zeros(len(x), np.int64)
@@ -111,8 +113,8 @@ def hilbert_keys(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
     # then stays in the first quadrant, a Hilbert curve of its own)
     for at in range(-(-bits // k) * k - k, -1, -k):
         idx = (state << (2 * k)) | (((ix >> at) & mask) << k) | ((iy >> at) & mask)
-        d = (d << (2 * k)) | _HILBERT_OUT[idx]
-        state = _HILBERT_NEXT[idx]
+        d = (d << (2 * k)) | table_out[idx]
+        state = table_next[idx]
     return d
 
 
