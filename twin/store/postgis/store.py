@@ -388,10 +388,11 @@ class PostGISStore(SqlTwinStore):
         a new layer), in a transaction of their own: a plain ``CREATE INDEX``
         takes a lock that stops writers for the build (seconds for a million
         features) but never readers; two at a time, on two connections (a
-        build takes one core of the server), but on the partitioned layout,
-        where PostgreSQL names each partition's index as it builds it. One client builds at a time;
-        another that finds them being built goes on (queries are right
-        without them, only slower). Returns the names built."""
+        build takes one core of the server), except on the partitioned
+        layout, where PostgreSQL names each partition's index as it builds
+        it. One client builds at a time; another that finds them being built
+        goes on (queries are right without them, only slower). Returns the
+        names built."""
         self._require_writable()
         with self._pool.borrow() as conn:
             existing = {r[0] for r in conn.execute(
