@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from .plan_union import plan_unions, trace_loop
+from .plan_union import plan_unions, ring_plan_areas, trace_loop
 from .ragged import gather, member, offsets, run_starts
 from .triangulate import clean_rings
 
@@ -40,35 +40,6 @@ MIN_AREA = 1e-6
 #: Edge keys (group, start and end vertex packed in one integer) stay below
 #: this many bits; larger files number the vertices in use afresh first.
 KEY_BITS = 62
-
-
-def ring_plan_areas(verts: np.ndarray, flat: np.ndarray, ring_sizes: np.ndarray
-                    ) -> np.ndarray:
-    """Signed plan areas ``(r,)`` of rings given flat: ``flat`` indices into
-    ``verts`` ``(n, 2+)``, ``ring_sizes`` per ring; positive where a ring
-    turns counter-clockwise seen from above (its polygon faces up).
-
-    The shoelace sum runs relative to each ring's first vertex, so that the
-    large coordinates of a projected CRS do not cancel out the small area of
-    a ring; a closing vertex that repeats the first adds nothing.
-
-    >>> sq = np.array([[0.0, 0], [2, 0], [2, 2], [0, 2]])
-    >>> ring_plan_areas(sq, np.array([0, 1, 2, 3, 3, 2, 1, 0]), np.array([4, 4])).tolist()
-    [4.0, -4.0]
-    """
-    n_rings = len(ring_sizes)
-    if n_rings == 0 or len(flat) == 0:
-        return np.zeros(n_rings)
-    starts = offsets(ring_sizes)
-    ring = np.repeat(np.arange(n_rings), ring_sizes)
-    nxt = np.arange(1, len(flat) + 1)
-    full = ring_sizes > 0
-    nxt[(starts + ring_sizes - 1)[full]] = starts[full]  # each ring's last wraps to its first
-    first = flat[starts][ring]
-    x = verts[flat, 0] - verts[first, 0]
-    y = verts[flat, 1] - verts[first, 1]
-    cross = x * y[nxt] - x[nxt] * y
-    return np.bincount(ring, weights=cross, minlength=n_rings) / 2
 
 
 def polygon_plan_areas(ring_area: np.ndarray, poly_rings: np.ndarray) -> np.ndarray:

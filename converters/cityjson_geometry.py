@@ -37,9 +37,9 @@ from .cityjson_footprints import (
     footprint_polygons,
     object_footprints,
     polygon_plan_areas,
-    ring_plan_areas,
 )
 from .cityjson_structure import LEVELS, GeometryUnreadable, geometry_problem
+from .plan_union import ring_plan_areas
 from .ragged import member, offsets, run_starts
 from .triangulate import TriangulationReport, triangulate_rings
 

@@ -118,7 +118,7 @@ def _outline_edges(xy: np.ndarray, flat: np.ndarray, ring_sizes: np.ndarray,
     ring = np.repeat(np.arange(len(ring_sizes)), ring_sizes)
     nxt = np.arange(1, len(flat) + 1)
     nxt[starts + ring_sizes - 1] = starts
-    area = _signed_areas(xy, flat, ring_sizes)
+    area = ring_plan_areas(xy, flat, ring_sizes)
     outer = run_starts(ring_poly)
     rings_per_poly = np.diff(np.r_[np.flatnonzero(outer), len(ring_poly)])
     back = np.repeat(area[outer] < 0, rings_per_poly)[ring]
@@ -207,16 +207,33 @@ def _split_self_touching(loops: list[list[int]], follow: np.ndarray, k_b: np.nda
     return True
 
 
-def _signed_areas(xy: np.ndarray, flat: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Shoelace areas of rings, relative to each ring's first vertex."""
-    starts = offsets(sizes)
-    ring = np.repeat(np.arange(len(sizes)), sizes)
+def ring_plan_areas(verts: np.ndarray, flat: np.ndarray, ring_sizes: np.ndarray
+                    ) -> np.ndarray:
+    """Signed plan areas ``(r,)`` of rings given flat: ``flat`` indices into
+    ``verts`` ``(n, 2+)``, ``ring_sizes`` per ring; positive where a ring
+    turns counter-clockwise seen from above (its polygon faces up).
+
+    The shoelace sum runs relative to each ring's first vertex, so that the
+    large coordinates of a projected CRS do not cancel out the small area of
+    a ring; a closing vertex that repeats the first adds nothing.
+
+    >>> sq = np.array([[0.0, 0], [2, 0], [2, 2], [0, 2]])
+    >>> ring_plan_areas(sq, np.array([0, 1, 2, 3, 3, 2, 1, 0]), np.array([4, 4])).tolist()
+    [4.0, -4.0]
+    """
+    n_rings = len(ring_sizes)
+    if n_rings == 0 or len(flat) == 0:
+        return np.zeros(n_rings)
+    starts = offsets(ring_sizes)
+    ring = np.repeat(np.arange(n_rings), ring_sizes)
     nxt = np.arange(1, len(flat) + 1)
-    nxt[starts + sizes - 1] = starts
+    full = ring_sizes > 0
+    nxt[(starts + ring_sizes - 1)[full]] = starts[full]  # each ring's last wraps to its first
     first = flat[starts][ring]
-    x = xy[flat, 0] - xy[first, 0]
-    y = xy[flat, 1] - xy[first, 1]
-    return np.bincount(ring, weights=x * y[nxt] - x[nxt] * y, minlength=len(sizes)) / 2
+    x = verts[flat, 0] - verts[first, 0]
+    y = verts[flat, 1] - verts[first, 1]
+    cross = x * y[nxt] - x[nxt] * y
+    return np.bincount(ring, weights=cross, minlength=n_rings) / 2
 
 
 def _loops(e_grp: np.ndarray, follow: np.ndarray, bad: np.ndarray) -> tuple[list, list]:
@@ -261,7 +278,7 @@ def _from_loops(out: np.ndarray, xy: np.ndarray, n: np.ndarray, lg: np.ndarray,
     enclose less than :data:`SLIVER` (where three vertices of neighbours
     lie on one line) are left out: they change the cover of no more."""
     decided = np.zeros(n_groups, bool)
-    area = _signed_areas(xy, np.arange(len(xy)), n)
+    area = ring_plan_areas(xy, np.arange(len(xy)), n)
     rings = shapely.linearrings(xy, indices=np.repeat(np.arange(len(n)), n))
     decided[lg] = True  # loops that are all slivers: no area
     live = np.flatnonzero(np.abs(area) > SLIVER)

@@ -15,9 +15,9 @@ from converters.cityjson_footprints import (
     footprint_polygons,
     object_footprints,
     polygon_plan_areas,
-    ring_plan_areas,
     trace_outlines,
 )
+from converters.plan_union import ring_plan_areas
 
 # Delft, in metres: areas must survive coordinates of this size
 X0, Y0 = 85_000.0, 447_000.0
