@@ -68,6 +68,11 @@ demo-federation: demo-build viewer
 	$(BIN)/twin export out/county.gpkg --format 3dtiles --out out/county_tiles
 	sh sample_models/county_demo/federation.sh $(BIN) out
 
+# one test worker per core and one more: a worker waiting on a timeout, a server or
+# a browser leaves its core to the others (2 cores: 4 min 43 s with three workers
+# against 4 min 59 s with two, idle 7 s against 53 s; docs/benchmarks.md)
+TEST_WORKERS ?= $(shell expr $$(nproc) + 1)
+
 # the type check runs beside the tests, on the core time the test workers leave
 # idle (their start, the last worker's tail); its report follows the tests'.
 # The tests keep byte code (__pycache__, ignored by git) even where the shell
@@ -77,7 +82,7 @@ demo-federation: demo-build viewer
 test: $(STAMP) $(VIEWER_STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy > $(VENV)/mypy.log 2>&1 & types=$$!; \
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n auto --dist worksteal; tests=$$?; \
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal; tests=$$?; \
 	wait $$types; typed=$$?; cat $(VENV)/mypy.log; \
 	test $$tests -eq 0 -a $$typed -eq 0
 

@@ -44,8 +44,10 @@ KEEP_FINISHED = 200
 HEARTBEAT_S = 2.0
 #: Seconds a runner waits before it looks at the queue again unprompted.
 POLL_S = 0.5
-#: Seconds before a job that found the twin busy is tried again.
-BUSY_RETRY_S = 5.0
+#: Seconds before a job that found the twin busy is tried again (each try has
+#: already waited ``writer_lock.WAIT_S`` for the lock: about one try in 3 s while
+#: another program writes, and the job starts within a second of its end).
+BUSY_RETRY_S = 1.0
 
 
 def known_extensions() -> list[str]:

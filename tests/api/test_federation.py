@@ -371,7 +371,7 @@ def test_slow_and_failing_members_are_bounded_and_named():
         what = request.path_params["what"]
         calls[what] += 1
         if what == "slow":
-            await asyncio.sleep(5)
+            await asyncio.sleep(2)  # four times the timeout; the server waits for it to stop
         status = {"slow": 200, "busy": 503, "broken": 500}[what]
         return JSONResponse({"detail": f"{what} here"}, status_code=status)
 
