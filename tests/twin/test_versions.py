@@ -91,6 +91,8 @@ def test_as_of_returns_the_earlier_state_exactly(empty_twin):
     assert resolve_as_of(store, "2000-01-01") == 0
     assert resolve_as_of(store, "2999-12-31") == second.id
     assert resolve_as_of(store, str(first.id)) == first.id
+    # what str.strip drops around a number, int() may not (found by the API fuzz test)
+    assert resolve_as_of(store, f"\x1c{first.id}\u2028") == first.id
     with pytest.raises(twin.OptionError, match="as-of batch 99 does not exist"):
         resolve_as_of(store, 99)
     with pytest.raises(twin.OptionError, match="neither an import batch number nor"):

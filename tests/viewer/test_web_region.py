@@ -31,8 +31,12 @@ def test_region_scene_streams_the_members_tiles(city, demo_gpkg, tmp_path):
             page = open_viewer(b, region, "?region=1&sun=2025-06-21T10:00:00%2B08:00&year=2025",
                                size=(800, 600))
             assert page.evaluate("window.twinViewer.mode") == "tiles"
-            page.wait_for_function("window.twinViewer.loadProgress() === 1 && "
-                                   "window.twinViewer.tilesLoaded > 1", timeout=180_000)
+            # both twins' tiles, however the renderer orders their requests (the
+            # member's alone can load first and leave the progress at 1 a moment)
+            page.wait_for_function(
+                "window.twinViewer.loadProgress() === 1 && ['hohhot:', 'test:'].every("
+                "p => window.twinViewer.featureIds().some(i => i.startsWith(p)))",
+                timeout=180_000, polling=250)
             assert not page.errors
             ids = page.evaluate("window.twinViewer.featureIds()")
     # the region's own buildings and the member's, in one scene

@@ -323,8 +323,9 @@ def resolve_as_of(store: Any, value: str | int | None) -> int | None:
     if value is None or value == "":
         return None
     batches = store.batches()
-    if isinstance(value, int) or is_whole_number(str(value).strip()):
-        n = int(value)
+    text = value if isinstance(value, int) else str(value).strip()
+    if isinstance(text, int) or is_whole_number(text):
+        n = int(text)  # stripped as checked: int() keeps what str.strip drops ('\x1c')
         if n != 0 and n not in {b.id for b in batches}:
             raise OptionError(f"as-of batch {n} does not exist in {store.path}; batches: "
                               f"{', '.join(str(b.id) for b in batches) or 'none'}")
