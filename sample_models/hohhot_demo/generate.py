@@ -16,7 +16,8 @@ National Height Datum (about 1,050 m here):
 Run ``python sample_models/hohhot_demo/generate.py`` to rewrite the GeoJSON
 files beside this script and the CJJ 61 survey tables in ``survey/`` (GBK CSV,
 the newly surveyed eastern extension of Xinhua Avenue); the same seed gives the
-same files.
+same files. The CityJSON buildings are written by ``demo_cityjson.py``, the
+survey tables by ``demo_survey.py``, the IFC building by ``ifc_building.py``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from pyproj import Transformer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ifc_building  # noqa: E402  (beside this script)
+from demo_cityjson import cityjson_buildings  # noqa: E402
+from demo_survey import write_survey  # noqa: E402
 
 SEED = 2025
 NX, NY = 8, 6  # blocks
@@ -430,155 +433,6 @@ class District:
             "features": feats} for kind, feats in self.features.items()}
 
 
-def _box_solid(b: dict, top: float) -> tuple[list, list]:
-    """Vertices and one outward-facing shell of a flat-topped block."""
-    x, y, w, d, z0 = b["x"], b["y"], b["w"], b["d"], b["base"]
-    corners = [(x, y), (x + w, y), (x + w, y + d), (x, y + d)]
-    verts = [(px, py, z0) for px, py in corners] + [(px, py, top) for px, py in corners]
-    shell = [[[0, 3, 2, 1]], [[4, 5, 6, 7]],
-             [[0, 1, 5, 4]], [[1, 2, 6, 5]], [[2, 3, 7, 6]], [[3, 0, 4, 7]]]
-    return verts, shell
-
-
-def _gable_solid(b: dict) -> tuple[list, list]:
-    """A block with a gabled roof, ridge along its long (east-west) side."""
-    x, y, w, d, z0 = b["x"], b["y"], b["w"], b["d"], b["base"]
-    eave, ridge = z0 + b["eave"], z0 + b["height"]
-    corners = [(x, y), (x + w, y), (x + w, y + d), (x, y + d)]
-    verts = ([(px, py, z0) for px, py in corners] + [(px, py, eave) for px, py in corners]
-             + [(x, y + d / 2, ridge), (x + w, y + d / 2, ridge)])
-    shell = [[[0, 3, 2, 1]],                                  # ground
-             [[0, 1, 5, 4]], [[2, 3, 7, 6]],                  # south and north walls
-             [[1, 2, 6, 9, 5]], [[3, 0, 4, 8, 7]],            # gable ends
-             [[4, 5, 9, 8]], [[6, 7, 8, 9]]]                  # roof planes
-    return verts, shell
-
-
-def cityjson_buildings(d: District) -> dict:
-    """The buildings as CityJSON 2.0: each with an LoD1 block (the 3D BAG way:
-    flat at mid-roof height) and an LoD2 solid with ground, wall and roof
-    surfaces; quantised vertices (1 mm)."""
-    scale = 0.001
-    translate = [d.x0, d.y0, 1000.0]
-    vertices: list[list[int]] = []
-    objects = {}
-    for b in d.city_buildings:
-        geoms = []
-        lod1_top = b["base"] + (b["eave"] + b["height"]) / 2
-        lod2 = _gable_solid(b) if b["roof"] == "gabled" else _box_solid(
-            b, b["base"] + b["height"])
-        for lod, (verts, shell) in (("1", _box_solid(b, lod1_top)), ("2", lod2)):
-            first = len(vertices)
-            vertices.extend([round((v[k] - translate[k]) / scale) for k in range(3)]
-                            for v in verts)
-            boundaries = [[[[first + i for i in ring] for ring in surface]
-                           for surface in shell]]
-            geom = {"type": "Solid", "lod": lod, "boundaries": boundaries}
-            if lod == "2":
-                n_walls = len(shell) - 1 - (2 if b["roof"] == "gabled" else 1)
-                kinds = ["GroundSurface"] + (
-                    ["WallSurface"] * n_walls + ["RoofSurface"] * 2 if b["roof"] == "gabled"
-                    else ["RoofSurface"] + ["WallSurface"] * 4)
-                geom["semantics"] = {
-                    "surfaces": [{"type": "GroundSurface"}, {"type": "WallSurface"},
-                                 {"type": "RoofSurface"}],
-                    "values": [[{"GroundSurface": 0, "WallSurface": 1, "RoofSurface": 2}[k]
-                                for k in kinds]]}
-            geoms.append(geom)
-        objects[b["id"]] = {"type": "Building", "attributes": b["attributes"],
-                            "geometry": geoms}
-    arr = np.array(vertices, dtype=np.int64) * scale + np.array(translate)
-    return {
-        "type": "CityJSON", "version": "2.0",
-        "transform": {"scale": [scale] * 3, "translate": translate},
-        "metadata": {
-            "title": "Hohhot Xinhua district (synthetic demo): buildings",
-            "referenceSystem": CRS_URL,
-            "geographicalExtent": [r3(v) for v in (*arr.min(axis=0), *arr.max(axis=0))],
-            "referenceDate": "2025-06-30",
-            "pointOfContact": {"contactName": "Digital twin toolkit demo",
-                               "emailAddress": "demo@example.org"},
-        },
-        "CityObjects": objects,
-        "vertices": vertices,
-    }
-
-
-SURVEY_POINT_HEADER = ["点号", "X", "Y", "地面高程", "特征", "附属物", "井深", "管线类型"]
-SURVEY_LINE_HEADER = ["起点号", "终点号", "管线类型", "起点埋深", "终点埋深", "起点管底高程",
-                      "终点管底高程", "管径", "材质", "压力", "电缆条数", "建设年代", "权属单位",
-                      "埋设方式"]
-
-
-def survey_tables(d: District) -> tuple[list[list], list[list]]:
-    """A CJJ 61 survey of the eastern extension of Xinhua Avenue (east of the grid):
-    X is the northing and Y the easting, as in Chinese survey tables; depths to the
-    outer top, except drainage (to the inner bottom); one sewer line gives invert
-    elevations, one gas line has no depth (assumed on import), one power line no year."""
-    x_start = d.street_x(NX) + 40
-    y_axis = d.street_y(NY // 2)
-    spec = {  # code: offset, depth, size, material, pressure, node accessory
-        "JS": (4.0, 2.34, "DN300", "球墨铸铁", "0.4MPa", "阀门"),
-        "WS": (0.0, 4.6, "DN500", "钢筋混凝土", "", "检查井"),
-        "RQ": (8.0, 1.95, "DN200", "PE", "中压B", "阀门"),
-        "RL": (-8.0, 2.8, "DN400", "钢", "1.6MPa", "阀门井"),
-        "DL": (10.0, 1.27, "600×400", "PVC", "", "电力井"),
-    }
-    points, lines = [], []
-    for code, (off, depth, size, mat, pres, acc) in spec.items():
-        ids = []
-        for k in range(6):
-            pid = f"{code}{k + 1:03d}"
-            x, y = x_start + 60 * k, y_axis + off
-            g = d.ground(x, y)
-            feature = "" if k % 2 else ("直线点" if code != "WS" else "")
-            if k == 5:  # the survey ends here: a stub left for the next section
-                feature = "预留口"
-            accessory = acc if ((k % 2 == 0 and k < 5) or code == "WS") else ""
-            well = f"{depth + 0.4:.2f}" if accessory in ("检查井", "阀门井", "电力井") else ""
-            points.append([pid, f"{y:.3f}", f"{x:.3f}", f"{g:.3f}", feature, accessory, well,
-                           code])
-            ids.append(pid)
-        for k in range(5):
-            a, b = ids[k], ids[k + 1]
-            da = depth + (0.0008 * 60 * (5 - k) if code == "WS" else 0)
-            db = depth + (0.0008 * 60 * (4 - k) if code == "WS" else 0)
-            inv_a = inv_b = ""
-            sa, sb = f"{da:.2f}", f"{db:.2f}"
-            if code == "WS" and k == 2:  # this line was levelled: invert elevations given
-                xa, xb = x_start + 60 * k, x_start + 60 * (k + 1)
-                inv_a = f"{d.ground(xa, y_axis) - da:.3f}"
-                inv_b = f"{d.ground(xb, y_axis) - db:.3f}"
-                sa = sb = ""
-            if code == "RQ" and k == 4:  # depth not measured
-                sa = sb = ""
-            cables = "6" if code == "DL" else ""
-            year = "" if (code == "DL" and k == 1) else f"{2019 + k}年"
-            owner = {"JS": "呼和浩特市水务", "WS": "呼和浩特市排水", "RQ": "呼和浩特燃气",
-                     "RL": "呼和浩特热力", "DL": "内蒙古电力"}[code]
-            burial = "排管" if code == "DL" else "直埋"
-            row = [a, b, code, sa, sb, inv_a, inv_b, size, mat, pres, cables, year, owner,
-                   burial]
-            if code == "WS":  # sewers are recorded from upstream (east) to downstream
-                row[0:7] = [b, a, code, sb, sa, inv_b, inv_a]
-            lines.append(row)
-    return points, lines
-
-
-def write_survey(out_dir: Path) -> dict[str, int]:
-    import csv
-
-    points, lines = survey_tables(District())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, header, rows in (("points.csv", SURVEY_POINT_HEADER, points),
-                               ("lines.csv", SURVEY_LINE_HEADER, lines)):
-        with open(out_dir / name, "w", encoding="gb18030", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
-    return {"survey points": len(points), "survey lines": len(lines)}
-
-
 def write(out_dir: Path) -> dict[str, int]:
     d = District()
     docs = d.generate()
@@ -587,7 +441,7 @@ def write(out_dir: Path) -> dict[str, int]:
         (out_dir / f"{kind}.geojson").write_text(
             json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
         counts[kind] = len(doc["features"])
-    city = cityjson_buildings(d)
+    city = cityjson_buildings(d, CRS_URL)
     (out_dir / "buildings.city.json").write_text(
         json.dumps(city, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     counts["buildings (CityJSON)"] = len(city["CityObjects"])
@@ -595,7 +449,7 @@ def write(out_dir: Path) -> dict[str, int]:
     ifc = ifc_building.write_ifc(out_dir / "community_centre.ifc", *d.ifc_origin, seed=SEED,
                                  building_id=IFC_BUILDING_ID)
     counts["IFC elements"] = sum(ifc.values())
-    counts.update(write_survey(out_dir / "survey"))
+    counts.update(write_survey(District(), NX, NY, out_dir / "survey"))
     return counts
 
 
