@@ -207,7 +207,8 @@ def test_two_clients_importing_the_same_id_one_wins_the_other_is_rolled_back(emp
                                  args=(url, "b", 100, ["shared:1"], None, None, results))
             second.start()
             time.sleep(2)
-            assert second.is_alive()  # waiting for the first to decide, not failed
+            # waiting for the first to decide, not failed (else: what it reported)
+            assert second.is_alive(), results.get(timeout=5)
             assert reader.count(twin.Query()) == 0
     finally:
         release.set()

@@ -119,10 +119,14 @@ def holder(twin_path: str) -> WriterRecord | None:
     return WriterRecord(*row) if row else None
 
 
-def begin_write(conn: sqlite3.Connection, twin_path: str, wait_s: float = WAIT_S) -> None:
+def begin_write(conn: sqlite3.Connection, twin_path: str, wait_s: float = WAIT_S,
+                board: sqlite3.Connection | None = None) -> None:
     """``BEGIN IMMEDIATE`` on ``conn``, refused after ``wait_s`` seconds with a
     :class:`TwinBusyError` naming the holder; on success this process is
-    recorded as the writer until :func:`end_write`."""
+    recorded as the writer until :func:`end_write`. ``board``: a connection
+    to the twin's board (:func:`~twin.store.board.connect_board`) that the
+    caller keeps open across its writes; else one is opened and closed for
+    the record."""
     before = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
     try:
@@ -133,12 +137,12 @@ def begin_write(conn: sqlite3.Connection, twin_path: str, wait_s: float = WAIT_S
         raise _busy(twin_path) from None
     finally:
         conn.execute(f"PRAGMA busy_timeout = {before}")
-    _record(twin_path, WriterRecord.this_process())
+    _record(twin_path, WriterRecord.this_process(), board)
 
 
-def end_write(twin_path: str) -> None:
+def end_write(twin_path: str, board: sqlite3.Connection | None = None) -> None:
     """Clear this process's writer record (after COMMIT or ROLLBACK)."""
-    _record(twin_path, None)
+    _record(twin_path, None, board)
 
 
 def _busy(twin_path: str) -> TwinBusyError:
@@ -158,14 +162,18 @@ def _busy(twin_path: str) -> TwinBusyError:
                          "has finished", rec)
 
 
-def _record(twin_path: str, rec: WriterRecord | None) -> None:
-    """Write (or, with ``None``, clear) the writer record. The record informs
-    only: a board that cannot be written is logged, never fatal."""
-    try:
-        board = connect_board(twin_path)
-    except StoreError as exc:
-        log.warning("%s", exc)
-        return
+def _record(twin_path: str, rec: WriterRecord | None,
+            board: sqlite3.Connection | None = None) -> None:
+    """Write (or, with ``None``, clear) the writer record, on ``board`` or on a
+    connection opened for it. The record informs only: a board that cannot
+    be written is logged, never fatal."""
+    own = board is None
+    if board is None:
+        try:
+            board = connect_board(twin_path)
+        except StoreError as exc:
+            log.warning("%s", exc)
+            return
     try:
         if rec is None:
             board.execute("DELETE FROM writer WHERE host = ? AND pid = ?",
@@ -176,4 +184,5 @@ def _record(twin_path: str, rec: WriterRecord | None) -> None:
     except sqlite3.Error as exc:
         log.warning("%s: cannot record the twin's writer (%s)", twin_path, exc)
     finally:
-        board.close()
+        if own:
+            board.close()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 
 from ...errors import StoreError
 from .. import writer_lock
@@ -68,9 +69,12 @@ def ensure_wal(conn: sqlite3.Connection, path: str) -> None:
 class BulkJournal:
     """The journal of one import into an empty twin on ``conn``."""
 
-    def __init__(self, conn: sqlite3.Connection, path: str):
+    def __init__(self, conn: sqlite3.Connection, path: str,
+                 board: Callable[[], sqlite3.Connection | None] | None = None):
         self.conn = conn
         self.path = path
+        #: the store's board connection for the writer record, if it keeps one
+        self.board = board
         #: whether the twin is in a rollback journal now (switched back at :meth:`end`)
         self.switched = False
 
@@ -89,7 +93,8 @@ class BulkJournal:
         conn.execute("ROLLBACK")
         self.switched = set_journal(conn, "DELETE", 0)
         try:
-            writer_lock.begin_write(conn, self.path)
+            writer_lock.begin_write(conn, self.path,
+                                    board=self.board() if self.board is not None else None)
         except BaseException:
             conn.execute("BEGIN")  # for the import's rollback to end
             raise

@@ -28,6 +28,7 @@ from ...errors import LayerError, NotATwinError, NotFoundError, StoreError
 from ...layers import Layer
 from .. import writer_lock
 from ..base import BatchWriter, TwinInfo
+from ..board import connect_board
 from ..codec import DEFAULT_TILE_SIZE
 from ..jobs import JobBoard
 from ..meta import now
@@ -81,6 +82,10 @@ class GeoPackageStore(SqlTwinStore):
         self._write_lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
+        #: the board this store records its writes in, open from its first
+        #: write to its close (opening a board makes its WAL files, closing it
+        #: removes them: twice a write otherwise); used under ``_write_lock``
+        self._board: sqlite3.Connection | None = None
         p = Path(self.path)
         if not p.exists():
             raise StoreError(f"{self.path}: no such twin file (create one with 'twin init')")
@@ -103,11 +108,23 @@ class GeoPackageStore(SqlTwinStore):
         with self._write_lock:
             conn = self._conn
             try:
-                writer_lock.begin_write(conn, self.path, wait_s=0.0)
+                writer_lock.begin_write(conn, self.path, wait_s=0.0,
+                                        board=self._writer_board())
             except writer_lock.TwinBusyError:
                 return  # someone writes now; the next writable open completes it
-            with _held_write(conn, self.path, bump_revision=False):
+            with _held_write(conn, self.path, self._writer_board(), bump_revision=False):
                 qgis.ensure_all(conn, layers)
+
+    def _writer_board(self) -> sqlite3.Connection | None:
+        """The board connection of this store's writes (under ``_write_lock``);
+        None where the board cannot be opened (the record is then tried, and
+        its failure logged, as a write without a kept board would)."""
+        if self._board is None:
+            try:
+                self._board = connect_board(self.path)
+            except StoreError:
+                return None
+        return self._board
 
     # -- connections ----------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -145,6 +162,9 @@ class GeoPackageStore(SqlTwinStore):
         return SqliteJobBoard(self.path)
 
     def close(self) -> None:
+        board, self._board = self._board, None
+        if board is not None:
+            board.close()
         with self._conns_lock:
             for c in self._conns:
                 try:
@@ -327,8 +347,9 @@ class GeoPackageStore(SqlTwinStore):
         self._require_writable()
         with self._write_lock:
             conn = self._conn
-            writer_lock.begin_write(conn, self.path)  # fails fast, naming who writes
-            with _held_write(conn, self.path, bump_revision=True):
+            board = self._writer_board()
+            writer_lock.begin_write(conn, self.path, board=board)  # fails fast, naming who
+            with _held_write(conn, self.path, board, bump_revision=True):
                 yield conn
 
     @contextmanager
@@ -355,7 +376,7 @@ class GeoPackageStore(SqlTwinStore):
         update that changes nothing is rolled back: ``writer.id`` is then 0.
         """
         check_conflict(on_conflict, retire_missing)
-        journal = BulkJournal(self._conn, self.path)
+        journal = BulkJournal(self._conn, self.path, self._writer_board)
         try:
             with import_errors(source, (sqlite3.Error,)), self._transaction() as conn:
                 row = (source, format, converter, converter_version, now())
@@ -463,8 +484,8 @@ def _bump_revision(conn: sqlite3.Connection) -> None:
 
 
 @contextmanager
-def _held_write(conn: sqlite3.Connection, path: str, *, bump_revision: bool
-                ) -> Iterator[sqlite3.Connection]:
+def _held_write(conn: sqlite3.Connection, path: str, board: sqlite3.Connection | None, *,
+                bump_revision: bool) -> Iterator[sqlite3.Connection]:
     """The end of a write that :func:`~twin.store.writer_lock.begin_write`
     started on ``conn``: committed whole (the twin's revision raised first
     when ``bump_revision``) or rolled back whole, and the writer's record
@@ -480,4 +501,4 @@ def _held_write(conn: sqlite3.Connection, path: str, *, bump_revision: bool
         conn.execute("ROLLBACK")
         raise
     finally:
-        writer_lock.end_write(path)
+        writer_lock.end_write(path, board)
