@@ -348,7 +348,8 @@ class GeoPackageStore(SqlTwinStore):
         with self._write_lock:
             conn = self._conn
             board = self._writer_board()
-            writer_lock.begin_write(conn, self.path, board=board)  # fails fast, naming who
+            # fails fast, naming who writes
+            writer_lock.begin_write(conn, self.path, board=board)
             with _held_write(conn, self.path, board, bump_revision=True):
                 yield conn
 
