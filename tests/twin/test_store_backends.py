@@ -192,17 +192,16 @@ def test_two_clients_import_at_once_and_readers_are_never_blocked(empty_twin, tm
 def test_two_clients_importing_the_same_id_one_wins_the_other_is_rolled_back(empty_twin):
     url = empty_twin.path
     ctx = multiprocessing.get_context("spawn")
-    release, results = ctx.Event(), ctx.Queue()
+    written, release, results = ctx.Barrier(2), ctx.Event(), ctx.Queue()
     first = ctx.Process(target=import_and_wait,
-                        args=(url, "a", 100, ["shared:1"], None, release, results))
+                        args=(url, "a", 100, ["shared:1"], written, release, results))
     first.start()
     try:
-        deadline = time.monotonic() + 60
-        with twin.open_twin(url, readonly=True) as reader:  # wait for a's rows to be in
-            while not run_sql(url, "SELECT 1 FROM pg_stat_activity WHERE application_name "
-                                   "= 'twin' AND state = 'idle in transaction'"):
-                assert time.monotonic() < deadline, "the first import never started"
-                time.sleep(0.1)
+        # a's rows are in, its transaction open (a poll of pg_stat_activity for an
+        # idle transaction also saw other tests' twins on a shared server: the
+        # second import then went first and committed)
+        written.wait(120)
+        with twin.open_twin(url, readonly=True) as reader:
             second = ctx.Process(target=import_and_wait,
                                  args=(url, "b", 100, ["shared:1"], None, None, results))
             second.start()
