@@ -73,10 +73,8 @@ demo-federation: demo-build viewer
 # against 4 min 59 s with two, idle 7 s against 53 s; docs/benchmarks.md)
 TEST_WORKERS ?= $(shell expr $$(nproc) + 1)
 # the tests' files (tmp_path, their PostgreSQL clusters, Chromium's profiles) in
-# memory where /dev/shm is a tmpfs with 4 GiB free: creating a file on this
-# machine's disk costs about 0.8 ms, in memory 0.01 ms (docs/benchmarks.md)
-TEST_TMPDIR ?= $(shell test "$$(df --output=avail -k /dev/shm 2>/dev/null | tail -1)" \
-	-ge 4194304 2>/dev/null && test -w /dev/shm && echo /dev/shm || echo $${TMPDIR:-/tmp})
+# memory where /dev/shm is a tmpfs with 4 GiB free (tests/memory_tmpdir.sh)
+TEST_TMPDIR ?= $(shell sh tests/memory_tmpdir.sh)
 
 # the type check runs beside the tests, on the core time the test workers leave
 # idle (their start, the last worker's tail); its report follows the tests'.

@@ -141,7 +141,6 @@ class Cluster(_Databases):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-
 class Server(_Databases):
     """The server ``TWIN_TEST_PG`` names, used like a cluster of our own where
     its role is a superuser (it may make databases and PostGIS in them). The

@@ -70,10 +70,10 @@ class BulkJournal:
     """The journal of one import into an empty twin on ``conn``."""
 
     def __init__(self, conn: sqlite3.Connection, path: str,
-                 board: Callable[[], sqlite3.Connection | None] | None = None):
+                 board: Callable[[], sqlite3.Connection | None]):
         self.conn = conn
         self.path = path
-        #: the store's board connection for the writer record, if it keeps one
+        #: the store's board connection for the writer record (at the restart)
         self.board = board
         #: whether the twin is in a rollback journal now (switched back at :meth:`end`)
         self.switched = False
@@ -93,8 +93,7 @@ class BulkJournal:
         conn.execute("ROLLBACK")
         self.switched = set_journal(conn, "DELETE", 0)
         try:
-            writer_lock.begin_write(conn, self.path,
-                                    board=self.board() if self.board is not None else None)
+            writer_lock.begin_write(conn, self.path, board=self.board())
         except BaseException:
             conn.execute("BEGIN")  # for the import's rollback to end
             raise

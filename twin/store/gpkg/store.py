@@ -107,12 +107,12 @@ class GeoPackageStore(SqlTwinStore):
             return
         with self._write_lock:
             conn = self._conn
+            board = self._writer_board()
             try:
-                writer_lock.begin_write(conn, self.path, wait_s=0.0,
-                                        board=self._writer_board())
+                writer_lock.begin_write(conn, self.path, wait_s=0.0, board=board)
             except writer_lock.TwinBusyError:
                 return  # someone writes now; the next writable open completes it
-            with _held_write(conn, self.path, self._writer_board(), bump_revision=False):
+            with _held_write(conn, self.path, board, bump_revision=False):
                 qgis.ensure_all(conn, layers)
 
     def _writer_board(self) -> sqlite3.Connection | None:
