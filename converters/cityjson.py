@@ -40,6 +40,7 @@ objects is full, so files larger than memory import.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 import numpy as np
@@ -53,8 +54,9 @@ from twin.model import Edge, Feature
 from . import cityjson_report
 from .base import ConversionContext, ConverterSpec
 from .cityjson_geometry import GeometryReport, ObjectGeometry, VertexSet, chunk_geometry
-from .cityjson_read import Model, OutsideGc, load_json, seq_lines
+from .cityjson_read import Model, load_json, seq_lines
 from .cityjson_schema import schema_errors
+from .collector import OutsideGc
 from .triangulate import TriangulationReport
 
 NAME = "cityjson"
@@ -345,8 +347,13 @@ def _convert_doc(ctx: ConversionContext, doc: dict, model: Model, features: _Fea
 
 def convert_seq(ctx: ConversionContext) -> Iterator[Feature]:
     """Convert a CityJSONSeq file line by line (memory for one chunk of lines)."""
+    with closing(seq_lines(ctx.source)) as lines:  # its collector freeze ends here
+        yield from _convert_seq(ctx, lines)
+
+
+def _convert_seq(ctx: ConversionContext, lines: Iterator[tuple[int, Any]]
+                 ) -> Iterator[Feature]:
     path = ctx.source
-    lines = seq_lines(path)
     try:
         _, header = next(lines)
     except StopIteration:
