@@ -54,9 +54,8 @@ from twin.model import Edge, Feature
 from . import cityjson_report
 from .base import ConversionContext, ConverterSpec
 from .cityjson_geometry import GeometryReport, ObjectGeometry, VertexSet, chunk_geometry
-from .cityjson_read import Model, load_json, seq_lines
+from .cityjson_read import Model, OutsideGc, load_json, seq_lines
 from .cityjson_schema import schema_errors
-from .collector import OutsideGc
 from .triangulate import TriangulationReport
 
 NAME = "cityjson"

@@ -22,12 +22,12 @@ import numpy as np
 import orjson
 from pyproj import CRS
 
+from twin.collector import COLLECTOR
 from twin.crs import parse_crs, transform_xyz
 from twin.errors import ConversionError
 
 from .base import MAX_FILE_BYTES, ConversionContext
 from .cityjson_structure import GeometryUnreadable
-from .collector import COLLECTOR
 
 
 def parse_json(data: bytes | str) -> Any:
@@ -55,10 +55,36 @@ def load_json(path: Path) -> dict:
     return doc
 
 
+class OutsideGc:
+    """A parsed document kept out of the cycle collector's passes
+    (:mod:`twin.collector`).
+
+    Off while the document is parsed; then, from :meth:`parsed` to the end of
+    the block, everything alive is frozen: conversion no longer pays for
+    walks over the document (10 to 15% of its time)."""
+
+    def __enter__(self) -> OutsideGc:
+        COLLECTOR.hold()
+        COLLECTOR.pause()
+        self.paused = True
+        return self
+
+    def parsed(self) -> None:
+        COLLECTOR.freeze()
+        if self.paused:
+            COLLECTOR.resume()
+            self.paused = False
+
+    def __exit__(self, *exc: object) -> None:
+        if self.paused:
+            COLLECTOR.resume()
+        COLLECTOR.release()
+
+
 def seq_lines(path: Path) -> Generator[tuple[int, Any], None, None]:
     """``(line number, parsed value)`` of each line that is not blank. Each
     line is parsed with the cycle collector off and then frozen
-    (:mod:`.collector`), until the generator ends: the lines a chunk
+    (:mod:`twin.collector`), until the generator ends: the lines a chunk
     gathers, and the features made of them, are not walked again by every
     pass (12 to 15% of a 3D BAG CityJSONSeq's import)."""
     COLLECTOR.hold()

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from ..collector import paused
 from ..errors import FeatureError, GeometryError, LayerError, OptionError
 from ..layers import Layer
 from ..model import Feature, Mesh
@@ -221,7 +222,8 @@ class ChunkedBatchWriter(BatchWriter):
 
         def submit(part: list[Feature]) -> None:
             nonlocal pending, n
-            prepared = self._prepare(part)
+            with paused():  # rows and tuples, no cycles: a sixth of a bulk load's CPU
+                prepared = self._prepare(part)
             if pending is not None:
                 pending.result()  # the previous chunk is written (or its error raised)
                 pending = None

@@ -1,4 +1,5 @@
-"""The cycle collector kept off parsed documents (converters.collector)."""
+"""A CityJSONSeq read with the cycle collector off and its lines frozen
+(twin.collector, converters.cityjson_read.seq_lines)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from builders import REPO
 
 from converters import cityjson
 from converters.base import ConversionContext
-from converters.collector import Collector
 from converters.registry import converter_for
 from twin.crs import parse_crs
 from twin.errors import ConversionError
@@ -63,51 +63,3 @@ def test_an_abandoned_read_gives_the_freeze_back(monkeypatch):
     assert gc.get_freeze_count() > 0
     features.close()
     assert gc.get_freeze_count() == 0 and gc.isenabled()
-
-
-def test_pauses_from_two_threads_end_when_both_are_done():
-    c = Collector()
-    c.pause()
-    c.pause()
-    c.resume()
-    assert not gc.isenabled()  # the other still parses
-    c.resume()
-    assert gc.isenabled()
-
-
-def test_a_collector_the_process_had_switched_off_stays_off():
-    c = Collector()
-    gc.disable()
-    try:
-        c.pause()
-        c.resume()
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-
-
-def test_a_freeze_the_process_made_for_itself_is_left_alone():
-    c = Collector()
-    gc.freeze()
-    try:
-        before = gc.get_freeze_count()
-        c.hold()
-        _garbage = [[] for _ in range(1000)]  # new objects, not frozen by us
-        c.freeze()
-        assert gc.get_freeze_count() == before
-        c.release()
-        assert gc.get_freeze_count() == before  # not undone by us either
-    finally:
-        gc.unfreeze()
-
-
-def test_two_holders_unfreeze_when_the_last_is_done():
-    c = Collector()
-    c.hold()
-    c.hold()
-    c.freeze()
-    assert gc.get_freeze_count() > 0
-    c.release()
-    assert gc.get_freeze_count() > 0
-    c.release()
-    assert gc.get_freeze_count() == 0
