@@ -153,7 +153,8 @@ def back_to_schema_2(location: Path | str) -> None:
         run_sql(location, f"DROP TABLE {table}")
     for sql in ("DROP TABLE twin_history", "DROP TABLE twin_health_checks",
                 "ALTER TABLE twin_features DROP COLUMN digest",
-                "UPDATE twin_meta SET value = '2' WHERE key = 'schema_version'"):
+                "UPDATE twin_meta SET value = '2' WHERE key = 'schema_version'",
+                "DELETE FROM twin_meta WHERE key = 'digest_format'"):
         run_sql(location, sql)
     if not str(location).startswith("postgresql"):
         run_sql(location, "DROP TABLE twin_history_rtree")

@@ -4,7 +4,9 @@
 ``toolkit_version``, ``created``, the CRS (``crs_wkt``, ``crs_name``,
 ``srs_id``), ``vertical_datum``, the local rendering ``origin`` (JSON, or
 null until the first import sets it), ``revision`` (raised by every
-committed change) and ``tile_size`` (metres, of the partition key).
+committed change), ``tile_size`` (metres, of the partition key) and
+``digest_format`` (how its version digests hash numbers, :mod:`.digests`;
+absent in twins made before it was recorded).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pyproj import CRS
 from .. import __version__
 from ..errors import StoreError
 from .codec import DEFAULT_TILE_SIZE
+from .digests import DIGEST_FORMAT
 from .migrate import SCHEMA_VERSION
 
 
@@ -50,6 +53,7 @@ def new_meta(format_name: str, horizontal: CRS, srs_id: int, vdatum: str,
         "srs_id": str(srs_id), "vertical_datum": vdatum,
         "origin": json.dumps(origin) if origin is not None else None,
         "revision": "0", "tile_size": repr(DEFAULT_TILE_SIZE),
+        "digest_format": str(DIGEST_FORMAT),
     }
 
 

@@ -20,7 +20,7 @@ Feature row (``FEATURE_COLUMNS``, as written):
 * one column per typed attribute (:data:`twin.attributes.TYPED_ATTRIBUTES`).
 * ``tile``: the spatial partition key (:func:`twin.store.codec.tile_keys`).
 * ``digest``: a hash of everything the version holds (row, meshes, edge;
-  :func:`twin.store.codec.version_digests`): a re-import compares it to tell
+  :func:`twin.store.digests.version_digests`): a re-import compares it to tell
   an unchanged feature from a changed one without reading the feature.
 
 Earlier versions of features (schema 3) are kept in ``twin_history``: the

@@ -12,7 +12,7 @@ the version's ``fid`` (every version has its own key).
 
 An import with ``on_conflict="update"`` compares each feature with the
 current version of the same id by its digest
-(:func:`twin.store.codec.version_digests`):
+(:func:`twin.store.digests.version_digests`):
 
 * **added**: no current version;
 * **unchanged**: same digest, nothing is written;
@@ -44,7 +44,7 @@ import numpy as np
 
 from ..errors import OptionError
 from ..numbers import is_whole_number
-from .codec import version_digests
+from .digests import FIRST_FORMAT, version_digests
 from .rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, MESH_COLUMNS, TYPED, TYPED_SLICE, F
 
 #: The ways of retiring the features a delivery no longer holds.
@@ -295,7 +295,7 @@ def fill_digests(exec_: Any) -> None:
             meshes.setdefault(m[0], []).append(m)
         edges = {e[0]: e for e in exec_(f"SELECT {edge_cols} FROM twin_edges WHERE fid IN "
                                         f"({marks})", fids).fetchall()}
-        digests = version_digests(FEATURE_COLUMNS, rows, meshes, edges)
+        digests = version_digests(FEATURE_COLUMNS, rows, meshes, edges, FIRST_FORMAT)
         for fid, d in zip(fids, digests):
             exec_("UPDATE twin_features SET digest = ? WHERE fid = ?", (d, fid))
         last = fids[-1]

@@ -31,7 +31,8 @@ from ..errors import FeatureError, GeometryError, LayerError, OptionError
 from ..layers import Layer
 from ..model import Feature, Mesh
 from .base import BatchWriter
-from .codec import encode_meshes, split_attributes, tile_keys, version_digests
+from .codec import encode_meshes, split_attributes, tile_keys
+from .digests import version_digests
 from .rows import BOUNDS_SLICE, FEATURE_COLUMNS, HISTORY_COLUMNS, F
 from .versions import (
     MAX_CHANGES_LISTED,
@@ -140,7 +141,8 @@ class ChunkedBatchWriter(BatchWriter):
     """
 
     def __init__(self, layers: dict[str, Layer], batch_id: int, on_conflict: str,
-                 tile_size: float, retire_missing: str | None = None):
+                 tile_size: float, retire_missing: str | None = None, *,
+                 digest_format: int):
         check_retire(retire_missing, on_conflict)
         self.id = batch_id
         #: ``"layers"``/``"extent"``: retire what an update no longer holds
@@ -152,6 +154,8 @@ class ChunkedBatchWriter(BatchWriter):
         self.layers = layers
         self.on_conflict = on_conflict
         self.tile_size = tile_size
+        #: how this twin writes its version digests (:mod:`.digests`)
+        self.digest_format = digest_format
         self.count = 0
         #: unchanged features an update did not write (counted on the writer thread)
         self.dropped = 0
@@ -300,7 +304,8 @@ class ChunkedBatchWriter(BatchWriter):
         by_fid: dict[int, list[tuple]] = {}
         for mr in mesh_rows:
             by_fid.setdefault(mr[0], []).append(mr)
-        digests = version_digests(FEATURE_COLUMNS, rows, by_fid, {e[0]: e for e in edge_rows})
+        digests = version_digests(FEATURE_COLUMNS, rows, by_fid, {e[0]: e for e in edge_rows},
+                                  self.digest_format)
         d = F.digest
         rows = [(*r[:d], dg) for r, dg in zip(rows, digests)]
         layer_names = [f.layer for f in feats]
@@ -325,7 +330,7 @@ class ChunkedBatchWriter(BatchWriter):
         for mr in mesh_rows:
             by_fid.setdefault(mr[0], []).append(mr)
         digests = version_digests(HISTORY_COLUMNS if history else FEATURE_COLUMNS, rows,
-                                  by_fid, {e[0]: e for e in edge_rows})
+                                  by_fid, {e[0]: e for e in edge_rows}, self.digest_format)
         d = F.digest
         rows = [(*r[:d], dg, *r[d + 1:]) for r, dg in zip(rows, digests)]
         bounds = np.array([[np.nan if v is None else v for v in r[BOUNDS_SLICE]]

@@ -30,6 +30,7 @@ from .. import writer_lock
 from ..base import BatchWriter, TwinInfo
 from ..board import connect_board
 from ..codec import DEFAULT_TILE_SIZE
+from ..digests import digest_format_of
 from ..jobs import JobBoard
 from ..meta import now
 from ..migrate import SCHEMA_VERSION, check_version, pending
@@ -270,6 +271,10 @@ class GeoPackageStore(SqlTwinStore):
     @property
     def tile_size(self) -> float:
         return float(self._meta.get("tile_size") or DEFAULT_TILE_SIZE)
+
+    @property
+    def digest_format(self) -> int:
+        return digest_format_of(self._meta)
 
     @property
     def vertical_datum(self) -> str:

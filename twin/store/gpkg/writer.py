@@ -117,7 +117,8 @@ class GpkgBatchWriter(ChunkedBatchWriter):
     def __init__(self, store: GeoPackageStore, conn: sqlite3.Connection, batch_id: int,
                  on_conflict: str, retire_missing: str | None = None):
         super().__init__({layer.name: layer for layer in store.layers()}, batch_id,
-                         on_conflict, store.tile_size, retire_missing)
+                         on_conflict, store.tile_size, retire_missing,
+                         digest_format=store.digest_format)
         self.store = store
         self.conn = conn
         next_fid = int(conn.execute(

@@ -39,6 +39,7 @@ from ...errors import LayerError, NotATwinError, NotFoundError, StoreError
 from ...layers import STANDARD_LAYERS, Layer
 from ..base import BatchWriter, TwinInfo
 from ..codec import DEFAULT_TILE_SIZE
+from ..digests import digest_format_of
 from ..jobs import JobBoard
 from ..location import ServerLocation, parse_server
 from ..meta import check_origin, new_meta, now, srs_id_of
@@ -251,6 +252,10 @@ class PostGISStore(SqlTwinStore):
     @property
     def tile_size(self) -> float:
         return float(self._meta.get("tile_size") or DEFAULT_TILE_SIZE)
+
+    @property
+    def digest_format(self) -> int:
+        return digest_format_of(self._meta)
 
     @property
     def vertical_datum(self) -> str:

@@ -82,7 +82,8 @@ class PgBatchWriter(ChunkedBatchWriter):
     def __init__(self, store: PostGISStore, conn: Any, keys_conn: Any, batch_id: int,
                  on_conflict: str, retire_missing: str | None = None):
         super().__init__({layer.name: layer for layer in store.layers()}, batch_id,
-                         on_conflict, store.tile_size, retire_missing)
+                         on_conflict, store.tile_size, retire_missing,
+                         digest_format=store.digest_format)
         self.store = store
         self.conn = conn
         self.keys_conn = keys_conn
