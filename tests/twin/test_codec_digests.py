@@ -96,3 +96,11 @@ def test_a_value_of_another_type_is_an_error():
         version_digests(("fid", "x"), [(1, True)], {}, {})
     with pytest.raises(StoreError, match="type list"):
         version_digests(("fid",), [(1,)], {1: [(1, "lod2", [1])]}, {})
+
+
+@pytest.mark.parametrize("fmt", [1, 2])
+@pytest.mark.parametrize("column", [[2**1030], [None, 2**1030], [2**1030, 1.5]])
+def test_an_integer_beyond_a_double_is_a_clear_error(fmt, column):
+    rows = [(i, v) for i, v in enumerate(column)]
+    with pytest.raises(StoreError, match="too large for a double"):
+        version_digests(("fid", "x"), rows, {}, {}, fmt)

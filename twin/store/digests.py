@@ -68,6 +68,10 @@ def _number(fmt: int, v: float) -> bytes:
     return _NUMBER.pack(3, _NAN if v != v else v)
 
 
+def _too_large() -> StoreError:
+    return StoreError("cannot digest an integer too large for a double")
+
+
 def digest_value(h: Any, v: Any, fmt: int = DIGEST_FORMAT) -> None:
     """Hash one stored value into ``h`` (anything with ``update``): the
     reference the column-wise encoding below must agree with."""
@@ -80,7 +84,10 @@ def digest_value(h: Any, v: Any, fmt: int = DIGEST_FORMAT) -> None:
         b = v.encode("utf-8")
         h.update(b"\x02" + len(b).to_bytes(8, "little") + b)
     elif isinstance(v, (int, float)) and not isinstance(v, bool):
-        h.update(_number(fmt, float(v)))
+        try:
+            h.update(_number(fmt, float(v)))
+        except OverflowError:
+            raise _too_large() from None
     else:
         raise StoreError(f"cannot digest a stored value of type {type(v).__name__}")
 
@@ -188,7 +195,7 @@ def _number_block(columns: list[Sequence[Any]], n: int) -> list[bytes]:
     try:
         values = np.ascontiguousarray(np.array(columns, dtype="<f8").T)  # (n, k)
     except OverflowError:  # an integer beyond a double: as float() refuses it
-        raise StoreError("cannot digest an integer too large for a double") from None
+        raise _too_large() from None
     values[np.isnan(values)] = _NAN
     block = np.empty((n, k, 9), np.uint8)
     block[:, :, 0] = 3
@@ -216,7 +223,13 @@ def _encode_column(col: Sequence[Any], kinds: set[type], fmt: int) -> bytes | li
     if fmt == 1 and kinds == {float}:
         return [b"\x00" if v is None else b"\x03" + repr(v).encode() for v in col]
     if kinds <= {float, int}:
-        return [b"\x00" if v is None else _number(fmt, float(v)) for v in col]
+        pack = _NUMBER.pack  # struct takes an int for a double as float() does
+        try:
+            if fmt == 1:
+                return [b"\x00" if v is None else _number(1, float(v)) for v in col]
+            return [b"\x00" if v is None else pack(3, v if v == v else _NAN) for v in col]
+        except (OverflowError, struct.error):
+            raise _too_large() from None
     out: list[bytes] = []  # mixed or other types, one at a time
     for v in col:
         h = _Collect()

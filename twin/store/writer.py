@@ -117,8 +117,12 @@ def check_feature(f: Any, layers: dict[str, Layer]) -> tuple[Layer, Any, bool]:
 
 def mesh_vertices(feature: Any) -> int:
     """The vertices of a feature's meshes (0 for anything else)."""
+    n = 0
     meshes = getattr(feature, "meshes", None)
-    return sum(m.n_vertices for m in meshes.values()) if meshes else 0
+    if meshes:
+        for m in meshes.values():
+            n += len(m.vertices)
+    return n
 
 
 def duplicate_in(ids: Sequence[str]) -> str | None:
@@ -239,7 +243,10 @@ class ChunkedBatchWriter(BatchWriter):
             try:
                 for feat in features:
                     chunk.append(feat)
-                    weight += mesh_vertices(feat)
+                    meshes = getattr(feat, "meshes", None)
+                    if meshes:  # mesh_vertices(feat), inline: every feature passes here
+                        for m in meshes.values():
+                            weight += len(m.vertices)
                     if len(chunk) >= CHUNK or weight >= CHUNK_VERTICES:
                         submit(chunk)
                         chunk, weight = [], 0
