@@ -54,6 +54,8 @@ from pyproj.exceptions import ProjError
 from twin.crs import make_transformer, parse_crs
 from twin.errors import ConversionError, CRSError
 
+from .ifc_attributes import length_unit_scale
+
 _WGS84 = CRS.from_epsg(4326)
 _GEOD = Geod(ellps="WGS84")
 
@@ -257,7 +259,9 @@ def _pset(entity: Any, name: str) -> dict[str, Any] | None:
     import ifcopenshell.util.element as ue
 
     want = name.lower()
-    for set_name, props in ue.get_psets(entity).items():
+    # only an IfcObject has a type to inherit sets from (IFC4's IfcProject is an
+    # IfcContext: asking it for IsTypedBy would load the schema's rules, 30 ms)
+    for set_name, props in ue.get_psets(entity, should_inherit=entity.is_a("IfcObject")).items():
         if set_name.lower() == want:
             return props
     return None
@@ -364,9 +368,7 @@ def read_georef(model: Any, source: str, *, crs: CRS | None = None,
     ``(x, y[, z])`` in that CRS (default: the twin's) and ``rotation``
     (degrees, anticlockwise from east) override what the file says.
     """
-    import ifcopenshell.util.unit as uu
-
-    project_unit = float(uu.calculate_unit_scale(model))
+    project_unit = length_unit_scale(model)
     if origin is None and rotation is not None:
         raise ConversionError(f"{source}: --rotation needs --origin", source=source)
     if origin is not None and (crs or twin_crs) is None:

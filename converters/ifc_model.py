@@ -13,17 +13,18 @@ from twin.crs import transform_xyz
 from twin.model import Mesh
 
 from .base import ConversionContext
+from .ifc_attributes import attribute, length_unit_scale
 from .ifc_building import NOT_ENVELOPE, EnvelopeParts
 from .ifc_geometry import EXCLUDED_CLASSES
 from .ifc_georef import Georef
 from .ifc_semantics import (
     aggregate_of,
-    attribute,
     is_any,
     parent_of,
     storey_elevation,
     storey_of,
     text_name,
+    tree_parent,
 )
 
 
@@ -38,19 +39,13 @@ class Placer:
                              source=str(self.ctx.source))
 
 
-def _unit_scale(model: Any) -> float:
-    import ifcopenshell.util.unit as uu
-
-    return float(uu.calculate_unit_scale(model))
-
-
 class Model:
     """What the conversion knows of one model, shared by its steps."""
 
     def __init__(self, model: Any, ctx: ConversionContext, georef: Georef) -> None:
         self.model, self.ctx, self.georef = model, ctx, georef
         self.prefix = ctx.options.get("id_prefix") or "ifc"
-        self.unit = _unit_scale(model)
+        self.unit = length_unit_scale(model)
         self.placer = Placer(georef, ctx)
         self.products = [p for p in model.by_type("IfcProduct")
                          if not is_any(p, EXCLUDED_CLASSES + ("IfcPort",))]
@@ -87,8 +82,6 @@ class Model:
     def container(self, e: Any) -> Any | None:
         """``ifcopenshell.util.element.get_container(e)``: the spatial element
         containing ``e`` or, failing that, its parent's; asked once per entity."""
-        import ifcopenshell.util.element as ue
-
         key = e.id()
         if key in self._container:
             return self._container[key]
@@ -98,7 +91,7 @@ class Model:
             got = contained[0].RelatingStructure
         else:
             # get_parent(e): its direct container (none), whole, nest, filled void ...
-            parent = self.aggregate(e) or ue.get_parent(e)
+            parent = self.aggregate(e) or tree_parent(e)
             got = self.container(parent) if parent else None
         self._container[key] = got
         return got

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .ifc_attributes import attribute
 from .ifc_georef import local_origin
 
 #: IfcDistributionSystem.PredefinedType -> CJJ 61 utility code.
@@ -116,18 +117,65 @@ def aggregate_of(element: Any) -> Any | None:
     return rel.RelatingObject
 
 
+def nest_of(element: Any) -> Any | None:
+    """``ifcopenshell.util.element.get_nest(element)``: the host it is nested in."""
+    if element.is_a(True).startswith("IFC2X3."):
+        decomposes = attribute(element, "Decomposes")
+        return decomposes[0].RelatingObject if decomposes and decomposes[0].is_a(
+            "IfcRelNests") else None
+    nests = attribute(element, "Nests")
+    return nests[0].RelatingObject if nests else None
+
+
+#: Where ``ifcopenshell.util.element.get_parent`` looks after the container,
+#: the whole and the host: the relation, and its attribute naming the parent.
+_OTHER_PARENTS = (("FillsVoids", "RelatingOpeningElement"),
+                  ("VoidsElements", "RelatingBuildingElement"),
+                  ("AdheresToElement", "RelatingElement"))
+
+
+def tree_parent(element: Any) -> Any | None:
+    """``ifcopenshell.util.element.get_parent(element)``, through
+    :func:`attribute`: ifcopenshell's own asks every class for relations it
+    may not have (``AdheresToElement`` is IFC4.3's), and a missing one loads
+    the schema's rules module (30 ms) to look for a derived attribute."""
+    contained = attribute(element, "ContainedInStructure")
+    if contained:
+        return contained[0].RelatingStructure
+    parent = aggregate_of(element) or nest_of(element)
+    if parent is not None:
+        return parent
+    for name, parent_attribute in _OTHER_PARENTS:
+        rels = attribute(element, name)
+        if rels:
+            return getattr(rels[0], parent_attribute)
+    return None
+
+
+def container_of(element: Any) -> Any | None:
+    """``ifcopenshell.util.element.get_container(element)``: the spatial
+    element containing it or, failing that, its parent's (64 levels at most:
+    a damaged file's cycle of parents ends)."""
+    cur = element
+    for _ in range(64):
+        contained = attribute(cur, "ContainedInStructure")
+        if contained:
+            return contained[0].RelatingStructure
+        cur = tree_parent(cur)
+        if cur is None:
+            return None
+    return None
+
+
 def parent_of(element: Any) -> Any | None:
     """The whole this element is part of, else the spatial element containing it."""
-    import ifcopenshell.util.element as ue
-
     whole = aggregate_of(element)
     if whole is not None and not whole.is_a("IfcProject"):
         return whole
-    container = ue.get_container(element)
+    container = container_of(element)
     if container is not None:
         return container
-    nest = ue.get_nest(element) if hasattr(ue, "get_nest") else None
-    return nest
+    return nest_of(element)
 
 
 def storey_of(element: Any) -> Any | None:
@@ -135,11 +183,9 @@ def storey_of(element: Any) -> Any | None:
     containing it or the whole it is part of, followed up to a storey (a
     stair flight is part of a stair contained in a storey; a space is part
     of a storey); ``None`` above or outside any storey."""
-    import ifcopenshell.util.element as ue
-
     cur = element
     for _ in range(64):
-        nxt = ue.get_container(cur) or aggregate_of(cur)
+        nxt = container_of(cur) or aggregate_of(cur)
         if nxt is None or nxt.is_a("IfcBuilding") or nxt.is_a("IfcSite") \
                 or nxt.is_a("IfcProject"):
             return None
@@ -147,31 +193,6 @@ def storey_of(element: Any) -> Any | None:
             return nxt
         cur = nxt
     return None
-
-
-#: (class with schema, attribute name) -> whether the class has that attribute
-_HAS: dict[tuple[str, str], bool] = {}
-
-
-def attribute(entity: Any, name: str) -> Any:
-    """``getattr(entity, name, None)``, without ifcopenshell's slow way to an
-    attribute the class does not have (it looks for a rule deriving it
-    first: about 40 us, eight times a present one). Whether a class has it
-    (an attribute, or a derived one with a rule) is found once per class."""
-    key = (entity.is_a(True), name)
-    has = _HAS.get(key)
-    if has is None:
-        if entity.get_attribute_category(name) != 0:
-            has = _HAS[key] = True
-        else:  # a DERIVE clause's attribute has a rule; any other is missing
-            try:
-                value = getattr(entity, name)
-            except AttributeError:
-                _HAS[key] = False
-                return None
-            _HAS[key] = True
-            return value
-    return getattr(entity, name, None) if has else None
 
 
 def text_name(entity: Any) -> str | None:

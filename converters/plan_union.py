@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from .ragged import member, offsets, run_starts
+from .ragged import member, offsets, run_starts, unique
 
 #: Loops that enclose less than this (square metres) are slivers, left out.
 SLIVER = 1e-10
@@ -127,7 +127,7 @@ def _outline_edges(xy: np.ndarray, flat: np.ndarray, ring_sizes: np.ndarray,
     b = np.where(back, flat, flat[nxt])
     span, pxy = len(xy), xy
     if n_groups * span * span >= 1 << KEY_BITS:
-        used = np.unique(flat)  # number the vertices in use afresh
+        used = unique(flat)  # number the vertices in use afresh
         a, b = np.searchsorted(used, a), np.searchsorted(used, b)
         pxy, span = xy[used], len(used)
     fwd = np.sort((grp * span + a) * span + b)
@@ -175,7 +175,7 @@ def _turn_left_at_forks(follow: np.ndarray, k_a: np.ndarray, k_b: np.ndarray,
     again = ~run_starts(k_a)  # an edge that leaves the vertex the one before it left
     if not again.any():
         return
-    arriving = np.flatnonzero(member(k_b, np.unique(k_a[again])))
+    arriving = np.flatnonzero(member(k_b, unique(k_a[again])))
     lo = np.searchsorted(k_a, k_b[arriving], "left")
     hi = np.searchsorted(k_a, k_b[arriving], "right")
     for e, a, b in zip(arriving.tolist(), lo.tolist(), hi.tolist()):

@@ -40,3 +40,15 @@ def member(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
         return np.zeros(values.shape, bool)
     at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
     return keys[at] == values
+
+
+def unique(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct items of ``values`` (flattened): ``np.unique``
+    without its check for masked arrays, which imports ``numpy.ma`` the first
+    time (20 ms of CPU, a sixth of a small CityJSON file's import).
+
+    >>> unique(np.array([3, 1, 3, 7, 1])).tolist()
+    [1, 3, 7]
+    """
+    s = np.sort(np.asarray(values), axis=None)
+    return s[run_starts(s)]

@@ -5,24 +5,31 @@ utilities give, on real models (IFC4, IFC2X3, IFC4 infrastructure)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import ifcopenshell.util.element as ue
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import CRS
 
 import converters.ifc as ifc_mod
 import twin
 from converters import ifc_fork, import_file
 from converters.base import ConversionContext
+from converters.ifc_attributes import NEVER_DERIVED, attribute, length_unit_scale
 from converters.ifc_georef import read_georef
 from converters.ifc_model import Model
 from converters.ifc_open import open_model
 from converters.ifc_semantics import (
     aggregate_of,
-    attribute,
+    container_of,
     is_any,
     materials_of,
+    nest_of,
+    tree_parent,
     type_of,
 )
 
@@ -33,7 +40,8 @@ MODELS = {"FZK": (IFC / "AC20-FZK-Haus.ifc", "EPSG:25832"),
 #: attributes some classes have and others lack (forward, inverse, derived)
 NAMES = ("Name", "LongName", "PredefinedType", "ObjectType", "Tag", "Elevation",
          "IsDefinedBy", "IsTypedBy", "Decomposes", "ContainedInStructure",
-         "HasAssociations", "NoSuchAttribute", "Dim")
+         "HasAssociations", "NoSuchAttribute", "Dim", "UnitType", "Nests", "FillsVoids",
+         "VoidsElements", "AdheresToElement")
 
 
 def _entities(model):
@@ -180,3 +188,66 @@ def test_spawned_workers_give_the_same_twin_and_end(tmp_path, monkeypatch):
     assert spawned.report["source"]["geometry"]["workers"].startswith("spawned")
     assert len(forkers) == len(workers) == 1
     _gone(forkers, workers)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_parents_containers_hosts_and_units_are_ifcopenshells(name):
+    import ifcopenshell.util.unit as uu
+
+    model, _ = open_model(MODELS[name][0], {})
+    assert length_unit_scale(model) == uu.calculate_unit_scale(model)
+    products = model.by_type("IfcProduct")
+    assert len(products) > 20
+    kinds = set()
+    for e in products:
+        assert tree_parent(e) == ue.get_parent(e), e
+        assert container_of(e) == ue.get_container(e), e
+        assert nest_of(e) == ue.get_nest(e), e
+        parent = tree_parent(e)
+        if parent is not None:
+            kinds.add(parent.is_a())
+    assert kinds  # the models do have hierarchies
+
+
+@pytest.mark.parametrize("schema", ["IFC2X3", "IFC4", "IFC4X3"])
+def test_no_schema_derives_an_attribute_the_converter_reads_without_its_rule(schema):
+    import importlib
+
+    rules = importlib.import_module(f"ifcopenshell.express.rules.{schema}")
+    derived = {n.rsplit("_", 1)[1] for n in dir(rules) if n.startswith("calc_")}
+    assert derived  # the rules name derived attributes calc_<Entity>_<Attribute>
+    assert not derived & NEVER_DERIVED
+
+
+def test_an_import_loads_neither_the_schema_rules_nor_numpy_ma(tmp_path):
+    """Each costs 20-30 ms of CPU once per process: a sixth of a small
+    CityJSON file's import (numpy.ma comes with np.unique and np.percentile;
+    the rules with a getattr of an attribute a class lacks)."""
+    code = f"""
+import sys
+import twin
+from converters import import_file
+with twin.create_twin({str(tmp_path / "c.gpkg")!r}, "EPSG:7415") as store:
+    import_file(store, {str(IFC.parent / "cityjson" / "cjio_delft.json")!r})
+    assert store.count(twin.Query()) == 570
+for name, crs in (("AC20-FZK-Haus.ifc", "EPSG:25832"), ("duplex.ifc", "EPSG:26916")):
+    with twin.create_twin({str(tmp_path)!r} + "/" + name + ".gpkg", crs) as store:
+        import_file(store, {str(IFC)!r} + "/" + name)  # IFC4, IFC2X3
+        assert store.count(twin.Query()) > 50
+print(sorted(m for m in sys.modules if m.split(".")[:2] == ["numpy", "ma"]
+             or m.startswith("ifcopenshell.express")))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=IFC.parents[1], check=True).stdout
+    assert out.strip() == "[]"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=60),
+       st.one_of(st.sampled_from([0.0, 50.0, 70.0, 100.0]), st.floats(0, 100)))
+def test_the_roof_percentile_is_numpys(values, q):
+    import numpy as np
+
+    from converters.ifc_building import percentile
+
+    assert percentile(np.array(values), q) == float(np.percentile(np.array(values), q))
