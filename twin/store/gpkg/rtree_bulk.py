@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -118,6 +119,21 @@ def hilbert_keys(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
     return d
 
 
+@dataclass(frozen=True)
+class PackedTree:
+    """An R*Tree's table rows, made by :func:`pack` and written by
+    :func:`write_packed`."""
+
+    #: ``(nodeno, data)`` of every node
+    node_rows: list[tuple[int, bytes]]
+    #: every entry's leaf: one JSON array of ``entry << 24 | leaf`` (in entry
+    #: order), or ``(entry, leaf)`` rows where the keys do not fit that packing
+    rowids: str | list[tuple[int, int]]
+    #: ``(nodeno, parentnode)`` of every node but the root
+    parent_rows: list[tuple[int, int]]
+    depth: int
+
+
 def bulk_load(conn: sqlite3.Connection, table: str, ids: np.ndarray, boxes: np.ndarray) -> int:
     """Fill the empty 3D R*Tree ``table`` with ``ids`` and their ``boxes``.
 
@@ -130,14 +146,27 @@ def bulk_load(conn: sqlite3.Connection, table: str, ids: np.ndarray, boxes: np.n
 
     Returns the depth of the tree built.
     """
-    ids = np.asarray(ids, dtype=np.int64)
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 6)
-    if conn.execute(f'SELECT COUNT(*) FROM "{table}_rowid"').fetchone()[0]:
-        raise RuntimeError(f"R-tree {table} is not empty: a bulk load needs an empty one")
+    size = node_size(conn, table)
     if not len(ids):
         return 0
-    node_size = conn.execute(f'SELECT length(data) FROM "{table}_node" WHERE nodeno = 1'
-                             ).fetchone()[0]
+    return write_packed(conn, table, pack(ids, boxes, size))
+
+
+def node_size(conn: sqlite3.Connection, table: str) -> int:
+    """The node size of the empty R*Tree ``table`` (an error if it holds entries)."""
+    if conn.execute(f'SELECT COUNT(*) FROM "{table}_rowid"').fetchone()[0]:
+        raise RuntimeError(f"R-tree {table} is not empty: a bulk load needs an empty one")
+    return int(conn.execute(f'SELECT length(data) FROM "{table}_node" WHERE nodeno = 1'
+                            ).fetchone()[0])
+
+
+def pack(ids: np.ndarray, boxes: np.ndarray, node_size: int) -> PackedTree:
+    """The rows of a packed Hilbert R*Tree of ``ids`` and their ``boxes`` (as
+    :func:`bulk_load` takes them; at least one) with nodes of ``node_size``
+    bytes. Touches no database: an import packs its tree while SQLite
+    builds its indexes."""
+    ids = np.asarray(ids, dtype=np.int64)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 6)
     fanout = (node_size - 4) // _CELL.itemsize
     f32 = np.empty((len(ids), 6), np.float32)
     f32[:, 0::2] = round_down(boxes[:, 0::2])
@@ -179,9 +208,6 @@ def bulk_load(conn: sqlite3.Connection, table: str, ids: np.ndarray, boxes: np.n
         level_boxes[:, 1::2] = np.maximum.reduceat(cells["box"][:, 1::2], starts, axis=0)
         level_ids = numbers
         depth += 1
-    conn.execute(f'DELETE FROM "{table}_node"')
-    conn.execute(f'DELETE FROM "{table}_parent"')
-    conn.executemany(f'INSERT INTO "{table}_node" VALUES (?, ?)', node_rows)
     # a million (entry, leaf) rows: SQLite reads them from one JSON array, in
     # entry order (appended to the table's B-tree, no Python values bound one
     # by one), each pair packed in one integer
@@ -192,14 +218,26 @@ def bulk_load(conn: sqlite3.Connection, table: str, ids: np.ndarray, boxes: np.n
         by_id[order] = np.arange(len(order))
     else:
         by_id = np.argsort(ordered, kind="stable")
+    rowids: str | list[tuple[int, int]]
     if ordered.min() >= 0 and ordered.max() < (1 << (62 - _LEAF_BITS)) and \
             leaf.max() < (1 << _LEAF_BITS):
-        packed = (ordered[by_id] << _LEAF_BITS) | leaf[by_id]
+        rowids = json.dumps(((ordered[by_id] << _LEAF_BITS) | leaf[by_id]).tolist())
+    else:  # keys beyond what the packing holds
+        rowids = list(zip(ordered[by_id].tolist(), leaf[by_id].tolist()))
+    return PackedTree(node_rows, rowids, parent_rows, depth)
+
+
+def write_packed(conn: sqlite3.Connection, table: str, tree: PackedTree) -> int:
+    """Write a tree :func:`pack` made into the empty R*Tree ``table``; its depth."""
+    conn.execute(f'DELETE FROM "{table}_node"')
+    conn.execute(f'DELETE FROM "{table}_parent"')
+    conn.executemany(f'INSERT INTO "{table}_node" VALUES (?, ?)', tree.node_rows)
+    if isinstance(tree.rowids, str):
         conn.execute(f'INSERT INTO "{table}_rowid" (rowid, nodeno) SELECT value >> '
                      f'{_LEAF_BITS}, value & {(1 << _LEAF_BITS) - 1} FROM json_each(?)',
-                     (json.dumps(packed.tolist()),))
-    else:  # keys beyond what the packing holds
+                     (tree.rowids,))
+    else:
         conn.executemany(f'INSERT INTO "{table}_rowid" (rowid, nodeno) VALUES (?, ?)',
-                         zip(ordered[by_id].tolist(), leaf[by_id].tolist()))
-    conn.executemany(f'INSERT INTO "{table}_parent" VALUES (?, ?)', parent_rows)
-    return depth
+                         tree.rowids)
+    conn.executemany(f'INSERT INTO "{table}_parent" VALUES (?, ?)', tree.parent_rows)
+    return tree.depth

@@ -427,9 +427,7 @@ class GeoPackageStore(SqlTwinStore):
                              f"({', '.join('?' * len(BATCH_COLUMNS))})", batches)
             writer = GpkgBatchWriter(self, conn, 0, "error")
             yield writer
-            if writer.bulk:
-                writer.build_indexes()
-            writer.build_rtree()
+            writer.build_rtree(then=writer.build_indexes if writer.bulk else lambda: None)
             top = conn.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {_ALL_VERSIONS} v"
                                ).fetchone()[0]
             conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",

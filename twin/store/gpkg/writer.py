@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
@@ -34,7 +35,7 @@ from ..codec import report_json
 from ..rows import EDGE_ROW_COLUMNS, FEATURE_COLUMNS, HISTORY_COLUMNS, MESH_COLUMNS
 from ..writer import ChunkedBatchWriter, PreparedChunk
 from . import blob, qgis
-from .rtree_bulk import bulk_load
+from .rtree_bulk import node_size, pack, write_packed
 from .schema import FEATURE_INDEXES, UNBOUNDED, grow_extents, recompute_extents
 
 if TYPE_CHECKING:
@@ -217,12 +218,22 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         self._rtree_ids.append(np.array([r[0] for r in p.rows], np.int64)[known])
         self._rtree_boxes.append(boxes[known])
 
-    def build_rtree(self) -> None:
-        """The R-tree of an import into an empty twin, in one pass."""
-        if self.rtree_later and self._rtree_ids:
-            bulk_load(self.conn, "twin_rtree", np.concatenate(self._rtree_ids),
-                      np.concatenate(self._rtree_boxes))
+    def build_rtree(self, then: Callable[[], None] = lambda: None) -> None:
+        """The R-tree of an import into an empty twin, in one pass; ``then``
+        runs on this thread while another packs the tree (the packing is
+        numpy's and Python's, ``then`` SQLite's index builds: the GIL is free
+        for the one while the other works)."""
+        if not (self.rtree_later and self._rtree_ids):
+            then()
+            return
+        ids, boxes = np.concatenate(self._rtree_ids), np.concatenate(self._rtree_boxes)
         self._rtree_ids, self._rtree_boxes = [], []
+        size = node_size(self.conn, "twin_rtree")
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="twin-rtree") as pool:
+            packing = pool.submit(pack, ids, boxes, size)
+            then()
+            tree = packing.result()
+        write_packed(self.conn, "twin_rtree", tree)
 
     # -- the row-by-row path ------------------------------------------------------
     def _check_existing(self, p: PreparedChunk) -> PreparedChunk:
@@ -289,9 +300,7 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         self.restart = None
         held, self._held = self._held, []
         self._write_all(held)  # a small import: written as every import was
-        if self.bulk:
-            self.build_indexes()
-        self.build_rtree()
+        self.build_rtree(then=self.build_indexes if self.bulk else lambda: None)
         self.finish_update()
         conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",
                      (str(self.next_fid),))
