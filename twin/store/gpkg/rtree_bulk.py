@@ -190,7 +190,7 @@ def pack(ids: np.ndarray, boxes: np.ndarray, node_size: int) -> PackedTree:
         cells["id"] = level_ids
         cells["box"] = level_boxes
         raw = cells.tobytes()
-        for a, number in zip(starts, numbers):
+        for a, number in zip(starts.tolist(), numbers.tolist()):
             b = min(a + fanout, n)
             head = int(depth if is_root else 0).to_bytes(2, "big") + int(b - a).to_bytes(2, "big")
             body = raw[a * _CELL.itemsize:b * _CELL.itemsize]
