@@ -110,11 +110,16 @@ def json_default(o: Any) -> Any:
     return str(o)
 
 
+#: ``json.dumps(..., default=json_default, ensure_ascii=False, allow_nan=False)``
+#: made once: ``json.dumps`` with options builds an encoder per call (0.6 us of
+#: the 1.9 us a feature's few attributes take)
+_FREE_ENCODER = json.JSONEncoder(default=json_default, ensure_ascii=False, allow_nan=False)
+
+
 def free_json(free: dict[str, Any], feature_id: str) -> str | None:
     """The free-form attributes as stored (JSON text), or a clear error."""
     try:
-        return json.dumps(free, default=json_default, ensure_ascii=False,
-                          allow_nan=False) if free else None
+        return _FREE_ENCODER.encode(free) if free else None
     except ValueError as exc:
         raise FeatureError(f"feature {feature_id!r}: attribute value not storable: {exc}",
                            feature_id) from None

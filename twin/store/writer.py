@@ -18,6 +18,7 @@ import json
 import math
 import time
 from abc import abstractmethod
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -283,39 +284,41 @@ class ChunkedBatchWriter(BatchWriter):
         mesh_fids: list[int] = []
         mesh_lods: list[str] = []
         mesh_list: list[Mesh] = []
-        by_layer, by_type = self.by_layer, self.by_type
+        batch, isnan = self.id, math.isnan
+        # rows without their digest (the last column), added below
         for f, fid, geom, tile in zip(feats, fids, geoms, tiles):
             typed, free = split_attributes(f.attributes, f.id)
             b = f.bbox
             if b is None:  # a semantic object without geometry (a group, a storey record)
                 rows.append((fid, f.id, f.layer, f.type, f.name, f.parent, f.lod, geom,
-                             None, None, None, None, None, None, f.source_id, self.id,
-                             free, *typed, tile, None))
+                             None, None, None, None, None, None, f.source_id, batch,
+                             free, *typed, tile))
             else:
-                z_known = not (math.isnan(b[2]) or math.isnan(b[5]))
+                z_known = not (isnan(b[2]) or isnan(b[5]))
                 zlo, zhi = (b[2], b[5]) if z_known else (None, None)
                 rows.append((fid, f.id, f.layer, f.type, f.name, f.parent, f.lod, geom,
-                             b[0], b[1], zlo, b[3], b[4], zhi, f.source_id, self.id, free,
-                             *typed, tile, None))
+                             b[0], b[1], zlo, b[3], b[4], zhi, f.source_id, batch, free,
+                             *typed, tile))
             for lod, mesh in f.meshes.items():
-                if mesh.n_vertices:
+                if len(mesh.vertices):
                     mesh_fids.append(fid)
                     mesh_lods.append(lod)
                     mesh_list.append(mesh)
             if f.edge is not None:
                 edge_rows.append((fid, f.edge.network, f.edge.start, f.edge.end))
-            by_layer[f.layer] = by_layer.get(f.layer, 0) + 1
-            by_type[f.type] = by_type.get(f.type, 0) + 1
+        layer_names = [f.layer for f in feats]
+        type_names = [f.type for f in feats]
+        for counts, names in ((self.by_layer, layer_names), (self.by_type, type_names)):
+            for name, k in Counter(names).items():
+                counts[name] = counts.get(name, 0) + k
         mesh_rows = [(fid_, lod_, *enc) for fid_, lod_, enc in
                      zip(mesh_fids, mesh_lods, encode_meshes(mesh_list))]
         by_fid: dict[int, list[tuple]] = {}
         for mr in mesh_rows:
             by_fid.setdefault(mr[0], []).append(mr)
-        digests = version_digests(FEATURE_COLUMNS, rows, by_fid, {e[0]: e for e in edge_rows},
-                                  self.digest_format)
-        d = F.digest
-        rows = [(*r[:d], dg) for r, dg in zip(rows, digests)]
-        layer_names = [f.layer for f in feats]
+        digests = version_digests(FEATURE_COLUMNS[:F.digest], rows, by_fid,
+                                  {e[0]: e for e in edge_rows}, self.digest_format)
+        rows = [r + (dg,) for r, dg in zip(rows, digests)]
         if self.on_conflict == "update":
             self.seen.note(ids, layer_names, bounds)
         self._grow_extents(layer_names, bounds)
