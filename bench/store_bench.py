@@ -93,15 +93,49 @@ def percentiles(ms: list[float]) -> tuple[float, float]:
     return float(np.percentile(a, 50)), float(np.percentile(a, 99))
 
 
+class ThreadClock:
+    """CPU seconds (``time.thread_time``) of the store's two steps, each on its
+    own thread: preparing chunks (checks, encoding, digests; the caller's
+    thread) and writing them (the writer thread). Wraps the two methods of
+    :class:`twin.store.writer.ChunkedBatchWriter` while the block runs."""
+
+    def __init__(self) -> None:
+        self.seconds = {"prepare": 0.0, "write": 0.0}
+
+    def _timed(self, name: str, method):
+        def timed(writer, *args):
+            c = time.thread_time()
+            try:
+                return method(writer, *args)
+            finally:
+                self.seconds[name] += time.thread_time() - c
+        return timed
+
+    def __enter__(self) -> ThreadClock:
+        from twin.store.writer import ChunkedBatchWriter as W
+
+        self.saved = (W._prepare, W._write_all)
+        W._prepare = self._timed("prepare", W._prepare)  # type: ignore[method-assign]
+        W._write_all = self._timed("write", W._write_all)  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from twin.store.writer import ChunkedBatchWriter as W
+
+        W._prepare, W._write_all = self.saved  # type: ignore[method-assign]
+
+
 def load(store, n: int, chunk: int, keep: bool) -> tuple[dict, list, list]:
     """Import ``n`` features in one batch; ``(times, boxes, z ranges)``
     (boxes only when ``keep``). ``times``: wall seconds adding and
-    committing, and this process's CPU seconds (every thread) for each."""
+    committing, this process's CPU seconds (every thread) for each, and the
+    CPU seconds of the preparing and the writing thread while adding."""
     rng = np.random.default_rng(42)
     all_boxes, all_z = [], []
     t_insert = c_insert = 0.0
     done = 0
-    with store.import_batch("synthetic", "bench", "bench", "1") as batch:
+    clock = ThreadClock()
+    with store.import_batch("synthetic", "bench", "bench", "1") as batch, clock:
         while done < n:
             k = min(chunk, n - done)
             feats, boxes, zr = make_chunk(rng, done, k)
@@ -116,7 +150,8 @@ def load(store, n: int, chunk: int, keep: bool) -> tuple[dict, list, list]:
             sys.stderr.write(f"\r  {done:,}/{n:,}")
         t3, c3 = time.perf_counter(), time.process_time()
     times = {"insert": t_insert, "commit": time.perf_counter() - t3,
-             "insert_cpu": c_insert, "commit_cpu": time.process_time() - c3}
+             "insert_cpu": c_insert, "commit_cpu": time.process_time() - c3,
+             "prepare_cpu": clock.seconds["prepare"], "write_cpu": clock.seconds["write"]}
     sys.stderr.write("\n")
     return times, all_boxes, all_z
 
@@ -162,6 +197,8 @@ def run(args, backends: list[str], out: Path, pg_url: str | None) -> dict:
              "insert_s": round(t_insert, 1), "commit_s": round(t_commit, 2),
              "client_cpu_us_per_feature": round(t["insert_cpu"] / args.n * 1e6, 1),
              "commit_client_cpu_s": round(t["commit_cpu"], 2),
+             "prepare_cpu_us_per_feature": round(t["prepare_cpu"] / args.n * 1e6, 1),
+             "write_cpu_us_per_feature": round(t["write_cpu"] / args.n * 1e6, 1),
              "size_mb": round(size / 1e6)}
         r.update(queries(store, args, boxes, zr))
         store.close()
@@ -180,7 +217,9 @@ def run(args, backends: list[str], out: Path, pg_url: str | None) -> dict:
                                                                        + t["commit"])),
             "insert_s": round(t["insert"], 1), "commit_s": round(t["commit"], 2),
             "client_cpu_us_per_feature": round(t["insert_cpu"] / args.rowwise * 1e6, 1),
-            "commit_client_cpu_s": round(t["commit_cpu"], 2)}
+            "commit_client_cpu_s": round(t["commit_cpu"], 2),
+            "prepare_cpu_us_per_feature": round(t["prepare_cpu"] / args.rowwise * 1e6, 1),
+            "write_cpu_us_per_feature": round(t["write_cpu"] / args.rowwise * 1e6, 1)}
     return figures
 
 
@@ -270,7 +309,9 @@ def report(figures: dict, args) -> None:
     for name, r in [*figures["backends"].items(), ("gpkg row by row", figures.get("gpkg_rowwise"))]:
         if r:
             w(f"  {name}: {r['insert_s']} + {r['commit_s']} s wall; CPU "
-              f"{r['client_cpu_us_per_feature']} us a feature + {r['commit_client_cpu_s']} s\n")
+              f"{r['client_cpu_us_per_feature']} us a feature + {r['commit_client_cpu_s']} s "
+              f"(per thread: preparing {r['prepare_cpu_us_per_feature']} us, writing "
+              f"{r['write_cpu_us_per_feature']} us a feature)\n")
     rw = figures.get("gpkg_rowwise")
     g = figures["backends"].get("gpkg")
     if rw and g:
