@@ -244,10 +244,7 @@ class ChunkedBatchWriter(BatchWriter):
             try:
                 for feat in features:
                     chunk.append(feat)
-                    meshes = getattr(feat, "meshes", None)
-                    if meshes:  # mesh_vertices(feat), inline: every feature passes here
-                        for m in meshes.values():
-                            weight += len(m.vertices)
+                    weight += mesh_vertices(feat)
                     if len(chunk) >= CHUNK or weight >= CHUNK_VERTICES:
                         submit(chunk)
                         chunk, weight = [], 0

@@ -427,7 +427,7 @@ class GeoPackageStore(SqlTwinStore):
                              f"({', '.join('?' * len(BATCH_COLUMNS))})", batches)
             writer = GpkgBatchWriter(self, conn, 0, "error")
             yield writer
-            writer.build_rtree(then=writer.build_indexes if writer.bulk else lambda: None)
+            writer.build_indexes_and_rtree()
             top = conn.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {_ALL_VERSIONS} v"
                                ).fetchone()[0]
             conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",

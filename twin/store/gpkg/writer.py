@@ -218,20 +218,23 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         self._rtree_ids.append(np.array([r[0] for r in p.rows], np.int64)[known])
         self._rtree_boxes.append(boxes[known])
 
-    def build_rtree(self, then: Callable[[], None] = lambda: None) -> None:
-        """The R-tree of an import into an empty twin, in one pass; ``then``
-        runs on this thread while another packs the tree (the packing is
-        numpy's and Python's, ``then`` SQLite's index builds: the GIL is free
-        for the one while the other works)."""
+    def build_indexes_and_rtree(self) -> None:
+        """What a bulk load left for its end: the feature indexes (when it
+        dropped them) and the R-tree of an import into an empty twin, in one
+        pass. The tree is packed on another thread while SQLite builds the
+        indexes on this one (numpy's and Python's work beside SQLite's: the
+        GIL is free for the one while the other works)."""
         if not (self.rtree_later and self._rtree_ids):
-            then()
+            if self.bulk:
+                self.build_indexes()
             return
         ids, boxes = np.concatenate(self._rtree_ids), np.concatenate(self._rtree_boxes)
         self._rtree_ids, self._rtree_boxes = [], []
         size = node_size(self.conn, "twin_rtree")
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="twin-rtree") as pool:
             packing = pool.submit(pack, ids, boxes, size)
-            then()
+            if self.bulk:
+                self.build_indexes()
             tree = packing.result()
         write_packed(self.conn, "twin_rtree", tree)
 
@@ -300,7 +303,7 @@ class GpkgBatchWriter(ChunkedBatchWriter):
         self.restart = None
         held, self._held = self._held, []
         self._write_all(held)  # a small import: written as every import was
-        self.build_rtree(then=self.build_indexes if self.bulk else lambda: None)
+        self.build_indexes_and_rtree()
         self.finish_update()
         conn.execute("UPDATE twin_meta SET value = ? WHERE key = 'next_fid'",
                      (str(self.next_fid),))
