@@ -443,3 +443,23 @@ def test_the_spatial_indexes_of_a_server_twin_are_built_after_its_first_import(e
     assert gist() == built | {"twin_gis_layer_street_trees"}
     assert [f.id for f in empty_twin.query(twin.Query(bbox=(X0 + 35, Y0 - 6, X0 + 45, Y0 + 1)))
             ] == ["test:B2", "test:P2"]
+
+
+@pytest.mark.backends("postgis", "postgis_part")
+def test_ids_layers_and_types_are_in_byte_order_as_in_the_geopackage(empty_twin):
+    in_c = {tuple(r) for r in run_sql(
+        empty_twin.path, "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND collation_name = 'C'")}
+    assert {("twin_features", c) for c in ("feature_id", "layer", "type", "parent_id")} | {
+        ("twin_history", "feature_id"), ("twin_meshes", "lod"), ("twin_edges", "network"),
+        ("twin_edges", "start_node"), ("twin_edges", "end_node")} <= in_c
+    ids = ["b", "B", "é", "a", "Z", "ä", "a-1", "a_1", "ab"]
+    with empty_twin.import_batch("ids", "test", "tests", "1") as b:
+        b.add([twin.Feature(id=i, layer="pipe_nodes", type="Valve",
+                            footprint=Point(X0 + k, Y0, GROUND)) for k, i in enumerate(ids)])
+    got = [r[0] for r in run_sql(empty_twin.path,
+                                 "SELECT feature_id FROM twin_features ORDER BY feature_id")]
+    assert got == sorted(ids, key=lambda i: i.encode("utf-8"))  # SQLite's BINARY order
+    # a prefix, as the API's id filters write it
+    q = twin.Query(filters=("id like a%",))
+    assert sorted(f.id for f in empty_twin.query(q)) == ["a", "a-1", "a_1", "ab"]
