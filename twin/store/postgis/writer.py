@@ -7,9 +7,10 @@ EWKB (the server's ``geometry`` reads it directly), free attributes as the
 JSON text the ``json`` column keeps.
 
 Feature keys come from the sequence ``twin_fid_seq``, drawn on a second
-connection outside the import's transaction: two imports from two clients
-never wait for each other for keys (their keys interleave; a batch's
-features are found by ``batch_id``).
+connection outside the import's transaction, in blocks that grow with the
+import (up to :data:`FID_BLOCK`): two imports from two clients never wait
+for each other for keys (their keys interleave; a batch's features are
+found by ``batch_id``).
 
 Another client may commit the same feature id while this import runs: the
 unique index makes the second writer wait for the first to commit and then
@@ -53,6 +54,10 @@ _COPY_MESHES = f"COPY twin_meshes ({', '.join(MESH_COLUMNS)}, tile) FROM STDIN (
 _COPY_EDGES = (f"COPY twin_edges ({', '.join(EDGE_ROW_COLUMNS)}, tile) FROM STDIN "
                "(FORMAT BINARY)")
 _COPY_IDS = "COPY twin_ids (feature_id, tile, fid) FROM STDIN (FORMAT BINARY)"
+#: The most feature keys drawn from the sequence at once (keys an import
+#: drew and did not use are left out of the sequence: gaps, as a rolled-back
+#: import leaves).
+FID_BLOCK = 16384
 _KEY_RE = re.compile(r"Key \((?:feature_id)\)=\((.*)\) already exists", re.S)
 
 
@@ -90,14 +95,23 @@ class PgBatchWriter(ChunkedBatchWriter):
         self.partitioned = store.partitioned
         self.fid_min: int | None = None
         self.fid_max: int | None = None
+        self._keys: list[int] = []  # drawn from the sequence, not used yet
+        self._drawn = 0
         self._pg = store.psycopg
 
     # -- ChunkedBatchWriter hooks ---------------------------------------------
     def _allocate_fids(self, n: int) -> Sequence[int]:
-        fids = self.keys_conn.execute(
-            "SELECT array_agg(nextval('twin_fid_seq')) FROM generate_series(1, %s)",
-            (n,)).fetchone()[0]
-        fids.sort()
+        if len(self._keys) < n:
+            # a block that doubles as the import goes on, up to FID_BLOCK: a
+            # large import asks for keys every few chunks instead of every one
+            want = max(n - len(self._keys), min(FID_BLOCK, 2 * self._drawn))
+            drawn = self.keys_conn.execute(
+                "SELECT array_agg(nextval('twin_fid_seq')) FROM generate_series(1, %s)",
+                (want,)).fetchone()[0]
+            drawn.sort()  # drawn after the keys held, so all above them
+            self._keys += drawn
+            self._drawn += want
+        fids, self._keys = self._keys[:n], self._keys[n:]
         if fids:
             self.fid_min = fids[0] if self.fid_min is None else min(self.fid_min, fids[0])
             self.fid_max = fids[-1] if self.fid_max is None else max(self.fid_max, fids[-1])
