@@ -104,3 +104,21 @@ def test_an_integer_beyond_a_double_is_a_clear_error(fmt, column):
     rows = [(i, v) for i, v in enumerate(column)]
     with pytest.raises(StoreError, match="too large for a double"):
         version_digests(("fid", "x"), rows, {}, {}, fmt)
+
+
+@pytest.mark.parametrize("fmt", [1, 2])
+def test_long_values_and_columns_of_one_value_hash_as_the_reference(fmt):
+    """Texts and blobs past the table of short heads (the byte length
+    counts: 600 two-byte letters are 1,200 bytes), and columns that hold the
+    same value in every row (hashed once, shared)."""
+    long_texts = ["", "a", "x" * 1023, "y" * 1024, "é" * 600, "z" * 5000]
+    blobs = [b"", b"\x00", b"b" * 1023, b"c" * 1024, b"d" * 4096, b"e"]
+    columns = ["fid", "name", "geom", "layer", "lod", "blob_one"]
+    rows = [(i, t, blobs[i], "buildings", None, b"\x01" * 2000)
+            for i, t in enumerate(long_texts)]
+    rows += [(9, None, None, "buildings", None, b"\x01" * 2000)]
+    meshes = {i: [(i, "lod2", 3, b"v" * (i * 700))] for i in range(len(rows))}
+    assert version_digests(columns, rows, meshes, {}, fmt) == \
+        reference(columns, rows, meshes, {}, fmt)
+    one = [(0, "x" * 2000, b"q", "pipes", "lod1", b"")] * 1
+    assert version_digests(columns, one, {}, {}, fmt) == reference(columns, one, {}, {}, fmt)

@@ -206,6 +206,18 @@ def _number_block(columns: list[Sequence[Any]], n: int) -> list[bytes]:
 
 
 _NONE = type(None)
+#: Texts and blobs shorter than this take their tag and length from a table.
+_SHORT = 1024
+_TEXT_HEADS = [b"\x02" + n.to_bytes(8, "little") for n in range(_SHORT)]
+_BLOB_HEADS = [b"\x01" + n.to_bytes(8, "little") for n in range(_SHORT)]
+
+
+def _tagged(v: str | bytes) -> bytes:
+    """A text or a blob as hashed (see :func:`digest_value`)."""
+    if isinstance(v, str):
+        e = v.encode("utf-8")
+        return b"\x02" + len(e).to_bytes(8, "little") + e
+    return b"\x01" + len(v).to_bytes(8, "little") + v
 
 
 def _encode_column(col: Sequence[Any], kinds: set[type], fmt: int) -> bytes | list[bytes]:
@@ -214,12 +226,19 @@ def _encode_column(col: Sequence[Any], kinds: set[type], fmt: int) -> bytes | li
     kinds = kinds - {_NONE}
     if not kinds:
         return b"\x00"
-    if kinds == {str}:
-        return [b"\x00" if v is None else
-                b"\x02" + len(e := v.encode("utf-8")).to_bytes(8, "little") + e for v in col]
-    if kinds == {bytes}:
-        return [b"\x00" if v is None else b"\x01" + len(v).to_bytes(8, "little") + v
-                for v in col]
+    if kinds == {str} or kinds == {bytes}:
+        first = col[0]
+        if first is not None and first == col[-1] and col.count(first) == len(col):
+            return _tagged(first)  # one value in every row (a layer, an LoD)
+        try:  # the tag and length from a table: a third less than making them
+            if kinds == {str}:
+                heads = _TEXT_HEADS
+                return [b"\x00" if v is None else heads[len(e := v.encode("utf-8"))] + e
+                        for v in col]
+            heads = _BLOB_HEADS
+            return [b"\x00" if v is None else heads[len(v)] + v for v in col]
+        except IndexError:  # a value of _SHORT bytes or more
+            return [b"\x00" if v is None else _tagged(v) for v in col]
     if fmt == 1 and kinds == {float}:
         return [b"\x00" if v is None else b"\x03" + repr(v).encode() for v in col]
     if kinds <= {float, int}:
