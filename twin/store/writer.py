@@ -116,6 +116,44 @@ def check_feature(f: Any, layers: dict[str, Layer]) -> tuple[Layer, Any, bool]:
     return layer, fp, promote
 
 
+# shapely's geometry type ids
+_POINT, _LINE, _POLYGON, _MULTI_LINE, _MULTI_POLYGON = 0, 1, 3, 5, 6
+
+
+def check_features(feats: Sequence[Feature], layers: dict[str, Layer]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`check_feature` of many features at once: ``(geometries to
+    store, promote to multi)``, with shapely's array functions in place of
+    a few property reads per feature. The first feature that fails gets
+    :func:`check_feature`'s own error."""
+    if not feats:
+        return np.empty(0, dtype=object), np.zeros(0, bool)
+    kind_of = {name: layer.geometry_type for name, layer in layers.items()}
+    kinds = [kind_of.get(f.layer) for f in feats]
+    fps = np.empty(len(feats), dtype=object)
+    fps[:] = [f.footprint for f in feats]
+    gt = np.array(["" if k is None else k for k in kinds])  # "": an unknown layer
+    tid = shapely.get_type_id(fps)
+    present = (tid >= 0) & ~shapely.is_empty(fps)
+    polys, lines, points = gt == "MULTIPOLYGON", gt == "LINESTRING", gt == "POINT"
+    multi_line = present & lines & (tid == _MULTI_LINE)
+    one_line = np.zeros(len(feats), bool)
+    if multi_line.any():
+        one_line[multi_line] = shapely.get_num_geometries(fps[multi_line]) == 1
+    ok = (gt != "") & (~present | ~(polys | lines | points)
+          | (polys & ((tid == _POLYGON) | (tid == _MULTI_POLYGON)))
+          | (lines & ((tid == _LINE) | one_line)) | (points & (tid == _POINT)))
+    if not ok.all():  # the first feature in error raises it
+        check_feature(feats[int(np.argmin(ok))], layers)
+        raise AssertionError("check_feature passed a feature check_features refused")
+    flat = present & polys & shapely.has_z(fps)
+    if flat.any():
+        fps[flat] = shapely.force_2d(fps[flat])
+    if one_line.any():
+        fps[one_line] = shapely.get_geometry(fps[one_line], 0)
+    return fps, present & polys & (tid == _POLYGON)
+
+
 def mesh_vertices(feature: Any) -> int:
     """The vertices of a feature's meshes (0 for anything else)."""
     n = 0
@@ -268,10 +306,7 @@ class ChunkedBatchWriter(BatchWriter):
         dup = duplicate_in(ids)
         if dup is not None:
             raise FeatureError(f"feature {dup!r} appears twice in this import", dup)
-        layers = self.layers
-        checked = [check_feature(f, layers) for f in feats]
-        geoms = self._encode_geometries(np.array([c[1] for c in checked], dtype=object),
-                                        np.array([c[2] for c in checked], bool))
+        geoms = self._encode_geometries(*check_features(feats, self.layers))
         bounds = np.array([f.bbox if f.bbox is not None else _NAN6 for f in feats],
                           dtype=np.float64).reshape(-1, 6)
         tiles = tile_keys(bounds, self.tile_size).tolist()
