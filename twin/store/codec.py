@@ -56,29 +56,34 @@ def encode_meshes(meshes: Sequence[Mesh]) -> list[tuple]:
     meshes dominate a city: a block building has 8 vertices)."""
     if not meshes:
         return []
-    nv = np.fromiter((m.n_vertices for m in meshes), np.int64, len(meshes))
+    vs = [m.vertices for m in meshes]  # each read once: no property call a mesh
+    nv = np.fromiter(map(len, vs), np.int64, len(vs))
     if nv.max() > 0xFFFF:
         return [encode_mesh(m) for m in meshes]
     starts = np.concatenate([[0], np.cumsum(nv)[:-1]])
-    allv = np.concatenate([m.vertices for m in meshes])
+    allv = np.concatenate(vs)
     mins = np.minimum.reduceat(allv, starts, axis=0)
     rel = (allv - np.repeat(mins, nv, axis=0)).astype("<f4").tobytes()
-    nf = np.fromiter((m.n_faces for m in meshes), np.int64, len(meshes))
-    allf = np.concatenate([m.faces for m in meshes]).astype("<u2").tobytes()
-    vpos = np.concatenate([[0], np.cumsum(nv * 12)])
-    fpos = np.concatenate([[0], np.cumsum(nf * 6)])
+    fs = [m.faces for m in meshes]
+    nf = np.fromiter(map(len, fs), np.int64, len(fs))
+    allf = np.concatenate(fs).astype("<u2").tobytes()
+    vpos = np.concatenate([[0], np.cumsum(nv * 12)]).tolist()  # plain ints and floats
+    fpos = np.concatenate([[0], np.cumsum(nf * 6)]).tolist()
     label_json: dict[tuple, str | None] = {}
     out = []
-    vpos_, fpos_ = vpos.tolist(), fpos.tolist()  # plain ints and floats from here
-    for k, (m, n_v, n_f, o) in enumerate(zip(meshes, nv.tolist(), nf.tolist(),
-                                             mins.tolist())):
-        if m.labels not in label_json:
-            label_json[m.labels] = json.dumps(list(m.labels)) if m.labels else None
-        lj = label_json[m.labels]
-        fl = m.face_labels.astype("<i2").tobytes() if m.face_labels is not None else None
-        out.append((n_v, n_f, o[0], o[1], o[2], rel[vpos_[k]:vpos_[k + 1]],
-                    allf[fpos_[k]:fpos_[k + 1]], fl, lj))
+    for m, n_v, n_f, o, v0, v1, f0, f1 in zip(meshes, nv.tolist(), nf.tolist(), mins.tolist(),
+                                              vpos, vpos[1:], fpos, fpos[1:]):
+        labels = m.labels
+        lj = label_json.get(labels, _NO_LABELS)
+        if lj is _NO_LABELS:
+            lj = label_json[labels] = json.dumps(list(labels)) if labels else None
+        fl = m.face_labels
+        out.append((n_v, n_f, o[0], o[1], o[2], rel[v0:v1], allf[f0:f1],
+                    None if fl is None else fl.astype("<i2").tobytes(), lj))
     return out
+
+
+_NO_LABELS = "not yet made"
 
 
 def decode_mesh(nv: int, nf: int, ox: float, oy: float, oz: float, vb: bytes, fb: bytes,
