@@ -138,7 +138,10 @@ class PgBatchWriter(ChunkedBatchWriter):
                 self._copy(p)
         except self._pg.errors.UniqueViolation as exc:
             m = _KEY_RE.search(exc.diag.message_detail or "")
-            raise self._clash(m.group(1) if m else "?") from None
+            if m is None:  # not a feature id (no such unique index is known)
+                raise FeatureError(f"a feature clashes with one the twin holds: "
+                                   f"{exc.diag.message_detail or exc}") from None
+            raise self._clash(m.group(1)) from None
 
     def _clash(self, name: str) -> FeatureError:
         """The error for feature id ``name``, which the unique index found
