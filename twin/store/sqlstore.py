@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+from pyproj import CRS
 from shapely.geometry import Point
 
 from ..attributes import coerce_typed
@@ -39,7 +40,8 @@ from ..errors import (
 from ..model import Feature, ImportBatch, Mesh, Provenance
 from ..query import Query
 from .base import TwinStore
-from .codec import TYPED_INDEX, decode_mesh, free_json, rows_to_features
+from .codec import DEFAULT_TILE_SIZE, TYPED_INDEX, decode_mesh, free_json, rows_to_features
+from .digests import digest_format_of
 from .querysql import SELECT_SQL, Compiled, Dialect, compile_query
 from .rows import (
     BATCH_COLUMNS,
@@ -95,6 +97,10 @@ class SqlTwinStore(TwinStore):
 
     dialect: Dialect
     path: str
+    #: the twin's ``twin_meta`` as read when it was opened, its CRS and SRS id
+    _meta: dict[str, str]
+    _crs: CRS
+    _srs_id: int
 
     def __init__(self) -> None:
         self._batch_info: dict[int, tuple] = {}
@@ -122,6 +128,28 @@ class SqlTwinStore(TwinStore):
         import dataclasses
 
         return dataclasses.replace(q, as_of=self.as_of)
+
+    # -- metadata ---------------------------------------------------------------
+    @property
+    def crs(self) -> CRS:
+        return self._crs
+
+    @property
+    def srs_id(self) -> int:
+        return self._srs_id
+
+    @property
+    def tile_size(self) -> float:
+        return float(self._meta.get("tile_size") or DEFAULT_TILE_SIZE)
+
+    @property
+    def digest_format(self) -> int:
+        """How this twin's version digests hash numbers (:mod:`.digests`)."""
+        return digest_format_of(self._meta)
+
+    @property
+    def vertical_datum(self) -> str:
+        return self._meta.get("vertical_datum") or "unspecified"
 
     # -- primitives -------------------------------------------------------------
     @abstractmethod

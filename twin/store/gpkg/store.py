@@ -29,8 +29,6 @@ from ...layers import Layer
 from .. import writer_lock
 from ..base import BatchWriter, TwinInfo
 from ..board import connect_board
-from ..codec import DEFAULT_TILE_SIZE
-from ..digests import digest_format_of
 from ..jobs import JobBoard
 from ..meta import now
 from ..migrate import SCHEMA_VERSION, check_version, pending
@@ -260,26 +258,6 @@ class GeoPackageStore(SqlTwinStore):
         return blob.decode(values)
 
     # -- metadata -------------------------------------------------------
-    @property
-    def crs(self) -> CRS:
-        return self._crs
-
-    @property
-    def srs_id(self) -> int:
-        return self._srs_id
-
-    @property
-    def tile_size(self) -> float:
-        return float(self._meta.get("tile_size") or DEFAULT_TILE_SIZE)
-
-    @property
-    def digest_format(self) -> int:
-        return digest_format_of(self._meta)
-
-    @property
-    def vertical_datum(self) -> str:
-        return self._meta.get("vertical_datum") or "unspecified"
-
     @property
     def origin(self) -> tuple[float, float, float] | None:
         raw = self._conn.execute("SELECT value FROM twin_meta WHERE key='origin'").fetchone()

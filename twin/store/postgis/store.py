@@ -38,8 +38,6 @@ from ...crs import identify, parse_crs, require_projected_metric, vertical_datum
 from ...errors import LayerError, NotATwinError, NotFoundError, StoreError
 from ...layers import STANDARD_LAYERS, Layer
 from ..base import BatchWriter, TwinInfo
-from ..codec import DEFAULT_TILE_SIZE
-from ..digests import digest_format_of
 from ..jobs import JobBoard
 from ..location import ServerLocation, parse_server
 from ..meta import check_origin, new_meta, now, srs_id_of
@@ -241,26 +239,6 @@ class PostGISStore(SqlTwinStore):
         self._pool.close()
 
     # -- metadata -------------------------------------------------------------
-    @property
-    def crs(self) -> CRS:
-        return self._crs
-
-    @property
-    def srs_id(self) -> int:
-        return self._srs_id
-
-    @property
-    def tile_size(self) -> float:
-        return float(self._meta.get("tile_size") or DEFAULT_TILE_SIZE)
-
-    @property
-    def digest_format(self) -> int:
-        return digest_format_of(self._meta)
-
-    @property
-    def vertical_datum(self) -> str:
-        return self._meta.get("vertical_datum") or "unspecified"
-
     @property
     def origin(self) -> tuple[float, float, float] | None:
         rows = self._read("SELECT value FROM twin_meta WHERE key = 'origin'")
