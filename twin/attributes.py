@@ -59,6 +59,17 @@ TYPED_ATTRIBUTES: dict[str, AttributeSpec] = {
 }
 
 
+#: The Python type a typed attribute of each kind is stored as.
+STORED_TYPES: dict[str, type] = {"real": float, "integer": int, "text": str}
+
+
+def is_stored_as_is(value: Any, stored: type) -> bool:
+    """Whether ``value`` is already what a column of Python type ``stored``
+    keeps (a finite float for a real): :func:`coerce_typed` returns it as it is."""
+    kind = type(value)
+    return kind is stored and (kind is not float or math.isfinite(value))
+
+
 def coerce_typed(name: str, value: Any, feature_id: str | None = None) -> Any:
     """Check and convert ``value`` for the typed attribute ``name``.
 
@@ -68,9 +79,7 @@ def coerce_typed(name: str, value: Any, feature_id: str | None = None) -> Any:
     :class:`FeatureError` naming the feature, the attribute and the value.
     """
     spec = TYPED_ATTRIBUTES[name]
-    kind = type(value)  # fast paths for the common, already-right types
-    if (kind is float and spec.kind == "real" and math.isfinite(value)) or (
-            kind is int and spec.kind == "integer") or (kind is str and spec.kind == "text"):
+    if is_stored_as_is(value, STORED_TYPES[spec.kind]):  # the common, already-right types
         return value
     if value is None:
         return None

@@ -21,16 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from ..attributes import TYPED_ATTRIBUTES, coerce_typed
+from ..attributes import STORED_TYPES, TYPED_ATTRIBUTES, coerce_typed, is_stored_as_is
 from ..errors import FeatureError, StoreError
 from ..model import Edge, Feature, Mesh, Provenance
 from .rows import BOUNDS_SLICE, TYPED, TYPED_SLICE, F
 
 #: Position of each typed attribute among the typed columns.
 TYPED_INDEX = {name: i for i, name in enumerate(TYPED)}
-#: The Python type each typed column stores as it is.
-_PLAIN = [{"real": float, "integer": int, "text": str}[TYPED_ATTRIBUTES[name].kind]
-          for name in TYPED]
+#: The Python type each typed column stores (by position).
+_STORED = [STORED_TYPES[TYPED_ATTRIBUTES[name].kind] for name in TYPED]
 
 #: Side of the square tiles of the default partition key, in metres.
 DEFAULT_TILE_SIZE = 1000.0
@@ -138,13 +137,12 @@ def split_attributes(attributes: Any, feature_id: str) -> tuple[list[Any], str |
     typed values are checked and converted (:func:`twin.attributes.coerce_typed`)."""
     typed: list[Any] = [None] * len(TYPED)
     free = {}
-    plain, isfinite = _PLAIN, math.isfinite
     for key, val in attributes.items():
         idx = TYPED_INDEX.get(key)
         if idx is None:
             free[key] = val
-        elif type(val) is plain[idx] and (type(val) is not float or isfinite(val)):
-            typed[idx] = val  # already the column's type: coerce_typed's own fast path
+        elif is_stored_as_is(val, _STORED[idx]):  # coerce_typed's test, without its look-ups
+            typed[idx] = val
         else:
             typed[idx] = coerce_typed(key, val, feature_id)
     return typed, free_json(free, feature_id)
