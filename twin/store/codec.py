@@ -73,16 +73,12 @@ def encode_meshes(meshes: Sequence[Mesh]) -> list[tuple]:
     for m, n_v, n_f, o, v0, v1, f0, f1 in zip(meshes, nv.tolist(), nf.tolist(), mins.tolist(),
                                               vpos, vpos[1:], fpos, fpos[1:]):
         labels = m.labels
-        lj = label_json.get(labels, _NO_LABELS)
-        if lj is _NO_LABELS:
-            lj = label_json[labels] = json.dumps(list(labels)) if labels else None
+        if labels not in label_json:
+            label_json[labels] = json.dumps(list(labels)) if labels else None
         fl = m.face_labels
         out.append((n_v, n_f, o[0], o[1], o[2], rel[v0:v1], allf[f0:f1],
-                    None if fl is None else fl.astype("<i2").tobytes(), lj))
+                    None if fl is None else fl.astype("<i2").tobytes(), label_json[labels]))
     return out
-
-
-_NO_LABELS = "not yet made"
 
 
 def decode_mesh(nv: int, nf: int, ox: float, oy: float, oz: float, vb: bytes, fb: bytes,

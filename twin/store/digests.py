@@ -222,7 +222,7 @@ def _tagged(v: str | bytes) -> bytes:
 
 def _encode_column(col: Sequence[Any], kinds: set[type], fmt: int) -> bytes | list[bytes]:
     """One column's values as digested: a list of bytes, or one bytes value
-    that every row shares (a column all null)."""
+    that every row shares (a column all null, or one text or blob in every row)."""
     kinds = kinds - {_NONE}
     if not kinds:
         return b"\x00"
