@@ -20,7 +20,7 @@ from .ifc_georef import Georef
 from .ifc_semantics import (
     aggregate_of,
     is_any,
-    parent_of,
+    nest_of,
     storey_elevation,
     storey_of,
     text_name,
@@ -91,7 +91,7 @@ class Model:
             got = contained[0].RelatingStructure
         else:
             # get_parent(e): its direct container (none), whole, nest, filled void ...
-            parent = self.aggregate(e) or tree_parent(e)
+            parent = tree_parent(e)
             got = self.container(parent) if parent else None
         self._container[key] = got
         return got
@@ -152,12 +152,12 @@ class Model:
         attrs.update(got)
 
     def parent_id(self, e: Any) -> str | None:
-        """The id of :func:`~converters.ifc_semantics.parent_of` ``e``."""
+        """The id of ``e``'s parent among the model's elements: the whole it is
+        part of (not the project), else the spatial element containing it, else
+        the host it is nested in."""
         whole = self.aggregate(e)
         if whole is not None and not whole.is_a("IfcProject"):
             parent = whole
         else:
-            parent = self.container(e)
-            if parent is None:
-                parent = parent_of(e)
+            parent = self.container(e) or nest_of(e)
         return self.fid(parent) if parent is not None and parent.id() in self.known else None

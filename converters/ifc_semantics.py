@@ -167,17 +167,6 @@ def container_of(element: Any) -> Any | None:
     return None
 
 
-def parent_of(element: Any) -> Any | None:
-    """The whole this element is part of, else the spatial element containing it."""
-    whole = aggregate_of(element)
-    if whole is not None and not whole.is_a("IfcProject"):
-        return whole
-    container = container_of(element)
-    if container is not None:
-        return container
-    return nest_of(element)
-
-
 def storey_of(element: Any) -> Any | None:
     """The IfcBuildingStorey an element or space is on: the spatial element
     containing it or the whole it is part of, followed up to a storey (a
