@@ -188,18 +188,10 @@ def run(args, backends: list[str], out: Path, pg_url: str | None) -> dict:
         sys.stderr.write(f"{backend}: import\n")
         store = twin.create_twin(location, "EPSG:4546", overwrite=True)
         t, b, z = load(store, args.n, args.chunk, keep=boxes is None)
-        t_insert, t_commit = t["insert"], t["commit"]
         if boxes is None:
             boxes, zr = np.vstack(b), np.vstack(z)
         size = store.info().extra.get("file_size", 0)
-        r = {"insert_features_per_s": round(args.n / t_insert),
-             "insert_incl_commit_features_per_s": round(args.n / (t_insert + t_commit)),
-             "insert_s": round(t_insert, 1), "commit_s": round(t_commit, 2),
-             "client_cpu_us_per_feature": round(t["insert_cpu"] / args.n * 1e6, 1),
-             "commit_client_cpu_s": round(t["commit_cpu"], 2),
-             "prepare_cpu_us_per_feature": round(t["prepare_cpu"] / args.n * 1e6, 1),
-             "write_cpu_us_per_feature": round(t["write_cpu"] / args.n * 1e6, 1),
-             "size_mb": round(size / 1e6)}
+        r = {**load_figures(t, args.n), "size_mb": round(size / 1e6)}
         r.update(queries(store, args, boxes, zr))
         store.close()
         figures["backends"][backend] = r
@@ -211,16 +203,19 @@ def run(args, backends: list[str], out: Path, pg_url: str | None) -> dict:
             b.add([twin.Feature(id="seed", layer="generic", type="Seed")])
         t, _, _ = load(store, args.rowwise, args.chunk, keep=False)
         store.close()
-        figures["gpkg_rowwise"] = {
-            "features": args.rowwise, "insert_features_per_s": round(args.rowwise / t["insert"]),
-            "insert_incl_commit_features_per_s": round(args.rowwise / (t["insert"]
-                                                                       + t["commit"])),
-            "insert_s": round(t["insert"], 1), "commit_s": round(t["commit"], 2),
-            "client_cpu_us_per_feature": round(t["insert_cpu"] / args.rowwise * 1e6, 1),
-            "commit_client_cpu_s": round(t["commit_cpu"], 2),
-            "prepare_cpu_us_per_feature": round(t["prepare_cpu"] / args.rowwise * 1e6, 1),
-            "write_cpu_us_per_feature": round(t["write_cpu"] / args.rowwise * 1e6, 1)}
+        figures["gpkg_rowwise"] = {"features": args.rowwise, **load_figures(t, args.rowwise)}
     return figures
+
+
+def load_figures(t: dict, n: int) -> dict:
+    """The figures of a load of ``n`` features from :func:`load`'s times."""
+    return {"insert_features_per_s": round(n / t["insert"]),
+            "insert_incl_commit_features_per_s": round(n / (t["insert"] + t["commit"])),
+            "insert_s": round(t["insert"], 1), "commit_s": round(t["commit"], 2),
+            "client_cpu_us_per_feature": round(t["insert_cpu"] / n * 1e6, 1),
+            "commit_client_cpu_s": round(t["commit_cpu"], 2),
+            "prepare_cpu_us_per_feature": round(t["prepare_cpu"] / n * 1e6, 1),
+            "write_cpu_us_per_feature": round(t["write_cpu"] / n * 1e6, 1)}
 
 
 def queries(store, args, boxes: np.ndarray, zr: np.ndarray) -> dict:
