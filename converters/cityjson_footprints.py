@@ -31,7 +31,7 @@ import numpy as np
 import shapely
 
 from .plan_union import plan_unions, ring_plan_areas, trace_loop
-from .ragged import gather, member, offsets, run_starts
+from .ragged import gather, member, offsets, run_starts, search
 from .triangulate import clean_rings
 
 #: Plan area (square metres) under which a polygon is taken to have none.
@@ -202,9 +202,7 @@ def trace_outlines(verts: np.ndarray, flat: np.ndarray, sizes: np.ndarray,
     fwd = (grp * span + start) * span + end
     rev = (grp * span + end) * span + start
     # an inner edge is walked both ways (a sorted search: np.isin would hash)
-    rev.sort()
-    at = np.minimum(np.searchsorted(rev, fwd), len(rev) - 1)
-    outer = rev[at] != fwd
+    outer = ~member(fwd, rev)
     if not outer.any():
         return {}
     e_start, e_end, e_grp = start[outer], end[outer], grp[outer]
@@ -215,7 +213,7 @@ def trace_outlines(verts: np.ndarray, flat: np.ndarray, sizes: np.ndarray,
     # one outgoing edge per vertex, or the loops touch (GEOS decides)
     forked = np.zeros(len(key_start), bool)
     forked[1:] = key_start[1:] == key_start[:-1]
-    follow = np.minimum(np.searchsorted(key_start, key_end), len(key_start) - 1)
+    follow = np.minimum(search(key_start, key_end), len(key_start) - 1)
     broken = key_start[follow] != key_end
     bad = set(e_grp[forked | broken].tolist())
     loops, loop_group = _loops(e_grp, follow, bad)

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from .ragged import member, offsets, run_starts, unique
+from .ragged import member, offsets, run_starts, search, unique
 
 #: Loops that enclose less than this (square metres) are slivers, left out.
 SLIVER = 1e-10
@@ -80,7 +80,7 @@ def plan_unions(xy: np.ndarray, flat: np.ndarray, ring_sizes: np.ndarray,
     e_a, e_b, e_grp, pxy, span = _outline_edges(xy, flat, ring_sizes, ring_poly, ring_group,
                                                 n_groups, bad)
     k_a, k_b = e_grp * span + e_a, e_grp * span + e_b
-    follow = np.minimum(np.searchsorted(k_a, k_b), max(len(k_a) - 1, 0))
+    follow = np.minimum(search(k_a, k_b), max(len(k_a) - 1, 0))
     if len(k_a):
         bad[e_grp[k_a[follow] != k_b]] = True  # an edge that ends where none starts
         _turn_left_at_forks(follow, k_a, k_b, pxy[e_a], pxy[e_b], e_grp, bad)
@@ -128,12 +128,12 @@ def _outline_edges(xy: np.ndarray, flat: np.ndarray, ring_sizes: np.ndarray,
     span, pxy = len(xy), xy
     if n_groups * span * span >= 1 << KEY_BITS:
         used = unique(flat)  # number the vertices in use afresh
-        a, b = np.searchsorted(used, a), np.searchsorted(used, b)
+        a, b = search(used, a), search(used, b)
         pxy, span = xy[used], len(used)
     fwd = np.sort((grp * span + a) * span + b)
     bad[(fwd[1:][fwd[1:] == fwd[:-1]] // span) // span] = True
     rev = (grp * span + b) * span + a
-    at = np.minimum(np.searchsorted(fwd, rev), len(fwd) - 1)
+    at = np.minimum(search(fwd, rev), len(fwd) - 1)
     left = fwd[at] != rev
     o = np.lexsort((a[left], grp[left]))
     return a[left][o], b[left][o], grp[left][o], pxy, span

@@ -38,8 +38,27 @@ def member(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     keys = np.sort(np.asarray(keys, dtype=values.dtype if values.size else None).ravel())
     if not len(keys):
         return np.zeros(values.shape, bool)
-    at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
+    at = np.minimum(search(keys, values.ravel()), len(keys) - 1).reshape(values.shape)
     return keys[at] == values
+
+
+def search(keys: np.ndarray, values: np.ndarray, side: str = "left") -> np.ndarray:
+    """``np.searchsorted(keys, values, side)`` of a flat array of many
+    ``values`` in any order, the values sorted first: numpy's binary search
+    is two to three times faster over values that come in order (each search
+    starts from the last one's place) than over values in the order of a
+    ring's edges, sorting included (141,000 edge keys: 10 ms to 3.9 ms).
+
+    >>> search(np.array([1, 3, 5]), np.array([6, 0, 3])).tolist()
+    [3, 0, 1]
+    """
+    values = np.asarray(values)
+    if len(values) < 2:
+        return np.searchsorted(keys, values, side)  # type: ignore[call-overload]
+    order = np.argsort(values)
+    out = np.empty(len(values), np.intp)
+    out[order] = np.searchsorted(keys, values[order], side)  # type: ignore[call-overload]
+    return out
 
 
 def unique(values: np.ndarray) -> np.ndarray:
