@@ -5,10 +5,14 @@ representation, less openings, annotations, grids and ports), in one go:
 
 1. ifcopenshell's ``manifold`` iterator in this process, local coordinates,
    all cores, reading each shape's buffers: the floor (what the kernel
-   alone costs, with opening the file);
-2. the same in world coordinates (``--world``), as IfcConvert would;
-3. the same with OpenCASCADE (``--occ``, slow): the coverage baseline;
-4. our ``import_file`` into a fresh twin (the kernel chain in a worker
+   alone costs, with opening the file), as issue 23 set it;
+2. the same on one thread: the kernel's least CPU (its iterator spends
+   nearly twice the CPU on two threads for little or no time gained on a
+   2-core machine; our import gives it the cores less one, see
+   :func:`converters.ifc_geometry.default_threads`);
+3. the same in world coordinates (``--world``), as IfcConvert would;
+4. the same with OpenCASCADE (``--occ``, slow): the coverage baseline;
+5. our ``import_file`` into a fresh twin (the kernel chain in a worker
    process, georeferencing, attributes, envelope, store).
 
 Each run is a fresh process of its own, so that its peak memory is its
@@ -74,7 +78,8 @@ def peak_mb() -> tuple[float, float]:
     return me / 1024, kids / 1024
 
 
-def iterator_run(path: Path, kernel: str, world: bool) -> tuple[float, float, int, int]:
+def iterator_run(path: Path, kernel: str, world: bool, threads: int
+                 ) -> tuple[float, float, int, int]:
     """ifcopenshell's iterator in process: ``(cpu, wall, elements, triangles)``."""
     import ifcopenshell
     import ifcopenshell.geom as geom
@@ -87,7 +92,7 @@ def iterator_run(path: Path, kernel: str, world: bool) -> tuple[float, float, in
     settings.set("use-world-coords", world)
     settings.set("weld-vertices", True)
     settings.set("apply-default-materials", True)
-    it = geom.iterator(settings, model, os.cpu_count() or 1, include=elements,
+    it = geom.iterator(settings, model, threads, include=elements,
                        geometry_library=kernel)
     n = tri = 0
     if it.initialize():
@@ -121,9 +126,12 @@ def one(kind: str, path: Path, crs: str, options: dict) -> dict:
     if kind == "ours":
         sec, wall, n, tri, geo = our_run(path, crs, options)
     else:
-        kernel, world = {"floor": ("manifold", False), "world": ("manifold", True),
-                         "occ": ("opencascade", False)}[kind]
-        sec, wall, n, tri = iterator_run(path, kernel, world)
+        cores = os.cpu_count() or 1
+        kernel, world, threads = {"floor": ("manifold", False, cores),
+                                  "floor1": ("manifold", False, 1),
+                                  "world": ("manifold", True, cores),
+                                  "occ": ("opencascade", False, cores)}[kind]
+        sec, wall, n, tri = iterator_run(path, kernel, world, threads)
     me, kid = peak_mb()
     return {"cpu": sec, "wall": wall, "elements": n, "triangles": tri, "rss": me,
             "worker_rss": kid, "geometry": geo}
@@ -145,6 +153,7 @@ def measure(kind: str, path: Path, crs: str, options: dict) -> dict | None:
 
 
 NAMES = {"floor": "ifcopenshell manifold, local (floor)",
+         "floor1": "ifcopenshell manifold, one thread",
          "world": "ifcopenshell manifold, world", "occ": "ifcopenshell opencascade, local",
          "ours": "twin import (chain, whole import)"}
 
@@ -201,7 +210,7 @@ def main() -> None:
         return
     print(f"{args.file.name}: {args.file.stat().st_size / 1e6:.1f} MB, "
           f"{os.cpu_count()} cores; each run a fresh process")
-    kinds = ["floor"] + ["world"] * args.world + ["occ"] * args.occ + ["ours"]
+    kinds = ["floor", "floor1"] + ["world"] * args.world + ["occ"] * args.occ + ["ours"]
     for _ in range(args.repeat):
         runs = {k: measure(k, args.file, args.crs, options) for k in kinds}
         report(kinds, runs)
@@ -218,6 +227,10 @@ def report(kinds: list[str], runs: dict[str, dict | None]) -> None:
         print(f"our cpu / floor cpu: {ours['cpu'] / floor['cpu']:.2f} (target <= 1.5); "
               f"wall: {ours['wall'] / floor['wall']:.2f}; peak RSS: "
               f"{ours['rss'] / floor['rss']:.2f} (worker {ours['worker_rss'] / floor['rss']:.2f})")
+    if (one := runs.get("floor1")) is not None:
+        print(f"our cpu / the one-thread floor's cpu: {ours['cpu'] / one['cpu']:.2f}; its wall "
+              f"{one['wall']:.2f} s against the floor's "
+              + (f"{floor['wall']:.2f} s" if floor is not None else "-"))
     for k in ours["geometry"]["kernels"]:
         print(f"  kernel {k['kernel']}: {k['converted']}/{k['requested']} in {k['seconds']} s"
               + (f" (crashed on {k['crashed_on_count']})" if k["crashed"] else ""))
