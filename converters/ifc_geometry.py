@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from .ifc_fork import Forker
+from .ifc_pipe import ReadAhead
 from .ifc_worker import GEOMETRY_CACHE_BYTES, HEAD_B, HEAD_E, HEAD_G, HEAD_K, GeometryCache
 
 #: The default kernel chain: fast first, robust last.
@@ -229,19 +230,20 @@ def _run_worker(forker: Forker, stream: _Stream,
                "one_by_one": stream.one_by_one, "threads": threads,
                "cache_bytes": stream.cache_bytes}
     pid, read_fd = forker.start(request)
+    pipe = ReadAhead(read_fd)  # the worker writes on while the import works
     finished = ended = False
     try:
-        with os.fdopen(read_fd, "rb", buffering=1 << 20) as pipe:
-            try:
-                finished = yield from stream.read(pipe)
-            except EOFError:
-                finished = False
-            ended = True
+        try:
+            finished = yield from stream.read(pipe)
+        except EOFError:
+            finished = False
+        ended = True
     finally:
         if not ended:  # the caller stopped reading (or failed): end the worker
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         code, tail = forker.ended()
+        pipe.close()  # the worker is gone: its end of the pipe is closed
     return finished, code, "" if finished else crash_reason(code, tail)
 
 
