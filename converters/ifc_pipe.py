@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import queue
+import select
 import threading
 
 #: Bytes one read takes from the pipe.
@@ -20,14 +21,16 @@ BLOCK = 1 << 20
 #: Bytes read ahead of the import, at most (the import's memory stays bounded
 #: however fast the kernel is).
 AHEAD = 64 << 20
+#: How long the reading thread waits at a time (milliseconds) before it looks
+#: whether it is to stop.
+_WAIT_MS = 100
 
 
 class ReadAhead:
     """``read(n)`` over the pipe ``fd``, which a thread reads ahead (up to
     ``ahead`` bytes). The end of the pipe reads as a short read, as a file's
-    would. :meth:`close` stops the thread and closes ``fd``; call it once
-    the worker is gone (its end of the pipe then reads as the end), or the
-    thread waits for it."""
+    would. :meth:`close` stops the thread (within a tenth of a second) and
+    closes ``fd``."""
 
     def __init__(self, fd: int, ahead: int = AHEAD, block: int = BLOCK) -> None:
         self.fd, self.block = fd, block
@@ -44,16 +47,22 @@ class ReadAhead:
         """Queue ``item``; ``False`` when the reader closed meanwhile."""
         while not self._stop.is_set():
             try:
-                self._blocks.put(item, timeout=0.1)
+                self._blocks.put(item, timeout=_WAIT_MS / 1000)
                 return True
             except queue.Full:
                 continue
         return False
 
     def _pump(self) -> None:
-        while True:
+        ready = select.poll()
+        ready.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while not self._stop.is_set():
+            # waits a moment at a time (the GIL released), so that close() stops it
+            # even while a worker that is not ours keeps the pipe open
+            if not ready.poll(_WAIT_MS):
+                continue
             try:
-                data = os.read(self.fd, self.block)  # the GIL is released while it waits
+                data = os.read(self.fd, self.block)
             except OSError as exc:
                 self._put(exc)
                 return

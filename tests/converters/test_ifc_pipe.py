@@ -74,3 +74,20 @@ def test_a_read_error_reaches_the_reader():
     with pytest.raises(OSError):
         bad.read(1)
     bad.close()
+
+
+def test_closing_while_another_process_keeps_the_pipe_open_returns():
+    """A worker that outlives its forker (killed from outside) keeps the
+    pipe's other end open: closing stops the reading thread all the same."""
+    r, w = os.pipe()
+    pipe = ReadAhead(r)
+    try:
+        os.write(w, b"abc")
+        assert pipe.read(3) == b"abc"
+        closing = threading.Thread(target=pipe.close, daemon=True)
+        closing.start()
+        closing.join(5)
+        assert not closing.is_alive(), "close() waited for the other end"
+        assert not pipe._thread.is_alive()
+    finally:
+        os.close(w)
