@@ -11,12 +11,15 @@ bound, so the kernel runs on while the import works.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-import queue
 import select
 import threading
+from collections import deque
 
-#: Bytes one read takes from the pipe.
+#: Bytes one read takes from the pipe, and the pipe's size (Linux's
+#: ``F_SETPIPE_SZ``, up to ``/proc/sys/fs/pipe-max-size``, 1 MiB by default).
 BLOCK = 1 << 20
 #: Bytes read ahead of the import, at most (the import's memory stays bounded
 #: however fast the kernel is).
@@ -33,9 +36,13 @@ class ReadAhead:
     closes ``fd``."""
 
     def __init__(self, fd: int, ahead: int = AHEAD, block: int = BLOCK) -> None:
-        self.fd, self.block = fd, block
-        self._blocks: queue.Queue[bytes | BaseException] = queue.Queue(max(1, ahead // block))
-        self._stop = threading.Event()
+        self.fd, self.block, self.ahead = fd, block, ahead
+        with contextlib.suppress(OSError):  # a pipe holds 64 KiB, unless asked for more
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, block)
+        self._ready = threading.Condition()
+        self._blocks: deque[bytes | BaseException] = deque()
+        self._queued = 0  # bytes in ``_blocks``
+        self._stop = False
         self._data = b""  # the block being read, from ``_at``
         self._at = 0
         self._ended = False
@@ -44,19 +51,23 @@ class ReadAhead:
         self._thread.start()
 
     def _put(self, item: bytes | BaseException) -> bool:
-        """Queue ``item``; ``False`` when the reader closed meanwhile."""
-        while not self._stop.is_set():
-            try:
-                self._blocks.put(item, timeout=_WAIT_MS / 1000)
-                return True
-            except queue.Full:
-                continue
-        return False
+        """Queue ``item`` once fewer than ``ahead`` bytes wait; ``False``
+        when the reader closed meanwhile."""
+        with self._ready:
+            while self._queued >= self.ahead and not self._stop:
+                self._ready.wait()
+            if self._stop:
+                return False
+            self._blocks.append(item)
+            if isinstance(item, bytes):
+                self._queued += len(item)
+            self._ready.notify_all()
+            return True
 
     def _pump(self) -> None:
         ready = select.poll()
         ready.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-        while not self._stop.is_set():
+        while not self._stop:
             # waits a moment at a time (the GIL released), so that close() stops it
             # even while a worker that is not ours keeps the pipe open
             if not ready.poll(_WAIT_MS):
@@ -73,7 +84,13 @@ class ReadAhead:
         """The next block into ``_data``; ``False`` at the end of the pipe."""
         if self._ended:
             return False
-        item = self._blocks.get()
+        with self._ready:
+            while not self._blocks:
+                self._ready.wait()
+            item = self._blocks.popleft()
+            if isinstance(item, bytes):
+                self._queued -= len(item)
+            self._ready.notify_all()
         if isinstance(item, BaseException):
             self._ended = True
             raise item
@@ -101,7 +118,9 @@ class ReadAhead:
         return b"".join(parts)
 
     def close(self) -> None:
-        self._stop.set()
+        with self._ready:
+            self._stop = True
+            self._ready.notify_all()
         self._thread.join()
         os.close(self.fd)
 

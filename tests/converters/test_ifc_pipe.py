@@ -91,3 +91,16 @@ def test_closing_while_another_process_keeps_the_pipe_open_returns():
         assert not pipe._thread.is_alive()
     finally:
         os.close(w)
+
+
+def test_what_is_read_ahead_is_bounded_in_bytes():
+    """A kernel faster than the import waits once ``ahead`` bytes wait to be
+    read (the import's memory stays bounded), and goes on as they are."""
+    r, w = os.pipe()
+    done = threading.Event()
+    _writer(w, [b"z" * 4096] * 512, done)  # 2 MiB in small writes
+    with ReadAhead(r, ahead=1 << 18, block=1 << 16) as pipe:
+        assert not done.wait(0.5), "the writer got 2 MiB ahead of the reader"
+        assert pipe._queued <= (1 << 18) + (1 << 16)
+        assert pipe.read(2 << 20) == b"z" * (2 << 20)
+        assert done.wait(10)
