@@ -50,13 +50,33 @@ def encode_mesh(mesh: Mesh) -> tuple:
             json.dumps(list(mesh.labels)) if mesh.labels else None)
 
 
+#: Vertices of the meshes :func:`encode_meshes` encodes with one set of numpy
+#: calls: larger arrays cost more in first-touched memory than the calls save
+#: (an IFC import's first chunk, 505 meshes of 502,000 vertices: 307 ms in
+#: one set, 17 ms in sets of 65,536 vertices; later chunks 15 ms either way).
+GROUP_VERTICES = 1 << 16
+
+
 def encode_meshes(meshes: Sequence[Mesh]) -> list[tuple]:
-    """:func:`encode_mesh` of many meshes with a handful of numpy calls (small
-    meshes dominate a city: a block building has 8 vertices)."""
+    """:func:`encode_mesh` of many meshes with a handful of numpy calls for
+    each run of up to :data:`GROUP_VERTICES` vertices (small meshes dominate
+    a city: a block building has 8 vertices)."""
     if not meshes:
         return []
     vs = [m.vertices for m in meshes]  # each read once: no property call a mesh
     nv = np.fromiter(map(len, vs), np.int64, len(vs))
+    group = ((np.cumsum(nv) - nv) // GROUP_VERTICES).tolist()
+    if group[-1] == 0:
+        return _encode_group(meshes, vs, nv)
+    out: list[tuple] = []
+    a = 0
+    for b in [*np.flatnonzero(np.diff(group)).tolist(), len(meshes) - 1]:
+        out += _encode_group(meshes[a:b + 1], vs[a:b + 1], nv[a:b + 1])
+        a = b + 1
+    return out
+
+
+def _encode_group(meshes: Sequence[Mesh], vs: list[np.ndarray], nv: np.ndarray) -> list[tuple]:
     if nv.max() > 0xFFFF:
         return [encode_mesh(m) for m in meshes]
     starts = np.concatenate([[0], np.cumsum(nv)[:-1]])
