@@ -65,20 +65,19 @@ class ReadAhead:
             return True
 
     def _pump(self) -> None:
-        ready = select.poll()
-        ready.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-        while not self._stop:
-            # waits a moment at a time (the GIL released), so that close() stops it
-            # even while a worker that is not ours keeps the pipe open
-            if not ready.poll(_WAIT_MS):
-                continue
-            try:
+        try:
+            ready = select.poll()
+            ready.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+            while not self._stop:
+                # waits a moment at a time (the GIL released), so that close() stops
+                # it even while a worker that is not ours keeps the pipe open
+                if not ready.poll(_WAIT_MS):
+                    continue
                 data = os.read(self.fd, self.block)
-            except OSError as exc:
-                self._put(exc)
-                return
-            if not self._put(data) or not data:
-                return
+                if not self._put(data) or not data:
+                    return
+        except BaseException as exc:  # the reader gets it rather than waiting forever
+            self._put(exc)
 
     def _next_block(self) -> bool:
         """The next block into ``_data``; ``False`` at the end of the pipe."""

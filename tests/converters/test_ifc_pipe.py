@@ -104,3 +104,36 @@ def test_what_is_read_ahead_is_bounded_in_bytes():
         assert pipe._queued <= (1 << 18) + (1 << 16)
         assert pipe.read(2 << 20) == b"z" * (2 << 20)
         assert done.wait(10)
+
+
+def test_any_failure_of_the_reading_thread_reaches_the_reader(monkeypatch):
+    import converters.ifc_pipe as ifc_pipe
+
+    class Failing:
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        def read(self, fd, n):
+            raise RuntimeError("not an OSError")
+
+    r, w = os.pipe()
+    try:
+        os.write(w, b"abc")
+        monkeypatch.setattr(ifc_pipe, "os", Failing())
+        pipe = ReadAhead(r)
+        raised: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                pipe.read(1)
+            except BaseException as exc:
+                raised.append(exc)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(5)
+        assert not reader.is_alive(), "the reader waits for a thread that died"
+        assert [type(e) for e in raised] == [RuntimeError] and "not an OSError" in str(raised[0])
+        pipe.close()
+    finally:
+        os.close(w)
