@@ -40,6 +40,7 @@ import pygltflib as gl
 
 from twin.model import Feature, Mesh
 
+from .glb_pack import glb_bytes
 from .gltf_metadata import MetadataWriter
 from .scene import Ground, Outline, ParentOf, mesh_of, plan_scene
 
@@ -124,22 +125,13 @@ class _Builder:
     def finish(self, node_extras: Mapping[int, dict] | None = None,
                metadata: dict | None = None) -> bytes:
         """The GLB. ``node_extras`` (by node index) and the
-        ``EXT_structural_metadata`` object are added to the JSON after
-        pygltflib wrote it: large feature tables pass through its dataclass
-        conversion (a deep copy of every value) many times slower than
-        through ``json``."""
+        ``EXT_structural_metadata`` object are added to the JSON as it is
+        written: large feature tables would pass through the dataclass
+        conversion many times slower than through ``json``. The bytes are
+        pygltflib's, without its deep copies (:mod:`viewer.glb_pack`)."""
         self.blob.extend(b"\0" * ((-len(self.blob)) % 4))
         self.gltf.buffers = [gl.Buffer(byteLength=len(self.blob))]
-        self.gltf.set_binary_blob(bytes(self.blob))
-        glb = b"".join(self.gltf.save_to_bytes())
-        if not node_extras and not metadata:
-            return glb
-        doc = read_glb_json(glb)
-        for i, extras in (node_extras or {}).items():
-            doc["nodes"][i].setdefault("extras", {}).update(extras)
-        if metadata:
-            doc.setdefault("extensions", {})["EXT_structural_metadata"] = metadata
-        return _with_json(glb, doc)
+        return glb_bytes(self.gltf, bytes(self.blob), node_extras, metadata)
 
 
 def _new(origin: Sequence[float], crs: str, extras: Mapping | None) -> _Builder:

@@ -45,6 +45,7 @@ import shapely
 
 from twin.model import Feature
 
+from .glb_pack import container
 from .gltf import KEY_ATTRIBUTES, hex_to_rgba, to_gltf_axes
 from .gltf_metadata import MetadataWriter
 from .scene import Ground, Outline, ParentOf, SceneCounts, mesh_of, plan_scene
@@ -148,15 +149,11 @@ class _Blob:
 
 
 def _glb(doc: dict, blob: bytes) -> bytes:
-    """The GLB container (glTF 2.0, section "GLB File Format"): header, JSON
-    chunk padded with spaces, BIN chunk padded with zeros."""
+    """The GLB of ``doc``: its JSON chunk padded with spaces, its BIN chunk
+    with zeros."""
     text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * ((-len(text)) % 4)
-    blob = blob + b"\0" * ((-len(blob)) % 4)
-    total = 12 + 8 + len(text) + 8 + len(blob)
-    return b"".join([b"glTF", (2).to_bytes(4, "little"), total.to_bytes(4, "little"),
-                     len(text).to_bytes(4, "little"), b"JSON", text,
-                     len(blob).to_bytes(4, "little"), b"BIN\0", blob])
+    return container(text, blob + b"\0" * ((-len(blob)) % 4))
 
 
 def _centreline(f: Feature) -> list[np.ndarray]:
