@@ -8,7 +8,9 @@ segfaults on the duplex sample). :func:`element_meshes` therefore runs a
 *chain* of kernels in one worker process (:mod:`converters.ifc_worker`),
 forked from the model this process parsed (no second parse):
 
-1. the fast kernel converts every element it can, on all cores;
+1. the fast kernel converts every element it can, on all cores but one
+   (:func:`default_threads`: this process works on that one, reading
+   the shapes as they come, :mod:`converters.ifc_pipe`);
 2. each later kernel gets only the elements that are still missing;
 3. a worker that dies (a segfault inside the kernel) loses nothing already
    sent. A new worker (a fork) takes the same kernel on from there, one element at a
