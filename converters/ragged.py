@@ -53,8 +53,6 @@ def search(keys: np.ndarray, values: np.ndarray, side: str = "left") -> np.ndarr
     [3, 0, 1]
     """
     values = np.asarray(values)
-    if len(values) < 2:
-        return np.searchsorted(keys, values, side)  # type: ignore[call-overload]
     order = np.argsort(values)
     out = np.empty(len(values), np.intp)
     out[order] = np.searchsorted(keys, values[order], side)  # type: ignore[call-overload]

@@ -84,13 +84,22 @@ def glb_bytes(g: gl.GLTF2, blob: bytes, node_extras: Mapping[int, dict] | None =
             doc["nodes"][i].setdefault("extras", {}).update(extras)
         if metadata:
             doc.setdefault("extensions", {})["EXT_structural_metadata"] = metadata
-        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        text += b" " * ((-len(text)) % 4)
-    else:
-        text = json.dumps(doc, separators=(",", ":"), allow_nan=False,
-                          skipkeys=True).encode("utf-8")
-        text += b" " * (-(12 + len(text)) % g.required_alignment())
+        return glb_of(doc, packed)
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False, skipkeys=True).encode("utf-8")
+    text += b" " * (-(12 + len(text)) % g.required_alignment())
     return container(text, packed)
+
+
+def json_chunk(doc: dict) -> bytes:
+    """``doc`` as a GLB's JSON chunk: UTF-8, padded with spaces to 4 bytes."""
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return text + b" " * ((-len(text)) % 4)
+
+
+def glb_of(doc: dict, binary: bytes) -> bytes:
+    """The GLB of the JSON object ``doc`` and its binary chunk's data (padded
+    with zeros to 4 bytes)."""
+    return container(json_chunk(doc), binary + b"\0" * ((-len(binary)) % 4))
 
 
 def container(text: bytes, binary: bytes) -> bytes:

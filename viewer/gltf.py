@@ -40,7 +40,7 @@ import pygltflib as gl
 
 from twin.model import Feature, Mesh
 
-from .glb_pack import glb_bytes
+from .glb_pack import glb_bytes, json_chunk
 from .gltf_metadata import MetadataWriter
 from .scene import Ground, Outline, ParentOf, mesh_of, plan_scene
 
@@ -313,8 +313,7 @@ def _with_json(glb: bytes, doc: dict) -> bytes:
     the container of the glTF 2.0 specification, section "GLB File Format"."""
     old_len = int.from_bytes(glb[12:16], "little")
     rest = glb[20 + old_len:]  # the BIN chunk, header included
-    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    text += b" " * ((-len(text)) % 4)  # chunks are 4-byte aligned, JSON padded with spaces
+    text = json_chunk(doc)
     total = 12 + 8 + len(text) + len(rest)
     return (b"glTF" + (2).to_bytes(4, "little") + total.to_bytes(4, "little")
             + len(text).to_bytes(4, "little") + b"JSON" + text + rest)

@@ -36,7 +36,6 @@ the flat faces of city models from screen-space derivatives.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -45,7 +44,7 @@ import shapely
 
 from twin.model import Feature
 
-from .glb_pack import container
+from .glb_pack import glb_of
 from .gltf import KEY_ATTRIBUTES, hex_to_rgba, to_gltf_axes
 from .gltf_metadata import MetadataWriter
 from .scene import Ground, Outline, ParentOf, SceneCounts, mesh_of, plan_scene
@@ -146,14 +145,6 @@ class _Blob:
                                "componentType": _UINT16 if small else _UINT32,
                                "count": len(flat), "type": "SCALAR"})
         return len(self.accessors) - 1
-
-
-def _glb(doc: dict, blob: bytes) -> bytes:
-    """The GLB of ``doc``: its JSON chunk padded with spaces, its BIN chunk
-    with zeros."""
-    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    text += b" " * ((-len(text)) % 4)
-    return container(text, blob + b"\0" * ((-len(blob)) % 4))
 
 
 def _centreline(f: Feature) -> list[np.ndarray]:
@@ -333,6 +324,6 @@ def web_scene_glb(features: Iterable[Feature], origin: Sequence[float],
         doc["extensionsUsed"] = used
     if metadata:
         doc["extensions"] = {"EXT_structural_metadata": metadata}
-    glb = _glb(doc, bytes(blob.data))
+    glb = glb_of(doc, bytes(blob.data))
     return glb, SceneStats(n_feat, n_merged, n_inst, n_instances, n_lines, len(glb),
                            plan.counts)

@@ -65,14 +65,12 @@ def encode_meshes(meshes: Sequence[Mesh]) -> list[tuple]:
         return []
     vs = [m.vertices for m in meshes]  # each read once: no property call a mesh
     nv = np.fromiter(map(len, vs), np.int64, len(vs))
-    group = ((np.cumsum(nv) - nv) // GROUP_VERTICES).tolist()
-    if group[-1] == 0:
-        return _encode_group(meshes, vs, nv)
+    # a run starts where the vertices before a mesh pass a multiple of GROUP_VERTICES
+    run = (np.cumsum(nv) - nv) // GROUP_VERTICES
+    cuts = [0, *(np.flatnonzero(np.diff(run)) + 1).tolist(), len(meshes)]
     out: list[tuple] = []
-    a = 0
-    for b in [*np.flatnonzero(np.diff(group)).tolist(), len(meshes) - 1]:
-        out += _encode_group(meshes[a:b + 1], vs[a:b + 1], nv[a:b + 1])
-        a = b + 1
+    for a, b in zip(cuts, cuts[1:]):
+        out += _encode_group(meshes[a:b], vs[a:b], nv[a:b])
     return out
 
 
